@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+// One config for the whole suite: integration tests talk to real PostgreSQL, Redis,
+// child processes and gRPC servers, so they get generous timeouts and run files in
+// separate forks (each suite owns its own database and ports).
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/bench/**', 'node_modules/**'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    fileParallelism: true,
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
