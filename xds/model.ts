@@ -1,0 +1,47 @@
+// The data-plane model: what the control plane knows that the data plane needs, in one
+// plain value. control/ builds it from the database (running groups, versions, traffic
+// shares, ready instances); xds/translate.ts turns it into Envoy resources. It is the
+// only input of translation, so the same model always yields the same resources.
+
+export interface DataPlaneEndpoint {
+  /** instance name, used for stable ordering and as the endpoint's hostname */
+  instance: string;
+  host: string;
+  port: number;
+  healthy: boolean;
+}
+
+export interface DataPlaneVersion {
+  versionId: string;
+  name: string; // DNS-1123 label
+  /** relative weight; the running versions of a group sum to 100 */
+  weight: number;
+  authEnabled: boolean;
+  qpsLimit: number | null;
+  inferenceTable: { enabled: boolean; sampleRate: number; maxBodyBytes: number };
+  endpoints: DataPlaneEndpoint[];
+}
+
+export interface DataPlaneGroup {
+  groupId: string;
+  name: string; // DNS-1123 label; the route is /services/{name}/predict
+  versions: DataPlaneVersion[]; // running versions only
+}
+
+export interface DataPlaneModel {
+  groups: DataPlaneGroup[];
+}
+
+/** Where Envoy finds Sluice's gRPC plugins and how the listener is exposed. */
+export interface DataPlaneSettings {
+  listenerPort: number; // the Envoy listener for /services/{group}/predict
+  gatewayCluster: string; // cluster name for ext_authz / rate limit / ext_proc / ALS
+  gatewayHost: string;
+  gatewayPort: number;
+  /** optional header for sticky A/B (hash policy); null = none */
+  stickyHeader: string | null;
+}
+
+export const clusterName = (group: string, version: string) => `sluice/${group}/${version}`;
+export const EDGE_LISTENER = 'sluice-edge';
+export const PIN_HEADER = 'x-sluice-version';
