@@ -1,0 +1,41 @@
+// Events, folded like Kubernetes events: the same (kind, name, reason, message) seen again
+// bumps the count and the last-seen time instead of adding a row.
+import type { Tx, PrismaClient, Event } from './prisma.ts';
+
+export interface EventInput {
+  level: 'NORMAL' | 'WARNING';
+  resourceKind: string;
+  resourceName: string;
+  reason: string;
+  message: string;
+  groupId?: string | null;
+  versionId?: string | null;
+}
+
+const MAX_MESSAGE = 2000;
+
+export async function recordEvent(db: Tx | PrismaClient, input: EventInput, at: Date): Promise<Event> {
+  const message = input.message.length > MAX_MESSAGE ? `${input.message.slice(0, MAX_MESSAGE)}…` : input.message;
+  return db.event.upsert({
+    where: {
+      resourceKind_resourceName_reason_message: {
+        resourceKind: input.resourceKind,
+        resourceName: input.resourceName,
+        reason: input.reason,
+        message,
+      },
+    },
+    create: {
+      level: input.level,
+      resourceKind: input.resourceKind,
+      resourceName: input.resourceName,
+      reason: input.reason,
+      message,
+      groupId: input.groupId ?? null,
+      versionId: input.versionId ?? null,
+      firstSeen: at,
+      lastSeen: at,
+    },
+    update: { count: { increment: 1 }, lastSeen: at, level: input.level },
+  });
+}

@@ -1,0 +1,118 @@
+// The lifecycle listens to the orchestrator: its reports become instance rows, folded
+// events and version status transitions (STARTING → RUNNING / FAILED, STOPPING →
+// STOPPED). Reports for one version are applied in order, one at a time.
+import type { Orchestrator, OrchestratorReport } from '../orchestrator/port.ts';
+import { ChangeFeed } from './changes.ts';
+import type { DomainDeps } from './deps.ts';
+import { recordEvent } from './events.ts';
+import { transitionVersion } from './transitions.ts';
+
+export class Lifecycle {
+  private readonly changes: ChangeFeed;
+  private readonly queues = new Map<string, Promise<void>>();
+  private unsubscribe: (() => void) | null = null;
+  private readonly failures: unknown[] = [];
+
+  constructor(private readonly deps: DomainDeps) {
+    this.changes = new ChangeFeed(deps.pubsub);
+  }
+
+  listen(orchestrator: Orchestrator = this.deps.orchestrator): void {
+    this.unsubscribe = orchestrator.onReport((report) => this.enqueue(report));
+  }
+
+  /** Resolves once every report received so far has been applied (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.queues.size > 0) await Promise.all([...this.queues.values()]);
+  }
+
+  /** Errors met while applying reports (they never escape into the orchestrator). */
+  errors(): readonly unknown[] {
+    return this.failures;
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  enqueue(report: OrchestratorReport): void {
+    const key = report.versionId;
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.apply(report))
+      .catch((error: unknown) => {
+        this.failures.push(error);
+      })
+      .finally(() => {
+        if (this.queues.get(key) === next) this.queues.delete(key);
+      });
+    this.queues.set(key, next);
+  }
+
+  async apply(report: OrchestratorReport): Promise<void> {
+    const { prisma, now } = this.deps;
+    const version = await prisma.serviceVersion.findUnique({ where: { id: report.versionId }, select: { id: true, groupId: true, status: true } });
+    if (!version) return; // deleted meanwhile: nothing to record against
+    switch (report.type) {
+      case 'instance': {
+        const i = report.instance;
+        const data = {
+          state: i.state,
+          stateReason: i.reason ?? null,
+          restartCount: i.restartCount,
+          host: i.host ?? null,
+          port: i.port ?? null,
+          pid: i.pid ?? null,
+          node: i.node ?? null,
+          cpuMillicores: i.cpuMillicores ?? null,
+          memoryBytes: i.memoryBytes != null ? BigInt(Math.round(i.memoryBytes)) : null,
+          startedAt: i.startedAt ?? null,
+        };
+        const before = await prisma.instance.findUnique({ where: { name: i.name } });
+        const row = await prisma.instance.upsert({
+          where: { name: i.name },
+          create: { ...data, name: i.name, versionId: version.id },
+          update: data,
+        });
+        await this.changes.instance(version.groupId, version.id, row.id);
+        const routable = (s: typeof before) => (s && s.state === 'RUNNING' ? `${s.host}:${s.port}` : null);
+        if (routable(before) !== routable(row)) await this.changes.dataPlane(`endpoints of ${version.id}`);
+        return;
+      }
+      case 'instanceRemoved': {
+        const row = await prisma.instance.findUnique({ where: { name: report.name } });
+        if (!row) return;
+        await prisma.instance.delete({ where: { id: row.id } });
+        await this.changes.instance(version.groupId, version.id, row.id, true);
+        if (row.state === 'RUNNING') await this.changes.dataPlane(`endpoints of ${version.id}`);
+        return;
+      }
+      case 'event': {
+        const event = await recordEvent(prisma, { ...report, groupId: version.groupId, versionId: version.id }, now());
+        await this.changes.event(event.id, version.groupId, version.id);
+        return;
+      }
+      case 'version': {
+        const from = version.status;
+        let to: typeof from | null = null;
+        if (report.status === 'RUNNING' && (from === 'STARTING' || from === 'FAILED')) to = 'RUNNING';
+        else if (report.status === 'FAILED' && from !== 'STOPPING' && from !== 'STOPPED' && from !== 'DRAFT') to = 'FAILED';
+        else if (report.status === 'STOPPED' && from === 'STOPPING') to = 'STOPPED';
+        else if (report.status === 'STOPPED' && (from === 'RUNNING' || from === 'STARTING')) to = 'FAILED';
+        if (!to || to === from) return;
+        const target = to;
+        const reason = report.reason ?? (target === 'FAILED' && report.status === 'STOPPED' ? 'replicas went away unexpectedly' : null);
+        await prisma.$transaction((tx) => transitionVersion(tx, version.id, target, reason));
+        if (target === 'STOPPED') {
+          const gone = await prisma.instance.findMany({ where: { versionId: version.id }, select: { id: true } });
+          await prisma.instance.deleteMany({ where: { versionId: version.id } });
+          for (const g of gone) await this.changes.instance(version.groupId, version.id, g.id, true);
+        }
+        await this.changes.version(version.groupId, version.id);
+        await this.changes.dataPlane(`version ${version.id} ${target}`);
+        return;
+      }
+    }
+  }
+}
