@@ -16,7 +16,7 @@ import { refreshGroupStatus, transitionVersion } from './transitions.ts';
 export const MAX_VERSIONS_PER_GROUP = 2;
 const MAX_REPLICAS = 64;
 
-export interface ModelRefInput { name: string; version: string; source?: 'REGISTRY' | 'MLFLOW' | null; trackingUri?: string | null }
+export interface ModelRefInput { name: string; version: string; source?: 'REGISTRY' | 'MLFLOW' | 'IMAGE' | null; trackingUri?: string | null }
 export interface EnvVarInput { name: string; value: string }
 export interface ImageSourceInput {
   image: string;
@@ -136,6 +136,7 @@ export class ServiceVersions {
 
   private async modelData(model: ModelRefInput): Promise<Prisma.ServiceVersionUncheckedUpdateInput> {
     const source = model.source ?? 'REGISTRY';
+    if (source === 'IMAGE') throw badInput('model.source is REGISTRY or MLFLOW; give an image in `image`', { field: 'model.source' });
     const name = assertText(model.name, 'model.name', 256);
     const version = assertText(model.version, 'model.version', 128);
     if (!name || !version) throw badInput('model.name and model.version are required', { field: 'model' });
@@ -346,5 +347,15 @@ export class ServiceVersions {
     await this.deps.orchestrator.stop(id).catch(() => undefined);
     await this.changes.version(before.groupId, id, true);
     return true;
+  }
+
+  /** Restarts one replica (the instance list's restart action). */
+  async restartInstance(actor: Actor, instanceId: string): Promise<void> {
+    const { prisma, now } = this.deps;
+    const instance = await prisma.instance.findUnique({ where: { id: instanceId }, include: { version: { include: { group: true } } } });
+    if (!instance) throw notFound(`instance ${instanceId} does not exist`);
+    await requireProjectRole(prisma, actor, instance.version.group.projectId, 'DEVELOPER');
+    await prisma.$transaction((tx) => audit(tx, actor, 'restartInstance', 'Instance', instanceId, instance, null, now()));
+    await this.deps.orchestrator.restartInstance(instance.versionId, instance.name);
   }
 }

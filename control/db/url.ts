@@ -1,0 +1,40 @@
+// Reads DATABASE_URL: which provider it selects and how to reach it. `file:` is SQLite (path
+// relative to the working directory, as Prisma reads it), `postgres://`/`postgresql://` is
+// PostgreSQL (an optional `?schema=` picks the PostgreSQL schema, as in Prisma's own URLs).
+import { resolve } from 'node:path';
+import { DatabaseError } from './errors.ts';
+
+export type Provider = 'sqlite' | 'postgresql';
+
+export type DatabaseTarget =
+  | { provider: 'sqlite'; /** absolute file path */ path: string }
+  | { provider: 'postgresql'; connectionString: string; schema: string | undefined };
+
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  const trimmed = url.trim();
+  if (trimmed.startsWith('file:')) {
+    // Prisma-style SQLite URLs may carry `?connection_limit=…` and similar: not part of the path.
+    const path = trimmed.slice('file:'.length).replace(/^\/\/(?=\/)/, '').split('?')[0] ?? '';
+    if (path === '' || path === ':memory:') {
+      throw new DatabaseError('DB_URL_UNSUPPORTED', 'DATABASE_URL file: needs a file path (in-memory SQLite cannot be shared by the migrator and the client)');
+    }
+    return { provider: 'sqlite', path: resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(trimmed)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(trimmed);
+    } catch {
+      throw new DatabaseError('DB_URL_UNSUPPORTED', `DATABASE_URL is not a valid PostgreSQL URL: ${redactUrl(trimmed)}`);
+    }
+    const schema = parsed.searchParams.get('schema') ?? undefined;
+    parsed.searchParams.delete('schema');
+    return { provider: 'postgresql', connectionString: parsed.toString(), schema };
+  }
+  throw new DatabaseError('DB_URL_UNSUPPORTED', `DATABASE_URL must start with file:, postgres:// or postgresql:// (got ${redactUrl(trimmed)})`);
+}
+
+/** The URL with any password replaced, safe to print. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]+):[^@/]*@/i, '$1:***@');
+}

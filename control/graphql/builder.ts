@@ -1,0 +1,47 @@
+// The Pothos schema builder shared by every domain type file in ./types. Plugins: scope
+// auth (who may call what), Prisma (types and batched relation loading from the
+// generated Prisma types), Relay (connections for pagination) and validation.
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ValidationPlugin from '@pothos/plugin-validation';
+import type PrismaTypes from '../../prisma/generated/pothos-types.ts';
+import { getDatamodel } from '../../prisma/generated/pothos-types.ts';
+import { forbidden, unauthenticated } from '../errors.ts';
+import type { GraphQLContext } from './context.ts';
+
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { authenticated: boolean; admin: boolean };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],
+  scopeAuth: {
+    authScopes: (ctx) => ({ authenticated: ctx.actor !== null, admin: ctx.actor?.role === 'ADMIN' }),
+    unauthorizedError: (_parent, ctx) =>
+      ctx.actor ? forbidden(`${ctx.actor.username} may not do this`) : unauthenticated('send a bearer token in the Authorization header'),
+  },
+  prisma: {
+    client: (ctx) => ctx.prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

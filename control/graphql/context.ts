@@ -1,0 +1,22 @@
+// The per-request GraphQL context: who is calling and the domain they act on.
+import type { Domain, Actor } from '../domain/index.ts';
+import type { PrismaClient } from '../domain/prisma.ts';
+import type { PubSub } from '../pubsub/port.ts';
+import { unauthenticated } from '../errors.ts';
+import type { ProxyStatusSource } from './types/proxy-status.ts';
+
+/** Turns an `Authorization` header value into an actor: null without one, throws on a bad one. */
+export type Authenticate = (authorization: string | undefined) => Promise<Actor | null>;
+
+export interface GraphQLContext {
+  actor: Actor | null;
+  domain: Domain;
+  prisma: PrismaClient;
+  pubsub: PubSub;
+  proxyStatus: ProxyStatusSource;
+}
+
+export function requireActor(ctx: GraphQLContext): Actor {
+  if (!ctx.actor) throw unauthenticated('send a bearer token in the Authorization header');
+  return ctx.actor;
+}

@@ -1,0 +1,34 @@
+// Maps every error a resolver can throw to a GraphQL error with a stable
+// `extensions.code`; unexpected errors are logged and masked.
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { SluiceError } from '../errors.ts';
+
+function prismaCode(error: unknown): string | null {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
+    const code = (error as { code: string }).code;
+    if (code === 'P2002') return 'CONFLICT';
+    if (code === 'P2025') return 'NOT_FOUND';
+    if (code === 'P2003') return 'CONFLICT';
+  }
+  return null;
+}
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown, log: (e: unknown) => void = console.error): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof SluiceError) {
+    return { ...formatted, message: original.message, extensions: { ...formatted.extensions, code: original.code, ...(original.details ?? {}) } };
+  }
+  if (original instanceof Error && original.name === 'InputValidationError') {
+    return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT' } };
+  }
+  const prisma = prismaCode(original);
+  if (prisma === 'CONFLICT') return { ...formatted, message: 'this conflicts with an existing record', extensions: { code: 'CONFLICT' } };
+  if (prisma === 'NOT_FOUND') return { ...formatted, message: 'not found', extensions: { code: 'NOT_FOUND' } };
+  const code = formatted.extensions?.code;
+  if (code === 'INTERNAL_SERVER_ERROR' || code === undefined) {
+    if (!(original instanceof GraphQLError)) log(original);
+    return { message: 'internal error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL' } };
+  }
+  return formatted;
+}

@@ -1,0 +1,68 @@
+// GraphQL for API keys: create (the key is shown once), revoke, list with last use.
+import { assertGroupReadable } from '../access.ts';
+import { builder } from '../builder.ts';
+import { requireActor } from '../context.ts';
+
+export const ApiKeyRef = builder.prismaObject('ApiKey', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    prefix: t.exposeString('prefix', { description: 'the first characters of the key, to tell keys apart' }),
+    groupId: t.exposeID('groupId'),
+    versionId: t.exposeID('versionId', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    revoked: t.boolean({ resolve: (k) => k.revokedAt != null }),
+  }),
+});
+
+const CreatedApiKey = builder.objectRef<{ key: string; apiKeyId: string }>('CreatedApiKey').implement({
+  fields: (t) => ({
+    key: t.exposeString('key', { description: 'the secret key; shown only in this response' }),
+    apiKey: t.prismaField({
+      type: 'ApiKey',
+      resolve: (query, created, _args, ctx) => ctx.prisma.apiKey.findUniqueOrThrow({ ...query, where: { id: created.apiKeyId } }),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  apiKeys: t.prismaField({
+    type: ['ApiKey'],
+    authScopes: { authenticated: true },
+    args: { groupId: t.arg.id({ required: true }), includeRevoked: t.arg.boolean({ defaultValue: false }) },
+    resolve: async (query, _root, { groupId, includeRevoked }, ctx) => {
+      await assertGroupReadable(ctx, String(groupId));
+      return ctx.prisma.apiKey.findMany({
+        ...query,
+        where: { groupId: String(groupId), ...(includeRevoked ? {} : { revokedAt: null }) },
+        orderBy: { createdAt: 'desc' },
+      });
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createApiKey: t.field({
+    type: CreatedApiKey,
+    authScopes: { authenticated: true },
+    args: { groupId: t.arg.id({ required: true }), versionId: t.arg.id(), name: t.arg.string() },
+    resolve: async (_root, { groupId, versionId, name }, ctx) => {
+      const { key, apiKey } = await ctx.domain.apiKeys.create(requireActor(ctx), String(groupId), {
+        versionId: versionId != null ? String(versionId) : null,
+        name: name ?? null,
+      });
+      return { key, apiKeyId: apiKey.id };
+    },
+  }),
+  revokeApiKey: t.prismaField({
+    type: 'ApiKey',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await ctx.domain.apiKeys.revoke(requireActor(ctx), String(id));
+      return ctx.prisma.apiKey.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+}));

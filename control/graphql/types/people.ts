@@ -1,0 +1,141 @@
+// GraphQL for users, projects, membership and signing in. Admins manage users and
+// projects; `me` tells a caller who they are.
+import { z } from 'zod';
+import { builder } from '../builder.ts';
+import { requireActor } from '../context.ts';
+import { RoleEnum } from './enums.ts';
+
+builder.prismaObject('User', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    username: t.exposeString('username'),
+    displayName: t.exposeString('displayName', { nullable: true }),
+    role: t.expose('role', { type: RoleEnum }),
+    disabled: t.exposeBoolean('disabled'),
+    external: t.boolean({ resolve: (u) => u.externalSubject != null }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    memberships: t.relation('memberships'),
+  }),
+});
+
+builder.prismaObject('ProjectMember', {
+  fields: (t) => ({
+    role: t.expose('role', { type: RoleEnum }),
+    user: t.relation('user'),
+    project: t.relation('project'),
+  }),
+});
+
+builder.prismaObject('Project', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    members: t.relation('members'),
+    serviceGroups: t.relation('serviceGroups', { query: { orderBy: { createdAt: 'asc' } } }),
+  }),
+});
+
+const Session = builder.objectRef<{ token: string; expiresAt: Date; userId: string }>('Session').implement({
+  fields: (t) => ({
+    token: t.exposeString('token'),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    user: t.prismaField({ type: 'User', resolve: (query, s, _a, ctx) => ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: s.userId } }) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  me: t.prismaField({
+    type: 'User',
+    authScopes: { authenticated: true },
+    resolve: (query, _root, _args, ctx) => ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: requireActor(ctx).userId } }),
+  }),
+  users: t.prismaConnection({
+    type: 'User',
+    cursor: 'id',
+    defaultSize: 50,
+    maxSize: 500,
+    authScopes: { admin: true },
+    args: { usernameContains: t.arg.string() },
+    resolve: (query, _root, { usernameContains }, ctx) =>
+      ctx.prisma.user.findMany({ ...query, where: usernameContains ? { username: { contains: usernameContains } } : {}, orderBy: { id: 'asc' } }),
+  }),
+  projects: t.prismaConnection({
+    type: 'Project',
+    cursor: 'id',
+    defaultSize: 50,
+    maxSize: 500,
+    authScopes: { authenticated: true },
+    resolve: (query, _root, _args, ctx) => {
+      const actor = requireActor(ctx);
+      return ctx.prisma.project.findMany({
+        ...query,
+        where: actor.role === 'ADMIN' ? {} : { members: { some: { userId: actor.userId } } },
+        orderBy: { id: 'asc' },
+      });
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  login: t.field({
+    type: Session,
+    args: {
+      username: t.arg.string({ required: true, validate: z.string().min(1).max(200) }),
+      password: t.arg.string({ required: true, validate: z.string().min(1).max(1024) }),
+    },
+    resolve: async (_root, { username, password }, ctx) => {
+      const session = await ctx.domain.people.login(username, password);
+      return { token: session.token, expiresAt: session.expiresAt, userId: session.user.id };
+    },
+  }),
+  createUser: t.prismaField({
+    type: 'User',
+    authScopes: { admin: true },
+    args: {
+      username: t.arg.string({ required: true }),
+      password: t.arg.string(),
+      displayName: t.arg.string(),
+      role: t.arg({ type: RoleEnum }),
+    },
+    resolve: async (query, _root, args, ctx) => {
+      const user = await ctx.domain.people.createUser(requireActor(ctx), args);
+      return ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: user.id } });
+    },
+  }),
+  updateUser: t.prismaField({
+    type: 'User',
+    authScopes: { admin: true },
+    args: {
+      id: t.arg.id({ required: true }),
+      role: t.arg({ type: RoleEnum }),
+      disabled: t.arg.boolean(),
+      password: t.arg.string(),
+      displayName: t.arg.string(),
+    },
+    resolve: async (query, _root, { id, ...input }, ctx) => {
+      await ctx.domain.people.updateUser(requireActor(ctx), String(id), input);
+      return ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  createProject: t.prismaField({
+    type: 'Project',
+    authScopes: { admin: true },
+    args: { name: t.arg.string({ required: true }), description: t.arg.string() },
+    resolve: async (query, _root, args, ctx) => {
+      const project = await ctx.domain.people.createProject(requireActor(ctx), args);
+      return ctx.prisma.project.findUniqueOrThrow({ ...query, where: { id: project.id } });
+    },
+  }),
+  setProjectMember: t.prismaField({
+    type: 'Project',
+    description: 'Adds a user to a project with a role, changes the role, or (role: null) removes the user',
+    authScopes: { admin: true },
+    args: { projectId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }), role: t.arg({ type: RoleEnum }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.domain.people.setMember(requireActor(ctx), String(args.projectId), String(args.userId), args.role ?? null);
+      return ctx.prisma.project.findUniqueOrThrow({ ...query, where: { id: String(args.projectId) } });
+    },
+  }),
+}));

@@ -1,0 +1,159 @@
+// GraphQL for resource groups: dedicated node pools with capacity, associated projects
+// and the one service they serve. Admins manage them; everyone may list them.
+import { builder } from '../builder.ts';
+import { requireActor } from '../context.ts';
+import { computeCapacity } from '../../domain/resource-groups.ts';
+import { NodeStateEnum } from './enums.ts';
+
+const Tag = builder.objectRef<{ key: string; value: string }>('Tag').implement({
+  fields: (t) => ({ key: t.exposeString('key'), value: t.exposeString('value') }),
+});
+
+const Capacity = builder.objectRef<{ cpu: number; memoryGiB: number; gpus: number }>('Capacity').implement({
+  fields: (t) => ({ cpu: t.exposeFloat('cpu'), memoryGiB: t.exposeFloat('memoryGiB'), gpus: t.exposeInt('gpus') }),
+});
+
+const CapacityReport = builder.objectRef<{ total: { cpu: number; memoryGiB: number; gpus: number }; used: { cpu: number; memoryGiB: number; gpus: number }; free: { cpu: number; memoryGiB: number; gpus: number } }>('CapacityReport').implement({
+  fields: (t) => ({
+    total: t.field({ type: Capacity, resolve: (c) => c.total }),
+    used: t.field({ type: Capacity, resolve: (c) => c.used }),
+    free: t.field({ type: Capacity, resolve: (c) => c.free }),
+  }),
+});
+
+builder.prismaObject('ResourceNode', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    cpu: t.exposeFloat('cpu'),
+    memoryGiB: t.exposeFloat('memoryGiB'),
+    gpuType: t.exposeString('gpuType', { nullable: true }),
+    gpuCount: t.exposeInt('gpuCount'),
+    state: t.expose('state', { type: NodeStateEnum }),
+  }),
+});
+
+builder.prismaObject('ResourceGroup', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    tags: t.field({ type: [Tag], resolve: (rg) => (rg.tags as { key: string; value: string }[] | null) ?? [] }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    nodes: t.relation('nodes', { query: { orderBy: { name: 'asc' } } }),
+    boundGroup: t.relation('boundGroup', { nullable: true }),
+    projects: t.prismaField({
+      type: ['Project'],
+      select: { projects: { select: { project: true } } },
+      resolve: (_query, rg) => rg.projects.map((p) => p.project),
+    }),
+    capacity: t.field({
+      type: CapacityReport,
+      select: { nodes: true, versions: true },
+      resolve: (rg) => computeCapacity(rg.nodes, rg.versions),
+    }),
+  }),
+});
+
+const TagInput = builder.inputType('TagInput', { fields: (t) => ({ key: t.string({ required: true }), value: t.string({ required: true }) }) });
+const NodeInput = builder.inputType('ResourceNodeInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    cpu: t.float({ required: true }),
+    memoryGiB: t.float({ required: true }),
+    gpuType: t.string(),
+    gpuCount: t.int(),
+  }),
+});
+
+builder.queryFields((t) => ({
+  resourceGroups: t.prismaConnection({
+    type: 'ResourceGroup',
+    cursor: 'id',
+    defaultSize: 50,
+    maxSize: 200,
+    authScopes: { authenticated: true },
+    args: { nameContains: t.arg.string() },
+    resolve: (query, _root, { nameContains }, ctx) =>
+      ctx.prisma.resourceGroup.findMany({ ...query, where: nameContains ? { name: { contains: nameContains } } : {}, orderBy: { id: 'asc' } }),
+  }),
+  resourceGroup: t.prismaField({
+    type: 'ResourceGroup',
+    nullable: true,
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, { id }, ctx) => ctx.prisma.resourceGroup.findUnique({ ...query, where: { id: String(id) } }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createResourceGroup: t.prismaField({
+    type: 'ResourceGroup',
+    authScopes: { admin: true },
+    args: {
+      name: t.arg.string({ required: true }),
+      description: t.arg.string(),
+      tags: t.arg({ type: [TagInput] }),
+      projectIds: t.arg.idList(),
+    },
+    resolve: async (query, _root, args, ctx) => {
+      const rg = await ctx.domain.resourceGroups.create(requireActor(ctx), {
+        name: args.name,
+        description: args.description ?? null,
+        tags: args.tags ?? null,
+        projectIds: args.projectIds?.map(String) ?? null,
+      });
+      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: rg.id } });
+    },
+  }),
+  updateResourceGroup: t.prismaField({
+    type: 'ResourceGroup',
+    authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }), description: t.arg.string(), tags: t.arg({ type: [TagInput] }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.domain.resourceGroups.update(requireActor(ctx), String(args.id), { description: args.description ?? null, tags: args.tags ?? null });
+      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.id) } });
+    },
+  }),
+  associateResourceGroupProject: t.prismaField({
+    type: 'ResourceGroup',
+    authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }), projectId: t.arg.id({ required: true }), associate: t.arg.boolean({ defaultValue: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.domain.resourceGroups.associateProject(requireActor(ctx), String(args.id), String(args.projectId), args.associate ?? true);
+      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.id) } });
+    },
+  }),
+  unbindResourceGroup: t.prismaField({
+    type: 'ResourceGroup',
+    authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.domain.resourceGroups.unbind(requireActor(ctx), String(args.id));
+      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.id) } });
+    },
+  }),
+  addResourceNode: t.prismaField({
+    type: 'ResourceGroup',
+    authScopes: { admin: true },
+    args: { resourceGroupId: t.arg.id({ required: true }), node: t.arg({ type: NodeInput, required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.domain.resourceGroups.addNode(requireActor(ctx), String(args.resourceGroupId), args.node);
+      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.resourceGroupId) } });
+    },
+  }),
+  removeResourceNode: t.prismaField({
+    type: 'ResourceGroup',
+    authScopes: { admin: true },
+    args: { nodeId: t.arg.id({ required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      const rg = await ctx.domain.resourceGroups.removeNode(requireActor(ctx), String(args.nodeId));
+      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: rg.id } });
+    },
+  }),
+  deleteResourceGroup: t.boolean({
+    authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.domain.resourceGroups.delete(requireActor(ctx), String(args.id)),
+  }),
+}));

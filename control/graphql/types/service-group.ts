@@ -1,0 +1,196 @@
+// GraphQL for service groups: the type, the queries, the mutations of the group's
+// operation column (create, edit, start, stop, delete) and its live subscription.
+import { z } from 'zod';
+import { topics } from '../../pubsub/port.ts';
+import type { ChangeNotice } from '../../domain/changes.ts';
+import { assertGroupReadable, readableGroupsWhere, untilDeleted } from '../access.ts';
+import { builder } from '../builder.ts';
+import { requireActor } from '../context.ts';
+import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
+
+export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    type: t.expose('type', { type: ServiceTypeEnum }),
+    status: t.expose('status', { type: ServiceStatusEnum }),
+    description: t.exposeString('description'),
+    creator: t.exposeString('createdByName'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    project: t.relation('project'),
+    runningVersions: t.relationCount('versions', { where: { status: 'RUNNING' } }),
+    totalVersions: t.relationCount('versions'),
+    callAddress: t.string({
+      resolve: (group, _args, ctx) => `${ctx.domain.deps.edgeBaseUrl}/services/${group.name}/predict`,
+    }),
+    versions: t.relation('versions', { query: { orderBy: { createdAt: 'asc' } } }),
+    apiKeys: t.relation('apiKeys', { query: { orderBy: { createdAt: 'desc' } } }),
+    resourceGroup: t.relation('resourceGroup', { nullable: true }),
+  }),
+});
+
+const GroupFilter = builder.inputType('ServiceGroupFilter', {
+  fields: (t) => ({
+    status: t.field({ type: ServiceStatusEnum }),
+    type: t.field({ type: ServiceTypeEnum }),
+    projectId: t.id(),
+    nameContains: t.string({ validate: z.string().max(63) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  serviceGroups: t.prismaField({
+    type: ['ServiceGroup'],
+    authScopes: { authenticated: true },
+    args: { filter: t.arg({ type: GroupFilter }) },
+    resolve: async (query, _root, args, ctx) =>
+      ctx.prisma.serviceGroup.findMany({
+        ...query,
+        where: {
+          AND: [
+            await readableGroupsWhere(ctx),
+            {
+              ...(args.filter?.status ? { status: args.filter.status } : {}),
+              ...(args.filter?.type ? { type: args.filter.type } : {}),
+              ...(args.filter?.projectId ? { projectId: String(args.filter.projectId) } : {}),
+              ...(args.filter?.nameContains ? { name: { contains: args.filter.nameContains } } : {}),
+            },
+          ],
+        },
+        orderBy: { createdAt: 'asc' },
+      }),
+  }),
+  serviceGroupsConnection: t.prismaConnection({
+    type: 'ServiceGroup',
+    cursor: 'id',
+    defaultSize: 20,
+    maxSize: 200,
+    authScopes: { authenticated: true },
+    args: { filter: t.arg({ type: GroupFilter }) },
+    resolve: async (query, _root, args, ctx) =>
+      ctx.prisma.serviceGroup.findMany({
+        ...query,
+        where: {
+          AND: [
+            await readableGroupsWhere(ctx),
+            {
+              ...(args.filter?.status ? { status: args.filter.status } : {}),
+              ...(args.filter?.type ? { type: args.filter.type } : {}),
+              ...(args.filter?.projectId ? { projectId: String(args.filter.projectId) } : {}),
+              ...(args.filter?.nameContains ? { name: { contains: args.filter.nameContains } } : {}),
+            },
+          ],
+        },
+        orderBy: { id: 'asc' },
+      }),
+  }),
+  serviceGroup: t.prismaField({
+    type: 'ServiceGroup',
+    nullable: true,
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id(), name: t.arg.string({ validate: z.string().max(1000) }) },
+    resolve: async (query, _root, args, ctx) => {
+      if (args.id == null && args.name == null) return null;
+      return ctx.prisma.serviceGroup.findFirst({
+        ...query,
+        where: { AND: [await readableGroupsWhere(ctx), args.id != null ? { id: String(args.id) } : { name: args.name! }] },
+      });
+    },
+  }),
+}));
+
+const CreateServiceGroupInput = builder.inputType('CreateServiceGroupInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    type: t.field({ type: ServiceTypeEnum }),
+    description: t.string(),
+    projectId: t.id(),
+  }),
+});
+
+const UpdateServiceGroupInput = builder.inputType('UpdateServiceGroupInput', {
+  fields: (t) => ({ description: t.string(), type: t.field({ type: ServiceTypeEnum }) }),
+});
+
+builder.mutationFields((t) => ({
+  createServiceGroup: t.prismaField({
+    type: 'ServiceGroup',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: CreateServiceGroupInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const group = await ctx.domain.groups.create(requireActor(ctx), {
+        name: input.name,
+        type: input.type ?? null,
+        description: input.description ?? null,
+        projectId: input.projectId != null ? String(input.projectId) : null,
+      });
+      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: group.id } });
+    },
+  }),
+  updateServiceGroup: t.prismaField({
+    type: 'ServiceGroup',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateServiceGroupInput, required: true }) },
+    resolve: async (query, _root, { id, input }, ctx) => {
+      await ctx.domain.groups.update(requireActor(ctx), String(id), { description: input.description ?? null, type: input.type ?? null });
+      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  startServiceGroup: t.prismaField({
+    type: 'ServiceGroup',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await ctx.domain.groups.start(requireActor(ctx), String(id));
+      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  stopServiceGroup: t.prismaField({
+    type: 'ServiceGroup',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await ctx.domain.groups.stop(requireActor(ctx), String(id));
+      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  deleteServiceGroup: t.boolean({
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.domain.groups.delete(requireActor(ctx), String(id)),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  serviceGroupChanged: t.prismaField({
+    type: 'ServiceGroup',
+    description: 'Every change of the group, its versions, instances and events; ends when the group is deleted',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async (_root, { id }, ctx) => {
+      await assertGroupReadable(ctx, String(id));
+      return untilDeleted(ctx.pubsub.subscribe<ChangeNotice>(topics.group(String(id))), 'group');
+    },
+    resolve: (query, _notice, { id }, ctx) => ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } }),
+  }),
+  serviceGroupsChanged: t.field({
+    type: GroupChange,
+    description: 'Any group created, changed or deleted (for lists)',
+    authScopes: { authenticated: true },
+    subscribe: (_root, _args, ctx) => ctx.pubsub.subscribe<ChangeNotice>(topics.groups),
+    resolve: async (notice, _args, ctx) => {
+      const where = await readableGroupsWhere(ctx);
+      const visible = await ctx.prisma.serviceGroup.findFirst({ where: { AND: [where, { id: notice.groupId ?? notice.id }] }, select: { id: true } });
+      return { groupId: notice.groupId ?? notice.id, kind: notice.kind, deleted: Boolean(notice.deleted) || !visible };
+    },
+  }),
+}));
+
+const GroupChange = builder.objectRef<{ groupId: string; kind: string; deleted: boolean }>('ServiceGroupChange').implement({
+  fields: (t) => ({
+    groupId: t.exposeID('groupId'),
+    kind: t.exposeString('kind'),
+    deleted: t.exposeBoolean('deleted'),
+  }),
+});

@@ -1,0 +1,276 @@
+// GraphQL for service versions: the type (model or image source, resources, policies,
+// instances), the version operations (add, update, start, stop, delete) and traffic.
+import { topics } from '../../pubsub/port.ts';
+import type { ChangeNotice } from '../../domain/changes.ts';
+import { assertVersionReadable, untilDeleted } from '../access.ts';
+import { builder } from '../builder.ts';
+import { requireActor } from '../context.ts';
+import { ModelSourceEnum, ResourceSourceEnum, ServiceStatusEnum } from './enums.ts';
+
+const ModelRef = builder.objectRef<{ source: string; name: string; version: string; trackingUri: string | null }>('ModelRef').implement({
+  fields: (t) => ({
+    source: t.exposeString('source'),
+    name: t.exposeString('name'),
+    version: t.exposeString('version'),
+    trackingUri: t.exposeString('trackingUri', { nullable: true }),
+  }),
+});
+
+const EnvVar = builder.objectRef<{ name: string; value: string }>('EnvVar').implement({
+  fields: (t) => ({ name: t.exposeString('name'), value: t.exposeString('value') }),
+});
+
+const ImageSource = builder.objectRef<{
+  image: string; command: string[]; port: number; env: { name: string; value: string }[];
+  registryUsername: string | null; hasRegistryPassword: boolean;
+}>('ImageSource').implement({
+  fields: (t) => ({
+    image: t.exposeString('image'),
+    command: t.exposeStringList('command'),
+    port: t.exposeInt('port'),
+    env: t.field({ type: [EnvVar], resolve: (s) => s.env }),
+    registryUsername: t.exposeString('registryUsername', { nullable: true }),
+    // the password itself is stored encrypted and never leaves the server
+    hasRegistryPassword: t.exposeBoolean('hasRegistryPassword'),
+  }),
+});
+
+const ResourceSpec = builder.objectRef<{ cpu: number; memoryGiB: number; gpuType: string | null; gpuCount: number; label: string }>('ResourceSpec').implement({
+  fields: (t) => ({
+    cpu: t.exposeFloat('cpu'),
+    memoryGiB: t.exposeFloat('memoryGiB'),
+    gpuType: t.exposeString('gpuType', { nullable: true }),
+    gpuCount: t.exposeInt('gpuCount'),
+    label: t.exposeString('label', { description: 'e.g. 4C8G, or 4C8G 1×T4' }),
+  }),
+});
+
+const InferenceTableSettings = builder.objectRef<{ enabled: boolean; sampleRate: number; maxBodyBytes: number }>('InferenceTableSettings').implement({
+  fields: (t) => ({ enabled: t.exposeBoolean('enabled'), sampleRate: t.exposeFloat('sampleRate'), maxBodyBytes: t.exposeInt('maxBodyBytes') }),
+});
+
+const LogLineRef = builder.objectRef<{ time: Date; instance: string; stream: string; line: string }>('LogLine').implement({
+  fields: (t) => ({
+    time: t.expose('time', { type: 'DateTime' }),
+    instance: t.exposeString('instance'),
+    stream: t.exposeString('stream'),
+    line: t.exposeString('line'),
+  }),
+});
+
+const specLabel = (cpu: number, mem: number, gpuType: string | null, gpus: number) =>
+  `${cpu}C${mem}G${gpus > 0 ? ` ${gpus}×${gpuType ?? 'GPU'}` : ''}`;
+
+export const ServiceVersionRef = builder.prismaObject('ServiceVersion', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    status: t.expose('status', { type: ServiceStatusEnum }),
+    statusReason: t.exposeString('statusReason', { nullable: true }),
+    trafficPercent: t.exposeInt('trafficPercent'),
+    replicas: t.exposeInt('replicas'),
+    qpsLimit: t.exposeInt('qpsLimit', { nullable: true }),
+    authEnabled: t.exposeBoolean('authEnabled'),
+    creator: t.exposeString('createdByName'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    group: t.relation('group'),
+    modelSource: t.expose('modelSource', { type: ModelSourceEnum }),
+    model: t.field({
+      type: ModelRef,
+      nullable: true,
+      resolve: (v) => (v.modelSource === 'IMAGE' || !v.modelName || !v.modelVersion
+        ? null
+        : { source: v.modelSource, name: v.modelName, version: v.modelVersion, trackingUri: v.mlflowTrackingUri }),
+    }),
+    image: t.field({
+      type: ImageSource,
+      nullable: true,
+      resolve: (v) => (v.modelSource !== 'IMAGE'
+        ? null
+        : {
+            image: v.image ?? '',
+            command: (v.command as string[] | null) ?? [],
+            port: v.port ?? 8080,
+            env: (v.env as { name: string; value: string }[] | null) ?? [],
+            registryUsername: v.registryUsername,
+            hasRegistryPassword: v.registryPasswordEnc != null,
+          }),
+    }),
+    resourceSource: t.expose('resourceSource', { type: ResourceSourceEnum }),
+    resources: t.field({
+      type: ResourceSpec,
+      resolve: (v) => ({ cpu: v.cpu, memoryGiB: v.memoryGiB, gpuType: v.gpuType, gpuCount: v.gpuCount, label: specLabel(v.cpu, v.memoryGiB, v.gpuType, v.gpuCount) }),
+    }),
+    resourceGroup: t.relation('resourceGroup', { nullable: true }),
+    logDeliveryEnabled: t.exposeBoolean('logDeliveryEnabled'),
+    inferenceTable: t.field({
+      type: InferenceTableSettings,
+      resolve: (v) => ({ enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes }),
+    }),
+    instances: t.relation('instances', { query: { orderBy: { name: 'asc' } } }),
+    runningInstances: t.relationCount('instances', { where: { state: 'RUNNING' } }),
+    logs: t.field({
+      type: [LogLineRef],
+      args: { instance: t.arg.string(), limit: t.arg.int({ defaultValue: 200 }) },
+      resolve: (v, args, ctx) =>
+        ctx.domain.deps.orchestrator.logs(v.id, {
+          ...(args.instance ? { instance: args.instance } : {}),
+          limit: Math.min(Math.max(args.limit ?? 200, 1), 5000),
+        }),
+    }),
+  }),
+});
+
+const ModelRefInput = builder.inputType('ModelRefInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    version: t.string({ required: true }),
+    source: t.field({ type: ModelSourceEnum, description: 'REGISTRY (default) or MLFLOW' }),
+    trackingUri: t.string({ description: 'the MLflow tracking server, for MLFLOW' }),
+  }),
+});
+const EnvVarInput = builder.inputType('EnvVarInput', {
+  fields: (t) => ({ name: t.string({ required: true }), value: t.string({ required: true }) }),
+});
+const ImageSourceInput = builder.inputType('ImageSourceInput', {
+  fields: (t) => ({
+    image: t.string({ required: true }),
+    command: t.stringList(),
+    port: t.int(),
+    env: t.field({ type: [EnvVarInput] }),
+    registryUsername: t.string(),
+    registryPassword: t.string(),
+  }),
+});
+const ResourceSpecInput = builder.inputType('ResourceSpecInput', {
+  fields: (t) => ({ cpu: t.float(), memoryGiB: t.float(), gpuType: t.string(), gpuCount: t.int() }),
+});
+const InferenceTableInput = builder.inputType('InferenceTableInput', {
+  fields: (t) => ({ enabled: t.boolean(), sampleRate: t.float(), maxBodyBytes: t.int() }),
+});
+
+const AddServiceVersionInput = builder.inputType('AddServiceVersionInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    model: t.field({ type: ModelRefInput }),
+    image: t.field({ type: ImageSourceInput }),
+    replicas: t.int(),
+    qpsLimit: t.int(),
+    authEnabled: t.boolean(),
+    resources: t.field({ type: ResourceSpecInput }),
+    resourceGroupId: t.id(),
+    inferenceTable: t.field({ type: InferenceTableInput }),
+    logDeliveryEnabled: t.boolean(),
+  }),
+});
+
+const UpdateServiceVersionInput = builder.inputType('UpdateServiceVersionInput', {
+  fields: (t) => ({
+    description: t.string(),
+    replicas: t.int(),
+    qpsLimit: t.int({ description: 'a new limit; use clearQpsLimit to remove it' }),
+    clearQpsLimit: t.boolean(),
+    authEnabled: t.boolean(),
+    resources: t.field({ type: ResourceSpecInput }),
+    model: t.field({ type: ModelRefInput }),
+    image: t.field({ type: ImageSourceInput }),
+    inferenceTable: t.field({ type: InferenceTableInput }),
+    logDeliveryEnabled: t.boolean(),
+  }),
+});
+
+const TrafficAllocationInput = builder.inputType('TrafficAllocationInput', {
+  fields: (t) => ({ versionId: t.id({ required: true }), percent: t.int({ required: true }) }),
+});
+
+builder.queryFields((t) => ({
+  serviceVersion: t.prismaField({
+    type: 'ServiceVersion',
+    nullable: true,
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await assertVersionReadable(ctx, String(id));
+      return ctx.prisma.serviceVersion.findUnique({ ...query, where: { id: String(id) } });
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  addServiceVersion: t.prismaField({
+    type: 'ServiceVersion',
+    authScopes: { authenticated: true },
+    args: { groupId: t.arg.id({ required: true }), input: t.arg({ type: AddServiceVersionInput, required: true }) },
+    resolve: async (query, _root, { groupId, input }, ctx) => {
+      const version = await ctx.domain.versions.add(requireActor(ctx), String(groupId), {
+        ...input,
+        resourceGroupId: input.resourceGroupId != null ? String(input.resourceGroupId) : null,
+      });
+      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: version.id } });
+    },
+  }),
+  updateServiceVersion: t.prismaField({
+    type: 'ServiceVersion',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateServiceVersionInput, required: true }) },
+    resolve: async (query, _root, { id, input }, ctx) => {
+      await ctx.domain.versions.update(requireActor(ctx), String(id), input);
+      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  startServiceVersion: t.prismaField({
+    type: 'ServiceVersion',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await ctx.domain.versions.start(requireActor(ctx), String(id));
+      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  stopServiceVersion: t.prismaField({
+    type: 'ServiceVersion',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await ctx.domain.versions.stop(requireActor(ctx), String(id));
+      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  deleteServiceVersion: t.boolean({
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => ctx.domain.versions.delete(requireActor(ctx), String(id)),
+  }),
+  setTrafficAllocation: t.prismaField({
+    type: 'ServiceGroup',
+    authScopes: { authenticated: true },
+    args: {
+      groupId: t.arg.id({ required: true }),
+      allocations: t.arg({ type: [TrafficAllocationInput], required: true }),
+    },
+    resolve: async (query, _root, { groupId, allocations }, ctx) => {
+      await ctx.domain.traffic.set(
+        requireActor(ctx),
+        String(groupId),
+        allocations.map((a) => ({ versionId: String(a.versionId), percent: a.percent })),
+      );
+      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(groupId) } });
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  serviceVersionChanged: t.prismaField({
+    type: 'ServiceVersion',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async (_root, { id }, ctx) => {
+      await assertVersionReadable(ctx, String(id));
+      return untilDeleted(ctx.pubsub.subscribe<ChangeNotice>(topics.version(String(id))), 'version');
+    },
+    resolve: (query, _notice, { id }, ctx) => ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } }),
+  }),
+}));

@@ -1,0 +1,117 @@
+// What process a replica runs: a model version runs the built-in runtime over its ONNX file
+// (with the signature written next to it), an image version runs its own command. Both get
+// PORT and a small allow-listed environment: the control plane's own variables (database
+// URL, admin token, cloud keys) never leak into user code.
+
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { badInput } from '../../errors.ts';
+import type { VersionDeployment } from '../port.ts';
+
+export type Probe = { kind: 'http'; readyPath: string; healthPath: string } | { kind: 'tcp' };
+
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  probe: Probe;
+}
+
+export interface LaunchContext {
+  port: number;
+  workDir: string;
+  gpuIndices: number[];
+  /** the model runtime's command line (argv); the model's settings go in its env */
+  runtimeCommand: string[];
+}
+
+const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL', 'TERM'];
+
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** `node --import <tsx> runtime/server.ts`, by absolute paths so it works from any cwd. */
+export function defaultRuntimeCommand(): string[] {
+  const require = createRequire(import.meta.url);
+  const tsxLoader = pathToFileURL(require.resolve('tsx')).href;
+  const server = fileURLToPath(new URL('../../../runtime/server.ts', import.meta.url));
+  return [process.execPath, '--import', tsxLoader, server];
+}
+
+/** A model artifact must be a local file for local replicas: a path or a file: URL. */
+export function localArtifactPath(uri: string): string {
+  if (uri.startsWith('file:')) return fileURLToPath(uri);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+    throw badInput(`local replicas need the model artifact on disk; got ${uri.split('://')[0]}:// (download it first)`);
+  }
+  return uri;
+}
+
+export function buildLaunch(d: VersionDeployment, ctx: LaunchContext): LaunchSpec {
+  const env: Record<string, string> = { ...baseEnv(), PORT: String(ctx.port) };
+  if (ctx.gpuIndices.length > 0) env.CUDA_VISIBLE_DEVICES = ctx.gpuIndices.join(',');
+  if (d.source.kind === 'model') {
+    const [command, ...args] = ctx.runtimeCommand;
+    if (!command) throw badInput('runtime command is empty');
+    const signaturePath = join(ctx.workDir, 'signature.json');
+    writeFileSync(signaturePath, JSON.stringify(d.source.signature, null, 2));
+    Object.assign(env, {
+      HOST: '127.0.0.1',
+      SLUICE_MODEL_PATH: localArtifactPath(d.source.artifactUri),
+      SLUICE_MODEL_SIGNATURE: signaturePath,
+      SLUICE_MODEL_NAME: d.source.modelName,
+      SLUICE_MODEL_VERSION: d.source.modelVersion,
+      SLUICE_MODEL_FORMAT: d.source.format,
+    });
+    if (d.resources.gpuCount > 0) env.SLUICE_USE_GPU = '1';
+    return { command, args, env, probe: { kind: 'http', readyPath: '/ready', healthPath: '/health' } };
+  }
+  const [command, ...args] = d.source.command;
+  if (!command) throw badInput(`version ${d.versionName}: an image version needs a command to run locally`);
+  for (const { name, value } of d.source.env) {
+    if (name === 'PORT') continue; // the orchestrator owns the port
+    env[name] = value;
+  }
+  // Arbitrary images promise no health endpoints: an open port is the readiness signal.
+  return { command, args, env, probe: { kind: 'tcp' } };
+}
+
+/** What, if changed, means replicas must be replaced rather than re-scaled. */
+export function specHash(d: VersionDeployment): string {
+  const { replicas: _replicas, ...rest } = d;
+  void _replicas;
+  const source =
+    rest.source.kind === 'image'
+      ? { ...rest.source, registryAuth: rest.source.registryAuth ? hash(JSON.stringify(rest.source.registryAuth)) : null }
+      : rest.source;
+  return hash(JSON.stringify({ ...rest, source, dedicated: rest.dedicated?.resourceGroupName ?? null }));
+}
+
+const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function validateDeployment(d: VersionDeployment): void {
+  if (!d || typeof d !== 'object') throw badInput('deployment is missing');
+  if (!d.versionId) throw badInput('deployment needs a versionId');
+  if (!DNS_LABEL.test(d.groupName)) throw badInput(`group name "${d.groupName}" is not a DNS-1123 label`);
+  if (!DNS_LABEL.test(d.versionName)) throw badInput(`version name "${d.versionName}" is not a DNS-1123 label`);
+  if (!Number.isInteger(d.replicas) || d.replicas < 1 || d.replicas > 100) {
+    throw badInput(`replicas must be an integer from 1 to 100 (got ${d.replicas})`);
+  }
+  if (d.source.kind === 'image' && d.source.command.length === 0) {
+    throw badInput(`version ${d.versionName}: an image version needs a command to run locally`);
+  }
+  const r = d.resources;
+  if (!(r.cpu > 0) || !(r.memoryGiB > 0)) throw badInput('resources need cpu > 0 and memoryGiB > 0');
+  if (!Number.isInteger(r.gpuCount) || r.gpuCount < 0) throw badInput('gpuCount must be a non-negative integer');
+}

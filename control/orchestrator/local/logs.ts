@@ -1,0 +1,181 @@
+// Replica output: each replica writes stdout/stderr straight into raw files in its working
+// dir (so it survives a control-plane crash with no broken pipe), and a tail here turns new
+// bytes into stamped LogLines: kept in a per-version ring buffer for `logs()` and appended to
+// a per-instance log file ("<ISO time> <instance> <stream> <line>"). Files are capped so a
+// chatty model cannot fill the disk.
+
+import { closeSync, existsSync, openSync, readSync, renameSync, statSync, truncateSync, appendFileSync, readFileSync } from 'node:fs';
+import type { LogLine } from '../port.ts';
+
+export class LogRing {
+  private readonly lines: LogLine[] = [];
+  constructor(private readonly capacity: number) {}
+
+  push(line: LogLine): void {
+    this.lines.push(line);
+    if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
+  }
+
+  /** The newest `limit` lines, oldest first; `sinceMs` is a look-back window like `kubectl logs --since`. */
+  query(options: { instance?: string; sinceMs?: number; limit?: number }, nowMs: number): LogLine[] {
+    const from = options.sinceMs !== undefined ? nowMs - options.sinceMs : -Infinity;
+    const matched = this.lines.filter(
+      (l) => (options.instance === undefined || l.instance === options.instance) && l.time.getTime() >= from,
+    );
+    const limit = options.limit ?? matched.length;
+    return limit <= 0 ? [] : matched.slice(-limit);
+  }
+}
+
+const MAX_LINE = 16 * 1024;
+
+/** Follows one append-only file from an offset and hands back complete lines. */
+class FileFollower {
+  private offset: number;
+  private partial = '';
+
+  constructor(
+    private readonly path: string,
+    fromEnd: boolean,
+    private readonly maxBytes: number,
+  ) {
+    this.offset = fromEnd && existsSync(path) ? statSync(path).size : 0;
+  }
+
+  read(): string[] {
+    let size: number;
+    try {
+      size = statSync(this.path).size;
+    } catch {
+      return [];
+    }
+    if (size < this.offset) this.offset = 0; // truncated under us
+    if (size === this.offset) return [];
+    const fd = openSync(this.path, 'r');
+    let text: string;
+    try {
+      const buf = Buffer.alloc(Math.min(size - this.offset, 4 * 1024 * 1024));
+      const n = readSync(fd, buf, 0, buf.length, this.offset);
+      this.offset += n;
+      text = buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+    // The writer appends with O_APPEND, so cutting the file to zero once it is consumed is
+    // safe and keeps it bounded; bytes written between the read and the cut are the price.
+    if (this.offset >= this.maxBytes) {
+      truncateSync(this.path, 0);
+      this.offset = 0;
+    }
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop() ?? '';
+    if (this.partial.length > MAX_LINE) {
+      parts.push(this.partial);
+      this.partial = '';
+    }
+    return parts.map((p) => (p.endsWith('\r') ? p.slice(0, -1) : p)).flatMap(splitLong);
+  }
+
+  /** What is left without a newline (the process has exited). */
+  flush(): string[] {
+    const rest = this.partial;
+    this.partial = '';
+    return rest ? splitLong(rest) : [];
+  }
+}
+
+function splitLong(line: string): string[] {
+  if (line.length <= MAX_LINE) return [line];
+  const out: string[] = [];
+  for (let i = 0; i < line.length; i += MAX_LINE) out.push(line.slice(i, i + MAX_LINE));
+  return out;
+}
+
+export interface InstanceLogPaths {
+  stdout: string;
+  stderr: string;
+  formatted: string;
+}
+
+/** Tails one instance's raw output into the ring and its formatted log file. */
+export class InstanceLogTail {
+  private readonly out: FileFollower;
+  private readonly err: FileFollower;
+  /** the last stderr lines, for the reason of a crash */
+  private readonly recentErr: string[] = [];
+  private readonly maxFileBytes: number;
+
+  constructor(
+    private readonly instance: string,
+    private readonly paths: InstanceLogPaths,
+    private readonly ring: LogRing,
+    private readonly now: () => Date,
+    options: { fromEnd: boolean; maxFileBytes: number },
+  ) {
+    this.out = new FileFollower(paths.stdout, options.fromEnd, options.maxFileBytes);
+    this.err = new FileFollower(paths.stderr, options.fromEnd, options.maxFileBytes);
+    this.maxFileBytes = options.maxFileBytes;
+  }
+
+  drain(final = false): void {
+    const time = this.now();
+    const batch: LogLine[] = [];
+    const take = (stream: 'stdout' | 'stderr', lines: string[]) => {
+      for (const line of lines) batch.push({ time, instance: this.instance, stream, line });
+    };
+    take('stdout', this.out.read());
+    take('stderr', this.err.read());
+    if (final) {
+      take('stdout', this.out.flush());
+      take('stderr', this.err.flush());
+    }
+    if (batch.length === 0) return;
+    let text = '';
+    for (const l of batch) {
+      this.ring.push(l);
+      if (l.stream === 'stderr') {
+        this.recentErr.push(l.line);
+        if (this.recentErr.length > 20) this.recentErr.shift();
+      }
+      text += `${l.time.toISOString()} ${l.instance} ${l.stream} ${l.line}\n`;
+    }
+    this.append(text);
+  }
+
+  lastStderr(count: number): string[] {
+    return this.recentErr.slice(-count);
+  }
+
+  clearRecent(): void {
+    this.recentErr.length = 0;
+  }
+
+  private append(text: string): void {
+    try {
+      if (existsSync(this.paths.formatted) && statSync(this.paths.formatted).size > this.maxFileBytes) {
+        renameSync(this.paths.formatted, `${this.paths.formatted}.1`);
+      }
+      appendFileSync(this.paths.formatted, text);
+    } catch {
+      // The in-memory ring still has the lines; a full disk must not take the replica down.
+    }
+  }
+}
+
+/** Loads the tail of a formatted instance log back into a ring (after adopting a replica). */
+export function preloadFormatted(path: string, ring: LogRing, maxLines: number): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return;
+  }
+  const lines = text.split('\n').filter(Boolean).slice(-maxLines);
+  for (const raw of lines) {
+    const m = /^(\S+) (\S+) (stdout|stderr) (.*)$/.exec(raw);
+    if (!m) continue;
+    const time = new Date(m[1] ?? '');
+    if (Number.isNaN(time.getTime())) continue;
+    ring.push({ time, instance: m[2] ?? '', stream: m[3] as 'stdout' | 'stderr', line: m[4] ?? '' });
+  }
+}

@@ -1,0 +1,277 @@
+// Who may call /predict: the Authorizer decides from the group/version and the Authorization
+// header (a Sluice API key or a JWT from the configured issuer); createAuthorizationService
+// is the thin Envoy ext_authz (envoy.service.auth.v3.Authorization/Check) adapter around it.
+// The local edge calls Authorizer.check in-process.
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { AuthorizationHandlers } from './generated/envoy/service/auth/v3/Authorization.ts';
+import type { CheckRequest__Output } from './generated/envoy/service/auth/v3/CheckRequest.ts';
+import type { CheckResponse } from './generated/envoy/service/auth/v3/CheckResponse.ts';
+import type { HeaderValueOption } from './generated/envoy/config/core/v3/HeaderValueOption.ts';
+import type { StatusCode } from './generated/envoy/type/v3/StatusCode.ts';
+import { errorBody, type ApiKeyRecord, type PolicySource } from './policy.ts';
+
+export const API_KEY_PREFIX = 'sk_sluice_';
+// base64url of 32 bytes: 43 characters, no padding.
+const API_KEY_RE = /^sk_sluice_[A-Za-z0-9_-]{43}$/;
+
+export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+/** A new API key and the hash to store; the key itself is shown once and never stored. */
+export function generateApiKey(): { key: string; hash: string } {
+  const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
+  return { key, hash: hashApiKey(key) };
+}
+
+export interface JwtSettings {
+  issuer: string;
+  audience: string | string[];
+  /** The issuer's JWKS URL; keys are fetched and cached by jose. */
+  jwksUrl?: string;
+  /** Instead of jwksUrl (tests, or keys already at hand). */
+  keys?: JWTVerifyGetKey;
+  /** Claim listing the groups the token may call ('*' = all). Default `sluice_groups`. */
+  groupsClaim?: string;
+  /** Accepted signature algorithms; never 'none'. */
+  algorithms?: string[];
+}
+
+export interface AuthorizerOptions {
+  policies: PolicySource;
+  jwt?: JwtSettings;
+  /** How long an API key lookup (found or not) is reused; bounds how late a revocation bites. */
+  keyCacheTtlMs?: number;
+  keyCacheMaxEntries?: number;
+  now?: () => number;
+}
+
+export interface AuthzInput {
+  group: string;
+  /** Unknown before routing unless the client pinned one. */
+  version?: string | undefined;
+  /** The raw Authorization header value. */
+  authorization?: string | undefined;
+}
+
+export type AuthzAllow = {
+  allowed: true;
+  kind: 'api-key' | 'jwt' | 'anonymous';
+  /** Stable, non-secret: `key:<id>`, `jwt:<iss>#<sub>` or `anonymous`. */
+  identity: string;
+  keyId: string | null;
+};
+export type AuthzDeny = {
+  allowed: false;
+  status: 401 | 403 | 404 | 503;
+  code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'AUTH_UNAVAILABLE';
+  message: string;
+};
+export type AuthzDecision = AuthzAllow | AuthzDeny;
+
+const deny = (status: AuthzDeny['status'], code: AuthzDeny['code'], message: string): AuthzDeny => ({ allowed: false, status, code, message });
+const ANONYMOUS: AuthzAllow = { allowed: true, kind: 'anonymous', identity: 'anonymous', keyId: null };
+const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+/** The credential part of an Authorization header: bare, or after a `Bearer` scheme. */
+export function credentialOf(header: string | undefined): string {
+  if (!header) return '';
+  const trimmed = header.trim();
+  const m = /^bearer(?:\s+|$)(.*)$/i.exec(trimmed);
+  return (m ? (m[1] ?? '') : trimmed).trim();
+}
+
+type CacheEntry = { expires: number; record: Promise<ApiKeyRecord | undefined> };
+
+export class Authorizer {
+  private readonly policies: PolicySource;
+  private readonly jwt: (JwtSettings & { keys: JWTVerifyGetKey }) | undefined;
+  private readonly ttl: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(options: AuthorizerOptions) {
+    this.policies = options.policies;
+    this.ttl = options.keyCacheTtlMs ?? 1000;
+    this.maxEntries = options.keyCacheMaxEntries ?? 10_000;
+    this.now = options.now ?? Date.now;
+    if (options.jwt) {
+      const { jwksUrl, keys } = options.jwt;
+      const getKey = keys ?? (jwksUrl ? createRemoteJWKSet(new URL(jwksUrl)) : undefined);
+      if (!getKey) throw new Error('JWT settings need jwksUrl or keys');
+      const algorithms = options.jwt.algorithms ?? ASYMMETRIC_ALGS;
+      if (algorithms.some((a) => a.toLowerCase() === 'none')) throw new Error("JWT algorithm 'none' is never accepted");
+      this.jwt = { ...options.jwt, algorithms, keys: getKey };
+    }
+  }
+
+  async check(input: AuthzInput): Promise<AuthzDecision> {
+    const versions = this.policies.versionPolicies(input.group);
+    if (versions.length === 0) return deny(404, 'NOT_FOUND', `no service group ${JSON.stringify(input.group)}`);
+    let authRequired: boolean;
+    if (input.version) {
+      const v = versions.find((p) => p.version === input.version);
+      if (!v) return deny(404, 'NOT_FOUND', `service group ${JSON.stringify(input.group)} has no version ${JSON.stringify(input.version)}`);
+      authRequired = v.authEnabled;
+    } else {
+      // Before routing the version is unknown: ask for a credential if any version would.
+      authRequired = versions.some((p) => p.authEnabled);
+    }
+    if (!authRequired) return ANONYMOUS;
+
+    const credential = credentialOf(input.authorization);
+    if (credential === '') return deny(401, 'UNAUTHENTICATED', 'missing credential: send an API key or JWT in the Authorization header');
+    if (credential.startsWith(API_KEY_PREFIX)) return this.checkApiKey(credential, input);
+    if (credential.split('.').length === 3) return this.checkJwt(credential, input);
+    return deny(403, 'FORBIDDEN', 'credential is neither a Sluice API key nor a JWT');
+  }
+
+  private lookup(hash: string): Promise<ApiKeyRecord | undefined> {
+    const now = this.now();
+    const hit = this.cache.get(hash);
+    if (hit && hit.expires > now) return hit.record;
+    if (hit) this.cache.delete(hash);
+    const record = this.policies.findApiKey(hash);
+    const entry: CacheEntry = { expires: now + this.ttl, record };
+    // A failed lookup must not be remembered.
+    record.catch(() => {
+      if (this.cache.get(hash) === entry) this.cache.delete(hash);
+    });
+    this.cache.set(hash, entry);
+    if (this.cache.size > this.maxEntries) {
+      // Map keeps insertion order: drop the oldest tenth rather than one per insert.
+      let drop = Math.ceil(this.maxEntries / 10);
+      for (const k of this.cache.keys()) {
+        if (drop-- <= 0) break;
+        this.cache.delete(k);
+      }
+    }
+    return record;
+  }
+
+  private async checkApiKey(key: string, input: AuthzInput): Promise<AuthzDecision> {
+    if (!API_KEY_RE.test(key)) return deny(403, 'FORBIDDEN', 'malformed API key');
+    const hash = hashApiKey(key);
+    let record: ApiKeyRecord | undefined;
+    try {
+      record = await this.lookup(hash);
+    } catch {
+      return deny(503, 'AUTH_UNAVAILABLE', 'API key store unavailable; try again');
+    }
+    if (!record || !/^[0-9a-f]{64}$/.test(record.hash)) return deny(403, 'FORBIDDEN', 'unknown or revoked API key');
+    if (!timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
+      return deny(403, 'FORBIDDEN', 'unknown or revoked API key');
+    }
+    if (record.groupName !== input.group) return deny(403, 'FORBIDDEN', 'API key is not valid for this service group');
+    if (record.versionName !== null && input.version && record.versionName !== input.version) {
+      return deny(403, 'FORBIDDEN', 'API key is not valid for this service version');
+    }
+    this.policies.markKeyUsed(record.keyId);
+    return { allowed: true, kind: 'api-key', identity: `key:${record.keyId}`, keyId: record.keyId };
+  }
+
+  private async checkJwt(token: string, input: AuthzInput): Promise<AuthzDecision> {
+    const jwt = this.jwt;
+    if (!jwt) return deny(403, 'FORBIDDEN', 'JWTs are not accepted: no issuer is configured');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, jwt.keys, {
+        issuer: jwt.issuer,
+        audience: jwt.audience,
+        algorithms: jwt.algorithms,
+        requiredClaims: ['exp'],
+      }));
+    } catch (err) {
+      return deny(403, 'FORBIDDEN', `invalid JWT: ${jwtReason(err)}`);
+    }
+    const claim = payload[jwt.groupsClaim ?? 'sluice_groups'];
+    const groups = Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string') : [];
+    if (!groups.includes(input.group) && !groups.includes('*')) {
+      return deny(403, 'FORBIDDEN', 'JWT does not grant this service group');
+    }
+    return { allowed: true, kind: 'jwt', identity: `jwt:${payload.iss ?? ''}#${payload.sub ?? ''}`, keyId: null };
+  }
+}
+
+// Reasons a client can act on, without echoing token contents.
+function jwtReason(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'token expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim ${err.claim} check failed`;
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'signature algorithm not allowed';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'no matching signing key';
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSENotSupported) return 'cannot verify token';
+  return 'malformed token';
+}
+
+// ---------------------------------------------------------------- Envoy ext_authz adapter
+
+const ENVOY_STATUS: Record<AuthzDeny['status'], StatusCode> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  503: 'ServiceUnavailable',
+};
+// google.rpc.Code values Envoy reads from CheckResponse.status.
+const RPC_CODE: Record<AuthzDeny['status'], number> = { 401: 16, 403: 7, 404: 5, 503: 14 };
+
+const setHeader = (key: string, value: string): HeaderValueOption => ({
+  header: { key, value },
+  append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+});
+
+/** Headers of an ext_authz CheckRequest, lower-cased, from `headers` or (raw mode) `header_map`. */
+export function checkRequestHeaders(req: CheckRequest__Output): Record<string, string> {
+  const http = req.attributes?.request?.http;
+  const out: Record<string, string> = {};
+  if (!http) return out;
+  for (const [k, v] of Object.entries(http.headers ?? {})) out[k.toLowerCase()] = v;
+  for (const h of http.header_map?.headers ?? []) {
+    const key = h.key.toLowerCase();
+    if (!(key in out)) out[key] = h.value !== '' ? h.value : h.raw_value.toString('utf8');
+  }
+  return out;
+}
+
+export function toCheckResponse(decision: AuthzDecision, requestId: string): CheckResponse {
+  if (decision.allowed) {
+    const headers = [setHeader('x-sluice-identity', decision.identity)];
+    // Always overwrite, so a client cannot pose as a key by sending the header itself.
+    headers.push(setHeader('x-sluice-key-id', decision.keyId ?? ''));
+    return {
+      status: { code: 0, message: '' },
+      ok_response: { headers, headers_to_remove: ['authorization'] },
+    };
+  }
+  return {
+    status: { code: RPC_CODE[decision.status], message: decision.message },
+    denied_response: {
+      status: { code: ENVOY_STATUS[decision.status] },
+      headers: [setHeader('content-type', 'application/json'), setHeader('x-request-id', requestId)],
+      body: errorBody(decision.code, decision.message, requestId),
+    },
+  };
+}
+
+export function createAuthorizationService(authorizer: Authorizer): AuthorizationHandlers {
+  return {
+    Check(call: grpc.ServerUnaryCall<CheckRequest__Output, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
+      const req = call.request;
+      const ext = req.attributes?.context_extensions ?? {};
+      const headers = checkRequestHeaders(req);
+      const requestId = headers['x-request-id'] || randomUUID();
+      const group = ext.group ?? '';
+      // A version is known when the route names it, or the client pinned one.
+      const version = ext.version || headers['x-sluice-version'] || undefined;
+      const decide: Promise<AuthzDecision> =
+        group === ''
+          ? Promise.resolve(deny(404, 'NOT_FOUND', 'route carries no service group (context_extensions.group)'))
+          : authorizer.check({ group, version, authorization: headers.authorization });
+      decide.then(
+        (d) => callback(null, toCheckResponse(d, requestId)),
+        () => callback(null, toCheckResponse(deny(503, 'AUTH_UNAVAILABLE', 'authorization failed; try again'), requestId)),
+      );
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// The inference record: one line per answered /predict request in the inference table, and
+// how a captured exchange (bodies, status, timing) becomes one under a version's settings.
+import type { InferenceTableSettings } from '../policy.ts';
+
+export interface InferenceRecord {
+  request_id: string;
+  client_request_id: string | null;
+  group: string;
+  version: string;
+  /** When the request arrived, ISO 8601 UTC; also decides the dt=/hour= partition. */
+  timestamp: string;
+  latency_ms: number | null;
+  status_code: number | null;
+  /** Request body as text (the /predict JSON), cut at maxBodyBytes. */
+  request: string | null;
+  response: string | null;
+  error: string | null;
+  sampling_fraction: number;
+  request_truncated: boolean;
+  response_truncated: boolean;
+}
+
+/** What a data plane (Envoy capture or the local edge) knows about one answered request. */
+export interface ExchangeInput {
+  requestId: string;
+  /** Taken from the request body's client_request_id when not given. */
+  clientRequestId?: string | null;
+  group: string;
+  version: string;
+  /** Arrival time: Date or epoch milliseconds. */
+  startedAt: Date | number;
+  latencyMs: number | null;
+  statusCode: number | null;
+  requestBody?: Buffer | string | null;
+  responseBody?: Buffer | string | null;
+  /** An error the data plane saw itself (upstream reset, timeout); else derived from a 4xx/5xx body. */
+  error?: string | null;
+}
+
+function cut(body: Buffer | string | null | undefined, max: number): { text: string | null; truncated: boolean } {
+  if (body === null || body === undefined) return { text: null, truncated: false };
+  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  if (buf.length <= max) return { text: buf.toString('utf8'), truncated: false };
+  // Step back to a UTF-8 character boundary so the cut text stays valid.
+  let end = max;
+  while (end > 0 && ((buf[end] ?? 0) & 0xc0) === 0x80) end--;
+  return { text: buf.subarray(0, end).toString('utf8'), truncated: true };
+}
+
+function parseJsonObject(text: string | null, truncated: boolean): Record<string, unknown> | undefined {
+  if (text === null || truncated || text.length === 0 || text.trimStart()[0] !== '{') return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function clientRequestIdOf(request: Record<string, unknown> | undefined): string | null {
+  const v = request?.client_request_id;
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null;
+}
+
+function errorOf(status: number | null, response: Record<string, unknown> | undefined): string | null {
+  if (status === null || status < 400) return null;
+  const e = response?.error;
+  if (typeof e === 'object' && e !== null) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    const parts = [typeof code === 'string' ? code : undefined, typeof message === 'string' ? message : undefined].filter(Boolean);
+    if (parts.length) return parts.join(': ');
+  }
+  return `HTTP ${status}`;
+}
+
+export function buildInferenceRecord(input: ExchangeInput, settings: InferenceTableSettings, samplingFraction: number): InferenceRecord {
+  const req = cut(input.requestBody, settings.maxBodyBytes);
+  const res = cut(input.responseBody, settings.maxBodyBytes);
+  const started = typeof input.startedAt === 'number' ? new Date(input.startedAt) : input.startedAt;
+  return {
+    request_id: input.requestId,
+    client_request_id: input.clientRequestId ?? clientRequestIdOf(parseJsonObject(req.text, req.truncated)),
+    group: input.group,
+    version: input.version,
+    timestamp: started.toISOString(),
+    latency_ms: input.latencyMs === null ? null : Math.round(input.latencyMs * 1000) / 1000,
+    status_code: input.statusCode,
+    request: req.text,
+    response: res.text,
+    error: input.error ?? errorOf(input.statusCode, parseJsonObject(res.text, res.truncated)),
+    sampling_fraction: samplingFraction,
+    request_truncated: req.truncated,
+    response_truncated: res.truncated,
+  };
+}
+
+/** `inference-logs/{group}/{version}/dt=YYYY-MM-DD/hour=HH/` for a record (UTC). */
+export function partitionPrefix(record: Pick<InferenceRecord, 'group' | 'version' | 'timestamp'>): string {
+  const t = new Date(record.timestamp);
+  const iso = Number.isNaN(t.getTime()) ? new Date(0).toISOString() : t.toISOString();
+  return `inference-logs/${record.group}/${record.version}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+}

@@ -1,0 +1,224 @@
+// The inference-log writer: records go to the local spool (acknowledged once fsync'd), and
+// sealed spool batches are uploaded to the object store as gzipped NDJSON, one object per
+// group/version/hour partition, named after the spool batch. A batch is deleted from the
+// spool only after every one of its objects is stored, and a retried upload writes the
+// same names again (overwrite, never a second copy): at-least-once delivery plus idempotent
+// names gives exactly one record per acknowledged request, across crashes and store outages.
+import { readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import type { ObjectStore } from '../../control/objectstore/port.ts';
+import { partitionPrefix, type InferenceRecord } from './record.ts';
+import { SEALED_SUFFIX, Spool } from './spool.ts';
+
+const gzip = promisify(gzipCb);
+
+export type InferenceLogEvent =
+  | { type: 'INFERENCE_LOG_STORE_UNAVAILABLE'; level: 'WARNING'; message: string; at: Date }
+  | { type: 'INFERENCE_LOG_STORE_RECOVERED'; level: 'NORMAL'; message: string; at: Date };
+
+export interface InferenceLogWriterOptions {
+  store: ObjectStore;
+  /** Usually `${SLUICE_DATA_DIR}/spool/inference`. */
+  spoolDir: string;
+  maxBatchRecords?: number;
+  maxBatchBytes?: number;
+  /** A batch older than this is sealed and uploaded even if small. */
+  maxBatchAgeMs?: number;
+  /** Upload retry backoff, doubling from min to max. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  onEvent?: (event: InferenceLogEvent) => void;
+  now?: () => number;
+}
+
+export interface WriterStats {
+  acknowledged: number;
+  uploadedBatches: number;
+  uploadedRecords: number;
+  failedUploads: number;
+  /** Lines in spool files that did not parse (a torn tail after a crash: never acknowledged). */
+  discardedLines: number;
+}
+
+/** Splits a spool batch into partition → NDJSON text, skipping a torn (unacknowledged) tail. */
+export function partitionBatch(text: string): { parts: Map<string, string[]>; records: number; discarded: number } {
+  const parts = new Map<string, string[]>();
+  let records = 0;
+  let discarded = 0;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let rec: InferenceRecord;
+    try {
+      rec = JSON.parse(line) as InferenceRecord;
+    } catch {
+      discarded++;
+      continue;
+    }
+    if (typeof rec !== 'object' || rec === null || typeof rec.group !== 'string' || typeof rec.version !== 'string') {
+      discarded++;
+      continue;
+    }
+    const prefix = partitionPrefix(rec);
+    let list = parts.get(prefix);
+    if (!list) parts.set(prefix, (list = []));
+    list.push(line);
+    records++;
+  }
+  return { parts, records, discarded };
+}
+
+export class InferenceLogWriter {
+  private readonly store: ObjectStore;
+  private readonly spool: Spool;
+  private readonly retryMin: number;
+  private readonly retryMax: number;
+  private readonly onEvent: ((e: InferenceLogEvent) => void) | undefined;
+  private uploading: Promise<void> | undefined;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoff: number;
+  private downSince: number | null = null;
+  private stopped = false;
+  readonly stats: WriterStats = { acknowledged: 0, uploadedBatches: 0, uploadedRecords: 0, failedUploads: 0, discardedLines: 0 };
+
+  constructor(options: InferenceLogWriterOptions) {
+    this.store = options.store;
+    this.retryMin = options.retryMinMs ?? 500;
+    this.retryMax = options.retryMaxMs ?? 30_000;
+    this.backoff = this.retryMin;
+    this.onEvent = options.onEvent;
+    this.spool = new Spool({
+      dir: options.spoolDir,
+      maxBatchRecords: options.maxBatchRecords ?? 5000,
+      maxBatchBytes: options.maxBatchBytes ?? 8 * 1024 * 1024,
+      maxBatchAgeMs: options.maxBatchAgeMs ?? 10_000,
+      onSealed: () => this.kick(),
+      now: options.now,
+    });
+  }
+
+  /** Opens the spool and starts uploading what an earlier process left there. */
+  async start(): Promise<void> {
+    await this.spool.open();
+    this.kick();
+  }
+
+  /** Resolves when the record is durable in the spool: from then on it will reach the store exactly once. */
+  async append(record: InferenceRecord): Promise<void> {
+    await this.spool.append(record);
+    this.stats.acknowledged++;
+  }
+
+  /** Seals the open batch and waits until the spool is empty or `timeoutMs` passes; true if empty. */
+  async flush(timeoutMs = 30_000): Promise<boolean> {
+    await this.spool.sealNow();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.retryTimer) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+      }
+      this.kick();
+      while (this.uploading) await this.uploading;
+      if ((await this.spool.sealed()).length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, Math.min(this.backoff, 200)));
+    }
+  }
+
+  /** Number of sealed batches waiting for the store. */
+  async backlog(): Promise<number> {
+    return (await this.spool.sealed()).length;
+  }
+
+  /** Stops accepting records, seals the open batch, makes one last upload attempt; the rest waits in the spool for the next start. */
+  async close(): Promise<void> {
+    await this.spool.close();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.kick();
+    while (this.uploading) await this.uploading;
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.uploading) {
+      this.again = true;
+      return;
+    }
+    this.uploading = this.drain().finally(() => {
+      this.uploading = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (const file of await this.spool.sealed()) {
+      try {
+        await this.upload(file);
+      } catch (err) {
+        this.stats.failedUploads++;
+        this.markDown(err);
+        this.again = false;
+        if (!this.stopped && !this.retryTimer) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.kick();
+          }, this.backoff);
+          this.retryTimer.unref();
+        }
+        this.backoff = Math.min(this.retryMax, this.backoff * 2);
+        return;
+      }
+      this.markUp();
+    }
+  }
+
+  private async upload(file: string): Promise<void> {
+    const text = await readFile(file, 'utf8');
+    const { parts, records, discarded } = partitionBatch(text);
+    const batch = path.basename(file, SEALED_SUFFIX);
+    for (const [prefix, lines] of parts) {
+      const body = await gzip(Buffer.from(lines.join('\n') + '\n', 'utf8'));
+      await this.store.put(`${prefix}${batch}.ndjson.gz`, body, 'application/x-ndjson');
+    }
+    await unlink(file);
+    this.stats.uploadedBatches++;
+    this.stats.uploadedRecords += records;
+    this.stats.discardedLines += discarded;
+  }
+
+  private markDown(err: unknown): void {
+    if (this.downSince !== null) return;
+    this.downSince = Date.now();
+    this.emit({
+      type: 'INFERENCE_LOG_STORE_UNAVAILABLE',
+      level: 'WARNING',
+      message: `object store ${this.store.description} unreachable (${(err as Error).message}); inference records are kept in the local spool`,
+      at: new Date(),
+    });
+  }
+
+  private markUp(): void {
+    this.backoff = this.retryMin;
+    if (this.downSince === null) return;
+    const secs = ((Date.now() - this.downSince) / 1000).toFixed(1);
+    this.downSince = null;
+    this.emit({ type: 'INFERENCE_LOG_STORE_RECOVERED', level: 'NORMAL', message: `object store is back after ${secs}s; spooled inference records uploaded`, at: new Date() });
+  }
+
+  private emit(e: InferenceLogEvent): void {
+    try {
+      this.onEvent?.(e);
+    } catch {
+      // a broken listener must not stop uploads
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// The Envoy rate-limit service adapter (envoy.service.ratelimit.v3.RateLimitService/
+// ShouldRateLimit) around RateLimiter. Each descriptor names `group`, `version` and
+// optionally `key` (the API key id the ext_authz check put in x-sluice-key-id); descriptors
+// without group and version are not Sluice's and pass.
+import type * as grpc from '@grpc/grpc-js';
+import type { RateLimitServiceHandlers } from '../generated/envoy/service/ratelimit/v3/RateLimitService.ts';
+import type { RateLimitRequest__Output } from '../generated/envoy/service/ratelimit/v3/RateLimitRequest.ts';
+import type {
+  RateLimitResponse,
+  _envoy_service_ratelimit_v3_RateLimitResponse_DescriptorStatus as DescriptorStatus,
+} from '../generated/envoy/service/ratelimit/v3/RateLimitResponse.ts';
+import { errorBody } from '../policy.ts';
+import type { RateDecision, RateLimiter } from './limiter.ts';
+
+function toStatus(d: RateDecision): DescriptorStatus {
+  return {
+    code: d.allowed ? 'OK' : 'OVER_LIMIT',
+    current_limit: d.limit === null ? null : { requests_per_unit: d.limit, unit: 'SECOND' },
+    limit_remaining: d.remaining,
+    duration_until_reset: d.allowed ? null : { seconds: String(d.retryAfterSeconds), nanos: 0 },
+  };
+}
+
+export async function shouldRateLimit(limiter: RateLimiter, req: RateLimitRequest__Output): Promise<RateLimitResponse> {
+  const statuses: DescriptorStatus[] = [];
+  let worst: RateDecision | undefined;
+  for (const descriptor of req.descriptors) {
+    const entries = new Map(descriptor.entries.map((e) => [e.key, e.value]));
+    const group = entries.get('group');
+    const version = entries.get('version');
+    if (!group || !version) {
+      statuses.push({ code: 'OK' });
+      continue;
+    }
+    const d = await limiter.check({ group, version, keyId: entries.get('key') || null, cost: req.hits_addend || 1 });
+    statuses.push(toStatus(d));
+    if (!d.allowed && (!worst || d.retryAfterSeconds > worst.retryAfterSeconds)) worst = d;
+  }
+  if (!worst) return { overall_code: 'OK', statuses };
+  const message = `rate limit of ${worst.limit} requests per second ${worst.scope === 'key' ? 'for this API key ' : ''}exceeded`;
+  return {
+    overall_code: 'OVER_LIMIT',
+    statuses,
+    response_headers_to_add: [
+      { key: 'retry-after', value: String(worst.retryAfterSeconds) },
+      { key: 'content-type', value: 'application/json' },
+    ],
+    // Envoy adds x-request-id itself; the rate-limit service never sees it, hence "".
+    raw_body: Buffer.from(errorBody('THROTTLED', message, '')),
+  };
+}
+
+export function createRateLimitService(limiter: RateLimiter): RateLimitServiceHandlers {
+  return {
+    ShouldRateLimit(call: grpc.ServerUnaryCall<RateLimitRequest__Output, RateLimitResponse>, callback: grpc.sendUnaryData<RateLimitResponse>) {
+      shouldRateLimit(limiter, call.request).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback({ code: 13, details: `rate limit check failed: ${(err as Error).message}` }),
+      );
+    },
+  };
+}

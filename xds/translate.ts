@@ -1,0 +1,551 @@
+// Translation: the data-plane model → Envoy resources (pure, deterministic).
+//
+// What comes out, per model:
+//   LDS  `sluice-edge`        the edge listener: HCM → ext_authz, ratelimit, ext_proc, router;
+//                             access log to the gateway's ALS
+//        `sluice/{group}`     one API listener per group for proxyless gRPC clients
+//                             (grpc-js-xds: channel to `xds:///sluice/{group}`)
+//   RDS  `sluice-edge`        one virtual host, routes for `/services/{group}/predict`
+//        `sluice/{group}`     the same split for the gRPC API listener
+//   CDS  `sluice/{g}/{v}`     one EDS cluster per running version (HTTP/1.1 upstream)
+//   EDS  `sluice/{g}/{v}`     the version's healthy instances
+//
+// Same model and settings → byte-identical encoded resources: everything is emitted in
+// sorted order, maps are built with sorted keys, and protobufjs encodes fields in number
+// order. Each resource carries a content hash used as its version.
+import { createHash } from 'node:crypto';
+import { ENVOY_TYPES, TYPE_URL, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
+import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
+import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
+import type { Route } from '../proto/generated/envoy/config/route/v3/Route.ts';
+import type { RateLimit } from '../proto/generated/envoy/config/route/v3/RateLimit.ts';
+import type { _envoy_config_route_v3_WeightedCluster_ClusterWeight as ClusterWeight } from '../proto/generated/envoy/config/route/v3/WeightedCluster.ts';
+import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
+import type { ConfigSource } from '../proto/generated/envoy/config/core/v3/ConfigSource.ts';
+import type { GrpcService } from '../proto/generated/envoy/config/core/v3/GrpcService.ts';
+import type { Cluster } from '../proto/generated/envoy/config/cluster/v3/Cluster.ts';
+import type { ClusterLoadAssignment } from '../proto/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.ts';
+import type { HttpConnectionManager } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
+import type { HttpFilter } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.ts';
+import type { Router } from '../proto/generated/envoy/extensions/filters/http/router/v3/Router.ts';
+import type { ExtAuthz } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.ts';
+import type { ExtAuthzPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
+import type { RateLimit as RateLimitFilter } from '../proto/generated/envoy/extensions/filters/http/ratelimit/v3/RateLimit.ts';
+import type { ExternalProcessor } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExternalProcessor.ts';
+import type { ExtProcPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
+import type { HttpGrpcAccessLogConfig } from '../proto/generated/envoy/extensions/access_loggers/grpc/v3/HttpGrpcAccessLogConfig.ts';
+import type { HttpProtocolOptions } from '../proto/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
+import {
+  EDGE_LISTENER,
+  PIN_HEADER,
+  clusterName,
+  type DataPlaneGroup,
+  type DataPlaneModel,
+  type DataPlaneSettings,
+  type DataPlaneVersion,
+} from './model.ts';
+
+// ---------------------------------------------------------------------------------------
+// Names other stages rely on (the gateway reads these from the requests Envoy sends)
+
+/** Route configuration of the edge listener (same name as the listener). */
+export const EDGE_ROUTE_CONFIG = EDGE_LISTENER;
+/** Listener and route configuration for proxyless gRPC clients of one group. */
+export const apiListenerName = (group: string) => `sluice/${group}`;
+export const predictPath = (group: string) => `/services/${group}/predict`;
+
+export const FILTER = {
+  extAuthz: 'envoy.filters.http.ext_authz',
+  rateLimit: 'envoy.filters.http.ratelimit',
+  extProc: 'envoy.filters.http.ext_proc',
+  router: 'envoy.filters.http.router',
+  hcm: 'envoy.filters.network.http_connection_manager',
+  grpcAccessLog: 'envoy.access_loggers.http_grpc',
+} as const;
+
+/** The rate-limit domain and descriptor keys the gateway's RateLimitService receives. */
+export const RATE_LIMIT_DOMAIN = 'sluice';
+export const DESCRIPTOR = {
+  /** generic_key: the group name */
+  group: 'group',
+  /** destination_cluster: `sluice/{group}/{version}`, the cluster the router picked */
+  cluster: 'destination_cluster',
+  /** request_headers: the caller identity the ext_authz service sets on an allowed request */
+  identity: 'identity',
+} as const;
+/** Header the ext_authz service sets (headers_to_set) with the caller's key id or JWT subject. */
+export const IDENTITY_HEADER = 'x-sluice-identity';
+/** ext_authz context_extensions keys, and the ext_proc gRPC metadata keys. */
+export const CONTEXT_KEY = { group: 'group', version: 'version' } as const;
+export const EXT_PROC_METADATA = { group: 'x-sluice-group', version: 'x-sluice-version' } as const;
+/** The access log's log_name: the ALS stream names it in its identifier. */
+export const ACCESS_LOG_NAME = 'sluice-edge';
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+export interface XdsResource {
+  name: string;
+  typeUrl: XdsTypeUrl;
+  /** the encoded resource, packed */
+  resource: PackedAny;
+  /** hex sha-256 of the encoded bytes (first 16 chars): the resource's version */
+  hash: string;
+}
+
+export interface EnvoyResources {
+  listeners: XdsResource[];
+  routes: XdsResource[];
+  clusters: XdsResource[];
+  endpoints: XdsResource[];
+}
+
+export type XdsTranslateErrorCode = 'XDS_BAD_MODEL' | 'XDS_BAD_SETTINGS';
+export class XdsTranslateError extends Error {
+  readonly code: XdsTranslateErrorCode;
+  constructor(code: XdsTranslateErrorCode, message: string) {
+    super(message);
+    this.name = 'XdsTranslateError';
+    this.code = code;
+  }
+}
+
+export const contentHash = (bytes: Uint8Array) =>
+  createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+
+function resource(typeUrl: XdsTypeUrl, typeName: string, name: string, body: object): XdsResource {
+  const packed = packAny(typeName, body);
+  return { name, typeUrl, resource: packed, hash: contentHash(packed.value) };
+}
+
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+// ---------------------------------------------------------------------------------------
+// Validation: translation refuses a model Envoy would refuse, with a reason
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const MAX_WEIGHT = 0xffffffff;
+
+function validate(model: DataPlaneModel, settings: DataPlaneSettings): void {
+  const bad = (m: string) => new XdsTranslateError('XDS_BAD_MODEL', m);
+  const port = (p: number) => Number.isInteger(p) && p > 0 && p < 65536;
+  if (!port(settings.listenerPort)) {
+    throw new XdsTranslateError('XDS_BAD_SETTINGS', `listenerPort ${settings.listenerPort} is not a port`);
+  }
+  if (!port(settings.gatewayPort)) {
+    throw new XdsTranslateError('XDS_BAD_SETTINGS', `gatewayPort ${settings.gatewayPort} is not a port`);
+  }
+  if (!settings.gatewayCluster || settings.gatewayCluster.startsWith('sluice/')) {
+    throw new XdsTranslateError('XDS_BAD_SETTINGS', 'gatewayCluster must be set and outside sluice/');
+  }
+  if (settings.stickyHeader !== null && !/^[a-z0-9-]+$/.test(settings.stickyHeader)) {
+    throw new XdsTranslateError('XDS_BAD_SETTINGS', `stickyHeader ${settings.stickyHeader} is not a header name`);
+  }
+  const groups = new Set<string>();
+  for (const g of model.groups) {
+    if (!DNS_LABEL.test(g.name)) throw bad(`group name ${JSON.stringify(g.name)} is not a DNS-1123 label`);
+    if (groups.has(g.name)) throw bad(`group ${g.name} appears twice`);
+    groups.add(g.name);
+    const versions = new Set<string>();
+    for (const v of g.versions) {
+      if (!DNS_LABEL.test(v.name)) throw bad(`version name ${JSON.stringify(v.name)} is not a DNS-1123 label`);
+      if (versions.has(v.name)) throw bad(`version ${g.name}/${v.name} appears twice`);
+      versions.add(v.name);
+      if (!Number.isFinite(v.weight) || v.weight < 0) throw bad(`weight of ${g.name}/${v.name} must be ≥ 0`);
+      if (v.qpsLimit !== null && !(Number.isFinite(v.qpsLimit) && v.qpsLimit > 0)) {
+        throw bad(`qpsLimit of ${g.name}/${v.name} must be > 0 or null`);
+      }
+      const instances = new Set<string>();
+      for (const e of v.endpoints) {
+        if (!port(e.port)) throw bad(`endpoint ${e.instance} of ${g.name}/${v.name} has port ${e.port}`);
+        if (!e.host) throw bad(`endpoint ${e.instance} of ${g.name}/${v.name} has no host`);
+        if (instances.has(e.instance)) throw bad(`instance ${e.instance} appears twice in ${g.name}/${v.name}`);
+        instances.add(e.instance);
+      }
+    }
+  }
+}
+
+/** Integer weights for UInt32Value, proportional to the shares (any scale). */
+function integerWeights(versions: DataPlaneVersion[]): Map<string, number> {
+  const all = versions.every((v) => Number.isInteger(v.weight));
+  const scale = all ? 1 : 1000;
+  const out = new Map<string, number>();
+  for (const v of versions) out.set(v.name, Math.round(v.weight * scale));
+  const total = [...out.values()].reduce((a, b) => a + b, 0);
+  if (total > MAX_WEIGHT) throw new XdsTranslateError('XDS_BAD_MODEL', 'weights sum past 2^32-1');
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared pieces
+
+const ADS: ConfigSource = { ads: {}, resource_api_version: 'V3' };
+
+const gatewayGrpc = (s: DataPlaneSettings): GrpcService => ({
+  envoy_grpc: { cluster_name: s.gatewayCluster },
+  timeout: { seconds: 1 },
+});
+
+const setHeader = (key: string, value: string): HeaderValueOption => ({
+  header: { key, value },
+  append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+});
+
+/** Sorted-key object from entries, so maps encode in a stable order. */
+function sortedMap<V>(entries: [string, V][]): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const [k, v] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out[k] = v;
+  return out;
+}
+
+/** Per-filter overrides for one version: auth on/off with context, capture on/off. */
+function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record<string, PackedAny> {
+  const authz: ExtAuthzPerRoute = v.authEnabled
+    ? {
+        check_settings: {
+          context_extensions: sortedMap([
+            [CONTEXT_KEY.group, group.name],
+            [CONTEXT_KEY.version, v.name],
+          ]),
+        },
+      }
+    : { disabled: true };
+  const extProc: ExtProcPerRoute = v.inferenceTable.enabled
+    ? {
+        overrides: {
+          grpc_initial_metadata: [
+            { key: EXT_PROC_METADATA.group, value: group.name },
+            { key: EXT_PROC_METADATA.version, value: v.name },
+          ],
+        },
+      }
+    : { disabled: true };
+  return sortedMap([
+    [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, authz)],
+    [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, extProc)],
+  ]);
+}
+
+const JSON_HEADERS = [setHeader('content-type', 'application/json')];
+
+function errorRoute(name: string, match: Route['match'], status: number, code: string, message: string): Route {
+  return {
+    name,
+    match,
+    direct_response: {
+      status,
+      body: { inline_string: JSON.stringify({ error: { code, message } }) },
+    },
+    response_headers_to_add: JSON_HEADERS,
+    // no version is involved, so neither policy nor capture applies
+    typed_per_filter_config: sortedMap([
+      [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, { disabled: true } satisfies ExtAuthzPerRoute)],
+      [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
+    ]),
+  };
+}
+
+/** Rate-limit descriptor: (group, destination_cluster, identity?) for groups with any QPS limit. */
+function rateLimits(group: DataPlaneGroup): RateLimit[] {
+  if (!group.versions.some((v) => v.qpsLimit !== null)) return [];
+  return [
+    {
+      actions: [
+        { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: group.name } },
+        { destination_cluster: {} },
+        { request_headers: { header_name: IDENTITY_HEADER, descriptor_key: DESCRIPTOR.identity, skip_if_absent: true } },
+      ],
+    },
+  ];
+}
+
+const sortedVersions = (g: DataPlaneGroup) => [...g.versions].sort(byName);
+
+// ---------------------------------------------------------------------------------------
+// Edge (Envoy)
+
+const ROUTE_TIMEOUT = { seconds: 60 };
+
+function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
+  const path = predictPath(group.name);
+  const versions = sortedVersions(group);
+  const limits = rateLimits(group);
+  const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
+  const routes: Route[] = [];
+  for (const v of versions) {
+    routes.push({
+      name: `${group.name}/pin/${v.name}`,
+      match: { path, headers: [{ name: PIN_HEADER, string_match: { exact: v.name } }] },
+      route: {
+        cluster: clusterName(group.name, v.name),
+        timeout: ROUTE_TIMEOUT,
+        rate_limits: limits,
+        hash_policy: hashPolicy,
+      },
+      response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+      typed_per_filter_config: versionFilterConfig(group, v),
+    });
+  }
+  routes.push(
+    errorRoute(
+      `${group.name}/pin/unknown`,
+      { path, headers: [{ name: PIN_HEADER, present_match: true }] },
+      404,
+      'VERSION_NOT_FOUND',
+      `service ${group.name} has no running version of that name`,
+    ),
+  );
+  const weights = integerWeights(versions);
+  const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
+  if (weighted.length === 0) {
+    routes.push(
+      errorRoute(`${group.name}/default`, { path }, 503, 'NO_RUNNING_VERSION', `service ${group.name} has no running version`),
+    );
+    return routes;
+  }
+  routes.push({
+    name: `${group.name}/default`,
+    match: { path },
+    route: {
+      weighted_clusters: {
+        clusters: weighted.map(
+          (v): ClusterWeight => ({
+            name: clusterName(group.name, v.name),
+            weight: { value: weights.get(v.name) ?? 0 },
+            // the router adds these once this cluster is picked, so the runtime, the
+            // client and the access log all see which version answered
+            request_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+            response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+            typed_per_filter_config: versionFilterConfig(group, v),
+          }),
+        ),
+      },
+      timeout: ROUTE_TIMEOUT,
+      rate_limits: limits,
+      hash_policy: hashPolicy,
+    },
+  });
+  return routes;
+}
+
+function edgeRouteConfig(model: DataPlaneModel, s: DataPlaneSettings): RouteConfiguration {
+  const routes = [...model.groups].sort(byName).flatMap((g) => edgeRoutes(g, s));
+  routes.push(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service'));
+  return {
+    name: EDGE_ROUTE_CONFIG,
+    virtual_hosts: [{ name: 'sluice', domains: ['*'], routes }],
+  };
+}
+
+function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
+  const extAuthz: ExtAuthz = {
+    grpc_service: gatewayGrpc(s),
+    transport_api_version: 'V3',
+    // a gateway outage must not open the door
+    failure_mode_allow: false,
+    status_on_error: { code: 'ServiceUnavailable' },
+    include_peer_certificate: false,
+  };
+  const rateLimit: RateLimitFilter = {
+    domain: RATE_LIMIT_DOMAIN,
+    rate_limit_service: { grpc_service: gatewayGrpc(s), transport_api_version: 'V3' },
+    // throttling is a protection, not a gate: fail open if the gateway is down
+    failure_mode_deny: false,
+    enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
+    timeout: { seconds: 0, nanos: 200_000_000 },
+  };
+  const extProc: ExternalProcessor = {
+    grpc_service: gatewayGrpc(s),
+    // capture must never break serving
+    failure_mode_allow: true,
+    processing_mode: {
+      request_header_mode: 'SEND',
+      response_header_mode: 'SEND',
+      request_body_mode: 'BUFFERED',
+      response_body_mode: 'BUFFERED',
+      request_trailer_mode: 'SKIP',
+      response_trailer_mode: 'SKIP',
+    },
+    message_timeout: { seconds: 1 },
+    max_message_timeout: { seconds: 5 },
+  };
+  return [
+    { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
+    { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
+    { name: FILTER.extProc, typed_config: packAny(ENVOY_TYPES.extProc, extProc) },
+    { name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) },
+  ];
+}
+
+function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
+  const accessLog: HttpGrpcAccessLogConfig = {
+    common_config: {
+      log_name: ACCESS_LOG_NAME,
+      grpc_service: gatewayGrpc(s),
+      transport_api_version: 'V3',
+    },
+    additional_request_headers_to_log: [PIN_HEADER, IDENTITY_HEADER, 'x-request-id', 'x-client-request-id'],
+    additional_response_headers_to_log: [PIN_HEADER],
+  };
+  const hcm: HttpConnectionManager = {
+    stat_prefix: 'sluice_edge',
+    codec_type: 'AUTO',
+    rds: { route_config_name: EDGE_ROUTE_CONFIG, config_source: ADS },
+    http_filters: edgeHttpFilters(s),
+    access_log: [{ name: FILTER.grpcAccessLog, typed_config: packAny(ENVOY_TYPES.httpGrpcAccessLog, accessLog) }],
+    generate_request_id: { value: true },
+  };
+  const maxBody = Math.max(
+    10 * 1024 * 1024,
+    ...model.groups.flatMap((g) => g.versions.map((v) => v.inferenceTable.maxBodyBytes)),
+  );
+  return {
+    name: EDGE_LISTENER,
+    address: { socket_address: { address: '0.0.0.0', port_value: s.listenerPort } },
+    // ext_proc buffers whole bodies; the contract's default body limit is 10 MiB
+    per_connection_buffer_limit_bytes: { value: maxBody },
+    filter_chains: [
+      { filters: [{ name: FILTER.hcm, typed_config: packAny(ENVOY_TYPES.httpConnectionManager, hcm) }] },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Proxyless gRPC (API listeners)
+
+function apiListener(group: DataPlaneGroup): Listener {
+  const hcm: HttpConnectionManager = {
+    stat_prefix: `sluice_api_${group.name}`,
+    rds: { route_config_name: apiListenerName(group.name), config_source: ADS },
+    // grpc-js-xds requires the router, and last
+    http_filters: [{ name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) }],
+  };
+  return {
+    name: apiListenerName(group.name),
+    api_listener: { api_listener: packAny(ENVOY_TYPES.httpConnectionManager, hcm) },
+  };
+}
+
+function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfiguration {
+  const versions = sortedVersions(group);
+  const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
+  const routes: Route[] = versions.map((v) => ({
+    name: `${group.name}/pin/${v.name}`,
+    match: { prefix: '/', headers: [{ name: PIN_HEADER, string_match: { exact: v.name } }] },
+    route: { cluster: clusterName(group.name, v.name), hash_policy: hashPolicy },
+  }));
+  const weights = integerWeights(versions);
+  const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
+  if (weighted.length > 0) {
+    routes.push({
+      name: `${group.name}/default`,
+      match: { prefix: '/' },
+      route: {
+        weighted_clusters: {
+          clusters: weighted.map((v) => ({
+            name: clusterName(group.name, v.name),
+            weight: { value: weights.get(v.name) ?? 0 },
+          })),
+        },
+        hash_policy: hashPolicy,
+      },
+    });
+  }
+  return {
+    name: apiListenerName(group.name),
+    virtual_hosts: [{ name: group.name, domains: ['*'], routes }],
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Clusters and endpoints
+
+function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Cluster {
+  const name = clusterName(group.name, v.name);
+  const http1: HttpProtocolOptions = { explicit_http_config: { http_protocol_options: {} } };
+  return {
+    name,
+    alt_stat_name: `sluice_${group.name}_${v.name}`,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS, service_name: name },
+    connect_timeout: { seconds: 2 },
+    lb_policy: s.stickyHeader ? 'RING_HASH' : 'ROUND_ROBIN',
+    // model runtimes speak HTTP/1.1
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(ENVOY_TYPES.httpProtocolOptions, http1),
+    },
+    health_checks: [
+      {
+        timeout: { seconds: 1 },
+        interval: { seconds: 5 },
+        unhealthy_threshold: { value: 2 },
+        healthy_threshold: { value: 1 },
+        http_health_check: { path: '/healthz' },
+      },
+    ],
+    outlier_detection: {
+      consecutive_5xx: { value: 5 },
+      interval: { seconds: 5 },
+      base_ejection_time: { seconds: 30 },
+      max_ejection_percent: { value: 50 },
+    },
+  };
+}
+
+function loadAssignment(group: DataPlaneGroup, v: DataPlaneVersion): ClusterLoadAssignment {
+  const healthy = v.endpoints
+    .filter((e) => e.healthy)
+    .sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+  return {
+    cluster_name: clusterName(group.name, v.name),
+    endpoints:
+      healthy.length === 0
+        ? []
+        : [
+            {
+              locality: { region: 'sluice' },
+              // gRPC clients ignore a locality without a weight
+              load_balancing_weight: { value: 1 },
+              lb_endpoints: healthy.map((e) => ({
+                endpoint: {
+                  address: { socket_address: { address: e.host, port_value: e.port } },
+                  hostname: e.instance,
+                },
+                health_status: 'HEALTHY',
+              })),
+            },
+          ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** The model as Envoy resources, each list sorted by name. Throws XdsTranslateError on a bad model. */
+export function translate(model: DataPlaneModel, settings: DataPlaneSettings): EnvoyResources {
+  validate(model, settings);
+  const groups = [...model.groups].sort(byName);
+  const listeners = [resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings))];
+  const routes = [
+    resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, EDGE_ROUTE_CONFIG, edgeRouteConfig(model, settings)),
+  ];
+  const clusters: XdsResource[] = [];
+  const endpoints: XdsResource[] = [];
+  for (const g of groups) {
+    listeners.push(resource(TYPE_URL.listener, ENVOY_TYPES.listener, apiListenerName(g.name), apiListener(g)));
+    routes.push(
+      resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, apiListenerName(g.name), apiRouteConfig(g, settings)),
+    );
+    for (const v of sortedVersions(g)) {
+      const name = clusterName(g.name, v.name);
+      clusters.push(resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, name, versionCluster(g, v, settings)));
+      endpoints.push(resource(TYPE_URL.endpoint, ENVOY_TYPES.clusterLoadAssignment, name, loadAssignment(g, v)));
+    }
+  }
+  return {
+    listeners: listeners.sort(byName),
+    routes: routes.sort(byName),
+    clusters: clusters.sort(byName),
+    endpoints: endpoints.sort(byName),
+  };
+}
