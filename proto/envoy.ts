@@ -15,7 +15,7 @@ import protobuf from 'protobufjs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENVOY_INCLUDE_DIRS, ENVOY_PROTO_FILES } from './envoy-files.ts';
-import type { Any } from './generated/google/protobuf/Any.ts';
+import type { Any, Any__Output } from './generated/google/protobuf/Any.ts';
 import type { AggregatedDiscoveryServiceDefinition } from './generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
 import type { AggregatedDiscoveryServiceClient } from './generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
 import type { AuthorizationDefinition } from './generated/envoy/service/auth/v3/Authorization.ts';
@@ -55,10 +55,10 @@ export const typeUrl = (typeName: string): string => `${TYPE_PREFIX}${typeName}`
 
 /** The xDS resource type URLs (what a DiscoveryRequest names in `type_url`). */
 export const TYPE_URL = {
-  listener: typeUrl(ENVOY_TYPES.listener),
-  route: typeUrl(ENVOY_TYPES.routeConfiguration),
-  cluster: typeUrl(ENVOY_TYPES.cluster),
-  endpoint: typeUrl(ENVOY_TYPES.clusterLoadAssignment),
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
 } as const;
 export type XdsTypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];
 export const XDS_TYPE_URLS: readonly XdsTypeUrl[] = [
@@ -296,7 +296,7 @@ export function packAny(typeName: string, object: object): PackedAny {
 }
 
 /** Decodes an Any by its type URL. */
-export function unpackAny<T = Record<string, unknown>>(any: Any | PackedAny): T {
+export function unpackAny<T = Record<string, unknown>>(any: Any__Output | PackedAny): T {
   const url = any.type_url ?? '';
   if (!url.startsWith(TYPE_PREFIX)) {
     throw new EnvoyProtoError('ENVOY_UNKNOWN_TYPE', `unsupported type URL ${JSON.stringify(url)}`);

@@ -26,8 +26,9 @@ export interface RuntimeApp {
 }
 
 // After a 413, what is still in flight is read and dropped so the connection can carry the
-// next request; past this much more the sender is not worth waiting for and is cut off.
-const DRAIN_CAP_BYTES = 16 * 1024 * 1024;
+// next request; past this much the sender is not worth waiting for and is cut off (the
+// server's requestTimeout bounds a slow one).
+const DRAIN_CAP_BYTES = 256 * 1024 * 1024;
 
 const JSON_TYPE = 'application/json';
 
@@ -50,6 +51,20 @@ function tooLarge(limit: number): ScoringError {
   return new ScoringError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${limit} bytes`, { limitBytes: limit });
 }
 
+/**
+ * Read and drop the rest of a refused body so the client can finish sending and read the
+ * answer on a connection that stays usable (clients such as fetch fail outright when the
+ * socket closes under a write). Past DRAIN_CAP_BYTES the sender is cut off.
+ */
+function drain(req: IncomingMessage, alreadyRead: number): void {
+  let drained = alreadyRead;
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_CAP_BYTES) req.socket.destroy();
+  });
+  req.resume();
+}
+
 /** Buffer a body up to `limit` bytes; past it, reject at once and drain the rest unbuffered. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -57,20 +72,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let size = 0;
     let over = false;
     let ended = false;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (over) {
-        if (size > limit + DRAIN_CAP_BYTES) req.socket.destroy();
-        return;
-      }
       if (size > limit) {
         over = true;
         chunks.length = 0;
+        req.off('data', onData);
+        drain(req, size);
         reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => {
       ended = true;
       if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
@@ -100,10 +114,11 @@ export function createRuntimeApp(options: RuntimeAppOptions): RuntimeApp {
       }
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > bodyLimitBytes) {
-        // Answer before reading; a sender this far over is not drained, the connection closes.
+        // Answer before reading a byte of it.
         const err = tooLarge(bodyLimitBytes);
         status = err.status;
-        sendError(res, err, Number(declared) > bodyLimitBytes + DRAIN_CAP_BYTES ? { connection: 'close' } : {});
+        drain(req, 0);
+        sendError(res, err);
         return;
       }
       const raw = await readBody(req, bodyLimitBytes);

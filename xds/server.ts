@@ -236,12 +236,9 @@ class SotwStream extends AdsStream {
     if (!state.wildcard && state.names.size === 0 && state.sentVersion === undefined && !WILDCARD_TYPES.has(url)) {
       return; // nothing asked for yet
     }
-    const resources = state.wildcard
-      ? [...type.resources.values()]
-      : [...state.names].sort().flatMap((n) => {
-          const r = type.resources.get(n);
-          return r ? [r] : [];
-        });
+    const resources = [...type.resources.values()].filter(
+      (r) => state.names.has(r.name) || (state.wildcard && !r.onlyByName),
+    );
     const nonce = this.nextNonce();
     const response: DiscoveryResponse = {
       version_info: type.version,
@@ -366,7 +363,9 @@ class DeltaStream extends AdsStream {
     const changed: { name: string; version: string; resource: PackedAny }[] = [];
     const removed: string[] = [];
     const wanted = new Set(state.names);
-    if (state.wildcard) for (const name of type.resources.keys()) wanted.add(name);
+    if (state.wildcard) {
+      for (const [name, r] of type.resources) if (!r.onlyByName) wanted.add(name);
+    }
     for (const name of [...wanted].sort()) {
       const r = type.resources.get(name);
       if (r) {
@@ -388,7 +387,7 @@ class DeltaStream extends AdsStream {
     // a wildcard client also learns of resources that left the snapshot
     if (state.wildcard) {
       for (const name of [...state.known.keys()].sort()) {
-        if (!type.resources.has(name)) {
+        if (!wanted.has(name)) {
           removed.push(name);
           state.known.delete(name);
         }

@@ -3,10 +3,10 @@
 // What comes out, per model:
 //   LDS  `sluice-edge`        the edge listener: HCM → ext_authz, ratelimit, ext_proc, router;
 //                             access log to the gateway's ALS
-//        `sluice/{group}`     one API listener per group for proxyless gRPC clients
-//                             (grpc-js-xds: channel to `xds:///sluice/{group}`)
+//        `{group}.sluice`     one API listener per group for proxyless gRPC clients
+//                             (grpc-js-xds: channel to `xds:///{group}.sluice`)
 //   RDS  `sluice-edge`        one virtual host, routes for `/services/{group}/predict`
-//        `sluice/{group}`     the same split for the gRPC API listener
+//        `{group}.sluice`     the same split for the gRPC API listener
 //   CDS  `sluice/{g}/{v}`     one EDS cluster per running version (HTTP/1.1 upstream)
 //   EDS  `sluice/{g}/{v}`     the version's healthy instances
 //
@@ -50,8 +50,11 @@ import {
 
 /** Route configuration of the edge listener (same name as the listener). */
 export const EDGE_ROUTE_CONFIG = EDGE_LISTENER;
-/** Listener and route configuration for proxyless gRPC clients of one group. */
-export const apiListenerName = (group: string) => `sluice/${group}`;
+/**
+ * Listener and route configuration for proxyless gRPC clients of one group. A gRPC client
+ * sends the listener name as its :authority, so it must be a valid host name (no '/').
+ */
+export const apiListenerName = (group: string) => `${group}.sluice`;
 export const predictPath = (group: string) => `/services/${group}/predict`;
 
 export const FILTER = {
@@ -91,6 +94,12 @@ export interface XdsResource {
   resource: PackedAny;
   /** hex sha-256 of the encoded bytes (first 16 chars): the resource's version */
   hash: string;
+  /**
+   * Sent only to clients that name it, never in a wildcard answer: the gRPC API listeners
+   * are for proxyless clients, and Envoy (which asks for every listener) does not take
+   * API listeners over LDS.
+   */
+  onlyByName?: boolean;
 }
 
 export interface EnvoyResources {
@@ -486,6 +495,9 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
     ],
     outlier_detection: {
       consecutive_5xx: { value: 5 },
+      // success-rate ejection is off: Envoy enables it by default, and grpc-js 1.14's
+      // version of it throws from a timer (crashing the client) when a round has no data
+      enforcing_success_rate: { value: 0 },
       interval: { seconds: 5 },
       base_ejection_time: { seconds: 30 },
       max_ejection_percent: { value: 50 },
@@ -532,7 +544,10 @@ export function translate(model: DataPlaneModel, settings: DataPlaneSettings): E
   const clusters: XdsResource[] = [];
   const endpoints: XdsResource[] = [];
   for (const g of groups) {
-    listeners.push(resource(TYPE_URL.listener, ENVOY_TYPES.listener, apiListenerName(g.name), apiListener(g)));
+    listeners.push({
+      ...resource(TYPE_URL.listener, ENVOY_TYPES.listener, apiListenerName(g.name), apiListener(g)),
+      onlyByName: true,
+    });
     routes.push(
       resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, apiListenerName(g.name), apiRouteConfig(g, settings)),
     );

@@ -9,7 +9,7 @@ import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from '../../prisma/generated/sqlite/client.ts';
 import { countingFactory, type StatementCounter } from './counting-adapter.ts';
 import { serializedAdapter } from './sqlite-serial.ts';
-import { parseDatabaseUrl, redactUrl, type Provider } from './url.ts';
+import { parseDatabaseUrl, pgPoolConfig, redactUrl, type Provider } from './url.ts';
 
 export type { Provider } from './url.ts';
 export { PrismaClient, Prisma } from '../../prisma/generated/sqlite/client.ts';
@@ -61,7 +61,7 @@ export async function createDatabase(url: string, options: DatabaseOptions = {})
     prisma = new PrismaClient({ adapter: countingFactory(factory, counter, (a) => prepareSqlite(a, busy)) });
   } else {
     const factory = new PrismaPg(
-      { connectionString: target.connectionString, max: options.poolSize ?? 10 },
+      pgPoolConfig(target, options.poolSize ?? 10),
       target.schema ? { schema: target.schema } : undefined,
     );
     // The PostgreSQL client is generated from the same models as the SQLite one (prisma/generate.ts

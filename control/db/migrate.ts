@@ -6,11 +6,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { DatabaseError } from './errors.ts';
 import { migrationNames, migrationsDirs, readMigrationList } from './migrations-folder.ts';
 import { openSchemaEngine, sqliteScriptAware } from './schema-engine.ts';
-import { parseDatabaseUrl, redactUrl, type DatabaseTarget, type Provider } from './url.ts';
+import { parseDatabaseUrl, pgPoolConfig, redactUrl, type DatabaseTarget, type Provider } from './url.ts';
 
 export const noSchemaFilter = { externalTables: [] as string[], externalEnums: [] as string[] };
 
@@ -61,7 +62,19 @@ export function migrationFactory(target: DatabaseTarget): SqlMigrationAwareDrive
     mkdirSync(dirname(target.path), { recursive: true });
     return sqliteScriptAware(new PrismaBetterSqlite3({ url: target.path, timeout: 15_000 }));
   }
-  return new PrismaPg({ connectionString: target.connectionString, max: 2 }, target.schema ? { schema: target.schema } : undefined);
+  return new PrismaPg(pgPoolConfig(target, 2), target.schema ? { schema: target.schema } : undefined);
+}
+
+/** A `?schema=` must exist before unqualified DDL can be created in it. */
+async function ensurePgSchema(target: Extract<DatabaseTarget, { provider: 'postgresql' }>): Promise<void> {
+  if (!target.schema) return;
+  const client = new pg.Client({ connectionString: target.connectionString });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
+  } finally {
+    await client.end();
+  }
 }
 
 function engineMessage(err: unknown): string {
@@ -93,6 +106,7 @@ async function applyNow(target: DatabaseTarget, url: string, migrationsDir?: str
   const tracked = trackedFactory(migrationFactory(target));
   let opened: Awaited<ReturnType<typeof openSchemaEngine>> | undefined;
   try {
+    if (target.provider === 'postgresql') await ensurePgSchema(target);
     opened = await openSchemaEngine(tracked.factory);
     const out = await opened.engine.applyMigrations({ migrationsList: readMigrationList(dir), filters: noSchemaFilter });
     return { applied: out.appliedMigrationNames };

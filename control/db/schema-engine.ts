@@ -17,11 +17,31 @@ type EngineModule = typeof import('@prisma/schema-engine-wasm/schema_engine_bg')
 
 let loaded: Promise<EngineModule> | undefined;
 
+/**
+ * The engine arms timers for its internal timeouts and never clears them (it imports no
+ * clearTimeout), so each one would hold the process open for its full length (10 s seen after
+ * a migration). They only ever race real I/O, which keeps the process alive by itself, so
+ * they are unref'd.
+ */
+function withUnrefTimers(bg: EngineModule): WebAssembly.ModuleImports {
+  const imports: WebAssembly.ModuleImports = { ...(bg as unknown as WebAssembly.ModuleImports) };
+  for (const [name, fn] of Object.entries(imports)) {
+    if (name.startsWith('__wbg_setTimeout_') && typeof fn === 'function') {
+      imports[name] = (...args: unknown[]) => {
+        const timer = (fn as (...a: unknown[]) => unknown)(...args);
+        (timer as { unref?: () => void }).unref?.();
+        return timer;
+      };
+    }
+  }
+  return imports;
+}
+
 async function instantiate(): Promise<EngineModule> {
   const bg: EngineModule = await import('@prisma/schema-engine-wasm/schema_engine_bg');
   const pkgEntry = createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm');
   const bytes = await readFile(join(dirname(pkgEntry), 'schema_engine_bg.wasm'));
-  const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports });
+  const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': withUnrefTimers(bg) });
   (bg as unknown as { __wbg_set_wasm(exports: WebAssembly.Exports): void }).__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
   return bg;

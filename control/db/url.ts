@@ -28,10 +28,26 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
       throw new DatabaseError('DB_URL_UNSUPPORTED', `DATABASE_URL is not a valid PostgreSQL URL: ${redactUrl(trimmed)}`);
     }
     const schema = parsed.searchParams.get('schema') ?? undefined;
+    if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      throw new DatabaseError('DB_URL_UNSUPPORTED', `DATABASE_URL ?schema= must be a plain PostgreSQL identifier (got "${schema}")`);
+    }
     parsed.searchParams.delete('schema');
     return { provider: 'postgresql', connectionString: parsed.toString(), schema };
   }
   throw new DatabaseError('DB_URL_UNSUPPORTED', `DATABASE_URL must start with file:, postgres:// or postgresql:// (got ${redactUrl(trimmed)})`);
+}
+
+/**
+ * pg pool settings for a target: a `?schema=` becomes the session's search_path, so that
+ * unqualified SQL (migrations, the `_prisma_migrations` table, raw queries) lands in it, as
+ * with Prisma's native engine.
+ */
+export function pgPoolConfig(target: Extract<DatabaseTarget, { provider: 'postgresql' }>, max: number) {
+  return {
+    connectionString: target.connectionString,
+    max,
+    ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
+  };
 }
 
 /** The URL with any password replaced, safe to print. */

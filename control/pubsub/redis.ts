@@ -27,6 +27,16 @@ export interface RedisPubSubOptions extends PubSubOptions {
   connectionName?: string;
 }
 
+const SUBSCRIBE_WAIT_MS = 2_000;
+
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
 interface TopicState {
   mailboxes: Set<Mailbox<unknown>>;
   ready: Promise<void>;
@@ -116,8 +126,10 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
     async publish(topic, payload) {
       if (closed) throw pubSubClosed();
       const json = encodePayload(payload);
-      // A publish after a subscribe in this process must reach that subscriber, as in-process.
-      if (pendingSubscribes.size > 0) await Promise.all(pendingSubscribes);
+      // A publish after a subscribe in this process must reach that subscriber, as
+      // in-process. Bounded: while Redis is away a SUBSCRIBE waits for the reconnection,
+      // and the publish must fail on its own terms rather than hang behind it.
+      if (pendingSubscribes.size > 0) await settledWithin(Promise.all(pendingSubscribes), SUBSCRIBE_WAIT_MS);
       if (closed) throw pubSubClosed();
       try {
         await pub.publish(prefix + topic, json);

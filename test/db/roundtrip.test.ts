@@ -161,6 +161,45 @@ describe.each(providers)('round trip on %s', (provider) => {
     expect(await db.prisma.user.findUnique({ where: { username: 'tx-partial' } })).toBeNull();
   });
 
+  it('isolates an open transaction from the rest of the process', async () => {
+    let inside!: () => void;
+    const insideDone = new Promise<void>((r) => (inside = r));
+    let finish!: () => void;
+    const mayFinish = new Promise<void>((r) => (finish = r));
+    const tx = db.prisma
+      .$transaction(async (t) => {
+        await t.user.create({ data: { username: 'iso-in-tx' } });
+        inside();
+        await mayFinish;
+        throw new Error('roll back');
+      })
+      .catch((e: unknown) => e);
+    await insideDone;
+    // Outside the transaction: no uncommitted rows, and a write that must survive the rollback.
+    const seen = db.prisma.user.findUnique({ where: { username: 'iso-in-tx' } });
+    const written = db.prisma.user.create({ data: { username: 'iso-outside' } });
+    finish();
+    expect(await seen).toBeNull();
+    await written;
+    expect(await tx).toBeInstanceOf(Error);
+    expect(await db.prisma.user.findUnique({ where: { username: 'iso-in-tx' } })).toBeNull();
+    expect(await db.prisma.user.findUnique({ where: { username: 'iso-outside' } })).not.toBeNull();
+  });
+
+  it('runs concurrent transactions without losing writes', async () => {
+    const ev = await db.prisma.event.create({ data: { resourceKind: 'Group', resourceName: 'g', reason: 'Tick', message: 'tick' } });
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        db.prisma.$transaction(async (tx) => {
+          await tx.event.update({ where: { id: ev.id }, data: { count: { increment: 1 } } });
+          await tx.auditLog.create({ data: { actorName: `worker-${i}`, action: 'tick', resourceKind: 'Event', resourceId: ev.id } });
+        }),
+      ),
+    );
+    expect((await db.prisma.event.findUniqueOrThrow({ where: { id: ev.id } })).count).toBe(9);
+    expect(await db.prisma.auditLog.count({ where: { resourceId: ev.id } })).toBe(8);
+  });
+
   it('counts SQL statements: an include costs a fixed number of queries whatever the row count', async () => {
     const p = await project('count-project');
     for (let i = 0; i < 5; i++) {

@@ -2,6 +2,7 @@
 // reports, and process checks.
 
 import type { Orchestrator, OrchestratorReport, VersionDeployment } from '../../control/orchestrator/port.ts';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const FAKE_RUNTIME = fileURLToPath(new URL('./fixtures/fake-runtime.mjs', import.meta.url));
@@ -84,10 +85,16 @@ export class Reports {
   }
 }
 
+/** process.kill(pid, 0), except that a zombie waiting for init to reap it counts as gone. */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\S+ \(.*\) Z /s.test(stat);
   } catch {
     return false;
   }

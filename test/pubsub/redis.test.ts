@@ -165,3 +165,81 @@ describe('redis: across processes and instances', () => {
     }
   });
 });
+
+/** A TCP relay in front of Redis that the test can cut and restore, to play an outage. */
+async function startRelay(target: URL): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const net = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  let server: import('node:net').Server | null = null;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port || 6379), target.hostname);
+        sockets.add(client);
+        sockets.add(upstream);
+        client.pipe(upstream).pipe(client);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        port = (server!.address() as import('node:net').AddressInfo).port;
+        resolve();
+      });
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      if (!server) return resolve();
+      server.close(() => resolve());
+      server = null;
+    });
+  await listen();
+  return { port, cut, restore: listen, close: cut };
+}
+
+describe('redis: outage', () => {
+  it('publish fails with UNAVAILABLE (no hang) while Redis is away, and delivery resumes after', async () => {
+    const relay = await startRelay(new URL(REDIS_URL));
+    let reconnects = 0;
+    const ps = await createRedisPubSub(`redis://127.0.0.1:${relay.port}`, {
+      channelPrefix: prefix,
+      onReconnect: () => (reconnects += 1),
+      onError: () => undefined,
+    });
+    const direct = await open();
+    try {
+      const s = ps.subscribe<string>('outage');
+      await s.ready;
+      await relay.cut();
+      await expect(ps.publish('outage', 'lost')).rejects.toMatchObject({ name: 'PubSubError', reason: 'UNAVAILABLE' });
+      // A subscribe during the outage must not make later publishes hang either.
+      const during = ps.subscribe<string>('outage-2');
+      await expect(ps.publish('outage', 'lost')).rejects.toMatchObject({ reason: 'UNAVAILABLE' });
+      await relay.restore();
+      for (let i = 0; i < 200 && reconnects === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(reconnects).toBeGreaterThanOrEqual(1);
+      await during.ready;
+      for (let i = 0; i < 100; i++) {
+        const [, n] = (await admin.pubsub('NUMSUB', `${prefix}outage`)) as [string, number];
+        if (n === 1) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await direct.publish('outage', 'back');
+      await direct.publish('outage-2', 'also');
+      expect(await take(s, 1)).toEqual(['back']);
+      expect(await take(during, 1)).toEqual(['also']);
+    } finally {
+      await Promise.all([ps.close(), direct.close()]);
+      await relay.close();
+    }
+  });
+});

@@ -18,7 +18,7 @@ import { defaultBackoff, type BackoffPolicy } from './backoff.ts';
 import { CapacityLedger, type LocalCapacity } from './capacity.ts';
 import { baseEnv, defaultRuntimeCommand, specHash, validateDeployment } from './launch.ts';
 import { LogRing, preloadFormatted } from './logs.ts';
-import { isSameProcess, readGroupUsage } from './proc-stats.ts';
+import { isSameProcess, readGroupUsage, waitGroupGone } from './proc-stats.ts';
 import { killGroup, Replica, type ReplicaTiming } from './replica.ts';
 import { listStateFiles, removeStateFile, type InstanceStateRecord } from './state-files.ts';
 import { openShell } from './terminal.ts';
@@ -245,7 +245,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     const deadline = Date.now() + timing.gracePeriodMs;
     while (Date.now() < deadline && isSameProcess(record.pid, record.procStartTime)) await sleep(50);
     killGroup(record.pid, 'SIGKILL');
-    while (isSameProcess(record.pid, record.procStartTime)) await sleep(20);
+    await waitGroupGone(record.pid);
   }
 
   async function cleanUpRecorded(workDir: string, record: InstanceStateRecord, why: string): Promise<void> {

@@ -116,3 +116,13 @@ export function groupMembers(pgid: number): number[] {
   }
   return members;
 }
+
+/** Waits until no live process is left in a group (they were sent SIGKILL; this is the reaping lag). */
+export async function waitGroupGone(pgid: number, timeoutMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupMembers(pgid).length > 0) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}

@@ -12,7 +12,7 @@ import type { Placement } from './capacity.ts';
 import { buildLaunch, type LaunchSpec, type Probe } from './launch.ts';
 import { InstanceLogTail, type LogRing } from './logs.ts';
 import { freePort, httpProbe, tcpProbe, type ProbeResult } from './probes.ts';
-import { CpuRate, isSameProcess, processStartTime, type GroupUsage } from './proc-stats.ts';
+import { CpuRate, isSameProcess, processStartTime, waitGroupGone, type GroupUsage } from './proc-stats.ts';
 import { removeStateFile, writeStateFile, type InstanceStateRecord } from './state-files.ts';
 
 export interface ReplicaTiming {
@@ -339,6 +339,8 @@ export class Replica {
       killGroup(run.pid, 'SIGKILL');
       await exited;
     }
+    // The leader is gone and the group got SIGKILL: wait until the kernel has ended the rest.
+    await waitGroupGone(run.pid);
   }
 
   // ───────────────────────── probes ─────────────────────────

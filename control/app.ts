@@ -1,0 +1,95 @@
+// Assembles the control plane from its parts: the domain layer over a database, pub/sub,
+// an orchestrator and the auth parts, plus the GraphQL schema and a per-request context.
+// Which database, pub/sub or orchestrator is a constructor argument: main.ts picks the
+// embedded or production ones from the environment, tests pick real or test doubles.
+import type { Database } from './db/client.ts';
+import type { PubSub } from './pubsub/port.ts';
+import type { Orchestrator } from './orchestrator/port.ts';
+import type { Auth } from './auth/index.ts';
+import { hashPassword, verifyPassword, generateApiKey } from './auth/index.ts';
+import { createDomain, type Domain, type Actor } from './domain/index.ts';
+import type { ModelResolver } from './domain/deps.ts';
+import type { PrismaClient } from './domain/prisma.ts';
+import { schema } from './graphql/schema.ts';
+import type { GraphQLContext } from './graphql/context.ts';
+import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
+import { unauthenticated } from './errors.ts';
+
+export interface ControlPlaneParts {
+  db: Database;
+  pubsub: PubSub;
+  orchestrator: Orchestrator;
+  auth: Auth;
+  models: ModelResolver;
+  edgeBaseUrl: string;
+  proxyStatus?: ProxyStatusSource;
+  now?: () => Date;
+}
+
+export interface ControlPlane {
+  domain: Domain;
+  prisma: PrismaClient;
+  admin: Actor;
+  schema: typeof schema;
+  contextFor(authorization: string | undefined): Promise<GraphQLContext>;
+  /** set later, once the xDS server exists */
+  setProxyStatus(source: ProxyStatusSource): void;
+}
+
+const noProxies: ProxyStatusSource = { list: () => [], currentVersions: () => ({}) };
+
+export async function createControlPlane(parts: ControlPlaneParts): Promise<ControlPlane> {
+  const prisma = parts.db.prisma as unknown as PrismaClient;
+  const domain = createDomain(
+    {
+      prisma,
+      pubsub: parts.pubsub,
+      orchestrator: parts.orchestrator,
+      secrets: { seal: (plain) => parts.auth.secretBox.encrypt(plain), open: (sealed) => parts.auth.secretBox.decrypt(sealed) },
+      models: parts.models,
+      now: parts.now ?? (() => new Date()),
+      edgeBaseUrl: parts.edgeBaseUrl,
+    },
+    {
+      passwords: { hash: (p) => hashPassword(p), verify: (p, e) => verifyPassword(p, e) },
+      sessions: {
+        issue: async (claims) => {
+          const token = await parts.auth.sessions.issueSessionToken(claims);
+          const verified = await parts.auth.sessions.verifySessionToken(token);
+          return { token, expiresAt: verified.expiresAt };
+        },
+      },
+      generateApiKey: () => {
+        const k = generateApiKey();
+        return { key: k.key, prefix: k.prefix, hash: k.hash };
+      },
+    },
+  );
+  const { admin } = await domain.people.bootstrap();
+  let proxyStatus = parts.proxyStatus ?? noProxies;
+
+  async function actorFor(authorization: string | undefined): Promise<Actor | null> {
+    const identity = await parts.auth.authenticator.authenticate(authorization);
+    if (!identity) return null;
+    if (identity.kind === 'admin') return admin;
+    if (identity.kind === 'user') {
+      const actor = identity.userId ? await domain.people.actorFor(identity.userId) : null;
+      if (!actor) throw unauthenticated('this user no longer exists or is disabled');
+      return actor;
+    }
+    return domain.people.actorForExternal(`${identity.issuer ?? ''}|${identity.subject ?? identity.username}`, identity.username, identity.role);
+  }
+
+  return {
+    domain,
+    prisma,
+    admin,
+    schema,
+    setProxyStatus: (source) => {
+      proxyStatus = source;
+    },
+    async contextFor(authorization) {
+      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus };
+    },
+  };
+}

@@ -1,0 +1,204 @@
+// Envoy ext_proc (envoy.service.ext_proc.v3.ExternalProcessor/Process) in observe-only use:
+// one stream per HTTP request, in buffered mode it sees request headers, request body,
+// response headers and response body, answers each with "no change", and hands the
+// processor half of the exchange to the joiner. EnvoyCapture wires ext_proc + ALS → join →
+// InferenceRecorder.
+import type * as grpc from '@grpc/grpc-js';
+import { createAccessLogService } from './accesslog.ts';
+import type { AccessLogServiceHandlers } from './generated/envoy/service/accesslog/v3/AccessLogService.ts';
+import type { HeaderMap__Output } from './generated/envoy/config/core/v3/HeaderMap.ts';
+import type { ExternalProcessorHandlers } from './generated/envoy/service/ext_proc/v3/ExternalProcessor.ts';
+import type { ProcessingRequest__Output } from './generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse } from './generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { Struct__Output } from './generated/google/protobuf/Struct.ts';
+import { groupFromPath } from './accesslog.ts';
+import { ExchangeJoiner, parseSluiceCluster, type ProcessorHalf } from './inference-log/join.ts';
+import type { InferenceRecorder } from './inference-log/recorder.ts';
+
+export function headerMapToObject(map: HeaderMap__Output | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of map?.headers ?? []) {
+    // Newer Envoys send raw_value (bytes) and leave value empty.
+    out[h.key.toLowerCase()] = h.value !== '' ? h.value : h.raw_value.toString('utf8');
+  }
+  return out;
+}
+
+const structString = (s: Struct__Output | undefined, field: string): string | null => {
+  const v = s?.fields?.[field];
+  return v && typeof v.stringValue === 'string' && v.stringValue !== '' ? v.stringValue : null;
+};
+
+/** Group/version the route or cluster names, from `metadata_context` (filter `sluice`) or requested attributes. */
+function routeNames(msg: ProcessingRequest__Output): { group: string | null; version: string | null } {
+  const meta = msg.metadata_context?.filter_metadata?.sluice;
+  let group = structString(meta, 'group');
+  let version = structString(meta, 'version');
+  for (const attrs of Object.values(msg.attributes ?? {})) {
+    const cluster = parseSluiceCluster(structString(attrs, 'xds.cluster_name'));
+    if (cluster) {
+      group ??= cluster.group;
+      version ??= cluster.version;
+    }
+  }
+  return { group, version };
+}
+
+class Body {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly cap: number) {}
+  add(b: Buffer): void {
+    if (this.size >= this.cap) return;
+    const part = b.length > this.cap - this.size ? b.subarray(0, this.cap - this.size) : b;
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+  get seen(): boolean {
+    return this.chunks.length > 0;
+  }
+  value(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+export interface ExternalProcessorOptions {
+  /** Bodies are kept up to this many bytes (the record cuts further to maxBodyBytes). */
+  maxCaptureBytes?: number;
+  now?: () => number;
+}
+
+export function createExternalProcessorService(sink: (half: ProcessorHalf) => void, options: ExternalProcessorOptions = {}): ExternalProcessorHandlers {
+  const cap = options.maxCaptureBytes ?? 10 * 1024 * 1024 + 1;
+  const now = options.now ?? Date.now;
+  return {
+    Process(call: grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>) {
+      let requestId = '';
+      let group: string | null = null;
+      let version: string | null = null;
+      let status: number | null = null;
+      let startedAt = now();
+      const reqBody = new Body(cap);
+      const resBody = new Body(cap);
+      let done = false;
+      const finish = (error: string | null) => {
+        if (done || !requestId) return;
+        done = true;
+        sink({
+          requestId,
+          group,
+          version,
+          startedAt,
+          endedAt: now(),
+          statusCode: status,
+          requestBody: reqBody.seen ? reqBody.value() : null,
+          responseBody: resBody.seen ? resBody.value() : null,
+          error,
+        });
+      };
+      const reply = (msg: ProcessingRequest__Output, res: ProcessingResponse) => {
+        if (!msg.observability_mode && call.writable) call.write(res);
+      };
+
+      call.on('data', (msg: ProcessingRequest__Output) => {
+        const names = routeNames(msg);
+        group ??= names.group;
+        version ??= names.version;
+        switch (msg.request) {
+          case 'request_headers': {
+            startedAt = now();
+            const h = headerMapToObject(msg.request_headers?.headers);
+            requestId = h['x-request-id'] ?? '';
+            group ??= groupFromPath(h[':path']);
+            version ??= h['x-sluice-version'] || null;
+            reply(msg, { request_headers: {} });
+            break;
+          }
+          case 'request_body':
+            reqBody.add(msg.request_body?.body ?? Buffer.alloc(0));
+            reply(msg, { request_body: {} });
+            break;
+          case 'response_headers': {
+            const h = headerMapToObject(msg.response_headers?.headers);
+            const code = Number(h[':status']);
+            status = Number.isInteger(code) && code > 0 ? code : null;
+            // The answering version names itself; that beats a pin the client asked for.
+            if (h['x-sluice-version']) version = h['x-sluice-version'];
+            reply(msg, { response_headers: {} });
+            if (msg.response_headers?.end_of_stream) finish(null);
+            break;
+          }
+          case 'response_body':
+            resBody.add(msg.response_body?.body ?? Buffer.alloc(0));
+            reply(msg, { response_body: {} });
+            if (msg.response_body?.end_of_stream) finish(null);
+            break;
+          case 'request_trailers':
+            reply(msg, { request_trailers: {} });
+            break;
+          case 'response_trailers':
+            reply(msg, { response_trailers: {} });
+            finish(null);
+            break;
+          default:
+            break;
+        }
+      });
+      call.on('end', () => {
+        finish(status === null ? 'stream ended before a response' : null);
+        call.end();
+      });
+      call.on('error', () => finish('ext_proc stream broken'));
+      call.on('cancelled', () => finish('ext_proc stream cancelled'));
+    },
+  };
+}
+
+export interface EnvoyCaptureOptions {
+  recorder: InferenceRecorder;
+  joinTimeoutMs?: number;
+  maxCaptureBytes?: number;
+  /** A record that could not be written (spool failure); the owner logs it. */
+  onError?: (err: Error) => void;
+  now?: () => number;
+}
+
+/** ext_proc + access log → join by request id → InferenceRecorder. */
+export class EnvoyCapture {
+  readonly joiner: ExchangeJoiner;
+  readonly processor: ExternalProcessorHandlers;
+  readonly accessLog: AccessLogServiceHandlers;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  unroutable = 0;
+
+  constructor(options: EnvoyCaptureOptions) {
+    this.joiner = new ExchangeJoiner({
+      timeoutMs: options.joinTimeoutMs,
+      now: options.now,
+      onUnroutable: () => {
+        this.unroutable++;
+      },
+      onExchange: (ex) => {
+        const p = options.recorder.record(ex).catch((err: unknown) => options.onError?.(err as Error));
+        this.inFlight.add(p);
+        void p.finally(() => this.inFlight.delete(p));
+      },
+    });
+    this.processor = createExternalProcessorService((h) => this.joiner.addProcessorHalf(h), {
+      maxCaptureBytes: options.maxCaptureBytes,
+      now: options.now,
+    });
+    this.accessLog = createAccessLogService((h) => this.joiner.addAccessLogHalf(h));
+  }
+
+  /** Emits every half-joined request now and waits until their records are written. */
+  async flush(): Promise<void> {
+    this.joiner.flush();
+    await Promise.all([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    this.joiner.close();
+    await Promise.all([...this.inFlight]);
+  }
+}

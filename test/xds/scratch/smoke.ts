@@ -1,0 +1,16 @@
+import { createXdsControl } from '../../../xds/publisher.ts';
+import { startBackend } from '../fixtures/backend.ts';
+import { startXdsClient } from '../fixtures/client-process.ts';
+import { SETTINGS, twoVersionModel } from '../fixtures/model.ts';
+const b1 = await startBackend('v1'); const b2 = await startBackend('v2');
+let w: [number, number] = [80, 20];
+const ctl = createXdsControl({ loadModel: async () => twoVersionModel('wine', ['v1', w[0], b1.port], ['v2', w[1], b2.port]), settings: SETTINGS, debounceMs: 10 });
+const port = await ctl.start(0, '127.0.0.1');
+const c = await startXdsClient(port, 'node-a');
+let t = performance.now();
+console.log(await c.send({ cmd: 'calls', target: 'xds:///wine.sluice', count: 1 }), performance.now() - t);
+console.log(await c.send({ cmd: 'calls', target: 'xds:///wine.sluice', count: 1000 }));
+console.log(JSON.stringify(ctl.registry.list(), null, 1));
+w = [0, 100]; ctl.trigger(); await ctl.settled();
+console.log(await c.send({ cmd: 'until', target: 'xds:///wine.sluice', version: 'v2', consecutive: 20, timeoutMs: 3000 }));
+await c.stop(); await ctl.close(); await b1.close(); await b2.close();
