@@ -1,0 +1,65 @@
+// Environment → typed settings, in one place. Every variable Sluice reads is here, with
+// its default; README's configuration table lists the same names.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const EnvSchema = z.object({
+  SLUICE_DATA_DIR: z.string().min(1).default('./.sluice'),
+  DATABASE_URL: z.string().optional(),
+  REDIS_URL: z.string().optional(),
+  SLUICE_OBJECT_STORE: z.string().optional(),
+  SLUICE_ORCHESTRATOR: z.enum(['local', 'kubernetes']).default('local'),
+  SLUICE_ADMIN_TOKEN: z.string().optional(),
+  SLUICE_DEMO: z.enum(['0', '1']).default('1'),
+  SLUICE_HOST: z.string().default('127.0.0.1'),
+  SLUICE_PORT: port(4000),
+  SLUICE_EDGE_PORT: port(8080),
+  SLUICE_XDS_PORT: port(18000),
+  SLUICE_GATEWAY_PORT: port(18081),
+  SLUICE_PUBLIC_EDGE_URL: z.string().optional(),
+  SLUICE_K8S_NAMESPACE: z.string().default('sluice'),
+});
+
+export interface Settings {
+  dataDir: string;
+  databaseUrl: string;
+  redisUrl: string | null;
+  objectStoreUrl: string;
+  orchestrator: 'local' | 'kubernetes';
+  demo: boolean;
+  host: string;
+  ports: { control: number; edge: number; xds: number; gateway: number };
+  publicEdgeUrl: string;
+  kubernetesNamespace: string;
+  /** the raw environment, for the parts that read their own variables (auth, AWS SDK) */
+  env: Record<string, string | undefined>;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'BAD_CONFIGURATION';
+}
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`bad configuration: ${issues}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.SLUICE_DATA_DIR);
+  return {
+    dataDir,
+    databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`,
+    redisUrl: e.REDIS_URL || null,
+    objectStoreUrl: e.SLUICE_OBJECT_STORE ?? `file://${resolve(dataDir, 'objects')}`,
+    orchestrator: e.SLUICE_ORCHESTRATOR,
+    demo: e.SLUICE_DEMO === '1',
+    host: e.SLUICE_HOST,
+    ports: { control: e.SLUICE_PORT, edge: e.SLUICE_EDGE_PORT, xds: e.SLUICE_XDS_PORT, gateway: e.SLUICE_GATEWAY_PORT },
+    publicEdgeUrl: e.SLUICE_PUBLIC_EDGE_URL ?? `http://127.0.0.1:${e.SLUICE_EDGE_PORT}`,
+    kubernetesNamespace: e.SLUICE_K8S_NAMESPACE,
+    env,
+  };
+}
