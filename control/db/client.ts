@@ -49,6 +49,10 @@ async function prepareSqlite(adapter: SqlDriverAdapter, busyTimeoutMs: number): 
   return serializedAdapter(adapter);
 }
 
+// SQLite runs one transaction at a time (sqlite-serial.ts) and a pg pool can run dry under a
+// burst, so a transaction may queue longer than Prisma's default 2 s before it starts.
+const transactionOptions = { maxWait: 10_000, timeout: 10_000 };
+
 export async function createDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const target = parseDatabaseUrl(url);
   const counter: StatementCounter = { count: 0 };
@@ -58,7 +62,7 @@ export async function createDatabase(url: string, options: DatabaseOptions = {})
     mkdirSync(dirname(target.path), { recursive: true });
     const busy = options.sqliteBusyTimeoutMs ?? 5000;
     const factory = new PrismaBetterSqlite3({ url: target.path, timeout: busy });
-    prisma = new PrismaClient({ adapter: countingFactory(factory, counter, (a) => prepareSqlite(a, busy)) });
+    prisma = new PrismaClient({ adapter: countingFactory(factory, counter, (a) => prepareSqlite(a, busy)), transactionOptions });
   } else {
     const factory = new PrismaPg(
       pgPoolConfig(target, options.poolSize ?? 10),
@@ -68,7 +72,7 @@ export async function createDatabase(url: string, options: DatabaseOptions = {})
     // only swaps the provider), so its API is identical; we hand it out under the SQLite client's
     // type so that callers have one type. Loaded lazily: SQLite users never load it.
     const pg = await import('../../prisma/generated/postgresql/client.ts');
-    prisma = new pg.PrismaClient({ adapter: countingFactory(factory, counter) }) as unknown as PrismaClient;
+    prisma = new pg.PrismaClient({ adapter: countingFactory(factory, counter), transactionOptions }) as unknown as PrismaClient;
   }
 
   await prisma.$connect();

@@ -12,6 +12,8 @@ import type {
   Transaction,
 } from '@prisma/driver-adapter-utils';
 
+export const SQLITE_MAX_BIND_VALUES = 32_766;
+
 export interface StatementCounter {
   count: number;
 }
@@ -70,6 +72,12 @@ export function countingAdapter(adapter: SqlDriverAdapter, counter: StatementCou
     dispose: () => adapter.dispose(),
   };
   if (adapter.getConnectionInfo) wrapped.getConnectionInfo = adapter.getConnectionInfo.bind(adapter);
+  else if (adapter.provider === 'sqlite') {
+    // The better-sqlite3 adapter reports no bind limit, so Prisma assumes SQLite's old 999 and
+    // refuses relation loads over ~1,000 parents (P2029). better-sqlite3 bundles a SQLite
+    // built with the modern default of 32,766 bound parameters.
+    wrapped.getConnectionInfo = () => ({ maxBindValues: SQLITE_MAX_BIND_VALUES, supportsRelationJoins: false });
+  }
   return wrapped;
 }
 

@@ -23,11 +23,11 @@ export interface RedisPubSubOptions extends PubSubOptions {
   onReconnect?: () => void;
   /** how long the first connection may take before createRedisPubSub fails */
   connectTimeoutMs?: number;
+  /** how long a publish may wait for Redis before failing with UNAVAILABLE (default 2 s) */
+  publishTimeoutMs?: number;
   /** base of the Redis CLIENT names (`<name>-pub`, `<name>-sub`); random by default */
   connectionName?: string;
 }
-
-const SUBSCRIBE_WAIT_MS = 2_000;
 
 function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -35,6 +35,16 @@ function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
     timer = setTimeout(resolve, ms);
   });
   return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
+async function quitWithin(conn: Redis, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const outcome = await Promise.race([conn.quit().catch(() => 'failed' as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome !== 'OK') conn.disconnect();
 }
 
 interface TopicState {
@@ -65,16 +75,22 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
   const prefix = options.channelPrefix ?? 'sluice:';
   const bufferSize = options.bufferSize ?? DEFAULT_SUBSCRIPTION_BUFFER;
   const onError = options.onError ?? (() => undefined);
+  const publishTimeoutMs = options.publishTimeoutMs ?? 2_000;
   const common: RedisOptions = {
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs ?? 10_000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 3_000),
   };
-  // A publish while Redis is away waits through a couple of reconnect attempts, then fails
-  // with UNAVAILABLE rather than hanging the mutation that triggered it.
   // Named per instance so an operator (or a test) can find this process's links in CLIENT LIST.
   const instance = options.connectionName ?? `sluice-${randomBytes(4).toString('hex')}`;
-  const pub = new Redis(url, { ...common, maxRetriesPerRequest: 2, connectionName: `${instance}-pub` });
+  // A publish while Redis is away waits at most publishTimeoutMs for the link to come back,
+  // then fails with UNAVAILABLE rather than holding up the mutation that triggered it.
+  const pub = new Redis(url, {
+    ...common,
+    maxRetriesPerRequest: 2,
+    commandTimeout: publishTimeoutMs,
+    connectionName: `${instance}-pub`,
+  });
   const sub = new Redis(url, { ...common, maxRetriesPerRequest: null, connectionName: `${instance}-sub` });
   pub.on('error', onError);
   sub.on('error', onError);
@@ -127,9 +143,11 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
       if (closed) throw pubSubClosed();
       const json = encodePayload(payload);
       // A publish after a subscribe in this process must reach that subscriber, as
-      // in-process. Bounded: while Redis is away a SUBSCRIBE waits for the reconnection,
-      // and the publish must fail on its own terms rather than hang behind it.
-      if (pendingSubscribes.size > 0) await settledWithin(Promise.all(pendingSubscribes), SUBSCRIBE_WAIT_MS);
+      // in-process. Only on a live link, and bounded: while Redis is away a SUBSCRIBE waits
+      // for the reconnection, and the publish must fail on its own terms, not behind it.
+      if (pendingSubscribes.size > 0 && sub.status === 'ready') {
+        await settledWithin(Promise.all(pendingSubscribes), publishTimeoutMs);
+      }
       if (closed) throw pubSubClosed();
       try {
         await pub.publish(prefix + topic, json);
@@ -178,14 +196,9 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
       closed = true;
       for (const state of topics.values()) for (const mailbox of state.mailboxes) mailbox.end();
       topics.clear();
-      await Promise.all(
-        [pub, sub].map((conn) =>
-          conn.quit().then(
-            () => undefined,
-            () => conn.disconnect(),
-          ),
-        ),
-      );
+      // QUIT only on a live link: on a broken one it would sit in the offline queue behind
+      // pending SUBSCRIBEs and keep the process alive.
+      await Promise.all([pub, sub].map((conn) => (conn.status === 'ready' ? quitWithin(conn, 1_000) : conn.disconnect())));
     },
   };
 }

@@ -12,6 +12,8 @@ export interface CreateRateLimiterOptions {
   policies: PolicySource;
   /** Set: buckets shared through Redis (falling back to local buckets while it is down). */
   redisUrl?: string | undefined;
+  /** Prefix of the Redis bucket keys (default `sluice:rl:`); replicas sharing a budget must agree. */
+  redisKeyPrefix?: string;
   registry?: Registry;
   onStoreEvent?: (event: RateLimitStoreEvent) => void;
 }
@@ -19,7 +21,7 @@ export interface CreateRateLimiterOptions {
 export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
   const local = new MemoryBucketStore();
   const store: BucketStore = options.redisUrl
-    ? new FailOpenBucketStore({ primary: new RedisBucketStore(options.redisUrl), fallback: local, onEvent: options.onStoreEvent })
+    ? new FailOpenBucketStore({ primary: new RedisBucketStore(options.redisUrl, { keyPrefix: options.redisKeyPrefix }), fallback: local, onEvent: options.onStoreEvent })
     : local;
   return new RateLimiter({ policies: options.policies, store, registry: options.registry });
 }

@@ -3,9 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { FsObjectStore } from '../../control/objectstore/fs.ts';
+import type { ObjectStore } from '../../control/objectstore/port.ts';
+import type { InferenceRecord } from '../../gateway/inference-log/record.ts';
 import { Authorizer } from '../../gateway/authz.ts';
 import { EnvoyCapture } from '../../gateway/capture.ts';
 import { InferenceRecorder } from '../../gateway/inference-log/recorder.ts';
@@ -122,4 +125,16 @@ export async function startTestGateway(policies: PolicySource, opts: { authorize
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Every inference record in the store, with the object key it came from. */
+export async function readRecords(store: ObjectStore, prefix = 'inference-logs/'): Promise<{ key: string; record: InferenceRecord }[]> {
+  const out: { key: string; record: InferenceRecord }[] = [];
+  for (const obj of await store.list(prefix)) {
+    const { body } = await store.get(obj.key);
+    for (const line of gunzipSync(body).toString('utf8').split('\n')) {
+      if (line) out.push({ key: obj.key, record: JSON.parse(line) as InferenceRecord });
+    }
+  }
+  return out;
 }

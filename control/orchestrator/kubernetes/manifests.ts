@@ -52,6 +52,8 @@ export interface ManifestOptions {
   imageProbes: 'tcp' | 'http';
   modelFetch: ModelFetch;
   terminationGracePeriodSeconds: number;
+  /** where object-store keys (a model's artifactUri like models/{name}/{version}/model.onnx) live: s3://bucket/prefix (SLUICE_OBJECT_STORE) */
+  objectStoreUri: string | null;
 }
 
 // Product names as NVIDIA GPU feature discovery reports them, for the short names users pick.
@@ -94,7 +96,7 @@ export const defaultModelFetch: ModelFetch = {
         volumeMounts: [{ name: 'model', mountPath: MODEL_DIR }],
       };
     }
-    throw badInput(`a model artifact must be reachable from the cluster (s3:// or https://), got "${uri.split(':')[0]}:" location`);
+    throw badInput(`the model fetcher handles s3:// and https:// artifacts, not "${uri}"`);
   },
 };
 
@@ -107,6 +109,7 @@ export function defaultManifestOptions(overrides: Partial<ManifestOptions> = {})
     imageProbes: 'tcp',
     modelFetch: defaultModelFetch,
     terminationGracePeriodSeconds: 30,
+    objectStoreUri: null,
     ...overrides,
   };
 }
@@ -147,6 +150,18 @@ export function registryHost(image: string): string {
   const first = image.split('/')[0] ?? '';
   const hasHost = image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
   return hasHost ? first : 'https://index.docker.io/v1/';
+}
+
+/** An artifact location the cluster can fetch: absolute s3/http(s) URIs as they are, store keys under the object store. */
+export function clusterArtifactUri(uri: string, objectStoreUri: string | null): string {
+  if (/^(s3|https?):\/\//.test(uri)) return uri;
+  const isKey = !/^[a-z][a-z0-9+.-]*:/i.test(uri) && !uri.startsWith('/');
+  if (isKey && objectStoreUri && /^(s3|https?):\/\//.test(objectStoreUri)) {
+    return `${objectStoreUri.replace(/\/+$/, '')}/${uri.replace(/^\/+/, '')}`;
+  }
+  throw badInput(
+    `the model artifact "${uri}" is not reachable from the cluster: use an s3:// or https:// object store (SLUICE_OBJECT_STORE) for Kubernetes`,
+  );
 }
 
 export interface VersionManifests {
@@ -204,7 +219,7 @@ export function renderManifests(d: VersionDeployment, options: ManifestOptions):
     if (d.resources.gpuCount > 0) env.push({ name: 'SLUICE_USE_GPU', value: '1' });
     volumes.push({ name: 'model', emptyDir: {} }, { name: 'signature', configMap: { name: `${name}-signature` } });
     mounts.push({ name: 'model', mountPath: MODEL_DIR, readOnly: true }, { name: 'signature', mountPath: SIGNATURE_DIR, readOnly: true });
-    initContainers.push(options.modelFetch.container(src.artifactUri, MODEL_FILE));
+    initContainers.push(options.modelFetch.container(clusterArtifactUri(src.artifactUri, options.objectStoreUri), MODEL_FILE));
   } else {
     for (const e of src.env) if (e.name !== 'PORT') env.push({ name: e.name, value: e.value });
   }

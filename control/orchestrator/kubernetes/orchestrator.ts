@@ -410,7 +410,7 @@ function loadDefault(): KubeConfig {
 
 function stripUndefined<T extends object>(o: T): Partial<ManifestOptions> {
   const out: Record<string, unknown> = {};
-  for (const key of ['namespace', 'runtimeImage', 'runtimePort', 'gpuNodeLabel', 'imageProbes', 'modelFetch', 'terminationGracePeriodSeconds']) {
+  for (const key of ['namespace', 'runtimeImage', 'runtimePort', 'gpuNodeLabel', 'imageProbes', 'modelFetch', 'terminationGracePeriodSeconds', 'objectStoreUri']) {
     const v = (o as Record<string, unknown>)[key];
     if (v !== undefined) out[key] = v;
   }

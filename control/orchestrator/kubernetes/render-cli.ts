@@ -1,0 +1,142 @@
+// `npm run k8s:render -- <group> [--file deployments.json] [--namespace ns] [--runtime-image img]`
+// prints, as YAML, the Kubernetes objects the orchestrator would apply for a service group's
+// versions: read from the database (DATABASE_URL, default file:${SLUICE_DATA_DIR}/sluice.db),
+// or from a JSON file of VersionDeployment[] when there is no database at hand. Registry
+// credentials are never printed: the pull Secret's data is redacted.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { dumpYaml } from '@kubernetes/client-node';
+import { SluiceError } from '../../errors.ts';
+import type { ModelSignature, VersionDeployment } from '../port.ts';
+import { defaultManifestOptions, orderedObjects, renderManifests, type ManifestOptions } from './manifests.ts';
+
+const USAGE = 'usage: npm run k8s:render -- <group> [--file deployments.json] [--namespace sluice] [--runtime-image image]';
+const REDACTED = '<redacted>';
+
+export function renderGroupYaml(deployments: VersionDeployment[], options: ManifestOptions): string {
+  const docs: string[] = [];
+  for (const d of deployments) {
+    const m = renderManifests(d, options);
+    if (m.pullSecret) m.pullSecret.data = { '.dockerconfigjson': REDACTED };
+    for (const obj of orderedObjects(m)) docs.push(`# ${d.groupName}/${d.versionName}: ${obj.kind}\n${dumpYaml(obj).trimEnd()}`);
+  }
+  return `${docs.join('\n---\n')}\n`;
+}
+
+function readDeploymentsFile(path: string): VersionDeployment[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new SluiceError('BAD_USER_INPUT', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new SluiceError('BAD_USER_INPUT', `${path} must hold a JSON array of VersionDeployment`);
+  for (const [i, d] of parsed.entries()) {
+    const ok = d && typeof d === 'object' && typeof d.groupName === 'string' && typeof d.versionName === 'string' && d.source && d.resources;
+    if (!ok) throw new SluiceError('BAD_USER_INPUT', `${path}[${i}] is not a VersionDeployment (groupName, versionName, source, resources)`);
+  }
+  return parsed as VersionDeployment[];
+}
+
+/** The group's versions as the orchestrator would get them, straight from the database. */
+async function readDeploymentsFromDb(group: string): Promise<VersionDeployment[]> {
+  const { createDatabase } = await import('../../db/client.ts');
+  const dataDir = process.env.SLUICE_DATA_DIR ?? './.sluice';
+  const db = await createDatabase(process.env.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`);
+  try {
+    const found = await db.prisma.serviceGroup.findUnique({
+      where: { name: group },
+      include: { versions: { orderBy: { createdAt: 'asc' }, include: { resourceGroup: { include: { nodes: { orderBy: { name: 'asc' } } } } } } },
+    });
+    if (!found) throw new SluiceError('NOT_FOUND', `no service group named "${group}"`);
+    const result: VersionDeployment[] = [];
+    for (const v of found.versions) {
+      let source: VersionDeployment['source'];
+      if (v.modelSource === 'IMAGE') {
+        source = {
+          kind: 'image',
+          image: v.image ?? '',
+          command: (v.command as string[] | null) ?? [],
+          env: (v.env as { name: string; value: string }[] | null) ?? [],
+          port: v.port ?? 8080,
+          // The password stays encrypted: the rendered Secret is redacted anyway.
+          registryAuth: v.registryUsername && v.registryPasswordEnc ? { username: v.registryUsername, password: REDACTED } : null,
+        };
+      } else {
+        const mv = await db.prisma.modelVersion.findFirst({ where: { version: v.modelVersion ?? '', model: { name: v.modelName ?? '' } } });
+        source = {
+          kind: 'model',
+          modelName: v.modelName ?? '',
+          modelVersion: v.modelVersion ?? '',
+          artifactUri: mv?.artifactUri ?? `models/${v.modelName}/${v.modelVersion}/model.onnx`,
+          format: mv?.format ?? 'onnx',
+          signature: (mv?.signature as unknown as ModelSignature | undefined) ?? { inputs: [], outputs: [] },
+        };
+      }
+      const rg = v.resourceGroup;
+      result.push({
+        versionId: v.id,
+        groupName: found.name,
+        versionName: v.name,
+        replicas: v.replicas,
+        source,
+        resources: { cpu: v.cpu, memoryGiB: v.memoryGiB, gpuType: v.gpuType, gpuCount: v.gpuCount },
+        dedicated: rg
+          ? { resourceGroupName: rg.name, nodes: rg.nodes.map((n) => ({ name: n.name, cpu: n.cpu, memoryGiB: n.memoryGiB, gpuType: n.gpuType, gpuCount: n.gpuCount, state: n.state })) }
+          : null,
+      });
+    }
+    return result;
+  } finally {
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { file: { type: 'string' }, namespace: { type: 'string' }, 'runtime-image': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const group = args.positionals[0];
+  if (!group && !args.values.file) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const store = process.env.SLUICE_OBJECT_STORE;
+  const options = defaultManifestOptions({
+    ...(args.values.namespace ? { namespace: args.values.namespace } : {}),
+    ...(args.values['runtime-image'] ? { runtimeImage: args.values['runtime-image'] } : {}),
+    objectStoreUri: store && !store.startsWith('file:') ? store : null,
+  });
+  try {
+    let deployments = args.values.file ? readDeploymentsFile(args.values.file) : await readDeploymentsFromDb(group as string);
+    if (group) deployments = deployments.filter((d) => d.groupName === group);
+    if (deployments.length === 0) {
+      process.stderr.write(`no versions for group "${group}"\n`);
+      return 1;
+    }
+    process.stdout.write(renderGroupYaml(deployments, options));
+    return 0;
+  } catch (err) {
+    const code = err instanceof SluiceError ? err.code : 'INTERNAL';
+    process.stderr.write(`k8s:render: ${code}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

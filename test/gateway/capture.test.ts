@@ -1,0 +1,226 @@
+// Inference capture as Envoy drives it: ext_proc Process streams (buffered mode) and ALS
+// StreamAccessLogs messages built from the Envoy protos, joined by request id into exactly
+// one record per request in the object store, including when one half never comes.
+import type * as grpc from '@grpc/grpc-js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HTTPAccessLogEntry } from '../../gateway/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
+import type { ProcessingRequest } from '../../gateway/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse__Output } from '../../gateway/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { StaticPolicySource } from '../../gateway/policy.ts';
+import { demoPolicies, readRecords, sleep, startTestGateway, version, type TestGateway } from './helpers.ts';
+
+const hdrs = (h: Record<string, string>, raw = false) => ({
+  headers: Object.entries(h).map(([key, value]) => (raw ? { key, raw_value: Buffer.from(value) } : { key, value })),
+});
+
+const predictBody = (crid: string) =>
+  JSON.stringify({ client_request_id: crid, dataframe_split: { columns: ['alcohol', 'proline'], data: [[13.2, 1050]] } });
+
+interface Exchange {
+  requestId: string;
+  path?: string;
+  pin?: string;
+  requestBody?: string;
+  status?: number;
+  answeringVersion?: string;
+  responseBody?: string;
+  raw?: boolean;
+  observability?: boolean;
+  /** Send the body in several chunks (streamed mode) */
+  chunks?: number;
+}
+
+/** One ext_proc stream, message by message as Envoy sends them; returns Envoy's view of the replies. */
+async function runExtProc(gw: TestGateway, ex: Exchange): Promise<ProcessingResponse__Output[]> {
+  const call: grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse__Output> = gw.clients.extProc.Process();
+  const replies: ProcessingResponse__Output[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    call.on('data', (r: ProcessingResponse__Output) => replies.push(r));
+    call.on('end', resolve);
+    call.on('error', reject);
+  });
+  const obs = ex.observability ?? false;
+  const send = (m: ProcessingRequest) => call.write({ ...m, observability_mode: obs });
+  const reqHeaders: Record<string, string> = {
+    ':method': 'POST',
+    ':path': ex.path ?? '/services/wine-quality/predict',
+    'content-type': 'application/json',
+    'x-request-id': ex.requestId,
+  };
+  if (ex.pin) reqHeaders['x-sluice-version'] = ex.pin;
+  send({ request_headers: { headers: hdrs(reqHeaders, ex.raw), end_of_stream: ex.requestBody === undefined } });
+  if (ex.requestBody !== undefined) {
+    const body = Buffer.from(ex.requestBody);
+    const n = ex.chunks ?? 1;
+    const size = Math.ceil(body.length / n);
+    for (let i = 0; i < n; i++) send({ request_body: { body: body.subarray(i * size, (i + 1) * size), end_of_stream: i === n - 1 } });
+  }
+  const resHeaders: Record<string, string> = { ':status': String(ex.status ?? 200), 'content-type': 'application/json' };
+  if (ex.answeringVersion) resHeaders['x-sluice-version'] = ex.answeringVersion;
+  send({ response_headers: { headers: hdrs(resHeaders, ex.raw), end_of_stream: ex.responseBody === undefined } });
+  if (ex.responseBody !== undefined) send({ response_body: { body: Buffer.from(ex.responseBody), end_of_stream: true } });
+  call.end();
+  await done;
+  return replies;
+}
+
+function logEntry(o: { requestId: string; cluster?: string; status?: number; startMs?: number; latencyMs?: number; details?: string; path?: string }): HTTPAccessLogEntry {
+  const start = o.startMs ?? Date.parse('2026-11-27T21:15:30.250Z');
+  const lat = o.latencyMs ?? 12.5;
+  return {
+    common_properties: {
+      start_time: { seconds: String(Math.floor(start / 1000)), nanos: (start % 1000) * 1e6 },
+      time_to_last_downstream_tx_byte: { seconds: String(Math.floor(lat / 1000)), nanos: Math.round((lat % 1000) * 1e6) },
+      upstream_cluster: o.cluster ?? '',
+    },
+    request: { request_id: o.requestId, path: o.path ?? '/services/wine-quality/predict', request_body_bytes: '120' },
+    response: { response_code: { value: o.status ?? 200 }, response_body_bytes: '80', response_code_details: o.details ?? 'via_upstream' },
+  };
+}
+
+async function sendAccessLogs(gw: TestGateway, entries: HTTPAccessLogEntry[], batches = 1): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const call = gw.clients.als.StreamAccessLogs((err) => (err ? reject(err) : resolve()));
+    const per = Math.ceil(entries.length / batches);
+    for (let i = 0; i < batches; i++) {
+      call.write({
+        identifier: i === 0 ? { node: { id: 'envoy-1', cluster: 'edge' }, log_name: 'sluice' } : undefined,
+        http_logs: { log_entry: entries.slice(i * per, (i + 1) * per) },
+      });
+    }
+    call.end();
+  });
+}
+
+let gw: TestGateway;
+let policies: StaticPolicySource;
+beforeEach(async () => {
+  policies = demoPolicies();
+  policies.setVersion(version('wine-quality', 'v2', { inference: { enabled: true, sampleRate: 1, maxBodyBytes: 64 } }));
+  policies.setVersion(version('quiet', 'v1', { inference: { enabled: false, sampleRate: 1, maxBodyBytes: 1024 } }));
+  gw = await startTestGateway(policies, { joinTimeoutMs: 300 });
+});
+afterEach(async () => {
+  await gw.close();
+});
+
+const settle = async () => {
+  await gw.capture.flush();
+  expect(await gw.writer.flush(10_000)).toBe(true);
+};
+
+describe('ext_proc adapter', () => {
+  it('answers every phase with an empty (no-change) response of the same kind', async () => {
+    const replies = await runExtProc(gw, { requestId: 'p1', requestBody: predictBody('c1'), responseBody: '{"predictions":[1]}' });
+    expect(replies.map((r) => r.response)).toEqual(['request_headers', 'request_body', 'response_headers', 'response_body']);
+    for (const r of replies) {
+      const inner = r[r.response as 'request_headers'];
+      expect(inner?.response ?? null).toBeNull();
+    }
+  });
+
+  it('sends nothing back in observability mode', async () => {
+    const replies = await runExtProc(gw, { requestId: 'p2', requestBody: '{}', responseBody: '{}', observability: true });
+    expect(replies).toEqual([]);
+  });
+});
+
+describe('join of ext_proc and access log into one record', () => {
+  it('writes one complete record per request under inference-logs/{group}/{version}/dt=/hour=/', async () => {
+    const start = Date.parse('2026-11-27T21:15:30.250Z');
+    await runExtProc(gw, {
+      requestId: 'r-1',
+      requestBody: predictBody('client-1'),
+      answeringVersion: 'v1',
+      responseBody: JSON.stringify({ client_request_id: 'client-1', request_id: 'r-1', version: 'v1', predictions: [2] }),
+      chunks: 3,
+    });
+    await sendAccessLogs(gw, [logEntry({ requestId: 'r-1', cluster: 'sluice/wine-quality/v1', startMs: start, latencyMs: 12.5 })]);
+    await settle();
+    const recs = await readRecords(gw.store);
+    expect(recs).toHaveLength(1);
+    const { key, record } = recs[0]!;
+    expect(key).toMatch(/^inference-logs\/wine-quality\/v1\/dt=2026-11-27\/hour=21\/[^/]+\.ndjson\.gz$/);
+    expect(record).toEqual({
+      request_id: 'r-1',
+      client_request_id: 'client-1',
+      group: 'wine-quality',
+      version: 'v1',
+      timestamp: '2026-11-27T21:15:30.250Z',
+      latency_ms: 12.5,
+      status_code: 200,
+      request: predictBody('client-1'),
+      response: JSON.stringify({ client_request_id: 'client-1', request_id: 'r-1', version: 'v1', predictions: [2] }),
+      error: null,
+      sampling_fraction: 1,
+      request_truncated: false,
+      response_truncated: false,
+    });
+  });
+
+  it('joins in either order, with raw header values, and trusts the ALS cluster for the version', async () => {
+    await sendAccessLogs(gw, [logEntry({ requestId: 'r-2', cluster: 'sluice/wine-quality/v1' })]);
+    await runExtProc(gw, { requestId: 'r-2', pin: 'v2', requestBody: predictBody('c2'), responseBody: '{"predictions":[0]}', raw: true });
+    await settle();
+    const recs = await readRecords(gw.store);
+    expect(recs.map((r) => [r.record.request_id, r.record.version, r.record.client_request_id])).toEqual([['r-2', 'v1', 'c2']]);
+  });
+
+  it('still records a request when one half never arrives (join timeout), and drops the late half', async () => {
+    // ALS only: an ext_authz 401 never reaches ext_proc
+    await sendAccessLogs(gw, [logEntry({ requestId: 'only-als', cluster: 'sluice/wine-quality/v1', status: 401, details: 'ext_authz_denied' })]);
+    // ext_proc only: the ALS entry was lost
+    await runExtProc(gw, { requestId: 'only-proc', answeringVersion: 'v1', requestBody: predictBody('c3'), status: 422, responseBody: JSON.stringify({ error: { code: 'SCHEMA_MISMATCH', message: 'columns do not match' }, request_id: 'only-proc' }) });
+    await sleep(700); // past the 300 ms join timeout
+    await runExtProc(gw, { requestId: 'only-als', requestBody: '{}', responseBody: '{}' }); // too late: dropped
+    await settle();
+    const recs = (await readRecords(gw.store)).map((r) => r.record).sort((a, b) => a.request_id.localeCompare(b.request_id));
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({ request_id: 'only-als', version: 'v1', status_code: 401, request: null, response: null, error: 'HTTP 401' });
+    expect(recs[1]).toMatchObject({ request_id: 'only-proc', version: 'v1', status_code: 422, client_request_id: 'c3', error: 'SCHEMA_MISMATCH: columns do not match' });
+    expect(recs[1]?.latency_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('cuts bodies over maxBodyBytes and flags them', async () => {
+    const big = predictBody('x'.repeat(200));
+    await runExtProc(gw, { requestId: 'big', answeringVersion: 'v2', requestBody: big, responseBody: 'é'.repeat(100) });
+    await sendAccessLogs(gw, [logEntry({ requestId: 'big', cluster: 'sluice/wine-quality/v2' })]);
+    await settle();
+    const [rec] = (await readRecords(gw.store)).map((r) => r.record);
+    expect(rec?.request_truncated).toBe(true);
+    expect(rec?.response_truncated).toBe(true);
+    expect(Buffer.byteLength(rec?.request ?? '')).toBe(64);
+    expect(rec?.request).toBe(big.slice(0, 64));
+    expect(rec?.response).toBe('é'.repeat(32)); // cut on a character boundary
+    expect(rec?.client_request_id).toBeNull(); // a cut body is not parsed
+  });
+
+  it('records nothing for versions with the table off, unknown versions, or foreign traffic', async () => {
+    await runExtProc(gw, { requestId: 'q1', path: '/services/quiet/predict', requestBody: '{}', responseBody: '{}' });
+    await sendAccessLogs(gw, [
+      logEntry({ requestId: 'q1', cluster: 'sluice/quiet/v1' }),
+      logEntry({ requestId: 'ghost', cluster: 'sluice/wine-quality/v7' }),
+      logEntry({ requestId: 'foreign', cluster: 'some-other-cluster', path: '/healthz' }),
+    ]);
+    await settle();
+    expect(await readRecords(gw.store)).toEqual([]);
+    expect(gw.capture.unroutable).toBe(1);
+  });
+
+  it('many interleaved requests over a few ALS batches: exactly one record each', async () => {
+    const n = 60;
+    const ids = Array.from({ length: n }, (_, i) => `m-${i}`);
+    await Promise.all(ids.map((id, i) => runExtProc(gw, { requestId: id, answeringVersion: i % 5 === 0 ? 'v2' : 'v1', requestBody: predictBody(id), responseBody: '{"predictions":[1]}' })));
+    await sendAccessLogs(
+      gw,
+      ids.map((id, i) => logEntry({ requestId: id, cluster: `sluice/wine-quality/${i % 5 === 0 ? 'v2' : 'v1'}` })),
+      4,
+    );
+    // a duplicate ALS delivery must not duplicate records
+    await sendAccessLogs(gw, [logEntry({ requestId: 'm-1', cluster: 'sluice/wine-quality/v1' })]);
+    await settle();
+    const recs = await readRecords(gw.store);
+    expect(recs.map((r) => r.record.request_id).sort()).toEqual([...ids].sort());
+    for (const { key, record } of recs) expect(key.startsWith(`inference-logs/wine-quality/${record.version}/`)).toBe(true);
+  });
+});

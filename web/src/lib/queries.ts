@@ -1,0 +1,60 @@
+// Every GraphQL document the dashboard sends, in one place so pages share selections.
+export const GROUP_ROW = `
+  id name type status description creator createdAt runningVersions totalVersions callAddress`;
+
+export const VERSION_FIELDS = `
+  id name description status statusReason trafficPercent replicas qpsLimit authEnabled creator updatedAt
+  modelSource model { name version } image { image } resourceSource resources { label } resourceGroup { name }
+  runningInstances
+  instances { id name state stateReason restartCount node cpuMillicores memoryBytes startedAt }`;
+
+export const GROUP_DETAIL = `${GROUP_ROW} updatedAt versions { ${VERSION_FIELDS} }`;
+
+export const ME = `query Me { me { id username displayName role } }`;
+export const LOGIN = `mutation Login($username: String!, $password: String!) {
+  login(username: $username, password: $password) { token expiresAt user { id username displayName role } } }`;
+
+export const GROUPS = `query Groups($filter: ServiceGroupFilter) { serviceGroups(filter: $filter) { ${GROUP_ROW} } }`;
+export const GROUPS_CHANGED = `subscription GroupsChanged { serviceGroupsChanged { groupId kind deleted } }`;
+export const CREATE_GROUP = `mutation CreateGroup($input: CreateServiceGroupInput!) { createServiceGroup(input: $input) { id name } }`;
+export const START_GROUP = `mutation StartGroup($id: ID!) { startServiceGroup(id: $id) { id status } }`;
+export const STOP_GROUP = `mutation StopGroup($id: ID!) { stopServiceGroup(id: $id) { id status } }`;
+export const DELETE_GROUP = `mutation DeleteGroup($id: ID!) { deleteServiceGroup(id: $id) }`;
+
+export const GROUP = `query Group($id: ID!) { serviceGroup(id: $id) { ${GROUP_DETAIL} } }`;
+export const GROUP_CHANGED = `subscription GroupChanged($id: ID!) { serviceGroupChanged(id: $id) { ${GROUP_DETAIL} } }`;
+export const MODELS = `query Models { registeredModels { name versions { version } } }`;
+export const ADD_VERSION = `mutation AddVersion($groupId: ID!, $input: AddServiceVersionInput!) { addServiceVersion(groupId: $groupId, input: $input) { id name } }`;
+export const UPDATE_VERSION = `mutation UpdateVersion($id: ID!, $input: UpdateServiceVersionInput!) { updateServiceVersion(id: $id, input: $input) { id } }`;
+export const START_VERSION = `mutation StartVersion($id: ID!) { startServiceVersion(id: $id) { id status } }`;
+export const STOP_VERSION = `mutation StopVersion($id: ID!) { stopServiceVersion(id: $id) { id status } }`;
+export const DELETE_VERSION = `mutation DeleteVersion($id: ID!) { deleteServiceVersion(id: $id) }`;
+export const SET_TRAFFIC = `mutation SetTraffic($groupId: ID!, $allocations: [TrafficAllocationInput!]!) {
+  setTrafficAllocation(groupId: $groupId, allocations: $allocations) { id versions { id trafficPercent } } }`;
+export const RESTART_INSTANCE = `mutation RestartInstance($id: ID!) { restartInstance(id: $id) }`;
+export const LOGS = `query Logs($id: ID!, $limit: Int) { serviceVersion(id: $id) { id logs(limit: $limit) { time instance stream line } } }`;
+
+export const API_KEYS = `query ApiKeys($groupId: ID!) { apiKeys(groupId: $groupId) { id name prefix versionId createdAt lastUsedAt revoked } }`;
+export const CREATE_API_KEY = `mutation CreateApiKey($groupId: ID!, $versionId: ID, $name: String) {
+  createApiKey(groupId: $groupId, versionId: $versionId, name: $name) { key apiKey { id prefix } } }`;
+export const REVOKE_API_KEY = `mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { id revoked } }`;
+
+export const EVENTS = `query Events($groupId: ID!) { events(filter: { groupId: $groupId }, first: 100) {
+  edges { node { id level resourceKind resourceName reason message count firstSeen lastSeen } } } }`;
+
+export const PROXY_STATUS = `query ProxyStatus { proxyStatus { nodeId connectedAt synced types { typeUrl ackedVersion nackedVersion nackError } } }`;
+export const PROXY_STATUS_CHANGED = `subscription ProxyStatusChanged { proxyStatusChanged { nodeId connectedAt synced types { typeUrl ackedVersion nackedVersion nackError } } }`;
+
+export const RESOURCE_GROUPS = `query ResourceGroups { resourceGroups(first: 200) { edges { node {
+  id name description createdAt tags { key value }
+  nodes { id name cpu memoryGiB gpuType gpuCount state }
+  boundGroup { id name } projects { id name }
+  capacity { total { cpu memoryGiB gpus } used { cpu memoryGiB gpus } free { cpu memoryGiB gpus } } } } } }`;
+export const CREATE_RESOURCE_GROUP = `mutation CreateResourceGroup($name: String!, $description: String) { createResourceGroup(name: $name, description: $description) { id } }`;
+export const ADD_NODE = `mutation AddNode($id: ID!, $node: ResourceNodeInput!) { addResourceNode(resourceGroupId: $id, node: $node) { id } }`;
+export const REMOVE_NODE = `mutation RemoveNode($id: ID!) { removeResourceNode(nodeId: $id) { id } }`;
+export const DELETE_RESOURCE_GROUP = `mutation DeleteResourceGroup($id: ID!) { deleteResourceGroup(id: $id) }`;
+
+export const AUDIT = `query Audit($after: String, $filter: AuditLogFilter) { auditLogs(first: 50, after: $after, filter: $filter) {
+  pageInfo { hasNextPage endCursor }
+  edges { node { id actorName action resourceKind resourceId before after at } } } }`;
