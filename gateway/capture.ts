@@ -158,7 +158,7 @@ export interface EnvoyCaptureOptions {
   recorder: InferenceRecorder;
   joinTimeoutMs?: number;
   maxCaptureBytes?: number;
-  /** A record that could not be written (spool failure); the owner logs it. */
+  /** A record that could not be written (spool failure); default: a line on stderr. */
   onError?: (err: Error) => void;
   now?: () => number;
 }
@@ -179,7 +179,8 @@ export class EnvoyCapture {
         this.unroutable++;
       },
       onExchange: (ex) => {
-        const p = options.recorder.record(ex).catch((err: unknown) => options.onError?.(err as Error));
+        const onError = options.onError ?? ((err: Error) => console.error(`sluice capture: inference record ${ex.requestId} not written: ${err.message}`));
+        const p = options.recorder.record(ex).catch((err: unknown) => onError(err as Error));
         this.inFlight.add(p);
         void p.finally(() => this.inFlight.delete(p));
       },

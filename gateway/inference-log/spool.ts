@@ -46,7 +46,7 @@ export class Spool {
   private closed = false;
 
   constructor(options: SpoolOptions) {
-    this.o = { now: Date.now, ...options };
+    this.o = { ...options, now: options.now ?? Date.now };
   }
 
   /** Creates the folder and seals batches a previous process left open (after a crash). */

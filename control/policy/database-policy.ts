@@ -1,0 +1,105 @@
+// The gateway's PolicySource over the database: per-version policies (auth, QPS limits,
+// inference-table settings) kept in memory and refreshed whenever the data plane changes,
+// API keys looked up by hash, and last-used times written in batches.
+import type { ApiKeyRecord, PolicySource, VersionPolicy } from '../../gateway/policy.ts';
+import type { PrismaClient } from '../domain/prisma.ts';
+import { topics, type PubSub } from '../pubsub/port.ts';
+
+export interface DatabasePolicyOptions {
+  prisma: PrismaClient;
+  pubsub?: PubSub;
+  now?: () => Date;
+  /** how often last-used times are written */
+  flushIntervalMs?: number;
+  /** optional per-key QPS limit applied to every key (null = none) */
+  keyQpsLimit?: number | null;
+}
+
+export class DatabasePolicySource implements PolicySource {
+  private policies = new Map<string, VersionPolicy[]>();
+  private readonly usedKeys = new Set<string>();
+  private readonly timer: NodeJS.Timeout;
+  private subscription: AsyncIterableIterator<unknown> | null = null;
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+
+  constructor(private readonly options: DatabasePolicyOptions) {
+    this.timer = setInterval(() => void this.flushUsage(), options.flushIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** Loads the policies once and keeps them fresh from the data-plane topic. */
+  async start(): Promise<void> {
+    await this.refresh();
+    if (this.options.pubsub) {
+      const subscription = this.options.pubsub.subscribe(topics.dataPlane);
+      this.subscription = subscription;
+      void (async () => {
+        for await (const _ of subscription) await this.refresh();
+      })();
+    }
+  }
+
+  /** Re-reads every version's policy; concurrent calls fold into one extra read. */
+  async refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        const versions = await this.options.prisma.serviceVersion.findMany({ include: { group: { select: { name: true } } } });
+        const next = new Map<string, VersionPolicy[]>();
+        for (const v of versions) {
+          const list = next.get(v.group.name) ?? [];
+          list.push({
+            group: v.group.name,
+            version: v.name,
+            authEnabled: v.authEnabled,
+            qpsLimit: v.qpsLimit,
+            keyQpsLimit: this.options.keyQpsLimit ?? null,
+            inference: { enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes },
+          });
+          next.set(v.group.name, list);
+        }
+        this.policies = next;
+      } while (this.refreshAgain);
+    })().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  versionPolicies(group: string): readonly VersionPolicy[] {
+    return this.policies.get(group) ?? [];
+  }
+
+  async findApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    const key = await this.options.prisma.apiKey.findUnique({
+      where: { hash },
+      include: { group: { select: { name: true } }, version: { select: { name: true } } },
+    });
+    if (!key || key.revokedAt) return undefined;
+    return { keyId: key.id, hash: key.hash, groupName: key.group.name, versionName: key.version?.name ?? null };
+  }
+
+  markKeyUsed(keyId: string): void {
+    this.usedKeys.add(keyId);
+  }
+
+  async flushUsage(): Promise<void> {
+    if (this.usedKeys.size === 0) return;
+    const ids = [...this.usedKeys];
+    this.usedKeys.clear();
+    await this.options.prisma.apiKey
+      .updateMany({ where: { id: { in: ids } }, data: { lastUsedAt: (this.options.now ?? (() => new Date()))() } })
+      .catch(() => ids.forEach((id) => this.usedKeys.add(id))); // try again next tick
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.subscription?.return?.();
+    await this.flushUsage();
+  }
+}

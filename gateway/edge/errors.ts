@@ -1,0 +1,47 @@
+// The edge's own answers: every failure is `{"error":{"code","message"},"request_id"}` with
+// a stable code and the status DESIGN.md gives it. One table, so codes never drift.
+import { errorBody } from '../policy.ts';
+
+export const EDGE_ERRORS = {
+  BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  SCHEMA_MISMATCH: 422,
+  THROTTLED: 429,
+  HEADERS_TOO_LARGE: 431,
+  INTERNAL: 500,
+  UPSTREAM_ERROR: 502,
+  UPSTREAM_UNREACHABLE: 502,
+  NO_RUNNING_VERSION: 503,
+  NO_HEALTHY_ENDPOINT: 503,
+  AUTH_UNAVAILABLE: 503,
+  UPSTREAM_TIMEOUT: 504,
+} as const;
+
+export type EdgeErrorCode = keyof typeof EDGE_ERRORS;
+
+/** A request the edge answers itself, with a stable code. */
+export class EdgeError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly headers: Record<string, string> | undefined;
+  constructor(code: EdgeErrorCode, message: string, headers?: Record<string, string>);
+  constructor(code: string, message: string, headers: Record<string, string> | undefined, status: number);
+  constructor(code: string, message: string, headers?: Record<string, string>, status?: number) {
+    super(message);
+    this.name = 'EdgeError';
+    this.code = code;
+    this.status = status ?? EDGE_ERRORS[code as EdgeErrorCode] ?? 500;
+    this.headers = headers;
+  }
+
+  body(requestId: string): string {
+    return errorBody(this.code, this.message, requestId);
+  }
+}
