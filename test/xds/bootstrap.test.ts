@@ -59,7 +59,7 @@ describe('Envoy bootstrap', () => {
 
   it('the CLI prints JSON with --json and fails cleanly on bad settings', () => {
     const root = new URL('../../', import.meta.url).pathname;
-    const env = { ...process.env, SLUICE_XDS_PORT: '18555' };
+    const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_XDS_PORT: '18555' };
     for (const k of ['SLUICE_GATEWAY_PORT', 'SLUICE_XDS_HOST', 'SLUICE_GATEWAY_HOST', 'ENVOY_NODE_ID', 'ENVOY_ADMIN_PORT']) delete env[k];
     const out = execFileSync(process.execPath, ['--import', 'tsx', 'xds/bootstrap-cli.ts', '--json'], { cwd: root, env, encoding: 'utf8' });
     expect(JSON.parse(out).static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value).toBe(18555);

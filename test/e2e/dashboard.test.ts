@@ -1,0 +1,211 @@
+// Browser end-to-end test of the dashboard: builds web/ with Vite, serves it from a real
+// control plane (SQLite, fake orchestrator) and drives Chromium through sign-in, creating
+// a group and two versions, live status on the list, the traffic split and an API key.
+// Chromium must launch: if it cannot, the suite fails (no skipping).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from 'vite';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startControlServer, type ControlServer } from '../../control/http/server.ts';
+import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
+
+const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = resolve('test/e2e/__screenshots__');
+
+interface GroupData {
+  serviceGroup: { id: string; status: string; versions: { id: string; name: string; status: string; trafficPercent: number }[] } | null;
+}
+
+describe('dashboard (Chromium)', () => {
+  let cp: TestControlPlane;
+  let web: ControlServer;
+  let webRoot: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const browserErrors: string[] = [];
+
+  beforeAll(async () => {
+    // build the current sources into a private folder so a concurrent build of web/dist cannot interfere
+    webRoot = mkdtempSync(join(tmpdir(), 'sluice-web-'));
+    await build({ configFile: resolve('web/vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
+    cp = await startTestControlPlane({ provider: 'sqlite' });
+    web = await startControlServer(0, '127.0.0.1', { schema: cp.plane.schema, context: cp.plane.contextFor, webRoot, log: () => undefined });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => browserErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') browserErrors.push(`console: ${m.text()}`);
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await web?.close();
+    await cp?.close();
+    if (webRoot) rmSync(webRoot, { recursive: true, force: true });
+  });
+
+  async function group(name: string): Promise<NonNullable<GroupData['serviceGroup']>> {
+    const res = await cp.gql<GroupData>(`query($name: String) { serviceGroup(name: $name) { id status versions { id name status trafficPercent } } }`, { name });
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.serviceGroup).toBeTruthy();
+    return res.data!.serviceGroup!;
+  }
+
+  it('serves the dashboard for client routes too', async () => {
+    for (const path of ['/', '/groups/does-not-exist']) {
+      const res = await fetch(`${web.url}${path}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('<div id="app">');
+    }
+  });
+
+  it('rejects a wrong token readably, then signs in with the admin token', async () => {
+    await page.goto(web.url);
+    await page.fill('input[name=token]', 'not-a-real-token');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('.error').textContent()).toMatch(/UNAUTHENTICATED|token/i);
+    expect(browserErrors.every((e) => e.includes('401'))).toBe(true); // the browser logs the refused request itself
+    browserErrors.length = 0;
+
+    await page.fill('input[name=token]', cp.adminToken);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:has-text("Service groups")');
+    expect(await page.evaluate(() => localStorage.getItem('sluice.token'))).toBe(cp.adminToken);
+    await page.waitForSelector('.live.on'); // the WebSocket for live updates is up
+  });
+
+  it('creates a group and two versions, and shows a server error readably', async () => {
+    await page.click('button:has-text("New service group")');
+    await page.fill('input[name=name]', 'fraud-model');
+    await page.fill('input[name=description]', 'scores card payments');
+    await page.click('form[aria-label="create service group"] button[type=submit]');
+    await page.waitForSelector('h1:has-text("fraud-model")');
+    expect(page.url()).toMatch(/\/groups\/[^/]+$/);
+
+    for (const [name, modelVersion] of [['v1', '1'], ['v2', '2']] as const) {
+      await page.click('button:has-text("Add version")');
+      await page.fill('input[name=version-name]', name);
+      await page.selectOption('select[name=model]', 'wine-classifier');
+      await page.selectOption('select[name=model-version]', modelVersion);
+      await page.fill('input[name=qps]', '50');
+      await page.click('form[aria-label="add version"] button[type=submit]');
+      await page.waitForSelector(`tr[data-version=${name}]`);
+    }
+    const rows = page.locator('table[data-testid=versions] tbody tr[data-version]');
+    expect(await rows.count()).toBe(2);
+    expect(await page.locator('tr[data-version=v2]').textContent()).toContain('wine-classifier v2');
+    expect(await page.locator('tr[data-version=v1] [data-status]').getAttribute('data-status')).toBe('DRAFT');
+
+    const g = await group('fraud-model');
+    expect(g.versions.map((v) => v.name)).toEqual(['v1', 'v2']);
+
+    // a duplicate group name: the CONFLICT/BAD_USER_INPUT error is shown, the page survives
+    await page.click('a:has-text("← Service groups")');
+    await page.click('button:has-text("New service group")');
+    await page.fill('input[name=name]', 'fraud-model');
+    await page.click('form[aria-label="create service group"] button[type=submit]');
+    const error = page.locator('form[aria-label="create service group"] .error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/^(CONFLICT|BAD_USER_INPUT): .*fraud-model/);
+    await page.click('button:has-text("Cancel")');
+  });
+
+  it('updates the list live when versions start, without a reload', async () => {
+    const row = page.locator('tr[data-group=fraud-model]');
+    await row.waitFor();
+    expect(await row.locator('[data-testid=versions-count]').textContent()).toBe('0/2');
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+
+    // start v1 from the list's group actions is all-or-nothing; start one version through the API
+    // (as another operator would) and watch the list follow
+    const g = await group('fraud-model');
+    const start = `mutation($id: ID!) { startServiceVersion(id: $id) { id } }`;
+    expect((await cp.gql(start, { id: g.versions[0]!.id })).errors).toBeUndefined();
+    await expect.poll(() => row.locator('[data-testid=versions-count]').textContent()).toBe('1/2');
+    expect((await cp.gql(start, { id: g.versions[1]!.id })).errors).toBeUndefined();
+    await expect.poll(() => row.locator('[data-testid=versions-count]').textContent()).toBe('2/2');
+    await expect.poll(() => row.locator('[data-status]').getAttribute('data-status')).toBe('RUNNING');
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+
+    // the status filter narrows the list
+    await page.selectOption('select[name=status-filter]', 'STOPPED');
+    await page.waitForSelector('td.empty:has-text("No stopped service groups")');
+    await page.selectOption('select[name=status-filter]', 'RUNNING');
+    await row.waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'groups.png') });
+  });
+
+  it('sets the traffic split to 80/20 and shows it', async () => {
+    await page.click('tr[data-group=fraud-model] a');
+    await page.waitForSelector('[data-testid=traffic-editor]');
+    await page.fill('input[name=traffic-v1]', '80');
+    expect(await page.inputValue('input[name=traffic-v2]')).toBe('20');
+    await page.click('button:has-text("Apply split")');
+    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent()).toBe('80%');
+    await expect.poll(() => page.locator('tr[data-version=v2] [data-testid=traffic]').textContent()).toBe('20%');
+    const g = await group('fraud-model');
+    expect(Object.fromEntries(g.versions.map((v) => [v.name, v.trafficPercent]))).toEqual({ v1: 80, v2: 20 });
+
+    // a change made elsewhere reaches the open page through serviceGroupChanged
+    const set = `mutation($g: ID!, $a: [TrafficAllocationInput!]!) { setTrafficAllocation(groupId: $g, allocations: $a) { id } }`;
+    const res = await cp.gql(set, { g: g.id, a: [{ versionId: g.versions[0]!.id, percent: 30 }, { versionId: g.versions[1]!.id, percent: 70 }] });
+    expect(res.errors).toBeUndefined();
+    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent()).toBe('30%');
+    expect(await page.inputValue('input[name=traffic-v1]')).toBe('30');
+
+    // back to 80/20 through the UI for the rest of the flow
+    await page.fill('input[name=traffic-v1]', '80');
+    await page.click('button:has-text("Apply split")');
+    await expect.poll(() => page.locator('tr[data-version=v2] [data-testid=traffic]').textContent()).toBe('20%');
+  });
+
+  it('creates an API key and shows the secret exactly once', async () => {
+    await page.fill('input[name=key-name]', 'checkout');
+    await page.click('form[aria-label="create api key"] button[type=submit]');
+    const secret = page.locator('[data-testid=api-key-secret]');
+    await secret.waitFor();
+    const key = (await secret.textContent())?.trim() ?? '';
+    expect(key.length).toBeGreaterThan(20);
+    const listed = page.locator('table[data-testid=api-keys] tbody tr', { hasText: 'checkout' });
+    await listed.waitFor();
+    const prefix = (await listed.locator('code').textContent())?.replace('…', '') ?? '';
+    expect(prefix.length).toBeGreaterThan(0);
+    expect(key.startsWith(prefix)).toBe(true);
+    expect(await listed.textContent()).toContain('never'); // not used yet
+
+    await page.waitForSelector('table[data-testid=events] tbody tr td:has-text("Started")');
+    await page.screenshot({ path: join(SCREENSHOTS, 'group.png'), fullPage: true });
+
+    // after a reload the key is listed but its secret is gone for good
+    await page.reload();
+    await page.waitForSelector('table[data-testid=api-keys] tbody tr:has-text("checkout")');
+    expect(await page.locator('[data-testid=api-key-secret]').count()).toBe(0);
+    expect(await page.content()).not.toContain(key);
+  });
+
+  it('shows the rest of the operator pages without errors', async () => {
+    await page.click('nav a:has-text("Resource groups")');
+    await page.click('button:has-text("New resource group")');
+    await page.fill('input[name=rg-name]', 'gpu-pool');
+    await page.click('form[aria-label="create resource group"] button[type=submit]');
+    await page.click('button:has-text("Add node")');
+    await page.fill('input[name=node-name]', 'node-a');
+    await page.click('form[aria-label="add node"] button[type=submit]');
+    await page.waitForSelector('code:has-text("node-a")');
+
+    await page.click('nav a:has-text("Audit log")');
+    await page.waitForSelector('code:has-text("create")');
+
+    expect(browserErrors).toEqual([]);
+  });
+});
