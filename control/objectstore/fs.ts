@@ -1,14 +1,24 @@
 // The embedded object store: a folder laid out exactly like a bucket (key = relative path),
 // so the same files can later be synced to S3 or read by DuckDB in place.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkObjectKey, ObjectStoreError, type ObjectInfo, type ObjectStore, type StoredObject } from './port.ts';
 
 // Temp files carry this prefix so list() never shows a half-written object.
 const TEMP_PREFIX = '.tmp-';
-// Content types ride in a sidecar file: a folder has no per-file metadata.
-const META_SUFFIX = '.sluice-content-type';
+// A folder has no per-object metadata; content types are derived from the key's extension
+// (sidecar files would show up in every glob a reader like DuckDB runs over the folder).
+const CONTENT_TYPES: [string, string][] = [
+  ['.ndjson.gz', 'application/x-ndjson'],
+  ['.ndjson', 'application/x-ndjson'],
+  ['.json', 'application/json'],
+  ['.parquet', 'application/vnd.apache.parquet'],
+  ['.gz', 'application/gzip'],
+  ['.onnx', 'application/octet-stream'],
+  ['.txt', 'text/plain'],
+];
+export const contentTypeOf = (key: string): string | undefined => CONTENT_TYPES.find(([ext]) => key.endsWith(ext))?.[1];
 
 const isErrno = (err: unknown, code: string): boolean =>
   typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
@@ -26,10 +36,10 @@ export class FsObjectStore implements ObjectStore {
     return path.join(this.root, ...checkObjectKey(key).split('/'));
   }
 
-  async put(key: string, body: Buffer, contentType?: string): Promise<void> {
+  async put(key: string, body: Buffer, _contentType?: string): Promise<void> {
     const target = this.pathOf(key);
     const base = path.basename(target);
-    if (base.startsWith(TEMP_PREFIX) || base.endsWith(META_SUFFIX)) {
+    if (base.startsWith(TEMP_PREFIX)) {
       throw new ObjectStoreError('BAD_OBJECT_KEY', `object key ${JSON.stringify(key)} uses a reserved name`, key);
     }
     const dir = path.dirname(target);
@@ -44,8 +54,6 @@ export class FsObjectStore implements ObjectStore {
       } finally {
         await fh.close();
       }
-      if (contentType) await writeFile(target + META_SUFFIX, contentType);
-      else await rm(target + META_SUFFIX, { force: true });
       await rename(temp, target);
     } catch (err) {
       throw new ObjectStoreError('STORE_UNAVAILABLE', `cannot write ${key}: ${(err as Error).message}`, key, err);
@@ -56,13 +64,7 @@ export class FsObjectStore implements ObjectStore {
     const file = this.pathOf(key);
     try {
       const body = await readFile(file);
-      let contentType: string | undefined;
-      try {
-        contentType = await readFile(file + META_SUFFIX, 'utf8');
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
-      }
-      return { body, contentType };
+      return { body, contentType: contentTypeOf(key) };
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) {
         throw new ObjectStoreError('OBJECT_NOT_FOUND', `no object ${key}`, key);
@@ -91,7 +93,7 @@ export class FsObjectStore implements ObjectStore {
         if (entry.isDirectory()) {
           if (key.startsWith(prefix) || prefix.startsWith(key + '/')) await walk(path.join(dir, entry.name), key);
         } else if (entry.isFile() && key.startsWith(prefix)) {
-          if (entry.name.startsWith(TEMP_PREFIX) || entry.name.endsWith(META_SUFFIX)) continue;
+          if (entry.name.startsWith(TEMP_PREFIX)) continue;
           try {
             const st = await stat(path.join(dir, entry.name));
             out.push({ key, size: st.size, lastModified: st.mtime });
@@ -109,7 +111,6 @@ export class FsObjectStore implements ObjectStore {
     const file = this.pathOf(key);
     try {
       await rm(file, { force: true });
-      await rm(file + META_SUFFIX, { force: true });
     } catch (err) {
       throw new ObjectStoreError('STORE_UNAVAILABLE', `cannot delete ${key}: ${(err as Error).message}`, key, err);
     }

@@ -31,7 +31,8 @@ export interface StoredObject {
 }
 
 export interface ObjectStore {
-  /** Replaces the object atomically: readers see the old or the new body, never a part. */
+  /** Replaces the object atomically: readers see the old or the new body, never a part.
+   *  The fs store derives the content type from the key's extension instead of storing it. */
   put(key: string, body: Buffer, contentType?: string): Promise<void>;
   /** Throws ObjectStoreError OBJECT_NOT_FOUND when absent. */
   get(key: string): Promise<StoredObject>;

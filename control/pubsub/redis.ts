@@ -37,6 +37,21 @@ function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Waits for a (re)connection; false if the link is still down after `ms`. */
+function readyWithin(conn: Redis, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      conn.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    conn.once('ready', onReady);
+  });
+}
+
 async function quitWithin(conn: Redis, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
@@ -84,10 +99,14 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
   // Named per instance so an operator (or a test) can find this process's links in CLIENT LIST.
   const instance = options.connectionName ?? `sluice-${randomBytes(4).toString('hex')}`;
   // A publish while Redis is away waits at most publishTimeoutMs for the link to come back,
-  // then fails with UNAVAILABLE rather than holding up the mutation that triggered it.
+  // then fails with UNAVAILABLE rather than holding up the mutation that triggered it. No
+  // offline queue and no resending: a publish reported as failed must not be delivered
+  // later behind the caller's back.
   const pub = new Redis(url, {
     ...common,
-    maxRetriesPerRequest: 2,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
     commandTimeout: publishTimeoutMs,
     connectionName: `${instance}-pub`,
   });
@@ -149,6 +168,10 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
         await settledWithin(Promise.all(pendingSubscribes), publishTimeoutMs);
       }
       if (closed) throw pubSubClosed();
+      if (pub.status !== 'ready' && !(await readyWithin(pub, publishTimeoutMs))) {
+        if (closed) throw pubSubClosed();
+        throw new PubSubError('UNAVAILABLE', `publish to ${topic} failed: Redis is not connected`);
+      }
       try {
         await pub.publish(prefix + topic, json);
       } catch (err) {

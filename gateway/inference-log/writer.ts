@@ -160,7 +160,13 @@ export class InferenceLogWriter {
   }
 
   private async drain(): Promise<void> {
-    for (const file of await this.spool.sealed()) {
+    let files: string[];
+    try {
+      files = await this.spool.sealed();
+    } catch {
+      return; // spool folder gone (shutdown); nothing to upload
+    }
+    for (const file of files) {
       try {
         await this.upload(file);
       } catch (err) {

@@ -109,6 +109,11 @@ describe('dashboard (Chromium)', () => {
     const g = await group('fraud-model');
     expect(g.versions.map((v) => v.name)).toEqual(['v1', 'v2']);
 
+    // start v1 from its row; the row follows the orchestrator's reports to RUNNING
+    await page.click('tr[data-version=v1] button:has-text("Start")');
+    await expect.poll(() => page.locator('tr[data-version=v1] [data-status]').getAttribute('data-status')).toBe('RUNNING');
+    expect(await page.locator('tr[data-version=v2] [data-status]').getAttribute('data-status')).toBe('DRAFT');
+
     // a duplicate group name: the CONFLICT/BAD_USER_INPUT error is shown, the page survives
     await page.click('a:has-text("← Service groups")');
     await page.click('button:has-text("New service group")');
@@ -123,15 +128,12 @@ describe('dashboard (Chromium)', () => {
   it('updates the list live when versions start, without a reload', async () => {
     const row = page.locator('tr[data-group=fraud-model]');
     await row.waitFor();
-    expect(await row.locator('[data-testid=versions-count]').textContent()).toBe('0/2');
+    expect(await row.locator('[data-testid=versions-count]').textContent()).toBe('1/2');
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
 
-    // start v1 from the list's group actions is all-or-nothing; start one version through the API
-    // (as another operator would) and watch the list follow
+    // another operator starts v2 through the API; the open list follows on its own
     const g = await group('fraud-model');
     const start = `mutation($id: ID!) { startServiceVersion(id: $id) { id } }`;
-    expect((await cp.gql(start, { id: g.versions[0]!.id })).errors).toBeUndefined();
-    await expect.poll(() => row.locator('[data-testid=versions-count]').textContent()).toBe('1/2');
     expect((await cp.gql(start, { id: g.versions[1]!.id })).errors).toBeUndefined();
     await expect.poll(() => row.locator('[data-testid=versions-count]').textContent()).toBe('2/2');
     await expect.poll(() => row.locator('[data-status]').getAttribute('data-status')).toBe('RUNNING');
@@ -191,6 +193,50 @@ describe('dashboard (Chromium)', () => {
     await page.waitForSelector('table[data-testid=api-keys] tbody tr:has-text("checkout")');
     expect(await page.locator('[data-testid=api-key-secret]').count()).toBe(0);
     expect(await page.content()).not.toContain(key);
+
+    // revoking asks first, then the key leaves the list
+    page.once('dialog', (d) => void d.accept());
+    await page.click('table[data-testid=api-keys] tbody tr:has-text("checkout") button:has-text("Revoke")');
+    await expect.poll(() => page.locator('table[data-testid=api-keys] tbody tr:has-text("checkout")').count()).toBe(0);
+  });
+
+  it('edits a version and restarts an instance', async () => {
+    await page.click('tr[data-version=v2] button:has-text("Edit")');
+    await page.fill('input[name=edit-qps]', '10');
+    await page.check('input[name=edit-auth]');
+    await page.click('form[aria-label="edit version v2"] button[type=submit]');
+    await expect.poll(() => page.locator('tr[data-version=v2]').textContent()).toMatch(/10\s*key/);
+    const res = await cp.gql<{ serviceGroup: { versions: { name: string; qpsLimit: number | null; authEnabled: boolean }[] } }>(
+      `query { serviceGroup(name: "fraud-model") { versions { name qpsLimit authEnabled } } }`,
+    );
+    expect(res.data?.serviceGroup.versions.find((v) => v.name === 'v2')).toEqual({ name: 'v2', qpsLimit: 10, authEnabled: true });
+
+    await page.click('tr[data-version=v1] button:has-text("Instances")');
+    const instance = page.locator('tr[data-instance="fraud-model-v1-0"]');
+    await instance.waitFor();
+    expect(await instance.locator('[data-status]').getAttribute('data-status')).toBe('RUNNING');
+    page.once('dialog', (d) => void d.accept());
+    await instance.locator('button:has-text("Restart")').click();
+    await expect.poll(() => cp.orchestrator.restarted.length).toBe(1);
+    expect(cp.orchestrator.restarted[0]).toMatch(/fraud-model-v1-0$/);
+  });
+
+  it('refuses to delete a running group readably, then stops and deletes it', async () => {
+    page.once('dialog', (d) => void d.accept());
+    await page.click('.page-head button:has-text("Delete")');
+    const error = page.locator('main > .error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/CONFLICT/);
+
+    await page.click('button:has-text("Stop all")');
+    await expect.poll(() => page.locator('h1 [data-status]').getAttribute('data-status')).toBe('STOPPED');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('.page-head button:has-text("Delete")');
+    await page.waitForSelector('h1:has-text("Service groups")');
+    await page.selectOption('select[name=status-filter]', '');
+    await page.waitForSelector('td.empty:has-text("No service groups yet")');
+    const res = await cp.gql(`query { serviceGroup(name: "fraud-model") { id } }`);
+    expect(res.data?.serviceGroup ?? null).toBeNull();
   });
 
   it('shows the rest of the operator pages without errors', async () => {

@@ -16,7 +16,7 @@ const expectCode = async (p: Promise<unknown>, code: string) => {
   expect((err as { code: string }).code).toBe(code);
 };
 
-function contract(name: string, make: () => ObjectStore) {
+function contract(name: string, make: () => ObjectStore, keepsContentType: boolean) {
   describe(name, () => {
     let store: ObjectStore;
     beforeAll(() => {
@@ -28,6 +28,10 @@ function contract(name: string, make: () => ObjectStore) {
       const got = await store.get('a/b/c.txt');
       expect(got.body.toString()).toBe('one');
       expect(got.contentType).toBe('text/plain');
+      await store.put('a/b/log.ndjson.gz', Buffer.from('x'), 'application/x-ndjson');
+      expect((await store.get('a/b/log.ndjson.gz')).contentType).toBe('application/x-ndjson');
+      await store.put('a/b/odd', Buffer.from('x'), 'application/x-odd');
+      expect((await store.get('a/b/odd')).contentType).toBe(keepsContentType ? 'application/x-odd' : undefined);
       await store.put('a/b/c.txt', Buffer.from('two'));
       expect((await store.get('a/b/c.txt')).body.toString()).toBe('two');
       await store.delete('a/b/c.txt');
@@ -71,8 +75,8 @@ afterAll(async () => {
   rmSync(fsRoot, { recursive: true, force: true });
 });
 
-contract('fs store', () => new FsObjectStore(fsRoot));
-contract('s3 store (s3rver)', () => s3.store('pre/fix'));
+contract('fs store', () => new FsObjectStore(fsRoot), false);
+contract('s3 store (s3rver)', () => s3.store('pre/fix'), true);
 
 describe('fs store specifics', () => {
   it('leaves no temp files behind and never lists them', async () => {

@@ -212,7 +212,8 @@ describe('kubernetes manifests', () => {
 
   it('names, quantities and artifact locations', () => {
     expect(resourceName('1st', 'v1')).toBe('v-1st-v1');
-    expect(resourceName('a'.repeat(60), 'v1')).toMatch(/^a{54}-[0-9a-f]{8}$/);
+    expect(resourceName('a'.repeat(60), 'v1')).toBe(`${'a'.repeat(60)}-v1`);
+    expect(resourceName('a'.repeat(62), 'v1')).toMatch(/^a{54}-[0-9a-f]{8}$/);
     expect([cpuQuantity(4), cpuQuantity(0.25), memoryQuantity(8), memoryQuantity(0.5)]).toEqual(['4', '250m', '8Gi', '512Mi']);
     expect(registryHost('nginx:1')).toBe('https://index.docker.io/v1/');
     expect(registryHost('localhost:5000/app')).toBe('localhost:5000');

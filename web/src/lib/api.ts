@@ -70,17 +70,41 @@ let ws: { token: string; client: Client } | null = null;
 
 type Listener = (connected: boolean) => void;
 const listeners = new Set<Listener>();
+const reconnectListeners = new Set<() => void>();
 let connected = false;
+let everConnected = false;
 
 function setConnected(value: boolean): void {
   connected = value;
   for (const l of listeners) l(value);
+  if (value && everConnected) for (const l of reconnectListeners) l();
+  if (value) everConnected = true;
 }
 
+/** Tells the listener whether the live connection is up, now and on each change. */
 export function onConnectionChange(listener: Listener): () => void {
   listeners.add(listener);
   listener(connected);
   return () => listeners.delete(listener);
+}
+
+/** Notices sent while the socket was down are lost: views refetch when it comes back. */
+export function onReconnect(listener: () => void): () => void {
+  reconnectListeners.add(listener);
+  return () => reconnectListeners.delete(listener);
+}
+
+function isCloseEvent(value: unknown): value is { code: number; reason: string } {
+  return typeof value === 'object' && value !== null && 'code' in value && typeof (value as { code: unknown }).code === 'number';
+}
+
+function liveError(error: unknown): ApiError {
+  if (isCloseEvent(error)) {
+    if (error.code === 4403) return new ApiError('live updates were refused: the token is no longer valid', 'UNAUTHENTICATED');
+    return new ApiError(`the live connection closed (${error.code}${error.reason ? `: ${error.reason}` : ''})`, 'LIVE');
+  }
+  if (Array.isArray(error)) return toApiError(error as GraphQLErrorBody[]);
+  return new ApiError(error instanceof Error ? error.message : 'the live connection failed', 'LIVE');
 }
 
 function wsClient(): Client | null {
@@ -93,8 +117,10 @@ function wsClient(): Client | null {
     url,
     connectionParams: { authorization: `Bearer ${token}` },
     lazy: true,
+    lazyCloseTimeout: 5000, // keeps the socket across page changes
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    // 4403: the server refused the token; retrying cannot help, the HTTP calls will sign the user out
+    shouldRetry: (event) => !(isCloseEvent(event) && event.code === 4403),
     on: {
       connected: () => setConnected(true),
       closed: () => setConnected(false),
@@ -107,27 +133,42 @@ function wsClient(): Client | null {
 export function closeLive(): void {
   void ws?.client.dispose();
   ws = null;
+  everConnected = false;
   setConnected(false);
 }
 
 /**
- * Subscribes; `next` gets each payload's data, `fail` a readable error. Returns the
- * unsubscribe function (call it from the component's cleanup).
+ * Subscribes; `next` gets each payload's data, `fail` a readable error, `done` the server
+ * ending the stream (e.g. the watched group was deleted). Returns the unsubscribe function
+ * (call it from the component's cleanup; `done` is not called then).
  */
-export function subscribe<T>(query: string, variables: Record<string, unknown>, next: (data: T) => void, fail: (error: ApiError) => void = () => undefined): () => void {
+export function subscribe<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  next: (data: T) => void,
+  fail: (error: ApiError) => void = () => undefined,
+  done: () => void = () => undefined,
+): () => void {
   const client = wsClient();
   if (!client) return () => undefined;
-  return client.subscribe<T>(
+  let stopped = false;
+  const unsubscribe = client.subscribe<T>(
     { query, variables },
     {
       next: (result) => {
         if (result.errors?.length) fail(toApiError(result.errors as GraphQLErrorBody[]));
         else if (result.data) next(result.data);
       },
-      error: (error) => fail(new ApiError(error instanceof Error ? error.message : 'the live connection failed', 'LIVE')),
-      complete: () => undefined,
+      error: (error) => fail(liveError(error)),
+      complete: () => {
+        if (!stopped) done();
+      },
     },
   );
+  return () => {
+    stopped = true;
+    unsubscribe();
+  };
 }
 
 /** Calls `fn` once after a burst of calls settles, so a flurry of notices costs one refetch. */

@@ -45,6 +45,11 @@ class Session {
     }
   }
 
+  /** viewers only read; the server enforces it, this only hides what would be refused */
+  get canEdit(): boolean {
+    return this.me !== null && this.me.role !== 'VIEWER';
+  }
+
   get isAdmin(): boolean {
     return this.me?.role === 'ADMIN';
   }

@@ -1,0 +1,203 @@
+// `npm start`: wires the whole product from the environment (control/config.ts) and runs it
+// on this machine: database (migrated on start), pub/sub, orchestrator, the GraphQL control
+// plane and dashboard, the xDS server, the Envoy plugin services, and the local edge. Each
+// embedded-or-production choice is made here, once, by picking a constructor.
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { loadSettings, type Settings } from './config.ts';
+import { applyMigrations } from './db/migrate.ts';
+import { createDatabase } from './db/client.ts';
+import { openPubSub } from './pubsub/index.ts';
+import { topics } from './pubsub/port.ts';
+import { openAuth } from './auth/index.ts';
+import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
+import { createLocalOrchestrator } from './orchestrator/local/orchestrator.ts';
+import { createControlPlane } from './app.ts';
+import { startControlServer } from './http/server.ts';
+import { RegistryModelResolver } from './registry/resolver.ts';
+import { seedDemoModels } from './registry/demo.ts';
+import { setUpDemo, DEMO_KEY_FILE } from './demo.ts';
+import { loadDataPlaneModel } from './domain/data-plane.ts';
+import { DatabasePolicySource } from './policy/database-policy.ts';
+import { openObjectStore } from './objectstore/open.ts';
+import { createXdsControl } from '../xds/publisher.ts';
+import { snapshotVersions } from '../xds/cache.ts';
+import { Authorizer } from '../gateway/authz.ts';
+import { createRateLimiter } from '../gateway/ratelimit/index.ts';
+import { InferenceLogWriter } from '../gateway/inference-log/writer.ts';
+import { InferenceRecorder } from '../gateway/inference-log/recorder.ts';
+import { EnvoyCapture } from '../gateway/capture.ts';
+import { startGatewayServer } from '../gateway/server.ts';
+import { startEdge } from '../gateway/edge/server.ts';
+import type { PrismaClient } from './domain/prisma.ts';
+
+const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+function log(message: string): void {
+  process.stdout.write(`[sluice] ${message}\n`);
+}
+
+async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
+  if (settings.orchestrator === 'kubernetes') {
+    const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/orchestrator.ts');
+    return createKubernetesOrchestrator({ namespace: settings.kubernetesNamespace });
+  }
+  return createLocalOrchestrator({ dataDir: settings.dataDir });
+}
+
+/** What should run after a restart: versions that were running or on their way up. */
+async function wantedDeployments(plane: Awaited<ReturnType<typeof createControlPlane>>): Promise<VersionDeployment[]> {
+  const versions = await plane.prisma.serviceVersion.findMany({ where: { status: { in: ['RUNNING', 'STARTING'] } } });
+  const wanted: VersionDeployment[] = [];
+  for (const v of versions) wanted.push(await plane.domain.versions.deployment(v));
+  return wanted;
+}
+
+export async function main(env: Record<string, string | undefined> = process.env): Promise<() => Promise<void>> {
+  const settings = loadSettings(env);
+  mkdirSync(settings.dataDir, { recursive: true });
+
+  const migrated = await applyMigrations(settings.databaseUrl);
+  if (migrated.applied.length > 0) log(`database migrated: ${migrated.applied.join(', ')}`);
+  const db = await createDatabase(settings.databaseUrl);
+  const prisma = db.prisma as unknown as PrismaClient;
+  const pubsub = await openPubSub(settings.redisUrl ?? undefined);
+  const auth = await openAuth({ dataDir: settings.dataDir, env });
+  const orchestrator = await openOrchestrator(settings);
+  const store = openObjectStore(settings.objectStoreUrl);
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+
+  const plane = await createControlPlane({
+    db,
+    pubsub,
+    orchestrator,
+    auth,
+    models: new RegistryModelResolver(prisma),
+    edgeBaseUrl: settings.publicEdgeUrl,
+  });
+  if (settings.demo) await seedDemoModels(prisma, { demoDir: join(repoRoot, 'runtime', 'demo') });
+
+  // data plane: xDS snapshots rebuilt (debounced) on every data-plane change
+  const xds = createXdsControl({
+    loadModel: () => loadDataPlaneModel(prisma),
+    settings: {
+      listenerPort: settings.ports.edge,
+      gatewayCluster: 'sluice-gateway',
+      gatewayHost: settings.host,
+      gatewayPort: settings.ports.gateway,
+      stickyHeader: null,
+    },
+    onPublished: () => void pubsub.publish(topics.proxyStatus, {}),
+  });
+  plane.setProxyStatus({
+    list: () =>
+      xds.registry.list().map((p) => ({
+        nodeId: p.nodeId,
+        connectedAt: p.connectedAt,
+        types: Object.values(p.types).map((t) => ({
+          typeUrl: t.typeUrl,
+          ackedVersion: t.ackedVersion,
+          nackedVersion: t.lastNack?.version ?? null,
+          nackError: t.lastNack?.message ?? null,
+        })),
+      })),
+    currentVersions: () => (xds.current ? snapshotVersions(xds.current) : {}),
+  });
+  xds.registry.onChange(() => void pubsub.publish(topics.proxyStatus, {}));
+  const xdsPort = await xds.start(settings.ports.xds, settings.host);
+  const dataPlaneChanges = pubsub.subscribe(topics.dataPlane);
+  void (async () => {
+    for await (const _ of dataPlaneChanges) xds.trigger();
+  })();
+
+  // the Envoy plugins and the local edge share the same policy code
+  const policies = new DatabasePolicySource({ prisma, pubsub });
+  await policies.start();
+  const authorizer = new Authorizer({ policies });
+  const rateLimiter = createRateLimiter({
+    policies,
+    redisUrl: settings.redisUrl ?? undefined,
+    registry: metrics,
+    onStoreEvent: (event) => log(`rate limit store: ${JSON.stringify(event)}`),
+  });
+  const writer = new InferenceLogWriter({ store, spoolDir: join(settings.dataDir, 'spool', 'inference') });
+  await writer.start();
+  const recorder = new InferenceRecorder({ policies, sink: writer, registry: metrics });
+  const capture = new EnvoyCapture({ recorder });
+  const gateway = await startGatewayServer({ port: settings.ports.gateway, host: settings.host, authorizer, rateLimiter, capture });
+  const edge = await startEdge({
+    port: settings.ports.edge,
+    host: settings.host,
+    xds: { address: `${settings.host}:${xdsPort}` },
+    policy: { authorizer, rateLimiter, recorder },
+    metrics,
+  });
+
+  // bring back what was running before a restart, and clean up what was left behind
+  await orchestrator.reconcile(await wantedDeployments(plane));
+
+  const control = await startControlServer(settings.ports.control, settings.host, {
+    schema: plane.schema,
+    context: plane.contextFor,
+    metrics,
+    webRoot: join(repoRoot, 'web', 'dist'),
+  });
+
+  log(`control plane  ${control.url}/graphql  (dashboard ${control.url}/)`);
+  log(`edge           http://${settings.host}:${edge.port}/services/{group}/predict`);
+  log(`xDS (ADS)      ${settings.host}:${xdsPort}`);
+  log(`gateway gRPC   ${settings.host}:${gateway.port}  (ext_authz, rate limit, ext_proc, access log)`);
+  log(`database       ${db.safeUrl}`);
+  log(`pub/sub        ${settings.redisUrl ? 'redis' : 'in-process'};  orchestrator ${orchestrator.kind};  object store ${settings.objectStoreUrl}`);
+  log(`admin token    ${auth.admin.token}  (also in ${join(settings.dataDir, 'admin-token')})`);
+
+  if (settings.demo) {
+    const demo = await setUpDemo(plane.domain, plane.admin, settings.dataDir);
+    const keyFile = join(settings.dataDir, DEMO_KEY_FILE);
+    if (demo.created) log(`demo           wine-quality is up; API key ${demo.apiKey} (also in ${keyFile})`);
+    else if (existsSync(keyFile)) log(`demo           API key in ${keyFile}: ${readFileSync(keyFile, 'utf8').trim()}`);
+  }
+  log('ready');
+
+  return async () => {
+    log('shutting down');
+    await control.close();
+    await edge.close();
+    await gateway.close();
+    await dataPlaneChanges.return?.();
+    await xds.close();
+    await policies.close();
+    await writer.close();
+    await orchestrator.close();
+    plane.domain.lifecycle.close();
+    await pubsub.close();
+    await db.close();
+  };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main()
+    .then((stop) => {
+      let stopping = false;
+      const shutdown = () => {
+        if (stopping) return;
+        stopping = true;
+        stop()
+          .then(() => process.exit(0))
+          .catch((error: unknown) => {
+            console.error(error);
+            process.exit(1);
+          });
+      };
+      process.on('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+    })
+    .catch((error: unknown) => {
+      console.error(`[sluice] failed to start: ${error instanceof Error ? error.message : String(error)}`);
+      if (error instanceof Error && error.stack) console.error(error.stack);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,457 @@
+// The local edge: Sluice's own HTTP front door where no Envoy runs. It serves
+// `POST /services/{group}/predict` from a routing table it gets over xDS like Envoy does,
+// and runs the same policy code in-process that Envoy reaches over gRPC:
+//
+//   route (404 / 503 / pin / weighted pick) → headers (413 by length, 415) → auth (401/403)
+//   → rate limit (429) → body (413, 408, 400) → runtime /invocations (round robin,
+//   retry once when unreachable, 504 on timeout) → answer → inference record
+//
+// plus GET /healthz and GET /metrics. Each stage is one function below.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { Registry } from 'prom-client';
+import type { Authorizer, AuthzDecision } from '../authz.ts';
+import type { RateLimiter } from '../ratelimit/limiter.ts';
+import type { InferenceRecorder } from '../inference-log/recorder.ts';
+import { drain, readBody, type BodyLimits } from './body.ts';
+import { EdgeError } from './errors.ts';
+import { silentLogger, type EdgeLogger } from './log.ts';
+import { createEdgeMetrics, type EdgeMetrics } from './metrics.ts';
+import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type RoutingTable } from './routing.ts';
+import { UpstreamFailure, Upstreams, type UpstreamResponse } from './upstream.ts';
+import { isJsonContentType, parsePredictBody } from './validate.ts';
+import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
+
+export interface EdgePolicy {
+  /** Required: a route with auth on is refused (503) rather than let through without one. */
+  authorizer?: Authorizer;
+  rateLimiter?: RateLimiter;
+  recorder?: InferenceRecorder;
+}
+
+export interface EdgeLimits {
+  /** request body limit (default 10 MiB) */
+  maxBodyBytes?: number;
+  /** time for the whole body once headers are in (default 30 s) */
+  bodyTimeoutMs?: number;
+  /** time for the request headers (slowloris guard; default 10 s) */
+  headersTimeoutMs?: number;
+  /** total header bytes before 431 (default 16 KiB) */
+  maxHeaderBytes?: number;
+  /** upstream timeout when the route sets none (default 60 s) */
+  upstreamTimeoutMs?: number;
+  /** sockets per runtime endpoint (default 64) */
+  upstreamConnections?: number;
+  /** idle keep-alive for client connections (default 65 s) */
+  keepAliveTimeoutMs?: number;
+}
+
+export interface StartEdgeOptions {
+  port: number;
+  host?: string;
+  /** routes over xDS from this ADS server… */
+  xds?: { address: string; nodeId?: string; readyTimeoutMs?: number };
+  /** …or from a routing source of the caller's */
+  routing?: RoutingSource;
+  policy: EdgePolicy;
+  metrics?: Registry;
+  log?: EdgeLogger;
+  limits?: EdgeLimits;
+  /** weighted pick; injectable for tests */
+  random?: () => number;
+  /**
+   * Wait until the inference record is durable before answering (default true): a crash
+   * then never loses the record of an answered request. false answers first.
+   */
+  awaitRecord?: boolean;
+}
+
+export interface EdgeServer {
+  port: number;
+  host: string;
+  server: Server;
+  routing: RoutingSource;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+const PREDICT = /^\/services\/([^/]+)\/predict$/;
+const JSON_TYPE = 'application/json';
+
+/** What one request has learnt so far; the answer and its record are built from it. */
+interface Exchange {
+  requestId: string;
+  startedAt: number;
+  t0: number;
+  group: string;
+  version: EdgeVersion | null;
+  capture: boolean;
+  clientRequestId: string | null;
+  requestBody: Buffer | null;
+  bytesIn: number;
+  error: string | null;
+}
+
+export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> {
+  const log = options.log ?? silentLogger;
+  const registry = options.metrics ?? new Registry();
+  const metrics = createEdgeMetrics(registry);
+  const random = options.random ?? Math.random;
+  const awaitRecord = options.awaitRecord ?? true;
+  const { authorizer, rateLimiter, recorder } = options.policy;
+  const L = options.limits ?? {};
+  const bodyLimits: BodyLimits = {
+    maxBytes: L.maxBodyBytes ?? 10 * 1024 * 1024,
+    timeoutMs: L.bodyTimeoutMs ?? 30_000,
+    drainCapBytes: Math.max(64 * 1024 * 1024, (L.maxBodyBytes ?? 0) * 4),
+  };
+  const upstreams = new Upstreams({ timeoutMs: L.upstreamTimeoutMs ?? 60_000, connections: L.upstreamConnections ?? 64 });
+
+  let ownClient: XdsRoutingClient | undefined;
+  let routing: RoutingSource;
+  if (options.routing) routing = options.routing;
+  else if (options.xds) {
+    ownClient = new XdsRoutingClient({ address: options.xds.address, nodeId: options.xds.nodeId, log }).start();
+    routing = ownClient;
+    const ok = await ownClient.ready(options.xds.readyTimeoutMs ?? 5000);
+    if (!ok) log.warn({ address: options.xds.address }, 'no routes from xDS yet; answering 404 until they arrive');
+  } else throw new Error('startEdge needs xds or routing');
+
+  // Pools of endpoints that left the table are closed (their in-flight calls finish).
+  const unwatch = routing.onChange((table) => upstreams.retain(liveEndpoints(table)));
+
+  // -------------------------------------------------------------------------------------
+  // Answering
+
+  function send(res: ServerResponse, status: number, body: string, headers: Record<string, string | number>): number {
+    const bytes = Buffer.byteLength(body);
+    if (res.headersSent || res.destroyed) return 0;
+    res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': bytes, ...headers });
+    res.end(body);
+    return bytes;
+  }
+
+  async function answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers: Record<string, string> = {}): Promise<void> {
+    const group = ex.group;
+    const version = ex.version?.name ?? '';
+    const latencyMs = performance.now() - ex.t0;
+    if (ex.capture && recorder && ex.version) {
+      const record = recorder
+        .record({
+          requestId: ex.requestId,
+          clientRequestId: ex.clientRequestId,
+          group,
+          version,
+          startedAt: ex.startedAt,
+          latencyMs,
+          statusCode: status,
+          requestBody: ex.requestBody,
+          responseBody: body,
+          error: ex.error,
+        })
+        .catch((err: unknown) => {
+          log.error({ requestId: ex.requestId, err: (err as Error).message }, 'inference record not written');
+        });
+      if (awaitRecord) await record;
+    }
+    const h: Record<string, string> = { 'x-request-id': ex.requestId, ...headers };
+    if (ex.version) h[PIN_HEADER] = ex.version.name;
+    const out = send(res, status, body, h);
+    metrics.requests.inc({ group, version, code: String(status) });
+    metrics.duration.observe({ group, version }, (performance.now() - ex.t0) / 1000);
+    if (ex.bytesIn > 0) metrics.requestBytes.inc({ group, version }, ex.bytesIn);
+    if (out > 0) metrics.responseBytes.inc({ group, version }, out);
+  }
+
+  function fail(res: ServerResponse, ex: Exchange, err: EdgeError): Promise<void> {
+    ex.error ??= `${err.code}: ${err.message}`;
+    return answer(res, ex, err.status, err.body(ex.requestId), err.headers);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Stages
+
+  async function authorize(req: IncomingMessage, group: string, version: EdgeVersion): Promise<AuthzDecision | null> {
+    if (!version.policy.auth) return null;
+    if (!authorizer) throw new EdgeError('AUTH_UNAVAILABLE', 'this service requires a credential and the edge has no authorizer');
+    const d = await authorizer.check({ group, version: version.name, authorization: req.headers.authorization });
+    if (!d.allowed) throw new EdgeError(d.code, d.message, undefined, d.status);
+    return d;
+  }
+
+  async function throttle(group: string, version: EdgeVersion, keyId: string | null): Promise<void> {
+    if (!version.policy.rateLimited || !rateLimiter) return;
+    const d = await rateLimiter.check({ group, version: version.name, keyId });
+    if (d.allowed) return;
+    metrics.throttled?.inc({ group, version: version.name });
+    throw new EdgeError(
+      'THROTTLED',
+      `rate limit of ${d.limit} requests per second ${d.scope === 'key' ? 'for this API key ' : ''}exceeded`,
+      { 'retry-after': String(d.retryAfterSeconds) },
+    );
+  }
+
+  /** Calls the version's runtimes; one retry on another endpoint (or version) if nothing reached a model. */
+  async function forward(
+    req: IncomingMessage,
+    ex: Exchange,
+    group: EdgeGroup,
+    first: EdgeVersion,
+    pinned: boolean,
+    body: Buffer,
+  ): Promise<UpstreamResponse> {
+    let version = first;
+    let tried: UpstreamFailure | null = null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let ep = upstreams.next(version, tried?.endpoint);
+      if (attempt === 1 && (!ep || (tried && ep.host === tried.endpoint.host && ep.port === tried.endpoint.port))) {
+        // the version has no other endpoint: an unpinned request may go to another version
+        const other = pinned ? null : pickVersion(group, undefined, random, version.name);
+        if (other?.kind === 'version' && other.version.name !== version.name && other.version.endpoints.length > 0) {
+          if (other.version.policy.auth && !version.policy.auth) await authorize(req, group.name, other.version);
+          version = other.version;
+          ex.version = version;
+          ex.capture = version.policy.capture;
+          ep = upstreams.next(version);
+        } else if (tried) break;
+      }
+      if (!ep) break;
+      const headers: Record<string, string> = {
+        'content-type': JSON_TYPE,
+        'x-request-id': ex.requestId,
+        [PIN_HEADER]: version.name,
+      };
+      try {
+        const res = await upstreams.invoke(ep, body, headers, version.timeoutMs);
+        // a runtime still loading its model never saw the request either
+        if (res.status === 503 && attempt === 0) {
+          tried = new UpstreamFailure('unreachable', `${ep.instance} is not ready`, ep);
+          continue;
+        }
+        return res;
+      } catch (err) {
+        if (!(err instanceof UpstreamFailure)) throw err;
+        log.warn({ requestId: ex.requestId, version: version.name, kind: err.kind, err: err.message }, 'upstream call failed');
+        if (err.kind === 'timeout') throw new EdgeError('UPSTREAM_TIMEOUT', `version ${version.name} did not answer in time`);
+        if (err.kind === 'broken') throw new EdgeError('UPSTREAM_ERROR', `version ${version.name} broke the connection`);
+        tried = err;
+      }
+    }
+    if (version.endpoints.length === 0) throw new EdgeError('NO_HEALTHY_ENDPOINT', `version ${version.name} has no ready instance`);
+    throw new EdgeError('UPSTREAM_UNREACHABLE', `version ${version.name} could not be reached`);
+  }
+
+  /** The runtime's answer as the /predict answer. */
+  function translateUpstream(ex: Exchange, up: UpstreamResponse): { status: number; body: string } {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(up.body.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    const obj = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+    const version = ex.version?.name ?? '';
+    if (up.status === 200) {
+      if (!obj || !Array.isArray(obj.predictions)) {
+        throw new EdgeError('UPSTREAM_ERROR', `version ${version} answered without a predictions list`);
+      }
+      return {
+        status: 200,
+        body: JSON.stringify({ client_request_id: ex.clientRequestId, request_id: ex.requestId, version, predictions: obj.predictions }),
+      };
+    }
+    const e = obj?.error as { code?: unknown; message?: unknown; details?: unknown } | undefined;
+    if (up.status >= 400 && up.status < 500 && e && typeof e.code === 'string') {
+      // the runtime's verdict on the input (422 schema mismatch, 400, 413 rows) goes through
+      ex.error = `${e.code}: ${String(e.message ?? '')}`;
+      const error: Record<string, unknown> = { code: e.code, message: typeof e.message === 'string' ? e.message : `HTTP ${up.status}` };
+      if (e.details !== undefined) error.details = e.details;
+      return { status: up.status, body: JSON.stringify({ error, request_id: ex.requestId }) };
+    }
+    if (up.status >= 500) throw new EdgeError('UPSTREAM_ERROR', `version ${version} failed (HTTP ${up.status})`);
+    throw new EdgeError('UPSTREAM_ERROR', `version ${version} answered HTTP ${up.status}`);
+  }
+
+  async function predict(req: IncomingMessage, res: ServerResponse, ex: Exchange, groupName: string): Promise<void> {
+    const table = routing.current();
+    const group = table.groups.get(groupName);
+    // 404 before anything else: no credential reveals whether a name exists
+    if (!group) return fail(res, ex, new EdgeError('NOT_FOUND', `no service ${JSON.stringify(groupName)}`));
+    ex.group = group.name;
+    if (req.method !== 'POST') {
+      return fail(res, ex, new EdgeError('METHOD_NOT_ALLOWED', `${req.url ?? ''} takes POST`, { allow: 'POST' }));
+    }
+    const pin = req.headers[PIN_HEADER];
+    const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random);
+    if (pick.kind === 'answer') return fail(res, ex, new EdgeError(pick.answer.code, pick.answer.message, undefined, pick.answer.status));
+    const version = pick.version;
+    ex.version = version;
+    ex.capture = version.policy.capture;
+    const labels = { group: group.name, version: version.name };
+    metrics.inflight.inc(labels);
+    try {
+      const declared = req.headers['content-length'];
+      if (declared !== undefined && Number(declared) > bodyLimits.maxBytes) {
+        drain(req, bodyLimits);
+        throw new EdgeError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${bodyLimits.maxBytes} bytes`);
+      }
+      if (!isJsonContentType(req.headers['content-type'])) {
+        throw new EdgeError('UNSUPPORTED_MEDIA_TYPE', `content-type must be ${JSON_TYPE} (got ${req.headers['content-type'] ?? 'none'})`);
+      }
+      const decision = await authorize(req, group.name, version);
+      await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
+      if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
+      const raw = await readBody(req, bodyLimits);
+      ex.bytesIn = raw.length;
+      ex.requestBody = raw;
+      const { body } = parsePredictBody(raw);
+      ex.clientRequestId = body.clientRequestId;
+      const up = await forward(req, ex, group, version, pick.pinned, raw);
+      const out = translateUpstream(ex, up);
+      await answer(res, ex, out.status, out.body);
+    } catch (err) {
+      const e = err instanceof EdgeError ? err : internal(err, ex);
+      if (e.code === 'PAYLOAD_TOO_LARGE' || e.code === 'REQUEST_TIMEOUT') {
+        // the body's state is unknown or being dropped: say so, and let the drain decide
+        if (e.code === 'REQUEST_TIMEOUT') res.setHeader('connection', 'close');
+      }
+      await fail(res, ex, e);
+      if (e.code === 'REQUEST_TIMEOUT') res.once('finish', () => req.socket.destroy());
+    } finally {
+      metrics.inflight.dec(labels);
+    }
+  }
+
+  function internal(err: unknown, ex: Exchange): EdgeError {
+    log.error({ requestId: ex.requestId, err: (err as Error).message, stack: (err as Error).stack }, 'edge request failed');
+    return new EdgeError('INTERNAL', 'internal error');
+  }
+
+  async function metricsEndpoint(res: ServerResponse): Promise<void> {
+    const text = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  function healthz(res: ServerResponse): void {
+    const t = routing.current();
+    send(
+      res,
+      200,
+      JSON.stringify({ status: 'ok', groups: t.groups.size, xds: t.versions, ...(ownClient ? { connected: ownClient.stats.connected } : {}) }),
+      {},
+    );
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const ex: Exchange = {
+      requestId: randomUUID(),
+      startedAt: Date.now(),
+      t0: performance.now(),
+      group: '',
+      version: null,
+      capture: false,
+      clientRequestId: null,
+      requestBody: null,
+      bytesIn: 0,
+      error: null,
+    };
+    let work: Promise<void>;
+    const m = PREDICT.exec(path);
+    if (m) {
+      let name: string;
+      try {
+        name = decodeURIComponent(m[1] as string);
+      } catch {
+        name = m[1] as string;
+      }
+      work = predict(req, res, ex, name);
+    } else if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      healthz(res);
+      return;
+    } else if (path === '/metrics' && req.method === 'GET') {
+      work = metricsEndpoint(res);
+    } else {
+      const nf = routing.current().notFound;
+      work = fail(res, ex, new EdgeError(nf.code, nf.message, undefined, nf.status));
+    }
+    work.catch((err: unknown) => {
+      log.error({ err: (err as Error).message }, 'edge handler failed');
+      if (!res.headersSent) send(res, 500, new EdgeError('INTERNAL', 'internal error').body(ex.requestId), {});
+      else res.destroy();
+    });
+  };
+
+  const server = createServer(
+    {
+      maxHeaderSize: L.maxHeaderBytes ?? 16 * 1024,
+      headersTimeout: L.headersTimeoutMs ?? 10_000,
+      // backstop for the body deadline the handler keeps itself
+      requestTimeout: (L.bodyTimeoutMs ?? 30_000) + (L.headersTimeoutMs ?? 10_000) + (L.upstreamTimeoutMs ?? 60_000),
+      keepAliveTimeout: L.keepAliveTimeoutMs ?? 65_000,
+      noDelay: true,
+    },
+    handle,
+  );
+  // 100-continue: the handler decides (413/401/429 go out before the client sends the body)
+  server.on('checkContinue', handle);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || socket.destroyed) return socket.destroy();
+    const code = err.code ?? '';
+    const [status, ecode, message]: [number, string, string] =
+      code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large']
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+          : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
+    const body = new EdgeError(ecode, message, undefined, status).body(randomUUID());
+    metrics.requests.inc({ group: '', version: '', code: String(status) });
+    socket.end(
+      `HTTP/1.1 ${status} ${ecode.replace(/_/g, ' ')}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  const host = options.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  log.info({ host, port }, 'edge listening');
+
+  return {
+    port,
+    host,
+    server,
+    routing,
+    registry,
+    async close() {
+      unwatch();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await upstreams.close();
+      await ownClient?.close();
+    },
+  };
+}
+
+function liveEndpoints(table: RoutingTable): Set<string> {
+  const live = new Set<string>();
+  for (const g of table.groups.values()) {
+    for (const v of [...g.pins.values(), ...g.weighted.map((w) => w.version)]) {
+      for (const e of v.endpoints) live.add(`${e.host}:${e.port}`);
+    }
+  }
+  return live;
+}

@@ -1,0 +1,55 @@
+// Simulated Envoy proxies for the xDS benchmark, in their own process so the server's
+// timings and memory are its own: N ADS streams, each on its own connection, each
+// subscribing like Envoy (wildcard CDS and LDS, EDS for its clusters, RDS for the edge
+// route) and ACKing every response at once.
+// argv: <port> <count> <node prefix>
+import * as grpc from '@grpc/grpc-js';
+import { TYPE_URL, envoyServices, unpackAny } from '../../proto/envoy.ts';
+import type { DiscoveryRequest } from '../../proto/generated/envoy/service/discovery/v3/DiscoveryRequest.ts';
+import type { DiscoveryResponse__Output } from '../../proto/generated/envoy/service/discovery/v3/DiscoveryResponse.ts';
+
+const [portArg, countArg, prefix = 'swarm'] = process.argv.slice(2);
+const port = Number(portArg);
+const count = Number(countArg);
+const { AdsClient } = envoyServices();
+const clients: grpc.Client[] = [];
+const calls: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>[] = [];
+
+function open(i: number) {
+  const client = new AdsClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.max_receive_message_length': -1,
+  });
+  clients.push(client);
+  const call = client.StreamAggregatedResources();
+  calls.push(call);
+  let edsNames: string[] = [];
+  call.on('data', (r: DiscoveryResponse__Output) => {
+    const url = r.type_url ?? '';
+    let names: string[] = [];
+    if (url === TYPE_URL.endpoint) names = edsNames;
+    if (url === TYPE_URL.route) names = ['sluice-edge'];
+    call.write({ type_url: url, version_info: r.version_info ?? '', response_nonce: r.nonce ?? '', resource_names: names });
+    if (url === TYPE_URL.cluster) {
+      const next = (r.resources ?? []).map((a) => unpackAny<{ name: string }>(a).name).sort();
+      if (next.join() !== edsNames.join()) {
+        edsNames = next;
+        call.write({ type_url: TYPE_URL.endpoint, resource_names: edsNames });
+      }
+    }
+  });
+  call.on('error', () => {});
+  call.write({ node: { id: `${prefix}-${i}`, cluster: 'bench' }, type_url: TYPE_URL.cluster });
+  call.write({ type_url: TYPE_URL.listener });
+  call.write({ type_url: TYPE_URL.route, resource_names: ['sluice-edge'] });
+}
+
+for (let i = 0; i < count; i++) open(i);
+process.send?.({ opened: count });
+process.on('message', (m: { cmd: string }) => {
+  if (m.cmd === 'stop') {
+    for (const c of calls) c.cancel();
+    for (const c of clients) c.close();
+    process.exit(0);
+  }
+});

@@ -1,0 +1,227 @@
+// Benchmark: the xDS server.
+//  1. time from a weight change (translate + set snapshot) until every connected proxy
+//     has ACKed the new route config, for 1, 100 and 500 simulated Envoy proxies (a
+//     separate process, one connection each) and for one real grpc-js-xds client;
+//  2. translation + snapshot + push-to-ACK time for 10,000 versions (5,000 groups of 2);
+//  3. server memory per connected proxy.
+// Run: node --import tsx test/bench/xds.ts [--rounds 20]
+// Prints a table and writes bench-results/xds.json.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { TYPE_URL } from '../../proto/envoy.ts';
+import { SnapshotCache, makeSnapshot } from '../../xds/cache.ts';
+import type { DataPlaneModel } from '../../xds/model.ts';
+import { XdsServer } from '../../xds/server.ts';
+import { translate } from '../../xds/translate.ts';
+import { startBackend } from '../xds/fixtures/backend.ts';
+import { startXdsClient } from '../xds/fixtures/client-process.ts';
+import { SETTINGS, version } from '../xds/fixtures/model.ts';
+import { report, round, summarize, type BenchRow } from './_report.ts';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' } } });
+const ROUNDS = Number(values.rounds);
+
+v8.setFlagsFromString('--expose_gc');
+const gc = vm.runInNewContext('gc') as () => void;
+const heapMb = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 1024 / 1024;
+};
+
+function model(groups: number, w: number, ports: [number, number] = [7001, 7002]): DataPlaneModel {
+  return {
+    groups: Array.from({ length: groups }, (_, i) => ({
+      groupId: `g${i}`,
+      name: `svc-${String(i).padStart(5, '0')}`,
+      versions: [
+        version('v1', w, ports[0], { authEnabled: i % 2 === 0, qpsLimit: i % 3 === 0 ? 100 : null }),
+        version('v2', 100 - w, ports[1], {
+          endpoints: [
+            { instance: 'v2-0', host: '127.0.0.1', port: ports[1], healthy: true },
+            { instance: 'v2-1', host: '127.0.0.2', port: ports[1], healthy: true },
+          ],
+        }),
+      ],
+    })),
+  };
+}
+
+/** Resolves when `count` streams whose node id starts with `prefix` ACKed route version `v`. */
+function waitAcks(server: XdsServer, prefix: string, count: number, v: string, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = new Set<string>();
+    const check = (streamId: string, nodeId: string, acked: string | null | undefined) => {
+      if (nodeId.startsWith(prefix) && acked === v) done.add(streamId);
+      if (done.size >= count) {
+        stop();
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    const stop = server.registry.onChange((e) => {
+      if (e.kind === 'updated' && e.typeUrl === TYPE_URL.route) {
+        check(e.proxy.streamId, e.proxy.nodeId, e.proxy.types[TYPE_URL.route]?.ackedVersion);
+      }
+    });
+    for (const p of server.registry.list()) check(p.streamId, p.nodeId, p.types[TYPE_URL.route]?.ackedVersion);
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`only ${done.size}/${count} ACKed ${v}`));
+    }, timeoutMs);
+  });
+}
+
+async function startSwarm(port: number, count: number, prefix: string): Promise<ChildProcess> {
+  const child = fork(fileURLToPath(new URL('./_xds-swarm.ts', import.meta.url)), [String(port), String(count), prefix], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (c) => reject(new Error(`swarm exited ${c}`)));
+  });
+  return child;
+}
+
+async function stopSwarm(child: ChildProcess) {
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  child.send({ cmd: 'stop' });
+  await gone;
+}
+
+const rows: BenchRow[] = [];
+const notes: Record<string, unknown> = { rounds: ROUNDS };
+
+async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: number) {
+  const prefix = `swarm${n}-`;
+  let w = 80;
+  const publish = () => {
+    w = w === 80 ? 20 : 80;
+    const snap = makeSnapshot(translate(model(1, w), SETTINGS));
+    cache.setSnapshot(snap);
+    return snap.types[TYPE_URL.route].version;
+  };
+  const first = cache.getSnapshot('x')!.types[TYPE_URL.route].version;
+  const swarm = await startSwarm(port, n, prefix);
+  await waitAcks(server, prefix, n, first);
+  const before = heapMb();
+  const samples: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const t0 = performance.now();
+    const v = publish();
+    await waitAcks(server, prefix, n, v);
+    samples.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await stopSwarm(swarm);
+  await new Promise((r) => setTimeout(r, 300));
+  const after = heapMb();
+  const s = summarize(samples);
+  rows.push({
+    case: `weight change → all ACK (${n} simulated Envoy)`,
+    proxies: n,
+    p50Ms: round(s.p50),
+    p99Ms: round(s.p99),
+    meanMs: round(s.mean),
+  });
+  return { perProxyKb: ((before - after) * 1024) / n };
+}
+
+async function main() {
+  const cache = new SnapshotCache();
+  cache.setSnapshot(makeSnapshot(translate(model(1, 80), SETTINGS)));
+  const server = new XdsServer({ cache });
+  const port = await server.listen(0, '127.0.0.1');
+
+  // 1. fan-out to simulated proxies
+  const memory: Record<number, number> = {};
+  for (const n of [1, 100, 500]) {
+    const { perProxyKb } = await fanout(server, cache, port, n);
+    memory[n] = perProxyKb;
+  }
+  rows.push({ case: 'server heap per connected proxy (500, small model)', proxies: 500, perProxyKiB: round(memory[500]!, 1) });
+
+  // 1b. one real grpc-js-xds client, through the API listener
+  {
+    const b1 = await startBackend('v1');
+    const b2 = await startBackend('v2');
+    let w = 80;
+    const realModel = () => ({
+      groups: [{ groupId: 'g', name: 'wine', versions: [version('v1', w, b1.port), version('v2', 100 - w, b2.port)] }],
+    });
+    cache.setSnapshot(makeSnapshot(translate(realModel(), SETTINGS)));
+    const client = await startXdsClient(port, 'grpcjs-bench');
+    await client.send({ cmd: 'calls', target: 'xds:///wine.sluice', count: 1 });
+    const samples: number[] = [];
+    const routeAck = (v: string) =>
+      new Promise<void>((resolve) => {
+        const ok = () => server.registry.byNode('grpcjs-bench')[0]?.types[TYPE_URL.route]?.ackedVersion === v;
+        if (ok()) return resolve();
+        const stop = server.registry.onChange(() => {
+          if (ok()) {
+            stop();
+            resolve();
+          }
+        });
+      });
+    for (let i = 0; i < ROUNDS; i++) {
+      w = w === 80 ? 20 : 80;
+      const t0 = performance.now();
+      const snap = makeSnapshot(translate(realModel(), SETTINGS));
+      cache.setSnapshot(snap);
+      await routeAck(snap.types[TYPE_URL.route].version);
+      samples.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const s = summarize(samples);
+    rows.push({ case: 'weight change → ACK (1 grpc-js-xds client)', proxies: 1, p50Ms: round(s.p50), p99Ms: round(s.p99), meanMs: round(s.mean) });
+    await client.stop();
+    await b1.close();
+    await b2.close();
+  }
+
+  // 2. 10,000 versions
+  {
+    const big = model(5000, 80);
+    const t0 = performance.now();
+    const res = translate(big, SETTINGS);
+    const t1 = performance.now();
+    const snap = makeSnapshot(res);
+    const t2 = performance.now();
+    const bytes = [...res.listeners, ...res.routes, ...res.clusters, ...res.endpoints].reduce((a, r) => a + r.resource.value.length, 0);
+    rows.push({ case: 'translate 10,000 versions', proxies: 0, ms: round(t1 - t0), resources: res.listeners.length + res.routes.length + res.clusters.length + res.endpoints.length, encodedMiB: round(bytes / 1024 / 1024) });
+    rows.push({ case: 'snapshot (hash + index) 10,000 versions', proxies: 0, ms: round(t2 - t1) });
+    // push the whole thing to one fresh Envoy-like proxy, then a one-group weight change
+    cache.setSnapshot(snap);
+    const t3 = performance.now();
+    const swarm = await startSwarm(port, 1, 'big-');
+    await waitAcks(server, 'big-', 1, snap.types[TYPE_URL.route].version, 120_000);
+    const t4 = performance.now();
+    rows.push({ case: 'initial sync of 10,000 versions to 1 proxy (connect → RDS ACK)', proxies: 1, ms: round(t4 - t3) });
+    const samples: number[] = [];
+    for (let i = 0; i < Math.min(ROUNDS, 5); i++) {
+      big.groups[0]!.versions[0]!.weight = i % 2 === 0 ? 10 : 90;
+      big.groups[0]!.versions[1]!.weight = 100 - big.groups[0]!.versions[0]!.weight;
+      const s0 = performance.now();
+      const next = makeSnapshot(translate(big, SETTINGS));
+      cache.setSnapshot(next);
+      await waitAcks(server, 'big-', 1, next.types[TYPE_URL.route].version, 120_000);
+      samples.push(performance.now() - s0);
+    }
+    const s = summarize(samples);
+    rows.push({ case: 'one weight change among 10,000 versions → ACK (1 proxy)', proxies: 1, p50Ms: round(s.p50), p99Ms: round(s.p99), meanMs: round(s.mean) });
+    await stopSwarm(swarm);
+  }
+
+  await server.close();
+  notes.machine = 'server in this process; simulated proxies in one child process (one connection each); shared 2-core box';
+  notes.memory = 'heap (after GC) with N proxies connected minus heap after they left, divided by N';
+  report('xds', rows, notes);
+}
+
+await main();
+process.exit(0);
