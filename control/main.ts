@@ -63,7 +63,10 @@ export async function main(env: Record<string, string | undefined> = process.env
   if (migrated.applied.length > 0) log(`database migrated: ${migrated.applied.join(', ')}`);
   const db = await createDatabase(settings.databaseUrl);
   const prisma = db.prisma as unknown as PrismaClient;
-  const pubsub = await openPubSub(settings.redisUrl ?? undefined);
+  const pubsub = await openPubSub(settings.redisUrl ?? undefined, {
+    onError: (error) => log(`pub/sub: ${error.message}`),
+    onDrop: (topic, total) => log(`pub/sub: a slow subscriber of ${topic} has lost ${total} notices`),
+  });
   const auth = await openAuth({ dataDir: settings.dataDir, env });
   const orchestrator = await openOrchestrator(settings);
   const store = openObjectStore(settings.objectStoreUrl);

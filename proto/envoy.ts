@@ -154,29 +154,31 @@ const INT32_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32']
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
+function badScalar(t: string, value: unknown, path: string): EnvoyProtoError {
+  return new EnvoyProtoError('ENVOY_BAD_VALUE', `field of type ${t} cannot hold ${JSON.stringify(value)}`, path);
+}
+
 function checkScalar(field: protobuf.Field, value: unknown, path: string): void {
   const t = field.type;
-  const bad = () =>
-    new EnvoyProtoError('ENVOY_BAD_VALUE', `field of type ${t} cannot hold ${JSON.stringify(value)}`, path);
   if (t === 'string') {
-    if (typeof value !== 'string') throw bad();
+    if (typeof value !== 'string') throw badScalar(t, value, path);
   } else if (t === 'bool') {
-    if (typeof value !== 'boolean') throw bad();
+    if (typeof value !== 'boolean') throw badScalar(t, value, path);
   } else if (t === 'bytes') {
-    if (!(value instanceof Uint8Array) && typeof value !== 'string') throw bad();
+    if (!(value instanceof Uint8Array) && typeof value !== 'string') throw badScalar(t, value, path);
   } else if (t === 'double' || t === 'float') {
-    if (typeof value !== 'number') throw bad();
+    if (typeof value !== 'number') throw badScalar(t, value, path);
   } else if (INT32_TYPES.has(t)) {
-    if (typeof value !== 'number' || !Number.isInteger(value)) throw bad();
+    if (typeof value !== 'number' || !Number.isInteger(value)) throw badScalar(t, value, path);
     if (t.startsWith('u') || t === 'fixed32') {
-      if (value < 0 || value > 0xffffffff) throw bad();
-    } else if (value < -0x80000000 || value > 0x7fffffff) throw bad();
+      if (value < 0 || value > 0xffffffff) throw badScalar(t, value, path);
+    } else if (value < -0x80000000 || value > 0x7fffffff) throw badScalar(t, value, path);
   } else if (INT64_TYPES.has(t)) {
     const ok =
       (typeof value === 'number' && Number.isInteger(value)) ||
       (typeof value === 'string' && /^-?\d+$/.test(value)) ||
       (isPlainObject(value) && 'low' in value && 'high' in value);
-    if (!ok) throw bad();
+    if (!ok) throw badScalar(t, value, path);
   }
 }
 
@@ -202,6 +204,9 @@ function checkSingle(field: protobuf.Field, value: unknown, path: string): void 
   checkScalar(field, value, path);
 }
 
+// ReflectionObject.fullName walks the parent chain on every read: the Any check is by identity
+let anyType: protobuf.Type | undefined;
+
 function checkMessage(type: protobuf.Type, value: unknown, path: string): void {
   if (!isPlainObject(value)) {
     throw new EnvoyProtoError(
@@ -210,7 +215,8 @@ function checkMessage(type: protobuf.Type, value: unknown, path: string): void {
       path,
     );
   }
-  if (type.fullName === ANY_NAME) {
+  anyType ??= envoyRoot().lookupType(ANY_NAME);
+  if (type === anyType) {
     // a nested Any must already be packed (by packAny), so its payload was checked too
     for (const key of Object.keys(value)) {
       if (key !== 'type_url' && key !== 'value') {
@@ -222,10 +228,12 @@ function checkMessage(type: protobuf.Type, value: unknown, path: string): void {
     }
     return;
   }
-  for (const [key, v] of Object.entries(value)) {
-    const at = path ? `${path}.${key}` : key;
+  const fields = type.fields;
+  for (const key in value) {
+    const v = value[key];
     if (v === undefined) continue;
-    const field = type.fields[key];
+    const at = path ? `${path}.${key}` : key;
+    const field = fields[key];
     if (!field) {
       // the oneof discriminator that proto-loader writes with `oneofs: true`
       const oneof = type.oneofs?.[key];
@@ -244,6 +252,7 @@ function checkMessage(type: protobuf.Type, value: unknown, path: string): void {
     }
   }
   for (const oneof of type.oneofsArray) {
+    if (oneof.oneof.length < 2) continue;
     const set = oneof.oneof.filter((name) => value[name] !== undefined && value[name] !== null);
     if (set.length > 1) {
       throw new EnvoyProtoError(
@@ -290,9 +299,16 @@ export interface PackedAny {
 }
 
 /** Packs `object` as `typeName` into a google.protobuf.Any, refusing unknown fields. */
+const urlCache = new WeakMap<protobuf.Type, string>();
+
 export function packAny(typeName: string, object: object): PackedAny {
   const type = lookupType(typeName);
-  return { type_url: typeUrl(type.fullName.slice(1)), value: encode(typeName, object) };
+  let url = urlCache.get(type);
+  if (url === undefined) {
+    url = typeUrl(type.fullName.slice(1));
+    urlCache.set(type, url);
+  }
+  return { type_url: url, value: encode(typeName, object) };
 }
 
 /** Decodes an Any by its type URL. */

@@ -248,11 +248,17 @@ function errorRoute(name: string, match: Route['match'], status: number, code: s
     },
     response_headers_to_add: JSON_HEADERS,
     // no version is involved, so neither policy nor capture applies
-    typed_per_filter_config: sortedMap([
-      [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, { disabled: true } satisfies ExtAuthzPerRoute)],
-      [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
-    ]),
+    typed_per_filter_config: policiesOff(),
   };
+}
+
+let policiesOffCache: Record<string, PackedAny> | undefined;
+function policiesOff(): Record<string, PackedAny> {
+  policiesOffCache ??= sortedMap([
+    [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, { disabled: true } satisfies ExtAuthzPerRoute)],
+    [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
+  ]);
+  return policiesOffCache;
 }
 
 /** Rate-limit descriptor: (group, destination_cluster, identity?) for groups with any QPS limit. */
@@ -279,6 +285,8 @@ const ROUTE_TIMEOUT = { seconds: 60 };
 function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   const path = predictPath(group.name);
   const versions = sortedVersions(group);
+  // the pin route and the weighted entry of a version carry the same overrides
+  const filterConfig = new Map(versions.map((v) => [v.name, versionFilterConfig(group, v)]));
   const limits = rateLimits(group);
   const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
   const routes: Route[] = [];
@@ -293,7 +301,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
         hash_policy: hashPolicy,
       },
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
-      typed_per_filter_config: versionFilterConfig(group, v),
+      typed_per_filter_config: filterConfig.get(v.name),
     });
   }
   routes.push(
@@ -326,7 +334,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
             // client and the access log all see which version answered
             request_headers_to_add: [setHeader(PIN_HEADER, v.name)],
             response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
-            typed_per_filter_config: versionFilterConfig(group, v),
+            typed_per_filter_config: filterConfig.get(v.name),
           }),
         ),
       },

@@ -143,6 +143,15 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
     for (const mailbox of state.mailboxes) mailbox.push(value);
   });
 
+  // Publishes during an outage share one wait (one 'ready' listener, not one per call).
+  let publisherWait: Promise<boolean> | null = null;
+  function waitForPublisher(): Promise<boolean> {
+    publisherWait ??= readyWithin(pub, publishTimeoutMs).finally(() => {
+      publisherWait = null;
+    });
+    return publisherWait;
+  }
+
   function redisSubscribe(topic: string): Promise<void> {
     const done = sub.subscribe(prefix + topic).then(
       () => undefined,
@@ -168,7 +177,7 @@ export async function createRedisPubSub(url: string, options: RedisPubSubOptions
         await settledWithin(Promise.all(pendingSubscribes), publishTimeoutMs);
       }
       if (closed) throw pubSubClosed();
-      if (pub.status !== 'ready' && !(await readyWithin(pub, publishTimeoutMs))) {
+      if (pub.status !== 'ready' && !(await waitForPublisher())) {
         if (closed) throw pubSubClosed();
         throw new PubSubError('UNAVAILABLE', `publish to ${topic} failed: Redis is not connected`);
       }

@@ -39,7 +39,7 @@ export interface EdgeLimits {
   headersTimeoutMs?: number;
   /** total header bytes before 431 (default 16 KiB) */
   maxHeaderBytes?: number;
-  /** upstream timeout when the route sets none (default 60 s) */
+  /** upper bound on the upstream timeout; the route's own (from xDS) applies when shorter (default 60 s) */
   upstreamTimeoutMs?: number;
   /** sockets per runtime endpoint (default 64) */
   upstreamConnections?: number;

@@ -118,6 +118,8 @@ export class XdsRoutingClient implements RoutingSource {
   private table: RoutingTable = EMPTY_TABLE;
   private haveListener = false;
   private haveRoutes = false;
+  /** the CDS subscription (joined names) the last accepted CDS response answered */
+  private cdsAnsweredFor: string | null = null;
 
   readonly stats: XdsClientStatus = {
     connected: false,
@@ -163,9 +165,12 @@ export class XdsRoutingClient implements RoutingSource {
     return this;
   }
 
-  /** Resolves once the listener and its routes have arrived (or after `timeoutMs`; false then). */
+  /**
+   * Resolves once the listener, its routes, and the clusters and endpoints those routes name
+   * have arrived (or after `timeoutMs`; false then).
+   */
   ready(timeoutMs = 10_000): Promise<boolean> {
-    if (this.haveListener && this.haveRoutes) return Promise.resolve(true);
+    if (this.warm()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
@@ -362,9 +367,11 @@ export class XdsRoutingClient implements RoutingSource {
           const parsed = parseCluster(c as Cluster__Output);
           if (wanted.has(parsed.name)) next.set(parsed.name, parsed);
         }
+        const answeredFor = [...wanted].sort().join(',');
         return () => {
           // CDS is state of the world too: what is missing is gone.
           this.clusters = next;
+          this.cdsAnsweredFor = answeredFor;
           this.subscribe(TYPE_URL.endpoint, this.edsNames());
           const keep = new Set(this.edsNames());
           for (const name of [...this.endpoints.keys()]) if (!keep.has(name)) this.endpoints.delete(name);
@@ -382,6 +389,22 @@ export class XdsRoutingClient implements RoutingSource {
     }
   }
 
+  /** Everything the routes need is here: a cluster the server said does not exist counts as here. */
+  private warm(): boolean {
+    if (!this.haveListener) return false;
+    if (!this.listener) return true;
+    if (!this.haveRoutes || !this.routes) return false;
+    for (const name of this.routes.clusters) {
+      const c = this.clusters.get(name);
+      if (!c) {
+        if (this.cdsAnsweredFor === null || !this.cdsAnsweredFor.split(',').includes(name)) return false;
+        continue;
+      }
+      if (!this.endpoints.has(c.edsName)) return false;
+    }
+    return true;
+  }
+
   private edsNames(): string[] {
     return [...this.clusters.values()].map((c) => c.edsName);
   }
@@ -395,7 +418,7 @@ export class XdsRoutingClient implements RoutingSource {
       versions: { ...this.stats.versions },
     });
     this.table = next;
-    if (this.haveListener && this.haveRoutes && this.readyWaiters.length > 0) {
+    if (this.readyWaiters.length > 0 && this.warm()) {
       const waiters = this.readyWaiters;
       this.readyWaiters = [];
       for (const w of waiters) w();

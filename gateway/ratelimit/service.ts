@@ -1,7 +1,8 @@
 // The Envoy rate-limit service adapter (envoy.service.ratelimit.v3.RateLimitService/
 // ShouldRateLimit) around RateLimiter. Each descriptor names `group`, `version` and
 // optionally `key` (the API key id the ext_authz check put in x-sluice-key-id); descriptors
-// without group and version are not Sluice's and pass.
+// without group and version are not Sluice's and pass. Envoy sends the body of a 429 from
+// raw_body and the Retry-After header from response_headers_to_add.
 import type * as grpc from '@grpc/grpc-js';
 import type { RateLimitServiceHandlers } from '../generated/envoy/service/ratelimit/v3/RateLimitService.ts';
 import type { RateLimitRequest__Output } from '../generated/envoy/service/ratelimit/v3/RateLimitRequest.ts';
@@ -22,20 +23,26 @@ function toStatus(d: RateDecision): DescriptorStatus {
 }
 
 export async function shouldRateLimit(limiter: RateLimiter, req: RateLimitRequest__Output): Promise<RateLimitResponse> {
-  const statuses: DescriptorStatus[] = [];
-  let worst: RateDecision | undefined;
-  for (const descriptor of req.descriptors) {
+  // Descriptors naming the same group/version are decided by ONE check, so a route that sends
+  // both a version descriptor and a key descriptor does not spend two version tokens.
+  const targets = req.descriptors.map((descriptor) => {
     const entries = new Map(descriptor.entries.map((e) => [e.key, e.value]));
     const group = entries.get('group');
     const version = entries.get('version');
-    if (!group || !version) {
-      statuses.push({ code: 'OK' });
-      continue;
-    }
-    const d = await limiter.check({ group, version, keyId: entries.get('key') || null, cost: req.hits_addend || 1 });
-    statuses.push(toStatus(d));
-    if (!d.allowed && (!worst || d.retryAfterSeconds > worst.retryAfterSeconds)) worst = d;
+    return group && version ? { id: `${group}\n${version}`, group, version, key: entries.get('key') || null } : null;
+  });
+  const decisions = new Map<string, RateDecision>();
+  for (const t of targets) {
+    if (!t || decisions.has(t.id)) continue;
+    const keyId = targets.find((o) => o?.id === t.id && o.key)?.key ?? null;
+    decisions.set(t.id, await limiter.check({ group: t.group, version: t.version, keyId, cost: req.hits_addend || 1 }));
   }
+  const statuses: DescriptorStatus[] = targets.map((t) => {
+    const d = t ? decisions.get(t.id) : undefined;
+    return d ? toStatus(d) : { code: 'OK' };
+  });
+  let worst: RateDecision | undefined;
+  for (const d of decisions.values()) if (!d.allowed && (!worst || d.retryAfterSeconds > worst.retryAfterSeconds)) worst = d;
   if (!worst) return { overall_code: 'OK', statuses };
   const message = `rate limit of ${worst.limit} requests per second ${worst.scope === 'key' ? 'for this API key ' : ''}exceeded`;
   return {

@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startControlServer, type ControlServer } from '../../control/http/server.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 
 const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
@@ -20,7 +19,6 @@ interface GroupData {
 
 describe('dashboard (Chromium)', () => {
   let cp: TestControlPlane;
-  let web: ControlServer;
   let webRoot: string;
   let browser: Browser;
   let context: BrowserContext;
@@ -31,8 +29,7 @@ describe('dashboard (Chromium)', () => {
     // build the current sources into a private folder so a concurrent build of web/dist cannot interfere
     webRoot = mkdtempSync(join(tmpdir(), 'sluice-web-'));
     await build({ configFile: resolve('web/vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
-    cp = await startTestControlPlane({ provider: 'sqlite' });
-    web = await startControlServer(0, '127.0.0.1', { schema: cp.plane.schema, context: cp.plane.contextFor, webRoot, log: () => undefined });
+    cp = await startTestControlPlane({ provider: 'sqlite', webRoot });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -49,7 +46,6 @@ describe('dashboard (Chromium)', () => {
   afterAll(async () => {
     await context?.close();
     await browser?.close();
-    await web?.close();
     await cp?.close();
     if (webRoot) rmSync(webRoot, { recursive: true, force: true });
   });
@@ -63,14 +59,14 @@ describe('dashboard (Chromium)', () => {
 
   it('serves the dashboard for client routes too', async () => {
     for (const path of ['/', '/groups/does-not-exist']) {
-      const res = await fetch(`${web.url}${path}`);
+      const res = await fetch(`${cp.url}${path}`);
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('<div id="app">');
     }
   });
 
   it('rejects a wrong token readably, then signs in with the admin token', async () => {
-    await page.goto(web.url);
+    await page.goto(cp.url);
     await page.fill('input[name=token]', 'not-a-real-token');
     await page.click('button[type=submit]');
     await expect.poll(() => page.locator('.error').textContent()).toMatch(/UNAUTHENTICATED|token/i);

@@ -200,7 +200,9 @@ describe('fail open', () => {
     const limiter = createRateLimiter({
       policies,
       redisUrl: `redis://127.0.0.1:${proxyPort}`,
-      redisKeyPrefix: `sluice:test:${randomBytes(4).toString('hex')}:`, onStoreEvent: (e) => events.push(e) });
+      redisKeyPrefix: `sluice:test:${randomBytes(4).toString('hex')}:`,
+      onStoreEvent: (e) => events.push(e),
+    });
     // through Redis
     expect((await limiter.check({ group: 'wine-quality', version: 'v1' })).allowed).toBe(true);
     expect(events).toEqual([]);
@@ -282,5 +284,28 @@ describe('Envoy RateLimitService/ShouldRateLimit over gRPC', () => {
     expect(foreign.statuses.map((s) => s.code)).toEqual(['OK']);
     const empty = await shouldRateLimit(gw.clients, { domain: 'sluice' });
     expect(empty.overall_code).toBe('OK');
+  });
+
+  it('decides descriptors of one version together: a version and a key descriptor spend one token', async () => {
+    const policies = demoPolicies();
+    policies.setVersion(version('solo', 'v1', { qpsLimit: 2 }));
+    const gw2 = await startTestGateway(policies);
+    try {
+      const both = {
+        domain: 'sluice',
+        descriptors: [
+          { entries: [{ key: 'group', value: 'solo' }, { key: 'version', value: 'v1' }] },
+          { entries: [{ key: 'group', value: 'solo' }, { key: 'version', value: 'v1' }, { key: 'key', value: 'k' }] },
+          { entries: [{ key: 'remote_address', value: '10.0.0.1' }] },
+        ],
+      };
+      const r1 = await shouldRateLimit(gw2.clients, both);
+      const r2 = await shouldRateLimit(gw2.clients, both);
+      const r3 = await shouldRateLimit(gw2.clients, both);
+      expect([r1.overall_code, r2.overall_code, r3.overall_code]).toEqual(['OK', 'OK', 'OVER_LIMIT']);
+      expect(r3.statuses.map((s) => s.code)).toEqual(['OVER_LIMIT', 'OVER_LIMIT', 'OK']);
+    } finally {
+      await gw2.close();
+    }
   });
 });

@@ -280,6 +280,31 @@ describe('local orchestrator', () => {
     await expect(o.openTerminal('ver-1', 'wine-v1-9')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('reports Unhealthy while a replica is not ready yet, then RUNNING', async () => {
+    const { o, reports } = orchestrator({ timing: { ...fastTiming, unhealthyEventEvery: 4 } });
+    const d = imageDeployment([process.execPath, FAKE_RUNTIME], { replicas: 1 });
+    if (d.source.kind !== 'image') throw new Error('image expected');
+    // HTTP probes only apply to the runtime: run the fake as the model runtime, slow to load.
+    const slow = createLocalOrchestrator({
+      dataDir,
+      runtimeCommand: ['/usr/bin/env', 'FAKE_READY_AFTER_MS=600', process.execPath, FAKE_RUNTIME],
+      capacity: { cpu: 4, memoryGiB: 8, gpus: [] },
+      timing: { ...fastTiming, unhealthyEventEvery: 4 },
+    });
+    cleanups.push(() => slow.close());
+    const slowReports = new Reports(slow);
+    await slow.deploy(modelDeployment({ versionId: 'ver-slow', versionName: 'slow' }));
+    await slowReports.until(slowReports.versionStatus('ver-slow', 'RUNNING'), 'slow replica RUNNING');
+    const unhealthy = slowReports.events('Unhealthy', 'wine-slow-0');
+    expect(unhealthy.length).toBeGreaterThanOrEqual(1);
+    expect(unhealthy[0]).toMatchObject({ level: 'WARNING', message: 'Readiness probe failed: HTTP probe failed with statuscode: 503' });
+    expect(slowReports.instances('ver-slow').get('wine-slow-0')?.restartCount).toBe(0);
+    // An image version is probed on its port only.
+    await o.deploy(d);
+    await reports.until(reports.versionStatus('ver-1', 'RUNNING'), 'image RUNNING');
+    expect(reports.events('Unhealthy')).toHaveLength(0);
+  });
+
   it('rejects bad deployments with typed errors', async () => {
     const { o } = orchestrator();
     await expect(o.deploy(modelDeployment({ groupName: 'Bad_Name' }))).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });

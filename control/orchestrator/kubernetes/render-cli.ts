@@ -41,10 +41,10 @@ function readDeploymentsFile(path: string): VersionDeployment[] {
 }
 
 /** The group's versions as the orchestrator would get them, straight from the database. */
-async function readDeploymentsFromDb(group: string): Promise<VersionDeployment[]> {
+async function readDeploymentsFromDb(group: string, env: NodeJS.ProcessEnv): Promise<VersionDeployment[]> {
   const { createDatabase } = await import('../../db/client.ts');
-  const dataDir = process.env.SLUICE_DATA_DIR ?? './.sluice';
-  const db = await createDatabase(process.env.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`);
+  const dataDir = env.SLUICE_DATA_DIR ?? './.sluice';
+  const db = await createDatabase(env.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`);
   try {
     const found = await db.prisma.serviceGroup.findUnique({
       where: { name: group },
@@ -94,7 +94,16 @@ async function readDeploymentsFromDb(group: string): Promise<VersionDeployment[]
   }
 }
 
-async function main(argv: string[]): Promise<number> {
+export interface Output {
+  write(text: string): unknown;
+}
+
+/** The CLI, callable in-process: returns the exit code. */
+export async function main(
+  argv: string[],
+  io: { out: Output; err: Output } = { out: process.stdout, err: process.stderr },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -103,36 +112,36 @@ async function main(argv: string[]): Promise<number> {
       options: { file: { type: 'string' }, namespace: { type: 'string' }, 'runtime-image': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    io.err.write(`${(err as Error).message}\n${USAGE}\n`);
     return 2;
   }
   if (args.values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    io.out.write(`${USAGE}\n`);
     return 0;
   }
   const group = args.positionals[0];
   if (!group && !args.values.file) {
-    process.stderr.write(`${USAGE}\n`);
+    io.err.write(`${USAGE}\n`);
     return 2;
   }
-  const store = process.env.SLUICE_OBJECT_STORE;
+  const store = env.SLUICE_OBJECT_STORE;
   const options = defaultManifestOptions({
     ...(args.values.namespace ? { namespace: args.values.namespace } : {}),
     ...(args.values['runtime-image'] ? { runtimeImage: args.values['runtime-image'] } : {}),
     objectStoreUri: store && !store.startsWith('file:') ? store : null,
   });
   try {
-    let deployments = args.values.file ? readDeploymentsFile(args.values.file) : await readDeploymentsFromDb(group as string);
+    let deployments = args.values.file ? readDeploymentsFile(args.values.file) : await readDeploymentsFromDb(group as string, env);
     if (group) deployments = deployments.filter((d) => d.groupName === group);
     if (deployments.length === 0) {
-      process.stderr.write(`no versions for group "${group}"\n`);
+      io.err.write(`no versions for group "${group}"\n`);
       return 1;
     }
-    process.stdout.write(renderGroupYaml(deployments, options));
+    io.out.write(renderGroupYaml(deployments, options));
     return 0;
   } catch (err) {
     const code = err instanceof SluiceError ? err.code : 'INTERNAL';
-    process.stderr.write(`k8s:render: ${code}: ${(err as Error).message}\n`);
+    io.err.write(`k8s:render: ${code}: ${(err as Error).message}\n`);
     return 1;
   }
 }

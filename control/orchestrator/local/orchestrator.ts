@@ -6,7 +6,7 @@
 
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { notFound } from '../../errors.ts';
+import { conflict, notFound } from '../../errors.ts';
 import type {
   LogLine,
   Orchestrator,
@@ -270,7 +270,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
 
     async deploy(d: VersionDeployment): Promise<void> {
       validateDeployment(d);
-      if (closed) throw new Error('orchestrator is closed');
+      if (closed) throw conflict('the orchestrator is closed');
       await withLock(d.versionId, () => deployLocked(d));
     },
 
