@@ -31,6 +31,8 @@ const TYPE_PREFIX = 'type.googleapis.com/';
 export const ENVOY_TYPES = {
   listener: 'envoy.config.listener.v3.Listener',
   routeConfiguration: 'envoy.config.route.v3.RouteConfiguration',
+  virtualHost: 'envoy.config.route.v3.VirtualHost',
+  route: 'envoy.config.route.v3.Route',
   cluster: 'envoy.config.cluster.v3.Cluster',
   clusterLoadAssignment: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
   bootstrap: 'envoy.config.bootstrap.v3.Bootstrap',

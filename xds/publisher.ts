@@ -8,7 +8,7 @@ import type { DataPlaneModel, DataPlaneSettings } from './model.ts';
 import { SnapshotCache, makeSnapshot, snapshotVersions, type Snapshot } from './cache.ts';
 import { XdsServer, type XdsLogger } from './server.ts';
 import { ProxyStatusRegistry } from './status.ts';
-import { translate } from './translate.ts';
+import { createTranslator } from './translate.ts';
 import type { XdsTypeUrl } from '../proto/envoy.ts';
 
 export interface XdsControlOptions {
@@ -67,6 +67,7 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
   let current: Snapshot | undefined;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
+  const translate = createTranslator();
 
   async function build(): Promise<Snapshot> {
     const t0 = performance.now();

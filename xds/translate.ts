@@ -14,7 +14,8 @@
 // sorted order, maps are built with sorted keys, and protobufjs encodes fields in number
 // order. Each resource carries a content hash used as its version.
 import { createHash } from 'node:crypto';
-import { ENVOY_TYPES, TYPE_URL, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
+import protobuf from 'protobufjs';
+import { ENVOY_TYPES, TYPE_URL, encode, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
 import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
 import type { Route } from '../proto/generated/envoy/config/route/v3/Route.ts';
@@ -346,14 +347,31 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   return routes;
 }
 
-function edgeRouteConfig(model: DataPlaneModel, s: DataPlaneSettings): RouteConfiguration {
-  const routes = [...model.groups].sort(byName).flatMap((g) => edgeRoutes(g, s));
-  routes.push(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service'));
-  return {
-    name: EDGE_ROUTE_CONFIG,
-    virtual_hosts: [{ name: 'sluice', domains: ['*'], routes }],
-  };
+/**
+ * The edge route configuration, assembled from routes encoded one by one (so a group's
+ * routes can be reused from an earlier build). Written in field-number order (name, then
+ * the virtual host; in it name, domains, then routes), exactly as protobufjs would encode
+ * the whole message, so the bytes are the same as a one-piece encoding.
+ */
+function edgeRouteConfigBytes(routeBytes: Uint8Array[]): Uint8Array {
+  const vh = protobuf.Writer.create();
+  const head = encode(ENVOY_TYPES.virtualHost, { name: 'sluice', domains: ['*'] });
+  vh.raw(head);
+  for (const r of routeBytes) vh.uint32(ROUTES_TAG).bytes(r);
+  const rc = protobuf.Writer.create();
+  rc.raw(encode(ENVOY_TYPES.routeConfiguration, { name: EDGE_ROUTE_CONFIG } satisfies RouteConfiguration));
+  rc.uint32(VIRTUAL_HOSTS_TAG).bytes(vh.finish());
+  return rc.finish();
 }
+// wire tags: field number << 3 | 2 (length-delimited)
+const VIRTUAL_HOSTS_TAG = (2 << 3) | 2; // RouteConfiguration.virtual_hosts
+const ROUTES_TAG = (3 << 3) | 2; // VirtualHost.routes
+
+const encodeRoute = (r: Route) => encode(ENVOY_TYPES.route, r);
+
+let notFoundCache: Uint8Array | undefined;
+const notFoundRoute = () =>
+  (notFoundCache ??= encodeRoute(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service')));
 
 function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
   const extAuthz: ExtAuthz = {
@@ -541,34 +559,89 @@ function loadAssignment(group: DataPlaneGroup, v: DataPlaneVersion): ClusterLoad
 
 // ---------------------------------------------------------------------------------------
 
-/** The model as Envoy resources, each list sorted by name. Throws XdsTranslateError on a bad model. */
-export function translate(model: DataPlaneModel, settings: DataPlaneSettings): EnvoyResources {
-  validate(model, settings);
-  const groups = [...model.groups].sort(byName);
-  const listeners = [resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings))];
-  const routes = [
-    resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, EDGE_ROUTE_CONFIG, edgeRouteConfig(model, settings)),
-  ];
-  const clusters: XdsResource[] = [];
-  const endpoints: XdsResource[] = [];
-  for (const g of groups) {
-    listeners.push({
+/** What one group contributes; reused while the group and the settings are unchanged. */
+interface GroupOutput {
+  apiListener: XdsResource;
+  apiRoute: XdsResource;
+  clusters: XdsResource[];
+  endpoints: XdsResource[];
+  /** encoded edge routes, in order */
+  edgeRoutes: Uint8Array[];
+}
+
+function translateGroup(g: DataPlaneGroup, settings: DataPlaneSettings): GroupOutput {
+  const out: GroupOutput = {
+    apiListener: {
       ...resource(TYPE_URL.listener, ENVOY_TYPES.listener, apiListenerName(g.name), apiListener(g)),
       onlyByName: true,
-    });
-    routes.push(
-      resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, apiListenerName(g.name), apiRouteConfig(g, settings)),
-    );
-    for (const v of sortedVersions(g)) {
-      const name = clusterName(g.name, v.name);
-      clusters.push(resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, name, versionCluster(g, v, settings)));
-      endpoints.push(resource(TYPE_URL.endpoint, ENVOY_TYPES.clusterLoadAssignment, name, loadAssignment(g, v)));
-    }
-  }
-  return {
-    listeners: listeners.sort(byName),
-    routes: routes.sort(byName),
-    clusters: clusters.sort(byName),
-    endpoints: endpoints.sort(byName),
+    },
+    apiRoute: resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, apiListenerName(g.name), apiRouteConfig(g, settings)),
+    clusters: [],
+    endpoints: [],
+    edgeRoutes: edgeRoutes(g, settings).map(encodeRoute),
   };
+  for (const v of sortedVersions(g)) {
+    const name = clusterName(g.name, v.name);
+    out.clusters.push(resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, name, versionCluster(g, v, settings)));
+    out.endpoints.push(resource(TYPE_URL.endpoint, ENVOY_TYPES.clusterLoadAssignment, name, loadAssignment(g, v)));
+  }
+  return out;
+}
+
+export type Translate = (model: DataPlaneModel, settings: DataPlaneSettings) => EnvoyResources;
+
+/**
+ * A translate function that remembers each group's output from the previous call and
+ * reuses it while the group (and the settings) are unchanged: a weight change in one
+ * group of thousands re-encodes that group and the edge route configuration only. The
+ * output is the same as `translate` gives for the same input.
+ */
+export function createTranslator(): Translate {
+  let settingsKey = '';
+  let memo = new Map<string, GroupOutput>();
+  return (model, settings) => {
+    validate(model, settings);
+    const sk = JSON.stringify(settings);
+    if (sk !== settingsKey) {
+      settingsKey = sk;
+      memo = new Map();
+    }
+    const next = new Map<string, GroupOutput>();
+    const groups = [...model.groups].sort(byName);
+    const listeners = [resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings))];
+    const routes: XdsResource[] = [];
+    const clusters: XdsResource[] = [];
+    const endpoints: XdsResource[] = [];
+    const edge: Uint8Array[] = [];
+    for (const g of groups) {
+      const key = JSON.stringify(g);
+      const out = next.get(key) ?? memo.get(key) ?? translateGroup(g, settings);
+      next.set(key, out);
+      listeners.push(out.apiListener);
+      routes.push(out.apiRoute);
+      clusters.push(...out.clusters);
+      endpoints.push(...out.endpoints);
+      edge.push(...out.edgeRoutes);
+    }
+    memo = next;
+    edge.push(notFoundRoute());
+    const edgeBytes = edgeRouteConfigBytes(edge);
+    routes.push({
+      name: EDGE_ROUTE_CONFIG,
+      typeUrl: TYPE_URL.route,
+      resource: { type_url: TYPE_URL.route, value: edgeBytes },
+      hash: contentHash(edgeBytes),
+    });
+    return {
+      listeners: listeners.sort(byName),
+      routes: routes.sort(byName),
+      clusters: clusters.sort(byName),
+      endpoints: endpoints.sort(byName),
+    };
+  };
+}
+
+/** The model as Envoy resources, each list sorted by name. Throws XdsTranslateError on a bad model. */
+export function translate(model: DataPlaneModel, settings: DataPlaneSettings): EnvoyResources {
+  return createTranslator()(model, settings);
 }

@@ -95,7 +95,7 @@ export interface TestGateway {
 }
 
 /** The whole gateway on a free loopback port, with an fs object store and spool in a temp folder. */
-export async function startTestGateway(policies: PolicySource, opts: { authorizer?: Authorizer; joinTimeoutMs?: number } = {}): Promise<TestGateway> {
+export async function startTestGateway(policies: PolicySource, opts: { authorizer?: Authorizer; joinTimeoutMs?: number; limiterNow?: () => number } = {}): Promise<TestGateway> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-gw-'));
   const registry = new Registry();
   const store = new FsObjectStore(path.join(dir, 'objects'));
@@ -104,7 +104,7 @@ export async function startTestGateway(policies: PolicySource, opts: { authorize
   const recorder = new InferenceRecorder({ policies, sink: writer, registry });
   const capture = new EnvoyCapture({ recorder, joinTimeoutMs: opts.joinTimeoutMs ?? 300 });
   const authorizer = opts.authorizer ?? new Authorizer({ policies });
-  const limiter = new RateLimiter({ policies, store: new MemoryBucketStore(), registry });
+  const limiter = new RateLimiter({ policies, store: new MemoryBucketStore({ now: opts.limiterNow }), registry });
   const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer, rateLimiter: limiter, capture });
   const clients = envoyClients(server.port);
   return {
