@@ -13,7 +13,8 @@ import { openPubSub } from './pubsub/index.ts';
 import { topics } from './pubsub/port.ts';
 import { openAuth } from './auth/index.ts';
 import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
-import { createLocalOrchestrator } from './orchestrator/local/orchestrator.ts';
+import { cpus, totalmem } from 'node:os';
+import { createLocalOrchestrator } from './orchestrator/local/index.ts';
 import { createControlPlane } from './app.ts';
 import { startControlServer } from './http/server.ts';
 import { RegistryModelResolver } from './registry/resolver.ts';
@@ -41,10 +42,18 @@ function log(message: string): void {
 
 async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
   if (settings.orchestrator === 'kubernetes') {
-    const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/orchestrator.ts');
-    return createKubernetesOrchestrator({ namespace: settings.kubernetesNamespace });
+    const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/index.ts');
+    return createKubernetesOrchestrator({
+      namespace: settings.kubernetesNamespace,
+      ...(settings.objectStoreUrl.startsWith('s3://') ? { objectStoreUri: settings.objectStoreUrl } : {}),
+    });
   }
-  return createLocalOrchestrator({ dataDir: settings.dataDir });
+  // The shared pool of a developer machine: its memory, and its cores overcommitted four
+  // times (model runtimes idle most of the time); requests beyond it get FailedScheduling.
+  return createLocalOrchestrator({
+    dataDir: settings.dataDir,
+    capacity: { cpu: cpus().length * 4, memoryGiB: Math.floor(totalmem() / 2 ** 30), gpus: [] },
+  });
 }
 
 /** What should run after a restart: versions that were running or on their way up. */

@@ -1,9 +1,19 @@
 // The gRPC server Envoy calls on SLUICE_GATEWAY_PORT: ext_authz, rate limit, ext_proc and
-// access log, each a thin adapter over the in-process policy it is handed.
+// access log, each a thin adapter over the in-process policy it is handed; and
+// createGatewayPolicies, which builds those policies once for both the gRPC server and the
+// local edge.
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { createAuthorizationService, type Authorizer } from './authz.ts';
-import type { EnvoyCapture } from './capture.ts';
+import type { Registry } from 'prom-client';
+import type { ObjectStore } from '../control/objectstore/port.ts';
+import { Authorizer, createAuthorizationService, type JwtSettings } from './authz.ts';
+import { EnvoyCapture } from './capture.ts';
+import { InferenceRecorder } from './inference-log/recorder.ts';
+import { InferenceLogWriter, type InferenceLogEvent } from './inference-log/writer.ts';
+import type { PolicySource } from './policy.ts';
 import { loadGatewayProtos } from './protos.ts';
+import type { RateLimitStoreEvent } from './ratelimit/failopen.ts';
+import { createRateLimiter } from './ratelimit/index.ts';
 import type { RateLimiter } from './ratelimit/limiter.ts';
 import { createRateLimitService } from './ratelimit/service.ts';
 
@@ -46,5 +56,53 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
           resolve();
         });
       }),
+  };
+}
+
+export interface GatewayPoliciesOptions {
+  policies: PolicySource;
+  /** Where inference logs go (openObjectStore(SLUICE_OBJECT_STORE)). */
+  store: ObjectStore;
+  /** SLUICE_DATA_DIR; the spool lives in `${dataDir}/spool/inference`. */
+  dataDir: string;
+  /** REDIS_URL: set = rate-limit buckets shared through Redis. */
+  redisUrl?: string | undefined;
+  /** JWT issuer settings; unset = only API keys. */
+  jwt?: JwtSettings | undefined;
+  /** The /metrics registry: sluice_throttled_total, sluice_inference_records_total. */
+  registry?: Registry;
+  /** Operational events (Redis or object store down/back) for the Event table. */
+  onEvent?: (event: RateLimitStoreEvent | InferenceLogEvent) => void;
+}
+
+/** The in-process policies, built once per process and shared by the gRPC server and the local edge. */
+export interface GatewayPolicies {
+  authorizer: Authorizer;
+  rateLimiter: RateLimiter;
+  recorder: InferenceRecorder;
+  writer: InferenceLogWriter;
+  capture: EnvoyCapture;
+  /** Flushes pending joins and records, seals the spool, closes Redis. */
+  close(): Promise<void>;
+}
+
+export async function createGatewayPolicies(o: GatewayPoliciesOptions): Promise<GatewayPolicies> {
+  const writer = new InferenceLogWriter({ store: o.store, spoolDir: path.join(o.dataDir, 'spool', 'inference'), onEvent: o.onEvent });
+  await writer.start();
+  const recorder = new InferenceRecorder({ policies: o.policies, sink: writer, registry: o.registry });
+  const capture = new EnvoyCapture({ recorder });
+  const rateLimiter = createRateLimiter({ policies: o.policies, redisUrl: o.redisUrl, registry: o.registry, onStoreEvent: o.onEvent });
+  const authorizer = new Authorizer({ policies: o.policies, jwt: o.jwt });
+  return {
+    authorizer,
+    rateLimiter,
+    recorder,
+    writer,
+    capture,
+    async close() {
+      await capture.close();
+      await writer.close();
+      await rateLimiter.close();
+    },
   };
 }

@@ -63,6 +63,13 @@ export const TYPE_URL = {
   endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
 } as const;
 export type XdsTypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];
+/** The short names operators know the types by (as in `istioctl proxy-status`). */
+export const TYPE_SHORT_NAME: Readonly<Record<XdsTypeUrl, 'LDS' | 'RDS' | 'CDS' | 'EDS'>> = {
+  [TYPE_URL.listener]: 'LDS',
+  [TYPE_URL.route]: 'RDS',
+  [TYPE_URL.cluster]: 'CDS',
+  [TYPE_URL.endpoint]: 'EDS',
+};
 export const XDS_TYPE_URLS: readonly XdsTypeUrl[] = [
   TYPE_URL.cluster,
   TYPE_URL.endpoint,

@@ -10,6 +10,11 @@ import { ModelError } from './errors.ts';
 import type { Cell } from './scoring.ts';
 import { parseSignature } from './signature.ts';
 
+// The request side of the in-process API lives in scoring.ts; re-exported so that callers
+// (the edge, tests) get loadModel and parseScoringRequest from one module.
+export { parseScoringRequest, DEFAULT_MAX_ROWS, type Cell, type ScoringRequest, type ScoringLimits } from './scoring.ts';
+export { ScoringError, ModelError } from './errors.ts';
+
 export type Prediction = number | string | boolean | Array<number | string | boolean>;
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -301,9 +306,11 @@ export async function inspectModel(path: string): Promise<ModelInspection> {
   try {
     const inputs = session.inputMetadata;
     const outputs = session.outputMetadata;
-    const perColumn = inputs.every(
-      (m) => m.isTensor && (m.shape.length <= 1 || (m.shape.length === 2 && (m.shape[1] === 1 || inputs.length > 1 && typeof m.shape[1] !== 'number'))),
-    );
+    // [N], [N, 1], or (with several inputs, each surely one column) [N, symbolic]
+    const oneColumn = (m: TensorMeta) =>
+      m.isTensor &&
+      (m.shape.length <= 1 || (m.shape.length === 2 && (m.shape[1] === 1 || (inputs.length > 1 && typeof m.shape[1] !== 'number'))));
+    const perColumn = inputs.every(oneColumn);
     const inputColumns = inputs.map(columnOf);
     const outputColumns = outputs.map(columnOf).filter((c): c is SignatureColumn => c !== null);
     const derivedSignature =

@@ -354,14 +354,12 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
  * the whole message, so the bytes are the same as a one-piece encoding.
  */
 function edgeRouteConfigBytes(routeBytes: Uint8Array[]): Uint8Array {
-  const vh = protobuf.Writer.create();
-  const head = encode(ENVOY_TYPES.virtualHost, { name: 'sluice', domains: ['*'] });
-  vh.raw(head);
-  for (const r of routeBytes) vh.uint32(ROUTES_TAG).bytes(r);
-  const rc = protobuf.Writer.create();
-  rc.raw(encode(ENVOY_TYPES.routeConfiguration, { name: EDGE_ROUTE_CONFIG } satisfies RouteConfiguration));
-  rc.uint32(VIRTUAL_HOSTS_TAG).bytes(vh.finish());
-  return rc.finish();
+  const lengthPrefix = (tag: number, len: number) => protobuf.Writer.create().uint32(tag).uint32(len).finish();
+  const vhChunks: Uint8Array[] = [encode(ENVOY_TYPES.virtualHost, { name: 'sluice', domains: ['*'] })];
+  for (const r of routeBytes) vhChunks.push(lengthPrefix(ROUTES_TAG, r.length), r);
+  const vh = Buffer.concat(vhChunks);
+  const head = encode(ENVOY_TYPES.routeConfiguration, { name: EDGE_ROUTE_CONFIG } satisfies RouteConfiguration);
+  return Buffer.concat([head, lengthPrefix(VIRTUAL_HOSTS_TAG, vh.length), vh]);
 }
 // wire tags: field number << 3 | 2 (length-delimited)
 const VIRTUAL_HOSTS_TAG = (2 << 3) | 2; // RouteConfiguration.virtual_hosts

@@ -35,6 +35,8 @@ export interface ExchangeJoinerOptions {
   timeoutMs?: number;
   /** How long an emitted request id is remembered to drop late halves. */
   rememberMs?: number;
+  /** At most this many emitted ids are remembered (oldest forgotten first), bounding memory at high rates. */
+  rememberMax?: number;
   now?: () => number;
 }
 
@@ -51,6 +53,7 @@ export class ExchangeJoiner {
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private readonly rememberMs: number;
+  private readonly rememberMax: number;
   private readonly pending = new Map<string, Pending>();
   private readonly emitted = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
@@ -59,7 +62,8 @@ export class ExchangeJoiner {
     this.o = options;
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.rememberMs = options.rememberMs ?? 5 * 60_000;
+    this.rememberMs = options.rememberMs ?? 60_000;
+    this.rememberMax = options.rememberMax ?? 200_000;
     this.timer = setInterval(() => this.sweep(), Math.max(20, Math.min(500, this.timeoutMs / 4)));
     this.timer.unref();
   }
@@ -109,6 +113,10 @@ export class ExchangeJoiner {
   private emit(requestId: string, p: Pending): void {
     this.pending.delete(requestId);
     this.emitted.set(requestId, this.now() + this.rememberMs);
+    if (this.emitted.size > this.rememberMax) {
+      const oldest = this.emitted.keys().next();
+      if (!oldest.done) this.emitted.delete(oldest.value);
+    }
     const { proc, log } = p;
     // The access log names the upstream cluster actually used: trust it over headers.
     const group = log?.group ?? proc?.group ?? null;

@@ -250,4 +250,27 @@ describe('dashboard (Chromium)', () => {
 
     expect(browserErrors).toEqual([]);
   });
+
+  it('signs in with a username and password as a viewer, who cannot create groups', async () => {
+    const res = await cp.gql(`mutation { createUser(username: "vera", password: "correct horse battery", role: VIEWER) { id } }`);
+    expect(res.errors).toBeUndefined();
+    await page.click('button:has-text("Sign out")');
+    await page.click('button:has-text("Username & password")');
+    await page.fill('input[name=username]', 'vera');
+    await page.fill('input[name=password]', 'wrong password');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('.error').textContent()).toMatch(/UNAUTHENTICATED/);
+    browserErrors.length = 0;
+    await page.fill('input[name=password]', 'correct horse battery');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.who:has-text("viewer")');
+    await page.waitForSelector('text=Only admins can read the audit log'); // still on /audit, where the admin signed out
+    await page.click('nav a:has-text("Service groups")');
+    expect(await page.locator('button:has-text("New service group")').isDisabled()).toBe(true);
+    expect(await page.locator('nav a:has-text("Audit log")').count()).toBe(0);
+    const token = await page.evaluate(() => localStorage.getItem('sluice.token'));
+    expect(token).toBeTruthy();
+    expect(token).not.toBe(cp.adminToken);
+    expect(browserErrors).toEqual([]);
+  });
 });

@@ -256,7 +256,7 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   } catch {
     // not JSON: tests look at text
   }
-  return { status: res.status, headers: Object.fromEntries(res.headers.entries()), text, json };
+  return { status: res.status, headers: Object.fromEntries([...(res.headers as unknown as Iterable<[string, string]>)]), text, json };
 }
 
 export const row = (n = 1) => ({ dataframe_split: { columns: ['a', 'b'], data: Array.from({ length: n }, (_, i) => [i, i + 0.5]) } });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../control/objectstore/fs.ts';
 import { ObjectStoreError, type ObjectStore } from '../../control/objectstore/port.ts';
 import { buildInferenceRecord, partitionPrefix, type InferenceRecord } from '../../gateway/inference-log/record.ts';
+import { ExchangeJoiner, parseSluiceCluster, type AccessLogHalf, type ProcessorHalf } from '../../gateway/inference-log/join.ts';
 import { InferenceRecorder } from '../../gateway/inference-log/recorder.ts';
 import { InferenceLogWriter, partitionBatch, type InferenceLogEvent } from '../../gateway/inference-log/writer.ts';
 import { startS3rver, type S3Fixture } from '../objectstore/s3rver-fixture.ts';
@@ -270,5 +271,40 @@ describe('InferenceRecorder', () => {
     ]);
     expect(got[0]?.response).toBeNull();
     expect(got[0]?.timestamp).toBe('1970-01-01T00:00:00.000Z');
+  });
+});
+
+describe('ExchangeJoiner', () => {
+  const proc = (id: string): ProcessorHalf => ({ requestId: id, group: 'g', version: 'v', startedAt: 0, endedAt: 5, statusCode: 200, requestBody: Buffer.from('{}'), responseBody: null, error: null });
+  const log = (id: string): AccessLogHalf => ({ requestId: id, group: 'g', version: 'v2', startedAt: 1, latencyMs: 3, statusCode: 200, error: null });
+
+  it('emits on the second half or at the deadline, once, and forgets old ids within its bounds', () => {
+    let t = 0;
+    const out: string[] = [];
+    const j = new ExchangeJoiner({ onExchange: (e) => out.push(`${e.requestId}:${e.version}:${e.latencyMs}`), timeoutMs: 100, rememberMs: 1000, rememberMax: 2, now: () => t });
+    j.addProcessorHalf(proc('a'));
+    j.addAccessLogHalf(log('a'));
+    j.addAccessLogHalf(log('a')); // duplicate delivery
+    j.addProcessorHalf(proc('b'));
+    t = 99;
+    j.sweep();
+    expect(out).toEqual(['a:v2:3']);
+    t = 100;
+    j.sweep();
+    expect(out).toEqual(['a:v2:3', 'b:v:5']);
+    j.addAccessLogHalf(log('b')); // late: dropped
+    expect(j.pendingCount).toBe(0);
+    j.addAccessLogHalf(log('c'));
+    j.addProcessorHalf(proc('c'));
+    // rememberMax 2: 'a' is forgotten, so a very late 'a' would start a new join
+    j.addAccessLogHalf(log('a'));
+    expect(j.pendingCount).toBe(1);
+    j.close();
+    expect(out).toHaveLength(4);
+  });
+
+  it('parses only sluice/{group}/{version} cluster names', () => {
+    expect(parseSluiceCluster('sluice/wine-quality/v1')).toEqual({ group: 'wine-quality', version: 'v1' });
+    for (const bad of ['sluice/a', 'sluice/a/b/c', 'other/a/b', '', null, undefined]) expect(parseSluiceCluster(bad)).toBeNull();
   });
 });

@@ -117,6 +117,7 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
     const name = pod.metadata?.name;
     if (!versionId || !name) return;
     podVersion.set(name, versionId);
+    if (podVersion.size > 10_000) podVersion.delete(podVersion.keys().next().value as string);
     const endpoints = readyEndpoints(slices.list(ns));
     const instance = podReport(pod, endpoints.get(name), usage.get(name));
     const key = JSON.stringify(instance);

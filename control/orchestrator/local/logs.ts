@@ -13,13 +13,15 @@ export class LogRing {
 
   push(line: LogLine): void {
     this.lines.push(line);
-    if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
+    // Trim in batches: one splice per quarter-capacity of new lines, not one per line.
+    if (this.lines.length > this.capacity + Math.max(1, this.capacity >> 2)) this.lines.splice(0, this.lines.length - this.capacity);
   }
 
   /** The newest `limit` lines, oldest first; `sinceMs` is a look-back window like `kubectl logs --since`. */
   query(options: { instance?: string; sinceMs?: number; limit?: number }, nowMs: number): LogLine[] {
     const from = options.sinceMs !== undefined ? nowMs - options.sinceMs : -Infinity;
-    const matched = this.lines.filter(
+    const kept = this.lines.length > this.capacity ? this.lines.slice(-this.capacity) : this.lines;
+    const matched = kept.filter(
       (l) => (options.instance === undefined || l.instance === options.instance) && l.time.getTime() >= from,
     );
     const limit = options.limit ?? matched.length;

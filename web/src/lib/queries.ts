@@ -50,6 +50,7 @@ export const RESOURCE_GROUPS = `query ResourceGroups { resourceGroups(first: 200
   nodes { id name cpu memoryGiB gpuType gpuCount state }
   boundGroup { id name } projects { id name }
   capacity { total { cpu memoryGiB gpus } used { cpu memoryGiB gpus } free { cpu memoryGiB gpus } } } } } }`;
+export const RESOURCE_GROUP_CHOICES = `query ResourceGroupChoices { resourceGroups(first: 200) { edges { node { id name boundGroup { id } } } } }`;
 export const CREATE_RESOURCE_GROUP = `mutation CreateResourceGroup($name: String!, $description: String) { createResourceGroup(name: $name, description: $description) { id } }`;
 export const ADD_NODE = `mutation AddNode($id: ID!, $node: ResourceNodeInput!) { addResourceNode(resourceGroupId: $id, node: $node) { id } }`;
 export const REMOVE_NODE = `mutation RemoveNode($id: ID!) { removeResourceNode(nodeId: $id) { id } }`;

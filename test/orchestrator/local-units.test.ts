@@ -1,0 +1,52 @@
+// The local orchestrator's pure parts: back-off steps, the capacity ledger, the log ring,
+// /proc parsing.
+
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { backoffDelay, defaultBackoff } from '../../control/orchestrator/local/backoff.ts';
+import { CapacityLedger } from '../../control/orchestrator/local/capacity.ts';
+import { LogRing } from '../../control/orchestrator/local/logs.ts';
+import { isSameProcess, processStartTime, readGroupUsage } from '../../control/orchestrator/local/proc-stats.ts';
+
+it('backs off 1s, 2s, 4s … capped at 60s', () => {
+  expect([0, 1, 2, 3, 5, 6, 7, 50].map((s) => backoffDelay(defaultBackoff, s))).toEqual([1000, 2000, 4000, 8000, 32000, 60000, 60000, 60000]);
+});
+
+it('places all-or-nothing, releases, restores adopted placements', () => {
+  const ledger = new CapacityLedger({ cpu: 4, memoryGiB: 8, gpus: [{ type: 'T4', count: 2 }] });
+  const spec = { cpu: 1.5, memoryGiB: 2, gpuType: 'T4', gpuCount: 1 };
+  const first = ledger.place(['a-0', 'a-1'], spec, null);
+  expect(first).toMatchObject({ ok: true, placements: [{ instance: 'a-0', gpuIndices: [0] }, { instance: 'a-1', gpuIndices: [1] }] });
+  const refused = ledger.place(['b-0'], { ...spec, gpuCount: 0, gpuType: null, cpu: 1.5 }, null);
+  expect(refused.ok).toBe(false);
+  expect(ledger.free()[0]).toMatchObject({ cpu: 1, memoryGiB: 4, gpus: 0 });
+  ledger.release('a-1');
+  expect(ledger.free()[0]).toMatchObject({ cpu: 2.5, gpus: 1 });
+  expect(ledger.restore({ instance: 'a-1', node: 'local', gpuIndices: [1], resources: spec }, null)).toBe(true);
+  expect(ledger.restore({ instance: 'x', node: 'local', gpuIndices: [1], resources: spec }, null)).toBe(false);
+  // exact fits with fractional cores are accepted
+  const exact = new CapacityLedger({ cpu: 0.3, memoryGiB: 1, gpus: [] });
+  expect(exact.place(['c-0', 'c-1', 'c-2'], { cpu: 0.1, memoryGiB: 0.1, gpuType: null, gpuCount: 0 }, null).ok).toBe(true);
+});
+
+it('keeps the newest lines and filters by instance, look-back and limit', () => {
+  const ring = new LogRing(100);
+  for (let i = 0; i < 1000; i++) ring.push({ time: new Date(i * 1000), instance: `i-${i % 2}`, stream: 'stdout', line: `l${i}` });
+  const all = ring.query({}, 1_000_000);
+  expect(all).toHaveLength(100);
+  expect(all[0]?.line).toBe('l900');
+  expect(ring.query({ instance: 'i-1', limit: 2 }, 1_000_000).map((l) => l.line)).toEqual(['l997', 'l999']);
+  expect(ring.query({ sinceMs: 3_000 }, 999_000).map((l) => l.line)).toEqual(['l996', 'l997', 'l998', 'l999']);
+  expect(ring.query({ limit: 0 }, 0)).toEqual([]);
+});
+
+it('reads its own process from /proc', () => {
+  const start = processStartTime(process.pid);
+  expect(start).toBeGreaterThan(0);
+  expect(isSameProcess(process.pid, start)).toBe(true);
+  expect(isSameProcess(process.pid, (start ?? 0) + 1)).toBe(false);
+  const pgid = Number(readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
+  const usage = readGroupUsage([pgid]).get(pgid);
+  expect(usage?.processes).toBeGreaterThanOrEqual(1);
+  expect(usage?.rssBytes).toBeGreaterThan(10_000_000);
+});
