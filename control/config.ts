@@ -42,7 +42,9 @@ export class ConfigError extends Error {
 }
 
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const parsed = EnvSchema.safeParse(env);
+  // an empty variable means the same as an unset one (`DATABASE_URL= npm start`)
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`bad configuration: ${issues}`);

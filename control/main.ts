@@ -25,12 +25,8 @@ import { DatabasePolicySource } from './policy/database-policy.ts';
 import { openObjectStore } from './objectstore/open.ts';
 import { createXdsControl } from '../xds/publisher.ts';
 import { snapshotVersions } from '../xds/cache.ts';
-import { Authorizer } from '../gateway/authz.ts';
-import { createRateLimiter } from '../gateway/ratelimit/index.ts';
-import { InferenceLogWriter } from '../gateway/inference-log/writer.ts';
-import { InferenceRecorder } from '../gateway/inference-log/recorder.ts';
-import { EnvoyCapture } from '../gateway/capture.ts';
-import { startGatewayServer } from '../gateway/server.ts';
+import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
+import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
 import type { PrismaClient } from './domain/prisma.ts';
 
@@ -128,17 +124,24 @@ export async function main(env: Record<string, string | undefined> = process.env
   // the Envoy plugins and the local edge share the same policy code
   const policies = new DatabasePolicySource({ prisma, pubsub });
   await policies.start();
-  const authorizer = new Authorizer({ policies });
-  const rateLimiter = createRateLimiter({
+  const jwksUrl = env['SLUICE_JWT_JWKS_URL'];
+  const gatewayPolicies = await createGatewayPolicies({
     policies,
+    store,
+    dataDir: settings.dataDir,
     redisUrl: settings.redisUrl ?? undefined,
     registry: metrics,
-    onStoreEvent: (event) => log(`rate limit store: ${JSON.stringify(event)}`),
+    jwt: jwksUrl && env['SLUICE_JWT_ISSUER'] && env['SLUICE_JWT_AUDIENCE']
+      ? { jwksUrl, issuer: env['SLUICE_JWT_ISSUER'], audience: env['SLUICE_JWT_AUDIENCE'].split(',').map((a) => a.trim()) }
+      : undefined,
+    // the data plane's own troubles (Redis or the object store down, and back) become events
+    onEvent: (event) => {
+      log(`${event.type}: ${event.message}`);
+      void recordEvent(prisma, { level: event.level, resourceKind: 'Gateway', resourceName: 'gateway', reason: event.type, message: event.message }, event.at)
+        .catch(() => undefined);
+    },
   });
-  const writer = new InferenceLogWriter({ store, spoolDir: join(settings.dataDir, 'spool', 'inference') });
-  await writer.start();
-  const recorder = new InferenceRecorder({ policies, sink: writer, registry: metrics });
-  const capture = new EnvoyCapture({ recorder });
+  const { authorizer, rateLimiter, recorder, capture } = gatewayPolicies;
   const gateway = await startGatewayServer({ port: settings.ports.gateway, host: settings.host, authorizer, rateLimiter, capture });
   const edge = await startEdge({
     port: settings.ports.edge,
@@ -176,17 +179,32 @@ export async function main(env: Record<string, string | undefined> = process.env
 
   return async () => {
     log('shutting down');
-    await control.close();
-    await edge.close();
-    await gateway.close();
-    await dataPlaneChanges.return?.();
-    await xds.close();
-    await policies.close();
-    await writer.close();
-    await orchestrator.close();
-    plane.domain.lifecycle.close();
-    await pubsub.close();
-    await db.close();
+    // each step is bounded so one stuck part cannot keep the process alive
+    const step = async (name: string, fn: () => Promise<unknown> | unknown, timeoutMs = 15_000) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
+      const started = Date.now();
+      try {
+        const outcome = await Promise.race([Promise.resolve().then(fn), timeout]);
+        if (outcome === 'timeout') log(`shutdown: ${name} did not finish in ${timeoutMs} ms`);
+        else if (Date.now() - started > 1000) log(`shutdown: ${name} took ${Date.now() - started} ms`);
+      } catch (error) {
+        log(`shutdown: ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    await step('control server', () => control.close());
+    await step('edge', () => edge.close());
+    await step('gateway', () => gateway.close());
+    await step('data-plane feed', () => dataPlaneChanges.return?.());
+    await step('xDS server', () => xds.close());
+    await step('policies', () => policies.close());
+    await step('gateway policies (flushes the inference log)', () => gatewayPolicies.close());
+    await step('orchestrator', () => orchestrator.close(), 30_000);
+    await step('lifecycle', () => plane.domain.lifecycle.close());
+    await step('pub/sub', () => pubsub.close());
+    await step('database', () => db.close());
   };
 }
 

@@ -67,6 +67,8 @@ export interface GatewayPoliciesOptions {
   dataDir: string;
   /** REDIS_URL: set = rate-limit buckets shared through Redis. */
   redisUrl?: string | undefined;
+  /** Prefix of the Redis bucket keys (default `sluice:rl:`). */
+  redisKeyPrefix?: string;
   /** JWT issuer settings; unset = only API keys. */
   jwt?: JwtSettings | undefined;
   /** The /metrics registry: sluice_throttled_total, sluice_inference_records_total. */
@@ -91,7 +93,7 @@ export async function createGatewayPolicies(o: GatewayPoliciesOptions): Promise<
   await writer.start();
   const recorder = new InferenceRecorder({ policies: o.policies, sink: writer, registry: o.registry });
   const capture = new EnvoyCapture({ recorder });
-  const rateLimiter = createRateLimiter({ policies: o.policies, redisUrl: o.redisUrl, registry: o.registry, onStoreEvent: o.onEvent });
+  const rateLimiter = createRateLimiter({ policies: o.policies, redisUrl: o.redisUrl, redisKeyPrefix: o.redisKeyPrefix, registry: o.registry, onStoreEvent: o.onEvent });
   const authorizer = new Authorizer({ policies: o.policies, jwt: o.jwt });
   return {
     authorizer,

@@ -1,7 +1,8 @@
 // The runtime's settings, read from the environment in one place. This is the fixed
 // contract between the orchestrator (which spawns `node --import tsx runtime/server.ts`)
 // and the runtime: PORT, HOST, SLUICE_MODEL_PATH, SLUICE_MODEL_SIGNATURE,
-// SLUICE_MODEL_NAME, SLUICE_MODEL_VERSION, SLUICE_USE_GPU, plus optional limits.
+// SLUICE_MODEL_NAME, SLUICE_MODEL_VERSION, SLUICE_MODEL_FORMAT (onnx), SLUICE_USE_GPU,
+// plus optional limits.
 import { DEFAULT_MAX_ROWS } from './scoring.ts';
 
 export interface RuntimeConfig {
@@ -11,6 +12,7 @@ export interface RuntimeConfig {
   signaturePath: string;
   modelName: string;
   modelVersion: string;
+  modelFormat: string;
   useGpu: boolean;
   bodyLimitBytes: number;
   maxRows: number;
@@ -43,6 +45,8 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 }
 
 export function readRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const modelFormat = (env.SLUICE_MODEL_FORMAT || 'onnx').toLowerCase();
+  if (modelFormat !== 'onnx') throw new ConfigError(`SLUICE_MODEL_FORMAT is "${modelFormat}"; the built-in runtime serves onnx models`);
   return {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -50,6 +54,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     signaturePath: required(env, 'SLUICE_MODEL_SIGNATURE'),
     modelName: env.SLUICE_MODEL_NAME || 'model',
     modelVersion: env.SLUICE_MODEL_VERSION || '1',
+    modelFormat,
     useGpu: env.SLUICE_USE_GPU === '1' || env.SLUICE_USE_GPU === 'true',
     bodyLimitBytes: integer(env, 'SLUICE_BODY_LIMIT_BYTES', DEFAULT_BODY_LIMIT, 1024, 1024 * 1024 * 1024),
     maxRows: integer(env, 'SLUICE_MAX_ROWS', DEFAULT_MAX_ROWS, 1, 10_000_000),

@@ -137,6 +137,8 @@ export function createRuntimeApp(options: RuntimeAppOptions): RuntimeApp {
         err instanceof ScoringError ? err : new ScoringError('INTERNAL', `the model failed to score the request: ${(err as Error).message}`);
       if (scoringError.status >= 500 && scoringError.code !== 'NOT_READY') log.error({ err }, 'scoring failed');
       status = scoringError.status;
+      // refused before its body was read (415, 503): drop the body under the same cap
+      if (!req.complete && req.listenerCount('data') === 0) drain(req, 0);
       if (!res.headersSent) sendError(res, scoringError);
     } finally {
       metrics.observe(status, (performance.now() - started) / 1000, rows);

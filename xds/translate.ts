@@ -19,7 +19,7 @@ import { ENVOY_TYPES, TYPE_URL, encode, packAny, type PackedAny, type XdsTypeUrl
 import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
 import type { Route } from '../proto/generated/envoy/config/route/v3/Route.ts';
-import type { RateLimit } from '../proto/generated/envoy/config/route/v3/RateLimit.ts';
+import type { RateLimit, _envoy_config_route_v3_RateLimit_Action as RateLimitAction } from '../proto/generated/envoy/config/route/v3/RateLimit.ts';
 import type { _envoy_config_route_v3_WeightedCluster_ClusterWeight as ClusterWeight } from '../proto/generated/envoy/config/route/v3/WeightedCluster.ts';
 import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ConfigSource } from '../proto/generated/envoy/config/core/v3/ConfigSource.ts';
@@ -67,18 +67,34 @@ export const FILTER = {
   grpcAccessLog: 'envoy.access_loggers.http_grpc',
 } as const;
 
-/** The rate-limit domain and descriptor keys the gateway's RateLimitService receives. */
+/**
+ * The rate-limit domain and descriptor entries the gateway's RateLimitService receives.
+ * A pin route knows its version: (group, version, key?). The weighted route does not
+ * until the router has picked a cluster, and the only action that sees that pick is
+ * destination_cluster: (group, destination_cluster=`sluice/{group}/{version}`, key?).
+ * `parseClusterName` turns the latter back into group and version.
+ */
 export const RATE_LIMIT_DOMAIN = 'sluice';
 export const DESCRIPTOR = {
   /** generic_key: the group name */
   group: 'group',
-  /** destination_cluster: `sluice/{group}/{version}`, the cluster the router picked */
+  /** generic_key: the version name (pin routes) */
+  version: 'version',
+  /** destination_cluster: `sluice/{group}/{version}`, the cluster the router picked (weighted route) */
   cluster: 'destination_cluster',
-  /** request_headers: the caller identity the ext_authz service sets on an allowed request */
-  identity: 'identity',
+  /** request_headers: the API key id the ext_authz service set on an allowed request */
+  key: 'key',
 } as const;
-/** Header the ext_authz service sets (headers_to_set) with the caller's key id or JWT subject. */
+/** Header the ext_authz service sets (headers_to_set) with the API key id of an allowed request. */
+export const KEY_ID_HEADER = 'x-sluice-key-id';
+/** Header the ext_authz service sets with the caller identity (key id or JWT subject), for the access log. */
 export const IDENTITY_HEADER = 'x-sluice-identity';
+
+/** `sluice/{group}/{version}` → its parts; null for any other cluster name. */
+export function parseClusterName(name: string): { group: string; version: string } | null {
+  const m = /^sluice\/([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(name);
+  return m ? { group: m[1]!, version: m[2]! } : null;
+}
 /** ext_authz context_extensions keys, and the ext_proc gRPC metadata keys. */
 export const CONTEXT_KEY = { group: 'group', version: 'version' } as const;
 export const EXT_PROC_METADATA = { group: 'x-sluice-group', version: 'x-sluice-version' } as const;
@@ -262,15 +278,36 @@ function policiesOff(): Record<string, PackedAny> {
   return policiesOffCache;
 }
 
-/** Rate-limit descriptor: (group, destination_cluster, identity?) for groups with any QPS limit. */
-function rateLimits(group: DataPlaneGroup): RateLimit[] {
-  if (!group.versions.some((v) => v.qpsLimit !== null)) return [];
+const keyAction: RateLimitAction = {
+  request_headers: { header_name: KEY_ID_HEADER, descriptor_key: DESCRIPTOR.key, skip_if_absent: true },
+};
+
+/**
+ * Pin route: (group, version, key?) when any version of the group has a QPS limit (the
+ * gateway answers OK for a version without one; the local edge reads it the same way).
+ */
+function pinRateLimits(group: DataPlaneGroup, v: DataPlaneVersion): RateLimit[] {
+  if (!group.versions.some((x) => x.qpsLimit !== null)) return [];
+  return [
+    {
+      actions: [
+        { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: group.name } },
+        { generic_key: { descriptor_key: DESCRIPTOR.version, descriptor_value: v.name } },
+        keyAction,
+      ],
+    },
+  ];
+}
+
+/** Weighted route: (group, destination_cluster, key?) when any version in the split has a limit. */
+function splitRateLimits(group: DataPlaneGroup, split: DataPlaneVersion[]): RateLimit[] {
+  if (!split.some((v) => v.qpsLimit !== null)) return [];
   return [
     {
       actions: [
         { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: group.name } },
         { destination_cluster: {} },
-        { request_headers: { header_name: IDENTITY_HEADER, descriptor_key: DESCRIPTOR.identity, skip_if_absent: true } },
+        keyAction,
       ],
     },
   ];
@@ -288,7 +325,6 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   const versions = sortedVersions(group);
   // the pin route and the weighted entry of a version carry the same overrides
   const filterConfig = new Map(versions.map((v) => [v.name, versionFilterConfig(group, v)]));
-  const limits = rateLimits(group);
   const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
   const routes: Route[] = [];
   for (const v of versions) {
@@ -298,7 +334,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
       route: {
         cluster: clusterName(group.name, v.name),
         timeout: ROUTE_TIMEOUT,
-        rate_limits: limits,
+        rate_limits: pinRateLimits(group, v),
         hash_policy: hashPolicy,
       },
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
@@ -340,7 +376,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
         ),
       },
       timeout: ROUTE_TIMEOUT,
-      rate_limits: limits,
+      rate_limits: splitRateLimits(group, weighted),
       hash_policy: hashPolicy,
     },
   });
@@ -418,7 +454,7 @@ function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
       grpc_service: gatewayGrpc(s),
       transport_api_version: 'V3',
     },
-    additional_request_headers_to_log: [PIN_HEADER, IDENTITY_HEADER, 'x-request-id', 'x-client-request-id'],
+    additional_request_headers_to_log: [PIN_HEADER, IDENTITY_HEADER, KEY_ID_HEADER, 'x-request-id', 'x-client-request-id'],
     additional_response_headers_to_log: [PIN_HEADER],
   };
   const hcm: HttpConnectionManager = {

@@ -83,6 +83,8 @@ export async function startControlServer(port: number, host: string, options: Co
   const apollo = new ApolloServer<GraphQLContext>({
     schema: options.schema,
     introspection: true,
+    // main.ts owns the shutdown order; Apollo must not react to SIGTERM on its own
+    stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [
       {

@@ -4,7 +4,7 @@
 // column signature out of the MLmodel descriptor. Implements the resolver's
 // MlflowModelSource port; failures come out as SluiceErrors for the GraphQL layer.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load as loadYaml } from 'js-yaml';
@@ -93,7 +93,7 @@ async function downloadTree(client: MlflowClient, remote: string, local: string,
     const name = entryName(entry.path);
     const remotePath = remote ? `${remote}/${name}` : name;
     if (entry.isDir) await downloadTree(client, remotePath, join(local, name), depth + 1);
-    else await writeFile(join(local, name), await client.downloadProxiedArtifact(remotePath));
+    else await client.downloadProxiedArtifact(remotePath, join(local, name));
   }
 }
 

@@ -4,6 +4,10 @@
 // code, so callers branch on `code` rather than on HTTP statuses or MLflow's strings.
 // Credentials (a bearer token, or basic auth as MLflow's own client sends them) go in the
 // Authorization header and nowhere else: never in errors or logs.
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 
@@ -117,8 +121,8 @@ export interface MlflowClient {
   searchModelVersions(options?: SearchOptions): Promise<Page<ModelVersionInfo>>;
   /** List a directory behind the artifact proxy (path relative to its root). */
   listProxiedArtifacts(path: string): Promise<ArtifactFile[]>;
-  /** Download one file behind the artifact proxy. */
-  downloadProxiedArtifact(path: string): Promise<Uint8Array>;
+  /** Download one file behind the artifact proxy to `destFile`, streamed; returns its size. */
+  downloadProxiedArtifact(path: string, destFile: string): Promise<number>;
 }
 
 const API = 'api/2.0/mlflow';
@@ -334,10 +338,23 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
       );
       return (body.files ?? []).map((f) => ({ path: f.path, isDir: f.is_dir ?? false, fileSize: f.file_size ?? null }));
     },
-    async downloadProxiedArtifact(path) {
+    async downloadProxiedArtifact(path, destFile) {
       const encoded = path.split('/').filter(Boolean).map(encodeURIComponent).join('/');
       const res = await call('GET', `${ARTIFACTS_API}/${encoded}`, {});
-      return new Uint8Array(await res.arrayBuffer());
+      let size = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      try {
+        // models can be large: never hold a whole file in memory
+        await pipeline(res.body ? Readable.fromWeb(res.body as WebReadableStream) : Readable.from([]), counter, createWriteStream(destFile));
+      } catch (err) {
+        throw new MlflowError('UNAVAILABLE', `download of ${path} broke off: ${(err as Error).message}`, { cause: err });
+      }
+      return size;
     },
   };
 }

@@ -24,7 +24,12 @@ import { createRateLimiter } from '../ratelimit/index.ts';
 import { startEdge } from './server.ts';
 import { XdsRoutingClient } from './xds-client.ts';
 
-export async function main(env: Record<string, string | undefined> = process.env): Promise<() => Promise<void>> {
+export interface EdgeProcess {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function main(env: Record<string, string | undefined> = process.env): Promise<EdgeProcess> {
   const settings = loadSettings(env);
   const log = pino({ name: 'sluice-edge', level: env.LOG_LEVEL || 'info' });
   const xdsAddress = env.SLUICE_XDS_ADDRESS || `${env.SLUICE_XDS_HOST || settings.host}:${settings.ports.xds}`;
@@ -72,7 +77,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   });
   log.info({ url: `http://${settings.host}:${edge.port}/services/{group}/predict`, xds: xdsAddress, node: routing.nodeId, database: db.safeUrl }, 'edge ready');
 
-  return async () => {
+  const close = async () => {
     unwatch();
     await edge.close();
     await routing.close();
@@ -82,16 +87,17 @@ export async function main(env: Record<string, string | undefined> = process.env
     await pubsub.close();
     await db.close();
   };
+  return { port: edge.port, close };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main()
-    .then((stop) => {
+    .then((edge) => {
       let stopping = false;
       const shutdown = () => {
         if (stopping) return;
         stopping = true;
-        stop().then(
+        edge.close().then(
           () => process.exit(0),
           (err: unknown) => {
             console.error(err);

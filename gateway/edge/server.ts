@@ -199,7 +199,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     group: EdgeGroup,
     first: EdgeVersion,
     pinned: boolean,
-    body: Buffer,
+    body: string,
   ): Promise<UpstreamResponse> {
     let version = first;
     let tried: UpstreamFailure | null = null;
@@ -305,9 +305,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       const raw = await readBody(req, bodyLimits);
       ex.bytesIn = raw.length;
       ex.requestBody = raw;
-      const { body } = parsePredictBody(raw);
+      const { body, text } = parsePredictBody(raw);
       ex.clientRequestId = body.clientRequestId;
-      const up = await forward(req, ex, group, version, pick.pinned, raw);
+      const up = await forward(req, ex, group, version, pick.pinned, text);
       const out = translateUpstream(ex, up);
       await answer(res, ex, out.status, out.body);
     } catch (err) {

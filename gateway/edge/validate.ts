@@ -21,16 +21,17 @@ const isScalar = (v: unknown) => v === null || typeof v === 'number' || typeof v
 const badBody = (message: string) => new EdgeError('BAD_REQUEST', message);
 
 /** Parses the raw body (already known to be JSON by content type). Throws EdgeError 400. */
-export function parsePredictBody(raw: Buffer): { value: Record<string, unknown>; body: PredictBody } {
+export function parsePredictBody(raw: Buffer): { value: Record<string, unknown>; body: PredictBody; text: string } {
   if (raw.length === 0) throw badBody('the body is empty; send a JSON object with dataframe_split');
   let value: unknown;
+  const text = raw.toString('utf8');
   try {
-    value = JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw badBody(`the body is not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(value)) throw badBody(`the body must be a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
-  return { value, body: checkPredictBody(value) };
+  return { value, body: checkPredictBody(value), text };
 }
 
 export function checkPredictBody(body: Record<string, unknown>): PredictBody {

@@ -20,7 +20,10 @@ describe('gateway server wiring', () => {
     policies.addKey({ keyId: 'k-1', hash, groupName: 'wine-quality', versionName: null });
     const store = new FsObjectStore(path.join(dir, 'objects'));
     const registry = new Registry();
-    const gp = await createGatewayPolicies({ policies, store, dataDir: dir, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', registry });
+    const gp = await createGatewayPolicies({ policies, store, dataDir: dir, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      redisKeyPrefix: `sluice:test:${randomBytes(4).toString('hex')}:`,
+      registry,
+    });
     const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer: gp.authorizer, rateLimiter: gp.rateLimiter, capture: gp.capture });
     const clients = envoyClients(server.port);
     try {

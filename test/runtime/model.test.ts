@@ -46,6 +46,19 @@ describe('loadModel', () => {
     }
   });
 
+  it('the probabilities output, chosen by the signature, matches predict_proba row by row', async () => {
+    for (const version of ['1', '2'] as const) {
+      const dir = `${DEMO_DIR}/wine-classifier/${version}`;
+      const sig = await readSignatureFile(`${dir}/signature.json`);
+      const model = await open(`${dir}/model.onnx`, { ...sig, outputs: [{ name: 'probabilities', type: 'double' }] });
+      const probabilities = (await model.predict(heldout.rows)) as number[][];
+      expect(probabilities).toHaveLength(heldout.rows.length);
+      probabilities.forEach((row, r) => {
+        row.forEach((p, k) => expect(p).toBeCloseTo(heldout.versions[version].probabilities[r]![k]!, 9));
+      });
+    }
+  });
+
   it('a graph with one input per column gets one tensor per column (int64 included)', async () => {
     const model = await open(`${FIXTURES}per-column.onnx`, {
       inputs: [

@@ -71,5 +71,5 @@ export interface Heldout {
   columns: string[];
   rows: number[][];
   labels: number[];
-  versions: Record<'1' | '2', { predictions: number[]; accuracy: number }>;
+  versions: Record<'1' | '2', { predictions: number[]; probabilities: number[][]; accuracy: number }>;
 }

@@ -91,10 +91,11 @@ describe('grpc-js-xds client', () => {
     current = wine(0, 100);
     // a burst of domain events becomes one rebuild
     for (let i = 0; i < 10; i++) control.trigger();
-    const moved = client.send({ cmd: 'until', target: TARGET, version: 'v2', consecutive: 30, timeoutMs: 1000 });
+    const moved = client.send({ cmd: 'until', target: TARGET, version: 'v2', consecutive: 30, timeoutMs: 5000 });
     await control.settled();
     expect(loads - loadsBefore).toBe(1);
-    await moved;
+    // from the trigger, the first call of an unbroken run of v2 answers started within 1 s
+    expect((await moved).switchedAfterMs).toBeLessThanOrEqual(1000);
     const r = await client.send({ cmd: 'calls', target: TARGET, count: 200 });
     expect(r.counts).toEqual({ v2: 200 });
     const after = proxy();

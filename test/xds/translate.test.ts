@@ -8,6 +8,8 @@ import {
   DESCRIPTOR,
   FILTER,
   IDENTITY_HEADER,
+  KEY_ID_HEADER,
+  parseClusterName,
   RATE_LIMIT_DOMAIN,
   XdsTranslateError,
   apiListenerName,
@@ -154,6 +156,7 @@ describe('translate: decoded field by field', () => {
     const empty = byName('empty/default');
     expect(empty.match.path).toBe('/services/empty/predict');
     expect(empty.direct_response.status).toBe(503);
+    expect(empty.route).toBeUndefined();
     expect(JSON.parse(empty.direct_response.body.inline_string)).toEqual({
       error: { code: 'NO_RUNNING_VERSION', message: 'service empty has no running version' },
     });
@@ -177,19 +180,21 @@ describe('translate: decoded field by field', () => {
       { key: 'x-sluice-group', value: 'wine' },
       { key: 'x-sluice-version', value: 'v1' },
     ]);
-    // QPS limit somewhere in the group: descriptors group, destination cluster, identity
+    // v1 has a QPS limit: descriptors group, version, API key id
     expect(pin.route.rate_limits).toHaveLength(1);
     expect(pin.route.rate_limits[0].actions).toEqual([
       { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: 'wine' }, action_specifier: 'generic_key' },
-      { destination_cluster: {}, action_specifier: 'destination_cluster' },
+      { generic_key: { descriptor_key: DESCRIPTOR.version, descriptor_value: 'v1' }, action_specifier: 'generic_key' },
       {
-        request_headers: { header_name: IDENTITY_HEADER, descriptor_key: DESCRIPTOR.identity, skip_if_absent: true },
+        request_headers: { header_name: KEY_ID_HEADER, descriptor_key: DESCRIPTOR.key, skip_if_absent: true },
         action_specifier: 'request_headers',
       },
     ]);
 
     // auth off and capture off for v2
     const pin2 = byName('wine/pin/v2');
+    // v2 has no QPS limit of its own; the group does, so the gateway is asked (and says OK)
+    expect(pin2.route.rate_limits[0].actions[1].generic_key).toEqual({ descriptor_key: 'version', descriptor_value: 'v2' });
     expect(decodedAny(pin2.typed_per_filter_config[FILTER.extAuthz])).toEqual({ disabled: true, override: 'disabled' });
     expect(decodedAny(pin2.typed_per_filter_config[FILTER.extProc])).toEqual({ disabled: true, override: 'disabled' });
 
@@ -211,7 +216,16 @@ describe('translate: decoded field by field', () => {
     });
     expect(decodedAny(wc[1]!.typed_per_filter_config[FILTER.extAuthz])).toEqual({ disabled: true, override: 'disabled' });
     expect(decodedAny(wc[1]!.typed_per_filter_config[FILTER.extProc])).toEqual({ disabled: true, override: 'disabled' });
+    // the split learns its version only once the router picks: destination_cluster
     expect(def.route.rate_limits).toHaveLength(1);
+    expect(def.route.rate_limits[0].actions.map((a: Obj) => a.action_specifier)).toEqual([
+      'generic_key',
+      'destination_cluster',
+      'request_headers',
+    ]);
+    expect(def.route.rate_limits[0].actions[2].request_headers.header_name).toBe(KEY_ID_HEADER);
+    expect(parseClusterName('sluice/wine/v1')).toEqual({ group: 'wine', version: 'v1' });
+    expect(parseClusterName('sluice_gateway')).toBeNull();
     expect(def.route.hash_policy).toBeUndefined();
 
     const nf = byName('not-found');
@@ -265,6 +279,13 @@ describe('translate: decoded field by field', () => {
     expect(routes[2]!.route.weighted_clusters.clusters.map((c: Obj) => c.weight.value)).toEqual([80, 20]);
     const emptyRc = decodedAny(find(res.routes, 'empty.sluice').resource);
     expect(emptyRc.virtual_hosts[0].routes).toBeUndefined();
+  });
+
+  it('a group without any QPS limit makes no rate-limit call on any route', () => {
+    const m = model();
+    m.groups[0]!.versions[0]!.qpsLimit = null;
+    const rc = decodedAny(find(translate(m, SETTINGS).routes, 'sluice-edge').resource);
+    for (const r of rc.virtual_hosts[0].routes as Obj[]) expect(r.route?.rate_limits).toBeUndefined();
   });
 
   it('sticky header: hash policy on routes and ring-hash clusters', () => {
