@@ -25,6 +25,7 @@ import { DatabasePolicySource } from './policy/database-policy.ts';
 import { openObjectStore } from './objectstore/open.ts';
 import { createXdsControl } from '../xds/publisher.ts';
 import { snapshotVersions } from '../xds/cache.ts';
+import { xdsSettingsFromEnv } from '../xds/settings.ts';
 import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
@@ -91,13 +92,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   // data plane: xDS snapshots rebuilt (debounced) on every data-plane change
   const xds = createXdsControl({
     loadModel: () => loadDataPlaneModel(prisma),
-    settings: {
-      listenerPort: settings.ports.edge,
-      gatewayCluster: 'sluice-gateway',
-      gatewayHost: settings.host,
-      gatewayPort: settings.ports.gateway,
-      stickyHeader: null,
-    },
+    settings: xdsSettingsFromEnv(env).dataPlane,
     onPublished: () => void pubsub.publish(topics.proxyStatus, {}),
   });
   plane.setProxyStatus({

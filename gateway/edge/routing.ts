@@ -87,6 +87,8 @@ export interface EdgeGroup {
 }
 
 export interface RoutingTable {
+  /** false until the first config arrived: the edge then answers 503, not 404 */
+  readonly configured: boolean;
   /** the xDS versions (LDS/RDS/CDS/EDS) this table was built from, for /healthz and logs */
   readonly versions: Readonly<Record<'listener' | 'route' | 'cluster' | 'endpoint', string>>;
   readonly groups: ReadonlyMap<string, EdgeGroup>;
@@ -95,6 +97,7 @@ export interface RoutingTable {
 }
 
 export const EMPTY_TABLE: RoutingTable = Object.freeze({
+  configured: false,
   versions: Object.freeze({ listener: '', route: '', cluster: '', endpoint: '' }),
   groups: new Map<string, EdgeGroup>(),
   notFound: Object.freeze({ status: 404, code: 'NOT_FOUND', message: 'no such service' }),
@@ -402,7 +405,7 @@ export interface RoutingInputs {
  */
 export function buildRoutingTable(inputs: RoutingInputs): RoutingTable {
   if (!inputs.listener || !inputs.routes) {
-    return Object.freeze({ ...EMPTY_TABLE, versions: Object.freeze({ ...inputs.versions }) });
+    return Object.freeze({ ...EMPTY_TABLE, configured: true, versions: Object.freeze({ ...inputs.versions }) });
   }
   const versionOf = (t: RouteTarget): EdgeVersion => {
     const cluster = inputs.clusters.get(t.cluster);
@@ -430,7 +433,7 @@ export function buildRoutingTable(inputs: RoutingInputs): RoutingTable {
       }),
     );
   }
-  return Object.freeze({ versions: Object.freeze({ ...inputs.versions }), groups, notFound: inputs.routes.notFound });
+  return Object.freeze({ configured: true, versions: Object.freeze({ ...inputs.versions }), groups, notFound: inputs.routes.notFound });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -269,12 +269,16 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       if (e.details !== undefined) error.details = e.details;
       return { status: up.status, body: JSON.stringify({ error, request_id: ex.requestId }) };
     }
+    if (up.status === 503) throw new EdgeError('NO_HEALTHY_ENDPOINT', `version ${version} has no ready instance`);
     if (up.status >= 500) throw new EdgeError('UPSTREAM_ERROR', `version ${version} failed (HTTP ${up.status})`);
     throw new EdgeError('UPSTREAM_ERROR', `version ${version} answered HTTP ${up.status}`);
   }
 
   async function predict(req: IncomingMessage, res: ServerResponse, ex: Exchange, groupName: string): Promise<void> {
     const table = routing.current();
+    if (!table.configured) {
+      return fail(res, ex, new EdgeError('EDGE_NOT_READY', 'the edge has no routes yet; try again shortly', { 'retry-after': '1' }));
+    }
     const group = table.groups.get(groupName);
     // 404 before anything else: no credential reveals whether a name exists
     if (!group) return fail(res, ex, new EdgeError('NOT_FOUND', `no service ${JSON.stringify(groupName)}`));
@@ -338,8 +342,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     const t = routing.current();
     send(
       res,
-      200,
-      JSON.stringify({ status: 'ok', groups: t.groups.size, xds: t.versions, ...(ownClient ? { connected: ownClient.stats.connected } : {}) }),
+      t.configured ? 200 : 503,
+      JSON.stringify({ status: t.configured ? 'ok' : 'waiting for xDS', groups: t.groups.size, xds: t.versions, ...(ownClient ? { connected: ownClient.stats.connected } : {}) }),
       {},
     );
   }

@@ -287,6 +287,20 @@ describe('Envoy RateLimitService/ShouldRateLimit over gRPC', () => {
     expect(empty.overall_code).toBe('OK');
   });
 
+  it('reads the version from the cluster Envoy picked on the default weighted route', async () => {
+    const policies = demoPolicies();
+    policies.setVersion(version('weighted', 'v1', { qpsLimit: 1 }));
+    const gw2 = await startTestGateway(policies, { limiterNow: () => 1_000_000 });
+    try {
+      const viaCluster = req({ group: 'weighted', destination_cluster: 'sluice/weighted/v1' });
+      const first = await shouldRateLimit(gw2.clients, viaCluster);
+      const second = await shouldRateLimit(gw2.clients, viaCluster);
+      expect([first.overall_code, second.overall_code]).toEqual(['OK', 'OVER_LIMIT']);
+    } finally {
+      await gw2.close();
+    }
+  });
+
   it('decides descriptors of one version together: a version and a key descriptor spend one token', async () => {
     const policies = demoPolicies();
     policies.setVersion(version('solo', 'v1', { qpsLimit: 2 }));
