@@ -2,7 +2,8 @@
 // header (a Sluice API key or a JWT from the configured issuer); createAuthorizationService
 // is the thin Envoy ext_authz (envoy.service.auth.v3.Authorization/Check) adapter around it.
 // The local edge calls Authorizer.check in-process.
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { API_KEY_PREFIX, hashApiKey, isApiKeyFormat } from '../control/auth/api-keys.ts';
 import type * as grpc from '@grpc/grpc-js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { AuthorizationHandlers } from './generated/envoy/service/auth/v3/Authorization.ts';
@@ -12,17 +13,9 @@ import type { HeaderValueOption } from './generated/envoy/config/core/v3/HeaderV
 import type { StatusCode } from './generated/envoy/type/v3/StatusCode.ts';
 import { errorBody, type ApiKeyRecord, type PolicySource } from './policy.ts';
 
-export const API_KEY_PREFIX = 'sk_sluice_';
-// base64url of 32 bytes: 43 characters, no padding.
-const API_KEY_RE = /^sk_sluice_[A-Za-z0-9_-]{43}$/;
-
-export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
-
-/** A new API key and the hash to store; the key itself is shown once and never stored. */
-export function generateApiKey(): { key: string; hash: string } {
-  const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
-  return { key, hash: hashApiKey(key) };
-}
+// One definition of what an API key looks like and how it is hashed, shared with the
+// control plane that issues them.
+export { API_KEY_PREFIX, generateApiKey, hashApiKey } from '../control/auth/api-keys.ts';
 
 export interface JwtSettings {
   issuer: string;
@@ -151,7 +144,7 @@ export class Authorizer {
   }
 
   private async checkApiKey(key: string, input: AuthzInput): Promise<AuthzDecision> {
-    if (!API_KEY_RE.test(key)) return deny(403, 'FORBIDDEN', 'malformed API key');
+    if (!isApiKeyFormat(key)) return deny(403, 'FORBIDDEN', 'malformed API key');
     const hash = hashApiKey(key);
     let record: ApiKeyRecord | undefined;
     try {

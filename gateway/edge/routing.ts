@@ -405,7 +405,8 @@ export interface RoutingInputs {
  */
 export function buildRoutingTable(inputs: RoutingInputs): RoutingTable {
   if (!inputs.listener || !inputs.routes) {
-    return Object.freeze({ ...EMPTY_TABLE, configured: true, versions: Object.freeze({ ...inputs.versions }) });
+    // no listener: nothing is served (404s); a listener whose routes are still on the way: not ready
+    return Object.freeze({ ...EMPTY_TABLE, configured: !inputs.listener, versions: Object.freeze({ ...inputs.versions }) });
   }
   const versionOf = (t: RouteTarget): EdgeVersion => {
     const cluster = inputs.clusters.get(t.cluster);

@@ -428,3 +428,52 @@ describe('edge: bad input never hurts it', () => {
     await stillServing();
   });
 });
+
+describe('edge: before and around the routes', () => {
+  it('answers 503 EDGE_NOT_READY (and /healthz 503) until the first config, then serves', async () => {
+    const { startEdge } = await import('../../gateway/edge/server.ts');
+    const { StaticRoutingSource } = await import('../../gateway/edge/xds-client.ts');
+    const { routingTableFromResources } = await import('../../gateway/edge/routing.ts');
+    const { translate } = await import('../../xds/translate.ts');
+    const { SETTINGS } = await import('./helpers.ts');
+    const rt = await startFakeRuntime('v1');
+    const routing = new StaticRoutingSource();
+    const edge = await startEdge({ port: 0, host: '127.0.0.1', routing, policy: {} });
+    try {
+      const url = `http://127.0.0.1:${edge.port}`;
+      const r = await post(`${url}/services/wine/predict`, row());
+      expect(r.status).toBe(503);
+      expect(r.json.error).toMatchObject({ code: 'EDGE_NOT_READY' });
+      expect(r.headers['retry-after']).toBe('1');
+      expect((await fetch(`${url}/healthz`)).status).toBe(503);
+      routing.set(routingTableFromResources(translate(groupModel([{ name: 'v1', weight: 100, ports: [rt.port] }]), SETTINGS)));
+      expect((await post(`${url}/services/wine/predict`, row())).status).toBe(200);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+      // Expect: 100-continue: an oversized body is refused before the client sends it
+      const conn = await RawConnection.open(edge.port);
+      await conn.write(`POST /services/wine/predict HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\ncontent-length: ${50 * 1024 * 1024}\r\nexpect: 100-continue\r\n\r\n`);
+      const refused = await conn.response();
+      expect(refused.status).toBe(413);
+      conn.close();
+      // …and an acceptable one gets its 100 Continue, then the answer
+      const ok = await RawConnection.open(edge.port);
+      const body = JSON.stringify(row());
+      await ok.write(`POST /services/wine/predict HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nexpect: 100-continue\r\n\r\n`);
+      const cont = await ok.response();
+      expect(cont.status).toBe(100);
+      await ok.write(body);
+      expect((await ok.response()).status).toBe(200);
+      ok.close();
+
+      // a route with auth on and no authorizer is refused, never let through
+      routing.set(routingTableFromResources(translate(groupModel([{ name: 'v1', weight: 100, ports: [rt.port], auth: true }]), SETTINGS)));
+      const noAuth = await post(`${url}/services/wine/predict`, row());
+      expect(noAuth.status).toBe(503);
+      expect(noAuth.json.error).toMatchObject({ code: 'AUTH_UNAVAILABLE' });
+    } finally {
+      await edge.close();
+      await rt.close();
+    }
+  });
+});

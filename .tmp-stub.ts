@@ -1,0 +1,12 @@
+import { pino } from 'pino';
+import { createRuntimeApp } from './runtime/http.ts';
+import { createRuntimeMetrics } from './runtime/metrics.ts';
+import { loadModel } from './runtime/model.ts';
+import { readSignatureFile } from './runtime/signature.ts';
+const sig = await readSignatureFile('runtime/demo/wine-classifier/1/signature.json');
+const real = await loadModel('runtime/demo/wine-classifier/1/model.onnx', sig);
+const mode = process.argv[2];
+const model = mode === 'stub' ? { ...real, predict: async (rows: readonly unknown[]) => rows.map(() => 0) } : real;
+const app = createRuntimeApp({ metrics: createRuntimeMetrics({ model: 'm', version: '1' }), log: pino({ level: 'silent' }), bodyLimitBytes: 10 << 20, maxRows: 1e5, modelName: 'm', modelVersion: '1' });
+app.setModel(model);
+app.server.listen(Number(process.argv[3]), '127.0.0.1');
