@@ -14,6 +14,7 @@ import { schema } from './graphql/schema.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
 import { unauthenticated } from './errors.ts';
+import type { ModelRegistry } from './registry/service.ts';
 
 export interface ControlPlaneParts {
   db: Database;
@@ -23,6 +24,7 @@ export interface ControlPlaneParts {
   models: ModelResolver;
   edgeBaseUrl: string;
   proxyStatus?: ProxyStatusSource;
+  registry?: ModelRegistry;
   now?: () => Date;
 }
 
@@ -89,7 +91,7 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
       proxyStatus = source;
     },
     async contextFor(authorization) {
-      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus };
+      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus, registry: parts.registry ?? null };
     },
   };
 }

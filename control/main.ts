@@ -18,6 +18,10 @@ import { createLocalOrchestrator } from './orchestrator/local/index.ts';
 import { createControlPlane } from './app.ts';
 import { startControlServer } from './http/server.ts';
 import { RegistryModelResolver } from './registry/resolver.ts';
+import { ArtifactStore } from './registry/artifacts.ts';
+import { ModelRegistry, MAX_UPLOAD_BYTES } from './registry/service.ts';
+import { createMlflowModelSource } from './registry/mlflow-source.ts';
+import { mlflowClientFromEnv } from './registry/mlflow.ts';
 import { seedDemoModels } from './registry/demo.ts';
 import { setUpDemo, DEMO_KEY_FILE } from './demo.ts';
 import { loadDataPlaneModel } from './domain/data-plane.ts';
@@ -79,12 +83,19 @@ export async function main(env: Record<string, string | undefined> = process.env
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
 
+  // model artifacts: uploads live in the object store; local replicas read a cached copy
+  const artifacts = new ArtifactStore(store, join(settings.dataDir, 'models', 'store'));
+  const mlflow = createMlflowModelSource({
+    clientFor: (trackingUri) => mlflowClientFromEnv(env, { trackingUri }),
+    cacheDir: join(settings.dataDir, 'models', 'mlflow'),
+  });
   const plane = await createControlPlane({
     db,
     pubsub,
     orchestrator,
     auth,
-    models: new RegistryModelResolver(prisma),
+    models: new RegistryModelResolver(prisma, mlflow, settings.orchestrator === 'local' ? artifacts : null),
+    registry: new ModelRegistry(prisma, artifacts),
     edgeBaseUrl: settings.publicEdgeUrl,
   });
   if (settings.demo) await seedDemoModels(prisma, { demoDir: join(repoRoot, 'runtime', 'demo') });
@@ -154,6 +165,8 @@ export async function main(env: Record<string, string | undefined> = process.env
     context: plane.contextFor,
     metrics,
     webRoot: join(repoRoot, 'web', 'dist'),
+    // room for a base64 model upload in registerModelVersion
+    maxBodyBytes: Math.ceil(MAX_UPLOAD_BYTES * 1.4),
   });
 
   log(`control plane  ${control.url}/graphql  (dashboard ${control.url}/)`);

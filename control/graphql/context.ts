@@ -4,6 +4,7 @@ import type { PrismaClient } from '../domain/prisma.ts';
 import type { PubSub } from '../pubsub/port.ts';
 import { unauthenticated } from '../errors.ts';
 import type { ProxyStatusSource } from './types/proxy-status.ts';
+import type { ModelRegistry } from '../registry/service.ts';
 
 /** Turns an `Authorization` header value into an actor: null without one, throws on a bad one. */
 export type Authenticate = (authorization: string | undefined) => Promise<Actor | null>;
@@ -14,6 +15,8 @@ export interface GraphQLContext {
   prisma: PrismaClient;
   pubsub: PubSub;
   proxyStatus: ProxyStatusSource;
+  /** null where no object store is configured (tests of other parts) */
+  registry: ModelRegistry | null;
 }
 
 export function requireActor(ctx: GraphQLContext): Actor {

@@ -14,8 +14,16 @@ function prismaCode(error: unknown): string | null {
   return null;
 }
 
+/** Errors of other parts (MLflow, the model runtime) that know their control-plane code. */
+function asSluiceError(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null && 'toSluiceError' in error && typeof (error as { toSluiceError: unknown }).toSluiceError === 'function') {
+    return (error as { toSluiceError(): unknown }).toSluiceError();
+  }
+  return error;
+}
+
 export function formatError(formatted: GraphQLFormattedError, error: unknown, log: (e: unknown) => void = console.error): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+  const original = asSluiceError(unwrapResolverError(error));
   if (original instanceof SluiceError) {
     return { ...formatted, message: original.message, extensions: { ...formatted.extensions, code: original.code, ...(original.details ?? {}) } };
   }

@@ -5,6 +5,7 @@ import { badInput } from '../errors.ts';
 import type { ModelResolver } from '../domain/deps.ts';
 import type { PrismaClient, ServiceVersion } from '../domain/prisma.ts';
 import type { BackendSource, ModelSignature } from '../orchestrator/port.ts';
+import type { ArtifactStore } from './artifacts.ts';
 
 export interface MlflowModelSource {
   /** throws BAD_USER_INPUT / NOT_FOUND when the registered model version does not exist */
@@ -16,6 +17,8 @@ export class RegistryModelResolver implements ModelResolver {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly mlflow: MlflowModelSource | null = null,
+    /** set where models run on this machine: store keys become local files */
+    private readonly artifacts: Pick<ArtifactStore, 'localPath'> | null = null,
   ) {}
 
   private async builtin(name: string, version: string) {
@@ -46,7 +49,7 @@ export class RegistryModelResolver implements ModelResolver {
       kind: 'model',
       modelName: name,
       modelVersion: ver,
-      artifactUri: m.artifactUri,
+      artifactUri: this.artifacts ? await this.artifacts.localPath(m.artifactUri) : m.artifactUri,
       format: m.format,
       signature: m.signature as unknown as ModelSignature,
     };

@@ -115,10 +115,10 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     ownClient = new XdsRoutingClient({ address: options.xds.address, nodeId: options.xds.nodeId, log }).start();
     routing = ownClient;
     const ok = await ownClient.ready(options.xds.readyTimeoutMs ?? 5000);
-    if (!ok) log.warn({ address: options.xds.address }, 'no routes from xDS yet; answering 404 until they arrive');
+    if (!ok) log.warn({ address: options.xds.address }, 'no routes from xDS yet; answering 503 until they arrive');
   } else throw new Error('startEdge needs xds or routing');
 
-  // Pools of endpoints that left the table are closed (their in-flight calls finish).
+  // Idle sockets to endpoints that left the table are dropped (in-flight calls finish).
   const unwatch = routing.onChange((table) => upstreams.retain(liveEndpoints(table)));
 
   // -------------------------------------------------------------------------------------
@@ -316,12 +316,12 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       await answer(res, ex, out.status, out.body);
     } catch (err) {
       const e = err instanceof EdgeError ? err : internal(err, ex);
-      if (e.code === 'PAYLOAD_TOO_LARGE' || e.code === 'REQUEST_TIMEOUT') {
-        // the body's state is unknown or being dropped: say so, and let the drain decide
-        if (e.code === 'REQUEST_TIMEOUT') res.setHeader('connection', 'close');
-      }
+      // A stalled body leaves the connection in an unknown state: answer, then close it.
+      // (An oversized one is being drained, so its connection stays usable.)
+      const closeAfter = e.code === 'REQUEST_TIMEOUT';
+      if (closeAfter) res.setHeader('connection', 'close');
       await fail(res, ex, e);
-      if (e.code === 'REQUEST_TIMEOUT') res.once('finish', () => req.socket.destroy());
+      if (closeAfter) res.once('finish', () => req.socket.destroy());
     } finally {
       metrics.inflight.dec(labels);
     }
@@ -397,6 +397,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       // backstop for the body deadline the handler keeps itself
       requestTimeout: (L.bodyTimeoutMs ?? 30_000) + (L.headersTimeoutMs ?? 10_000) + (L.upstreamTimeoutMs ?? 60_000),
       keepAliveTimeout: L.keepAliveTimeoutMs ?? 65_000,
+      // how often Node sweeps for connections past those deadlines (its default is 30 s)
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor((L.headersTimeoutMs ?? 10_000) / 2))),
       noDelay: true,
     },
     handle,

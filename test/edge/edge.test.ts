@@ -298,7 +298,7 @@ describe('edge: bad input never hurts it', () => {
   beforeAll(async () => {
     v1 = await startFakeRuntime('v1');
     stack = await startStack(groupModel([{ name: 'v1', weight: 100, ports: [v1.port] }]), {
-      limits: { bodyTimeoutMs: 300, upstreamTimeoutMs: 300, maxHeaderBytes: 8 * 1024 },
+      limits: { bodyTimeoutMs: 300, headersTimeoutMs: 400, upstreamTimeoutMs: 300, maxHeaderBytes: 8 * 1024 },
     });
     predict = `${stack.url}/services/wine/predict`;
   });
@@ -381,6 +381,22 @@ describe('edge: bad input never hurts it', () => {
     });
     expect(r.status).toBe(408);
     expect(JSON.parse(r.text).error.code).toBe('REQUEST_TIMEOUT');
+    await stillServing();
+  });
+
+  it('408 for headers that trickle in (slowloris)', async () => {
+    const conn = await RawConnection.open(stack.edge.port);
+    const t0 = Date.now();
+    await conn.write('POST /services/wine/predict HTTP/1.1\r\nhost: edge\r\n');
+    for (let i = 0; i < 20 && !conn.closed; i++) {
+      await sleep(100);
+      await conn.write(`x-slow-${i}: y\r\n`);
+    }
+    const r = await conn.response();
+    expect(r.status).toBe(408);
+    expect(JSON.parse(r.text).error.code).toBe('REQUEST_TIMEOUT');
+    expect(Date.now() - t0).toBeLessThan(1900);
+    conn.close();
     await stillServing();
   });
 
@@ -473,6 +489,40 @@ describe('edge: before and around the routes', () => {
       expect(noAuth.json.error).toMatchObject({ code: 'AUTH_UNAVAILABLE' });
     } finally {
       await edge.close();
+      await rt.close();
+    }
+  });
+});
+
+describe('edge: QPS limit shared through Redis by two edge replicas', () => {
+  it('two edges on one Redis budget let about one limit through, not two', async () => {
+    const rt = await startFakeRuntime('v1');
+    const model = groupModel([{ name: 'v1', weight: 100, ports: [rt.port], qps: 10 }]);
+    const prefix = `sluice-test-edge-${Date.now()}-${process.pid}:`;
+    const [a, b] = await Promise.all([
+      startStack(model, { redisUrl: 'redis://127.0.0.1:6379', redisPrefix: prefix }),
+      startStack(model, { redisUrl: 'redis://127.0.0.1:6379', redisPrefix: prefix }),
+    ]);
+    try {
+      const statuses: number[] = [];
+      const t0 = Date.now();
+      const inflight: Promise<void>[] = [];
+      // 40 rps to each edge for 2 s
+      for (let i = 0; i < 80; i++) {
+        const wait = t0 + i * 25 - Date.now();
+        if (wait > 0) await sleep(wait);
+        for (const s of [a, b]) inflight.push(post(`${s.url}/services/wine/predict`, row()).then((r) => void statuses.push(r.status)));
+      }
+      await Promise.all(inflight);
+      const elapsed = (Date.now() - t0) / 1000;
+      const ok = statuses.filter((s) => s === 200).length;
+      expect(ok + statuses.filter((s) => s === 429).length).toBe(160);
+      // one bucket of 10 refilled at 10/s for the whole fleet (two local buckets would pass twice that)
+      const expected = 10 + 10 * elapsed;
+      expect(ok).toBeGreaterThanOrEqual(expected - 6);
+      expect(ok).toBeLessThanOrEqual(expected + 6);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
       await rt.close();
     }
   });

@@ -15,6 +15,8 @@ import { InferenceLogWriter } from '../../gateway/inference-log/writer.ts';
 import { StaticPolicySource, type VersionPolicy } from '../../gateway/policy.ts';
 import { RateLimiter } from '../../gateway/ratelimit/limiter.ts';
 import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
+import { RedisBucketStore } from '../../gateway/ratelimit/redis.ts';
+import { randomUUID } from 'node:crypto';
 import { startEdge, type EdgeLimits, type EdgeServer } from '../../gateway/edge/server.ts';
 import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';
 import type { DataPlaneModel, DataPlaneSettings, DataPlaneVersion } from '../../xds/model.ts';
@@ -159,6 +161,10 @@ export interface Stack {
 }
 
 export interface StackOptions {
+  /** token buckets in this Redis (under a fresh key prefix) instead of in-process */
+  redisUrl?: string;
+  /** share buckets between stacks by giving them the same prefix */
+  redisPrefix?: string;
   limits?: EdgeLimits;
   jwt?: JwtSettings;
   random?: () => number;
@@ -175,7 +181,8 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
   const writer = new InferenceLogWriter({ store, spoolDir: path.join(dir, 'spool'), maxBatchAgeMs: 200 });
   await writer.start();
   const authorizer = new Authorizer({ policies, keyCacheTtlMs: 0, ...(opts.jwt ? { jwt: opts.jwt } : {}) });
-  const rateLimiter = new RateLimiter({ policies, store: new MemoryBucketStore(), registry });
+  const buckets = opts.redisUrl ? new RedisBucketStore(opts.redisUrl, { keyPrefix: opts.redisPrefix ?? `sluice-test-edge-${randomUUID()}:` }) : new MemoryBucketStore();
+  const rateLimiter = new RateLimiter({ policies, store: buckets, registry });
   const recorder = new InferenceRecorder({ policies, sink: writer, registry });
   const edge = await startEdge({
     port: 0,

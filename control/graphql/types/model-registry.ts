@@ -1,5 +1,7 @@
 // GraphQL for the built-in model registry: registered models and their versions.
 import { builder } from '../builder.ts';
+import { requireActor } from '../context.ts';
+import { SluiceError } from '../../errors.ts';
 
 builder.prismaObject('RegisteredModel', {
   fields: (t) => ({
@@ -29,5 +31,30 @@ builder.queryFields((t) => ({
     type: ['RegisteredModel'],
     authScopes: { authenticated: true },
     resolve: (query, _root, _args, ctx) => ctx.prisma.registeredModel.findMany({ ...query, orderBy: { name: 'asc' } }),
+  }),
+}));
+
+const RegisterModelVersionInput = builder.inputType('RegisterModelVersionInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    version: t.string({ required: true }),
+    path: t.string({ description: 'an absolute path of an .onnx file on the server' }),
+    contentBase64: t.string({ description: 'the .onnx file, base64-encoded (an upload)' }),
+    signature: t.field({ type: 'JSON', description: '{inputs: [{name, type}], outputs: [...]}; omitted: read from the graph' }),
+    description: t.string(),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  registerModelVersion: t.prismaField({
+    type: 'ModelVersion',
+    description: 'Registers a model version after loading it as a real model with its signature',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RegisterModelVersionInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      if (!ctx.registry) throw new SluiceError('INTERNAL', 'the model registry is not configured on this server');
+      const registered = await ctx.registry.register(requireActor(ctx), input);
+      return ctx.prisma.modelVersion.findFirstOrThrow({ ...query, where: { version: registered.version, model: { name: registered.name } } });
+    },
   }),
 }));

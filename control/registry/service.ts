@@ -1,0 +1,75 @@
+// The built-in model registry as users drive it: register a model version from a path on
+// the server or from uploaded bytes (validated as a real model with its signature before
+// anything is kept), with the caller recorded and an audit row written.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { forbidden, badInput } from '../errors.ts';
+import type { Actor } from '../domain/actor.ts';
+import type { PrismaClient } from '../domain/prisma.ts';
+import { audit } from '../domain/audit.ts';
+import { registerModelVersion, toSluiceError, type ResolvedModelVersion } from './builtin.ts';
+import { ArtifactStore, artifactKey } from './artifacts.ts';
+
+export const MAX_UPLOAD_BYTES = 48 * 1024 * 1024;
+
+export interface RegisterInput {
+  name: string;
+  version: string;
+  /** an absolute path of an .onnx file the server can read */
+  path?: string | null;
+  /** the .onnx file itself, base64-encoded */
+  contentBase64?: string | null;
+  /** {inputs: [{name, type}], outputs: [...]}; omitted: read from the graph */
+  signature?: unknown;
+  description?: string | null;
+}
+
+export class ModelRegistry {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly artifacts: ArtifactStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async register(actor: Actor, input: RegisterInput): Promise<ResolvedModelVersion> {
+    if (actor.role === 'VIEWER') throw forbidden(`${actor.username} may not register models`);
+    if ((input.path == null) === (input.contentBase64 == null)) throw badInput('give exactly one of path and contentBase64', { field: 'path' });
+    const common = {
+      name: input.name,
+      version: input.version,
+      createdById: actor.userId,
+      description: input.description ?? '',
+      ...(input.signature !== undefined && input.signature !== null ? { signature: input.signature } : {}),
+    };
+    let registered: ResolvedModelVersion;
+    try {
+      if (input.path != null) {
+        registered = await registerModelVersion(this.prisma, { ...common, artifactUri: input.path });
+      } else {
+        const bytes = Buffer.from(input.contentBase64!, 'base64');
+        if (bytes.length === 0) throw badInput('contentBase64 is empty or not base64', { field: 'contentBase64' });
+        if (bytes.length > MAX_UPLOAD_BYTES) throw badInput(`the model is over ${MAX_UPLOAD_BYTES} bytes; register it by path`, { field: 'contentBase64' });
+        // validate from a scratch file first, so nothing reaches the store for a bad upload
+        const scratch = mkdtempSync(join(tmpdir(), 'sluice-upload-'));
+        const key = artifactKey(input.name, input.version);
+        try {
+          writeFileSync(join(scratch, 'model.onnx'), bytes);
+          registered = await registerModelVersion(this.prisma, { ...common, artifactUri: key, localPath: join(scratch, 'model.onnx') });
+        } finally {
+          rmSync(scratch, { recursive: true, force: true });
+        }
+        try {
+          await this.artifacts.upload(key, bytes);
+        } catch (error) {
+          await this.prisma.modelVersion.deleteMany({ where: { version: input.version, model: { name: input.name } } });
+          throw error;
+        }
+      }
+    } catch (error) {
+      throw toSluiceError(error);
+    }
+    await this.prisma.$transaction((tx) => audit(tx, actor, 'registerModelVersion', 'ModelVersion', `${registered.name}/${registered.version}`, null, registered, this.now()));
+    return registered;
+  }
+}
