@@ -1,6 +1,7 @@
 // The control plane's HTTP server: GraphQL over HTTP (Apollo) and WebSocket
-// (graphql-ws, protocol graphql-transport-ws) on /graphql, the dashboard's static files
-// at /, /healthz and /metrics. One port, one server.
+// (graphql-ws, protocol graphql-transport-ws) on /graphql, the instance terminal's
+// WebSocket on /terminal (terminal.ts), the dashboard's static files at /, /healthz and
+// /metrics. One port, one server; WebSocket upgrades are routed here by path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -13,6 +14,7 @@ import type { Registry } from 'prom-client';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { formatError } from '../graphql/errors.ts';
 import { SluiceError } from '../errors.ts';
+import { createTerminalServer, type TerminalLimits } from './terminal.ts';
 
 export interface ControlServerOptions {
   schema: GraphQLSchema;
@@ -22,6 +24,8 @@ export interface ControlServerOptions {
   webRoot?: string | null;
   maxBodyBytes?: number;
   log?: (error: unknown) => void;
+  /** limits of the /terminal WebSocket; false turns the terminal off (upgrades get 404) */
+  terminal?: Partial<TerminalLimits> | false;
 }
 
 export interface ControlServer {
@@ -59,7 +63,20 @@ export async function startControlServer(port: number, host: string, options: Co
   const log = options.log ?? ((e: unknown) => console.error(e));
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const server = createServer();
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: maxBody });
+  // noServer: two WebSocket servers share this port, so upgrades are routed by path below
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxBody });
+  const terminals = options.terminal === false ? null : createTerminalServer({ context: options.context, log, limits: options.terminal ?? {} });
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/graphql') {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } else if (path === '/terminal' && terminals) {
+      terminals.handleUpgrade(req, socket, head);
+    } else {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  });
   const wsCleanup = useServer<{ authorization?: string }, { ctx?: GraphQLContext }>(
     {
       schema: options.schema,
@@ -195,6 +212,7 @@ export async function startControlServer(port: number, host: string, options: Co
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`,
     async close() {
       await apollo.stop();
+      await terminals?.close();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((ok) => wss.close(() => ok()));
       server.closeAllConnections();

@@ -41,7 +41,16 @@ export async function main(env: Record<string, string | undefined> = process.env
   const prisma = db.prisma as unknown as PrismaClient;
   const pubsub = await openPubSub(settings.redisUrl ?? undefined, { onError: (err) => log.warn({ err: err.message }, 'pub/sub') });
   const policies = new DatabasePolicySource({ prisma, pubsub });
-  await policies.start();
+  try {
+    await policies.start();
+  } catch (err) {
+    await pubsub.close();
+    await db.close();
+    throw new Error(
+      `cannot read service policies from ${db.safeUrl} (${(err as Error).message.trim().split('\n').at(-1) ?? ''}); ` +
+        'the edge reads the control plane\'s database: start the control plane (npm start) or run npm run db:migrate first',
+    );
+  }
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -65,7 +74,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const unwatch = routing.onChange(() => {
     policies.refresh().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'policy refresh failed'));
   });
-  if (!(await routing.ready(10_000))) log.warn({ xds: xdsAddress }, 'no routes from xDS yet; answering 404 until they arrive');
+  if (!(await routing.ready(10_000))) log.warn({ xds: xdsAddress }, 'no routes from xDS yet; answering 503 until they arrive');
 
   const edge = await startEdge({
     port: settings.ports.edge,

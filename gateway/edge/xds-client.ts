@@ -176,7 +176,7 @@ export class XdsRoutingClient implements RoutingSource {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
         resolve(false);
       }, timeoutMs);
-      timer.unref();
+      // kept referenced: a process waiting for its first routes must not exit meanwhile
       const done = () => {
         clearTimeout(timer);
         resolve(true);

@@ -8,10 +8,10 @@
 //   capture    auth + rate limit + inference table (record fsync'd before answering)
 // The edge runs in a child process of its own (with its xDS server) so that
 // process.cpuUsage() there is the edge's CPU alone: "edge CPU µs/req" is its user+system
-// time over a fixed autocannon load (--requests) divided by its size. "c=1" rows are one
-// keep-alive connection, sequential for --seconds/2 (sub-ms latencies); "c=N" rows are
-// autocannon with N connections sending --requests requests.
-//   node --import tsx test/bench/edge.ts [--seconds 4] [--connections 16] [--requests 10000]
+// time over a fixed-length autocannon run divided by the requests it answered. "c=1" rows
+// are one keep-alive connection, sequential for --seconds/2 (sub-ms latencies); "c=N" rows
+// are autocannon with N connections for --seconds.
+//   node --import tsx test/bench/edge.ts [--seconds 4] [--connections 16]
 // Prints a table and writes bench-results/edge.json. Only 127.0.0.1 is loaded.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,7 +29,6 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '16' },
-    requests: { type: 'string', default: '10000' },
     child: { type: 'boolean', default: false },
     'runtime-port': { type: 'string', default: '0' },
   },
@@ -186,23 +185,23 @@ async function sequential(t: Target, body: string, seconds: number): Promise<{ r
   return { rps: samples.length / ((performance.now() - start) / 1000), p50, p99 };
 }
 
-/** A fixed number of requests over `connections` (after a 1 s warm-up), with the edge's CPU time around them. */
-async function cannon(t: Target, body: string, requests: number, connections: number, cpu: () => Promise<number>) {
+/**
+ * autocannon for `seconds` over `connections` (after a 1 s warm-up), with the edge's CPU
+ * time around the measured run. (autocannon's `amount` mode ends on a whole-second tick,
+ * which makes req/s meaningless for short runs; a fixed duration does not.)
+ */
+async function cannon(t: Target, body: string, seconds: number, connections: number, cpu: () => Promise<number>) {
   const opts = { url: `http://127.0.0.1:${t.port}${t.path}`, method: 'POST' as const, headers: { 'content-type': 'application/json', ...t.headers }, body, connections };
   await autocannon({ ...opts, duration: 1 });
   const cpu0 = await cpu();
-  const t0 = performance.now();
-  const r = await autocannon({ ...opts, amount: requests });
-  const wallS = (performance.now() - t0) / 1000;
+  const r = await autocannon({ ...opts, duration: seconds });
   const cpu1 = await cpu();
-  // autocannon's own rate is per whole second, too coarse for a run of a few seconds
-  return { rps: r.requests.total / wallS, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, non2xx: r.non2xx, errors: r.errors, cpuMicros: cpu1 - cpu0 };
+  return { rps: r.requests.total / seconds, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, non2xx: r.non2xx, errors: r.errors, cpuMicros: cpu1 - cpu0 };
 }
 
 async function parent(): Promise<void> {
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
-  const requests = Number(values.requests);
   const heldout = JSON.parse(readFileSync(`${DEMO_DIR}/heldout.json`, 'utf8')) as Heldout;
   const body = JSON.stringify({ client_request_id: 'bench', dataframe_split: { columns: heldout.columns, data: [heldout.rows[0]] } });
 
@@ -221,17 +220,19 @@ async function parent(): Promise<void> {
         headers: (g === 'plain' ? {} : { authorization: `Bearer ${edge.keys[g]}` }) as Record<string, string>,
       })),
     ];
+    // JIT-warm every path of the edge before any of them is measured
+    for (const t of targets) await cannon(t, body, 1, connections, async () => 0);
     const direct = { seq: { rps: 0, p50: 0, p99: 0 }, many: { rps: 0, p50: 0, p99: 0 } };
     for (const t of targets) {
       const seq = await sequential(t, body, Math.max(2, Math.round(seconds / 2)));
-      const many = await cannon(t, body, requests, connections, () => edge.cpuMicros());
+      const many = await cannon(t, body, seconds, connections, () => edge.cpuMicros());
       if (many.non2xx > 0 || many.errors > 0) throw new Error(`${t.name}: ${many.non2xx} non-2xx, ${many.errors} errors`);
       const isDirect = t.path === '/invocations';
       if (isDirect) {
         direct.seq = seq;
         direct.many = many;
       }
-      const cpuPerReq = isDirect ? Number.NaN : many.cpuMicros / requests;
+      const cpuPerReq = isDirect ? Number.NaN : many.cpuMicros / many.total;
       rows.push({
         target: t.name,
         'c=1 req/s': round(seq.rps, 0),
@@ -252,10 +253,9 @@ async function parent(): Promise<void> {
   report('edge', rows, {
     seconds,
     connections,
-    requests,
     batch: 1,
     model: 'wine-classifier v1 (runtime/server.ts, one replica)',
-    cpu: 'edge process user+system µs per request over the fixed autocannon load (warm-up excluded)',
+    cpu: 'edge process user+system µs per answered request over the measured autocannon run (warm-up excluded)',
     note: 'one machine: load generator, edge and runtime share its cores, so c=N figures are bounded by the slowest of them',
   });
 }
