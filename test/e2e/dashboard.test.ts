@@ -1,6 +1,7 @@
 // Browser end-to-end test of the dashboard: builds web/ with Vite, serves it from a real
 // control plane (SQLite, fake orchestrator) and drives Chromium through sign-in, creating
-// a group and two versions, live status on the list, the traffic split and an API key.
+// a group and two versions, live status on the list, the traffic split, an API key, and a
+// terminal into an instance (a real /bin/sh behind the fake orchestrator).
 // Chromium must launch: if it cannot, the suite fails (no skipping).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -211,6 +212,34 @@ describe('dashboard (Chromium)', () => {
     const instance = page.locator('tr[data-instance="fraud-model-v1-0"]');
     await instance.waitFor();
     expect(await instance.locator('[data-status]').getAttribute('data-status')).toBe('RUNNING');
+
+    // an admin opens a terminal into the instance and runs a command in it
+    await instance.locator('button:has-text("Open terminal")').click();
+    const terminal = page.locator('[data-testid=terminal]');
+    await expect.poll(() => terminal.getAttribute('data-state')).toBe('open');
+    await terminal.locator('.xterm').click();
+    await page.keyboard.type('echo hello-$((1+2))');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => terminal.locator('.xterm-rows').textContent()).toMatch(/hello-3/);
+    expect(cp.orchestrator.terminals).toEqual([expect.stringMatching(/\/fraud-model-v1-0$/)]);
+    await terminal.screenshot({ path: join(SCREENSHOTS, 'terminal.png') });
+    await page.keyboard.type('echo shell-pid-$$');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => terminal.locator('.xterm-rows').textContent()).toMatch(/shell-pid-\d+/);
+    const pid = Number((await terminal.locator('.xterm-rows').textContent())!.match(/shell-pid-(\d+)/)![1]);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true);
+    await terminal.locator('button:has-text("Close terminal")').click(); // closing the view ends the shell
+    expect(await page.locator('[data-testid=terminal]').count()).toBe(0);
+    await expect.poll(alive, { timeout: 5000 }).toBe(false);
+
     page.once('dialog', (d) => void d.accept());
     await instance.locator('button:has-text("Restart")').click();
     await expect.poll(() => cp.orchestrator.restarted.length).toBe(1);
