@@ -2,12 +2,12 @@
 // turns each HTTP access-log entry into the access-log half of an inference exchange
 // (request id, status, timings, which sluice/{group}/{version} cluster answered).
 import type * as grpc from '@grpc/grpc-js';
-import type { HTTPAccessLogEntry__Output } from './generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
-import type { Duration__Output } from './generated/google/protobuf/Duration.ts';
-import type { Timestamp__Output } from './generated/google/protobuf/Timestamp.ts';
-import type { AccessLogServiceHandlers } from './generated/envoy/service/accesslog/v3/AccessLogService.ts';
-import type { StreamAccessLogsMessage__Output } from './generated/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
-import type { StreamAccessLogsResponse } from './generated/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
+import type { HTTPAccessLogEntry__Output } from '../proto/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
+import type { Duration__Output } from '../proto/generated/google/protobuf/Duration.ts';
+import type { Timestamp__Output } from '../proto/generated/google/protobuf/Timestamp.ts';
+import type { AccessLogServiceHandlers } from '../proto/generated/envoy/service/accesslog/v3/AccessLogService.ts';
+import type { StreamAccessLogsMessage__Output } from '../proto/generated/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
+import type { StreamAccessLogsResponse } from '../proto/generated/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
 import { parseSluiceCluster, type AccessLogHalf } from './inference-log/join.ts';
 
 export const durationMs = (d: Duration__Output | null | undefined): number | null =>

@@ -6,11 +6,11 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { API_KEY_PREFIX, hashApiKey, isApiKeyFormat } from '../control/auth/api-keys.ts';
 import type * as grpc from '@grpc/grpc-js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { AuthorizationHandlers } from './generated/envoy/service/auth/v3/Authorization.ts';
-import type { CheckRequest__Output } from './generated/envoy/service/auth/v3/CheckRequest.ts';
-import type { CheckResponse } from './generated/envoy/service/auth/v3/CheckResponse.ts';
-import type { HeaderValueOption } from './generated/envoy/config/core/v3/HeaderValueOption.ts';
-import type { StatusCode } from './generated/envoy/type/v3/StatusCode.ts';
+import type { AuthorizationHandlers } from '../proto/generated/envoy/service/auth/v3/Authorization.ts';
+import type { CheckRequest__Output } from '../proto/generated/envoy/service/auth/v3/CheckRequest.ts';
+import type { CheckResponse } from '../proto/generated/envoy/service/auth/v3/CheckResponse.ts';
+import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
+import type { StatusCode } from '../proto/generated/envoy/type/v3/StatusCode.ts';
 import { errorBody, type ApiKeyRecord, type PolicySource } from './policy.ts';
 
 // One definition of what an API key looks like and how it is hashed, shared with the

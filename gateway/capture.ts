@@ -5,12 +5,12 @@
 // InferenceRecorder.
 import type * as grpc from '@grpc/grpc-js';
 import { createAccessLogService } from './accesslog.ts';
-import type { AccessLogServiceHandlers } from './generated/envoy/service/accesslog/v3/AccessLogService.ts';
-import type { HeaderMap__Output } from './generated/envoy/config/core/v3/HeaderMap.ts';
-import type { ExternalProcessorHandlers } from './generated/envoy/service/ext_proc/v3/ExternalProcessor.ts';
-import type { ProcessingRequest__Output } from './generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
-import type { ProcessingResponse } from './generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
-import type { Struct__Output } from './generated/google/protobuf/Struct.ts';
+import type { AccessLogServiceHandlers } from '../proto/generated/envoy/service/accesslog/v3/AccessLogService.ts';
+import type { HeaderMap__Output } from '../proto/generated/envoy/config/core/v3/HeaderMap.ts';
+import type { ExternalProcessorHandlers } from '../proto/generated/envoy/service/ext_proc/v3/ExternalProcessor.ts';
+import type { ProcessingRequest__Output } from '../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse } from '../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { Struct__Output } from '../proto/generated/google/protobuf/Struct.ts';
 import { groupFromPath } from './accesslog.ts';
 import { ExchangeJoiner, parseSluiceCluster, type ProcessorHalf } from './inference-log/join.ts';
 import type { InferenceRecorder } from './inference-log/recorder.ts';

@@ -22,6 +22,15 @@ import type { AuthorizationDefinition } from './generated/envoy/service/auth/v3/
 import type { RateLimitServiceDefinition } from './generated/envoy/service/ratelimit/v3/RateLimitService.ts';
 import type { ExternalProcessorDefinition } from './generated/envoy/service/ext_proc/v3/ExternalProcessor.ts';
 import type { AccessLogServiceDefinition } from './generated/envoy/service/accesslog/v3/AccessLogService.ts';
+import type { AuthorizationClient } from './generated/envoy/service/auth/v3/Authorization.ts';
+import type { RateLimitServiceClient } from './generated/envoy/service/ratelimit/v3/RateLimitService.ts';
+import type { ExternalProcessorClient } from './generated/envoy/service/ext_proc/v3/ExternalProcessor.ts';
+import type { AccessLogServiceClient } from './generated/envoy/service/accesslog/v3/AccessLogService.ts';
+import type { ProtoGrpcType as AdsProto } from './generated/ads.ts';
+import type { ProtoGrpcType as AuthProto } from './generated/external_auth.ts';
+import type { ProtoGrpcType as RlsProto } from './generated/rls.ts';
+import type { ProtoGrpcType as ExtProcProto } from './generated/external_processor.ts';
+import type { ProtoGrpcType as AlsProto } from './generated/als.ts';
 
 export type { Any };
 
@@ -116,17 +125,32 @@ function loadRoot(): protobuf.Root {
   return root;
 }
 
-export const LOADER_OPTIONS: protoLoader.Options = {
+/**
+ * How proto-loader turns messages into objects, at runtime and in the generated types
+ * (proto/generate.ts derives its flags from this, so the two cannot drift apart).
+ *
+ * `defaults: false` on purpose: an absent field stays absent (`undefined`), so code can tell
+ * "not sent" from "sent as zero" where Envoy's protos make that distinction (wrappers,
+ * `error_detail`, the first request's `node`), received messages stay small on the hot
+ * ext_authz/ext_proc paths, and the `__Output` types say so (`field?: T`). Readers supply
+ * their own fallback (`x ?? ''`).
+ */
+export const LOADER_OPTIONS = {
   keepCase: true,
   longs: String,
   enums: String,
   oneofs: true,
   defaults: false,
   includeDirs: [...ENVOY_INCLUDE_DIRS],
-};
+} as const satisfies protoLoader.Options;
 
 /** protobufjs conversion used by `decode`/`unpackAny`: the same as the gRPC services use. */
-const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, oneofs: true };
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  oneofs: LOADER_OPTIONS.oneofs,
+  defaults: LOADER_OPTIONS.defaults,
+};
 
 let rootCache: protobuf.Root | undefined;
 /** The protobufjs root holding every loaded Envoy message (lazy, loaded once). */
@@ -334,18 +358,32 @@ export function unpackAny<T = Record<string, unknown>>(any: Any__Output | Packed
 // ---------------------------------------------------------------------------------------
 // gRPC services
 
+type ClientConstructor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => C;
+
 interface EnvoyServices {
   ads: AggregatedDiscoveryServiceDefinition;
   authorization: AuthorizationDefinition;
   rateLimit: RateLimitServiceDefinition;
   externalProcessor: ExternalProcessorDefinition;
   accessLog: AccessLogServiceDefinition;
-  /** client constructor for ADS, for tests, benchmarks and tools */
-  AdsClient: new (
-    address: string,
-    credentials: grpc.ChannelCredentials,
-    options?: grpc.ChannelOptions,
-  ) => AggregatedDiscoveryServiceClient;
+  // client constructors, for tests, benchmarks and tools that call a service as Envoy does
+  AdsClient: ClientConstructor<AggregatedDiscoveryServiceClient>;
+  AuthorizationClient: ClientConstructor<AuthorizationClient>;
+  RateLimitClient: ClientConstructor<RateLimitServiceClient>;
+  ExternalProcessorClient: ClientConstructor<ExternalProcessorClient>;
+  AccessLogClient: ClientConstructor<AccessLogServiceClient>;
+}
+
+/** The loaded gRPC package tree (`pkg.envoy.service.auth.v3.Authorization`, …) of the services Sluice serves. */
+export type EnvoyPackage = AdsProto & AuthProto & RlsProto & ExtProcProto & AlsProto;
+
+let packageCache: EnvoyPackage | undefined;
+/** The gRPC package of every loaded Envoy proto, parsed once per process. */
+export function envoyPackage(): EnvoyPackage {
+  packageCache ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync([...ENVOY_PROTO_FILES], LOADER_OPTIONS),
+  ) as unknown as EnvoyPackage;
+  return packageCache;
 }
 
 let servicesCache: EnvoyServices | undefined;
@@ -364,18 +402,23 @@ function serviceAt(pkg: grpc.GrpcObject, path: string): grpc.ServiceClientConstr
  */
 export function envoyServices(): EnvoyServices {
   if (servicesCache) return servicesCache;
-  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync([...ENVOY_PROTO_FILES], LOADER_OPTIONS));
+  const pkg = envoyPackage() as unknown as grpc.GrpcObject;
   const ads = serviceAt(pkg, 'envoy.service.discovery.v3.AggregatedDiscoveryService');
+  const authorization = serviceAt(pkg, 'envoy.service.auth.v3.Authorization');
+  const rateLimit = serviceAt(pkg, 'envoy.service.ratelimit.v3.RateLimitService');
+  const externalProcessor = serviceAt(pkg, 'envoy.service.ext_proc.v3.ExternalProcessor');
+  const accessLog = serviceAt(pkg, 'envoy.service.accesslog.v3.AccessLogService');
   servicesCache = {
     ads: ads.service as AggregatedDiscoveryServiceDefinition,
-    authorization: serviceAt(pkg, 'envoy.service.auth.v3.Authorization').service as AuthorizationDefinition,
-    rateLimit: serviceAt(pkg, 'envoy.service.ratelimit.v3.RateLimitService')
-      .service as RateLimitServiceDefinition,
-    externalProcessor: serviceAt(pkg, 'envoy.service.ext_proc.v3.ExternalProcessor')
-      .service as ExternalProcessorDefinition,
-    accessLog: serviceAt(pkg, 'envoy.service.accesslog.v3.AccessLogService')
-      .service as AccessLogServiceDefinition,
+    authorization: authorization.service as AuthorizationDefinition,
+    rateLimit: rateLimit.service as RateLimitServiceDefinition,
+    externalProcessor: externalProcessor.service as ExternalProcessorDefinition,
+    accessLog: accessLog.service as AccessLogServiceDefinition,
     AdsClient: ads as unknown as EnvoyServices['AdsClient'],
+    AuthorizationClient: authorization as unknown as EnvoyServices['AuthorizationClient'],
+    RateLimitClient: rateLimit as unknown as EnvoyServices['RateLimitClient'],
+    ExternalProcessorClient: externalProcessor as unknown as EnvoyServices['ExternalProcessorClient'],
+    AccessLogClient: accessLog as unknown as EnvoyServices['AccessLogClient'],
   };
   return servicesCache;
 }

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENVOY_INCLUDE_DIRS, ENVOY_PROTO_FILES } from './envoy-files.ts';
+import { LOADER_OPTIONS } from './envoy.ts';
 
 const OUT = join(import.meta.dirname, 'generated');
 
@@ -19,12 +20,24 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+// The types must describe what the runtime loader produces: same options, one source.
+function loaderFlags(): string[] {
+  const o = LOADER_OPTIONS;
+  const flags: string[] = [];
+  if (o.keepCase) flags.push('--keepCase');
+  if (o.longs === String) flags.push('--longs', 'String');
+  if (o.enums === String) flags.push('--enums', 'String');
+  if (o.oneofs) flags.push('--oneofs');
+  if (o.defaults) flags.push('--defaults');
+  return flags;
+}
+
 rmSync(OUT, { recursive: true, force: true });
 const bin = join(import.meta.dirname, '..', 'node_modules', '.bin', 'proto-loader-gen-types');
 execFileSync(
   bin,
   [
-    '--keepCase', '--longs', 'String', '--enums', 'String', '--oneofs',
+    ...loaderFlags(),
     '--grpcLib', '@grpc/grpc-js',
     '--includeDirs', ...ENVOY_INCLUDE_DIRS,
     '-O', OUT,

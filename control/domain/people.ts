@@ -119,6 +119,8 @@ export class People {
     const ok = await this.passwords.verify(String(password), encoded);
     if (!user || !user.passwordHash || !ok || user.disabled) throw unauthenticated('wrong username or password');
     const session = await this.sessions.issue({ userId: user.id, username: user.username, role: user.role });
+    const actor = { userId: user.id, username: user.username, role: user.role };
+    await this.deps.prisma.$transaction((tx) => audit(tx, actor, 'login', 'User', user.id, null, { expiresAt: session.expiresAt }, this.deps.now()));
     return { ...session, user };
   }
 

@@ -5,12 +5,12 @@
 // raw_body and the Retry-After header from response_headers_to_add.
 import { parseClusterName } from '../../xds/translate.ts';
 import type * as grpc from '@grpc/grpc-js';
-import type { RateLimitServiceHandlers } from '../generated/envoy/service/ratelimit/v3/RateLimitService.ts';
-import type { RateLimitRequest__Output } from '../generated/envoy/service/ratelimit/v3/RateLimitRequest.ts';
+import type { RateLimitServiceHandlers } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitService.ts';
+import type { RateLimitRequest__Output } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitRequest.ts';
 import type {
   RateLimitResponse,
   _envoy_service_ratelimit_v3_RateLimitResponse_DescriptorStatus as DescriptorStatus,
-} from '../generated/envoy/service/ratelimit/v3/RateLimitResponse.ts';
+} from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitResponse.ts';
 import { errorBody } from '../policy.ts';
 import type { RateDecision, RateLimiter } from './limiter.ts';
 

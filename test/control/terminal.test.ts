@@ -1,12 +1,14 @@
 // The instance terminal over WebSocket (/terminal), end to end against a real control plane
 // and a real /bin/sh (the fake orchestrator opens the local orchestrator's shell): admins
 // get a working shell, everyone else a clear close code; bad frames close one socket and
-// never the server; closing either side ends the other, shell children included.
+// never the server; closing either side ends the other, shell children included. Also the
+// dashboard's line editor (web/src/lib/terminal.ts), which stands in for a tty's echo.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { providers } from '../fixtures/db.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 import { startControlServer } from '../../control/http/server.ts';
+import { LineEditor, describeClose } from '../../web/src/lib/terminal.ts';
 
 type ServerMessage =
   | { type: 'opened'; instance: string; tty: boolean }
@@ -291,5 +293,28 @@ describe.each(providers)('instance terminal over WebSocket on %s', (provider) =>
     await server.close();
     expect((await t.closed).code).toBe(1001);
     await expect.poll(() => processExists(pid), { timeout: 5000 }).toBe(false);
+  });
+});
+
+describe('dashboard line editor for shells without a tty', () => {
+  it('echoes keys, edits with backspace and sends whole lines on Enter', () => {
+    const e = new LineEditor();
+    expect(e.feed('ech')).toEqual({ echo: 'ech', lines: [] });
+    expect(e.feed('x\x7f')).toEqual({ echo: 'x\b \b', lines: [] });
+    expect(e.feed('o hi\r')).toEqual({ echo: 'o hi\r\n', lines: ['echo hi\n'] });
+    expect(e.feed('\x7f')).toEqual({ echo: '', lines: [] }); // nothing left to erase
+  });
+
+  it('takes pasted lines, drops arrow keys and clears the line on Ctrl-C', () => {
+    const e = new LineEditor();
+    expect(e.feed('ls\r\npwd\nwho').lines).toEqual(['ls\n', 'pwd\n']);
+    expect(e.feed('\x1b[A\x1b[D\x1bOB').echo).toBe('');
+    expect(e.feed('\x03')).toEqual({ echo: '^C\r\n', lines: [] });
+    expect(e.feed('date\r').lines).toEqual(['date\n']); // "who" was dropped with Ctrl-C
+    expect(e.feed('é✓\x7f\r').lines).toEqual(['é\n']);
+  });
+
+  it('explains every refusal code the server uses', () => {
+    for (const code of [4400, 4401, 4403, 4404, 4408, 4409, 1009]) expect(describeClose(code)).not.toMatch(/code \d+/);
   });
 });

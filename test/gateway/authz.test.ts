@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey as JoseKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authorizer, credentialOf, generateApiKey, hashApiKey, type AuthzDecision } from '../../gateway/authz.ts';
-import type { CheckRequest } from '../../gateway/generated/envoy/service/auth/v3/CheckRequest.ts';
+import type { CheckRequest } from '../../proto/generated/envoy/service/auth/v3/CheckRequest.ts';
 import { check, demoPolicies, startTestGateway, type TestGateway } from './helpers.ts';
 
 const ISSUER = 'https://issuer.test';

@@ -3,9 +3,9 @@
 // one record per request in the object store, including when one half never comes.
 import type * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HTTPAccessLogEntry } from '../../gateway/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
-import type { ProcessingRequest } from '../../gateway/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
-import type { ProcessingResponse__Output } from '../../gateway/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { HTTPAccessLogEntry } from '../../proto/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
+import type { ProcessingRequest } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse__Output } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StaticPolicySource } from '../../gateway/policy.ts';
 import { demoPolicies, readRecords, sleep, startTestGateway, version, type TestGateway } from './helpers.ts';
 

@@ -18,14 +18,14 @@ import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
 import { startGatewayServer } from '../../gateway/server.ts';
 import { loadGatewayProtos } from '../../gateway/protos.ts';
 import { StaticPolicySource, type PolicySource, type VersionPolicy } from '../../gateway/policy.ts';
-import type { AuthorizationClient } from '../../gateway/generated/envoy/service/auth/v3/Authorization.ts';
-import type { RateLimitServiceClient } from '../../gateway/generated/envoy/service/ratelimit/v3/RateLimitService.ts';
-import type { ExternalProcessorClient } from '../../gateway/generated/envoy/service/ext_proc/v3/ExternalProcessor.ts';
-import type { CheckRequest } from '../../gateway/generated/envoy/service/auth/v3/CheckRequest.ts';
-import type { CheckResponse__Output } from '../../gateway/generated/envoy/service/auth/v3/CheckResponse.ts';
-import type { RateLimitRequest } from '../../gateway/generated/envoy/service/ratelimit/v3/RateLimitRequest.ts';
-import type { RateLimitResponse__Output } from '../../gateway/generated/envoy/service/ratelimit/v3/RateLimitResponse.ts';
-import type { AccessLogServiceClient } from '../../gateway/generated/envoy/service/accesslog/v3/AccessLogService.ts';
+import type { AuthorizationClient } from '../../proto/generated/envoy/service/auth/v3/Authorization.ts';
+import type { RateLimitServiceClient } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitService.ts';
+import type { ExternalProcessorClient } from '../../proto/generated/envoy/service/ext_proc/v3/ExternalProcessor.ts';
+import type { CheckRequest } from '../../proto/generated/envoy/service/auth/v3/CheckRequest.ts';
+import type { CheckResponse__Output } from '../../proto/generated/envoy/service/auth/v3/CheckResponse.ts';
+import type { RateLimitRequest } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitRequest.ts';
+import type { RateLimitResponse__Output } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitResponse.ts';
+import type { AccessLogServiceClient } from '../../proto/generated/envoy/service/accesslog/v3/AccessLogService.ts';
 
 export function version(group: string, name: string, over: Partial<VersionPolicy> = {}): VersionPolicy {
   return {

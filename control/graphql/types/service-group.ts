@@ -5,7 +5,8 @@ import { topics } from '../../pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertGroupReadable, readableGroupsWhere, untilDeleted } from '../access.ts';
 import { builder } from '../builder.ts';
-import { requireActor } from '../context.ts';
+import { requireActor, type GraphQLContext } from '../context.ts';
+import type { Prisma } from '../../domain/prisma.ts';
 import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
 
 export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
@@ -39,6 +40,23 @@ const GroupFilter = builder.inputType('ServiceGroupFilter', {
   }),
 });
 
+type GroupFilterValue = typeof GroupFilter.$inferInput;
+
+/** The groups the caller may read, narrowed by the list's filter. */
+async function filteredGroupsWhere(ctx: GraphQLContext, filter: GroupFilterValue | null | undefined): Promise<Prisma.ServiceGroupWhereInput> {
+  return {
+    AND: [
+      await readableGroupsWhere(ctx),
+      {
+        ...(filter?.status ? { status: filter.status } : {}),
+        ...(filter?.type ? { type: filter.type } : {}),
+        ...(filter?.projectId ? { projectId: String(filter.projectId) } : {}),
+        ...(filter?.nameContains ? { name: { contains: filter.nameContains } } : {}),
+      },
+    ],
+  };
+}
+
 builder.queryFields((t) => ({
   serviceGroups: t.prismaField({
     type: ['ServiceGroup'],
@@ -47,17 +65,7 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, args, ctx) =>
       ctx.prisma.serviceGroup.findMany({
         ...query,
-        where: {
-          AND: [
-            await readableGroupsWhere(ctx),
-            {
-              ...(args.filter?.status ? { status: args.filter.status } : {}),
-              ...(args.filter?.type ? { type: args.filter.type } : {}),
-              ...(args.filter?.projectId ? { projectId: String(args.filter.projectId) } : {}),
-              ...(args.filter?.nameContains ? { name: { contains: args.filter.nameContains } } : {}),
-            },
-          ],
-        },
+        where: await filteredGroupsWhere(ctx, args.filter),
         orderBy: { createdAt: 'asc' },
       }),
   }),
@@ -71,17 +79,7 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, args, ctx) =>
       ctx.prisma.serviceGroup.findMany({
         ...query,
-        where: {
-          AND: [
-            await readableGroupsWhere(ctx),
-            {
-              ...(args.filter?.status ? { status: args.filter.status } : {}),
-              ...(args.filter?.type ? { type: args.filter.type } : {}),
-              ...(args.filter?.projectId ? { projectId: String(args.filter.projectId) } : {}),
-              ...(args.filter?.nameContains ? { name: { contains: args.filter.nameContains } } : {}),
-            },
-          ],
-        },
+        where: await filteredGroupsWhere(ctx, args.filter),
         orderBy: { id: 'asc' },
       }),
   }),

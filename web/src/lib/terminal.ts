@@ -36,6 +36,8 @@ export function describeClose(code: number): string {
     case 4404: return 'This instance no longer exists.';
     case 4408: return 'The terminal was closed after a period without input.';
     case 4409: return 'This instance is not running.';
+    case 4429: return 'The terminal fell behind the shell\'s output and was closed.';
+    case 4500: return 'The terminal could not be opened on this instance.';
     default: return `The terminal closed (code ${code}).`;
   }
 }
