@@ -10,10 +10,11 @@ import type { StreamAccessLogsMessage__Output } from '../proto/generated/envoy/s
 import type { StreamAccessLogsResponse } from '../proto/generated/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
 import { parseSluiceCluster, type AccessLogHalf } from './inference-log/join.ts';
 
+// proto3 leaves zero fields out of the message, so an absent seconds/nanos is 0
 export const durationMs = (d: Duration__Output | null | undefined): number | null =>
-  d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : null;
+  d ? Number(d.seconds ?? 0) * 1000 + (d.nanos ?? 0) / 1e6 : null;
 export const timestampMs = (t: Timestamp__Output | null | undefined): number | null =>
-  t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : null;
+  t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : null;
 
 /** `/services/{group}/predict[?…]` → group. */
 export function groupFromPath(path: string | undefined): string | null {

@@ -11,6 +11,7 @@ import type { CheckRequest__Output } from '../proto/generated/envoy/service/auth
 import type { CheckResponse } from '../proto/generated/envoy/service/auth/v3/CheckResponse.ts';
 import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { StatusCode } from '../proto/generated/envoy/type/v3/StatusCode.ts';
+import { headerValueOf } from './envoy-headers.ts';
 import { errorBody, type ApiKeyRecord, type PolicySource } from './policy.ts';
 
 // One definition of what an API key looks like and how it is hashed, shared with the
@@ -221,8 +222,8 @@ export function checkRequestHeaders(req: CheckRequest__Output): Record<string, s
   if (!http) return out;
   for (const [k, v] of Object.entries(http.headers ?? {})) out[k.toLowerCase()] = v;
   for (const h of http.header_map?.headers ?? []) {
-    const key = h.key.toLowerCase();
-    if (!(key in out)) out[key] = h.value !== '' ? h.value : h.raw_value.toString('utf8');
+    const key = (h.key ?? '').toLowerCase();
+    if (!(key in out)) out[key] = headerValueOf(h);
   }
   return out;
 }

@@ -12,14 +12,15 @@ import type { ProcessingRequest__Output } from '../proto/generated/envoy/service
 import type { ProcessingResponse } from '../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { Struct__Output } from '../proto/generated/google/protobuf/Struct.ts';
 import { groupFromPath } from './accesslog.ts';
+import { headerValueOf } from './envoy-headers.ts';
 import { ExchangeJoiner, parseSluiceCluster, type ProcessorHalf } from './inference-log/join.ts';
 import type { InferenceRecorder } from './inference-log/recorder.ts';
+import { METADATA_NAMESPACE } from '../xds/translate.ts';
 
 export function headerMapToObject(map: HeaderMap__Output | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of map?.headers ?? []) {
-    // Newer Envoys send raw_value (bytes) and leave value empty.
-    out[h.key.toLowerCase()] = h.value !== '' ? h.value : h.raw_value.toString('utf8');
+    out[(h.key ?? '').toLowerCase()] = headerValueOf(h);
   }
   return out;
 }
@@ -28,13 +29,33 @@ const structString = (s: Struct__Output | undefined, field: string): string | nu
   const v = s?.fields?.[field];
   return v && typeof v.stringValue === 'string' && v.stringValue !== '' ? v.stringValue : null;
 };
+const structStruct = (s: Struct__Output | undefined, field: string): Struct__Output | undefined =>
+  s?.fields?.[field]?.structValue;
 
-/** Group/version the route or cluster names, from `metadata_context` (filter `sluice`) or requested attributes. */
+/**
+ * The `sluice` namespace of an Envoy Metadata that arrived as an attribute value: Envoy
+ * turns the message into a Struct through its JSON form, so the map is `filterMetadata`
+ * (accepting the proto name too costs nothing).
+ */
+function sluiceOfMetadataValue(metadata: Struct__Output | undefined): Struct__Output | undefined {
+  const filterMetadata = structStruct(metadata, 'filterMetadata') ?? structStruct(metadata, 'filter_metadata');
+  return structStruct(filterMetadata, METADATA_NAMESPACE);
+}
+
+/**
+ * Group/version the route or cluster names. Sources, first found wins: dynamic metadata
+ * forwarded in `metadata_context` (namespace `sluice`), then the requested attributes
+ * (EXT_PROC_ATTRIBUTES): the route's own metadata (xds/translate.ts puts the group, and on
+ * a pin route the version, there) and the picked cluster `sluice/{group}/{version}`.
+ */
 function routeNames(msg: ProcessingRequest__Output): { group: string | null; version: string | null } {
-  const meta = msg.metadata_context?.filter_metadata?.sluice;
+  const meta = msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE];
   let group = structString(meta, 'group');
   let version = structString(meta, 'version');
   for (const attrs of Object.values(msg.attributes ?? {})) {
+    const route = sluiceOfMetadataValue(structStruct(attrs, 'xds.route_metadataX'));
+    group ??= structString(route, 'group');
+    version ??= structString(route, 'version');
     const cluster = parseSluiceCluster(structString(attrs, 'xds.cluster_name'));
     if (cluster) {
       group ??= cluster.group;

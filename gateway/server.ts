@@ -11,7 +11,7 @@ import { EnvoyCapture } from './capture.ts';
 import { InferenceRecorder } from './inference-log/recorder.ts';
 import { InferenceLogWriter, type InferenceLogEvent } from './inference-log/writer.ts';
 import type { PolicySource } from './policy.ts';
-import { loadGatewayProtos } from './protos.ts';
+import { envoyServices } from '../proto/envoy.ts';
 import type { RateLimitStoreEvent } from './ratelimit/failopen.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
 import type { RateLimiter } from './ratelimit/limiter.ts';
@@ -32,12 +32,12 @@ export interface GatewayServer {
 }
 
 export async function startGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
-  const protos = loadGatewayProtos();
+  const services = envoyServices();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  server.addService(protos.envoy.service.auth.v3.Authorization.service, createAuthorizationService(options.authorizer));
-  server.addService(protos.envoy.service.ratelimit.v3.RateLimitService.service, createRateLimitService(options.rateLimiter));
-  server.addService(protos.envoy.service.ext_proc.v3.ExternalProcessor.service, options.capture.processor);
-  server.addService(protos.envoy.service.accesslog.v3.AccessLogService.service, options.capture.accessLog);
+  server.addService(services.authorization, createAuthorizationService(options.authorizer));
+  server.addService(services.rateLimit, createRateLimitService(options.rateLimiter));
+  server.addService(services.externalProcessor, options.capture.processor);
+  server.addService(services.accessLog, options.capture.accessLog);
   const host = options.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

@@ -20,6 +20,6 @@ export default defineConfig({
     chunkSizeWarningLimit: 800,
   },
   server: {
-    proxy: { '/graphql': { target: controlPlane, ws: true } },
+    proxy: { '/graphql': { target: controlPlane, ws: true }, '/terminal': { target: controlPlane, ws: true } },
   },
 });

@@ -7,7 +7,9 @@
 //                             (grpc-js-xds: channel to `xds:///{group}.sluice`)
 //   RDS  `sluice-edge`        one virtual host, routes for `/services/{group}/predict`
 //        `{group}.sluice`     the same split for the gRPC API listener
-//   CDS  `sluice/{g}/{v}`     one EDS cluster per running version (HTTP/1.1 upstream)
+//   CDS  `sluice/{g}/{v}`     one EDS cluster per running version (HTTP/1.1 upstream),
+//                             its policy facts in metadata.filter_metadata.sluice; routes
+//                             to a version name their group (and pinned version) there too
 //   EDS  `sluice/{g}/{v}`     the version's healthy instances
 //
 // Same model and settings → byte-identical encoded resources: everything is emitted in
@@ -36,6 +38,9 @@ import type { ExternalProcessor } from '../proto/generated/envoy/extensions/filt
 import type { ExtProcPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
 import type { HttpGrpcAccessLogConfig } from '../proto/generated/envoy/extensions/access_loggers/grpc/v3/HttpGrpcAccessLogConfig.ts';
 import type { HttpProtocolOptions } from '../proto/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
+import type { Metadata } from '../proto/generated/envoy/config/core/v3/Metadata.ts';
+import type { Struct } from '../proto/generated/google/protobuf/Struct.ts';
+import type { Value } from '../proto/generated/google/protobuf/Value.ts';
 import {
   EDGE_LISTENER,
   PIN_HEADER,
@@ -100,6 +105,29 @@ export const CONTEXT_KEY = { group: 'group', version: 'version' } as const;
 export const EXT_PROC_METADATA = { group: 'x-sluice-group', version: 'x-sluice-version' } as const;
 /** The access log's log_name: the ALS stream names it in its identifier. */
 export const ACCESS_LOG_NAME = 'sluice-edge';
+/**
+ * Namespace of Sluice's `filter_metadata` on clusters and routes. A version cluster
+ * carries the version's policy facts (SluiceClusterMetadata), a route to a version the
+ * group (and, on a pin route, the version), so a data plane can act on xDS alone.
+ */
+export const METADATA_NAMESPACE = 'sluice';
+/** Envoy attributes the ext_proc filter asks for: the gateway reads group/version from them. */
+export const EXT_PROC_ATTRIBUTES = ['xds.cluster_name', 'xds.route_metadata'] as const;
+
+/** `filter_metadata.sluice` of a version cluster, as plain data (a google.protobuf.Struct on the wire). */
+export interface SluiceClusterMetadata {
+  group: string;
+  version: string;
+  auth_enabled: boolean;
+  /** absent when the version has no QPS limit */
+  qps_limit?: number;
+  inference: { enabled: boolean; sample_rate: number; max_body_bytes: number };
+}
+/** `filter_metadata.sluice` of a route to a version: the pin routes name the version too. */
+export interface SluiceRouteMetadata {
+  group: string;
+  version?: string;
+}
 
 // ---------------------------------------------------------------------------------------
 // Output
@@ -225,6 +253,39 @@ function sortedMap<V>(entries: [string, V][]): Record<string, V> {
   return out;
 }
 
+type StructData = { readonly [key: string]: string | number | boolean | StructData | undefined };
+
+/** Plain data → google.protobuf.Struct; keys sorted (stable bytes), undefined members left out. */
+function toStruct(data: StructData): Struct {
+  const fields: [string, Value][] = [];
+  for (const [key, v] of Object.entries(data)) {
+    if (v === undefined) continue;
+    if (typeof v === 'string') fields.push([key, { stringValue: v }]);
+    else if (typeof v === 'number') fields.push([key, { numberValue: v }]);
+    else if (typeof v === 'boolean') fields.push([key, { boolValue: v }]);
+    else fields.push([key, { structValue: toStruct(v) }]);
+  }
+  return { fields: sortedMap(fields) };
+}
+
+const sluiceMetadata = (data: SluiceClusterMetadata | SluiceRouteMetadata): Metadata => ({
+  filter_metadata: { [METADATA_NAMESPACE]: toStruct({ ...data }) },
+});
+
+export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): SluiceClusterMetadata {
+  return {
+    group: group.name,
+    version: v.name,
+    auth_enabled: v.authEnabled,
+    qps_limit: v.qpsLimit ?? undefined,
+    inference: {
+      enabled: v.inferenceTable.enabled,
+      sample_rate: v.inferenceTable.sampleRate,
+      max_body_bytes: v.inferenceTable.maxBodyBytes,
+    },
+  };
+}
+
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
 function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record<string, PackedAny> {
   const authz: ExtAuthzPerRoute = v.authEnabled
@@ -339,6 +400,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
       },
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
       typed_per_filter_config: filterConfig.get(v.name),
+      metadata: sluiceMetadata({ group: group.name, version: v.name }),
     });
   }
   routes.push(
@@ -361,6 +423,8 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   routes.push({
     name: `${group.name}/default`,
     match: { path },
+    // the version is the router's pick: the cluster (and its metadata) names it
+    metadata: sluiceMetadata({ group: group.name }),
     route: {
       weighted_clusters: {
         clusters: weighted.map(
@@ -438,6 +502,11 @@ function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
     },
     message_timeout: { seconds: 1 },
     max_message_timeout: { seconds: 5 },
+    // the route's metadata (group, pinned version) and the picked cluster reach the
+    // processor as attributes; forwarding_namespaces passes dynamic metadata (not route
+    // metadata) under `sluice`, for deployments whose own filters set it
+    request_attributes: [...EXT_PROC_ATTRIBUTES],
+    metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
   };
   return [
     { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
@@ -503,6 +572,7 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
     name: `${group.name}/pin/${v.name}`,
     match: { prefix: '/', headers: [{ name: PIN_HEADER, string_match: { exact: v.name } }] },
     route: { cluster: clusterName(group.name, v.name), hash_policy: hashPolicy },
+    metadata: sluiceMetadata({ group: group.name, version: v.name }),
   }));
   const weights = integerWeights(versions);
   const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
@@ -510,6 +580,7 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
     routes.push({
       name: `${group.name}/default`,
       match: { prefix: '/' },
+      metadata: sluiceMetadata({ group: group.name }),
       route: {
         weighted_clusters: {
           clusters: weighted.map((v) => ({
@@ -536,6 +607,7 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
   return {
     name,
     alt_stat_name: `sluice_${group.name}_${v.name}`,
+    metadata: sluiceMetadata(clusterMetadata(group, v)),
     type: 'EDS',
     eds_cluster_config: { eds_config: ADS, service_name: name },
     connect_timeout: { seconds: 2 },

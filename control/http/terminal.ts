@@ -178,6 +178,7 @@ function holdEarlyOutput(session: TerminalSession): TerminalSession {
     } else for (const l of listeners) l(data);
   });
   return {
+    tty: session.tty,
     write: (data) => session.write(data),
     resize: (cols, rows) => session.resize(cols, rows),
     onExit: (listener) => session.onExit(listener),
@@ -232,7 +233,7 @@ async function openSession(
     throw error;
   }
   // only pod exec runs with a pseudo-terminal; local replicas get a shell over pipes
-  return { session, instanceName: instance.name, tty: ctx.domain.deps.orchestrator.kind === 'kubernetes' };
+  return { session, instanceName: instance.name, tty: session.tty };
 }
 
 export function createTerminalServer(options: TerminalServerOptions): TerminalServer {
@@ -334,7 +335,11 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
         const m = parseClientMessage(text);
         if (m.type === 'open') {
           if (phase !== 'awaiting-open') throw new TerminalRefusal('BAD_USER_INPUT', 'the terminal is already open');
-          void start(m);
+          start(m).catch((error: unknown) => {
+            log(error);
+            session?.close();
+            refuse(ws, 'INTERNAL', 'the terminal failed');
+          });
           return;
         }
         if (phase === 'awaiting-open') throw new TerminalRefusal('BAD_USER_INPUT', 'the first message must be "open"');

@@ -96,6 +96,8 @@ export interface LogLine {
 
 /** An interactive shell in a replica (the terminal feature). */
 export interface TerminalSession {
+  /** true for a real terminal (keys echo, signals work); false for a shell over pipes */
+  readonly tty: boolean;
   write(data: string): void;
   resize(cols: number, rows: number): void;
   onData(listener: (data: string) => void): void;

@@ -26,8 +26,8 @@ function toStatus(d: RateDecision): DescriptorStatus {
 export async function shouldRateLimit(limiter: RateLimiter, req: RateLimitRequest__Output): Promise<RateLimitResponse> {
   // Descriptors naming the same group/version are decided by ONE check, so a route that sends
   // both a version descriptor and a key descriptor does not spend two version tokens.
-  const targets = req.descriptors.map((descriptor) => {
-    const entries = new Map(descriptor.entries.map((e) => [e.key, e.value]));
+  const targets = (req.descriptors ?? []).map((descriptor) => {
+    const entries = new Map((descriptor.entries ?? []).map((e) => [e.key ?? '', e.value ?? '']));
     // pin routes name the version; the default weighted route can only send the cluster
     // Envoy picked (`destination_cluster` = sluice/{group}/{version})
     const picked = parseClusterName(entries.get('destination_cluster') ?? '');

@@ -7,6 +7,7 @@ import type { HTTPAccessLogEntry } from '../../proto/generated/envoy/data/access
 import type { ProcessingRequest } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse__Output } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StaticPolicySource } from '../../gateway/policy.ts';
+import { METADATA_NAMESPACE } from '../../xds/translate.ts';
 import { demoPolicies, readRecords, sleep, startTestGateway, version, type TestGateway } from './helpers.ts';
 
 const hdrs = (h: Record<string, string>, raw = false) => ({
@@ -28,6 +29,9 @@ interface Exchange {
   observability?: boolean;
   /** Send the body in several chunks (streamed mode) */
   chunks?: number;
+  /** what Envoy attaches to the first message: forwarded dynamic metadata, requested attributes */
+  metadataContext?: ProcessingRequest['metadata_context'];
+  attributes?: ProcessingRequest['attributes'];
 }
 
 /** One ext_proc stream, message by message as Envoy sends them; returns Envoy's view of the replies. */
@@ -48,7 +52,11 @@ async function runExtProc(gw: TestGateway, ex: Exchange): Promise<ProcessingResp
     'x-request-id': ex.requestId,
   };
   if (ex.pin) reqHeaders['x-sluice-version'] = ex.pin;
-  send({ request_headers: { headers: hdrs(reqHeaders, ex.raw), end_of_stream: ex.requestBody === undefined } });
+  send({
+    request_headers: { headers: hdrs(reqHeaders, ex.raw), end_of_stream: ex.requestBody === undefined },
+    metadata_context: ex.metadataContext,
+    attributes: ex.attributes,
+  });
   if (ex.requestBody !== undefined) {
     const body = Buffer.from(ex.requestBody);
     const n = ex.chunks ?? 1;
@@ -179,6 +187,47 @@ describe('join of ext_proc and access log into one record', () => {
     expect(recs[0]).toMatchObject({ request_id: 'only-als', version: 'v1', status_code: 401, request: null, response: null, error: 'HTTP 401' });
     expect(recs[1]).toMatchObject({ request_id: 'only-proc', version: 'v1', status_code: 422, client_request_id: 'c3', error: 'SCHEMA_MISMATCH: columns do not match' });
     expect(recs[1]?.latency_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('takes group and version from the route metadata attribute, or forwarded dynamic metadata', async () => {
+    const str = (v: string) => ({ stringValue: v });
+    // as Envoy sends `xds.route_metadata` (a Metadata, through its JSON form) and `xds.cluster_name`
+    const routeMeta = (group: string, version?: string) => ({
+      structValue: {
+        fields: {
+          filterMetadata: {
+            structValue: {
+              fields: { [METADATA_NAMESPACE]: { structValue: { fields: { group: str(group), ...(version ? { version: str(version) } : {}) } } } },
+            },
+          },
+        },
+      },
+    });
+    const attrs = (fields: Record<string, unknown>) => ({ 'envoy.filters.http.ext_proc': { fields } }) as ProcessingRequest['attributes'];
+    // a path that does not name the group, no pin, no answering version: only the metadata can tell
+    await runExtProc(gw, { requestId: 'rm-pin', path: '/alias', attributes: attrs({ 'xds.route_metadata': routeMeta('wine-quality', 'v2') }), requestBody: '{}', responseBody: '{}' });
+    await runExtProc(gw, {
+      requestId: 'rm-split',
+      path: '/alias',
+      attributes: attrs({ 'xds.route_metadata': routeMeta('wine-quality'), 'xds.cluster_name': str('sluice/wine-quality/v1') }),
+      requestBody: '{}',
+      responseBody: '{}',
+    });
+    await runExtProc(gw, {
+      requestId: 'dyn',
+      path: '/alias',
+      metadataContext: { filter_metadata: { [METADATA_NAMESPACE]: { fields: { group: str('wine-quality'), version: str('v2') } } } },
+      requestBody: '{}',
+      responseBody: '{}',
+    });
+    await sleep(700); // no ALS half: each is written after the join timeout
+    await settle();
+    const recs = (await readRecords(gw.store)).map((r) => [r.record.request_id, r.record.group, r.record.version]);
+    expect(recs.sort()).toEqual([
+      ['dyn', 'wine-quality', 'v2'],
+      ['rm-pin', 'wine-quality', 'v2'],
+      ['rm-split', 'wine-quality', 'v1'],
+    ]);
   });
 
   it('cuts bodies over maxBodyBytes and flags them', async () => {

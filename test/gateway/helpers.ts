@@ -16,7 +16,7 @@ import { InferenceLogWriter } from '../../gateway/inference-log/writer.ts';
 import { RateLimiter } from '../../gateway/ratelimit/limiter.ts';
 import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
 import { startGatewayServer } from '../../gateway/server.ts';
-import { loadGatewayProtos } from '../../gateway/protos.ts';
+import { envoyServices } from '../../proto/envoy.ts';
 import { StaticPolicySource, type PolicySource, type VersionPolicy } from '../../gateway/policy.ts';
 import type { AuthorizationClient } from '../../proto/generated/envoy/service/auth/v3/Authorization.ts';
 import type { RateLimitServiceClient } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitService.ts';
@@ -56,13 +56,13 @@ export interface EnvoyClients {
 }
 
 export function envoyClients(port: number): EnvoyClients {
-  const protos = loadGatewayProtos();
+  const services = envoyServices();
   const addr = `127.0.0.1:${port}`;
   const creds = grpc.credentials.createInsecure();
-  const auth = new protos.envoy.service.auth.v3.Authorization(addr, creds);
-  const rls = new protos.envoy.service.ratelimit.v3.RateLimitService(addr, creds);
-  const extProc = new protos.envoy.service.ext_proc.v3.ExternalProcessor(addr, creds);
-  const als = new protos.envoy.service.accesslog.v3.AccessLogService(addr, creds);
+  const auth = new services.AuthorizationClient(addr, creds);
+  const rls = new services.RateLimitClient(addr, creds);
+  const extProc = new services.ExternalProcessorClient(addr, creds);
+  const als = new services.AccessLogClient(addr, creds);
   return {
     auth,
     rls,

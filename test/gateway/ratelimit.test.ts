@@ -262,17 +262,17 @@ describe('Envoy RateLimitService/ShouldRateLimit over gRPC', () => {
     for (let i = 0; i < 11; i++) results.push(await shouldRateLimit(gw.clients, req({ group: 'wine-quality', version: 'v1' })));
     const first = results[0];
     expect(first?.overall_code).toBe('OK');
-    expect(first?.statuses[0]?.code).toBe('OK');
-    expect(first?.statuses[0]?.current_limit).toEqual({ name: '', requests_per_unit: 10, unit: 'SECOND' });
-    expect(first?.statuses[0]?.limit_remaining).toBe(9);
-    expect(first?.response_headers_to_add).toEqual([]);
+    expect(first?.statuses?.[0]?.code).toBe('OK');
+    expect(first?.statuses?.[0]?.current_limit).toEqual({ requests_per_unit: 10, unit: 'SECOND' });
+    expect(first?.statuses?.[0]?.limit_remaining).toBe(9);
+    expect(first?.response_headers_to_add ?? []).toEqual([]);
     const over = results[10];
     expect(over?.overall_code).toBe('OVER_LIMIT');
-    expect(over?.statuses[0]?.code).toBe('OVER_LIMIT');
-    expect(over?.statuses[0]?.duration_until_reset?.seconds).toBe('1');
+    expect(over?.statuses?.[0]?.code).toBe('OVER_LIMIT');
+    expect(over?.statuses?.[0]?.duration_until_reset?.seconds).toBe('1');
     const headers = Object.fromEntries((over?.response_headers_to_add ?? []).map((h) => [h.key, h.value]));
     expect(headers['retry-after']).toBe('1');
-    expect(JSON.parse(over?.raw_body.toString() ?? '{}').error.code).toBe('THROTTLED');
+    expect(JSON.parse(over?.raw_body?.toString() ?? '{}').error.code).toBe('THROTTLED');
   });
 
   it('applies per-key limits from the key entry, and passes descriptors that are not Sluice’s', async () => {
@@ -282,7 +282,7 @@ describe('Envoy RateLimitService/ShouldRateLimit over gRPC', () => {
     expect((await shouldRateLimit(gw.clients, req({ group: 'wine-quality', version: 'v2', key: 'key-8' }))).overall_code).toBe('OK');
     const foreign = await shouldRateLimit(gw.clients, req({ generic_key: 'x' }));
     expect(foreign.overall_code).toBe('OK');
-    expect(foreign.statuses.map((s) => s.code)).toEqual(['OK']);
+    expect((foreign.statuses ?? []).map((s) => s.code)).toEqual(['OK']);
     const empty = await shouldRateLimit(gw.clients, { domain: 'sluice' });
     expect(empty.overall_code).toBe('OK');
   });
@@ -318,7 +318,7 @@ describe('Envoy RateLimitService/ShouldRateLimit over gRPC', () => {
       const r2 = await shouldRateLimit(gw2.clients, both);
       const r3 = await shouldRateLimit(gw2.clients, both);
       expect([r1.overall_code, r2.overall_code, r3.overall_code]).toEqual(['OK', 'OK', 'OVER_LIMIT']);
-      expect(r3.statuses.map((s) => s.code)).toEqual(['OVER_LIMIT', 'OVER_LIMIT', 'OK']);
+      expect((r3.statuses ?? []).map((s) => s.code)).toEqual(['OVER_LIMIT', 'OVER_LIMIT', 'OK']);
     } finally {
       await gw2.close();
     }

@@ -32,7 +32,7 @@ describe('gateway server wiring', () => {
         attributes: { request: { http: { headers: { authorization: `Bearer ${key}`, 'x-request-id': rid } } }, context_extensions: { group: 'wine-quality' } },
       });
       expect(auth.http_response).toBe('ok_response');
-      const keyId = auth.ok_response?.headers.find((h) => h.header?.key === 'x-sluice-key-id')?.header?.value ?? '';
+      const keyId = auth.ok_response?.headers?.find((h) => h.header?.key === 'x-sluice-key-id')?.header?.value ?? '';
       const rl = await shouldRateLimit(clients, {
         domain: 'sluice',
         descriptors: [{ entries: [{ key: 'group', value: 'wine-quality' }, { key: 'version', value: 'v1' }, { key: 'key', value: keyId }] }],

@@ -455,6 +455,7 @@ async function openExec(kc: KubeConfig, ns: string, pod: string, container: stri
   });
   ws.on('close', () => finish(exitCode ?? null));
   return {
+    tty: true,
     write(data: string) {
       if (exitCode === undefined) stdin.write(data);
     },

@@ -33,6 +33,7 @@ export function openShell(options: { cwd: string; env: Record<string, string>; s
   child.once('error', () => finish(null));
 
   return {
+    tty: false,
     write(data: string) {
       if (exitCode === undefined) child.stdin?.write(data);
     },
