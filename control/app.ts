@@ -41,7 +41,7 @@ export interface ControlPlane {
 const noProxies: ProxyStatusSource = { list: () => [], currentVersions: () => ({}) };
 
 export async function createControlPlane(parts: ControlPlaneParts): Promise<ControlPlane> {
-  const prisma = parts.db.prisma as unknown as PrismaClient;
+  const prisma = parts.db.prisma;
   const domain = createDomain(
     {
       prisma,

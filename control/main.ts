@@ -28,8 +28,8 @@ import { loadDataPlaneModel } from './domain/data-plane.ts';
 import { DatabasePolicySource } from './policy/database-policy.ts';
 import { openObjectStore } from './objectstore/open.ts';
 import { createXdsControl } from '../xds/publisher.ts';
-import { snapshotVersions } from '../xds/cache.ts';
 import { xdsSettingsFromEnv } from '../xds/settings.ts';
+import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges } from './proxy-status.ts';
 import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
@@ -72,7 +72,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const migrated = await applyMigrations(settings.databaseUrl);
   if (migrated.applied.length > 0) log(`database migrated: ${migrated.applied.join(', ')}`);
   const db = await createDatabase(settings.databaseUrl);
-  const prisma = db.prisma as unknown as PrismaClient;
+  const prisma = db.prisma;
   const pubsub = await openPubSub(settings.redisUrl ?? undefined, {
     onError: (error) => log(`pub/sub: ${error.message}`),
     onDrop: (topic, total) => log(`pub/sub: a slow subscriber of ${topic} has lost ${total} notices`),
@@ -104,23 +104,10 @@ export async function main(env: Record<string, string | undefined> = process.env
   const xds = createXdsControl({
     loadModel: () => loadDataPlaneModel(prisma),
     settings: xdsSettingsFromEnv(env).dataPlane,
-    onPublished: () => void pubsub.publish(topics.proxyStatus, {}),
+    onPublished: notifyProxyStatus(pubsub),
   });
-  plane.setProxyStatus({
-    list: () =>
-      xds.registry.list().map((p) => ({
-        nodeId: p.nodeId,
-        connectedAt: p.connectedAt,
-        types: Object.values(p.types).map((t) => ({
-          typeUrl: t.typeUrl,
-          ackedVersion: t.ackedVersion,
-          nackedVersion: t.lastNack?.version ?? null,
-          nackError: t.lastNack?.message ?? null,
-        })),
-      })),
-    currentVersions: () => (xds.current ? snapshotVersions(xds.current) : {}),
-  });
-  xds.registry.onChange(() => void pubsub.publish(topics.proxyStatus, {}));
+  plane.setProxyStatus(proxyStatusSource(xds));
+  publishProxyStatusChanges(xds, pubsub);
   const xdsPort = await xds.start(settings.ports.xds, settings.host);
   const dataPlaneChanges = pubsub.subscribe(topics.dataPlane);
   void (async () => {

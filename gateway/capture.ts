@@ -53,7 +53,7 @@ function routeNames(msg: ProcessingRequest__Output): { group: string | null; ver
   let group = structString(meta, 'group');
   let version = structString(meta, 'version');
   for (const attrs of Object.values(msg.attributes ?? {})) {
-    const route = sluiceOfMetadataValue(structStruct(attrs, 'xds.route_metadataX'));
+    const route = sluiceOfMetadataValue(structStruct(attrs, 'xds.route_metadata'));
     group ??= structString(route, 'group');
     version ??= structString(route, 'version');
     const cluster = parseSluiceCluster(structString(attrs, 'xds.cluster_name'));

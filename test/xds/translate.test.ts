@@ -26,6 +26,24 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const decodedAny = (any: { type_url?: string; value?: Uint8Array }): Obj => unpackAny<Obj>(any as never);
 
+/** A decoded google.protobuf.Struct as plain data; also checks its keys arrived sorted (stable bytes). */
+function plain(struct: Obj): Obj {
+  const keys = Object.keys(struct.fields ?? {});
+  expect(keys).toEqual([...keys].sort());
+  const out: Obj = {};
+  for (const k of keys) {
+    const v = struct.fields[k];
+    expect(Object.keys(v).filter((x) => x !== 'kind')).toEqual([v.kind]);
+    out[k] = v.kind === 'structValue' ? plain(v.structValue) : v[v.kind];
+  }
+  return out;
+}
+/** `metadata.filter_metadata.sluice` of a decoded route or cluster, as plain data. */
+const sluiceMeta = (r: Obj): Obj => {
+  expect(Object.keys(r.metadata.filter_metadata)).toEqual(['sluice']);
+  return plain(r.metadata.filter_metadata.sluice);
+};
+
 function model(): DataPlaneModel {
   return {
     groups: [
@@ -36,7 +54,7 @@ function model(): DataPlaneModel {
           version('v1', 80, 7001, {
             authEnabled: true,
             qpsLimit: 50,
-            inferenceTable: { enabled: true, sampleRate: 1, maxBodyBytes: 2 * 1024 * 1024 },
+            inferenceTable: { enabled: true, sampleRate: 0.25, maxBodyBytes: 2 * 1024 * 1024 },
             endpoints: [
               { instance: 'v1-1', host: '10.0.0.2', port: 7001, healthy: true },
               { instance: 'v1-0', host: '10.0.0.1', port: 7001, healthy: true },
@@ -123,6 +141,9 @@ describe('translate: decoded field by field', () => {
       request_trailer_mode: 'SKIP',
       response_trailer_mode: 'SKIP',
     });
+    // the route's metadata reaches the processor as an attribute; dynamic metadata under `sluice` is forwarded
+    expect(proc.request_attributes).toEqual(['xds.cluster_name', 'xds.route_metadata']);
+    expect(proc.metadata_options).toEqual({ forwarding_namespaces: { untyped: ['sluice'] } });
     expect(routerF!.typed_config.type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.router}`);
     expect(hcm.access_log).toHaveLength(1);
     expect(hcm.access_log[0].name).toBe(FILTER.grpcAccessLog);
@@ -160,6 +181,8 @@ describe('translate: decoded field by field', () => {
     expect(JSON.parse(empty.direct_response.body.inline_string)).toEqual({
       error: { code: 'NO_RUNNING_VERSION', message: 'service empty has no running version' },
     });
+    // routes to no version carry no Sluice metadata
+    for (const n of ['empty/pin/unknown', 'empty/default', 'wine/pin/unknown', 'not-found']) expect(byName(n).metadata).toBeUndefined();
 
     const pin = byName('wine/pin/v1');
     expect(pin.match.path).toBe('/services/wine/predict');
@@ -169,6 +192,7 @@ describe('translate: decoded field by field', () => {
     expect(pin.route.cluster).toBe('sluice/wine/v1');
     expect(pin.route.timeout).toEqual({ seconds: '60' });
     expect(pin.response_headers_to_add[0].header).toEqual({ key: 'x-sluice-version', value: 'v1' });
+    expect(sluiceMeta(pin)).toEqual({ group: 'wine', version: 'v1' });
     // auth on: context extensions group/version; capture on: ext_proc metadata
     const pinAuthz = decodedAny(pin.typed_per_filter_config[FILTER.extAuthz]);
     expect(pinAuthz).toEqual({
@@ -204,6 +228,9 @@ describe('translate: decoded field by field', () => {
 
     const def = byName('wine/default');
     expect(def.match).toEqual({ path: '/services/wine/predict', path_specifier: 'path' });
+    // the split's version is the router's pick: the route names the group only
+    expect(sluiceMeta(def)).toEqual({ group: 'wine' });
+    expect(sluiceMeta(byName('wine/pin/v2'))).toEqual({ group: 'wine', version: 'v2' });
     const wc = def.route.weighted_clusters.clusters as Obj[];
     expect(wc.map((c) => [c.name, c.weight.value])).toEqual([
       ['sluice/wine/v1', 80],
@@ -251,6 +278,40 @@ describe('translate: decoded field by field', () => {
     expect(c.health_checks[0].unhealthy_threshold).toEqual({ value: 2 });
     expect(c.outlier_detection.consecutive_5xx).toEqual({ value: 5 });
     expect(c.outlier_detection.enforcing_success_rate).toEqual({ value: 0 });
+    // the version's policy facts, for a data plane that acts on xDS alone
+    expect(sluiceMeta(c)).toEqual({
+      group: 'wine',
+      version: 'v1',
+      auth_enabled: true,
+      qps_limit: 50,
+      inference: { enabled: true, sample_rate: 0.25, max_body_bytes: 2 * 1024 * 1024 },
+    });
+    // no QPS limit: the key is absent, not zero or null
+    expect(sluiceMeta(decodedAny(find(res.clusters, 'sluice/wine/v2').resource))).toEqual({
+      group: 'wine',
+      version: 'v2',
+      auth_enabled: false,
+      inference: { enabled: false, sample_rate: 1, max_body_bytes: 1024 * 1024 },
+    });
+  });
+
+  it('a policy change shows in the metadata of that version’s cluster; other clusters keep their bytes', () => {
+    const m = model();
+    const v2 = m.groups[0]!.versions[1]!;
+    v2.qpsLimit = 7;
+    v2.authEnabled = true;
+    v2.inferenceTable = { enabled: true, sampleRate: 0.5, maxBodyBytes: 4096 };
+    const after = translate(m, SETTINGS);
+    expect(sluiceMeta(decodedAny(find(after.clusters, 'sluice/wine/v2').resource))).toEqual({
+      group: 'wine',
+      version: 'v2',
+      auth_enabled: true,
+      qps_limit: 7,
+      inference: { enabled: true, sample_rate: 0.5, max_body_bytes: 4096 },
+    });
+    expect(find(after.clusters, 'sluice/wine/v2').hash).not.toBe(find(res.clusters, 'sluice/wine/v2').hash);
+    expect(find(after.clusters, 'sluice/wine/v1').hash).toBe(find(res.clusters, 'sluice/wine/v1').hash);
+    expect(find(after.endpoints, 'sluice/wine/v2').hash).toBe(find(res.endpoints, 'sluice/wine/v2').hash);
   });
 
   it('endpoints: healthy instances only, sorted, in a weighted locality', () => {
@@ -276,6 +337,11 @@ describe('translate: decoded field by field', () => {
     const rc = decodedAny(find(res.routes, 'wine.sluice').resource);
     const routes = rc.virtual_hosts[0].routes as Obj[];
     expect(routes.map((r) => r.name)).toEqual(['wine/pin/v1', 'wine/pin/v2', 'wine/default']);
+    expect(routes.map((r) => sluiceMeta(r))).toEqual([
+      { group: 'wine', version: 'v1' },
+      { group: 'wine', version: 'v2' },
+      { group: 'wine' },
+    ]);
     expect(routes[2]!.route.weighted_clusters.clusters.map((c: Obj) => c.weight.value)).toEqual([80, 20]);
     const emptyRc = decodedAny(find(res.routes, 'empty.sluice').resource);
     expect(emptyRc.virtual_hosts[0].routes).toBeUndefined();

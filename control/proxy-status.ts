@@ -1,0 +1,35 @@
+// Bridges the xDS server's proxy registry to the GraphQL `proxyStatus` query and the
+// `proxyStatusChanged` subscription: one adapter shared by `npm start` and the tests, so
+// what the API reports is exactly what the running xDS server knows.
+import { snapshotVersions } from '../xds/cache.ts';
+import type { XdsControl } from '../xds/publisher.ts';
+import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
+import { topics, type PubSub } from './pubsub/port.ts';
+
+/** The registry's per-stream view, reshaped for GraphQL (ACKed and refused versions per type). */
+export function proxyStatusSource(xds: Pick<XdsControl, 'registry' | 'current'>): ProxyStatusSource {
+  return {
+    list: () =>
+      xds.registry.list().map((p) => ({
+        nodeId: p.nodeId,
+        connectedAt: p.connectedAt,
+        types: Object.values(p.types).map((t) => ({
+          typeUrl: t.typeUrl,
+          ackedVersion: t.ackedVersion,
+          nackedVersion: t.lastNack?.version ?? null,
+          nackError: t.lastNack?.message ?? null,
+        })),
+      })),
+    currentVersions: () => (xds.current ? snapshotVersions(xds.current) : {}),
+  };
+}
+
+/** Tells subscribers something changed; the subscription re-reads the whole list. */
+export function notifyProxyStatus(pubsub: PubSub): () => void {
+  return () => void pubsub.publish(topics.proxyStatus, {});
+}
+
+/** Publishes on every connect, ACK, NACK and disconnect; returns the unsubscribe. */
+export function publishProxyStatusChanges(xds: Pick<XdsControl, 'registry'>, pubsub: PubSub): () => void {
+  return xds.registry.onChange(notifyProxyStatus(pubsub));
+}
