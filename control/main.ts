@@ -33,7 +33,6 @@ import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges } from 
 import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
-import type { PrismaClient } from './domain/prisma.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
