@@ -6,19 +6,24 @@ import type { XdsControl } from '../xds/publisher.ts';
 import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
 import { topics, type PubSub } from './pubsub/port.ts';
 
-/** The registry's per-stream view, reshaped for GraphQL (ACKed and refused versions per type). */
+/** The registry's per-stream view, reshaped for GraphQL: per type, the ACKed version and the refusal standing now. */
 export function proxyStatusSource(xds: Pick<XdsControl, 'registry' | 'current'>): ProxyStatusSource {
   return {
     list: () =>
       xds.registry.list().map((p) => ({
         nodeId: p.nodeId,
         connectedAt: p.connectedAt,
-        types: Object.values(p.types).map((t) => ({
-          typeUrl: t.typeUrl,
-          ackedVersion: t.ackedVersion,
-          nackedVersion: t.lastNack?.version ?? null,
-          nackError: t.lastNack?.message ?? null,
-        })),
+        types: Object.values(p.types).map((t) => {
+          // a refusal counts while it is the answer to the latest response; once the proxy
+          // has ACKed something newer (or has a newer response pending) it is history
+          const standing = t.state === 'NACKED' ? t.lastNack : null;
+          return {
+            typeUrl: t.typeUrl,
+            ackedVersion: t.ackedVersion,
+            nackedVersion: standing?.version ?? null,
+            nackError: standing?.message ?? null,
+          };
+        }),
       })),
     currentVersions: () => (xds.current ? snapshotVersions(xds.current) : {}),
   };

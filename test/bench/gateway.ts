@@ -22,7 +22,7 @@ import { RateLimiter } from '../../gateway/ratelimit/limiter.ts';
 import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
 import { RedisBucketStore } from '../../gateway/ratelimit/redis.ts';
 import { startGatewayServer } from '../../gateway/server.ts';
-import { loadGatewayProtos } from '../../gateway/protos.ts';
+import { envoyPackage } from '../../proto/envoy.ts';
 import * as grpc from '@grpc/grpc-js';
 import { report, round, summarize, type BenchRow } from './_report.ts';
 
@@ -125,7 +125,7 @@ await writer.close();
 // 5. ext_authz over gRPC, as Envoy calls it (loopback round trip).
 const capture = new EnvoyCapture({ recorder });
 const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer, rateLimiter: memLimiter, capture });
-const protos = loadGatewayProtos();
+const protos = envoyPackage();
 const client = new protos.envoy.service.auth.v3.Authorization(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
 const checkReq = { attributes: { request: { http: { headers: { authorization: key, 'x-request-id': 'r' } } }, context_extensions: { group: 'wine-quality', version: 'v1' } } };
 const grpcCheck = () => new Promise<void>((res, rej) => client.Check(checkReq, (err) => (err ? rej(err) : res())));

@@ -198,11 +198,36 @@ describe.each(providers)('Kubernetes watch events become rows (%s)', (provider) 
         { id: groupId },
       )).serviceGroup;
 
+    const eventRow = (reason: string) => plane.prisma.event.findFirst({ where: { versionId, reason } });
+
+    // ── the scheduler's warning about the new pod, on the event watch before the pod is on
+    // the pod watch (separate streams), written the events.k8s.io way: no `count`, repeats
+    // in `series.count` ──
+    const schedulingMessage = '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.';
+    kube.put('events', 'ADDED', {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${POD}.17a1b2c0`, namespace: NS },
+      involvedObject: { kind: 'Pod', name: POD, namespace: NS },
+      reason: 'FailedScheduling',
+      message: schedulingMessage,
+      type: 'Warning',
+      eventTime: new Date().toISOString(),
+    } as unknown as KubeObject);
+    await until(async () => (await eventRow('FailedScheduling')) !== null, 'the FailedScheduling event row');
+
     // ── Pending: an Instance row WAITING, the version still STARTING ──
     kube.put('pods', 'ADDED', pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] }));
     await until(async () => (await instances()).length === 1, 'the pending pod row');
     expect(await instances()).toMatchObject([{ name: POD, state: 'WAITING', stateReason: 'Unschedulable', restartCount: 0 }]);
     expect((await versionRow()).status).toBe('STARTING');
+    // Two more attempts, seen in one update (series.count 1 → 3): the row counts all three.
+    kube.put('events', 'MODIFIED', {
+      ...(kube.get('events', `${POD}.17a1b2c0`) as object),
+      series: { count: 3, lastObservedTime: new Date().toISOString() },
+    } as unknown as KubeObject);
+    await until(async () => (await eventRow('FailedScheduling'))?.count === 3, 'FailedScheduling counted 3 times');
+    expect(await eventRow('FailedScheduling')).toMatchObject({ groupId, level: 'WARNING', resourceKind: 'Pod', resourceName: POD, message: schedulingMessage, count: 3 });
 
     // ── Running and Ready, with its EndpointSlice: RUNNING row with the address, version and group RUNNING, 100 % ──
     kube.put('pods', 'MODIFIED', pod(running(0)));
@@ -213,7 +238,7 @@ describe.each(providers)('Kubernetes watch events become rows (%s)', (provider) 
       addressType: 'IPv4',
       ports: [{ name: 'http', port: 9000, protocol: 'TCP' }],
       endpoints: [{ addresses: [POD_IP], conditions: { ready: true }, targetRef: { kind: 'Pod', name: POD, namespace: NS } }],
-    } as KubeObject);
+    } as unknown as KubeObject);
     await until(async () => (await versionRow()).status === 'RUNNING', 'version RUNNING');
     const [runningRow] = await instances();
     expect(runningRow).toMatchObject({ name: POD, state: 'RUNNING', stateReason: null, restartCount: 0, host: POD_IP, port: 9000, node: 'gpu-node-1', startedAt: new Date('2026-11-27T10:00:00Z') });
@@ -249,18 +274,23 @@ describe.each(providers)('Kubernetes watch events become rows (%s)', (provider) 
       count: 1,
       lastTimestamp: new Date().toISOString(),
     };
-    kube.put('events', 'ADDED', { ...backOff } as KubeObject);
-    await until(async () => (await plane.prisma.event.count({ where: { versionId } })) === 1, 'the BackOff event row');
-    kube.put('events', 'MODIFIED', { ...(kube.get('events', backOff.metadata.name) as object), count: 2, lastTimestamp: new Date().toISOString() } as KubeObject);
-    await until(async () => (await plane.prisma.event.findFirst({ where: { versionId, reason: 'BackOff' } }))?.count === 2, 'the BackOff event folded to count 2');
-    const eventRows = await plane.prisma.event.findMany({ where: { versionId } });
-    expect(eventRows).toHaveLength(1);
-    expect(eventRows[0]).toMatchObject({ groupId, versionId, level: 'WARNING', resourceKind: 'Pod', resourceName: POD, reason: 'BackOff', message: backOffMessage, count: 2 });
+    kube.put('events', 'ADDED', { ...backOff } as unknown as KubeObject);
+    await until(async () => (await eventRow('BackOff')) !== null, 'the BackOff event row');
+    kube.put('events', 'MODIFIED', { ...(kube.get('events', backOff.metadata.name) as object), count: 2, lastTimestamp: new Date().toISOString() } as unknown as KubeObject);
+    await until(async () => (await eventRow('BackOff'))?.count === 2, 'the BackOff event folded to count 2');
+    const backOffRows = await plane.prisma.event.findMany({ where: { versionId, reason: 'BackOff' } });
+    expect(backOffRows).toHaveLength(1);
+    expect(backOffRows[0]).toMatchObject({ groupId, versionId, level: 'WARNING', resourceKind: 'Pod', resourceName: POD, reason: 'BackOff', message: backOffMessage, count: 2 });
+    expect(await plane.prisma.event.count({ where: { versionId } })).toBe(2);
     const events = await gql<EventsRead>(
       `query($g: ID!) { events(filter: { groupId: $g }) { edges { node { reason count level resourceKind resourceName message } } } }`,
       { g: groupId },
     );
-    expect(events.events.edges.map((e) => e.node)).toEqual([{ reason: 'BackOff', count: 2, level: 'WARNING', resourceKind: 'Pod', resourceName: POD, message: backOffMessage }]);
+    // Newest first.
+    expect(events.events.edges.map((e) => e.node)).toEqual([
+      { reason: 'BackOff', count: 2, level: 'WARNING', resourceKind: 'Pod', resourceName: POD, message: backOffMessage },
+      { reason: 'FailedScheduling', count: 3, level: 'WARNING', resourceKind: 'Pod', resourceName: POD, message: schedulingMessage },
+    ]);
 
     // ── a crash loop: the instance FAILED with the reason, the version FAILED, traffic gone ──
     kube.put('pods', 'MODIFIED', pod({
@@ -291,6 +321,14 @@ describe.each(providers)('Kubernetes watch events become rows (%s)', (provider) 
       instances: [{ name: POD, state: 'FAILED', restartCount: 3 }],
     });
 
+    // ── it comes back: the same row RUNNING again, the version RUNNING with all the traffic ──
+    kube.put('pods', 'MODIFIED', pod(running(4)));
+    await until(async () => (await versionRow()).status === 'RUNNING', 'version RUNNING again');
+    expect(await instances()).toMatchObject([{ id: runningRow?.id, name: POD, state: 'RUNNING', stateReason: null, restartCount: 4, host: POD_IP, port: 9000 }]);
+    read = await readGroup();
+    expect(read.status).toBe('RUNNING');
+    expect(read.versions[0]).toMatchObject({ status: 'RUNNING', statusReason: null, trafficPercent: 100 });
+
     // ── stop: the API server sees the deletes; the version waits in STOPPING for its pods ──
     const stopped = await gql<{ stopServiceVersion: { status: string } }>(`mutation($id: ID!) { stopServiceVersion(id: $id) { status } }`, { id: versionId });
     expect(stopped.stopServiceVersion.status).toBe('STOPPING');
@@ -308,7 +346,7 @@ describe.each(providers)('Kubernetes watch events become rows (%s)', (provider) 
     expect((await versionRow()).status).toBe('STOPPING');
 
     // The garbage collector marks the pod terminating, then removes it.
-    const terminating = pod(running(3), { deletionTimestamp: new Date().toISOString() });
+    const terminating = pod(running(4), { deletionTimestamp: new Date().toISOString() });
     kube.put('pods', 'MODIFIED', terminating);
     await until(async () => (await instances())[0]?.state === 'TERMINATING', 'instance TERMINATING');
     kube.put('pods', 'DELETED', terminating);
@@ -319,7 +357,7 @@ describe.each(providers)('Kubernetes watch events become rows (%s)', (provider) 
     expect(read.status).toBe('STOPPED');
     expect(read.versions).toEqual([{ id: versionId, status: 'STOPPED', statusReason: null, trafficPercent: 0, instances: [] }]);
     // Events outlive the instances they were about.
-    expect(await plane.prisma.event.count({ where: { versionId } })).toBe(1);
+    expect(await plane.prisma.event.count({ where: { versionId } })).toBe(2);
     expect(plane.domain.lifecycle.errors()).toEqual([]);
   });
 });

@@ -352,7 +352,11 @@ describe('GraphQL → control plane → xDS → grpc-js-xds client', () => {
       await waitFor('the client to ACK the shared snapshot again', () => stream().types[TYPE_URL.route]?.state === 'SYNCED');
       const recovered = mine(await proxyStatus())[0]!;
       expect(recovered.synced).toBe(true);
-      expect(recovered.types.find((t) => t.typeUrl === TYPE_URL.route)!.ackedVersion).toBe(good.types[TYPE_URL.route].version);
+      const recoveredRoute = recovered.types.find((t) => t.typeUrl === TYPE_URL.route)!;
+      expect(recoveredRoute.ackedVersion).toBe(good.types[TYPE_URL.route].version);
+      // the refusal is history once a newer response is ACKed
+      expect(recoveredRoute.nackError).toBeNull();
+      expect(recoveredRoute.nackedVersion).toBeNull();
     } finally {
       unsubscribe();
     }

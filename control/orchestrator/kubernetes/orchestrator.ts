@@ -34,7 +34,7 @@ import {
   resourceName,
   type ManifestOptions,
 } from './manifests.ts';
-import { eventTime, parseCpu, parseMemory, podReport, podState, podVersionId, readyEndpoints } from './status.ts';
+import { eventCount, eventTime, parseCpu, parseMemory, podReport, podState, podVersionId, readyEndpoints } from './status.ts';
 
 export interface KubernetesOrchestratorOptions extends Partial<ManifestOptions> {
   /** default: loaded the way kubectl does (KUBECONFIG, ~/.kube/config, in-cluster) */
@@ -62,6 +62,9 @@ interface Tracked {
 }
 
 type Entry<T> = Informer<T & KubernetesObject> & ObjectCache<T & KubernetesObject>;
+
+/** The most reports one update of a Kubernetes Event turns into (see onEvent). */
+const MAX_EVENT_REPEATS = 100;
 
 export function createKubernetesOrchestrator(options: KubernetesOrchestratorOptions = {}): Orchestrator {
   const kc = options.kubeConfig ?? loadDefault();
@@ -183,7 +186,7 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
     const versionId = versionOfObject(obj.kind ?? '', obj.name ?? '');
     if (!versionId) return;
     const uid = e.metadata?.uid ?? `${obj.kind}/${obj.name}/${e.reason}/${e.message}`;
-    const count = e.count ?? 1;
+    const count = eventCount(e);
     const seen = seenEvents.get(uid);
     // Events from before this control plane started were reported by the previous one.
     if (seen === undefined && eventTime(e) < startedAt - 1000) {
@@ -193,7 +196,11 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
     if (seen !== undefined && seen >= count) return;
     seenEvents.set(uid, count);
     if (seenEvents.size > 10_000) seenEvents.delete(seenEvents.keys().next().value as string);
-    emit({
+    // One report per occurrence (the domain folds them): a count that jumped — updates
+    // coalesced by the API server, or a re-list after a dropped watch — is reported in full,
+    // within a bound so that a long outage cannot flood the database.
+    const occurrences = seen === undefined ? 1 : Math.min(count - seen, MAX_EVENT_REPEATS);
+    const report: OrchestratorReport = {
       type: 'event',
       versionId,
       level: e.type === 'Warning' ? 'WARNING' : 'NORMAL',
@@ -201,17 +208,26 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
       resourceName: obj.name ?? '',
       reason: e.reason ?? '',
       message: e.message ?? '',
-    });
+    };
+    for (let i = 0; i < occurrences; i++) emit(report);
   };
   events.on('add', onEvent);
   events.on('update', onEvent);
 
   function versionOfObject(kind: string, name: string): string | undefined {
-    if (kind === 'Pod') return podVersion.get(name) ?? (pods.get(name, ns) ? podVersionId(pods.get(name, ns) as V1Pod) : undefined);
+    if (kind === 'Pod') {
+      const known = podVersion.get(name) ?? (pods.get(name, ns) ? podVersionId(pods.get(name, ns) as V1Pod) : undefined);
+      if (known) return known;
+    }
     for (const [id, t] of tracked) {
+      const rest = name.startsWith(`${t.name}-`) ? name.slice(t.name.length + 1) : null;
       if (kind === 'Deployment' && name === t.name) return id;
       // ReplicaSets are named {deployment}-{pod-template-hash}.
-      if (kind === 'ReplicaSet' && name.startsWith(`${t.name}-`) && !name.slice(t.name.length + 1).includes('-')) return id;
+      if (kind === 'ReplicaSet' && rest !== null && !rest.includes('-')) return id;
+      // Pods are {deployment}-{pod-template-hash}-{suffix}. The pod and event watches are
+      // separate streams: the scheduler's first event about a new pod can arrive before the
+      // pod does, and would otherwise be lost.
+      if (kind === 'Pod' && rest !== null && /^[a-z0-9]+-[a-z0-9]+$/.test(rest)) return id;
     }
     return undefined;
   }

@@ -90,8 +90,16 @@ export function podReport(
 }
 
 export function eventTime(e: CoreV1Event): number {
-  const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
+  const t = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
   return t ? new Date(t).getTime() : 0;
+}
+
+/**
+ * How many times the event has happened. Events written through the events.k8s.io API (the
+ * scheduler's, for one) count repeats in `series.count` and leave the old `count` unset.
+ */
+export function eventCount(e: CoreV1Event): number {
+  return Math.max(1, e.count ?? 0, e.series?.count ?? 0);
 }
 
 /** "250m" → 250, "1" → 1000, "1234567n" → 1.23 (millicores). */
