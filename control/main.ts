@@ -10,7 +10,6 @@ import { loadSettings, type Settings } from './config.ts';
 import { applyMigrations } from './db/migrate.ts';
 import { createDatabase } from './db/client.ts';
 import { openPubSub } from './pubsub/index.ts';
-import { topics } from './pubsub/port.ts';
 import { openAuth } from './auth/index.ts';
 import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
 import { cpus, totalmem } from 'node:os';
@@ -29,7 +28,7 @@ import { DatabasePolicySource } from './policy/database-policy.ts';
 import { openObjectStore } from './objectstore/open.ts';
 import { createXdsControl } from '../xds/publisher.ts';
 import { xdsSettingsFromEnv } from '../xds/settings.ts';
-import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges } from './proxy-status.ts';
+import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDataPlaneChanges } from './proxy-status.ts';
 import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
@@ -108,10 +107,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   plane.setProxyStatus(proxyStatusSource(xds));
   publishProxyStatusChanges(xds, pubsub);
   const xdsPort = await xds.start(settings.ports.xds, settings.host);
-  const dataPlaneChanges = pubsub.subscribe(topics.dataPlane);
-  void (async () => {
-    for await (const _ of dataPlaneChanges) xds.trigger();
-  })();
+  const stopDataPlaneFeed = feedDataPlaneChanges(xds, pubsub);
 
   // the Envoy plugins and the local edge share the same policy code
   const policies = new DatabasePolicySource({ prisma, pubsub });
@@ -191,7 +187,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('control server', () => control.close());
     await step('edge', () => edge.close());
     await step('gateway', () => gateway.close());
-    await step('data-plane feed', () => dataPlaneChanges.return?.());
+    await step('data-plane feed', stopDataPlaneFeed);
     await step('xDS server', () => xds.close());
     await step('policies', () => policies.close());
     await step('gateway policies (flushes the inference log)', () => gatewayPolicies.close());

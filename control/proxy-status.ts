@@ -7,7 +7,7 @@ import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
 import { topics, type PubSub } from './pubsub/port.ts';
 
 /** The registry's per-stream view, reshaped for GraphQL: per type, the ACKed version and the refusal standing now. */
-export function proxyStatusSource(xds: Pick<XdsControl, 'registry' | 'current'>): ProxyStatusSource {
+export function proxyStatusSource(xds: Pick<XdsControl, 'registry' | 'cache'>): ProxyStatusSource {
   return {
     list: () =>
       xds.registry.list().map((p) => ({
@@ -25,7 +25,11 @@ export function proxyStatusSource(xds: Pick<XdsControl, 'registry' | 'current'>)
           };
         }),
       })),
-    currentVersions: () => (xds.current ? snapshotVersions(xds.current) : {}),
+    // what this node is served: the shared snapshot, or a per-node override
+    currentVersions: (nodeId) => {
+      const snapshot = xds.cache.getSnapshot(nodeId);
+      return snapshot ? snapshotVersions(snapshot) : {};
+    },
   };
 }
 
@@ -37,4 +41,15 @@ export function notifyProxyStatus(pubsub: PubSub): () => void {
 /** Publishes on every connect, ACK, NACK and disconnect; returns the unsubscribe. */
 export function publishProxyStatusChanges(xds: Pick<XdsControl, 'registry'>, pubsub: PubSub): () => void {
   return xds.registry.onChange(notifyProxyStatus(pubsub));
+}
+
+/** Rebuilds the xDS snapshot (debounced by the publisher) on every data-plane change; returns the stop. */
+export function feedDataPlaneChanges(xds: Pick<XdsControl, 'trigger'>, pubsub: PubSub): () => Promise<void> {
+  const changes = pubsub.subscribe(topics.dataPlane);
+  void (async () => {
+    for await (const _ of changes) xds.trigger();
+  })();
+  return async () => {
+    await changes.return?.();
+  };
 }

@@ -20,6 +20,7 @@ import { openPubSub } from '../../control/pubsub/index.ts';
 import { Authorizer } from '../authz.ts';
 import { InferenceLogWriter } from '../inference-log/writer.ts';
 import { InferenceRecorder } from '../inference-log/recorder.ts';
+import { adoptOrphanSpools, edgeSpoolName } from '../inference-log/orphans.ts';
 import { createRateLimiter } from '../ratelimit/index.ts';
 import { startEdge } from './server.ts';
 import { XdsRoutingClient } from './xds-client.ts';
@@ -33,9 +34,13 @@ export async function main(env: Record<string, string | undefined> = process.env
   const settings = loadSettings(env);
   const log = pino({ name: 'sluice-edge', level: env.LOG_LEVEL || 'info' });
   const xdsAddress = env.SLUICE_XDS_ADDRESS || `${env.SLUICE_XDS_HOST || settings.host}:${settings.ports.xds}`;
-  // the spool is per process: two edges never share one
-  const spoolDir = join(settings.dataDir, 'spool', `edge-${process.pid}`);
+  // the spool is per process: two edges never share one; what a dead edge left in its own
+  // (killed, or stopped while the store was down) is taken over before the writer opens ours
+  const spoolParent = join(settings.dataDir, 'spool');
+  const spoolDir = join(spoolParent, edgeSpoolName(process.pid));
   mkdirSync(spoolDir, { recursive: true });
+  const adopted = await adoptOrphanSpools({ parent: spoolParent, own: spoolDir });
+  if (adopted.files > 0) log.info({ batches: adopted.files, from: adopted.from }, 'took over the inference-log spool of stopped edge processes');
 
   const db = await createDatabase(settings.databaseUrl);
   const prisma = db.prisma as unknown as PrismaClient;

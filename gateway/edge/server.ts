@@ -17,7 +17,7 @@ import type { InferenceRecorder } from '../inference-log/recorder.ts';
 import { drain, readBody, type BodyLimits } from './body.ts';
 import { EdgeError } from './errors.ts';
 import { silentLogger, type EdgeLogger } from './log.ts';
-import { createEdgeMetrics, type EdgeMetrics } from './metrics.ts';
+import { createEdgeMetrics } from './metrics.ts';
 import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type RoutingTable } from './routing.ts';
 import { UpstreamFailure, Upstreams, type UpstreamResponse } from './upstream.ts';
 import { isJsonContentType, parsePredictBody } from './validate.ts';

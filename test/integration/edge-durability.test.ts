@@ -9,7 +9,7 @@
 // before the answer left), but never two.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -350,14 +350,22 @@ describe('npm run edge: exactly one inference record per answered request', () =
     expect(spooled(sc.dataDir).length, 'the killed edge left its batch in the spool').toBeGreaterThan(0);
     const inBucketAtKill = (await readBucket(sc.store)).length;
 
+    // A spool of a live edge (this test runner's pid stands in for one) is not the restarted
+    // edge's to take: it still belongs to a process that may be writing to it.
+    const liveSpool = path.join(sc.dataDir, 'spool', `edge-${process.pid}`);
+    mkdirSync(liveSpool);
+    const liveBatch = path.join(liveSpool, '20000101T000000000Z-000000000000.ndjson');
+    writeFileSync(liveBatch, JSON.stringify({ request_id: 'of-a-live-edge', group: GROUP, version: 'v1', timestamp: new Date().toISOString() }) + '\n');
+
     edge = await sc.start();
     const after = await drive(sc.url, ledger, { concurrency: 4, answers: 80 });
     expect(after.failed).toBe(0);
     expect(await edge.stop()).toBe(0);
     expect(ledger.other).toEqual([]);
 
+    expect(edge.logged('took over the inference-log spool')).toBe(true);
     const counts = expectExactlyOnce(await readBucket(sc.store), ledger);
-    expect(spooled(sc.dataDir), 'spool left after a graceful stop with the store up').toEqual([]);
+    expect(spooled(sc.dataDir), 'spool left after a graceful stop with the store up').toEqual([liveBatch]);
     console.log(`[crash] killed after ${killAt} answers; answered ${before.answered} + ${after.answered}, no answer ${before.failed}; ${inBucketAtKill} records in the bucket at the kill; records ${counts.records} (${counts.extra} of unanswered requests)`);
   }, 180_000);
 

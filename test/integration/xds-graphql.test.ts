@@ -7,8 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import { loadDataPlaneModel } from '../../control/domain/data-plane.ts';
-import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges } from '../../control/proxy-status.ts';
-import { topics } from '../../control/pubsub/port.ts';
+import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDataPlaneChanges } from '../../control/proxy-status.ts';
 import { ENVOY_TYPES, TYPE_URL, packAny, type XdsTypeUrl } from '../../proto/envoy.ts';
 import { makeSnapshot, snapshotVersions, type Snapshot } from '../../xds/cache.ts';
 import { clusterName } from '../../xds/model.ts';
@@ -47,7 +46,7 @@ let v2: Backend;
 let groupId: string;
 let v1Id: string;
 let v2Id: string;
-let dataPlaneFeed: AsyncIterableIterator<unknown> | undefined;
+let stopDataPlaneFeed: (() => Promise<void>) | undefined;
 let stopPublishing: (() => void) | undefined;
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
@@ -138,17 +137,13 @@ beforeAll(async () => {
   cp.plane.setProxyStatus(proxyStatusSource(xds));
   stopPublishing = publishProxyStatusChanges(xds, cp.pubsub);
   const port = await xds.start(0, '127.0.0.1');
-  const feed = cp.pubsub.subscribe(topics.dataPlane);
-  dataPlaneFeed = feed;
-  void (async () => {
-    for await (const _ of feed) xds.trigger();
-  })();
+  stopDataPlaneFeed = feedDataPlaneChanges(xds, cp.pubsub);
   client = await startXdsClient(port, NODE_ID);
 });
 
 afterAll(async () => {
   await client?.stop();
-  await dataPlaneFeed?.return?.();
+  await stopDataPlaneFeed?.();
   stopPublishing?.();
   await xds?.close();
   await cp?.close();
@@ -338,7 +333,10 @@ describe('GraphQL → control plane → xDS → grpc-js-xds client', () => {
         mine(list)[0]?.types.find((t) => t.typeUrl === TYPE_URL.route && t.nackedVersion === badRoute && t.nackError);
       await waitFor('proxyStatusChanged to deliver the NACK', () => updates.slice(seenBefore).some((u) => nackedIn(u) !== undefined));
 
-      const route = nackedIn(mine(await proxyStatus()))!;
+      const nacking = mine(await proxyStatus())[0]!;
+      // judged against what this node is served (its override), not the shared snapshot
+      expect(nacking.synced).toBe(false);
+      const route = nackedIn([nacking])!;
       expect(route).toBeDefined();
       expect(route.nackError).toMatch(/sum of weights is 0/);
       // the last good route stays what it runs, and it keeps serving

@@ -10,7 +10,6 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalOrchestrator } from '../../control/orchestrator/local/orchestrator.ts';
 import { listStateFiles } from '../../control/orchestrator/local/state-files.ts';
-import type { Orchestrator } from '../../control/orchestrator/port.ts';
 import { alive, FAKE_RUNTIME, fastTiming, imageDeployment, invoke, modelDeployment, Reports, waitFor } from './helpers.ts';
 
 let dataDir: string;

@@ -19,8 +19,8 @@ export interface ProxyStatusEntry {
 /** What the xDS server exposes; the server's registry is adapted to this in control/main. */
 export interface ProxyStatusSource {
   list(): ProxyStatusEntry[];
-  /** the data-plane version the control plane currently serves, per type URL */
-  currentVersions(): Record<string, string>;
+  /** the versions the control plane currently serves this node, per type URL */
+  currentVersions(nodeId: string): Record<string, string>;
 }
 
 const ProxyTypeStatusRef = builder.objectRef<ProxyTypeStatus>('ProxyTypeStatus').implement({
@@ -42,11 +42,10 @@ const ProxyStatusRef = builder.objectRef<ProxyStatusEntry & { synced: boolean }>
 });
 
 function withSync(source: ProxyStatusSource): (ProxyStatusEntry & { synced: boolean })[] {
-  const current = source.currentVersions();
-  return source.list().map((p) => ({
-    ...p,
-    synced: p.types.every((ty) => current[ty.typeUrl] === undefined || ty.ackedVersion === current[ty.typeUrl]),
-  }));
+  return source.list().map((p) => {
+    const current = source.currentVersions(p.nodeId);
+    return { ...p, synced: p.types.every((ty) => current[ty.typeUrl] === undefined || ty.ackedVersion === current[ty.typeUrl]) };
+  });
 }
 
 builder.queryFields((t) => ({
