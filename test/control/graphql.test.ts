@@ -295,6 +295,28 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
     expect(received.at(-1)?.status).toBe('RUNNING');
   });
 
+  it('reads a changed group once per change, not once per subscriber', async () => {
+    const id = await createGroup('popular');
+    const client = cp.ws();
+    const subscribers = 30;
+    let received = 0;
+    let allReceived: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => { allReceived = resolve; });
+    const unsubscribe = [...Array(subscribers)].map(() =>
+      client.subscribe(
+        { query: `subscription($id: ID!) { serviceGroupChanged(id: $id) { description totalVersions } }`, variables: { id } },
+        { next: () => { if (++received === subscribers) allReceived(); }, error: () => undefined, complete: () => undefined },
+      ));
+    await new Promise((r) => setTimeout(r, 300));
+    const before = cp.db.queryCount();
+    await cp.gql(`mutation($id: ID!) { updateServiceGroup(id: $id, input: { description: "fan-out" }) { id } }`, { id });
+    await done;
+    const statements = cp.db.queryCount() - before;
+    for (const u of unsubscribe) u();
+    // the mutation itself (auth, transaction, audit) plus one read shared by all subscribers
+    expect(statements).toBeLessThan(subscribers);
+  });
+
   it('refuses subscriptions without a valid token', async () => {
     const client = cp.ws('not-a-token');
     const outcome = await new Promise<string>((resolve) => {

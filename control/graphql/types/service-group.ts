@@ -5,6 +5,7 @@ import { topics } from '../../pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertGroupReadable, readableGroupsWhere, untilDeleted } from '../access.ts';
 import { builder } from '../builder.ts';
+import { readOncePerNotice } from '../notice-cache.ts';
 import { requireActor, type GraphQLContext } from '../context.ts';
 import type { Prisma } from '../../domain/prisma.ts';
 import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
@@ -170,7 +171,9 @@ builder.subscriptionFields((t) => ({
       await assertGroupReadable(ctx, String(id));
       return untilDeleted(ctx.pubsub.subscribe<ChangeNotice>(topics.group(String(id))), 'group');
     },
-    resolve: (query, _notice, { id }, ctx) => ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } }),
+    resolve: (query, notice, { id }, ctx) =>
+      readOncePerNotice(notice, `group:${String(id)}:${JSON.stringify(query)}`, () =>
+        ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } })),
   }),
   serviceGroupsChanged: t.field({
     type: GroupChange,
