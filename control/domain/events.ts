@@ -10,11 +10,14 @@ export interface EventInput {
   message: string;
   groupId?: string | null;
   versionId?: string | null;
+  /** occurrences folded into this call; default 1 */
+  count?: number;
 }
 
 const MAX_MESSAGE = 2000;
 
 export async function recordEvent(db: Tx | PrismaClient, input: EventInput, at: Date): Promise<Event> {
+  const occurrences = Math.max(1, Math.floor(input.count ?? 1));
   const message = input.message.length > MAX_MESSAGE ? `${input.message.slice(0, MAX_MESSAGE)}…` : input.message;
   return db.event.upsert({
     where: {
@@ -33,9 +36,10 @@ export async function recordEvent(db: Tx | PrismaClient, input: EventInput, at: 
       message,
       groupId: input.groupId ?? null,
       versionId: input.versionId ?? null,
+      count: occurrences,
       firstSeen: at,
       lastSeen: at,
     },
-    update: { count: { increment: 1 }, lastSeen: at, level: input.level },
+    update: { count: { increment: occurrences }, lastSeen: at, level: input.level },
   });
 }

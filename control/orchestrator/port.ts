@@ -85,6 +85,8 @@ export type OrchestratorReport =
       resourceName: string;
       reason: string; // "Scheduled", "Started", "Unhealthy", "BackOff", "Killing", ...
       message: string;
+      /** occurrences this report stands for (a Kubernetes event's count can jump); default 1 */
+      count?: number;
     };
 
 export interface LogLine {

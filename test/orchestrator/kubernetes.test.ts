@@ -277,6 +277,7 @@ describe('kubernetes orchestrator', () => {
       resourceName: 'vision-gpu1-abc-1',
       reason: 'FailedScheduling',
       message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.',
+      count: 1,
     });
     // The same event counted again is reported again (the domain folds it); an old event from before start is not.
     kube.put('events', 'MODIFIED', { ...(kube.get('events', 'ev1') as object), count: 2 } as never);

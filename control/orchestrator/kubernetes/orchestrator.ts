@@ -64,7 +64,6 @@ interface Tracked {
 type Entry<T> = Informer<T & KubernetesObject> & ObjectCache<T & KubernetesObject>;
 
 /** The most reports one update of a Kubernetes Event turns into (see onEvent). */
-const MAX_EVENT_REPEATS = 100;
 
 export function createKubernetesOrchestrator(options: KubernetesOrchestratorOptions = {}): Orchestrator {
   const kc = options.kubeConfig ?? loadDefault();
@@ -196,10 +195,9 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
     if (seen !== undefined && seen >= count) return;
     seenEvents.set(uid, count);
     if (seenEvents.size > 10_000) seenEvents.delete(seenEvents.keys().next().value as string);
-    // One report per occurrence (the domain folds them): a count that jumped — updates
-    // coalesced by the API server, or a re-list after a dropped watch — is reported in full,
-    // within a bound so that a long outage cannot flood the database.
-    const occurrences = seen === undefined ? 1 : Math.min(count - seen, MAX_EVENT_REPEATS);
+    // A count that jumped (updates coalesced by the API server, or a re-list after a dropped
+    // watch) is reported in full, as one report carrying the number of new occurrences.
+    const occurrences = seen === undefined ? count : count - seen;
     const report: OrchestratorReport = {
       type: 'event',
       versionId,
@@ -208,8 +206,9 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
       resourceName: obj.name ?? '',
       reason: e.reason ?? '',
       message: e.message ?? '',
+      count: occurrences,
     };
-    for (let i = 0; i < occurrences; i++) emit(report);
+    emit(report);
   };
   events.on('add', onEvent);
   events.on('update', onEvent);
