@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { pino } from 'pino';
 import { loadSettings, type Settings } from './config.ts';
 import { applyMigrations } from './db/migrate.ts';
 import { createDatabase } from './db/client.ts';
@@ -35,9 +36,13 @@ import { startEdge } from '../gateway/edge/server.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
-function log(message: string): void {
+/** The start banner: plain lines for the person who ran `npm start`. */
+function banner(message: string): void {
   process.stdout.write(`[sluice] ${message}\n`);
 }
+
+/** Operational logs: structured (pino), on stderr so the banner stays readable. */
+const logger = pino({ name: 'sluice', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
 
 async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
   if (settings.orchestrator === 'kubernetes') {
@@ -68,12 +73,12 @@ export async function main(env: Record<string, string | undefined> = process.env
   mkdirSync(settings.dataDir, { recursive: true });
 
   const migrated = await applyMigrations(settings.databaseUrl);
-  if (migrated.applied.length > 0) log(`database migrated: ${migrated.applied.join(', ')}`);
+  if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
   const db = await createDatabase(settings.databaseUrl);
   const prisma = db.prisma;
   const pubsub = await openPubSub(settings.redisUrl ?? undefined, {
-    onError: (error) => log(`pub/sub: ${error.message}`),
-    onDrop: (topic, total) => log(`pub/sub: a slow subscriber of ${topic} has lost ${total} notices`),
+    onError: (error) => logger.warn({ err: error }, 'pub/sub error'),
+    onDrop: (topic, total) => logger.warn({ topic, total }, 'a slow subscriber lost notices'),
   });
   const auth = await openAuth({ dataDir: settings.dataDir, env });
   const orchestrator = await openOrchestrator(settings);
@@ -124,7 +129,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       : undefined,
     // the data plane's own troubles (Redis or the object store down, and back) become events
     onEvent: (event) => {
-      log(`${event.type}: ${event.message}`);
+      logger[event.level === 'WARNING' ? 'warn' : 'info']({ event: event.type }, event.message);
       void recordEvent(prisma, { level: event.level, resourceKind: 'Gateway', resourceName: 'gateway', reason: event.type, message: event.message }, event.at)
         .catch(() => undefined);
     },
@@ -137,6 +142,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     xds: { address: `${settings.host}:${xdsPort}` },
     policy: { authorizer, rateLimiter, recorder },
     metrics,
+    log: logger.child({ part: 'edge' }),
   });
 
   // bring back what was running before a restart, and clean up what was left behind
@@ -151,24 +157,24 @@ export async function main(env: Record<string, string | undefined> = process.env
     maxBodyBytes: Math.ceil(MAX_UPLOAD_BYTES * 1.4),
   });
 
-  log(`control plane  ${control.url}/graphql  (dashboard ${control.url}/)`);
-  log(`edge           http://${settings.host}:${edge.port}/services/{group}/predict`);
-  log(`xDS (ADS)      ${settings.host}:${xdsPort}`);
-  log(`gateway gRPC   ${settings.host}:${gateway.port}  (ext_authz, rate limit, ext_proc, access log)`);
-  log(`database       ${db.safeUrl}`);
-  log(`pub/sub        ${settings.redisUrl ? 'redis' : 'in-process'};  orchestrator ${orchestrator.kind};  object store ${settings.objectStoreUrl}`);
-  log(`admin token    ${auth.admin.token}  (also in ${join(settings.dataDir, 'admin-token')})`);
+  banner(`control plane  ${control.url}/graphql  (dashboard ${control.url}/)`);
+  banner(`edge           http://${settings.host}:${edge.port}/services/{group}/predict`);
+  banner(`xDS (ADS)      ${settings.host}:${xdsPort}`);
+  banner(`gateway gRPC   ${settings.host}:${gateway.port}  (ext_authz, rate limit, ext_proc, access log)`);
+  banner(`database       ${db.safeUrl}`);
+  banner(`pub/sub        ${settings.redisUrl ? 'redis' : 'in-process'};  orchestrator ${orchestrator.kind};  object store ${settings.objectStoreUrl}`);
+  banner(`admin token    ${auth.admin.token}  (also in ${join(settings.dataDir, 'admin-token')})`);
 
   if (settings.demo) {
     const demo = await setUpDemo(plane.domain, plane.admin, settings.dataDir);
     const keyFile = join(settings.dataDir, DEMO_KEY_FILE);
-    if (demo.created) log(`demo           wine-quality is up; API key ${demo.apiKey} (also in ${keyFile})`);
-    else if (existsSync(keyFile)) log(`demo           API key in ${keyFile}: ${readFileSync(keyFile, 'utf8').trim()}`);
+    if (demo.created) banner(`demo           wine-quality is up; API key ${demo.apiKey} (also in ${keyFile})`);
+    else if (existsSync(keyFile)) banner(`demo           API key in ${keyFile}: ${readFileSync(keyFile, 'utf8').trim()}`);
   }
-  log('ready');
+  banner('ready');
 
   return async () => {
-    log('shutting down');
+    logger.info('shutting down');
     // each step is bounded so one stuck part cannot keep the process alive
     const step = async (name: string, fn: () => Promise<unknown> | unknown, timeoutMs = 15_000) => {
       let timer: NodeJS.Timeout | undefined;
@@ -176,10 +182,10 @@ export async function main(env: Record<string, string | undefined> = process.env
       const started = Date.now();
       try {
         const outcome = await Promise.race([Promise.resolve().then(fn), timeout]);
-        if (outcome === 'timeout') log(`shutdown: ${name} did not finish in ${timeoutMs} ms`);
-        else if (Date.now() - started > 1000) log(`shutdown: ${name} took ${Date.now() - started} ms`);
+        if (outcome === 'timeout') logger.warn({ step: name, timeoutMs }, 'shutdown step did not finish');
+        else if (Date.now() - started > 1000) logger.info({ step: name, ms: Date.now() - started }, 'slow shutdown step');
       } catch (error) {
-        log(`shutdown: ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        logger.error({ step: name, err: error }, 'shutdown step failed');
       } finally {
         clearTimeout(timer);
       }
