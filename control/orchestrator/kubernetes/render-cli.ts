@@ -43,13 +43,22 @@ function readDeploymentsFile(path: string): VersionDeployment[] {
 /** The group's versions as the orchestrator would get them, straight from the database. */
 async function readDeploymentsFromDb(group: string, env: NodeJS.ProcessEnv): Promise<VersionDeployment[]> {
   const { createDatabase } = await import('../../db/client.ts');
+  const { isPrismaError } = await import('../../db/errors.ts');
   const dataDir = env.SLUICE_DATA_DIR ?? './.sluice';
   const db = await createDatabase(env.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`);
   try {
-    const found = await db.prisma.serviceGroup.findUnique({
-      where: { name: group },
-      include: { versions: { orderBy: { createdAt: 'asc' }, include: { resourceGroup: { include: { nodes: { orderBy: { name: 'asc' } } } } } } },
-    });
+    const found = await db.prisma.serviceGroup
+      .findUnique({
+        where: { name: group },
+        include: { versions: { orderBy: { createdAt: 'asc' }, include: { resourceGroup: { include: { nodes: { orderBy: { name: 'asc' } } } } } } },
+      })
+      .catch((error: unknown) => {
+        // P2021: no such table — a database Sluice never ran on
+        if (isPrismaError(error, 'P2021')) {
+          throw new SluiceError('NOT_FOUND', `the database at ${db.safeUrl} has no Sluice tables: run \`npm start\` or \`npm run db:migrate\` first, or pass --file`);
+        }
+        throw error;
+      });
     if (!found) throw new SluiceError('NOT_FOUND', `no service group named "${group}"`);
     const result: VersionDeployment[] = [];
     for (const v of found.versions) {
