@@ -4,6 +4,10 @@ import { defineConfig } from 'vitest/config';
 // child processes and gRPC servers, so they get generous timeouts and run files in
 // separate forks (each suite owns its own database and ports).
 export default defineConfig({
+  // Node resolves `graphql` (no "exports" map) to its CommonJS build, and so do the
+  // libraries built on it (Pothos, Apollo); Vite would pick the .mjs build for our own
+  // files. One build only, or schema objects fail graphql's cross-realm checks.
+  resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/bench/**', 'node_modules/**'],

@@ -19,10 +19,13 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
   };
+  // fields are non-null unless they say otherwise (CONTRACT's `ServiceGroup!`, `[ServiceGroup!]!`)
+  DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],
+  defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ authenticated: ctx.actor !== null, admin: ctx.actor?.role === 'ADMIN' }),
     unauthorizedError: (_parent, ctx) =>
