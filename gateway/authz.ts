@@ -76,6 +76,17 @@ export function credentialOf(header: string | undefined): string {
 }
 
 type CacheEntry = { expires: number; record: Promise<ApiKeyRecord | undefined> };
+type KeyDigest = { hex: string; bytes: Buffer };
+
+/** Drops the oldest tenth of a Map (insertion order) once it is over `max`: one sweep per many inserts. */
+function trimOldest<K, V>(map: Map<K, V>, max: number): void {
+  if (map.size <= max) return;
+  let drop = Math.ceil(max / 10);
+  for (const k of map.keys()) {
+    if (drop-- <= 0) break;
+    map.delete(k);
+  }
+}
 
 export class Authorizer {
   private readonly policies: PolicySource;
@@ -84,6 +95,8 @@ export class Authorizer {
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly cache = new Map<string, CacheEntry>();
+  // Stored hashes as bytes, per record object (a cached lookup returns the same object).
+  private readonly storedBytes = new WeakMap<ApiKeyRecord, Buffer | null>();
 
   constructor(options: AuthorizerOptions) {
     this.policies = options.policies;
@@ -133,28 +146,39 @@ export class Authorizer {
       if (this.cache.get(hash) === entry) this.cache.delete(hash);
     });
     this.cache.set(hash, entry);
-    if (this.cache.size > this.maxEntries) {
-      // Map keeps insertion order: drop the oldest tenth rather than one per insert.
-      let drop = Math.ceil(this.maxEntries / 10);
-      for (const k of this.cache.keys()) {
-        if (drop-- <= 0) break;
-        this.cache.delete(k);
-      }
-    }
+    trimOldest(this.cache, this.maxEntries);
     return record;
+  }
+
+  // Raw keys are never kept (not even in a cache): hashing one costs about a microsecond.
+  private digestOf(key: string): KeyDigest {
+    const hex = hashApiKey(key);
+    return { hex, bytes: Buffer.from(hex, 'hex') };
+  }
+
+  /** The record's stored hash as bytes; null when it is not a SHA-256 hex string. */
+  private storedHashOf(record: ApiKeyRecord): Buffer | null {
+    let b = this.storedBytes.get(record);
+    if (b === undefined) {
+      b = /^[0-9a-f]{64}$/.test(record.hash) ? Buffer.from(record.hash, 'hex') : null;
+      this.storedBytes.set(record, b);
+    }
+    return b;
   }
 
   private async checkApiKey(key: string, input: AuthzInput): Promise<AuthzDecision> {
     if (!isApiKeyFormat(key)) return deny(403, 'FORBIDDEN', 'malformed API key');
-    const hash = hashApiKey(key);
+    const digest = this.digestOf(key);
     let record: ApiKeyRecord | undefined;
     try {
-      record = await this.lookup(hash);
+      record = await this.lookup(digest.hex);
     } catch {
       return deny(503, 'AUTH_UNAVAILABLE', 'API key store unavailable; try again');
     }
-    if (!record || !/^[0-9a-f]{64}$/.test(record.hash)) return deny(403, 'FORBIDDEN', 'unknown or revoked API key');
-    if (!timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
+    const stored = record ? this.storedHashOf(record) : null;
+    if (!record || !stored) return deny(403, 'FORBIDDEN', 'unknown or revoked API key');
+    // Still compared in constant time on every request, cached digests or not.
+    if (!timingSafeEqual(stored, digest.bytes)) {
       return deny(403, 'FORBIDDEN', 'unknown or revoked API key');
     }
     if (record.groupName !== input.group) return deny(403, 'FORBIDDEN', 'API key is not valid for this service group');

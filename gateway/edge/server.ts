@@ -8,7 +8,7 @@
 //
 // plus GET /healthz and GET /metrics. Each stage is one function below.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import type { Authorizer, AuthzDecision } from '../authz.ts';
@@ -18,6 +18,7 @@ import { drain, readBody, type BodyLimits } from './body.ts';
 import { EdgeError } from './errors.ts';
 import { silentLogger, type EdgeLogger } from './log.ts';
 import { createEdgeMetrics } from './metrics.ts';
+import { envelope } from './envelope.ts';
 import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type RoutingTable } from './routing.ts';
 import { UpstreamFailure, Upstreams, type UpstreamResponse } from './upstream.ts';
 import { isJsonContentType, parsePredictBody } from './validate.ts';
@@ -78,7 +79,6 @@ export interface EdgeServer {
 
 const PREDICT = /^\/services\/([^/]+)\/predict$/;
 const JSON_TYPE = 'application/json';
-
 /** What one request has learnt so far; the answer and its record are built from it. */
 interface Exchange {
   requestId: string;
@@ -88,7 +88,8 @@ interface Exchange {
   version: EdgeVersion | null;
   capture: boolean;
   clientRequestId: string | null;
-  requestBody: Buffer | null;
+  /** raw bytes until parsed, then the text (what the record stores, decoded once) */
+  requestBody: Buffer | string | null;
   bytesIn: number;
   error: string | null;
 }
@@ -124,15 +125,20 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   // -------------------------------------------------------------------------------------
   // Answering
 
-  function send(res: ServerResponse, status: number, body: string, headers: Record<string, string | number>): number {
+  /** Writes a JSON answer; the header object is built once, in one order, with no copies. */
+  function send(res: ServerResponse, status: number, body: string, requestId?: string, extra?: Record<string, string>, version?: string): number {
     const bytes = Buffer.byteLength(body);
     if (res.headersSent || res.destroyed) return 0;
-    res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': bytes, ...headers });
+    const h: OutgoingHttpHeaders = { 'content-type': JSON_TYPE, 'content-length': bytes };
+    if (requestId !== undefined) h['x-request-id'] = requestId;
+    if (extra) for (const k of Object.keys(extra)) h[k] = extra[k];
+    if (version !== undefined) h[PIN_HEADER] = version;
+    res.writeHead(status, h);
     res.end(body);
     return bytes;
   }
 
-  async function answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers: Record<string, string> = {}): Promise<void> {
+  async function answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers?: Record<string, string>): Promise<void> {
     const group = ex.group;
     const version = ex.version?.name ?? '';
     const latencyMs = performance.now() - ex.t0;
@@ -155,9 +161,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
         });
       if (awaitRecord) await record;
     }
-    const h: Record<string, string> = { 'x-request-id': ex.requestId, ...headers };
-    if (ex.version) h[PIN_HEADER] = ex.version.name;
-    const out = send(res, status, body, h);
+    const out = send(res, status, body, ex.requestId, headers, ex.version?.name);
     metrics.requests.inc({ group, version, code: String(status) });
     metrics.duration.observe({ group, version }, (performance.now() - ex.t0) / 1000);
     if (ex.bytesIn > 0) metrics.requestBytes.inc({ group, version }, ex.bytesIn);
@@ -245,8 +249,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   /** The runtime's answer as the /predict answer. */
   function translateUpstream(ex: Exchange, up: UpstreamResponse): { status: number; body: string } {
     let parsed: unknown;
+    const text = up.body.toString('utf8');
     try {
-      parsed = JSON.parse(up.body.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch {
       parsed = undefined;
     }
@@ -256,10 +261,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       if (!obj || !Array.isArray(obj.predictions)) {
         throw new EdgeError('UPSTREAM_ERROR', `version ${version} answered without a predictions list`);
       }
-      return {
-        status: 200,
-        body: JSON.stringify({ client_request_id: ex.clientRequestId, request_id: ex.requestId, version, predictions: obj.predictions }),
-      };
+      return { status: 200, body: envelope(ex.clientRequestId, ex.requestId, version, text, obj) };
     }
     const e = obj?.error as { code?: unknown; message?: unknown; details?: unknown } | undefined;
     if (up.status >= 400 && up.status < 500 && e && typeof e.code === 'string') {
@@ -303,13 +305,15 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       if (!isJsonContentType(req.headers['content-type'])) {
         throw new EdgeError('UNSUPPORTED_MEDIA_TYPE', `content-type must be ${JSON_TYPE} (got ${req.headers['content-type'] ?? 'none'})`);
       }
-      const decision = await authorize(req, group.name, version);
-      await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
+      // (each stage is awaited only when it applies: no promise per request for an unused one)
+      const decision = version.policy.auth ? await authorize(req, group.name, version) : null;
+      if (version.policy.rateLimited && rateLimiter) await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
       if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
       const raw = await readBody(req, bodyLimits);
       ex.bytesIn = raw.length;
       ex.requestBody = raw;
       const { body, text } = parsePredictBody(raw);
+      ex.requestBody = text;
       ex.clientRequestId = body.clientRequestId;
       const up = await forward(req, ex, group, version, pick.pinned, text);
       const out = translateUpstream(ex, up);
@@ -344,7 +348,6 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       res,
       t.configured ? 200 : 503,
       JSON.stringify({ status: t.configured ? 'ok' : 'waiting for xDS', groups: t.groups.size, xds: t.versions, ...(ownClient ? { connected: ownClient.stats.connected } : {}) }),
-      {},
     );
   }
 
@@ -385,7 +388,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     }
     work.catch((err: unknown) => {
       log.error({ err: (err as Error).message }, 'edge handler failed');
-      if (!res.headersSent) send(res, 500, new EdgeError('INTERNAL', 'internal error').body(ex.requestId), {});
+      if (!res.headersSent) send(res, 500, new EdgeError('INTERNAL', 'internal error').body(ex.requestId));
       else res.destroy();
     });
   };

@@ -34,6 +34,9 @@ export class UpstreamFailure extends Error {
   }
 }
 
+/** An endpoint as error messages name it (built only when a call fails). */
+const whereOf = (ep: EdgeEndpoint) => `${ep.instance} (${ep.host}:${ep.port})`;
+
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ECONNTIMEOUT']);
 
 export class Upstreams {
@@ -72,10 +75,12 @@ export class Upstreams {
    * POSTs `body` to the endpoint's /invocations; rejects with UpstreamFailure. `timeoutMs`
    * is the route's timeout (0 = none); the edge's own bound applies when it is shorter.
    * A string body goes out in the same write as the headers (one syscall, not a writev).
+   * `headers` must be the caller's own object for this call: content-length is added to it
+   * rather than copying it per request.
    */
   invoke(ep: EdgeEndpoint, body: string, headers: Record<string, string>, timeoutMs: number, connectTimeoutMs = 0): Promise<UpstreamResponse> {
     const timeout = timeoutMs > 0 ? Math.min(timeoutMs, this.opts.timeoutMs) : this.opts.timeoutMs;
-    const where = `${ep.instance} (${ep.host}:${ep.port})`;
+    headers['content-length'] = String(Buffer.byteLength(body));
     return new Promise((resolve, reject) => {
       let done = false;
       let reached = false; // bytes came back: the model saw the request
@@ -92,7 +97,7 @@ export class Upstreams {
           path: '/invocations',
           method: 'POST',
           agent: this.agent,
-          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+          headers,
         },
         (res: IncomingMessage) => {
           reached = true;
@@ -101,11 +106,11 @@ export class Upstreams {
           res.on('end', () =>
             settle(() => resolve({ status: res.statusCode ?? 502, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), endpoint: ep })),
           );
-          res.on('error', (err) => settle(() => reject(new UpstreamFailure('broken', `${where}: ${err.message}`, ep))));
+          res.on('error', (err) => settle(() => reject(new UpstreamFailure('broken', `${whereOf(ep)}: ${err.message}`, ep))));
         },
       );
       const timer = setTimeout(() => {
-        settle(() => reject(new UpstreamFailure('timeout', `${where}: no answer within ${timeout} ms`, ep)));
+        settle(() => reject(new UpstreamFailure('timeout', `${whereOf(ep)}: no answer within ${timeout} ms`, ep)));
         req.destroy();
       }, timeout);
       // a fresh socket that does not connect in time is an unreachable endpoint
@@ -124,7 +129,7 @@ export class Upstreams {
         // a kept-alive socket the runtime closed just as we wrote: the request never got there
         const staleSocket = req.reusedSocket && code === 'ECONNRESET' && !reached;
         const kind = UNREACHABLE.has(code) || staleSocket ? 'unreachable' : 'broken';
-        settle(() => reject(new UpstreamFailure(kind, `${where}: ${code || err.message}`, ep)));
+        settle(() => reject(new UpstreamFailure(kind, `${whereOf(ep)}: ${code || err.message}`, ep)));
       });
       req.end(body);
     });

@@ -39,6 +39,8 @@ export interface ExchangeInput {
 
 function cut(body: Buffer | string | null | undefined, max: number): { text: string | null; truncated: boolean } {
   if (body === null || body === undefined) return { text: null, truncated: false };
+  // A string that fits goes through as is: no encode/decode round trip on every record.
+  if (typeof body === 'string' && (body.length * 3 <= max || Buffer.byteLength(body, 'utf8') <= max)) return { text: body, truncated: false };
   const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   if (buf.length <= max) return { text: buf.toString('utf8'), truncated: false };
   // Step back to a UTF-8 character boundary so the cut text stays valid.
@@ -62,9 +64,10 @@ function clientRequestIdOf(request: Record<string, unknown> | undefined): string
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null;
 }
 
-function errorOf(status: number | null, response: Record<string, unknown> | undefined): string | null {
+function errorOf(status: number | null, res: { text: string | null; truncated: boolean }): string | null {
+  // Only a failed answer is parsed for its error: a 2xx body is never read again.
   if (status === null || status < 400) return null;
-  const e = response?.error;
+  const e = parseJsonObject(res.text, res.truncated)?.error;
   if (typeof e === 'object' && e !== null) {
     const { code, message } = e as { code?: unknown; message?: unknown };
     const parts = [typeof code === 'string' ? code : undefined, typeof message === 'string' ? message : undefined].filter(Boolean);
@@ -87,7 +90,7 @@ export function buildInferenceRecord(input: ExchangeInput, settings: InferenceTa
     status_code: input.statusCode,
     request: req.text,
     response: res.text,
-    error: input.error ?? errorOf(input.statusCode, parseJsonObject(res.text, res.truncated)),
+    error: input.error ?? errorOf(input.statusCode, res),
     sampling_fraction: samplingFraction,
     request_truncated: req.truncated,
     response_truncated: res.truncated,

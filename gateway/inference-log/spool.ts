@@ -3,6 +3,7 @@
 // a full or old batch is sealed (renamed) and handed to the uploader. A record counts as
 // acknowledged only once its bytes are fsync'd, so a crash loses nothing acknowledged.
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { InferenceRecord } from './record.ts';
@@ -20,6 +21,11 @@ export interface SpoolOptions {
 }
 
 type Waiter = { resolve: () => void; reject: (err: Error) => void };
+
+// Batch files are opened with O_DSYNC: each write returns only once its bytes (and the file
+// size that makes them readable) are on disk, the same guarantee as write + fdatasync but in
+// one syscall and one thread-pool round trip, which is most of a capture's CPU per flush.
+const BATCH_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
 
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
@@ -92,8 +98,7 @@ export class Spool {
         try {
           const f = await this.current();
           const chunk = Buffer.from(lines.join(''), 'utf8');
-          await f.fh.write(chunk);
-          await f.fh.datasync();
+          await f.fh.write(chunk); // O_DSYNC: durable when this resolves
           f.records += lines.length;
           f.bytes += chunk.length;
           for (const w of waiters) w.resolve();
@@ -111,7 +116,7 @@ export class Spool {
     if (!this.file) {
       const now = this.o.now();
       const name = newBatchName(now);
-      const fh = await open(path.join(this.o.dir, name + OPEN_SUFFIX), 'a');
+      const fh = await open(path.join(this.o.dir, name + OPEN_SUFFIX), BATCH_FLAGS, 0o666);
       // The new name must survive a crash too, or its fsync'd records would vanish with it.
       await fsyncDir(this.o.dir);
       this.file = { fh, name, records: 0, bytes: 0, openedAt: now };
