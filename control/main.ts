@@ -33,6 +33,7 @@ import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDa
 import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
+import { waitForRoutes } from '../gateway/edge/ready.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -170,6 +171,11 @@ export async function main(env: Record<string, string | undefined> = process.env
     const keyFile = join(settings.dataDir, DEMO_KEY_FILE);
     if (demo.created) banner(`demo           wine-quality is up; API key ${demo.apiKey} (also in ${keyFile})`);
     else if (existsSync(keyFile)) banner(`demo           API key in ${keyFile}: ${readFileSync(keyFile, 'utf8').trim()}`);
+  }
+  // "ready" means the edge already routes what the database says runs
+  await xds.rebuild();
+  if (!(await waitForRoutes(edge.routing, await loadDataPlaneModel(prisma), 15_000))) {
+    logger.warn('the edge has not caught up with the running versions yet');
   }
   banner('ready');
 
