@@ -1,8 +1,0 @@
-// Original file: deps/envoy-api/envoy/config/core/v3/protocol.proto
-
-
-export interface TcpProtocolOptions {
-}
-
-export interface TcpProtocolOptions__Output {
-}

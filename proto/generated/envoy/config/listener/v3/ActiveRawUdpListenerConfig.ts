@@ -1,8 +1,0 @@
-// Original file: deps/envoy-api/envoy/config/listener/v3/udp_listener_config.proto
-
-
-export interface ActiveRawUdpListenerConfig {
-}
-
-export interface ActiveRawUdpListenerConfig__Output {
-}

@@ -1,8 +1,0 @@
-// Original file: deps/envoy-api/envoy/config/listener/v3/listener.proto
-
-
-export interface ApiListenerManager {
-}
-
-export interface ApiListenerManager__Output {
-}

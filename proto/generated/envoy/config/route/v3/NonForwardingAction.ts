@@ -1,8 +1,0 @@
-// Original file: deps/envoy-api/envoy/config/route/v3/route_components.proto
-
-
-export interface NonForwardingAction {
-}
-
-export interface NonForwardingAction__Output {
-}
