@@ -13,6 +13,8 @@ export interface DemoResult {
   created: boolean;
   apiKey: string | null;
   groupId: string | null;
+  /** false when the versions did not both reach RUNNING in time (traffic left as it was) */
+  split: boolean;
 }
 
 async function waitForRunning(domain: Domain, versionIds: string[], timeoutMs: number): Promise<boolean> {
@@ -29,7 +31,7 @@ async function waitForRunning(domain: Domain, versionIds: string[], timeoutMs: n
 /** Creates the demo service when the database has no service group yet. */
 export async function setUpDemo(domain: Domain, admin: Actor, dataDir: string, options: { startTimeoutMs?: number } = {}): Promise<DemoResult> {
   const { prisma } = domain.deps;
-  if ((await prisma.serviceGroup.count()) > 0) return { created: false, apiKey: null, groupId: null };
+  if ((await prisma.serviceGroup.count()) > 0) return { created: false, apiKey: null, groupId: null, split: false };
   const group = await domain.groups.create(admin, {
     name: DEMO_GROUP,
     type: 'MODEL_SERVICE',
@@ -42,11 +44,12 @@ export async function setUpDemo(domain: Domain, admin: Actor, dataDir: string, o
   writeFileSync(join(dataDir, DEMO_KEY_FILE), `${key}\n`, { mode: 0o600 });
   await domain.versions.start(admin, v1.id);
   await domain.versions.start(admin, v2.id);
-  if (await waitForRunning(domain, [v1.id, v2.id], options.startTimeoutMs ?? 120_000)) {
+  const running = await waitForRunning(domain, [v1.id, v2.id], options.startTimeoutMs ?? 120_000);
+  if (running) {
     await domain.traffic.set(admin, group.id, [
       { versionId: v1.id, percent: 80 },
       { versionId: v2.id, percent: 20 },
     ]);
   }
-  return { created: true, apiKey: key, groupId: group.id };
+  return { created: true, apiKey: key, groupId: group.id, split: running };
 }

@@ -169,6 +169,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   if (settings.demo) {
     const demo = await setUpDemo(plane.domain, plane.admin, settings.dataDir);
     const keyFile = join(settings.dataDir, DEMO_KEY_FILE);
+    if (demo.created && !demo.split) logger.warn('the demo versions did not both start in time; see their events (dashboard or GraphQL) — traffic was not split 80/20');
     if (demo.created) banner(`demo           wine-quality is up; API key ${demo.apiKey} (also in ${keyFile})`);
     else if (existsSync(keyFile)) banner(`demo           API key in ${keyFile}: ${readFileSync(keyFile, 'utf8').trim()}`);
   }
