@@ -11,6 +11,7 @@
 // time over a fixed-length autocannon run divided by the requests it answered. "c=1" rows
 // are one keep-alive connection, sequential for --seconds/2 (sub-ms latencies); "c=N" rows
 // are autocannon with N connections for --seconds.
+// "1k rps" columns are an open-loop run at a fixed 1,000 requests/s (see fixedRate).
 //   node --import tsx test/bench/edge.ts [--seconds 4] [--connections 16]
 // Prints a table and writes bench-results/edge.json. Only 127.0.0.1 is loaded.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -199,6 +200,53 @@ async function cannon(t: Target, body: string, seconds: number, connections: num
   return { rps: r.requests.total / seconds, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, non2xx: r.non2xx, errors: r.errors, cpuMicros: cpu1 - cpu0 };
 }
 
+/**
+ * Open loop at a fixed rate (issue 6's "p99 added at 1,000 rps"): requests are sent on a
+ * 1 ms schedule whatever the answers do, and each latency is counted from its scheduled
+ * time, so a stall shows up in the tail instead of slowing the load (no coordinated
+ * omission). Keep-alive pool of up to 64 sockets.
+ */
+async function fixedRate(t: Target, body: string, rate: number, seconds: number, cpu: () => Promise<number>) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const samples: number[] = [];
+  let failures = 0;
+  const send = (scheduled: number) =>
+    new Promise<void>((resolve) => {
+      const req = request(
+        { host: '127.0.0.1', port: t.port, path: t.path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...t.headers } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) samples.push(performance.now() - scheduled);
+            else failures++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        failures++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const tickMs = 1;
+  const perTick = (rate * tickMs) / 1000;
+  const cpu0 = await cpu();
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let tick = 0; tick * tickMs < seconds * 1000; tick++) {
+    const due = start + tick * tickMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    for (let i = 0; i < perTick; i++) inflight.push(send(due));
+  }
+  await Promise.all(inflight);
+  const cpu1 = await cpu();
+  agent.destroy();
+  const { p50, p99 } = summarize(samples);
+  return { p50, p99, answered: samples.length, failures, cpuMicros: cpu1 - cpu0 };
+}
+
 async function parent(): Promise<void> {
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
@@ -222,7 +270,7 @@ async function parent(): Promise<void> {
     ];
     // JIT-warm every path of the edge before any of them is measured
     for (const t of targets) await cannon(t, body, 1, connections, async () => 0);
-    const direct = { seq: { rps: 0, p50: 0, p99: 0 }, many: { rps: 0, p50: 0, p99: 0 } };
+    const direct = { seq: { rps: 0, p50: 0, p99: 0 }, many: { rps: 0, p50: 0, p99: 0 }, open: { p50: 0, p99: 0 } };
     for (const t of targets) {
       const seq = await sequential(t, body, Math.max(2, Math.round(seconds / 2)));
       const many = await cannon(t, body, seconds, connections, () => edge.cpuMicros());
@@ -233,6 +281,9 @@ async function parent(): Promise<void> {
         direct.many = many;
       }
       const cpuPerReq = isDirect ? Number.NaN : many.cpuMicros / many.total;
+      const open = await fixedRate(t, body, 1000, seconds, () => edge.cpuMicros());
+      if (open.failures > 0) throw new Error(`${t.name}: ${open.failures} failures at 1,000 rps`);
+      if (isDirect) direct.open = open;
       rows.push({
         target: t.name,
         'c=1 req/s': round(seq.rps, 0),
@@ -244,6 +295,10 @@ async function parent(): Promise<void> {
         [`c=${connections} p99 ms`]: many.p99,
         'req/s vs direct': isDirect ? 1 : round(many.rps / direct.many.rps, 2),
         'edge CPU µs/req': isDirect ? '-' : round(cpuPerReq, 0),
+        '1k rps p50 µs': round(open.p50 * 1000, 0),
+        '1k rps p99 µs': round(open.p99 * 1000, 0),
+        '1k rps p99 added µs': isDirect ? 0 : round((open.p99 - direct.open.p99) * 1000, 0),
+        'edge CPU µs/req @1k rps': isDirect ? '-' : round(open.cpuMicros / open.answered, 0),
       });
     }
   } finally {
