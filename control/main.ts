@@ -31,6 +31,7 @@ import { createXdsControl } from '../xds/publisher.ts';
 import { xdsSettingsFromEnv } from '../xds/settings.ts';
 import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDataPlaneChanges } from './proxy-status.ts';
 import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
+import { jwtSettingsFromEnv } from '../gateway/authz.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
 import { waitForRoutes } from '../gateway/edge/ready.ts';
@@ -118,16 +119,13 @@ export async function main(env: Record<string, string | undefined> = process.env
   // the Envoy plugins and the local edge share the same policy code
   const policies = new DatabasePolicySource({ prisma, pubsub });
   await policies.start();
-  const jwksUrl = env['SLUICE_JWT_JWKS_URL'];
   const gatewayPolicies = await createGatewayPolicies({
     policies,
     store,
     dataDir: settings.dataDir,
     redisUrl: settings.redisUrl ?? undefined,
     registry: metrics,
-    jwt: jwksUrl && env['SLUICE_JWT_ISSUER'] && env['SLUICE_JWT_AUDIENCE']
-      ? { jwksUrl, issuer: env['SLUICE_JWT_ISSUER'], audience: env['SLUICE_JWT_AUDIENCE'].split(',').map((a) => a.trim()) }
-      : undefined,
+    jwt: jwtSettingsFromEnv(env),
     // the data plane's own troubles (Redis or the object store down, and back) become events
     onEvent: (event) => {
       logger[event.level === 'WARNING' ? 'warn' : 'info']({ event: event.type }, event.message);

@@ -31,6 +31,20 @@ export interface JwtSettings {
   algorithms?: string[];
 }
 
+/**
+ * The issuer settings for /predict from the environment (the same variables the GraphQL API
+ * reads): SLUICE_JWT_JWKS_URL, SLUICE_JWT_ISSUER, SLUICE_JWT_AUDIENCE (comma-separated) and
+ * SLUICE_JWT_GROUPS_CLAIM. Undefined when no JWKS URL is set: then only API keys work.
+ */
+export function jwtSettingsFromEnv(env: Record<string, string | undefined>): JwtSettings | undefined {
+  const jwksUrl = env['SLUICE_JWT_JWKS_URL']?.trim();
+  const issuer = env['SLUICE_JWT_ISSUER']?.trim();
+  const audience = (env['SLUICE_JWT_AUDIENCE'] ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  if (!jwksUrl || !issuer || audience.length === 0) return undefined;
+  const groupsClaim = env['SLUICE_JWT_GROUPS_CLAIM']?.trim();
+  return { jwksUrl, issuer, audience, ...(groupsClaim ? { groupsClaim } : {}) };
+}
+
 export interface AuthorizerOptions {
   policies: PolicySource;
   jwt?: JwtSettings;

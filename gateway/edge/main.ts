@@ -17,7 +17,7 @@ import type { PrismaClient } from '../../control/domain/prisma.ts';
 import { openObjectStore } from '../../control/objectstore/open.ts';
 import { DatabasePolicySource } from '../../control/policy/database-policy.ts';
 import { openPubSub } from '../../control/pubsub/index.ts';
-import { Authorizer } from '../authz.ts';
+import { Authorizer, jwtSettingsFromEnv } from '../authz.ts';
 import { InferenceLogWriter } from '../inference-log/writer.ts';
 import { InferenceRecorder } from '../inference-log/recorder.ts';
 import { adoptOrphanSpools, edgeSpoolName } from '../inference-log/orphans.ts';
@@ -59,7 +59,7 @@ export async function main(env: Record<string, string | undefined> = process.env
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const authorizer = new Authorizer({ policies });
+  const authorizer = new Authorizer({ policies, jwt: jwtSettingsFromEnv(env) });
   const rateLimiter = createRateLimiter({
     policies,
     redisUrl: settings.redisUrl ?? undefined,

@@ -12,6 +12,7 @@ import { main } from '../../gateway/edge/main.ts';
 import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';
 import { freshDatabase, providers, type TestDatabase } from '../fixtures/db.ts';
 import { SETTINGS, dpVersion, post, row, startFakeRuntime, type FakeRuntime } from './helpers.ts';
+import { makeKey, sign, startJwksServer, unsignedToken, type JwksServer, type TestKey } from '../auth/helpers/jwks-server.ts';
 
 describe.each(providers)('npm run edge on %s', (provider) => {
   let db: TestDatabase;
@@ -21,8 +22,12 @@ describe.each(providers)('npm run edge on %s', (provider) => {
   let dir: string;
   let url: string;
   let key: string;
+  let jwks: JwksServer;
+  let signer: TestKey;
 
   beforeAll(async () => {
+    signer = await makeKey('edge-k1', 'ES256');
+    jwks = await startJwksServer([signer]);
     db = await freshDatabase(provider);
     rt = await startFakeRuntime('v1');
     const prisma = db.prisma;
@@ -47,6 +52,10 @@ describe.each(providers)('npm run edge on %s', (provider) => {
       SLUICE_EDGE_PORT: '0',
       SLUICE_HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
+      // the same issuer variables the GraphQL API reads
+      SLUICE_JWT_JWKS_URL: jwks.url,
+      SLUICE_JWT_ISSUER: 'https://idp.test',
+      SLUICE_JWT_AUDIENCE: 'sluice-predict',
     });
     stop = () => edge.close();
     url = `http://127.0.0.1:${edge.port}`;
@@ -54,9 +63,23 @@ describe.each(providers)('npm run edge on %s', (provider) => {
   afterAll(async () => {
     await stop?.();
     await xds?.close();
+    await jwks?.close();
     await rt?.close();
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('accepts a JWT from the issuer named in the environment for the groups it grants', async () => {
+    const predict = `${url}/services/wine/predict`;
+    const claims = { iss: 'https://idp.test', aud: 'sluice-predict', sub: 'svc-1' };
+    const granted = await sign(signer, { sluice_groups: ['wine'] }, claims);
+    const other = await sign(signer, { sluice_groups: ['beer'] }, claims);
+    const none = unsignedToken({ ...claims, sluice_groups: ['wine'], exp: Math.floor(Date.now() / 1000) + 60 });
+    expect((await post(predict, row(), { authorization: `Bearer ${granted}` })).status).toBe(200);
+    expect((await post(predict, row(), { authorization: `Bearer ${other}` })).status).toBe(403);
+    expect((await post(predict, row(), { authorization: `Bearer ${none}` })).status).toBe(403);
+    // let the version's bucket (2/s) refill before the next test counts on it
+    await new Promise((r) => setTimeout(r, 1100));
   });
 
   it('serves /predict with the key from the database, throttles by its QPS limit, records', async () => {
@@ -74,8 +97,8 @@ describe.each(providers)('npm run edge on %s', (provider) => {
     const objects = await store.list('inference-logs/wine/v1/');
     const lines = [];
     for (const o of objects) lines.push(...gunzipSync((await store.get(o.key)).body).toString('utf8').split('\n').filter(Boolean));
-    // every answered request that reached a version: 1 + 5 + 1
-    expect(lines.length).toBe(7);
+    // every answered request that reached a version: 3 (JWT test) + 1 + 5 + 1
+    expect(lines.length).toBe(10);
   });
 });
 
