@@ -20,5 +20,7 @@ export {
   InstanceState,
   EventLevel,
 } from '../../prisma/generated/sqlite/enums.ts';
-import type { Prisma } from '../../prisma/generated/sqlite/client.ts';
+import { Prisma } from '../../prisma/generated/sqlite/client.ts';
 export type Tx = Prisma.TransactionClient;
+/** writes SQL NULL into a Json column (undefined would leave it as it is) */
+export const JSON_NULL = Prisma.DbNull;

@@ -9,7 +9,7 @@ import { audit } from './audit.ts';
 import { ChangeFeed } from './changes.ts';
 import type { DomainDeps } from './deps.ts';
 import { assertDnsLabel, assertText } from './names.ts';
-import type { Prisma, ServiceVersion, Tx } from './prisma.ts';
+import { JSON_NULL, type Prisma, type ServiceVersion, type Tx } from './prisma.ts';
 import { isAtRest } from './status.ts';
 import { refreshGroupStatus, transitionVersion } from './transitions.ts';
 
@@ -149,8 +149,8 @@ export class ServiceVersions {
       modelVersion: version,
       mlflowTrackingUri: trackingUri,
       image: null,
-      command: undefined,
-      env: undefined,
+      command: JSON_NULL,
+      env: JSON_NULL,
       port: null,
       registryUsername: null,
       registryPasswordEnc: null,

@@ -173,6 +173,19 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
     expect(deployment?.source).toMatchObject({ kind: 'image', registryAuth: { username: 'me', password: 'hunter2-secret' } });
   });
 
+  it('switches a version from a custom image to a registry model, leaving nothing of the image behind', async () => {
+    const id = await createGroup('switcher');
+    const added = await addVersion(id, 'v1', { model: null, image: { image: 'me/model:1', command: ['serve'], env: [{ name: 'A', value: '1' }], registryUsername: 'u', registryPassword: 'secret-pass' } });
+    const versionId = added.data!.addServiceVersion.id;
+    const r = await cp.gql<{ updateServiceVersion: { modelSource: string; model: { name: string; version: string } | null; image: unknown } }>(
+      `mutation($id: ID!) { updateServiceVersion(id: $id, input: { model: { name: "wine-classifier", version: "2" } }) { modelSource model { name version } image { image } } }`,
+      { id: versionId },
+    );
+    expect(r.data?.updateServiceVersion).toEqual({ modelSource: 'REGISTRY', model: { name: 'wine-classifier', version: '2' }, image: null });
+    const row = await cp.db.prisma.serviceVersion.findUniqueOrThrow({ where: { id: versionId } });
+    expect([row.image, row.command, row.env, row.registryUsername, row.registryPasswordEnc]).toEqual([null, null, null, null, null]);
+  });
+
   it('issues API keys once, lists them with last use, and revokes them', async () => {
     const id = await createGroup('keys');
     const created = await cp.gql<{ createApiKey: { key: string; apiKey: { id: string; prefix: string } } }>(
