@@ -80,6 +80,24 @@ abstract class AdsStream {
     return String(this.nonceCounter);
   }
 
+  /**
+   * The checks every request of either protocol passes first: the stream knows its node (else
+   * it ends), and the type is one this server serves (else the request is ignored, which is
+   * not an error for the stream's other types). Returns the type URL to act on, or null.
+   */
+  protected admit(node: Node__Output | undefined, typeUrl: string | undefined, requestName: string): XdsTypeUrl | null {
+    if (!this.identify(node)) {
+      this.fail(grpc.status.INVALID_ARGUMENT, `the first ${requestName} must carry node.id`);
+      return null;
+    }
+    const url = typeUrl ?? '';
+    if (!isXdsTypeUrl(url)) {
+      this.log.debug({ streamId: this.ctx.streamId, typeUrl: url, protocol: this.protocol }, 'xds request for an unserved type ignored');
+      return null;
+    }
+    return url;
+  }
+
   /** Binds the stream to its node on the first request; false if the stream must end. */
   protected identify(node: Node__Output | undefined): boolean {
     if (this.nodeId !== undefined) return true;
@@ -161,16 +179,8 @@ class SotwStream extends AdsStream {
   }
 
   onRequest(req: DiscoveryRequest__Output): void {
-    if (!this.identify(req.node)) {
-      this.fail(grpc.status.INVALID_ARGUMENT, 'the first DiscoveryRequest must carry node.id');
-      return;
-    }
-    const url = req.type_url ?? '';
-    if (!isXdsTypeUrl(url)) {
-      // e.g. a secret or runtime type this server does not serve: not an error for others
-      this.log.debug({ streamId: this.ctx.streamId, typeUrl: url }, 'xds request for an unserved type ignored');
-      return;
-    }
+    const url = this.admit(req.node, req.type_url, 'DiscoveryRequest');
+    if (!url) return;
     let state = this.types.get(url);
     const nonce = req.response_nonce ?? '';
     if (state && nonce !== '' && nonce !== state.sentNonce) {
@@ -291,15 +301,8 @@ class DeltaStream extends AdsStream {
   }
 
   onRequest(req: DeltaDiscoveryRequest__Output): void {
-    if (!this.identify(req.node)) {
-      this.fail(grpc.status.INVALID_ARGUMENT, 'the first DeltaDiscoveryRequest must carry node.id');
-      return;
-    }
-    const url = req.type_url ?? '';
-    if (!isXdsTypeUrl(url)) {
-      this.log.debug({ streamId: this.ctx.streamId, typeUrl: url }, 'xds delta request for an unserved type ignored');
-      return;
-    }
+    const url = this.admit(req.node, req.type_url, 'DeltaDiscoveryRequest');
+    if (!url) return;
     let state = this.types.get(url);
     const first = !state;
     if (!state) {
