@@ -2,9 +2,12 @@
 // dir (so it survives a control-plane crash with no broken pipe), and a tail here turns new
 // bytes into stamped LogLines: kept in a per-version ring buffer for `logs()` and appended to
 // a per-instance log file ("<ISO time> <instance> <stream> <line>"). Files are capped so a
-// chatty model cannot fill the disk.
+// chatty model cannot fill the disk. How far the raw files have been consumed is saved beside
+// the formatted log after each append, so a control plane that adopts a replica after a crash
+// resumes exactly there: lines the replica wrote just before the crash, not yet tailed, are
+// not skipped (at worst a line is formatted twice, never lost).
 
-import { closeSync, existsSync, openSync, readSync, renameSync, statSync, truncateSync, appendFileSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, statSync, truncateSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import type { LogLine } from '../port.ts';
 
 export class LogRing {
@@ -38,10 +41,16 @@ class FileFollower {
 
   constructor(
     private readonly path: string,
-    fromEnd: boolean,
+    startOffset: number,
     private readonly maxBytes: number,
   ) {
-    this.offset = fromEnd && existsSync(path) ? statSync(path).size : 0;
+    // A saved offset past the end means the file was cut since: start over from its start.
+    this.offset = existsSync(path) && startOffset <= statSync(path).size ? startOffset : 0;
+  }
+
+  /** bytes of the file consumed so far (complete lines and the pending partial one) */
+  consumed(): number {
+    return this.offset - Buffer.byteLength(this.partial);
   }
 
   read(): string[] {
@@ -97,6 +106,24 @@ export interface InstanceLogPaths {
   stdout: string;
   stderr: string;
   formatted: string;
+  /** where the consumed offsets of stdout/stderr are saved after each append */
+  offsets: string;
+}
+
+interface SavedOffsets {
+  stdout: number;
+  stderr: number;
+}
+
+function readSavedOffsets(path: string): SavedOffsets {
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<SavedOffsets>;
+    const ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+    return { stdout: ok(parsed.stdout) ? parsed.stdout : 0, stderr: ok(parsed.stderr) ? parsed.stderr : 0 };
+  } catch {
+    // Nothing saved: nothing was formatted yet either, so everything in the raw files is new.
+    return { stdout: 0, stderr: 0 };
+  }
 }
 
 /** Tails one instance's raw output into the ring and its formatted log file. */
@@ -112,10 +139,11 @@ export class InstanceLogTail {
     private readonly paths: InstanceLogPaths,
     private readonly ring: LogRing,
     private readonly now: () => Date,
-    options: { fromEnd: boolean; maxFileBytes: number },
+    options: { resume: boolean; maxFileBytes: number },
   ) {
-    this.out = new FileFollower(paths.stdout, options.fromEnd, options.maxFileBytes);
-    this.err = new FileFollower(paths.stderr, options.fromEnd, options.maxFileBytes);
+    const start = options.resume ? readSavedOffsets(paths.offsets) : { stdout: 0, stderr: 0 };
+    this.out = new FileFollower(paths.stdout, start.stdout, options.maxFileBytes);
+    this.err = new FileFollower(paths.stderr, start.stderr, options.maxFileBytes);
     this.maxFileBytes = options.maxFileBytes;
   }
 
@@ -142,6 +170,15 @@ export class InstanceLogTail {
       text += `${l.time.toISOString()} ${l.instance} ${l.stream} ${l.line}\n`;
     }
     this.append(text);
+    this.saveOffsets();
+  }
+
+  private saveOffsets(): void {
+    try {
+      writeFileSync(this.paths.offsets, JSON.stringify({ stdout: this.out.consumed(), stderr: this.err.consumed() }));
+    } catch {
+      // Same as append: a full disk costs at most re-reading some lines after an adoption.
+    }
   }
 
   lastStderr(count: number): string[] {

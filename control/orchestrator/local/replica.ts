@@ -222,14 +222,19 @@ export class Replica {
     startedMs: number,
     child: ChildProcess | null,
     launch: LaunchSpec | null,
-    fromEnd: boolean,
+    resumeLogs: boolean,
   ): Run {
     const tail = new InstanceLogTail(
       this.ctx.instance,
-      { stdout: join(this.ctx.workDir, 'stdout.raw'), stderr: join(this.ctx.workDir, 'stderr.raw'), formatted: join(this.ctx.workDir, 'instance.log') },
+      {
+        stdout: join(this.ctx.workDir, 'stdout.raw'),
+        stderr: join(this.ctx.workDir, 'stderr.raw'),
+        formatted: join(this.ctx.workDir, 'instance.log'),
+        offsets: join(this.ctx.workDir, 'log-offsets.json'),
+      },
       this.ctx.ring,
       this.ctx.now,
-      { fromEnd, maxFileBytes: this.ctx.timing.maxLogFileBytes },
+      { resume: resumeLogs, maxFileBytes: this.ctx.timing.maxLogFileBytes },
     );
     const run: Run = {
       id: ++this.runSeq,
