@@ -2,18 +2,18 @@
 // an orchestrator and the auth parts, plus the GraphQL schema and a per-request context.
 // Which database, pub/sub or orchestrator is a constructor argument: main.ts picks the
 // embedded or production ones from the environment, tests pick real or test doubles.
-import type { Database } from './db/client.ts';
-import type { PubSub } from './pubsub/port.ts';
+import type { Database } from '../platform/db/client.ts';
+import type { PubSub } from '../platform/pubsub/port.ts';
 import type { Orchestrator } from './orchestrator/port.ts';
 import type { Auth } from './auth/index.ts';
 import { hashPassword, verifyPassword, generateApiKey } from './auth/index.ts';
 import { createDomain, type Domain, type Actor } from './domain/index.ts';
 import type { ModelResolver } from './domain/deps.ts';
-import type { PrismaClient } from './domain/prisma.ts';
+import type { PrismaClient } from '../platform/db/prisma.ts';
 import { schema } from './graphql/schema.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
-import { unauthenticated } from './errors.ts';
+import { unauthenticated } from '../platform/errors.ts';
 import type { ModelRegistry } from './registry/service.ts';
 
 export interface ControlPlaneParts {

@@ -1,4 +1,4 @@
-// `npm start`: wires the whole product from the environment (control/config.ts) and runs it
+// `npm start`: wires the whole product from the environment (platform/settings.ts) and runs it
 // on this machine: database (migrated on start), pub/sub, orchestrator, the GraphQL control
 // plane and dashboard, the xDS server, the Envoy plugin services, and the local edge. Each
 // embedded-or-production choice is made here, once, by picking a constructor.
@@ -7,10 +7,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { pino } from 'pino';
-import { loadSettings, type Settings } from './config.ts';
-import { applyMigrations } from './db/migrate.ts';
-import { createDatabase } from './db/client.ts';
-import { openPubSub } from './pubsub/index.ts';
+import { loadSettings, type Settings } from '../platform/settings.ts';
+import { applyMigrations } from '../platform/db/migrate.ts';
+import { createDatabase } from '../platform/db/client.ts';
+import { openPubSub } from '../platform/pubsub/index.ts';
 import { openAuth } from './auth/index.ts';
 import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
 import { cpus, totalmem } from 'node:os';
@@ -25,8 +25,8 @@ import { mlflowClientFromEnv } from './registry/mlflow.ts';
 import { seedDemoModels } from './registry/demo.ts';
 import { setUpDemo, DEMO_KEY_FILE } from './demo.ts';
 import { loadDataPlaneModel } from './domain/data-plane.ts';
-import { DatabasePolicySource } from './policy/database-policy.ts';
-import { openObjectStore } from './objectstore/open.ts';
+import { DatabasePolicySource } from '../gateway/policy/database.ts';
+import { openObjectStore } from '../platform/objectstore/open.ts';
 import { createXdsControl } from '../xds/publisher.ts';
 import { xdsSettingsFromEnv } from '../xds/settings.ts';
 import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDataPlaneChanges } from './proxy-status.ts';

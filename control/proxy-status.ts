@@ -4,7 +4,7 @@
 import { snapshotVersions } from '../xds/cache.ts';
 import type { XdsControl } from '../xds/publisher.ts';
 import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
-import { topics, type PubSub } from './pubsub/port.ts';
+import { topics, type PubSub } from '../platform/pubsub/port.ts';
 
 /** The registry's per-stream view, reshaped for GraphQL: per type, the ACKed version and the refusal standing now. */
 export function proxyStatusSource(xds: Pick<XdsControl, 'registry' | 'cache'>): ProxyStatusSource {

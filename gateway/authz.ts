@@ -3,7 +3,7 @@
 // is the thin Envoy ext_authz (envoy.service.auth.v3.Authorization/Check) adapter around it.
 // The local edge calls Authorizer.check in-process.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { API_KEY_PREFIX, hashApiKey, isApiKeyFormat } from '../control/auth/api-keys.ts';
+import { API_KEY_PREFIX, hashApiKey, isApiKeyFormat } from '../platform/api-keys.ts';
 import type * as grpc from '@grpc/grpc-js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { AuthorizationHandlers } from '../proto/generated/envoy/service/auth/v3/Authorization.ts';
@@ -12,11 +12,11 @@ import type { CheckResponse } from '../proto/generated/envoy/service/auth/v3/Che
 import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { StatusCode } from '../proto/generated/envoy/type/v3/StatusCode.ts';
 import { headerValueOf } from './envoy-headers.ts';
-import { errorBody, type ApiKeyRecord, type PolicySource } from './policy.ts';
+import { errorBody, type ApiKeyRecord, type PolicySource } from './policy/port.ts';
 
 // One definition of what an API key looks like and how it is hashed, shared with the
 // control plane that issues them.
-export { API_KEY_PREFIX, generateApiKey, hashApiKey } from '../control/auth/api-keys.ts';
+export { API_KEY_PREFIX, generateApiKey, hashApiKey } from '../platform/api-keys.ts';
 
 export interface JwtSettings {
   issuer: string;

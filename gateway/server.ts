@@ -5,12 +5,12 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
-import type { ObjectStore } from '../control/objectstore/port.ts';
+import type { ObjectStore } from '../platform/objectstore/port.ts';
 import { Authorizer, createAuthorizationService, type JwtSettings } from './authz.ts';
 import { EnvoyCapture } from './capture.ts';
 import { InferenceRecorder } from './inference-log/recorder.ts';
 import { InferenceLogWriter, type InferenceLogEvent } from './inference-log/writer.ts';
-import type { PolicySource } from './policy.ts';
+import type { PolicySource } from './policy/port.ts';
 import { envoyServices } from '../proto/envoy.ts';
 import type { RateLimitStoreEvent } from './ratelimit/failopen.ts';
 import { createRateLimiter } from './ratelimit/index.ts';

@@ -3,9 +3,9 @@
 //                  prisma/postgresql/migrations/<ts>_<name> (PostgreSQL) from schema.prisma
 //   apply          apply pending migrations to DATABASE_URL (default file:./.sluice/sluice.db)
 //   check          exit 1 if schema.prisma has changes no migration covers (for CI)
-import { createMigration, pendingChanges } from '../control/db/create-migration.ts';
-import { applyMigrations } from '../control/db/migrate.ts';
-import { redactUrl } from '../control/db/url.ts';
+import { createMigration, pendingChanges } from '../platform/db/create-migration.ts';
+import { applyMigrations } from '../platform/db/migrate.ts';
+import { redactUrl } from '../platform/db/url.ts';
 import { writePostgresSchema } from './generate.ts';
 
 const usage = 'usage: node --import tsx prisma/migrate.ts create <name> | apply | check';

@@ -5,7 +5,7 @@
 // The HTTP server, the edge and the registry's artifact check all load models through here.
 import { stat } from 'node:fs/promises';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { ModelSignature, SignatureColumn } from '../control/orchestrator/port.ts';
+import type { ModelSignature, SignatureColumn } from '../platform/model-signature.ts';
 import { ModelError } from './errors.ts';
 import type { Cell } from './scoring.ts';
 import { parseSignature } from './signature.ts';

@@ -10,7 +10,7 @@
 //   {"inputs": [[...], ...]} | {"inputs": [{...}, ...]} | {"inputs": {"col": [...], ...}}
 //   {"instances": ...}  (TF-serving spelling, same shapes as `inputs`)
 // Row numbers in messages are 0-based positions in the request.
-import type { SignatureColumn } from '../control/orchestrator/port.ts';
+import type { SignatureColumn } from '../platform/model-signature.ts';
 import { ScoringError } from './errors.ts';
 
 export type Cell = number | string | boolean;

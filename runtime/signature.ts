@@ -3,7 +3,7 @@
 // registry's Json column, an MLflow model), so a bad one is rejected the same way everywhere.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import type { ModelSignature, SignatureColumn } from '../control/orchestrator/port.ts';
+import type { ModelSignature, SignatureColumn } from '../platform/model-signature.ts';
 import { ModelError } from './errors.ts';
 
 export type { ModelSignature, SignatureColumn };

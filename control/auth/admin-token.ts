@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { badInput } from '../errors.ts';
+import { badInput } from '../../platform/errors.ts';
 import { constantTimeEqual } from './constant-time.ts';
 import { loadOrCreateSecretFile } from './key-file.ts';
 

@@ -2,7 +2,7 @@
 // (so GraphQL and the edge map it the same way) plus a stable `reason` that tests, logs and
 // metrics can tell apart without parsing messages. Messages never echo the credential.
 
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../../platform/errors.ts';
 
 export type AuthFailureReason =
   /** the token's `exp` is in the past */

@@ -5,7 +5,7 @@
 // `sluice_groups` claim (service groups the caller may call on /predict).
 
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
-import { badInput } from '../errors.ts';
+import { badInput } from '../../platform/errors.ts';
 import { AuthError } from './errors.ts';
 import { checkAlgorithm, mapJoseError } from './jwt-errors.ts';
 import { isRole, roleRank, type Identity, type Role } from './types.ts';

@@ -4,7 +4,7 @@
 // caller decides whether anonymous access is allowed); a bad one is an AuthError.
 
 import { decodeJwt } from 'jose';
-import { parseAuthorizationHeader } from './api-keys.ts';
+import { parseAuthorizationHeader } from '../../platform/api-keys.ts';
 import { isAdminToken } from './admin-token.ts';
 import { AuthError } from './errors.ts';
 import type { ExternalJwtVerifier } from './external-jwt.ts';

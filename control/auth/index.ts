@@ -41,6 +41,6 @@ export { hashPassword, verifyPassword, needsRehash, DEFAULT_SCRYPT_PARAMS, type 
 export { createSessionTokens, loadOrCreateJwtSecret, type SessionTokens, type SessionClaims, type SessionSubject } from './tokens.ts';
 export { createExternalJwtVerifier, externalJwtConfigFromEnv, type ExternalJwtConfig, type ExternalJwtVerifier } from './external-jwt.ts';
 export { loadAdminToken, isAdminToken, type AdminToken } from './admin-token.ts';
-export { generateApiKey, hashApiKey, apiKeyMatches, isApiKeyFormat, parseAuthorizationHeader, type GeneratedApiKey } from './api-keys.ts';
+export { generateApiKey, hashApiKey, apiKeyMatches, isApiKeyFormat, parseAuthorizationHeader, type GeneratedApiKey } from '../../platform/api-keys.ts';
 export { SecretBox, SecretBoxError, loadSecretKey, openSecretBox } from './secrets.ts';
 export { createAuthenticator, type Authenticator } from './identity.ts';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../../platform/errors.ts';
 
 export interface SecretFileOptions {
   /** file contents for a first start */

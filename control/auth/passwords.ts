@@ -3,7 +3,7 @@
 // can be raised later without invalidating stored hashes.
 
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { badInput } from '../errors.ts';
+import { badInput } from '../../platform/errors.ts';
 
 export interface ScryptParams {
   /** CPU/memory cost, a power of two */

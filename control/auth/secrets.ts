@@ -5,7 +5,7 @@
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { SluiceError, badInput } from '../errors.ts';
+import { SluiceError, badInput } from '../../platform/errors.ts';
 import { loadOrCreateSecretFile } from './key-file.ts';
 
 const VERSION = 'v1';

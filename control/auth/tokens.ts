@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { SignJWT, decodeJwt, jwtVerify } from 'jose';
-import { badInput } from '../errors.ts';
+import { badInput } from '../../platform/errors.ts';
 import { AuthError } from './errors.ts';
 import { checkAlgorithm, mapJoseError } from './jwt-errors.ts';
 import { loadOrCreateSecretFile } from './key-file.ts';

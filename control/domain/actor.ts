@@ -1,7 +1,7 @@
 // Who is acting, and what they may do. Global ADMIN may do everything; everyone else acts
 // through their role in a project (DEVELOPER manages the project's services, VIEWER reads).
-import { forbidden } from '../errors.ts';
-import type { Tx, PrismaClient } from './prisma.ts';
+import { forbidden } from '../../platform/errors.ts';
+import type { Tx, PrismaClient } from '../../platform/db/prisma.ts';
 
 export type RoleName = 'ADMIN' | 'DEVELOPER' | 'VIEWER';
 

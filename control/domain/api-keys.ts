@@ -1,12 +1,12 @@
 // API keys for /predict: per group (or one version of it), shown once at creation and
 // stored only as a hash, revocable, with the time each was last used.
-import { badInput, notFound } from '../errors.ts';
+import { badInput, notFound } from '../../platform/errors.ts';
 import { requireProjectRole, type Actor } from './actor.ts';
 import { audit } from './audit.ts';
 import { ChangeFeed } from './changes.ts';
 import type { DomainDeps } from './deps.ts';
 import { assertText } from './names.ts';
-import type { ApiKey } from './prisma.ts';
+import type { ApiKey } from '../../platform/db/prisma.ts';
 
 export interface GeneratedKey {
   key: string;

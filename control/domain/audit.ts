@@ -1,7 +1,7 @@
 // The audit trail: every mutation writes who did what to which resource, with the row
 // before and after, inside the same transaction as the change itself.
 import type { Actor } from './actor.ts';
-import type { Prisma, Tx } from './prisma.ts';
+import type { Prisma, Tx } from '../../platform/db/prisma.ts';
 
 // Fields that must never reach the audit log, even encrypted.
 const REDACTED = new Set(['registryPasswordEnc', 'passwordHash', 'hash']);

@@ -1,6 +1,6 @@
 // Change notifications, published after a transaction commits. Payloads carry ids only:
 // subscribers re-read the row, so a notification can never carry a stale copy.
-import { topics, type PubSub } from '../pubsub/port.ts';
+import { topics, type PubSub } from '../../platform/pubsub/port.ts';
 
 export interface ChangeNotice {
   kind: 'group' | 'version' | 'instance' | 'event' | 'dataPlane';

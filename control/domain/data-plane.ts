@@ -2,7 +2,7 @@
 // running versions with traffic shares, policies and ready endpoints. It is the one read
 // the xDS publisher makes on every (debounced) change.
 import type { DataPlaneModel } from '../../xds/model.ts';
-import type { PrismaClient } from './prisma.ts';
+import type { PrismaClient } from '../../platform/db/prisma.ts';
 
 export async function loadDataPlaneModel(prisma: PrismaClient): Promise<DataPlaneModel> {
   const versions = await prisma.serviceVersion.findMany({

@@ -2,8 +2,8 @@
 // production choices (SQLite or PostgreSQL, in-process or Redis pub/sub, local or
 // Kubernetes orchestrator) are made by whoever builds this object, never in here.
 import type { Orchestrator, BackendSource } from '../orchestrator/port.ts';
-import type { PubSub } from '../pubsub/port.ts';
-import type { PrismaClient, ServiceVersion } from './prisma.ts';
+import type { PubSub } from '../../platform/pubsub/port.ts';
+import type { PrismaClient, ServiceVersion } from '../../platform/db/prisma.ts';
 
 export interface SecretSealer {
   seal(plaintext: string): string;

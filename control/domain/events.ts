@@ -1,6 +1,6 @@
 // Events, folded like Kubernetes events: the same (kind, name, reason, message) seen again
 // bumps the count and the last-seen time instead of adding a row.
-import type { Tx, PrismaClient, Event } from './prisma.ts';
+import type { Tx, PrismaClient, Event } from '../../platform/db/prisma.ts';
 
 export interface EventInput {
   level: 'NORMAL' | 'WARNING';

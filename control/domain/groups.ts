@@ -1,12 +1,12 @@
 // Service groups: create, edit, start, stop, delete. A group is the unit users call
 // (`/services/{name}/predict`); it holds at most two versions.
-import { conflict, notFound } from '../errors.ts';
+import { conflict, notFound } from '../../platform/errors.ts';
 import { requireProjectRole, type Actor } from './actor.ts';
 import { audit } from './audit.ts';
 import { ChangeFeed } from './changes.ts';
 import type { DomainDeps } from './deps.ts';
 import { assertDnsLabel, assertText } from './names.ts';
-import type { ServiceGroup } from './prisma.ts';
+import type { ServiceGroup } from '../../platform/db/prisma.ts';
 import { isAtRest } from './status.ts';
 import type { ServiceVersions } from './versions.ts';
 

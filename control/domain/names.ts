@@ -1,6 +1,6 @@
 // Names of groups, versions and resource groups become URL path segments, Envoy cluster
 // names and Kubernetes object names, so they must be DNS-1123 labels.
-import { badInput } from '../errors.ts';
+import { badInput } from '../../platform/errors.ts';
 
 const DNS_1123_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const MAX_NAME_LENGTH = 63;

@@ -1,11 +1,11 @@
 // Users, projects and project membership, and signing in. Admins manage users and
 // projects; a project's admins and developers see and manage its services.
-import { badInput, conflict, notFound, unauthenticated } from '../errors.ts';
+import { badInput, conflict, notFound, unauthenticated } from '../../platform/errors.ts';
 import { requireAdmin, type Actor, type RoleName } from './actor.ts';
 import { audit } from './audit.ts';
 import type { DomainDeps } from './deps.ts';
 import { assertDnsLabel, assertText } from './names.ts';
-import type { Project, User } from './prisma.ts';
+import type { Project, User } from '../../platform/db/prisma.ts';
 import { DEFAULT_PROJECT } from './groups.ts';
 
 export interface PasswordHasher {

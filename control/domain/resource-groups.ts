@@ -1,12 +1,12 @@
 // Resource groups: dedicated node pools that admins create, fill with nodes, open to
 // projects, and bind to exactly one service group. Capacity used/free is derived from the
 // nodes and the resources of the versions placed on them.
-import { badInput, conflict, notFound } from '../errors.ts';
+import { badInput, conflict, notFound } from '../../platform/errors.ts';
 import { requireAdmin, type Actor } from './actor.ts';
 import { audit } from './audit.ts';
 import type { DomainDeps } from './deps.ts';
 import { assertDnsLabel, assertText } from './names.ts';
-import type { ResourceGroup } from './prisma.ts';
+import type { ResourceGroup } from '../../platform/db/prisma.ts';
 import { isAtRest } from './status.ts';
 
 export type TagInput = { key: string; value: string };

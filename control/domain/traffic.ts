@@ -1,11 +1,11 @@
 // Traffic allocation: how a group's requests are split between its running versions
 // (grayscale and A/B releases). Shares are whole percents summing to exactly 100.
-import { badInput, notFound } from '../errors.ts';
+import { badInput, notFound } from '../../platform/errors.ts';
 import { requireProjectRole, type Actor } from './actor.ts';
 import { audit } from './audit.ts';
 import { ChangeFeed } from './changes.ts';
 import type { DomainDeps } from './deps.ts';
-import type { ServiceGroup } from './prisma.ts';
+import type { ServiceGroup } from '../../platform/db/prisma.ts';
 
 export interface TrafficAllocationInput {
   versionId: string;

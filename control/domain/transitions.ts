@@ -2,7 +2,7 @@
 // shares of the group's running versions stay summing to 100, and the group's stored
 // status follows its versions.
 import { deriveGroupStatus, rebalance, type StatusName } from './status.ts';
-import type { Tx } from './prisma.ts';
+import type { Tx } from '../../platform/db/prisma.ts';
 
 export async function refreshGroupStatus(tx: Tx, groupId: string): Promise<StatusName> {
   const versions = await tx.serviceVersion.findMany({ where: { groupId }, select: { status: true } });

@@ -2,14 +2,14 @@
 // consistent (at most two versions, unique DNS-1123 names, dedicated resource groups
 // serving one service, deletion only at rest). Start and stop hand the version to the
 // orchestrator; the lifecycle (lifecycle.ts) finishes the transition when it reports.
-import { badInput, conflict, notFound } from '../errors.ts';
+import { badInput, conflict, notFound } from '../../platform/errors.ts';
 import type { VersionDeployment } from '../orchestrator/port.ts';
 import { requireProjectRole, type Actor } from './actor.ts';
 import { audit } from './audit.ts';
 import { ChangeFeed } from './changes.ts';
 import type { DomainDeps } from './deps.ts';
 import { assertDnsLabel, assertText } from './names.ts';
-import { JSON_NULL, type Prisma, type ServiceVersion, type Tx } from './prisma.ts';
+import { JSON_NULL, type Prisma, type ServiceVersion, type Tx } from '../../platform/db/prisma.ts';
 import { isAtRest } from './status.ts';
 import { refreshGroupStatus, transitionVersion } from './transitions.ts';
 

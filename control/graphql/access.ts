@@ -1,8 +1,8 @@
 // Read access for queries and subscriptions: admins see everything, others see the
 // services of the projects they belong to. (Mutations are checked in the domain layer.)
 import { readableProjectIds } from '../domain/actor.ts';
-import type { Prisma } from '../domain/prisma.ts';
-import { notFound } from '../errors.ts';
+import type { Prisma } from '../../platform/db/prisma.ts';
+import { notFound } from '../../platform/errors.ts';
 import { requireActor, type GraphQLContext } from './context.ts';
 
 export async function readableGroupsWhere(ctx: GraphQLContext): Promise<Prisma.ServiceGroupWhereInput> {

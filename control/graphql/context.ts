@@ -1,8 +1,8 @@
 // The per-request GraphQL context: who is calling and the domain they act on.
 import type { Domain, Actor } from '../domain/index.ts';
-import type { PrismaClient } from '../domain/prisma.ts';
-import type { PubSub } from '../pubsub/port.ts';
-import { unauthenticated } from '../errors.ts';
+import type { PrismaClient } from '../../platform/db/prisma.ts';
+import type { PubSub } from '../../platform/pubsub/port.ts';
+import { unauthenticated } from '../../platform/errors.ts';
 import type { ProxyStatusSource } from './types/proxy-status.ts';
 import type { ModelRegistry } from '../registry/service.ts';
 

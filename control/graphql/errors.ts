@@ -2,7 +2,7 @@
 // `extensions.code`; unexpected errors are logged and masked.
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../../platform/errors.ts';
 
 function prismaCode(error: unknown): string | null {
   if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') {

@@ -13,7 +13,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Registry } from 'prom-client';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { formatError } from '../graphql/errors.ts';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../../platform/errors.ts';
 import { createTerminalServer, type TerminalLimits } from './terminal.ts';
 
 export interface ControlServerOptions {

@@ -41,7 +41,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { TerminalSession } from '../orchestrator/port.ts';
 import { audit } from '../domain/audit.ts';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../../platform/errors.ts';
 
 export interface TerminalLimits {
   /** largest client message, in bytes */

@@ -3,22 +3,13 @@
 // default) and kubernetes/ (Deployments on GPU node pools). Orchestrators never touch the
 // database: they report through `onReport`, and the domain layer turns reports into
 // instance rows, events and status transitions.
+import type { ModelSignature } from '../../platform/model-signature.ts';
 
 export interface ResourceSpec {
   cpu: number; // cores
   memoryGiB: number;
   gpuType: string | null; // e.g. "T4", "A100"
   gpuCount: number;
-}
-
-export interface SignatureColumn {
-  name: string;
-  type: 'float' | 'double' | 'int' | 'long' | 'string' | 'boolean';
-}
-
-export interface ModelSignature {
-  inputs: SignatureColumn[];
-  outputs: SignatureColumn[];
 }
 
 export type BackendSource =

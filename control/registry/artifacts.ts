@@ -3,8 +3,8 @@
 // is a local path, else a copy fetched from the store into the data dir's cache once.
 import { mkdirSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { badInput } from '../errors.ts';
-import type { ObjectStore } from '../objectstore/port.ts';
+import { badInput } from '../../platform/errors.ts';
+import type { ObjectStore } from '../../platform/objectstore/port.ts';
 import { localArtifactPath } from './builtin.ts';
 
 export const artifactKey = (name: string, version: string) => `models/${name}/${version}/model.onnx`;

@@ -9,9 +9,9 @@
 // control plane's codes for GraphQL.
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isUniqueViolation } from '../db/errors.ts';
-import { SluiceError, badInput, conflict, notFound } from '../errors.ts';
-import type { ModelSignature } from '../orchestrator/port.ts';
+import { isUniqueViolation } from '../../platform/db/errors.ts';
+import { SluiceError, badInput, conflict, notFound } from '../../platform/errors.ts';
+import type { ModelSignature } from '../../platform/model-signature.ts';
 import type { PrismaClient } from '../../prisma/generated/sqlite/client.ts';
 import { ModelError } from '../../runtime/errors.ts';
 import { inspectModel, loadModel } from '../../runtime/model.ts';

@@ -9,7 +9,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../../platform/errors.ts';
 
 export type MlflowErrorCode =
   | 'NOT_FOUND' // RESOURCE_DOES_NOT_EXIST, or 404

@@ -1,10 +1,11 @@
 // Resolves a version's model reference to something an orchestrator can run: the built-in
 // registry's artifact and signature (for REGISTRY), or an MLflow registry's (for MLFLOW,
 // through the MLflow client). Implements the domain's ModelResolver port.
-import { badInput } from '../errors.ts';
+import { badInput } from '../../platform/errors.ts';
 import type { ModelResolver } from '../domain/deps.ts';
-import type { PrismaClient, ServiceVersion } from '../domain/prisma.ts';
-import type { BackendSource, ModelSignature } from '../orchestrator/port.ts';
+import type { PrismaClient, ServiceVersion } from '../../platform/db/prisma.ts';
+import type { BackendSource } from '../orchestrator/port.ts';
+import type { ModelSignature } from '../../platform/model-signature.ts';
 import type { ArtifactStore } from './artifacts.ts';
 
 export interface MlflowModelSource {

@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { forbidden, badInput } from '../errors.ts';
+import { forbidden, badInput } from '../../platform/errors.ts';
 import type { Actor } from '../domain/actor.ts';
-import type { PrismaClient } from '../domain/prisma.ts';
+import type { PrismaClient } from '../../platform/db/prisma.ts';
 import { audit } from '../domain/audit.ts';
 import { registerModelVersion, toSluiceError, type ResolvedModelVersion } from './builtin.ts';
 import { ArtifactStore, artifactKey } from './artifacts.ts';

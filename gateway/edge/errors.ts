@@ -1,6 +1,6 @@
 // The edge's own answers: every failure is `{"error":{"code","message"},"request_id"}` with
 // a stable code and the status DESIGN.md gives it. One table, so codes never drift.
-import { errorBody } from '../policy.ts';
+import { errorBody } from '../policy/port.ts';
 
 export const EDGE_ERRORS = {
   BAD_REQUEST: 400,

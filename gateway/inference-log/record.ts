@@ -1,6 +1,6 @@
 // The inference record: one line per answered /predict request in the inference table, and
 // how a captured exchange (bodies, status, timing) becomes one under a version's settings.
-import type { InferenceTableSettings } from '../policy.ts';
+import type { InferenceTableSettings } from '../policy/port.ts';
 
 export interface InferenceRecord {
   request_id: string;

@@ -2,7 +2,7 @@
 // rate, body limit) to a captured exchange and hands the record to the writer. The local
 // edge calls record() per answered request; the Envoy capture path calls it from the join.
 import { Counter, type Registry } from 'prom-client';
-import type { PolicySource } from '../policy.ts';
+import type { PolicySource } from '../policy/port.ts';
 import { buildInferenceRecord, type ExchangeInput, type InferenceRecord } from './record.ts';
 
 export interface RecordSink {

@@ -8,7 +8,7 @@ import { readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import type { ObjectStore } from '../../control/objectstore/port.ts';
+import type { ObjectStore } from '../../platform/objectstore/port.ts';
 import { partitionPrefix, type InferenceRecord } from './record.ts';
 import { SEALED_SUFFIX, Spool } from './spool.ts';
 

@@ -1,7 +1,7 @@
 // Rate limiting for /predict: the limiter, its stores, and the Envoy adapter, plus the one
 // constructor the lead wires from REDIS_URL.
 import type { Registry } from 'prom-client';
-import type { PolicySource } from '../policy.ts';
+import type { PolicySource } from '../policy/port.ts';
 import type { BucketStore } from './bucket.ts';
 import { FailOpenBucketStore, type RateLimitStoreEvent } from './failopen.ts';
 import { RateLimiter } from './limiter.ts';

@@ -2,7 +2,7 @@
 // capacity = qps, refilled at qps per second, so a burst of up to one second's budget passes
 // and the long-run rate is the limit. Counts what it throttles in sluice_throttled_total.
 import { Counter, type Registry } from 'prom-client';
-import type { PolicySource } from '../policy.ts';
+import type { PolicySource } from '../policy/port.ts';
 import type { BucketStore } from './bucket.ts';
 
 export interface RateLimitInput {

@@ -11,7 +11,7 @@ import type {
   RateLimitResponse,
   _envoy_service_ratelimit_v3_RateLimitResponse_DescriptorStatus as DescriptorStatus,
 } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitResponse.ts';
-import { errorBody } from '../policy.ts';
+import { errorBody } from '../policy/port.ts';
 import type { RateDecision, RateLimiter } from './limiter.ts';
 
 function toStatus(d: RateDecision): DescriptorStatus {

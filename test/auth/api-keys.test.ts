@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { apiKeyMatches, generateApiKey, hashApiKey, isApiKeyFormat, parseAuthorizationHeader } from '../../control/auth/api-keys.ts';
+import { apiKeyMatches, generateApiKey, hashApiKey, isApiKeyFormat, parseAuthorizationHeader } from '../../platform/api-keys.ts';
 
 describe('API keys', () => {
   it('generates sk_sluice_ keys with 32 random bytes, a 12-char prefix and a sha256 hash', () => {

@@ -6,7 +6,7 @@
 //     time from the mutation's reply until every subscriber has received the push.
 import { performance } from 'node:perf_hooks';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
-import type { PrismaClient } from '../../control/domain/prisma.ts';
+import type { PrismaClient } from '../../platform/db/prisma.ts';
 import { report, round, summarize, type BenchRow } from './_report.ts';
 
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 1000);

@@ -49,12 +49,12 @@ async function child(runtimePort: number): Promise<void> {
   const { createXdsControl } = await import('../../xds/publisher.ts');
   const { startEdge } = await import('../../gateway/edge/server.ts');
   const { Authorizer, generateApiKey } = await import('../../gateway/authz.ts');
-  const { StaticPolicySource } = await import('../../gateway/policy.ts');
+  const { StaticPolicySource } = await import('../../gateway/policy/port.ts');
   const { RateLimiter } = await import('../../gateway/ratelimit/limiter.ts');
   const { MemoryBucketStore } = await import('../../gateway/ratelimit/memory.ts');
   const { InferenceRecorder } = await import('../../gateway/inference-log/recorder.ts');
   const { InferenceLogWriter } = await import('../../gateway/inference-log/writer.ts');
-  const { FsObjectStore } = await import('../../control/objectstore/fs.ts');
+  const { FsObjectStore } = await import('../../platform/objectstore/fs.ts');
   const { SETTINGS, dpVersion, policiesFor } = await import('../edge/helpers.ts');
 
   const spec = (g: GroupName) => ({ auth: g !== 'plain', qps: g === 'plain' ? null : 1_000_000, capture: g === 'capture' });

@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createMemoryPubSub, type LocalPubSub } from '../../control/pubsub/memory.ts';
-import { createRedisPubSub } from '../../control/pubsub/redis.ts';
+import { createMemoryPubSub, type LocalPubSub } from '../../platform/pubsub/memory.ts';
+import { createRedisPubSub } from '../../platform/pubsub/redis.ts';
 
 export interface PubSubBenchResult {
   name: string;

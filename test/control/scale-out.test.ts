@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createRedisPubSub } from '../../control/pubsub/index.ts';
-import type { PubSub } from '../../control/pubsub/port.ts';
+import { createRedisPubSub } from '../../platform/pubsub/index.ts';
+import type { PubSub } from '../../platform/pubsub/port.ts';
 import { freshDatabase, type TestDatabase } from '../fixtures/db.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 

@@ -1,10 +1,10 @@
 // Migrations on both providers: apply on an empty database, idempotence, bookkeeping rows,
 // the tables they build, and clear errors for bad URLs and unreachable servers.
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../control/db/migrate.ts';
-import { createDatabase, type Database } from '../../control/db/client.ts';
-import { DatabaseError } from '../../control/db/errors.ts';
-import { migrationNames, migrationsDirs } from '../../control/db/migrations-folder.ts';
+import { applyMigrations } from '../../platform/db/migrate.ts';
+import { createDatabase, type Database } from '../../platform/db/client.ts';
+import { DatabaseError } from '../../platform/db/errors.ts';
+import { migrationNames, migrationsDirs } from '../../platform/db/migrations-folder.ts';
 import { emptyDatabaseUrl, providers } from '../fixtures/db.ts';
 
 const modelTables = [

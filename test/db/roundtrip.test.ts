@@ -2,7 +2,7 @@
 // relations, Json, enums, BigInt, unique violations (P2002), cascades, interactive
 // transactions, and the statement counter N+1 tests rely on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPrismaError, isUniqueViolation } from '../../control/db/errors.ts';
+import { isPrismaError, isUniqueViolation } from '../../platform/db/errors.ts';
 import { freshDatabase, providers, type TestDatabase } from '../fixtures/db.ts';
 
 describe.each(providers)('round trip on %s', (provider) => {

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { derivePostgresSchema, modelsOnly, postgresSchemaPath, sourceSchemaPath, SchemaDerivationError } from '../../prisma/generate.ts';
-import { createMigration, migrationSlug, pendingChanges, type MigrationPaths } from '../../control/db/create-migration.ts';
-import { LOCKFILE, lockfileContent, migrationNames, migrationsDirs } from '../../control/db/migrations-folder.ts';
-import { applyMigrations } from '../../control/db/migrate.ts';
-import { createDatabase } from '../../control/db/client.ts';
+import { createMigration, migrationSlug, pendingChanges, type MigrationPaths } from '../../platform/db/create-migration.ts';
+import { LOCKFILE, lockfileContent, migrationNames, migrationsDirs } from '../../platform/db/migrations-folder.ts';
+import { applyMigrations } from '../../platform/db/migrate.ts';
+import { createDatabase } from '../../platform/db/client.ts';
 import { emptyDatabaseUrl, providers } from '../fixtures/db.ts';
 
 const source = readFileSync(sourceSchemaPath, 'utf8');

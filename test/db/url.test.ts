@@ -3,9 +3,9 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { parseDatabaseUrl, redactUrl } from '../../control/db/url.ts';
-import { applyMigrations } from '../../control/db/migrate.ts';
-import { createDatabase } from '../../control/db/client.ts';
+import { parseDatabaseUrl, redactUrl } from '../../platform/db/url.ts';
+import { applyMigrations } from '../../platform/db/migrate.ts';
+import { createDatabase } from '../../platform/db/client.ts';
 import { emptyDatabaseUrl } from '../fixtures/db.ts';
 
 describe('parseDatabaseUrl', () => {

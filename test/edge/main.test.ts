@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsObjectStore } from '../../control/objectstore/fs.ts';
+import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { generateApiKey } from '../../gateway/authz.ts';
 import { main } from '../../gateway/edge/main.ts';
 import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';

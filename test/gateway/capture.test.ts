@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HTTPAccessLogEntry } from '../../proto/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { ProcessingRequest } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse__Output } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
-import type { StaticPolicySource } from '../../gateway/policy.ts';
+import type { StaticPolicySource } from '../../gateway/policy/port.ts';
 import { METADATA_NAMESPACE } from '../../xds/translate.ts';
 import { demoPolicies, readRecords, sleep, startTestGateway, version, type TestGateway } from './helpers.ts';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { FsObjectStore } from '../../control/objectstore/fs.ts';
+import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { generateApiKey } from '../../gateway/authz.ts';
 import { createGatewayPolicies, startGatewayServer } from '../../gateway/server.ts';
 import { check, demoPolicies, envoyClients, readRecords, shouldRateLimit } from './helpers.ts';

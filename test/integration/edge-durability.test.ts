@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { S3ObjectStore } from '../../control/objectstore/s3.ts';
+import type { S3ObjectStore } from '../../platform/objectstore/s3.ts';
 import type { InferenceRecord } from '../../gateway/inference-log/record.ts';
 import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';
 import { SETTINGS, dpVersion, sleep, startFakeRuntime, type FakeRuntime } from '../edge/helpers.ts';

@@ -4,10 +4,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsObjectStore } from '../../control/objectstore/fs.ts';
-import { openObjectStore } from '../../control/objectstore/open.ts';
-import { isObjectStoreError, type ObjectStore } from '../../control/objectstore/port.ts';
-import { S3ObjectStore } from '../../control/objectstore/s3.ts';
+import { FsObjectStore } from '../../platform/objectstore/fs.ts';
+import { openObjectStore } from '../../platform/objectstore/open.ts';
+import { isObjectStoreError, type ObjectStore } from '../../platform/objectstore/port.ts';
+import { S3ObjectStore } from '../../platform/objectstore/s3.ts';
 import { startS3rver, type S3Fixture } from './s3rver-fixture.ts';
 
 const expectCode = async (p: Promise<unknown>, code: string) => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
-import { S3ObjectStore } from '../../control/objectstore/s3.ts';
+import { S3ObjectStore } from '../../platform/objectstore/s3.ts';
 
 export interface S3Fixture {
   endpoint: string;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { applyMigrations, createDatabase } from '../../control/db/index.ts';
+import { applyMigrations, createDatabase } from '../../platform/db/index.ts';
 import { main } from '../../control/orchestrator/kubernetes/render-cli.ts';
 import type { VersionDeployment } from '../../control/orchestrator/port.ts';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { createLocalOrchestrator } from '../../control/orchestrator/local/orchestrator.ts';
-import type { ModelSignature } from '../../control/orchestrator/port.ts';
+import type { ModelSignature } from '../../platform/model-signature.ts';
 import { alive, modelDeployment, Reports } from './helpers.ts';
 
 const demo = fileURLToPath(new URL('../../runtime/demo/', import.meta.url));

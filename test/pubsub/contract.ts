@@ -2,8 +2,8 @@
 // the Redis implementations alike.
 
 import { describe, expect, it } from 'vitest';
-import type { LocalPubSub, PubSubOptions } from '../../control/pubsub/memory.ts';
-import type { Subscription } from '../../control/pubsub/subscription.ts';
+import type { LocalPubSub, PubSubOptions } from '../../platform/pubsub/memory.ts';
+import type { Subscription } from '../../platform/pubsub/subscription.ts';
 
 export type Factory = (options?: PubSubOptions) => Promise<LocalPubSub>;
 

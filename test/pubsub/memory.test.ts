@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryPubSub } from '../../control/pubsub/memory.ts';
-import { openPubSub } from '../../control/pubsub/index.ts';
+import { createMemoryPubSub } from '../../platform/pubsub/memory.ts';
+import { openPubSub } from '../../platform/pubsub/index.ts';
 import { pubSubContract, take } from './contract.ts';
 
 pubSubContract('in-process', async (options) => createMemoryPubSub(options), 20);

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPubSub } from '../../control/pubsub/index.ts';
-import { createRedisPubSub, redactRedisUrl, type RedisPubSubOptions } from '../../control/pubsub/redis.ts';
+import { openPubSub } from '../../platform/pubsub/index.ts';
+import { createRedisPubSub, redactRedisUrl, type RedisPubSubOptions } from '../../platform/pubsub/redis.ts';
 import { nothingWithin, pubSubContract, take } from './contract.ts';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';

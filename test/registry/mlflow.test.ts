@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SluiceError } from '../../control/errors.ts';
+import { SluiceError } from '../../platform/errors.ts';
 import { MlflowError, createMlflowClient, mlflowClientFromEnv, type MlflowClient } from '../../control/registry/mlflow.ts';
 import { createMlflowModelSource, signatureFromMlmodel } from '../../control/registry/mlflow-source.ts';
 import { loadModel } from '../../runtime/model.ts';

@@ -1,7 +1,7 @@
 // parseScoringRequest: every MLflow body shape, reordering by name, and the error for each
 // way a body can fail to fit the signature (code, status, and the column/row it names).
 import { describe, expect, it } from 'vitest';
-import type { ModelSignature } from '../../control/orchestrator/port.ts';
+import type { ModelSignature } from '../../platform/model-signature.ts';
 import { ScoringError } from '../../runtime/errors.ts';
 import { parseScoringRequest } from '../../runtime/scoring.ts';
 

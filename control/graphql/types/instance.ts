@@ -1,5 +1,5 @@
 // GraphQL for instances (replicas) and events: lists, the restart action, and live feeds.
-import { topics } from '../../pubsub/port.ts';
+import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertGroupReadable, assertVersionReadable, readableGroupsWhere } from '../access.ts';
 import { builder } from '../builder.ts';

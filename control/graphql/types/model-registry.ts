@@ -1,7 +1,7 @@
 // GraphQL for the built-in model registry: registered models and their versions.
 import { builder } from '../builder.ts';
 import { requireActor } from '../context.ts';
-import { SluiceError } from '../../errors.ts';
+import { SluiceError } from '../../../platform/errors.ts';
 
 builder.prismaObject('RegisteredModel', {
   fields: (t) => ({

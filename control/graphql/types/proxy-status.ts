@@ -1,6 +1,6 @@
 // GraphQL for the data plane's view of configuration: per connected proxy, the version it
 // ACKed for each resource type and any NACK (like `istioctl proxy-status`).
-import { topics } from '../../pubsub/port.ts';
+import { topics } from '../../../platform/pubsub/port.ts';
 import { builder } from '../builder.ts';
 
 export interface ProxyTypeStatus {

@@ -1,13 +1,13 @@
 // GraphQL for service groups: the type, the queries, the mutations of the group's
 // operation column (create, edit, start, stop, delete) and its live subscription.
 import { z } from 'zod';
-import { topics } from '../../pubsub/port.ts';
+import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertGroupReadable, readableGroupsWhere, untilDeleted } from '../access.ts';
 import { builder } from '../builder.ts';
 import { readOncePerNotice } from '../notice-cache.ts';
 import { requireActor, type GraphQLContext } from '../context.ts';
-import type { Prisma } from '../../domain/prisma.ts';
+import type { Prisma } from '../../../platform/db/prisma.ts';
 import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
 
 export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {

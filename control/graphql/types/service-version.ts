@@ -1,6 +1,6 @@
 // GraphQL for service versions: the type (model or image source, resources, policies,
 // instances), the version operations (add, update, start, stop, delete) and traffic.
-import { topics } from '../../pubsub/port.ts';
+import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertVersionReadable, untilDeleted } from '../access.ts';
 import { builder } from '../builder.ts';

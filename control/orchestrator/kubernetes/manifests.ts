@@ -17,7 +17,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../../platform/errors.ts';
 import type { VersionDeployment } from '../port.ts';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'sluice' } as const;

@@ -22,7 +22,7 @@ import {
   type V1EndpointSlice,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { notFound, SluiceError } from '../../errors.ts';
+import { notFound, SluiceError } from '../../../platform/errors.ts';
 import type { LogLine, Orchestrator, OrchestratorReport, TerminalSession, VersionDeployment } from '../port.ts';
 import {
   ANNOTATION_VERSION_ID,

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dumpYaml } from '@kubernetes/client-node';
-import { SluiceError } from '../../errors.ts';
-import type { ModelSignature, VersionDeployment } from '../port.ts';
+import { SluiceError } from '../../../platform/errors.ts';
+import type { ModelSignature } from '../../../platform/model-signature.ts';
+import type { VersionDeployment } from '../port.ts';
 import { defaultManifestOptions, orderedObjects, renderManifests, type ManifestOptions } from './manifests.ts';
 
 const USAGE = 'usage: npm run k8s:render -- <group> [--file deployments.json] [--namespace sluice] [--runtime-image image]';
@@ -42,8 +43,8 @@ function readDeploymentsFile(path: string): VersionDeployment[] {
 
 /** The group's versions as the orchestrator would get them, straight from the database. */
 async function readDeploymentsFromDb(group: string, env: NodeJS.ProcessEnv): Promise<VersionDeployment[]> {
-  const { createDatabase } = await import('../../db/client.ts');
-  const { isPrismaError } = await import('../../db/errors.ts');
+  const { createDatabase } = await import('../../../platform/db/client.ts');
+  const { isPrismaError } = await import('../../../platform/db/errors.ts');
   const dataDir = env.SLUICE_DATA_DIR ?? './.sluice';
   const db = await createDatabase(env.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`);
   try {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { badInput } from '../../errors.ts';
+import { badInput } from '../../../platform/errors.ts';
 import type { VersionDeployment } from '../port.ts';
 
 export type Probe = { kind: 'http'; readyPath: string; healthPath: string } | { kind: 'tcp' };

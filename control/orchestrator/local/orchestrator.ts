@@ -6,7 +6,7 @@
 
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { conflict, notFound } from '../../errors.ts';
+import { conflict, notFound } from '../../../platform/errors.ts';
 import type {
   LogLine,
   Orchestrator,

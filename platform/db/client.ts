@@ -1,6 +1,6 @@
 // Opens Sluice's database for either provider behind one type: a Prisma client (SQLite through
 // better-sqlite3, PostgreSQL through pg), a statement counter for N+1 tests, and close().
-// Migrations are separate (control/db/migrate.ts); this module never changes the schema.
+// Migrations are separate (platform/db/migrate.ts); this module never changes the schema.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';

@@ -1,9 +1,9 @@
 // The gateway's PolicySource over the database: per-version policies (auth, QPS limits,
 // inference-table settings) kept in memory and refreshed whenever the data plane changes,
 // API keys looked up by hash, and last-used times written in batches.
-import type { ApiKeyRecord, PolicySource, VersionPolicy } from '../../gateway/policy.ts';
-import type { PrismaClient } from '../domain/prisma.ts';
-import { topics, type PubSub } from '../pubsub/port.ts';
+import type { ApiKeyRecord, PolicySource, VersionPolicy } from './port.ts';
+import type { PrismaClient } from '../../platform/db/prisma.ts';
+import { topics, type PubSub } from '../../platform/pubsub/port.ts';
 
 export interface DatabasePolicyOptions {
   prisma: PrismaClient;
