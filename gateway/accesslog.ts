@@ -8,7 +8,8 @@ import type { Timestamp__Output } from '../proto/generated/google/protobuf/Times
 import type { AccessLogServiceHandlers } from '../proto/generated/envoy/service/accesslog/v3/AccessLogService.ts';
 import type { StreamAccessLogsMessage__Output } from '../proto/generated/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
 import type { StreamAccessLogsResponse } from '../proto/generated/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
-import { parseSluiceCluster, type AccessLogHalf } from './inference-log/join.ts';
+import { type AccessLogHalf } from './inference-log/join.ts';
+import { parseClusterName, parsePredictPath } from '../xds/contract.ts';
 
 // proto3 leaves zero fields out of the message, so an absent seconds/nanos is 0
 export const durationMs = (d: Duration__Output | null | undefined): number | null =>
@@ -16,23 +17,18 @@ export const durationMs = (d: Duration__Output | null | undefined): number | nul
 export const timestampMs = (t: Timestamp__Output | null | undefined): number | null =>
   t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : null;
 
-/** `/services/{group}/predict[?…]` → group. */
-export function groupFromPath(path: string | undefined): string | null {
-  const m = /^\/services\/([^/?#]+)\/predict(?:[?#].*)?$/.exec(path ?? '');
-  return m ? decodeURIComponent(m[1] as string) : null;
-}
 
 export function accessLogHalf(entry: HTTPAccessLogEntry__Output, now: () => number = Date.now): AccessLogHalf | null {
   const requestId = entry.request?.request_id || entry.request?.request_headers?.['x-request-id'] || '';
   if (!requestId) return null;
   const common = entry.common_properties;
-  const cluster = parseSluiceCluster(common?.upstream_cluster);
+  const cluster = parseClusterName(common?.upstream_cluster);
   const code = entry.response?.response_code?.value;
   const details = entry.response?.response_code_details ?? '';
   const status = typeof code === 'number' && code > 0 ? code : null;
   return {
     requestId,
-    group: cluster?.group ?? groupFromPath(entry.request?.original_path || entry.request?.path),
+    group: cluster?.group ?? parsePredictPath(entry.request?.original_path || entry.request?.path),
     version: cluster?.version ?? null,
     startedAt: timestampMs(common?.start_time) ?? now(),
     latencyMs: durationMs(common?.time_to_last_downstream_tx_byte) ?? durationMs(common?.time_to_last_upstream_rx_byte),

@@ -4,6 +4,7 @@
 // The local edge calls Authorizer.check in-process.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { API_KEY_PREFIX, hashApiKey, isApiKeyFormat } from '../platform/api-keys.ts';
+import { IDENTITY_HEADER, KEY_ID_HEADER, PIN_HEADER } from '../xds/contract.ts';
 import type * as grpc from '@grpc/grpc-js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { AuthorizationHandlers } from '../proto/generated/envoy/service/auth/v3/Authorization.ts';
@@ -268,9 +269,9 @@ export function checkRequestHeaders(req: CheckRequest__Output): Record<string, s
 
 export function toCheckResponse(decision: AuthzDecision, requestId: string): CheckResponse {
   if (decision.allowed) {
-    const headers = [setHeader('x-sluice-identity', decision.identity)];
+    const headers = [setHeader(IDENTITY_HEADER, decision.identity)];
     // Always overwrite, so a client cannot pose as a key by sending the header itself.
-    headers.push(setHeader('x-sluice-key-id', decision.keyId ?? ''));
+    headers.push(setHeader(KEY_ID_HEADER, decision.keyId ?? ''));
     return {
       status: { code: 0, message: '' },
       ok_response: { headers, headers_to_remove: ['authorization'] },
@@ -295,7 +296,7 @@ export function createAuthorizationService(authorizer: Authorizer): Authorizatio
       const requestId = headers['x-request-id'] || randomUUID();
       const group = ext.group ?? '';
       // A version is known when the route names it, or the client pinned one.
-      const version = ext.version || headers['x-sluice-version'] || undefined;
+      const version = ext.version || headers[PIN_HEADER] || undefined;
       const decide: Promise<AuthzDecision> =
         group === ''
           ? Promise.resolve(deny(404, 'NOT_FOUND', 'route carries no service group (context_extensions.group)'))

@@ -11,11 +11,10 @@ import type { ExternalProcessorHandlers } from '../proto/generated/envoy/service
 import type { ProcessingRequest__Output } from '../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { Struct__Output } from '../proto/generated/google/protobuf/Struct.ts';
-import { groupFromPath } from './accesslog.ts';
 import { headerValueOf } from './envoy-headers.ts';
-import { ExchangeJoiner, parseSluiceCluster, type ProcessorHalf } from './inference-log/join.ts';
+import { ExchangeJoiner, type ProcessorHalf } from './inference-log/join.ts';
 import type { InferenceRecorder } from './inference-log/recorder.ts';
-import { METADATA_NAMESPACE } from '../xds/translate.ts';
+import { METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../xds/contract.ts';
 
 export function headerMapToObject(map: HeaderMap__Output | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -56,7 +55,7 @@ function routeNames(msg: ProcessingRequest__Output): { group: string | null; ver
     const route = sluiceOfMetadataValue(structStruct(attrs, 'xds.route_metadata'));
     group ??= structString(route, 'group');
     version ??= structString(route, 'version');
-    const cluster = parseSluiceCluster(structString(attrs, 'xds.cluster_name'));
+    const cluster = parseClusterName(structString(attrs, 'xds.cluster_name'));
     if (cluster) {
       group ??= cluster.group;
       version ??= cluster.version;
@@ -130,8 +129,8 @@ export function createExternalProcessorService(sink: (half: ProcessorHalf) => vo
             startedAt = now();
             const h = headerMapToObject(msg.request_headers?.headers);
             requestId = h['x-request-id'] ?? '';
-            group ??= groupFromPath(h[':path']);
-            version ??= h['x-sluice-version'] || null;
+            group ??= parsePredictPath(h[':path']);
+            version ??= h[PIN_HEADER] || null;
             reply(msg, { request_headers: {} });
             break;
           }
@@ -144,7 +143,7 @@ export function createExternalProcessorService(sink: (half: ProcessorHalf) => vo
             const code = Number(h[':status']);
             status = Number.isInteger(code) && code > 0 ? code : null;
             // The answering version names itself; that beats a pin the client asked for.
-            if (h['x-sluice-version']) version = h['x-sluice-version'];
+            if (h[PIN_HEADER]) version = h[PIN_HEADER];
             reply(msg, { response_headers: {} });
             if (msg.response_headers?.end_of_stream) finish(null);
             break;

@@ -42,6 +42,3 @@ export interface DataPlaneSettings {
   stickyHeader: string | null;
 }
 
-export const clusterName = (group: string, version: string) => `sluice/${group}/${version}`;
-export const EDGE_LISTENER = 'sluice-edge';
-export const PIN_HEADER = 'x-sluice-version';

@@ -20,8 +20,7 @@ import type { Any__Output } from '../../proto/generated/google/protobuf/Any.ts';
 import type { Duration__Output } from '../../proto/generated/google/protobuf/Duration.ts';
 import type { ExtAuthzPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
 import type { ExtProcPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
-import { EDGE_LISTENER, PIN_HEADER } from '../../xds/model.ts';
-import { FILTER } from '../../xds/translate.ts';
+import { EDGE_LISTENER, FILTER, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
 
 export { EDGE_LISTENER, PIN_HEADER };
 
@@ -178,8 +177,6 @@ export interface EdgeRouteConfig {
   readonly clusters: readonly string[];
 }
 
-const PREDICT_PATH = /^\/services\/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/predict$/;
-const CLUSTER_NAME = /^sluice\/([^/]+)\/([^/]+)$/;
 
 const durationMs = (d: Duration__Output | null | undefined): number =>
   d ? Number(d.seconds ?? 0) * 1000 + Math.floor((d.nanos ?? 0) / 1e6) : 0;
@@ -210,8 +207,8 @@ function headerValue(list: HeaderValueOption__Output[] | undefined, name: string
 }
 
 function versionOfCluster(cluster: string, group: string, hinted: string | undefined, where: string): string {
-  const m = CLUSTER_NAME.exec(cluster);
-  const fromName = m && m[1] === group ? m[2] : undefined;
+  const parsed = parseClusterName(cluster);
+  const fromName = parsed?.group === group ? parsed.version : undefined;
   const version = hinted ?? fromName;
   if (!version) throw bad(`${where}: cannot tell which version cluster ${cluster} serves`);
   return version;
@@ -270,9 +267,8 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
       continue;
     }
     const path = m.path ?? '';
-    const pm = PREDICT_PATH.exec(path);
-    if (!pm) continue; // not a /predict route: nothing the edge serves
-    const group = pm[1] as string;
+    const group = parsePredictPath(path);
+    if (group === null) continue; // not a /predict route: nothing the edge serves
     let g = groups.get(group);
     if (!g) {
       g = { name: group, pins: [], unknownPin: null, weighted: [], direct: null, done: false };

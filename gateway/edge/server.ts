@@ -23,6 +23,7 @@ import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type Routing
 import { UpstreamFailure, Upstreams, type UpstreamResponse } from './upstream.ts';
 import { isJsonContentType, parsePredictBody } from './validate.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
+import { parsePredictPath } from '../../xds/contract.ts';
 
 export interface EdgePolicy {
   /** Required: a route with auth on is refused (503) rather than let through without one. */
@@ -77,7 +78,6 @@ export interface EdgeServer {
   close(): Promise<void>;
 }
 
-const PREDICT = /^\/services\/([^/]+)\/predict$/;
 const JSON_TYPE = 'application/json';
 /** What one request has learnt so far; the answer and its record are built from it. */
 interface Exchange {
@@ -368,14 +368,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       error: null,
     };
     let work: Promise<void>;
-    const m = PREDICT.exec(path);
-    if (m) {
-      let name: string;
-      try {
-        name = decodeURIComponent(m[1] as string);
-      } catch {
-        name = m[1] as string;
-      }
+    const name = parsePredictPath(path);
+    if (name !== null) {
       work = predict(req, res, ex, name);
     } else if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       healthz(res);

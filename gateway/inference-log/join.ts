@@ -42,11 +42,6 @@ export interface ExchangeJoinerOptions {
 
 type Pending = { proc?: ProcessorHalf; log?: AccessLogHalf; deadline: number };
 
-/** `sluice/{group}/{version}` (the CONTRACT cluster name) → names; anything else → null. */
-export function parseSluiceCluster(cluster: string | undefined | null): { group: string; version: string } | null {
-  const m = /^sluice\/([^/]+)\/([^/]+)$/.exec(cluster ?? '');
-  return m ? { group: m[1] as string, version: m[2] as string } : null;
-}
 
 export class ExchangeJoiner {
   private readonly o: ExchangeJoinerOptions;

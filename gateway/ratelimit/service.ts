@@ -3,7 +3,7 @@
 // optionally `key` (the API key id the ext_authz check put in x-sluice-key-id); descriptors
 // without group and version are not Sluice's and pass. Envoy sends the body of a 429 from
 // raw_body and the Retry-After header from response_headers_to_add.
-import { parseClusterName } from '../../xds/translate.ts';
+import { DESCRIPTOR, parseClusterName } from '../../xds/contract.ts';
 import type * as grpc from '@grpc/grpc-js';
 import type { RateLimitServiceHandlers } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitService.ts';
 import type { RateLimitRequest__Output } from '../../proto/generated/envoy/service/ratelimit/v3/RateLimitRequest.ts';
@@ -30,9 +30,9 @@ export async function shouldRateLimit(limiter: RateLimiter, req: RateLimitReques
     const entries = new Map((descriptor.entries ?? []).map((e) => [e.key ?? '', e.value ?? '']));
     // pin routes name the version; the default weighted route can only send the cluster
     // Envoy picked (`destination_cluster` = sluice/{group}/{version})
-    const picked = parseClusterName(entries.get('destination_cluster') ?? '');
-    const group = entries.get('group') ?? picked?.group;
-    const version = entries.get('version') ?? picked?.version;
+    const picked = parseClusterName(entries.get(DESCRIPTOR.cluster) ?? '');
+    const group = entries.get(DESCRIPTOR.group) ?? picked?.group;
+    const version = entries.get(DESCRIPTOR.version) ?? picked?.version;
     return group && version ? { id: `${group}\n${version}`, group, version, key: entries.get('key') || null } : null;
   });
   const decisions = new Map<string, RateDecision>();

@@ -7,7 +7,7 @@ import type { HTTPAccessLogEntry } from '../../proto/generated/envoy/data/access
 import type { ProcessingRequest } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse__Output } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StaticPolicySource } from '../../gateway/policy/port.ts';
-import { METADATA_NAMESPACE } from '../../xds/translate.ts';
+import { METADATA_NAMESPACE } from '../../xds/contract.ts';
 import { demoPolicies, readRecords, sleep, startTestGateway, version, type TestGateway } from './helpers.ts';
 
 const hdrs = (h: Record<string, string>, raw = false) => ({

@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { ObjectStoreError, type ObjectStore } from '../../platform/objectstore/port.ts';
 import { buildInferenceRecord, partitionPrefix, type InferenceRecord } from '../../gateway/inference-log/record.ts';
-import { ExchangeJoiner, parseSluiceCluster, type AccessLogHalf, type ProcessorHalf } from '../../gateway/inference-log/join.ts';
+import { ExchangeJoiner, type AccessLogHalf, type ProcessorHalf } from '../../gateway/inference-log/join.ts';
 import { InferenceRecorder } from '../../gateway/inference-log/recorder.ts';
 import { InferenceLogWriter, partitionBatch, type InferenceLogEvent } from '../../gateway/inference-log/writer.ts';
 import { startS3rver, type S3Fixture } from '../objectstore/s3rver-fixture.ts';
 import { demoPolicies, readRecords, sleep, version } from './helpers.ts';
+import { parseClusterName } from '../../xds/contract.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dirs: string[] = [];
@@ -304,7 +305,7 @@ describe('ExchangeJoiner', () => {
   });
 
   it('parses only sluice/{group}/{version} cluster names', () => {
-    expect(parseSluiceCluster('sluice/wine-quality/v1')).toEqual({ group: 'wine-quality', version: 'v1' });
-    for (const bad of ['sluice/a', 'sluice/a/b/c', 'other/a/b', '', null, undefined]) expect(parseSluiceCluster(bad)).toBeNull();
+    expect(parseClusterName('sluice/wine-quality/v1')).toEqual({ group: 'wine-quality', version: 'v1' });
+    for (const bad of ['sluice/a', 'sluice/a/b/c', 'other/a/b', '', null, undefined]) expect(parseClusterName(bad)).toBeNull();
   });
 });

@@ -4,9 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_TYPES, TYPE_URL, packAny } from '../../proto/envoy.ts';
 import { makeSnapshot } from '../../xds/cache.ts';
+import { apiListenerName } from '../../xds/contract.ts';
 import type { DataPlaneModel } from '../../xds/model.ts';
 import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';
-import { apiListenerName, contentHash, translate } from '../../xds/translate.ts';
+import { contentHash, translate } from '../../xds/translate.ts';
 import { startBackend, type Backend } from './fixtures/backend.ts';
 import { startXdsClient, type XdsClientProcess } from './fixtures/client-process.ts';
 import { SETTINGS, version } from './fixtures/model.ts';

@@ -3,21 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { ENVOY_TYPES, TYPE_URL, encode, unpackAny } from '../../proto/envoy.ts';
 import { makeSnapshot } from '../../xds/cache.ts';
+import { apiListenerName, DESCRIPTOR, FILTER, IDENTITY_HEADER, KEY_ID_HEADER, parseClusterName, RATE_LIMIT_DOMAIN } from '../../xds/contract.ts';
 import type { DataPlaneModel } from '../../xds/model.ts';
-import {
-  DESCRIPTOR,
-  FILTER,
-  IDENTITY_HEADER,
-  KEY_ID_HEADER,
-  parseClusterName,
-  RATE_LIMIT_DOMAIN,
-  XdsTranslateError,
-  apiListenerName,
-  createTranslator,
-  translate,
-  type EnvoyResources,
-  type XdsResource,
-} from '../../xds/translate.ts';
+import { XdsTranslateError, createTranslator, translate, type EnvoyResources, type XdsResource } from '../../xds/translate.ts';
 import { SETTINGS, version } from './fixtures/model.ts';
 
 // Decoded shapes are walked as plain data: the protos' __Output types are too loose

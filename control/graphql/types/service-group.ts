@@ -9,6 +9,7 @@ import { readOncePerNotice } from '../notice-cache.ts';
 import { requireActor, type GraphQLContext } from '../context.ts';
 import type { Prisma } from '../../../platform/db/prisma.ts';
 import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
+import { predictPath } from '../../../xds/contract.ts';
 
 export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
   fields: (t) => ({
@@ -24,7 +25,7 @@ export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
     runningVersions: t.relationCount('versions', { where: { status: 'RUNNING' } }),
     totalVersions: t.relationCount('versions'),
     callAddress: t.string({
-      resolve: (group, _args, ctx) => `${ctx.domain.deps.edgeBaseUrl}/services/${group.name}/predict`,
+      resolve: (group, _args, ctx) => `${ctx.domain.deps.edgeBaseUrl}${predictPath(group.name)}`,
     }),
     versions: t.relation('versions', { query: { orderBy: { createdAt: 'asc' } } }),
     apiKeys: t.relation('apiKeys', { query: { orderBy: { createdAt: 'desc' } } }),

@@ -1,0 +1,111 @@
+// The data-plane contract: every name and format that the xDS server pushes and the gateway,
+// the local edge and the inference log read back — listener, route and cluster names, the
+// headers the edge and the plugins set or read, rate-limit descriptor keys, metadata
+// namespaces and their shapes. Each is written once here, with its one parser; nothing else
+// spells these strings (a test greps for that).
+
+/** The edge listener, and its route configuration (same name). */
+export const EDGE_LISTENER = 'sluice-edge';
+export const EDGE_ROUTE_CONFIG = EDGE_LISTENER;
+/** The header a caller pins a version with, and the answer names the version in. */
+export const PIN_HEADER = 'x-sluice-version';
+
+const NAME = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
+const CLUSTER_NAME = new RegExp(`^sluice/(${NAME})/(${NAME})$`);
+const PREDICT_PATH = /^\/services\/([^/?#]+)\/predict(?:[?#].*)?$/;
+
+/** The EDS cluster of one running version (CONTRACT: `sluice/{group}/{version}`). */
+export const clusterName = (group: string, version: string) => `sluice/${group}/${version}`;
+/** `sluice/{group}/{version}` → its parts; null for any other cluster name. */
+export function parseClusterName(name: string | null | undefined): { group: string; version: string } | null {
+  const m = CLUSTER_NAME.exec(name ?? '');
+  return m ? { group: m[1]!, version: m[2]! } : null;
+}
+
+/** The `/predict` path of a group (CONTRACT). */
+export const predictPath = (group: string) => `/services/${group}/predict`;
+/**
+ * A request path → the group it predicts with (percent-decoded; a query string is ignored);
+ * null for any other path. The name is not checked here: an invalid name is simply a group
+ * that does not exist (404), not a different kind of path.
+ */
+export function parsePredictPath(path: string | null | undefined): string | null {
+  const raw = PREDICT_PATH.exec(path ?? '')?.[1];
+  if (raw === undefined) return null;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Headers the ext_authz service sets on an allowed request, and the request id Envoy sets. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+
+/**
+ * Listener and route configuration for proxyless gRPC clients of one group. A gRPC client
+ * sends the listener name as its :authority, so it must be a valid host name (no '/').
+ */
+export const apiListenerName = (group: string) => `${group}.sluice`;
+
+export const FILTER = {
+  extAuthz: 'envoy.filters.http.ext_authz',
+  rateLimit: 'envoy.filters.http.ratelimit',
+  extProc: 'envoy.filters.http.ext_proc',
+  router: 'envoy.filters.http.router',
+  hcm: 'envoy.filters.network.http_connection_manager',
+  grpcAccessLog: 'envoy.access_loggers.http_grpc',
+} as const;
+
+/**
+ * The rate-limit domain and descriptor entries the gateway's RateLimitService receives.
+ * A pin route knows its version: (group, version, key?). The weighted route does not
+ * until the router has picked a cluster, and the only action that sees that pick is
+ * destination_cluster: (group, destination_cluster=`sluice/{group}/{version}`, key?).
+ * `parseClusterName` turns the latter back into group and version.
+ */
+export const RATE_LIMIT_DOMAIN = 'sluice';
+export const DESCRIPTOR = {
+  /** generic_key: the group name */
+  group: 'group',
+  /** generic_key: the version name (pin routes) */
+  version: 'version',
+  /** destination_cluster: `sluice/{group}/{version}`, the cluster the router picked (weighted route) */
+  cluster: 'destination_cluster',
+  /** request_headers: the API key id the ext_authz service set on an allowed request */
+  key: 'key',
+} as const;
+/** Header the ext_authz service sets (headers_to_set) with the API key id of an allowed request. */
+export const KEY_ID_HEADER = 'x-sluice-key-id';
+/** Header the ext_authz service sets with the caller identity (key id or JWT subject), for the access log. */
+export const IDENTITY_HEADER = 'x-sluice-identity';
+
+/** ext_authz context_extensions keys, and the ext_proc gRPC metadata keys. */
+export const CONTEXT_KEY = { group: 'group', version: 'version' } as const;
+export const EXT_PROC_METADATA = { group: 'x-sluice-group', version: 'x-sluice-version' } as const;
+/** The access log's log_name: the ALS stream names it in its identifier. */
+export const ACCESS_LOG_NAME = 'sluice-edge';
+/**
+ * Namespace of Sluice's `filter_metadata` on clusters and routes. A version cluster
+ * carries the version's policy facts (SluiceClusterMetadata), a route to a version the
+ * group (and, on a pin route, the version), so a data plane can act on xDS alone.
+ */
+export const METADATA_NAMESPACE = 'sluice';
+/** Envoy attributes the ext_proc filter asks for: the gateway reads group/version from them. */
+export const EXT_PROC_ATTRIBUTES = ['xds.cluster_name', 'xds.route_metadata'] as const;
+
+/** `filter_metadata.sluice` of a version cluster, as plain data (a google.protobuf.Struct on the wire). */
+export interface SluiceClusterMetadata {
+  group: string;
+  version: string;
+  auth_enabled: boolean;
+  /** absent when the version has no QPS limit */
+  qps_limit?: number;
+  inference: { enabled: boolean; sample_rate: number; max_body_bytes: number };
+}
+/** `filter_metadata.sluice` of a route to a version: the pin routes name the version too. */
+export interface SluiceRouteMetadata {
+  group: string;
+  version?: string;
+}
