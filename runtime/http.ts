@@ -1,13 +1,18 @@
 // The runtime's HTTP face, on bare node:http because this is the path benchmarks measure:
-// GET /health (alive), GET /ready (model loaded), GET /metrics (Prometheus) and
-// POST /invocations (MLflow scoring). The server is created before the model is loaded so
+// GET /health (alive), GET /ready (model loaded), GET /metrics (Prometheus),
+// POST /invocations (MLflow scoring, JSON or CSV, answered as MLflow's scoring server
+// answers) and the Open Inference Protocol's REST routes under /v2 (health, model
+// metadata and readiness, infer). Every error is `{"error_code","message"}` (MLflow) or
+// `{"error","error_code"}` (OIP). The server is created before the model is loaded so
 // liveness answers during a slow load; `setModel` flips it ready.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ScoringError } from './errors.ts';
+import { mlflowErrorBody, oipErrorBody, protocolError, ProtocolError } from '../platform/scoring/errors.ts';
+import { decodeMlflowRequest, frameRows, scoringContentType } from '../platform/scoring/mlflow.ts';
+import { decodeInferRequest, parseOipPath, type OipRoute } from '../platform/scoring/oip.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import type { LoadedModel } from './model.ts';
-import { parseScoringRequest } from './scoring.ts';
+import { metadataOf, resolveModel, runInference } from './oip.ts';
 
 export interface RuntimeAppOptions {
   metrics: RuntimeMetrics;
@@ -23,6 +28,8 @@ export interface RuntimeApp {
   readonly server: Server;
   setModel(model: LoadedModel): void;
   readonly ready: boolean;
+  /** the loaded model (null while loading): the gRPC service scores with it too */
+  readonly model: LoadedModel | null;
 }
 
 // After a 413, what is still in flight is read and dropped so the connection can carry the
@@ -32,23 +39,28 @@ const DRAIN_CAP_BYTES = 256 * 1024 * 1024;
 
 const JSON_TYPE = 'application/json';
 
+type Protocol = 'mlflow' | 'oip';
+
 function send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
-const sendError = (res: ServerResponse, err: ScoringError, headers?: Record<string, string>) =>
-  send(res, err.status, JSON.stringify(err.toJSON()), headers);
-
-function isJson(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const semi = contentType.indexOf(';');
-  const media = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  return media === JSON_TYPE || (media.startsWith('application/') && media.endsWith('+json'));
+function sendError(res: ServerResponse, err: ProtocolError, protocol: Protocol = 'mlflow', headers?: Record<string, string>): void {
+  send(res, err.status, protocol === 'oip' ? oipErrorBody(err.code, err.message) : mlflowErrorBody(err.code, err.message, undefined, err.details), headers);
 }
 
-function tooLarge(limit: number): ScoringError {
-  return new ScoringError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${limit} bytes`, { limitBytes: limit });
+function tooLarge(limit: number): ProtocolError {
+  return protocolError('RESOURCE_LIMIT_EXCEEDED', `the body is over the limit of ${limit} bytes`, { limitBytes: limit });
+}
+
+const notReady = () => protocolError('TEMPORARILY_UNAVAILABLE', 'the model is still loading');
+
+/** OIP bodies are JSON; a client that names no content type is taken at its word too. */
+function checkOipContentType(header: string | undefined): void {
+  if (header === undefined || header === '') return;
+  const media = (header.split(';')[0] ?? '').trim().toLowerCase();
+  if (media !== JSON_TYPE) throw protocolError('BAD_REQUEST', `content-type must be ${JSON_TYPE} (got ${header})`, undefined, 415);
 }
 
 /**
@@ -89,9 +101,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       ended = true;
       if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     });
-    req.on('error', (err) => reject(new ScoringError('BAD_REQUEST', `the body could not be read: ${err.message}`)));
+    req.on('error', (err) => reject(protocolError('MALFORMED_REQUEST', `the body could not be read: ${err.message}`)));
     req.on('close', () => {
-      if (!ended && !over) reject(new ScoringError('BAD_REQUEST', 'the client went away before the body ended'));
+      if (!ended && !over) reject(protocolError('MALFORMED_REQUEST', 'the client went away before the body ended'));
     });
   });
 }
@@ -100,48 +112,107 @@ export function createRuntimeApp(options: RuntimeAppOptions): RuntimeApp {
   const { metrics, log, bodyLimitBytes, maxRows } = options;
   let model: LoadedModel | null = null;
   const limits = { maxRows };
+  const served = { name: options.modelName, version: options.modelVersion };
   const readyBody = () =>
     JSON.stringify({ status: 'ready', model: options.modelName, version: options.modelVersion, executionProvider: model?.executionProvider });
+
+  /** The body under the byte limit; 413 at once when the declared length is over it. */
+  async function body(req: IncomingMessage): Promise<Buffer> {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > bodyLimitBytes) {
+      // answered before a byte of it is read
+      drain(req, 0);
+      throw tooLarge(bodyLimitBytes);
+    }
+    return readBody(req, bodyLimitBytes);
+  }
+
+  function failure(err: unknown, req: IncomingMessage): ProtocolError {
+    const e = err instanceof ProtocolError ? err : protocolError('INTERNAL_ERROR', `the model failed to score the request: ${(err as Error).message}`);
+    if (e.status >= 500 && e.code !== 'TEMPORARILY_UNAVAILABLE') log.error({ err }, 'scoring failed');
+    // refused before its body was read (415, 503): drop the body under the same cap
+    if (!req.complete && req.listenerCount('data') === 0) drain(req, 0);
+    return e;
+  }
 
   async function invocations(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     let status = 200;
     let rows = 0;
     try {
-      if (!model) throw new ScoringError('NOT_READY', 'the model is still loading');
-      if (!isJson(req.headers['content-type'])) {
-        throw new ScoringError('UNSUPPORTED_MEDIA_TYPE', `content-type must be ${JSON_TYPE} (got ${req.headers['content-type'] ?? 'none'})`);
-      }
-      const declared = req.headers['content-length'];
-      if (declared !== undefined && Number(declared) > bodyLimitBytes) {
-        // Answer before reading a byte of it.
-        const err = tooLarge(bodyLimitBytes);
-        status = err.status;
-        drain(req, 0);
-        sendError(res, err);
-        return;
-      }
-      const raw = await readBody(req, bodyLimitBytes);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch (err) {
-        throw new ScoringError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
-      }
-      const request = parseScoringRequest(body, model.signature, limits);
-      const predictions = await model.predict(request.rows);
+      if (!model) throw notReady();
+      const content = scoringContentType(req.headers['content-type']);
+      const request = decodeMlflowRequest(await body(req), content);
+      const predictions = await model.predict(frameRows(request, model.signature, limits));
       rows = predictions.length;
       send(res, 200, JSON.stringify({ predictions }));
     } catch (err) {
-      const scoringError =
-        err instanceof ScoringError ? err : new ScoringError('INTERNAL', `the model failed to score the request: ${(err as Error).message}`);
-      if (scoringError.status >= 500 && scoringError.code !== 'NOT_READY') log.error({ err }, 'scoring failed');
-      status = scoringError.status;
-      // refused before its body was read (415, 503): drop the body under the same cap
-      if (!req.complete && req.listenerCount('data') === 0) drain(req, 0);
-      if (!res.headersSent) sendError(res, scoringError);
+      const e = failure(err, req);
+      status = e.status;
+      if (!res.headersSent) sendError(res, e);
     } finally {
       metrics.observe(status, (performance.now() - started) / 1000, rows);
+    }
+  }
+
+  async function infer(req: IncomingMessage, res: ServerResponse, route: Extract<OipRoute, { kind: 'infer' }>): Promise<void> {
+    const started = performance.now();
+    let status = 200;
+    let rows = 0;
+    try {
+      resolveModel(served, route.model, route.version, req.headers);
+      if (!model) throw notReady();
+      checkOipContentType(req.headers['content-type']);
+      const raw = await body(req);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch (err) {
+        throw protocolError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
+      }
+      const result = await runInference(model, decodeInferRequest(parsed), maxRows);
+      rows = result.rows;
+      send(res, 200, JSON.stringify({ model_name: route.model, model_version: route.version ?? served.version, id: result.id, outputs: result.outputs }));
+    } catch (err) {
+      const e = failure(err, req);
+      status = e.status;
+      if (!res.headersSent) sendError(res, e, 'oip');
+    } finally {
+      metrics.observe(status, (performance.now() - started) / 1000, rows);
+    }
+  }
+
+  function oip(req: IncomingMessage, res: ServerResponse, route: OipRoute, method: string): void {
+    const fail = (e: ProtocolError, headers?: Record<string, string>) => sendError(res, e, 'oip', headers);
+    const wantGet = route.kind !== 'infer';
+    if (route.kind === 'unknown') return fail(protocolError('ENDPOINT_NOT_FOUND', `no endpoint ${req.url ?? ''}`));
+    if (wantGet ? method !== 'GET' && method !== 'HEAD' : method !== 'POST') {
+      return fail(protocolError('ENDPOINT_NOT_FOUND', `${req.url ?? ''} takes ${wantGet ? 'GET' : 'POST'}`, undefined, 405), { allow: wantGet ? 'GET' : 'POST' });
+    }
+    try {
+      switch (route.kind) {
+        case 'server-live':
+          return send(res, 200, '{"live":true}');
+        case 'server-ready':
+          return send(res, model ? 200 : 503, JSON.stringify({ ready: model !== null }));
+        case 'server-metadata':
+          return send(res, 200, JSON.stringify({ name: 'sluice-runtime', version: '1', extensions: [] }));
+        case 'model-ready':
+          resolveModel(served, route.model, route.version, req.headers);
+          return send(res, model ? 200 : 503, JSON.stringify({ name: route.model, ready: model !== null }));
+        case 'model-metadata':
+          resolveModel(served, route.model, route.version, req.headers);
+          if (!model) throw notReady();
+          return send(res, 200, JSON.stringify(metadataOf(model, route.model, route.version ?? served.version)));
+        case 'infer':
+          void infer(req, res, route).catch((err: unknown) => {
+            log.error({ err }, 'inference failed');
+            if (!res.headersSent) fail(protocolError('INTERNAL_ERROR', 'internal error'));
+          });
+          return;
+      }
+    } catch (err) {
+      fail(err instanceof ProtocolError ? err : protocolError('INTERNAL_ERROR', 'internal error'));
     }
   }
 
@@ -158,12 +229,12 @@ export function createRuntimeApp(options: RuntimeAppOptions): RuntimeApp {
     const method = req.method ?? 'GET';
     const only = (allowed: string, run: () => void | Promise<void>) => {
       if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) {
-        sendError(res, new ScoringError('METHOD_NOT_ALLOWED', `${path} takes ${allowed}`), { allow: allowed });
+        sendError(res, protocolError('ENDPOINT_NOT_FOUND', `${path} takes ${allowed}`, undefined, 405), 'mlflow', { allow: allowed });
         return;
       }
       void Promise.resolve(run()).catch((err: unknown) => {
         log.error({ err, path }, 'request handler failed');
-        if (!res.headersSent) sendError(res, new ScoringError('INTERNAL', 'internal error'));
+        if (!res.headersSent) sendError(res, protocolError('INTERNAL_ERROR', 'internal error'));
       });
     };
     switch (path) {
@@ -173,13 +244,14 @@ export function createRuntimeApp(options: RuntimeAppOptions): RuntimeApp {
       case '/ping':
         return only('GET', () => send(res, 200, '{"status":"ok"}'));
       case '/ready':
-        return only('GET', () =>
-          model ? send(res, 200, readyBody()) : sendError(res, new ScoringError('NOT_READY', 'the model is still loading')),
-        );
+        return only('GET', () => (model ? send(res, 200, readyBody()) : sendError(res, notReady())));
       case '/metrics':
         return only('GET', () => metricsEndpoint(res));
-      default:
-        sendError(res, new ScoringError('NOT_FOUND', `no endpoint ${path}; try POST /invocations`));
+      default: {
+        const route = parseOipPath(path);
+        if (route) return oip(req, res, route, method);
+        sendError(res, protocolError('ENDPOINT_NOT_FOUND', `no endpoint ${path}; try POST /invocations or POST /v2/models/${options.modelName}/infer`));
+      }
     }
   });
   // Slow or stuck senders must not hold sockets forever; keep-alive outlives common proxy idles.
@@ -195,6 +267,9 @@ export function createRuntimeApp(options: RuntimeAppOptions): RuntimeApp {
     },
     get ready() {
       return model !== null;
+    },
+    get model() {
+      return model;
     },
   };
 }

@@ -34,7 +34,25 @@ export interface LoadedModel {
   readonly outputName: string;
   /** Score rows given in signature input order, as one tensor call; one prediction per row. */
   predict(rows: ReadonlyArray<ReadonlyArray<Cell>>): Promise<Prediction[]>;
+  /** The graph's tensor outputs (the Open Inference Protocol names them; the first is `outputName`). */
+  readonly outputs: readonly OutputInfo[];
+  /** Score rows and return the named graph outputs whole (shape and flat data), for tensor protocols. */
+  infer(rows: ReadonlyArray<ReadonlyArray<Cell>>, outputNames: readonly string[]): Promise<Record<string, OutputValue>>;
   close(): Promise<void>;
+}
+
+export interface OutputInfo {
+  name: string;
+  /** ONNX Runtime's tensor type: float32, float64, int64, bool, string, ... */
+  type: string;
+  /** -1 for a dimension the graph leaves open (the batch) */
+  shape: number[];
+}
+
+export interface OutputValue {
+  type: string;
+  dims: number[];
+  data: Array<number | string | boolean>;
 }
 
 type TensorType = Tensor.Type;
@@ -268,6 +286,11 @@ export async function loadModel(path: string, signature: ModelSignature | unknow
   }
   const width = sig.inputs.length;
   const fetches = [outputName];
+  const tensorOutputs = session.outputMetadata.filter((m) => m.isTensor);
+  const outputs: OutputInfo[] = [
+    ...tensorOutputs.filter((m) => m.name === outputName),
+    ...tensorOutputs.filter((m) => m.name !== outputName),
+  ].map((m) => ({ name: m.name, type: (m as { type: string }).type, shape: (m as { shape: readonly (number | string)[] }).shape.map((d) => (typeof d === 'number' ? d : -1)) }));
   return {
     path,
     signature: sig,
@@ -277,6 +300,20 @@ export async function loadModel(path: string, signature: ModelSignature | unknow
       if (rows.length === 0) return [];
       const results = await session.run(buildFeeds(plan, rows, width), fetches);
       return toPredictions(results[outputName] as Tensor, rows.length, outputName);
+    },
+    outputs,
+    async infer(rows, outputNames) {
+      const results = await session.run(buildFeeds(plan, rows, width), [...outputNames]);
+      const out: Record<string, OutputValue> = {};
+      for (const name of outputNames) {
+        const t = results[name] as Tensor;
+        const boolOut = t.type === 'bool';
+        const raw = t.data as ArrayLike<unknown>;
+        const data: Array<number | string | boolean> = new Array(raw.length);
+        for (let i = 0; i < raw.length; i++) data[i] = boolOut ? raw[i] === 1 || raw[i] === true : plain(raw[i]);
+        out[name] = { type: t.type, dims: [...t.dims], data };
+      }
+      return out;
     },
     close: () => session.release(),
   };

@@ -2,10 +2,14 @@
 // by the environment (see config.ts). It listens first so /health answers during a slow
 // load, loads the model, then reports ready; a model that cannot load ends the process
 // with code 1 and a log line saying why, which the orchestrator reports as the failure.
+// HTTP (MLflow, OIP REST) and gRPC (OIP) share the one port (listener.ts).
+import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { readSignatureFile } from './signature.ts';
 import { readRuntimeConfig } from './config.ts';
+import { createOipGrpcServer } from './grpc.ts';
 import { createRuntimeApp } from './http.ts';
+import { listenFront } from './listener.ts';
 import { createRuntimeMetrics } from './metrics.ts';
 import { loadModel } from './model.ts';
 
@@ -23,12 +27,20 @@ async function main(): Promise<void> {
     modelVersion: config.modelVersion,
   });
 
-  await new Promise<void>((resolve, reject) => {
-    app.server.once('error', reject);
-    app.server.listen(config.port, config.host, () => resolve());
+  const grpcServer = createOipGrpcServer({
+    served: { name: config.modelName, version: config.modelVersion },
+    model: () => app.model,
+    maxRows: config.maxRows,
+    maxMessageBytes: config.bodyLimitBytes,
+    metrics,
+    log,
   });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  // loopback only: reached through the front listener's port
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const front = await listenFront(app.server, grpcPort, config.port, config.host);
+  const port = front.port;
   log.info({ host: config.host, port }, 'runtime listening');
 
   const signature = await readSignatureFile(config.signaturePath);
@@ -49,10 +61,13 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping: finishing in-flight requests');
     // In-flight requests finish; idle keep-alive sockets are closed so close() can return.
-    app.server.close(() => {
-      void model.close().finally(() => process.exit(0));
-    });
+    // The front listener owns every accepted socket: it closes once the last one has (in-flight
+    // requests finish; keep-alive sockets are closed as soon as they fall idle).
+    void front.close().then(() => model.close().finally(() => process.exit(0)));
+    grpcServer.tryShutdown(() => {});
+    app.server.close();
     app.server.closeIdleConnections();
+    setInterval(() => app.server.closeIdleConnections(), 100).unref();
     setTimeout(() => {
       log.warn('in-flight requests did not finish in 10 s; exiting');
       process.exit(0);
