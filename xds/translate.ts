@@ -15,6 +15,7 @@
 // Same model and settings → byte-identical encoded resources: everything is emitted in
 // sorted order, maps are built with sorted keys, and protobufjs encodes fields in number
 // order. Each resource carries a content hash used as its version.
+import { mlflowErrorBody, wireCode } from '../platform/scoring/errors.ts';
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { ENVOY_TYPES, TYPE_URL, encode, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
@@ -261,7 +262,8 @@ function errorRoute(name: string, match: Route['match'], status: number, code: s
     match,
     direct_response: {
       status,
-      body: { inline_string: JSON.stringify({ error: { code, message } }) },
+      // MLflow's / Databricks' error shape, the code named as they name it
+      body: { inline_string: mlflowErrorBody(wireCode(code), message) },
     },
     response_headers_to_add: JSON_HEADERS,
     // no version is involved, so neither policy nor capture applies

@@ -1,6 +1,10 @@
-// The edge's own answers: every failure is `{"error":{"code","message"},"request_id"}` with
-// a stable code and the status DESIGN.md gives it. One table, so codes never drift.
+// The edge's own answers: every failure is `{"error_code","message","request_id"}` (the
+// shape MLflow and Databricks clients read) with the status DESIGN.md gives it. Inside the
+// edge a failure is named by its kind (the keys below); on the wire it carries the
+// MLflow/Databricks code of that kind (platform/scoring/errors.ts). One table, so codes
+// never drift.
 import { errorBody } from '../policy/port.ts';
+import { oipErrorBody, wireCode } from '../../platform/scoring/errors.ts';
 
 export const EDGE_ERRORS = {
   BAD_REQUEST: 400,
@@ -29,6 +33,9 @@ export type EdgeErrorCode = keyof typeof EDGE_ERRORS;
 
 /** A request the edge answers itself, with a stable code. */
 export class EdgeError extends Error {
+  /** what went wrong, in the edge's words (the keys of EDGE_ERRORS, or a policy's code) */
+  readonly kind: string;
+  /** the MLflow/Databricks code the client reads */
   readonly code: string;
   readonly status: number;
   readonly headers: Record<string, string> | undefined;
@@ -37,12 +44,18 @@ export class EdgeError extends Error {
   constructor(code: string, message: string, headers?: Record<string, string>, status?: number) {
     super(message);
     this.name = 'EdgeError';
-    this.code = code;
+    this.kind = code;
+    this.code = wireCode(code);
     this.status = status ?? EDGE_ERRORS[code as EdgeErrorCode] ?? 500;
     this.headers = headers;
   }
 
   body(requestId: string): string {
     return errorBody(this.code, this.message, requestId);
+  }
+
+  /** The Open Inference Protocol's error body (`{"error","error_code","request_id"}`). */
+  oipBody(requestId: string): string {
+    return oipErrorBody(this.code, this.message, requestId);
   }
 }

@@ -8,6 +8,7 @@
 // Every parse step throws RoutingConfigError on something the edge cannot serve from, so
 // the xDS client can NACK that response and keep its last good table.
 import { unpackAny } from '../../proto/envoy.ts';
+import { readErrorBody } from '../../platform/scoring/errors.ts';
 import type { Listener__Output } from '../../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { HttpConnectionManager__Output } from '../../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 import type { RouteConfiguration__Output } from '../../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
@@ -221,12 +222,19 @@ function directAnswer(route: Route__Output, where: string): DirectAnswer {
   const text = d?.body?.inline_string ?? (d?.body?.inline_bytes ? Buffer.from(d.body.inline_bytes).toString('utf8') : '');
   let code = status === 404 ? 'NOT_FOUND' : status === 503 ? 'UNAVAILABLE' : `HTTP_${status}`;
   let message = text || `answered ${status} by route ${route.name ?? ''}`;
-  try {
-    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof parsed.error?.code === 'string') code = parsed.error.code;
-    if (typeof parsed.error?.message === 'string') message = parsed.error.message;
-  } catch {
-    // a plain-text body is the message as it is
+  const parsed = readErrorBody(text);
+  if (parsed) {
+    code = parsed.code;
+    if (parsed.message) message = parsed.message;
+  } else {
+    try {
+      // the shape older control planes pushed
+      const old = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+      if (typeof old.error?.code === 'string') code = old.error.code;
+      if (typeof old.error?.message === 'string') message = old.error.message;
+    } catch {
+      // a plain-text body is the message as it is
+    }
   }
   return Object.freeze({ status, code, message });
 }

@@ -20,8 +20,10 @@ import { silentLogger, type EdgeLogger } from './log.ts';
 import { createEdgeMetrics } from './metrics.ts';
 import { envelope } from './envelope.ts';
 import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type RoutingTable } from './routing.ts';
-import { UpstreamFailure, Upstreams, type UpstreamResponse } from './upstream.ts';
-import { isJsonContentType, parsePredictBody } from './validate.ts';
+import { UpstreamFailure, Upstreams, type UpstreamCall, type UpstreamResponse } from './upstream.ts';
+import { parsePredictBody, scoringContent } from './validate.ts';
+import { createEdgeOip, isOipPath } from './oip.ts';
+import { mlflowErrorBody, readErrorBody } from '../../platform/scoring/errors.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
 
@@ -80,7 +82,7 @@ export interface EdgeServer {
 
 const JSON_TYPE = 'application/json';
 /** What one request has learnt so far; the answer and its record are built from it. */
-interface Exchange {
+export interface Exchange {
   requestId: string;
   startedAt: number;
   t0: number;
@@ -92,6 +94,8 @@ interface Exchange {
   requestBody: Buffer | string | null;
   bytesIn: number;
   error: string | null;
+  /** which protocol the request spoke (the inference table reads its body accordingly) */
+  protocol?: 'oip';
 }
 
 export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> {
@@ -155,6 +159,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
           requestBody: ex.requestBody,
           responseBody: body,
           error: ex.error,
+          ...(ex.protocol ? { protocol: ex.protocol } : {}),
         })
         .catch((err: unknown) => {
           log.error({ requestId: ex.requestId, err: (err as Error).message }, 'inference record not written');
@@ -204,6 +209,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     first: EdgeVersion,
     pinned: boolean,
     body: string,
+    contentType: string = JSON_TYPE,
+    call?: (version: EdgeVersion) => UpstreamCall,
   ): Promise<UpstreamResponse> {
     let version = first;
     let tried: UpstreamFailure | null = null;
@@ -222,12 +229,12 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       }
       if (!ep) break;
       const headers: Record<string, string> = {
-        'content-type': JSON_TYPE,
+        'content-type': contentType,
         'x-request-id': ex.requestId,
         [PIN_HEADER]: version.name,
       };
       try {
-        const res = await upstreams.invoke(ep, body, headers, version.timeoutMs);
+        const res = await upstreams.invoke(ep, body, headers, version.timeoutMs, 0, call?.(version));
         // a runtime still loading its model never saw the request either
         if (res.status === 503 && attempt === 0) {
           tried = new UpstreamFailure('unreachable', `${ep.instance} is not ready`, ep);
@@ -263,13 +270,11 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       }
       return { status: 200, body: envelope(ex.clientRequestId, ex.requestId, version, text, obj) };
     }
-    const e = obj?.error as { code?: unknown; message?: unknown; details?: unknown } | undefined;
-    if (up.status >= 400 && up.status < 500 && e && typeof e.code === 'string') {
-      // the runtime's verdict on the input (422 schema mismatch, 400, 413 rows) goes through
-      ex.error = `${e.code}: ${String(e.message ?? '')}`;
-      const error: Record<string, unknown> = { code: e.code, message: typeof e.message === 'string' ? e.message : `HTTP ${up.status}` };
-      if (e.details !== undefined) error.details = e.details;
-      return { status: up.status, body: JSON.stringify({ error, request_id: ex.requestId }) };
+    const e = up.status >= 400 && up.status < 500 ? readErrorBody(text) : null;
+    if (e) {
+      // the runtime's verdict on the input (422 INVALID_PARAMETER_VALUE, 400, 413 rows) goes through
+      ex.error = `${e.code}: ${e.message}`;
+      return { status: up.status, body: mlflowErrorBody(e.code, e.message || `HTTP ${up.status}`, ex.requestId, e.details) };
     }
     if (up.status === 503) throw new EdgeError('NO_HEALTHY_ENDPOINT', `version ${version} has no ready instance`);
     if (up.status >= 500) throw new EdgeError('UPSTREAM_ERROR', `version ${version} failed (HTTP ${up.status})`);
@@ -302,9 +307,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
         drain(req, bodyLimits);
         throw new EdgeError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${bodyLimits.maxBytes} bytes`);
       }
-      if (!isJsonContentType(req.headers['content-type'])) {
-        throw new EdgeError('UNSUPPORTED_MEDIA_TYPE', `content-type must be ${JSON_TYPE} (got ${req.headers['content-type'] ?? 'none'})`);
-      }
+      const content = scoringContent(req.headers['content-type']);
       // (each stage is awaited only when it applies: no promise per request for an unused one)
       const decision = version.policy.auth ? await authorize(req, group.name, version) : null;
       if (version.policy.rateLimited && rateLimiter) await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
@@ -312,17 +315,17 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       const raw = await readBody(req, bodyLimits);
       ex.bytesIn = raw.length;
       ex.requestBody = raw;
-      const { body, text } = parsePredictBody(raw);
+      const { body, text } = parsePredictBody(raw, content);
       ex.requestBody = text;
       ex.clientRequestId = body.clientRequestId;
-      const up = await forward(req, ex, group, version, pick.pinned, text);
+      const up = await forward(req, ex, group, version, pick.pinned, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const out = translateUpstream(ex, up);
       await answer(res, ex, out.status, out.body);
     } catch (err) {
       const e = err instanceof EdgeError ? err : internal(err, ex);
       // A stalled body leaves the connection in an unknown state: answer, then close it.
       // (An oversized one is being drained, so its connection stays usable.)
-      const closeAfter = e.code === 'REQUEST_TIMEOUT';
+      const closeAfter = e.kind === 'REQUEST_TIMEOUT';
       if (closeAfter) res.setHeader('connection', 'close');
       await fail(res, ex, e);
       if (closeAfter) res.once('finish', () => req.socket.destroy());
@@ -351,6 +354,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     );
   }
 
+  // the Open Inference Protocol's routes, through the same stages (oip.ts)
+  const oip = createEdgeOip({ routing, random, bodyLimits, rateLimiter, metrics, authorize, throttle, forward, answer, send, internal });
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -371,6 +377,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     const name = parsePredictPath(path);
     if (name !== null) {
       work = predict(req, res, ex, name);
+    } else if (isOipPath(path)) {
+      work = oip(req, res, ex, path);
     } else if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       healthz(res);
       return;

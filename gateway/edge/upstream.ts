@@ -39,6 +39,13 @@ const whereOf = (ep: EdgeEndpoint) => `${ep.instance} (${ep.host}:${ep.port})`;
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ECONNTIMEOUT']);
 
+/** Which runtime route a call goes to: /invocations unless said otherwise. */
+export interface UpstreamCall {
+  path: string;
+  method: 'GET' | 'POST';
+}
+const INVOCATIONS: UpstreamCall = { path: '/invocations', method: 'POST' };
+
 export class Upstreams {
   private readonly rr = new Map<string, number>();
   private readonly opts: Required<UpstreamOptions>;
@@ -72,13 +79,20 @@ export class Upstreams {
   }
 
   /**
-   * POSTs `body` to the endpoint's /invocations; rejects with UpstreamFailure. `timeoutMs`
+   * POSTs `body` to the endpoint's /invocations (or makes `call`: an OIP route); rejects with UpstreamFailure. `timeoutMs`
    * is the route's timeout (0 = none); the edge's own bound applies when it is shorter.
    * A string body goes out in the same write as the headers (one syscall, not a writev).
    * `headers` must be the caller's own object for this call: content-length is added to it
    * rather than copying it per request.
    */
-  invoke(ep: EdgeEndpoint, body: string, headers: Record<string, string>, timeoutMs: number, connectTimeoutMs = 0): Promise<UpstreamResponse> {
+  invoke(
+    ep: EdgeEndpoint,
+    body: string,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    connectTimeoutMs = 0,
+    call: UpstreamCall = INVOCATIONS,
+  ): Promise<UpstreamResponse> {
     const timeout = timeoutMs > 0 ? Math.min(timeoutMs, this.opts.timeoutMs) : this.opts.timeoutMs;
     headers['content-length'] = String(Buffer.byteLength(body));
     return new Promise((resolve, reject) => {
@@ -94,8 +108,8 @@ export class Upstreams {
         {
           host: ep.host,
           port: ep.port,
-          path: '/invocations',
-          method: 'POST',
+          path: call.path,
+          method: call.method,
           agent: this.agent,
           headers,
         },

@@ -18,6 +18,12 @@ export interface InferenceRecord {
   sampling_fraction: number;
   request_truncated: boolean;
   response_truncated: boolean;
+  /**
+   * The protocol of `request`/`response`: absent for MLflow scoring (/predict); "oip" for an
+   * Open Inference Protocol infer call (`{"inputs": [tensors]}` in, `{"outputs": [tensors]}`
+   * out: platform/scoring/oip.ts reads the request into rows).
+   */
+  protocol?: 'oip';
 }
 
 /** What a data plane (Envoy capture or the local edge) knows about one answered request. */
@@ -35,6 +41,8 @@ export interface ExchangeInput {
   responseBody?: Buffer | string | null;
   /** An error the data plane saw itself (upstream reset, timeout); else derived from a 4xx/5xx body. */
   error?: string | null;
+  /** absent: MLflow scoring; 'oip': an Open Inference Protocol infer call */
+  protocol?: 'oip';
 }
 
 function cut(body: Buffer | string | null | undefined, max: number): { text: string | null; truncated: boolean } {
@@ -67,7 +75,13 @@ function clientRequestIdOf(request: Record<string, unknown> | undefined): string
 function errorOf(status: number | null, res: { text: string | null; truncated: boolean }): string | null {
   // Only a failed answer is parsed for its error: a 2xx body is never read again.
   if (status === null || status < 400) return null;
-  const e = parseJsonObject(res.text, res.truncated)?.error;
+  const body = parseJsonObject(res.text, res.truncated);
+  // MLflow/Databricks `{"error_code","message"}`, OIP `{"error": "...", "error_code"}`
+  if (body && typeof body.error_code === 'string') {
+    const message = typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : '';
+    return message ? `${body.error_code}: ${message}` : body.error_code;
+  }
+  const e = body?.error;
   if (typeof e === 'object' && e !== null) {
     const { code, message } = e as { code?: unknown; message?: unknown };
     const parts = [typeof code === 'string' ? code : undefined, typeof message === 'string' ? message : undefined].filter(Boolean);
@@ -94,6 +108,7 @@ export function buildInferenceRecord(input: ExchangeInput, settings: InferenceTa
     sampling_fraction: samplingFraction,
     request_truncated: req.truncated,
     response_truncated: res.truncated,
+    ...(input.protocol ? { protocol: input.protocol } : {}),
   };
 }
 

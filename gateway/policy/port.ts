@@ -3,6 +3,8 @@
 // plane implements PolicySource over the database; tests and the benchmark use
 // StaticPolicySource. Also the JSON error body every policy denial answers with (CONTRACT).
 
+import { mlflowErrorBody, wireCode } from '../../platform/scoring/errors.ts';
+
 export interface InferenceTableSettings {
   enabled: boolean;
   /** Fraction of requests recorded, 0..1 (1 = every request). */
@@ -80,7 +82,10 @@ export class StaticPolicySource implements PolicySource {
 
 export type PolicyErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'THROTTLED';
 
-/** The CONTRACT error body: `{"error":{"code","message"},"request_id"}`. */
+/**
+ * The CONTRACT error body: `{"error_code","message","request_id"}`, MLflow's and Databricks'
+ * shape, with the policy's code turned into theirs (FORBIDDEN → PERMISSION_DENIED, ...).
+ */
 export function errorBody(code: string, message: string, requestId: string): string {
-  return JSON.stringify({ error: { code, message }, request_id: requestId });
+  return mlflowErrorBody(wireCode(code), message, requestId);
 }
