@@ -74,16 +74,16 @@ describe('edge: routing from xDS', () => {
     expect(c).toEqual({ v2: 50 });
     const r = await post(predict, row(), { 'x-sluice-version': 'v9' });
     expect(r.status).toBe(404);
-    expect(r.json.error).toMatchObject({ code: 'VERSION_NOT_FOUND' });
+    expect(r.json).toMatchObject({ error_code: 'RESOURCE_DOES_NOT_EXIST' });
   });
 
   it('404 for an unknown group and for other paths, JSON with a request id', async () => {
     const r = await post(`${stack.url}/services/nope/predict`, row());
     expect(r.status).toBe(404);
-    expect(r.json).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) }, request_id: expect.any(String) });
+    expect(r.json).toEqual({ error_code: 'RESOURCE_DOES_NOT_EXIST', message: expect.any(String), request_id: expect.any(String) });
     const other = await fetch(`${stack.url}/nothing`);
     expect(other.status).toBe(404);
-    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect(((await other.json()) as { error_code: string }).error_code).toBe('RESOURCE_DOES_NOT_EXIST');
   });
 
   it('follows a weight change pushed over xDS', async () => {
@@ -142,7 +142,7 @@ describe('edge: routing from xDS', () => {
     await stack.setModel({ groups: [{ groupId: 'gid-wine', name: 'wine', versions: [] }] });
     const r = await post(predict, row());
     expect(r.status).toBe(503);
-    expect(r.json.error).toMatchObject({ code: 'NO_RUNNING_VERSION' });
+    expect(r.json).toMatchObject({ error_code: 'TEMPORARILY_UNAVAILABLE' });
   });
 
   it('exposes the Prometheus series', async () => {
@@ -188,7 +188,7 @@ describe('edge: policy (auth, rate limit, capture)', () => {
     for (const h of [{}, { authorization: '' }, { authorization: 'Bearer ' }] as Record<string, string>[]) {
       const r = await post(predict, row(), h);
       expect(r.status).toBe(401);
-      expect(r.json.error).toMatchObject({ code: 'UNAUTHENTICATED' });
+      expect(r.json).toMatchObject({ error_code: 'UNAUTHENTICATED' });
     }
   });
 
@@ -197,7 +197,7 @@ describe('edge: policy (auth, rate limit, capture)', () => {
     expect((await post(predict, row(), { authorization: `Bearer ${key}` })).status).toBe(200);
     const wrong = await post(predict, row(), { authorization: `${key.slice(0, -4)}AAAA` });
     expect(wrong.status).toBe(403);
-    expect(wrong.json.error).toMatchObject({ code: 'FORBIDDEN' });
+    expect(wrong.json).toMatchObject({ error_code: 'PERMISSION_DENIED' });
     const other = apiKeyFor(stack.policies, 'secure', 'key-2');
     expect((await post(predict, row(), { authorization: other })).status).toBe(200);
     stack.policies.revokeKey('key-2');
@@ -244,7 +244,7 @@ describe('edge: policy (auth, rate limit, capture)', () => {
           statuses.push(r.status);
           if (r.status === 429) {
             retryAfter.push(String(r.headers['retry-after']));
-            expect(r.json.error).toMatchObject({ code: 'THROTTLED' });
+            expect(r.json).toMatchObject({ error_code: 'REQUEST_LIMIT_EXCEEDED' });
           }
         }),
       );
@@ -319,21 +319,21 @@ describe('edge: bad input never hurts it', () => {
     ['no input', 400, 'BAD_REQUEST', '{"client_request_id":"x"}'],
     ['ragged data', 400, 'BAD_REQUEST', JSON.stringify({ dataframe_split: { columns: ['a', 'b'], data: [[1, 2], [3]] } })],
     ['empty data', 400, 'BAD_REQUEST', JSON.stringify({ dataframe_split: { columns: ['a', 'b'], data: [] } })],
-    ['no columns', 400, 'BAD_REQUEST', JSON.stringify({ dataframe_split: { columns: [], data: [[]] } })],
-    ['nested cells', 400, 'BAD_REQUEST', JSON.stringify({ dataframe_split: { columns: ['a', 'b'], data: [[1, { x: 1 }]] } })],
-    ['wrong columns', 422, 'SCHEMA_MISMATCH', JSON.stringify({ dataframe_split: { columns: ['a', 'zzz'], data: [[1, 2]] } })],
-    ['strings for numbers', 422, 'SCHEMA_MISMATCH', JSON.stringify({ dataframe_split: { columns: ['a', 'b'], data: [['1', 2]] } })],
+    ['no columns', 422, 'INVALID_PARAMETER_VALUE', JSON.stringify({ dataframe_split: { columns: [], data: [[]] } })],
+    ['nested cells', 422, 'INVALID_PARAMETER_VALUE', JSON.stringify({ dataframe_split: { columns: ['a', 'b'], data: [[1, { x: 1 }]] } })],
+    ['wrong columns', 422, 'INVALID_PARAMETER_VALUE', JSON.stringify({ dataframe_split: { columns: ['a', 'zzz'], data: [[1, 2]] } })],
+    ['strings that are not numbers', 422, 'INVALID_PARAMETER_VALUE', JSON.stringify({ dataframe_split: { columns: ['a', 'b'], data: [['one', 2]] } })],
   ])('%s → %i %s', async (_name, status, code, body) => {
     const r = await post(predict, body as string);
     expect(r.status).toBe(status);
-    expect(r.json).toMatchObject({ error: { code, message: expect.any(String) }, request_id: expect.any(String) });
+    expect(r.json).toMatchObject({ error_code: code, message: expect.any(String), request_id: expect.any(String) });
     await stillServing();
   });
 
   it('415 for a body that is not declared JSON', async () => {
     const r = await post(predict, JSON.stringify(row()), { 'content-type': 'text/plain' });
     expect(r.status).toBe(415);
-    expect(r.json.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(r.json).toMatchObject({ error_code: 'BAD_REQUEST' });
     await stillServing();
   });
 
@@ -349,7 +349,7 @@ describe('edge: bad input never hurts it', () => {
     // the answer comes before a byte of the body is sent
     const r = await conn.response();
     expect(r.status).toBe(413);
-    expect(JSON.parse(r.text).error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(JSON.parse(r.text).error_code).toBe('RESOURCE_LIMIT_EXCEEDED');
     await conn.write(big);
     await conn.write(predictRequest('wine', JSON.stringify(row())));
     const again = await conn.response();
@@ -380,7 +380,7 @@ describe('edge: bad input never hurts it', () => {
       // …and never the rest
     });
     expect(r.status).toBe(408);
-    expect(JSON.parse(r.text).error.code).toBe('REQUEST_TIMEOUT');
+    expect(JSON.parse(r.text).error_code).toBe('DEADLINE_EXCEEDED');
     await stillServing();
   });
 
@@ -394,7 +394,7 @@ describe('edge: bad input never hurts it', () => {
     }
     const r = await conn.response();
     expect(r.status).toBe(408);
-    expect(JSON.parse(r.text).error.code).toBe('REQUEST_TIMEOUT');
+    expect(JSON.parse(r.text).error_code).toBe('DEADLINE_EXCEEDED');
     expect(Date.now() - t0).toBeLessThan(1900);
     conn.close();
     await stillServing();
@@ -413,7 +413,7 @@ describe('edge: bad input never hurts it', () => {
       s.on('error', reject);
     });
     expect(r).toMatch(/^HTTP\/1\.1 431/);
-    expect(r).toContain('HEADERS_TOO_LARGE');
+    expect(r).toContain('"error_code":"BAD_REQUEST"');
     await stillServing();
   });
 
@@ -422,7 +422,7 @@ describe('edge: bad input never hurts it', () => {
     try {
       const r = await post(predict, row());
       expect(r.status).toBe(504);
-      expect(r.json.error).toMatchObject({ code: 'UPSTREAM_TIMEOUT' });
+      expect(r.json).toMatchObject({ error_code: 'DEADLINE_EXCEEDED' });
     } finally {
       v1.delayMs = 0;
     }
@@ -440,7 +440,7 @@ describe('edge: bad input never hurts it', () => {
     );
     const r = await post(predict, row(), { 'x-sluice-version': 'v2' });
     expect(r.status).toBe(502);
-    expect(r.json.error).toMatchObject({ code: 'UPSTREAM_UNREACHABLE' });
+    expect(r.json).toMatchObject({ error_code: 'TEMPORARILY_UNAVAILABLE' });
     await stillServing();
   });
 });
@@ -459,7 +459,7 @@ describe('edge: before and around the routes', () => {
       const url = `http://127.0.0.1:${edge.port}`;
       const r = await post(`${url}/services/wine/predict`, row());
       expect(r.status).toBe(503);
-      expect(r.json.error).toMatchObject({ code: 'EDGE_NOT_READY' });
+      expect(r.json).toMatchObject({ error_code: 'TEMPORARILY_UNAVAILABLE' });
       expect(r.headers['retry-after']).toBe('1');
       expect((await fetch(`${url}/healthz`)).status).toBe(503);
       routing.set(routingTableFromResources(translate(groupModel([{ name: 'v1', weight: 100, ports: [rt.port] }]), SETTINGS)));
@@ -486,7 +486,7 @@ describe('edge: before and around the routes', () => {
       routing.set(routingTableFromResources(translate(groupModel([{ name: 'v1', weight: 100, ports: [rt.port], auth: true }]), SETTINGS)));
       const noAuth = await post(`${url}/services/wine/predict`, row());
       expect(noAuth.status).toBe(503);
-      expect(noAuth.json.error).toMatchObject({ code: 'AUTH_UNAVAILABLE' });
+      expect(noAuth.json).toMatchObject({ error_code: 'TEMPORARILY_UNAVAILABLE' });
     } finally {
       await edge.close();
       await rt.close();

@@ -46,9 +46,9 @@ export interface FakeRuntime {
 }
 
 /**
- * Answers POST /invocations like the real runtime: 415 for non-JSON, 422 SCHEMA_MISMATCH
- * when a column is not in `columns` or a cell is not a number, else one prediction per
- * row: the version name.
+ * Answers POST /invocations like the real runtime: 422 INVALID_PARAMETER_VALUE when a
+ * column of `columns` is missing or a cell is not a number (or a numeric string), else one
+ * prediction per row: the version name. (Bodies the edge refuses itself never get here.)
  */
 export async function startFakeRuntime(name: string, columns = ['a', 'b']): Promise<FakeRuntime> {
   const rt: FakeRuntime = { port: 0, name, calls: 0, lastHeaders: null, delayMs: 0, close: async () => {} };
@@ -68,21 +68,21 @@ export async function startFakeRuntime(name: string, columns = ['a', 'b']): Prom
         if (rt.delayMs > 0) setTimeout(go, rt.delayMs);
         else go();
       };
-      if (req.url !== '/invocations' || req.method !== 'POST') return reply(404, { error: { code: 'NOT_FOUND', message: 'no' } });
+      if (req.url !== '/invocations' || req.method !== 'POST') return reply(404, { error_code: 'ENDPOINT_NOT_FOUND', message: 'no' });
       let body: { dataframe_split?: { columns: string[]; data: unknown[][] } };
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
       } catch {
-        return reply(400, { error: { code: 'BAD_REQUEST', message: 'not JSON' } });
+        return reply(400, { error_code: 'BAD_REQUEST', message: 'not JSON' });
       }
       const split = body.dataframe_split;
-      if (!split) return reply(400, { error: { code: 'BAD_REQUEST', message: 'no dataframe_split' } });
-      const unknown = split.columns.find((c) => !columns.includes(c));
-      if (unknown) return reply(422, { error: { code: 'SCHEMA_MISMATCH', message: `unknown column "${unknown}"`, details: { column: unknown } } });
+      if (!split) return reply(400, { error_code: 'BAD_REQUEST', message: 'no dataframe_split' });
+      const missing = columns.filter((c) => !split.columns.includes(c));
+      if (missing.length > 0) return reply(422, { error_code: 'INVALID_PARAMETER_VALUE', message: `Model is missing inputs ${JSON.stringify(missing)}.`, details: { missing } });
       for (const [r, row] of split.data.entries()) {
         for (const [c, cell] of row.entries()) {
-          if (typeof cell !== 'number') {
-            return reply(422, { error: { code: 'SCHEMA_MISMATCH', message: `column "${split.columns[c]}" row ${r}: expected a number`, details: { column: split.columns[c], row: r } } });
+          if (typeof cell !== 'number' && !(typeof cell === 'string' && cell.trim() !== '' && !Number.isNaN(Number(cell)))) {
+            return reply(422, { error_code: 'INVALID_PARAMETER_VALUE', message: `column "${split.columns[c]}" row ${r}: expected a number`, details: { column: split.columns[c], row: r } });
           }
         }
       }

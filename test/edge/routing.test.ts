@@ -52,9 +52,9 @@ describe('routing table from the xDS translation', () => {
     expect(wine.pins.get('v2')!.policy).toEqual({ auth: false, rateLimited: true, capture: true });
     expect(v1.endpoints.map((e) => e.port)).toEqual([9001, 9002]);
     expect(v1.timeoutMs).toBe(60_000);
-    expect(wine.unknownPin).toMatchObject({ status: 404, code: 'VERSION_NOT_FOUND' });
-    expect(t.groups.get('idle')?.direct).toMatchObject({ status: 503, code: 'NO_RUNNING_VERSION' });
-    expect(t.notFound).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect(wine.unknownPin).toMatchObject({ status: 404, code: 'RESOURCE_DOES_NOT_EXIST' });
+    expect(t.groups.get('idle')?.direct).toMatchObject({ status: 503, code: 'TEMPORARILY_UNAVAILABLE' });
+    expect(t.notFound).toMatchObject({ status: 404, code: 'RESOURCE_DOES_NOT_EXIST' });
     expect(Object.isFrozen(wine)).toBe(true);
   });
 

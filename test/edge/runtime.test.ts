@@ -61,14 +61,18 @@ describe('edge → real runtime (demo wine classifiers)', () => {
     expect(Math.abs((counts.v1 ?? 0) / 10 - 80)).toBeLessThanOrEqual(5);
   });
 
-  it('passes the runtime’s 422 through for wrong columns and strings for numbers', async () => {
+  it('passes the runtime’s 422 through for wrong columns and strings that are not numbers', async () => {
     const wrong = await post(predict, { dataframe_split: { columns: ['alcohol', 'nope'], data: [[1, 2]] } });
     expect(wrong.status).toBe(422);
-    expect(wrong.json).toMatchObject({ error: { code: 'SCHEMA_MISMATCH', message: expect.any(String) }, request_id: expect.any(String) });
-    const row = heldout.rows[0]!.map((x, i) => (i === 0 ? String(x) : x));
+    expect(wrong.json).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE', message: expect.stringContaining('Model is missing inputs'), request_id: expect.any(String) });
+    const row = heldout.rows[0]!.map((x, i) => (i === 0 ? 'twelve' : x));
     const strings = await post(predict, { dataframe_split: { columns: heldout.columns, data: [row] } });
     expect(strings.status).toBe(422);
-    expect(strings.json.error).toMatchObject({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('alcohol') });
+    expect(strings.json).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE', message: expect.stringContaining('alcohol') });
+    // a number sent as a string is cast, as MLflow casts it
+    const cast = await post(predict, { dataframe_split: { columns: heldout.columns, data: [heldout.rows[0]!.map(String)] } }, { 'x-sluice-version': 'v1' });
+    expect(cast.status).toBe(200);
+    expect(cast.json.predictions).toEqual([heldout.versions['1'].predictions[0]]);
   });
 
   it('a new model push that drops v2 moves its traffic to v1 with no 5xx', async () => {

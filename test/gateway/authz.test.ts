@@ -249,9 +249,9 @@ describe('Envoy Authorization/Check over gRPC', () => {
   it('denies with the CONTRACT JSON body, status and content type', async () => {
     const cases: [Record<string, string>, Record<string, string> | undefined, number, string, string][] = [
       [{}, undefined, 16, 'Unauthorized', 'UNAUTHENTICATED'],
-      [{ authorization: 'Bearer nonsense' }, undefined, 7, 'Forbidden', 'FORBIDDEN'],
-      [{ authorization: key }, { group: 'missing' }, 5, 'NotFound', 'NOT_FOUND'],
-      [{ authorization: key }, {}, 5, 'NotFound', 'NOT_FOUND'],
+      [{ authorization: 'Bearer nonsense' }, undefined, 7, 'Forbidden', 'PERMISSION_DENIED'],
+      [{ authorization: key }, { group: 'missing' }, 5, 'NotFound', 'RESOURCE_DOES_NOT_EXIST'],
+      [{ authorization: key }, {}, 5, 'NotFound', 'RESOURCE_DOES_NOT_EXIST'],
     ];
     for (const [headers, ext, rpc, httpStatus, code] of cases) {
       const res = await check(gw.clients, request(headers, ext));
@@ -260,9 +260,10 @@ describe('Envoy Authorization/Check over gRPC', () => {
       expect(res.denied_response?.status?.code).toBe(httpStatus);
       const hdrs = Object.fromEntries((res.denied_response?.headers ?? []).map((h) => [h.header?.key, h.header?.value]));
       expect(hdrs['content-type']).toBe('application/json');
-      const body = JSON.parse(res.denied_response?.body ?? '') as { error: { code: string; message: string }; request_id: string };
-      expect(body.error.code).toBe(code);
-      expect(body.error.message.length).toBeGreaterThan(0);
+      const body = JSON.parse(res.denied_response?.body ?? '') as { error_code: string; message: string; request_id: string };
+      expect(Object.keys(body).sort()).toEqual(['error_code', 'message', 'request_id']);
+      expect(body.error_code).toBe(code);
+      expect(body.message.length).toBeGreaterThan(0);
       expect(body.request_id).toBe('req-1');
       expect(res.denied_response?.body).not.toContain(key);
     }

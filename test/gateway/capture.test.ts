@@ -178,14 +178,14 @@ describe('join of ext_proc and access log into one record', () => {
     // ALS only: an ext_authz 401 never reaches ext_proc
     await sendAccessLogs(gw, [logEntry({ requestId: 'only-als', cluster: 'sluice/wine-quality/v1', status: 401, details: 'ext_authz_denied' })]);
     // ext_proc only: the ALS entry was lost
-    await runExtProc(gw, { requestId: 'only-proc', answeringVersion: 'v1', requestBody: predictBody('c3'), status: 422, responseBody: JSON.stringify({ error: { code: 'SCHEMA_MISMATCH', message: 'columns do not match' }, request_id: 'only-proc' }) });
+    await runExtProc(gw, { requestId: 'only-proc', answeringVersion: 'v1', requestBody: predictBody('c3'), status: 422, responseBody: JSON.stringify({ error_code: 'INVALID_PARAMETER_VALUE', message: 'columns do not match', request_id: 'only-proc' }) });
     await sleep(700); // past the 300 ms join timeout
     await runExtProc(gw, { requestId: 'only-als', requestBody: '{}', responseBody: '{}' }); // too late: dropped
     await settle();
     const recs = (await readRecords(gw.store)).map((r) => r.record).sort((a, b) => a.request_id.localeCompare(b.request_id));
     expect(recs).toHaveLength(2);
     expect(recs[0]).toMatchObject({ request_id: 'only-als', version: 'v1', status_code: 401, request: null, response: null, error: 'HTTP 401' });
-    expect(recs[1]).toMatchObject({ request_id: 'only-proc', version: 'v1', status_code: 422, client_request_id: 'c3', error: 'SCHEMA_MISMATCH: columns do not match' });
+    expect(recs[1]).toMatchObject({ request_id: 'only-proc', version: 'v1', status_code: 422, client_request_id: 'c3', error: 'INVALID_PARAMETER_VALUE: columns do not match' });
     expect(recs[1]?.latency_ms).toBeGreaterThanOrEqual(0);
   });
 

@@ -272,7 +272,7 @@ describe('Envoy RateLimitService/ShouldRateLimit over gRPC', () => {
     expect(over?.statuses?.[0]?.duration_until_reset?.seconds).toBe('1');
     const headers = Object.fromEntries((over?.response_headers_to_add ?? []).map((h) => [h.key, h.value]));
     expect(headers['retry-after']).toBe('1');
-    expect(JSON.parse(over?.raw_body?.toString() ?? '{}').error.code).toBe('THROTTLED');
+    expect(JSON.parse(over?.raw_body?.toString() ?? '{}').error_code).toBe('REQUEST_LIMIT_EXCEEDED');
   });
 
   it('applies per-key limits from the key entry, and passes descriptors that are not Sluice’s', async () => {

@@ -113,7 +113,7 @@ describe('npm start on a fresh machine', () => {
     expect(unknown.status).toBe(404);
     const wrongColumns = await predict({ dataframe_split: { columns: ['a'], data: [[1]] } }, { authorization: key });
     expect(wrongColumns.status).toBe(422);
-    expect(((await wrongColumns.json()) as { error: { code: string } }).error.code).toBeTruthy();
+    expect(((await wrongColumns.json()) as { error_code: string }).error_code).toBe('INVALID_PARAMETER_VALUE');
   });
 
   it('runs the demo at 80/20 with auth and the inference table on, visible over GraphQL', async () => {

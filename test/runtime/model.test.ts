@@ -142,7 +142,7 @@ describe('runtime app readiness', () => {
       expect((await fetch(`${url}/health`)).status).toBe(200);
       const notReady = await fetch(`${url}/ready`);
       expect(notReady.status).toBe(503);
-      expect((await notReady.json()).error.code).toBe('NOT_READY');
+      expect((await notReady.json()).error_code).toBe('TEMPORARILY_UNAVAILABLE');
       const early = await fetch(`${url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs":[[1]]}' });
       expect(early.status).toBe(503);
 

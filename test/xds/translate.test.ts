@@ -167,7 +167,8 @@ describe('translate: decoded field by field', () => {
     expect(empty.direct_response.status).toBe(503);
     expect(empty.route).toBeUndefined();
     expect(JSON.parse(empty.direct_response.body.inline_string)).toEqual({
-      error: { code: 'NO_RUNNING_VERSION', message: 'service empty has no running version' },
+      error_code: 'TEMPORARILY_UNAVAILABLE',
+      message: 'service empty has no running version',
     });
     // routes to no version carry no Sluice metadata
     for (const n of ['empty/pin/unknown', 'empty/default', 'wine/pin/unknown', 'not-found']) expect(byName(n).metadata).toBeUndefined();
