@@ -9,7 +9,7 @@ import * as protoLoader from '@grpc/proto-loader';
 export const OIP_PROTO_PATH = fileURLToPath(new URL('./grpc_predict_v2.proto', import.meta.url));
 export const OIP_SERVICE_NAME = 'inference.GRPCInferenceService';
 /** the gRPC path prefix every OIP call shares (`/inference.GRPCInferenceService/ModelInfer`, ...) */
-export const OIP_GRPC_PATH_PREFIX = `/${OIP_SERVICE_NAME}/`;
+export { OIP_GRPC_PATH_PREFIX } from '../xds/contract.ts';
 
 export interface InferParameter {
   bool_param?: boolean;

@@ -241,6 +241,7 @@ export function createRuntimeApp(options: RuntimeAppOptions): RuntimeApp {
       case '/invocations':
         return only('POST', () => invocations(req, res));
       case '/health':
+      case '/healthz': // the path Envoy's health check on version clusters asks (xds/translate.ts)
       case '/ping':
         return only('GET', () => send(res, 200, '{"status":"ok"}'));
       case '/ready':

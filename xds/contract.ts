@@ -49,6 +49,15 @@ export const REQUEST_ID_HEADER = 'x-request-id';
  */
 export const apiListenerName = (group: string) => `${group}.sluice`;
 
+/**
+ * The Open Inference Protocol's gRPC service: every call's path starts with this. Through
+ * Envoy's edge listener a call is routed to a group by its `:authority`, as KServe routes
+ * gRPC by host name: `{group}.sluice` (the proxyless listener's name), with or without a port.
+ */
+export const OIP_GRPC_PATH_PREFIX = '/inference.GRPCInferenceService/';
+// group names are DNS labels ([a-z0-9-]): nothing in them needs escaping in a regex
+export const oipGrpcAuthorityRegex = (group: string) => `^${group}\\.sluice(:[0-9]+)?$`;
+
 export const FILTER = {
   extAuthz: 'envoy.filters.http.ext_authz',
   rateLimit: 'envoy.filters.http.ratelimit',

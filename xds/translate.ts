@@ -55,6 +55,8 @@ import {
   KEY_ID_HEADER,
   METADATA_NAMESPACE,
   PIN_HEADER,
+  OIP_GRPC_PATH_PREFIX,
+  oipGrpcAuthorityRegex,
   RATE_LIMIT_DOMAIN,
   apiListenerName,
   clusterName,
@@ -491,6 +493,71 @@ function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
 }
 
 // ---------------------------------------------------------------------------------------
+// Open Inference Protocol gRPC through the edge listener
+
+/**
+ * OIP gRPC calls (`/inference.GRPCInferenceService/…`) to a group, told apart by their
+ * `:authority` (`{group}.sluice`, as KServe routes gRPC by host), pinned by x-sluice-version
+ * or split by the group's weights exactly as its /predict route. Credentials and rate limits
+ * apply as on /predict; the body capture (ext_proc) is off: the bodies are protobuf, not the
+ * JSON the inference table reads.
+ */
+function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
+  const authority = { name: ':authority', string_match: { safe_regex: { regex: oipGrpcAuthorityRegex(group.name) } } };
+  const match = (pin?: string): Route['match'] => ({
+    prefix: OIP_GRPC_PATH_PREFIX,
+    headers: pin === undefined ? [authority] : [authority, { name: PIN_HEADER, string_match: { exact: pin } }],
+    grpc: {},
+  });
+  const versions = sortedVersions(group);
+  const filters = new Map(versions.map((v) => [v.name, oipGrpcFilterConfig(group, v)]));
+  const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
+  const routes: Route[] = versions.map((v) => ({
+    name: `${group.name}/oip-grpc/pin/${v.name}`,
+    match: match(v.name),
+    route: { cluster: clusterName(group.name, v.name), timeout: ROUTE_TIMEOUT, rate_limits: pinRateLimits(group, v), hash_policy: hashPolicy },
+    request_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+    response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+    typed_per_filter_config: filters.get(v.name),
+    metadata: sluiceMetadata({ group: group.name, version: v.name }),
+  }));
+  const weights = integerWeights(versions);
+  const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
+  if (weighted.length === 0) return routes;
+  routes.push({
+    name: `${group.name}/oip-grpc/default`,
+    match: match(),
+    metadata: sluiceMetadata({ group: group.name }),
+    route: {
+      weighted_clusters: {
+        clusters: weighted.map(
+          (v): ClusterWeight => ({
+            name: clusterName(group.name, v.name),
+            weight: { value: weights.get(v.name) ?? 0 },
+            request_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+            response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+            typed_per_filter_config: filters.get(v.name),
+          }),
+        ),
+      },
+      timeout: ROUTE_TIMEOUT,
+      rate_limits: splitRateLimits(group, weighted),
+      hash_policy: hashPolicy,
+    },
+  });
+  return routes;
+}
+
+/** The version's ext_authz settings as on /predict; no ext_proc capture of protobuf bodies. */
+function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record<string, PackedAny> {
+  const predict = versionFilterConfig(group, v);
+  return sortedMap([
+    ...Object.entries(predict).filter(([name]) => name !== FILTER.extProc),
+    [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------
 // Proxyless gRPC (API listeners)
 
 function apiListener(group: DataPlaneGroup): Listener {
@@ -542,9 +609,17 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
 // ---------------------------------------------------------------------------------------
 // Clusters and endpoints
 
+/**
+ * Runtimes answer HTTP/1.1 (MLflow, OIP REST) and HTTP/2 (OIP gRPC) on one port: Envoy
+ * speaks to them what the client spoke to Envoy.
+ */
+function runtimeProtocolOptions(): HttpProtocolOptions {
+  return { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } };
+}
+
 function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Cluster {
   const name = clusterName(group.name, v.name);
-  const http1: HttpProtocolOptions = { explicit_http_config: { http_protocol_options: {} } };
+  const http1: HttpProtocolOptions = runtimeProtocolOptions();
   return {
     name,
     alt_stat_name: `sluice_${group.name}_${v.name}`,
@@ -553,7 +628,7 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
     eds_cluster_config: { eds_config: ADS, service_name: name },
     connect_timeout: { seconds: 2 },
     lb_policy: s.stickyHeader ? 'RING_HASH' : 'ROUND_ROBIN',
-    // model runtimes speak HTTP/1.1
+    // model runtimes speak HTTP/1.1, and HTTP/2 for gRPC
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(ENVOY_TYPES.httpProtocolOptions, http1),
     },
@@ -625,7 +700,7 @@ function translateGroup(g: DataPlaneGroup, settings: DataPlaneSettings): GroupOu
     apiRoute: resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, apiListenerName(g.name), apiRouteConfig(g, settings)),
     clusters: [],
     endpoints: [],
-    edgeRoutes: edgeRoutes(g, settings).map(encodeRoute),
+    edgeRoutes: [...edgeRoutes(g, settings), ...oipGrpcEdgeRoutes(g, settings)].map(encodeRoute),
   };
   for (const v of sortedVersions(g)) {
     const name = clusterName(g.name, v.name);

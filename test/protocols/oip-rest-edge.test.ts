@@ -144,7 +144,7 @@ describe('OIP REST at the edge', () => {
     }
     const byId = new Map(records.map((r) => [r.request_id, r]));
     expect(byId.get(ok.json.request_id ?? ok.headers.get('x-request-id'))).toMatchObject({ protocol: 'oip', client_request_id: 'oip-rec-1', status_code: 200, version: 'v1' });
-    const rec = byId.get(ok.headers.get('x-request-id'));
+    const rec = byId.get(ok.headers.get('x-request-id')) as Record<string, any>;
     expect(JSON.parse(rec.request).inputs[0].shape).toEqual([2, 13]);
     expect(JSON.parse(rec.response).outputs[0].data).toEqual(heldout.versions['1'].predictions.slice(0, 2));
     expect(byId.get(bad.json.request_id)).toMatchObject({ protocol: 'oip', status_code: 400, error: expect.stringContaining('BAD_REQUEST') });

@@ -157,6 +157,10 @@ describe('translate: decoded field by field', () => {
       'wine/pin/v2',
       'wine/pin/unknown',
       'wine/default',
+      // OIP gRPC by :authority (test/protocols/oip-grpc-xds.test.ts)
+      'wine/oip-grpc/pin/v1',
+      'wine/oip-grpc/pin/v2',
+      'wine/oip-grpc/default',
       'not-found',
     ]);
     const byName = (n: string): Obj => vh.routes.find((r: Obj) => r.name === n);
@@ -249,7 +253,7 @@ describe('translate: decoded field by field', () => {
     expect(nf.direct_response.status).toBe(404);
   });
 
-  it('cluster: EDS over ADS, HTTP/1.1, health check, outlier detection', () => {
+  it('cluster: EDS over ADS, the downstream protocol, health check, outlier detection', () => {
     const c = decodedAny(find(res.clusters, 'sluice/wine/v1').resource);
     expect(c.name).toBe('sluice/wine/v1');
     expect(c.type).toBe('EDS');
@@ -260,8 +264,8 @@ describe('translate: decoded field by field', () => {
     expect(c.lb_policy).toBe('ROUND_ROBIN');
     expect(c.connect_timeout).toEqual({ seconds: '2' });
     const opts = decodedAny(c.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
-    expect(opts.explicit_http_config.http_protocol_options).toEqual({});
-    expect(opts.explicit_http_config.http2_protocol_options).toBeUndefined();
+    // HTTP/1.1 for /predict, HTTP/2 for OIP gRPC: whatever the client spoke
+    expect(opts.use_downstream_protocol_config).toEqual({ http_protocol_options: {}, http2_protocol_options: {} });
     expect(c.health_checks).toHaveLength(1);
     expect(c.health_checks[0].http_health_check.path).toBe('/healthz');
     expect(c.health_checks[0].unhealthy_threshold).toEqual({ value: 2 });
