@@ -2,7 +2,7 @@
 // contract between the orchestrator (which spawns `node --import tsx runtime/server.ts`)
 // and the runtime: PORT, HOST, SLUICE_MODEL_PATH, SLUICE_MODEL_SIGNATURE,
 // SLUICE_MODEL_NAME, SLUICE_MODEL_VERSION, SLUICE_MODEL_FORMAT (onnx), SLUICE_USE_GPU,
-// plus optional limits.
+// plus optional limits and SLUICE_GRPC_PORT (a dedicated port for OIP gRPC besides PORT).
 import { DEFAULT_MAX_ROWS } from './scoring.ts';
 
 export interface RuntimeConfig {
@@ -18,6 +18,8 @@ export interface RuntimeConfig {
   maxRows: number;
   intraOpThreads: number;
   logLevel: string;
+  /** 0: OIP gRPC only on PORT (h2c spliced to a loopback gRPC server); else also its own port */
+  grpcPort: number;
 }
 
 export class ConfigError extends Error {
@@ -60,5 +62,6 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     maxRows: integer(env, 'SLUICE_MAX_ROWS', DEFAULT_MAX_ROWS, 1, 10_000_000),
     intraOpThreads: integer(env, 'SLUICE_INTRA_OP_THREADS', 1, 1, 256),
     logLevel: env.LOG_LEVEL || 'info',
+    grpcPort: integer(env, 'SLUICE_GRPC_PORT', 0, 0, 65535),
   };
 }

@@ -35,10 +35,11 @@ async function main(): Promise<void> {
     metrics,
     log,
   });
-  // loopback only: reached through the front listener's port
-  const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  // On loopback: reached through the front listener's port (and on SLUICE_GRPC_PORT directly when set)
+  const bind = (address: string) =>
+    new Promise<number>((resolve, reject) => grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const grpcPort = await bind('127.0.0.1:0');
+  if (config.grpcPort > 0) log.info({ host: config.host, port: await bind(`${config.host}:${config.grpcPort}`) }, 'OIP gRPC listening on its own port');
   const front = await listenFront(app.server, grpcPort, config.port, config.host);
   const port = front.port;
   log.info({ host: config.host, port }, 'runtime listening');
