@@ -19,6 +19,7 @@ describe('readRuntimeConfig', () => {
       maxRows: 100_000,
       intraOpThreads: 1,
       logLevel: 'info',
+      grpcPort: 0,
     });
   });
 
