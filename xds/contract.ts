@@ -96,9 +96,12 @@ export const EXT_PROC_METADATA = { group: 'x-sluice-group', version: 'x-sluice-v
 /** The access log's log_name: the ALS stream names it in its identifier. */
 export const ACCESS_LOG_NAME = 'sluice-edge';
 /**
- * Namespace of Sluice's `filter_metadata` on clusters and routes. A version cluster
- * carries the version's policy facts (SluiceClusterMetadata), a route to a version the
- * group (and, on a pin route, the version), so a data plane can act on xDS alone.
+ * Namespace of Sluice's `filter_metadata` on clusters and routes: a version cluster and a
+ * route to a version name their group (and the version), so the capture and the access log
+ * can tell whose request it was from xDS attributes alone. Per-request policy (auth on/off,
+ * QPS limits, inference-table settings) is NOT pushed as metadata: the one source of truth
+ * is the database, read through gateway/policy (PolicySource) by the Envoy plugins and the
+ * local edge alike. xDS carries only what Envoy itself acts on (per-route filter configs).
  */
 export const METADATA_NAMESPACE = 'sluice';
 /** Envoy attributes the ext_proc filter asks for: the gateway reads group/version from them. */
@@ -108,10 +111,6 @@ export const EXT_PROC_ATTRIBUTES = ['xds.cluster_name', 'xds.route_metadata'] as
 export interface SluiceClusterMetadata {
   group: string;
   version: string;
-  auth_enabled: boolean;
-  /** absent when the version has no QPS limit */
-  qps_limit?: number;
-  inference: { enabled: boolean; sample_rate: number; max_body_bytes: number };
 }
 /** `filter_metadata.sluice` of a route to a version: the pin routes name the version too. */
 export interface SluiceRouteMetadata {

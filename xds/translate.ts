@@ -8,8 +8,9 @@
 //   RDS  `sluice-edge`        one virtual host, routes for `/services/{group}/predict`
 //        `{group}.sluice`     the same split for the gRPC API listener
 //   CDS  `sluice/{g}/{v}`     one EDS cluster per running version (HTTP/1.1 upstream),
-//                             its policy facts in metadata.filter_metadata.sluice; routes
-//                             to a version name their group (and pinned version) there too
+//                             naming its group and version in metadata.filter_metadata.sluice;
+//                             routes to a version name their group (and pinned version) there
+//                             too (policy itself is read from the database: xds/contract.ts)
 //   EDS  `sluice/{g}/{v}`     the version's healthy instances
 //
 // Same model and settings → byte-identical encoded resources: everything is emitted in
@@ -215,17 +216,7 @@ const sluiceMetadata = (data: SluiceClusterMetadata | SluiceRouteMetadata): Meta
 });
 
 export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): SluiceClusterMetadata {
-  return {
-    group: group.name,
-    version: v.name,
-    auth_enabled: v.authEnabled,
-    qps_limit: v.qpsLimit ?? undefined,
-    inference: {
-      enabled: v.inferenceTable.enabled,
-      sample_rate: v.inferenceTable.sampleRate,
-      max_body_bytes: v.inferenceTable.maxBodyBytes,
-    },
-  };
+  return { group: group.name, version: v.name };
 }
 
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
