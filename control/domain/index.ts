@@ -7,6 +7,7 @@ import { Lifecycle } from './lifecycle.ts';
 import { People, type PasswordHasher, type SessionIssuer } from './people.ts';
 import { ResourceGroups } from './resource-groups.ts';
 import { Traffic } from './traffic.ts';
+import { Terminals } from './terminals.ts';
 import { ServiceVersions } from './versions.ts';
 
 export interface Domain {
@@ -18,6 +19,7 @@ export interface Domain {
   resourceGroups: ResourceGroups;
   people: People;
   lifecycle: Lifecycle;
+  terminals: Terminals;
 }
 
 export function createDomain(
@@ -36,6 +38,7 @@ export function createDomain(
     resourceGroups: new ResourceGroups(deps),
     people: new People(deps, credentials.passwords, credentials.sessions),
     lifecycle,
+    terminals: new Terminals(deps),
   };
 }
 

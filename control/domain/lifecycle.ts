@@ -5,6 +5,7 @@ import type { Orchestrator, OrchestratorReport } from '../orchestrator/port.ts';
 import { ChangeFeed } from './changes.ts';
 import type { DomainDeps } from './deps.ts';
 import { recordEvent } from './events.ts';
+import { nextVersionStatus } from './status.ts';
 import { transitionVersion } from './transitions.ts';
 
 export class Lifecycle {
@@ -94,15 +95,9 @@ export class Lifecycle {
         return;
       }
       case 'version': {
-        const from = version.status;
-        let to: typeof from | null = null;
-        if (report.status === 'RUNNING' && (from === 'STARTING' || from === 'FAILED')) to = 'RUNNING';
-        else if (report.status === 'FAILED' && from !== 'STOPPING' && from !== 'STOPPED' && from !== 'DRAFT') to = 'FAILED';
-        else if (report.status === 'STOPPED' && from === 'STOPPING') to = 'STOPPED';
-        else if (report.status === 'STOPPED' && (from === 'RUNNING' || from === 'STARTING')) to = 'FAILED';
-        if (!to || to === from) return;
-        const target = to;
-        const reason = report.reason ?? (target === 'FAILED' && report.status === 'STOPPED' ? 'replicas went away unexpectedly' : null);
+        const next = nextVersionStatus(version.status, report);
+        if (!next) return;
+        const { to: target, reason } = next;
         await prisma.$transaction((tx) => transitionVersion(tx, version.id, target, reason));
         if (target === 'STOPPED') {
           const gone = await prisma.instance.findMany({ where: { versionId: version.id }, select: { id: true } });

@@ -46,3 +46,49 @@ export function rebalance(shares: { id: string; percent: number }[]): Map<string
   }
   return result;
 }
+
+/** One replica as an orchestrator sees it (a local process, a pod). */
+export interface ReplicaReadiness {
+  name: string;
+  state: 'WAITING' | 'RUNNING' | 'TERMINATING' | 'FAILED';
+  reason?: string | undefined;
+}
+
+/** What an orchestrator reports for a version as a whole, or null for "still on its way". */
+export type VersionVerdict = { status: 'RUNNING' } | { status: 'FAILED'; reason: string } | null;
+
+/**
+ * The one readiness rule, for every orchestrator: a version is RUNNING once at least
+ * `wanted` of its replicas are RUNNING (ready) and none has FAILED; FAILED as soon as one
+ * replica has failed for good (crash loop given up, image cannot be pulled, …); otherwise
+ * still starting. "At least" rather than "exactly": during a rollout or a scale-down the
+ * old replicas still count while they serve, and a TERMINATING one never counts.
+ */
+export function versionReadiness(wanted: number, replicas: readonly ReplicaReadiness[]): VersionVerdict {
+  const failed = replicas.find((r) => r.state === 'FAILED');
+  if (failed) return { status: 'FAILED', reason: `${failed.name}: ${failed.reason ?? 'failed'}` };
+  const running = replicas.filter((r) => r.state === 'RUNNING').length;
+  return running >= wanted ? { status: 'RUNNING' } : null;
+}
+
+/**
+ * A version's next status when its orchestrator reports on it; null when the report changes
+ * nothing (a late RUNNING for a version being stopped, a repeat). The rules:
+ *   RUNNING  from STARTING, or from FAILED (it recovered: a replica came back)
+ *   FAILED   from anything but DRAFT, STOPPING and STOPPED (a stop wins over a failure)
+ *   STOPPED  from STOPPING; from RUNNING or STARTING it means the replicas went away
+ *            unexpectedly, which is a FAILED version
+ */
+export function nextVersionStatus(
+  from: StatusName,
+  report: { status: 'RUNNING' | 'FAILED' | 'STOPPED'; reason?: string | undefined },
+): { to: StatusName; reason: string | null } | null {
+  let to: StatusName | null = null;
+  if (report.status === 'RUNNING' && (from === 'STARTING' || from === 'FAILED')) to = 'RUNNING';
+  else if (report.status === 'FAILED' && from !== 'STOPPING' && from !== 'STOPPED' && from !== 'DRAFT') to = 'FAILED';
+  else if (report.status === 'STOPPED' && from === 'STOPPING') to = 'STOPPED';
+  else if (report.status === 'STOPPED' && (from === 'RUNNING' || from === 'STARTING')) to = 'FAILED';
+  if (!to || to === from) return null;
+  const reason = report.reason ?? (to === 'FAILED' && report.status === 'STOPPED' ? 'replicas went away unexpectedly' : null);
+  return { to, reason };
+}

@@ -7,6 +7,7 @@ import type { VersionDeployment } from '../orchestrator/port.ts';
 import { requireProjectRole, type Actor } from './actor.ts';
 import { audit } from './audit.ts';
 import { ChangeFeed } from './changes.ts';
+import { deploymentHash, versionDeployment, versionSpec, type VersionSpec } from './deployment.ts';
 import type { DomainDeps } from './deps.ts';
 import { assertDnsLabel, assertText } from './names.ts';
 import { JSON_NULL, type Prisma, type ServiceVersion, type Tx } from '../../platform/db/prisma.ts';
@@ -245,45 +246,32 @@ export class ServiceVersions {
       return { before, after };
     });
     const live = after.status === 'RUNNING' || after.status === 'STARTING';
-    const backendChanged = ['replicas', 'cpu', 'memoryGiB', 'gpuType', 'gpuCount', 'image', 'modelName', 'modelVersion', 'port']
-      .some((k) => JSON.stringify(before[k as keyof ServiceVersion]) !== JSON.stringify(after[k as keyof ServiceVersion]))
-      || JSON.stringify(before.command) !== JSON.stringify(after.command) || JSON.stringify(before.env) !== JSON.stringify(after.env);
-    if (live && backendChanged) await this.deps.orchestrator.deploy(await this.deployment(after));
+    // what runs changed ⇔ the deployment hash changed (model, MLflow URI, image, registry
+    // credentials, spec, replicas, nodes: see deployment.ts); policy alone goes to the data plane
+    if (live && deploymentHash(await this.spec(before)) !== deploymentHash(await this.spec(after))) {
+      await this.deps.orchestrator.deploy(await this.deployment(after));
+    }
     await this.changes.version(after.groupId, id);
     if (live) await this.changes.dataPlane(`version ${id} updated`);
     return after;
   }
 
-  /** What the orchestrator needs to run a version: the model or image, the spec, the nodes. */
-  async deployment(version: ServiceVersion): Promise<VersionDeployment> {
-    const { prisma, secrets, models } = this.deps;
-    const group = await prisma.serviceGroup.findUniqueOrThrow({ where: { id: version.groupId } });
-    const rg = version.resourceGroupId
+  /** The version's spec: its row with its group's name and its dedicated nodes (deployment.ts). */
+  async spec(version: ServiceVersion): Promise<VersionSpec> {
+    const { prisma } = this.deps;
+    const group = await prisma.serviceGroup.findUniqueOrThrow({ where: { id: version.groupId }, select: { name: true } });
+    const resourceGroup = version.resourceGroupId
       ? await prisma.resourceGroup.findUnique({ where: { id: version.resourceGroupId }, include: { nodes: { orderBy: { name: 'asc' } } } })
       : null;
-    const source: VersionDeployment['source'] = version.modelSource === 'IMAGE'
-      ? {
-          kind: 'image',
-          image: version.image ?? '',
-          command: (version.command as string[] | null) ?? [],
-          env: (version.env as { name: string; value: string }[] | null) ?? [],
-          port: version.port ?? 8080,
-          registryAuth: version.registryUsername && version.registryPasswordEnc
-            ? { username: version.registryUsername, password: secrets.open(version.registryPasswordEnc) }
-            : null,
-        }
-      : await models.resolve(version);
-    return {
-      versionId: version.id,
-      groupName: group.name,
-      versionName: version.name,
-      replicas: version.replicas,
-      source,
-      resources: { cpu: version.cpu, memoryGiB: version.memoryGiB, gpuType: version.gpuType, gpuCount: version.gpuCount },
-      dedicated: rg
-        ? { resourceGroupName: rg.name, nodes: rg.nodes.map((n) => ({ name: n.name, cpu: n.cpu, memoryGiB: n.memoryGiB, gpuType: n.gpuType, gpuCount: n.gpuCount, state: n.state })) }
-        : null,
-    };
+    return versionSpec(version, { groupName: group.name, resourceGroup });
+  }
+
+  /** What the orchestrator needs to run a version: the model or image, the spec, the nodes. */
+  async deployment(version: ServiceVersion): Promise<VersionDeployment> {
+    const { secrets, models } = this.deps;
+    const spec = await this.spec(version);
+    const model = spec.source.kind === 'model' ? await models.resolve(version) : null;
+    return versionDeployment(spec, { model, openSecret: (sealed) => secrets.open(sealed) });
   }
 
   async start(actor: Actor, id: string): Promise<ServiceVersion> {

@@ -1,6 +1,6 @@
 // The instance terminal over WebSocket: bridges an operator's browser to
 // `Orchestrator.openTerminal` (a shell in a local replica, `kubectl exec` into a pod).
-// Admins only, every opening audited.
+// Admins only, every opening audited: the rules are in control/domain/terminals.ts.
 //
 // Protocol (`GET /terminal`, WebSocket upgrade; every frame is one JSON text message):
 //
@@ -40,7 +40,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { TerminalSession } from '../orchestrator/port.ts';
-import { audit } from '../domain/audit.ts';
+import type { OpenedTerminal } from '../domain/terminals.ts';
 import { SluiceError } from '../../platform/errors.ts';
 
 export interface TerminalLimits {
@@ -160,45 +160,11 @@ export function parseClientMessage(text: string): ClientMessage {
   }
 }
 
-/**
- * Holds what the shell prints before anyone listens: the first prompt comes at once, while
- * the audit row is still being written, and a session drops data nobody listens to.
- */
-const EARLY_OUTPUT_LIMIT = 1024 * 1024;
-
-function holdEarlyOutput(session: TerminalSession): TerminalSession {
-  let held: string[] | null = [];
-  let heldChars = 0;
-  const listeners: ((data: string) => void)[] = [];
-  session.onData((data) => {
-    if (held) {
-      // bounded: a shell flooding output during those milliseconds loses the excess
-      if (heldChars < EARLY_OUTPUT_LIMIT) held.push(data);
-      heldChars += data.length;
-    } else for (const l of listeners) l(data);
-  });
-  return {
-    tty: session.tty,
-    write: (data) => session.write(data),
-    resize: (cols, rows) => session.resize(cols, rows),
-    onExit: (listener) => session.onExit(listener),
-    close: () => session.close(),
-    onData(listener) {
-      listeners.push(listener);
-      if (held) {
-        const early = held;
-        held = null;
-        for (const data of early) listener(data);
-      }
-    },
-  };
-}
-
-/** Authenticates, authorizes, finds the instance, opens the shell and audits it. */
+/** Authenticates the opener, then asks the domain to open (authorize, check, audit). */
 async function openSession(
   contextFor: TerminalServerOptions['context'],
   open: Extract<ClientMessage, { type: 'open' }>,
-): Promise<{ session: TerminalSession; instanceName: string; tty: boolean }> {
+): Promise<OpenedTerminal> {
   if (!open.token) throw new TerminalRefusal('UNAUTHENTICATED', 'send a bearer token in the "open" message');
   const authorization = /^bearer\s/i.test(open.token) ? open.token : `Bearer ${open.token}`;
   let ctx: GraphQLContext;
@@ -210,30 +176,8 @@ async function openSession(
   }
   const actor = ctx.actor;
   if (!actor) throw new TerminalRefusal('UNAUTHENTICATED', 'bad credential');
-  if (actor.role !== 'ADMIN') throw new TerminalRefusal('FORBIDDEN', `${actor.username} is not an admin; only admins may open a terminal`);
-
-  const instance = await ctx.prisma.instance.findUnique({ where: { id: open.instanceId }, include: { version: true } });
-  if (!instance) throw new TerminalRefusal('NOT_FOUND', `no instance with id ${open.instanceId}`);
-  if (instance.state !== 'RUNNING') throw new TerminalRefusal('CONFLICT', `instance ${instance.name} is ${instance.state}, not RUNNING`);
-
-  let session: TerminalSession;
-  try {
-    session = holdEarlyOutput(await ctx.domain.deps.orchestrator.openTerminal(instance.versionId, instance.name));
-  } catch (error) {
-    if (error instanceof SluiceError && error.code === 'NOT_FOUND') throw new TerminalRefusal('NOT_FOUND', error.message);
-    throw error;
-  }
-  try {
-    const at = ctx.domain.deps.now();
-    await ctx.prisma.$transaction((tx) =>
-      audit(tx, actor, 'openTerminal', 'Instance', instance.id, null, { instance: instance.name, versionId: instance.versionId, version: instance.version.name }, at),
-    );
-  } catch (error) {
-    session.close(); // no terminal without its audit row
-    throw error;
-  }
-  // only pod exec runs with a pseudo-terminal; local replicas get a shell over pipes
-  return { session, instanceName: instance.name, tty: session.tty };
+  // the rules (admin only, RUNNING instance, audited) are the domain's: domain/terminals.ts
+  return ctx.domain.terminals.open(actor, open.instanceId);
 }
 
 export function createTerminalServer(options: TerminalServerOptions): TerminalServer {

@@ -64,7 +64,8 @@ export interface InstanceReport {
 }
 
 export type OrchestratorReport =
-  // the version as a whole: RUNNING once every replica is ready, FAILED when it cannot run, STOPPED once gone
+  // the version as a whole, judged by domain/status.ts versionReadiness (RUNNING once at least
+  // `replicas` replicas are ready, FAILED when one cannot run), STOPPED once gone
   | { type: 'version'; versionId: string; status: 'RUNNING' | 'FAILED' | 'STOPPED'; reason?: string }
   | { type: 'instance'; versionId: string; instance: InstanceReport }
   | { type: 'instanceRemoved'; versionId: string; name: string }

@@ -171,6 +171,20 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
     await cp.gql(`mutation($id: ID!) { startServiceVersion(id: $id) { id } }`, { id: row.id });
     const deployment = cp.orchestrator.deployments.find((d) => d.versionId === row.id);
     expect(deployment?.source).toMatchObject({ kind: 'image', registryAuth: { username: 'me', password: 'hunter2-secret' } });
+
+    // change detection compares deployment hashes: a policy change does not redeploy, new
+    // registry credentials with the same image do (a hand-kept field list used to miss them)
+    const deploysOf = () => cp.orchestrator.deployments.filter((d) => d.versionId === row.id);
+    const deployed = deploysOf().length;
+    expect((await cp.gql(`mutation($id: ID!) { updateServiceVersion(id: $id, input: { qpsLimit: 5, authEnabled: true }) { id } }`, { id: row.id })).errors).toBeUndefined();
+    expect(deploysOf()).toHaveLength(deployed);
+    const rotated = await cp.gql(
+      `mutation($id: ID!, $input: UpdateServiceVersionInput!) { updateServiceVersion(id: $id, input: $input) { id } }`,
+      { id: row.id, input: { image: { image: 'registry.example/me/model:1', command: ['python', 'serve.py'], port: 9000, registryUsername: 'me', registryPassword: 'rotated-secret' } } },
+    );
+    expect(rotated.errors).toBeUndefined();
+    expect(deploysOf()).toHaveLength(deployed + 1);
+    expect(deploysOf().at(-1)?.source).toMatchObject({ kind: 'image', registryAuth: { username: 'me', password: 'rotated-secret' } });
   });
 
   it('switches a version from a custom image to a registry model, leaving nothing of the image behind', async () => {

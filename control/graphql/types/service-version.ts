@@ -2,6 +2,7 @@
 // instances), the version operations (add, update, start, stop, delete) and traffic.
 import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
+import { resourceSpec, sourceSpec } from '../../domain/deployment.ts';
 import { assertVersionReadable, untilDeleted } from '../access.ts';
 import { builder } from '../builder.ts';
 import { requireActor } from '../context.ts';
@@ -80,28 +81,28 @@ export const ServiceVersionRef = builder.prismaObject('ServiceVersion', {
     model: t.field({
       type: ModelRef,
       nullable: true,
-      resolve: (v) => (v.modelSource === 'IMAGE' || !v.modelName || !v.modelVersion
-        ? null
-        : { source: v.modelSource, name: v.modelName, version: v.modelVersion, trackingUri: v.mlflowTrackingUri }),
+      resolve: (v) => {
+        const s = sourceSpec(v);
+        return s.kind === 'model' && s.name && s.version ? { source: s.source, name: s.name, version: s.version, trackingUri: s.trackingUri } : null;
+      },
     }),
     image: t.field({
       type: ImageSource,
       nullable: true,
-      resolve: (v) => (v.modelSource !== 'IMAGE'
-        ? null
-        : {
-            image: v.image ?? '',
-            command: (v.command as string[] | null) ?? [],
-            port: v.port ?? 8080,
-            env: (v.env as { name: string; value: string }[] | null) ?? [],
-            registryUsername: v.registryUsername,
-            hasRegistryPassword: v.registryPasswordEnc != null,
-          }),
+      resolve: (v) => {
+        const s = sourceSpec(v);
+        if (s.kind !== 'image') return null;
+        const { registryPasswordEnc, ...shown } = s;
+        return { ...shown, hasRegistryPassword: registryPasswordEnc != null };
+      },
     }),
     resourceSource: t.expose('resourceSource', { type: ResourceSourceEnum }),
     resources: t.field({
       type: ResourceSpec,
-      resolve: (v) => ({ cpu: v.cpu, memoryGiB: v.memoryGiB, gpuType: v.gpuType, gpuCount: v.gpuCount, label: specLabel(v.cpu, v.memoryGiB, v.gpuType, v.gpuCount) }),
+      resolve: (v) => {
+        const r = resourceSpec(v);
+        return { ...r, label: specLabel(r.cpu, r.memoryGiB, r.gpuType, r.gpuCount) };
+      },
     }),
     resourceGroup: t.relation('resourceGroup', { nullable: true }),
     logDeliveryEnabled: t.exposeBoolean('logDeliveryEnabled'),

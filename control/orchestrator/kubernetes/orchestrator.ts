@@ -35,6 +35,7 @@ import {
   type ManifestOptions,
 } from './manifests.ts';
 import { eventCount, eventTime, parseCpu, parseMemory, podReport, podState, podVersionId, readyEndpoints } from './status.ts';
+import { versionReadiness } from '../../domain/status.ts';
 
 export interface KubernetesOrchestratorOptions extends Partial<ManifestOptions> {
   /** default: loaded the way kubectl does (KUBECONFIG, ~/.kube/config, in-cluster) */
@@ -140,19 +141,13 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
       }
       return;
     }
-    const states = current.map((p) => ({ pod: p, ...podState(p) }));
-    const failed = states.find((s) => s.state === 'FAILED');
-    if (failed) {
-      if (t.lastStatus !== 'FAILED') {
-        t.lastStatus = 'FAILED';
-        emit({ type: 'version', versionId, status: 'FAILED', reason: `${failed.pod.metadata?.name}: ${failed.reason ?? 'failed'}` });
-      }
-      return;
-    }
-    const running = states.filter((s) => s.state === 'RUNNING').length;
-    if (running >= t.deployment.replicas && t.lastStatus !== 'RUNNING') {
-      t.lastStatus = 'RUNNING';
-      emit({ type: 'version', versionId, status: 'RUNNING' });
+    const verdict = versionReadiness(
+      t.deployment.replicas,
+      current.map((p) => ({ name: p.metadata?.name ?? '', ...podState(p) })),
+    );
+    if (verdict && verdict.status !== t.lastStatus) {
+      t.lastStatus = verdict.status;
+      emit({ type: 'version', versionId, ...verdict });
     }
   }
 

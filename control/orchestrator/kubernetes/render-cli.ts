@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { dumpYaml } from '@kubernetes/client-node';
 import { SluiceError } from '../../../platform/errors.ts';
 import type { ModelSignature } from '../../../platform/model-signature.ts';
+import { versionDeployment, versionSpec } from '../../domain/deployment.ts';
 import type { VersionDeployment } from '../port.ts';
 import { defaultManifestOptions, orderedObjects, renderManifests, type ManifestOptions } from './manifests.ts';
 
@@ -63,40 +64,23 @@ async function readDeploymentsFromDb(group: string, env: NodeJS.ProcessEnv): Pro
     if (!found) throw new SluiceError('NOT_FOUND', `no service group named "${group}"`);
     const result: VersionDeployment[] = [];
     for (const v of found.versions) {
-      let source: VersionDeployment['source'];
-      if (v.modelSource === 'IMAGE') {
-        source = {
-          kind: 'image',
-          image: v.image ?? '',
-          command: (v.command as string[] | null) ?? [],
-          env: (v.env as { name: string; value: string }[] | null) ?? [],
-          port: v.port ?? 8080,
-          // The password stays encrypted: the rendered Secret is redacted anyway.
-          registryAuth: v.registryUsername && v.registryPasswordEnc ? { username: v.registryUsername, password: REDACTED } : null,
-        };
-      } else {
-        const mv = await db.prisma.modelVersion.findFirst({ where: { version: v.modelVersion ?? '', model: { name: v.modelName ?? '' } } });
-        source = {
+      const spec = versionSpec(v, { groupName: found.name, resourceGroup: v.resourceGroup });
+      let model: Extract<VersionDeployment['source'], { kind: 'model' }> | null = null;
+      if (spec.source.kind === 'model') {
+        // the built-in registry's row when there is one; an MLflow model is not fetched here
+        const { name, version } = spec.source;
+        const mv = await db.prisma.modelVersion.findFirst({ where: { version, model: { name } } });
+        model = {
           kind: 'model',
-          modelName: v.modelName ?? '',
-          modelVersion: v.modelVersion ?? '',
-          artifactUri: mv?.artifactUri ?? `models/${v.modelName}/${v.modelVersion}/model.onnx`,
+          modelName: name,
+          modelVersion: version,
+          artifactUri: mv?.artifactUri ?? `models/${name}/${version}/model.onnx`,
           format: mv?.format ?? 'onnx',
           signature: (mv?.signature as unknown as ModelSignature | undefined) ?? { inputs: [], outputs: [] },
         };
       }
-      const rg = v.resourceGroup;
-      result.push({
-        versionId: v.id,
-        groupName: found.name,
-        versionName: v.name,
-        replicas: v.replicas,
-        source,
-        resources: { cpu: v.cpu, memoryGiB: v.memoryGiB, gpuType: v.gpuType, gpuCount: v.gpuCount },
-        dedicated: rg
-          ? { resourceGroupName: rg.name, nodes: rg.nodes.map((n) => ({ name: n.name, cpu: n.cpu, memoryGiB: n.memoryGiB, gpuType: n.gpuType, gpuCount: n.gpuCount, state: n.state })) }
-          : null,
-      });
+      // The password stays encrypted: the rendered Secret is redacted anyway.
+      result.push(versionDeployment(spec, { model, openSecret: () => REDACTED }));
     }
     return result;
   } finally {

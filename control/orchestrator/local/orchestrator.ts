@@ -7,6 +7,7 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { conflict, notFound } from '../../../platform/errors.ts';
+import { versionReadiness } from '../../domain/status.ts';
 import type {
   LogLine,
   Orchestrator,
@@ -132,18 +133,15 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
   });
 
   function evaluate(entry: VersionEntry): void {
-    const replicas = [...entry.replicas.values()];
-    const failed = replicas.find((r) => r.failed);
-    if (failed) {
-      if (entry.lastStatus !== 'FAILED') {
-        entry.lastStatus = 'FAILED';
-        emit({ type: 'version', versionId: entry.deployment.versionId, status: 'FAILED', reason: `${failed.instance}: ${failed.reason ?? 'failed'}` });
-      }
-      return;
-    }
-    if (replicas.length === entry.deployment.replicas && replicas.every((r) => r.ready) && entry.lastStatus !== 'RUNNING') {
-      entry.lastStatus = 'RUNNING';
-      emit({ type: 'version', versionId: entry.deployment.versionId, status: 'RUNNING' });
+    const replicas = [...entry.replicas.values()].map((r) => ({
+      name: r.instance,
+      state: r.failed ? ('FAILED' as const) : r.ready ? ('RUNNING' as const) : ('WAITING' as const),
+      reason: r.reason,
+    }));
+    const verdict = versionReadiness(entry.deployment.replicas, replicas);
+    if (verdict && verdict.status !== entry.lastStatus) {
+      entry.lastStatus = verdict.status;
+      emit({ type: 'version', versionId: entry.deployment.versionId, ...verdict });
     }
   }
 
