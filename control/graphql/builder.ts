@@ -16,6 +16,9 @@ export const builder = new SchemaBuilder<{
   PrismaTypes: PrismaTypes;
   AuthScopes: { authenticated: boolean; admin: boolean };
   Scalars: {
+    // IDs arrive as strings (graphql-js coerces an Int literal to its string form), so
+    // resolvers get `string`, never `string | number`
+    ID: { Input: string; Output: string | number };
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
   };

@@ -1,6 +1,7 @@
 // GraphQL for API keys: create (the key is shown once), revoke, list with last use.
 import { assertGroupReadable } from '../access.ts';
 import { builder } from '../builder.ts';
+import { reselect } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 
 export const ApiKeyRef = builder.prismaObject('ApiKey', {
@@ -33,10 +34,10 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     args: { groupId: t.arg.id({ required: true }), includeRevoked: t.arg.boolean({ defaultValue: false }) },
     resolve: async (query, _root, { groupId, includeRevoked }, ctx) => {
-      await assertGroupReadable(ctx, String(groupId));
+      await assertGroupReadable(ctx, groupId);
       return ctx.prisma.apiKey.findMany({
         ...query,
-        where: { groupId: String(groupId), ...(includeRevoked ? {} : { revokedAt: null }) },
+        where: { groupId, ...(includeRevoked ? {} : { revokedAt: null }) },
         orderBy: { createdAt: 'desc' },
       });
     },
@@ -49,8 +50,8 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { groupId: t.arg.id({ required: true }), versionId: t.arg.id(), name: t.arg.string() },
     resolve: async (_root, { groupId, versionId, name }, ctx) => {
-      const { key, apiKey } = await ctx.domain.apiKeys.create(requireActor(ctx), String(groupId), {
-        versionId: versionId != null ? String(versionId) : null,
+      const { key, apiKey } = await ctx.domain.apiKeys.create(requireActor(ctx), groupId, {
+        versionId: versionId ?? null,
         name: name ?? null,
       });
       return { key, apiKeyId: apiKey.id };
@@ -60,9 +61,7 @@ builder.mutationFields((t) => ({
     type: 'ApiKey',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { id }, ctx) => {
-      await ctx.domain.apiKeys.revoke(requireActor(ctx), String(id));
-      return ctx.prisma.apiKey.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id }, ctx) =>
+      reselect(ctx.domain.apiKeys.revoke(requireActor(ctx), id), ctx.prisma.apiKey, query, id),
   }),
 }));

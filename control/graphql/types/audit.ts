@@ -31,10 +31,10 @@ builder.queryFields((t) => ({
       ctx.prisma.auditLog.findMany({
         ...query,
         where: {
-          ...(filter?.actorId ? { actorId: String(filter.actorId) } : {}),
+          ...(filter?.actorId ? { actorId: filter.actorId } : {}),
           ...(filter?.action ? { action: filter.action } : {}),
           ...(filter?.resourceKind ? { resourceKind: filter.resourceKind } : {}),
-          ...(filter?.resourceId ? { resourceId: String(filter.resourceId) } : {}),
+          ...(filter?.resourceId ? { resourceId: filter.resourceId } : {}),
         },
         orderBy: [{ at: 'desc' }, { id: 'asc' }],
       }),

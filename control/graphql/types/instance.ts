@@ -51,8 +51,8 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     args: { versionId: t.arg.id({ required: true }) },
     resolve: async (query, _root, { versionId }, ctx) => {
-      await assertVersionReadable(ctx, String(versionId));
-      return ctx.prisma.instance.findMany({ ...query, where: { versionId: String(versionId) }, orderBy: { name: 'asc' } });
+      await assertVersionReadable(ctx, versionId);
+      return ctx.prisma.instance.findMany({ ...query, where: { versionId }, orderBy: { name: 'asc' } });
     },
   }),
   events: t.prismaConnection({
@@ -63,14 +63,14 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     args: { filter: t.arg({ type: EventFilter }) },
     resolve: async (query, _root, { filter }, ctx) => {
-      if (filter?.groupId) await assertGroupReadable(ctx, String(filter.groupId));
-      if (filter?.versionId) await assertVersionReadable(ctx, String(filter.versionId));
+      if (filter?.groupId) await assertGroupReadable(ctx, filter.groupId);
+      if (filter?.versionId) await assertVersionReadable(ctx, filter.versionId);
       const readable = await ctx.prisma.serviceGroup.findMany({ where: await readableGroupsWhere(ctx), select: { id: true } });
       return ctx.prisma.event.findMany({
         ...query,
         where: {
-          ...(filter?.groupId ? { groupId: String(filter.groupId) } : { groupId: { in: readable.map((g) => g.id) } }),
-          ...(filter?.versionId ? { versionId: String(filter.versionId) } : {}),
+          ...(filter?.groupId ? { groupId: filter.groupId } : { groupId: { in: readable.map((g) => g.id) } }),
+          ...(filter?.versionId ? { versionId: filter.versionId } : {}),
           ...(filter?.level ? { level: filter.level } : {}),
           ...(filter?.reason ? { reason: filter.reason } : {}),
         },
@@ -85,7 +85,7 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
-      await ctx.domain.versions.restartInstance(requireActor(ctx), String(id));
+      await ctx.domain.versions.restartInstance(requireActor(ctx), id);
       return true;
     },
   }),
@@ -101,8 +101,8 @@ builder.subscriptionFields((t) => ({
     authScopes: { authenticated: true },
     args: { versionId: t.arg.id({ required: true }) },
     subscribe: async (_root, { versionId }, ctx) => {
-      await assertVersionReadable(ctx, String(versionId));
-      return ctx.pubsub.subscribe<ChangeNotice>(topics.instances(String(versionId)));
+      await assertVersionReadable(ctx, versionId);
+      return ctx.pubsub.subscribe<ChangeNotice>(topics.instances(versionId));
     },
     resolve: (notice) => ({ versionId: notice.versionId ?? '', instanceId: notice.id, deleted: Boolean(notice.deleted) }),
   }),
@@ -111,13 +111,13 @@ builder.subscriptionFields((t) => ({
     authScopes: { authenticated: true },
     args: { groupId: t.arg.id() },
     subscribe: async (_root, { groupId }, ctx) => {
-      if (groupId != null) await assertGroupReadable(ctx, String(groupId));
+      if (groupId != null) await assertGroupReadable(ctx, groupId);
       const source = ctx.pubsub.subscribe<ChangeNotice>(topics.events);
       const where = await readableGroupsWhere(ctx);
       return (async function* () {
         try {
           for await (const notice of source) {
-            if (groupId != null && notice.groupId !== String(groupId)) continue;
+            if (groupId != null && notice.groupId !== groupId) continue;
             if (!notice.groupId) continue;
             const visible = await ctx.prisma.serviceGroup.findFirst({ where: { AND: [where, { id: notice.groupId }] }, select: { id: true } });
             if (visible) yield notice;

@@ -2,6 +2,7 @@
 // projects; `me` tells a caller who they are.
 import { z } from 'zod';
 import { builder } from '../builder.ts';
+import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 import { RoleEnum } from './enums.ts';
 
@@ -99,10 +100,8 @@ builder.mutationFields((t) => ({
       displayName: t.arg.string(),
       role: t.arg({ type: RoleEnum }),
     },
-    resolve: async (query, _root, args, ctx) => {
-      const user = await ctx.domain.people.createUser(requireActor(ctx), args);
-      return ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: user.id } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.people.createUser(requireActor(ctx), args), ctx.prisma.user, query, idOf),
   }),
   updateUser: t.prismaField({
     type: 'User',
@@ -114,28 +113,22 @@ builder.mutationFields((t) => ({
       password: t.arg.string(),
       displayName: t.arg.string(),
     },
-    resolve: async (query, _root, { id, ...input }, ctx) => {
-      await ctx.domain.people.updateUser(requireActor(ctx), String(id), input);
-      return ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id, ...input }, ctx) =>
+      reselect(ctx.domain.people.updateUser(requireActor(ctx), id, input), ctx.prisma.user, query, id),
   }),
   createProject: t.prismaField({
     type: 'Project',
     authScopes: { admin: true },
     args: { name: t.arg.string({ required: true }), description: t.arg.string() },
-    resolve: async (query, _root, args, ctx) => {
-      const project = await ctx.domain.people.createProject(requireActor(ctx), args);
-      return ctx.prisma.project.findUniqueOrThrow({ ...query, where: { id: project.id } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.people.createProject(requireActor(ctx), args), ctx.prisma.project, query, idOf),
   }),
   setProjectMember: t.prismaField({
     type: 'Project',
     description: 'Adds a user to a project with a role, changes the role, or (role: null) removes the user',
     authScopes: { admin: true },
     args: { projectId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }), role: t.arg({ type: RoleEnum }) },
-    resolve: async (query, _root, args, ctx) => {
-      await ctx.domain.people.setMember(requireActor(ctx), String(args.projectId), String(args.userId), args.role ?? null);
-      return ctx.prisma.project.findUniqueOrThrow({ ...query, where: { id: String(args.projectId) } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.people.setMember(requireActor(ctx), args.projectId, args.userId, args.role ?? null), ctx.prisma.project, query, args.projectId),
   }),
 }));

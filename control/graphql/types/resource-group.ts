@@ -1,6 +1,7 @@
 // GraphQL for resource groups: dedicated node pools with capacity, associated projects
 // and the one service they serve. Admins manage them; everyone may list them.
 import { builder } from '../builder.ts';
+import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 import { computeCapacity } from '../../domain/resource-groups.ts';
 import { NodeStateEnum } from './enums.ts';
@@ -82,7 +83,7 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.prisma.resourceGroup.findUnique({ ...query, where: { id: String(id) } }),
+    resolve: (query, _root, { id }, ctx) => ctx.prisma.resourceGroup.findUnique({ ...query, where: { id } }),
   }),
 }));
 
@@ -96,64 +97,52 @@ builder.mutationFields((t) => ({
       tags: t.arg({ type: [TagInput] }),
       projectIds: t.arg.idList(),
     },
-    resolve: async (query, _root, args, ctx) => {
-      const rg = await ctx.domain.resourceGroups.create(requireActor(ctx), {
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.resourceGroups.create(requireActor(ctx), {
         name: args.name,
         description: args.description ?? null,
         tags: args.tags ?? null,
-        projectIds: args.projectIds?.map(String) ?? null,
-      });
-      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: rg.id } });
-    },
+        projectIds: args.projectIds ?? null,
+      }), ctx.prisma.resourceGroup, query, idOf),
   }),
   updateResourceGroup: t.prismaField({
     type: 'ResourceGroup',
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }), description: t.arg.string(), tags: t.arg({ type: [TagInput] }) },
-    resolve: async (query, _root, args, ctx) => {
-      await ctx.domain.resourceGroups.update(requireActor(ctx), String(args.id), { description: args.description ?? null, tags: args.tags ?? null });
-      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.id) } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.resourceGroups.update(requireActor(ctx), args.id, { description: args.description ?? null, tags: args.tags ?? null }), ctx.prisma.resourceGroup, query, args.id),
   }),
   associateResourceGroupProject: t.prismaField({
     type: 'ResourceGroup',
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }), projectId: t.arg.id({ required: true }), associate: t.arg.boolean({ defaultValue: true }) },
-    resolve: async (query, _root, args, ctx) => {
-      await ctx.domain.resourceGroups.associateProject(requireActor(ctx), String(args.id), String(args.projectId), args.associate ?? true);
-      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.id) } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.resourceGroups.associateProject(requireActor(ctx), args.id, args.projectId, args.associate ?? true), ctx.prisma.resourceGroup, query, args.id),
   }),
   unbindResourceGroup: t.prismaField({
     type: 'ResourceGroup',
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args, ctx) => {
-      await ctx.domain.resourceGroups.unbind(requireActor(ctx), String(args.id));
-      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.id) } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.resourceGroups.unbind(requireActor(ctx), args.id), ctx.prisma.resourceGroup, query, args.id),
   }),
   addResourceNode: t.prismaField({
     type: 'ResourceGroup',
     authScopes: { admin: true },
     args: { resourceGroupId: t.arg.id({ required: true }), node: t.arg({ type: NodeInput, required: true }) },
-    resolve: async (query, _root, args, ctx) => {
-      await ctx.domain.resourceGroups.addNode(requireActor(ctx), String(args.resourceGroupId), args.node);
-      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: String(args.resourceGroupId) } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.resourceGroups.addNode(requireActor(ctx), args.resourceGroupId, args.node), ctx.prisma.resourceGroup, query, args.resourceGroupId),
   }),
   removeResourceNode: t.prismaField({
     type: 'ResourceGroup',
     authScopes: { admin: true },
     args: { nodeId: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args, ctx) => {
-      const rg = await ctx.domain.resourceGroups.removeNode(requireActor(ctx), String(args.nodeId));
-      return ctx.prisma.resourceGroup.findUniqueOrThrow({ ...query, where: { id: rg.id } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      reselect(ctx.domain.resourceGroups.removeNode(requireActor(ctx), args.nodeId), ctx.prisma.resourceGroup, query, idOf),
   }),
   deleteResourceGroup: t.boolean({
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.domain.resourceGroups.delete(requireActor(ctx), String(args.id)),
+    resolve: (_root, args, ctx) => ctx.domain.resourceGroups.delete(requireActor(ctx), args.id),
   }),
 }));

@@ -5,6 +5,7 @@ import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertGroupReadable, readableGroupsWhere, untilDeleted } from '../access.ts';
 import { builder } from '../builder.ts';
+import { reselect, idOf } from '../reselect.ts';
 import { readOncePerNotice } from '../notice-cache.ts';
 import { requireActor, type GraphQLContext } from '../context.ts';
 import type { Prisma } from '../../../platform/db/prisma.ts';
@@ -52,7 +53,7 @@ async function filteredGroupsWhere(ctx: GraphQLContext, filter: GroupFilterValue
       {
         ...(filter?.status ? { status: filter.status } : {}),
         ...(filter?.type ? { type: filter.type } : {}),
-        ...(filter?.projectId ? { projectId: String(filter.projectId) } : {}),
+        ...(filter?.projectId ? { projectId: filter.projectId } : {}),
         ...(filter?.nameContains ? { name: { contains: filter.nameContains } } : {}),
       },
     ],
@@ -94,7 +95,7 @@ builder.queryFields((t) => ({
       if (args.id == null && args.name == null) return null;
       return ctx.prisma.serviceGroup.findFirst({
         ...query,
-        where: { AND: [await readableGroupsWhere(ctx), args.id != null ? { id: String(args.id) } : { name: args.name! }] },
+        where: { AND: [await readableGroupsWhere(ctx), args.id != null ? { id: args.id } : { name: args.name! }] },
       });
     },
   }),
@@ -118,47 +119,39 @@ builder.mutationFields((t) => ({
     type: 'ServiceGroup',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: CreateServiceGroupInput, required: true }) },
-    resolve: async (query, _root, { input }, ctx) => {
-      const group = await ctx.domain.groups.create(requireActor(ctx), {
+    resolve: (query, _root, { input }, ctx) =>
+      reselect(ctx.domain.groups.create(requireActor(ctx), {
         name: input.name,
         type: input.type ?? null,
         description: input.description ?? null,
-        projectId: input.projectId != null ? String(input.projectId) : null,
-      });
-      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: group.id } });
-    },
+        projectId: input.projectId ?? null,
+      }), ctx.prisma.serviceGroup, query, idOf),
   }),
   updateServiceGroup: t.prismaField({
     type: 'ServiceGroup',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateServiceGroupInput, required: true }) },
-    resolve: async (query, _root, { id, input }, ctx) => {
-      await ctx.domain.groups.update(requireActor(ctx), String(id), { description: input.description ?? null, type: input.type ?? null });
-      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id, input }, ctx) =>
+      reselect(ctx.domain.groups.update(requireActor(ctx), id, { description: input.description ?? null, type: input.type ?? null }), ctx.prisma.serviceGroup, query, id),
   }),
   startServiceGroup: t.prismaField({
     type: 'ServiceGroup',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { id }, ctx) => {
-      await ctx.domain.groups.start(requireActor(ctx), String(id));
-      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id }, ctx) =>
+      reselect(ctx.domain.groups.start(requireActor(ctx), id), ctx.prisma.serviceGroup, query, id),
   }),
   stopServiceGroup: t.prismaField({
     type: 'ServiceGroup',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { id }, ctx) => {
-      await ctx.domain.groups.stop(requireActor(ctx), String(id));
-      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id }, ctx) =>
+      reselect(ctx.domain.groups.stop(requireActor(ctx), id), ctx.prisma.serviceGroup, query, id),
   }),
   deleteServiceGroup: t.boolean({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.domain.groups.delete(requireActor(ctx), String(id)),
+    resolve: (_root, { id }, ctx) => ctx.domain.groups.delete(requireActor(ctx), id),
   }),
 }));
 
@@ -169,12 +162,12 @@ builder.subscriptionFields((t) => ({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
     subscribe: async (_root, { id }, ctx) => {
-      await assertGroupReadable(ctx, String(id));
-      return untilDeleted(ctx.pubsub.subscribe<ChangeNotice>(topics.group(String(id))), 'group');
+      await assertGroupReadable(ctx, id);
+      return untilDeleted(ctx.pubsub.subscribe<ChangeNotice>(topics.group(id)), 'group');
     },
     resolve: (query, notice, { id }, ctx) =>
-      readOncePerNotice(notice, `group:${String(id)}:${JSON.stringify(query)}`, () =>
-        ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(id) } })),
+      readOncePerNotice(notice, `group:${id}:${JSON.stringify(query)}`, () =>
+        ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id } })),
   }),
   serviceGroupsChanged: t.field({
     type: GroupChange,

@@ -5,6 +5,7 @@ import type { ChangeNotice } from '../../domain/changes.ts';
 import { resourceSpec, sourceSpec } from '../../domain/deployment.ts';
 import { assertVersionReadable, untilDeleted } from '../access.ts';
 import { builder } from '../builder.ts';
+import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 import { ModelSourceEnum, ResourceSourceEnum, ServiceStatusEnum } from './enums.ts';
 
@@ -194,8 +195,8 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await assertVersionReadable(ctx, String(id));
-      return ctx.prisma.serviceVersion.findUnique({ ...query, where: { id: String(id) } });
+      await assertVersionReadable(ctx, id);
+      return ctx.prisma.serviceVersion.findUnique({ ...query, where: { id } });
     },
   }),
 }));
@@ -205,45 +206,37 @@ builder.mutationFields((t) => ({
     type: 'ServiceVersion',
     authScopes: { authenticated: true },
     args: { groupId: t.arg.id({ required: true }), input: t.arg({ type: AddServiceVersionInput, required: true }) },
-    resolve: async (query, _root, { groupId, input }, ctx) => {
-      const version = await ctx.domain.versions.add(requireActor(ctx), String(groupId), {
+    resolve: (query, _root, { groupId, input }, ctx) =>
+      reselect(ctx.domain.versions.add(requireActor(ctx), groupId, {
         ...input,
-        resourceGroupId: input.resourceGroupId != null ? String(input.resourceGroupId) : null,
-      });
-      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: version.id } });
-    },
+        resourceGroupId: input.resourceGroupId ?? null,
+      }), ctx.prisma.serviceVersion, query, idOf),
   }),
   updateServiceVersion: t.prismaField({
     type: 'ServiceVersion',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateServiceVersionInput, required: true }) },
-    resolve: async (query, _root, { id, input }, ctx) => {
-      await ctx.domain.versions.update(requireActor(ctx), String(id), input);
-      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id, input }, ctx) =>
+      reselect(ctx.domain.versions.update(requireActor(ctx), id, input), ctx.prisma.serviceVersion, query, id),
   }),
   startServiceVersion: t.prismaField({
     type: 'ServiceVersion',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { id }, ctx) => {
-      await ctx.domain.versions.start(requireActor(ctx), String(id));
-      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id }, ctx) =>
+      reselect(ctx.domain.versions.start(requireActor(ctx), id), ctx.prisma.serviceVersion, query, id),
   }),
   stopServiceVersion: t.prismaField({
     type: 'ServiceVersion',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { id }, ctx) => {
-      await ctx.domain.versions.stop(requireActor(ctx), String(id));
-      return ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } });
-    },
+    resolve: (query, _root, { id }, ctx) =>
+      reselect(ctx.domain.versions.stop(requireActor(ctx), id), ctx.prisma.serviceVersion, query, id),
   }),
   deleteServiceVersion: t.boolean({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.domain.versions.delete(requireActor(ctx), String(id)),
+    resolve: (_root, { id }, ctx) => ctx.domain.versions.delete(requireActor(ctx), id),
   }),
   setTrafficAllocation: t.prismaField({
     type: 'ServiceGroup',
@@ -252,14 +245,12 @@ builder.mutationFields((t) => ({
       groupId: t.arg.id({ required: true }),
       allocations: t.arg({ type: [TrafficAllocationInput], required: true }),
     },
-    resolve: async (query, _root, { groupId, allocations }, ctx) => {
-      await ctx.domain.traffic.set(
+    resolve: (query, _root, { groupId, allocations }, ctx) =>
+      reselect(ctx.domain.traffic.set(
         requireActor(ctx),
-        String(groupId),
-        allocations.map((a) => ({ versionId: String(a.versionId), percent: a.percent })),
-      );
-      return ctx.prisma.serviceGroup.findUniqueOrThrow({ ...query, where: { id: String(groupId) } });
-    },
+        groupId,
+        allocations.map((a) => ({ versionId: a.versionId, percent: a.percent })),
+      ), ctx.prisma.serviceGroup, query, groupId),
   }),
 }));
 
@@ -269,9 +260,9 @@ builder.subscriptionFields((t) => ({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
     subscribe: async (_root, { id }, ctx) => {
-      await assertVersionReadable(ctx, String(id));
-      return untilDeleted(ctx.pubsub.subscribe<ChangeNotice>(topics.version(String(id))), 'version');
+      await assertVersionReadable(ctx, id);
+      return untilDeleted(ctx.pubsub.subscribe<ChangeNotice>(topics.version(id)), 'version');
     },
-    resolve: (query, _notice, { id }, ctx) => ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id: String(id) } }),
+    resolve: (query, _notice, { id }, ctx) => ctx.prisma.serviceVersion.findUniqueOrThrow({ ...query, where: { id } }),
   }),
 }));
