@@ -9,8 +9,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { pino } from 'pino';
 import { loadSettings, type Settings } from '../platform/settings.ts';
 import { applyMigrations } from '../platform/db/migrate.ts';
-import { createDatabase } from '../platform/db/client.ts';
-import { openPubSub } from '../platform/pubsub/index.ts';
+import { openInfrastructure } from '../platform/infrastructure.ts';
 import { openAuth } from './auth/index.ts';
 import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
 import { cpus, totalmem } from 'node:os';
@@ -21,17 +20,15 @@ import { RegistryModelResolver } from './registry/resolver.ts';
 import { ArtifactStore } from './registry/artifacts.ts';
 import { ModelRegistry, MAX_UPLOAD_BYTES } from './registry/service.ts';
 import { createMlflowModelSource } from './registry/mlflow-source.ts';
-import { mlflowClientFromEnv } from './registry/mlflow.ts';
+import { createMlflowClient } from './registry/mlflow.ts';
 import { seedDemoModels } from './registry/demo.ts';
 import { setUpDemo, DEMO_KEY_FILE } from './demo.ts';
 import { loadDataPlaneModel } from './domain/data-plane.ts';
-import { DatabasePolicySource } from '../gateway/policy/database.ts';
-import { openObjectStore } from '../platform/objectstore/open.ts';
 import { createXdsControl } from '../xds/publisher.ts';
-import { xdsSettingsFromEnv } from '../xds/settings.ts';
+import { xdsSettingsOf } from '../xds/settings.ts';
 import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDataPlaneChanges } from './proxy-status.ts';
-import { createGatewayPolicies, startGatewayServer } from '../gateway/server.ts';
-import { jwtSettingsFromEnv } from '../gateway/authz.ts';
+import { startGatewayServer } from '../gateway/server.ts';
+import { openDataPlanePolicies } from '../gateway/compose.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
 import { waitForRoutes } from '../gateway/edge/ready.ts';
@@ -44,7 +41,7 @@ function banner(message: string): void {
 }
 
 /** Operational logs: structured (pino), on stderr so the banner stays readable. */
-const logger = pino({ name: 'sluice', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
+let logger = pino({ name: 'sluice', level: 'info' }, pino.destination(2));
 
 async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
   if (settings.orchestrator === 'kubernetes') {
@@ -72,26 +69,27 @@ async function wantedDeployments(plane: Awaited<ReturnType<typeof createControlP
 
 export async function main(env: Record<string, string | undefined> = process.env): Promise<() => Promise<void>> {
   const settings = loadSettings(env);
+  logger = pino({ name: 'sluice', level: settings.logLevel }, pino.destination(2));
   mkdirSync(settings.dataDir, { recursive: true });
 
   const migrated = await applyMigrations(settings.databaseUrl);
   if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
-  const db = await createDatabase(settings.databaseUrl);
-  const prisma = db.prisma;
-  const pubsub = await openPubSub(settings.redisUrl ?? undefined, {
-    onError: (error) => logger.warn({ err: error }, 'pub/sub error'),
-    onDrop: (topic, total) => logger.warn({ topic, total }, 'a slow subscriber lost notices'),
+  // the same factories as a stand-alone edge (gateway/edge/main.ts)
+  const infra = await openInfrastructure(settings, {
+    onPubSubError: (error) => logger.warn({ err: error }, 'pub/sub error'),
+    onPubSubDrop: (topic, total) => logger.warn({ topic, total }, 'a slow subscriber lost notices'),
   });
-  const auth = await openAuth({ dataDir: settings.dataDir, env });
+  const { db, pubsub, store } = infra;
+  const prisma = db.prisma;
+  const auth = await openAuth({ dataDir: settings.dataDir, settings: settings.auth });
   const orchestrator = await openOrchestrator(settings);
-  const store = openObjectStore(settings.objectStoreUrl);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
 
   // model artifacts: uploads live in the object store; local replicas read a cached copy
   const artifacts = new ArtifactStore(store, join(settings.dataDir, 'models', 'store'));
   const mlflow = createMlflowModelSource({
-    clientFor: (trackingUri) => mlflowClientFromEnv(env, { trackingUri }),
+    clientFor: (trackingUri) => createMlflowClient({ trackingUri, ...settings.mlflow }),
     cacheDir: join(settings.dataDir, 'models', 'mlflow'),
   });
   const plane = await createControlPlane({
@@ -108,7 +106,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   // data plane: xDS snapshots rebuilt (debounced) on every data-plane change
   const xds = createXdsControl({
     loadModel: () => loadDataPlaneModel(prisma),
-    settings: xdsSettingsFromEnv(env).dataPlane,
+    settings: xdsSettingsOf(settings).dataPlane,
     onPublished: notifyProxyStatus(pubsub),
   });
   plane.setProxyStatus(proxyStatusSource(xds));
@@ -117,15 +115,11 @@ export async function main(env: Record<string, string | undefined> = process.env
   const stopDataPlaneFeed = feedDataPlaneChanges(xds, pubsub);
 
   // the Envoy plugins and the local edge share the same policy code
-  const policies = new DatabasePolicySource({ prisma, pubsub });
-  await policies.start();
-  const gatewayPolicies = await createGatewayPolicies({
-    policies,
+  const gatewayPolicies = await openDataPlanePolicies(settings, {
+    prisma,
+    pubsub,
     store,
-    dataDir: settings.dataDir,
-    redisUrl: settings.redisUrl ?? undefined,
     registry: metrics,
-    jwt: jwtSettingsFromEnv(env),
     // the data plane's own troubles (Redis or the object store down, and back) become events
     onEvent: (event) => {
       logger[event.level === 'WARNING' ? 'warn' : 'info']({ event: event.type }, event.message);
@@ -200,12 +194,10 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);
     await step('xDS server', () => xds.close());
-    await step('policies', () => policies.close());
     await step('gateway policies (flushes the inference log)', () => gatewayPolicies.close());
     await step('orchestrator', () => orchestrator.close(), 30_000);
     await step('lifecycle', () => plane.domain.lifecycle.close());
-    await step('pub/sub', () => pubsub.close());
-    await step('database', () => db.close());
+    await step('pub/sub and database', () => infra.close());
   };
 }
 

@@ -6,7 +6,8 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { API_KEY_PREFIX, hashApiKey, isApiKeyFormat } from '../platform/api-keys.ts';
 import { IDENTITY_HEADER, KEY_ID_HEADER, PIN_HEADER } from '../xds/contract.ts';
 import type * as grpc from '@grpc/grpc-js';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { isAuthError, type AuthFailureReason } from '../platform/auth-errors.ts';
+import { createJwtVerifier, type JwtVerifier, type JwtVerifierConfig } from '../platform/jwt.ts';
 import type { AuthorizationHandlers } from '../proto/generated/envoy/service/auth/v3/Authorization.ts';
 import type { CheckRequest__Output } from '../proto/generated/envoy/service/auth/v3/CheckRequest.ts';
 import type { CheckResponse } from '../proto/generated/envoy/service/auth/v3/CheckResponse.ts';
@@ -19,31 +20,13 @@ import { errorBody, type ApiKeyRecord, type PolicySource } from './policy/port.t
 // control plane that issues them.
 export { API_KEY_PREFIX, generateApiKey, hashApiKey } from '../platform/api-keys.ts';
 
-export interface JwtSettings {
-  issuer: string;
-  audience: string | string[];
-  /** The issuer's JWKS URL; keys are fetched and cached by jose. */
-  jwksUrl?: string;
-  /** Instead of jwksUrl (tests, or keys already at hand). */
-  keys?: JWTVerifyGetKey;
-  /** Claim listing the groups the token may call ('*' = all). Default `sluice_groups`. */
-  groupsClaim?: string;
-  /** Accepted signature algorithms; never 'none'. */
-  algorithms?: string[];
-}
-
 /**
- * The issuer settings for /predict from the environment (the same variables the GraphQL API
- * reads): SLUICE_JWT_JWKS_URL, SLUICE_JWT_ISSUER, SLUICE_JWT_AUDIENCE (comma-separated) and
- * SLUICE_JWT_GROUPS_CLAIM. Undefined when no JWKS URL is set: then only API keys work.
+ * The issuer whose JWTs /predict accepts (the same settings as the GraphQL API:
+ * platform/settings.ts reads SLUICE_JWT_*), verified by the one verifier in platform/jwt.ts.
  */
-export function jwtSettingsFromEnv(env: Record<string, string | undefined>): JwtSettings | undefined {
-  const jwksUrl = env['SLUICE_JWT_JWKS_URL']?.trim();
-  const issuer = env['SLUICE_JWT_ISSUER']?.trim();
-  const audience = (env['SLUICE_JWT_AUDIENCE'] ?? '').split(',').map((a) => a.trim()).filter(Boolean);
-  if (!jwksUrl || !issuer || audience.length === 0) return undefined;
-  const groupsClaim = env['SLUICE_JWT_GROUPS_CLAIM']?.trim();
-  return { jwksUrl, issuer, audience, ...(groupsClaim ? { groupsClaim } : {}) };
+export interface JwtSettings extends JwtVerifierConfig {
+  /** Claim listing the groups the token may call ('*' = all). Default `sluice_groups`. */
+  groupsClaim?: string | undefined;
 }
 
 export interface AuthorizerOptions {
@@ -80,7 +63,6 @@ export type AuthzDecision = AuthzAllow | AuthzDeny;
 
 const deny = (status: AuthzDeny['status'], code: AuthzDeny['code'], message: string): AuthzDeny => ({ allowed: false, status, code, message });
 const ANONYMOUS: AuthzAllow = { allowed: true, kind: 'anonymous', identity: 'anonymous', keyId: null };
-const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 /** The credential part of an Authorization header: bare, or after a `Bearer` scheme. */
 export function credentialOf(header: string | undefined): string {
@@ -105,7 +87,7 @@ function trimOldest<K, V>(map: Map<K, V>, max: number): void {
 
 export class Authorizer {
   private readonly policies: PolicySource;
-  private readonly jwt: (JwtSettings & { keys: JWTVerifyGetKey }) | undefined;
+  private readonly jwt: { verifier: JwtVerifier; groupsClaim: string } | undefined;
   private readonly ttl: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -119,12 +101,7 @@ export class Authorizer {
     this.maxEntries = options.keyCacheMaxEntries ?? 10_000;
     this.now = options.now ?? Date.now;
     if (options.jwt) {
-      const { jwksUrl, keys } = options.jwt;
-      const getKey = keys ?? (jwksUrl ? createRemoteJWKSet(new URL(jwksUrl)) : undefined);
-      if (!getKey) throw new Error('JWT settings need jwksUrl or keys');
-      const algorithms = options.jwt.algorithms ?? ASYMMETRIC_ALGS;
-      if (algorithms.some((a) => a.toLowerCase() === 'none')) throw new Error("JWT algorithm 'none' is never accepted");
-      this.jwt = { ...options.jwt, algorithms, keys: getKey };
+      this.jwt = { verifier: createJwtVerifier(options.jwt), groupsClaim: options.jwt.groupsClaim ?? 'sluice_groups' };
     }
   }
 
@@ -209,16 +186,11 @@ export class Authorizer {
     if (!jwt) return deny(403, 'FORBIDDEN', 'JWTs are not accepted: no issuer is configured');
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, jwt.keys, {
-        issuer: jwt.issuer,
-        audience: jwt.audience,
-        algorithms: jwt.algorithms,
-        requiredClaims: ['exp'],
-      }));
+      payload = await jwt.verifier.verify(token);
     } catch (err) {
       return deny(403, 'FORBIDDEN', `invalid JWT: ${jwtReason(err)}`);
     }
-    const claim = payload[jwt.groupsClaim ?? 'sluice_groups'];
+    const claim = payload[jwt.groupsClaim];
     const groups = Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string') : [];
     if (!groups.includes(input.group) && !groups.includes('*')) {
       return deny(403, 'FORBIDDEN', 'JWT does not grant this service group');
@@ -228,14 +200,20 @@ export class Authorizer {
 }
 
 // Reasons a client can act on, without echoing token contents.
+const JWT_REASONS: Partial<Record<AuthFailureReason, string>> = {
+  expired: 'token expired',
+  not_yet_valid: 'token not valid yet',
+  claim_invalid: 'claim check failed',
+  alg_not_allowed: 'signature algorithm not allowed',
+  bad_signature: 'bad signature',
+  unknown_key: 'no matching signing key',
+  jwks_unavailable: 'cannot verify token',
+};
 function jwtReason(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'token expired';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim ${err.claim} check failed`;
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'signature algorithm not allowed';
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad signature';
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'no matching signing key';
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSENotSupported) return 'cannot verify token';
-  return 'malformed token';
+  if (!isAuthError(err)) return 'malformed token';
+  const claim = err.details?.['claim'];
+  if (err.reason === 'claim_invalid' && typeof claim === 'string') return `claim ${claim} check failed`;
+  return JWT_REASONS[err.reason] ?? 'malformed token';
 }
 
 // ---------------------------------------------------------------- Envoy ext_authz adapter

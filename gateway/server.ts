@@ -63,8 +63,10 @@ export interface GatewayPoliciesOptions {
   policies: PolicySource;
   /** Where inference logs go (openObjectStore(SLUICE_OBJECT_STORE)). */
   store: ObjectStore;
-  /** SLUICE_DATA_DIR; the spool lives in `${dataDir}/spool/inference`. */
+  /** SLUICE_DATA_DIR; the spool lives in `${dataDir}/spool/inference` unless spoolDir says otherwise. */
   dataDir: string;
+  /** the inference-log spool of this process (a stand-alone edge has its own per process) */
+  spoolDir?: string;
   /** REDIS_URL: set = rate-limit buckets shared through Redis. */
   redisUrl?: string | undefined;
   /** Prefix of the Redis bucket keys (default `sluice:rl:`). */
@@ -89,7 +91,7 @@ export interface GatewayPolicies {
 }
 
 export async function createGatewayPolicies(o: GatewayPoliciesOptions): Promise<GatewayPolicies> {
-  const writer = new InferenceLogWriter({ store: o.store, spoolDir: path.join(o.dataDir, 'spool', 'inference'), onEvent: o.onEvent });
+  const writer = new InferenceLogWriter({ store: o.store, spoolDir: o.spoolDir ?? path.join(o.dataDir, 'spool', 'inference'), onEvent: o.onEvent });
   await writer.start();
   const recorder = new InferenceRecorder({ policies: o.policies, sink: writer, registry: o.registry });
   const capture = new EnvoyCapture({ recorder });

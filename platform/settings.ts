@@ -1,26 +1,90 @@
-// Environment → typed settings, in one place. Every variable Sluice reads is here, with
-// its default; README's configuration table lists the same names.
+// Environment → typed settings, in one place, validated once with zod. Every variable a
+// Sluice process (`npm start`, `npm run edge`, `npm run envoy:bootstrap`) reads is declared
+// in SETTINGS below with its default; the README's configuration table lists exactly these
+// names (test/control/settings.test.ts checks both ways). The one exception is the model
+// runtime's launch contract (PORT, SLUICE_MODEL_*: set by the orchestrator for each replica,
+// never by an operator), which runtime/config.ts reads.
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+/** messages never echo the value: it could be a secret */
+const PORT_ERROR = { error: 'is not a port (0-65535)' };
+const port = (fallback: number) => z.coerce.number(PORT_ERROR).int(PORT_ERROR).min(0, PORT_ERROR).max(65535, PORT_ERROR).default(fallback);
+const text = z.string().trim().min(1);
+/** comma-separated list → trimmed, non-empty names */
+const list = z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
 
-const EnvSchema = z.object({
-  SLUICE_DATA_DIR: z.string().min(1).default('./.sluice'),
-  DATABASE_URL: z.string().optional(),
-  REDIS_URL: z.string().optional(),
-  SLUICE_OBJECT_STORE: z.string().optional(),
+const ROLES = ['ADMIN', 'DEVELOPER', 'VIEWER'] as const;
+
+/** Every variable, its parser and default. The README's configuration table names the same. */
+const SETTINGS = {
+  // storage and fan-out
+  SLUICE_DATA_DIR: text.default('./.sluice'),
+  DATABASE_URL: text.optional(),
+  REDIS_URL: text.optional(),
+  SLUICE_OBJECT_STORE: text.optional(),
+  // orchestration
   SLUICE_ORCHESTRATOR: z.enum(['local', 'kubernetes']).default('local'),
-  SLUICE_ADMIN_TOKEN: z.string().optional(),
+  SLUICE_K8S_NAMESPACE: text.default('sluice'),
+  // credentials and secrets
+  SLUICE_ADMIN_TOKEN: text.optional(),
+  SLUICE_SECRET_KEY: text.optional(),
+  SLUICE_JWT_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  SLUICE_JWT_ISSUER: list.optional(),
+  SLUICE_JWT_AUDIENCE: list.optional(),
+  SLUICE_JWT_ALGORITHMS: list.optional(),
+  SLUICE_JWT_ROLES_CLAIM: text.optional(),
+  SLUICE_JWT_DEFAULT_ROLE: z
+    .string()
+    .trim()
+    .transform((v) => v.toUpperCase())
+    .pipe(z.enum([...ROLES, 'NONE'], { error: 'SLUICE_JWT_DEFAULT_ROLE must be ADMIN, DEVELOPER, VIEWER or none' }))
+    .optional(),
+  SLUICE_JWT_GROUPS_CLAIM: text.optional(),
+  MLFLOW_TRACKING_TOKEN: text.optional(),
+  MLFLOW_TRACKING_USERNAME: z.string().optional(),
+  MLFLOW_TRACKING_PASSWORD: z.string().optional(),
+  // the demo
   SLUICE_DEMO: z.enum(['0', '1']).default('1'),
-  SLUICE_HOST: z.string().default('127.0.0.1'),
+  // where things listen and how they find each other
+  SLUICE_HOST: text.default('127.0.0.1'),
   SLUICE_PORT: port(4000),
   SLUICE_EDGE_PORT: port(8080),
   SLUICE_XDS_PORT: port(18000),
   SLUICE_GATEWAY_PORT: port(18081),
-  SLUICE_PUBLIC_EDGE_URL: z.string().optional(),
-  SLUICE_K8S_NAMESPACE: z.string().default('sluice'),
-});
+  SLUICE_ENVOY_LISTENER_PORT: port(10000),
+  SLUICE_XDS_HOST: text.optional(),
+  SLUICE_GATEWAY_HOST: text.default('127.0.0.1'),
+  SLUICE_XDS_ADDRESS: text.optional(),
+  SLUICE_PUBLIC_EDGE_URL: text.optional(),
+  SLUICE_STICKY_HEADER: z.string().trim().toLowerCase().regex(/^[!#$%&'*+.^_`|~0-9a-z-]*$/, 'must be an HTTP header name').optional(),
+  // the Envoy bootstrap (npm run envoy:bootstrap)
+  ENVOY_NODE_ID: text.default('sluice-edge-0'),
+  ENVOY_NODE_CLUSTER: text.default('sluice-edge'),
+  ENVOY_ADMIN_PORT: port(9901),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** The names of every variable the loader reads (the README's configuration table lists these). */
+export const SETTINGS_VARIABLES: readonly string[] = Object.keys(SETTINGS);
+
+const EnvSchema = z.object(SETTINGS);
+type Env = z.infer<typeof EnvSchema>;
+
+export type Role = (typeof ROLES)[number];
+
+/** An external JWT issuer (SLUICE_JWT_*), for /predict and the GraphQL API alike. */
+export interface JwtIssuerSettings {
+  jwksUrl: string;
+  issuer: string[];
+  audience: string[];
+  /** unset: every asymmetric algorithm (platform/jwt.ts) */
+  algorithms?: string[];
+  rolesClaim?: string;
+  groupsClaim?: string;
+  /** unset: VIEWER; null: a token with no mapped role is refused */
+  defaultRole?: Role | null;
+}
 
 export interface Settings {
   dataDir: string;
@@ -28,40 +92,97 @@ export interface Settings {
   redisUrl: string | null;
   objectStoreUrl: string;
   orchestrator: 'local' | 'kubernetes';
+  kubernetesNamespace: string;
   demo: boolean;
   host: string;
   ports: { control: number; edge: number; xds: number; gateway: number };
   publicEdgeUrl: string;
-  kubernetesNamespace: string;
-  /** the raw environment, for the parts that read their own variables (auth, AWS SDK) */
-  env: Record<string, string | undefined>;
+  auth: { adminToken: string | null; secretKey: string | null; jwt: JwtIssuerSettings | null };
+  mlflow: { token?: string; username?: string; password?: string };
+  /** what the xDS server pushes and the Envoy bootstrap says */
+  dataPlane: {
+    /** host Envoy dials to reach the ADS server */
+    xdsHost: string;
+    listenerPort: number;
+    gatewayHost: string;
+    stickyHeader: string | null;
+    envoy: { nodeId: string; nodeCluster: string; adminPort: number };
+  };
+  /** where a stand-alone edge (`npm run edge`) finds the xDS server */
+  edgeXdsAddress: string;
+  logLevel: string;
 }
 
 export class ConfigError extends Error {
   readonly code = 'BAD_CONFIGURATION';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
 }
 
-export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+function parseEnv(env: Record<string, string | undefined>): Env {
   // an empty variable means the same as an unset one (`DATABASE_URL= npm start`)
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in SETTINGS && v !== undefined && v !== ''));
   const parsed = EnvSchema.safeParse(present);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`bad configuration: ${issues}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+function jwtIssuer(e: Env): JwtIssuerSettings | null {
+  if (!e.SLUICE_JWT_JWKS_URL) return null;
+  const issuer = e.SLUICE_JWT_ISSUER ?? [];
+  const audience = e.SLUICE_JWT_AUDIENCE ?? [];
+  if (issuer.length === 0 || audience.length === 0) throw new ConfigError('bad configuration: SLUICE_JWT_JWKS_URL needs SLUICE_JWT_ISSUER and SLUICE_JWT_AUDIENCE');
+  const role = e.SLUICE_JWT_DEFAULT_ROLE;
+  return {
+    jwksUrl: e.SLUICE_JWT_JWKS_URL,
+    issuer,
+    audience,
+    ...(e.SLUICE_JWT_ALGORITHMS?.length ? { algorithms: e.SLUICE_JWT_ALGORITHMS } : {}),
+    ...(e.SLUICE_JWT_ROLES_CLAIM ? { rolesClaim: e.SLUICE_JWT_ROLES_CLAIM } : {}),
+    ...(e.SLUICE_JWT_GROUPS_CLAIM ? { groupsClaim: e.SLUICE_JWT_GROUPS_CLAIM } : {}),
+    ...(role ? { defaultRole: role === 'NONE' ? null : role } : {}),
+  };
+}
+
+/** The external JWT issuer alone (null when SLUICE_JWT_JWKS_URL is unset); ConfigError when incomplete. */
+export function loadJwtIssuer(env: Record<string, string | undefined> = process.env): JwtIssuerSettings | null {
+  return jwtIssuer(parseEnv(env));
+}
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const e = parseEnv(env);
   const dataDir = resolve(e.SLUICE_DATA_DIR);
+  const host = e.SLUICE_HOST;
   return {
     dataDir,
     databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`,
-    redisUrl: e.REDIS_URL || null,
+    redisUrl: e.REDIS_URL ?? null,
     objectStoreUrl: e.SLUICE_OBJECT_STORE ?? `file://${resolve(dataDir, 'objects')}`,
     orchestrator: e.SLUICE_ORCHESTRATOR,
+    kubernetesNamespace: e.SLUICE_K8S_NAMESPACE,
     demo: e.SLUICE_DEMO === '1',
-    host: e.SLUICE_HOST,
+    host,
     ports: { control: e.SLUICE_PORT, edge: e.SLUICE_EDGE_PORT, xds: e.SLUICE_XDS_PORT, gateway: e.SLUICE_GATEWAY_PORT },
     publicEdgeUrl: e.SLUICE_PUBLIC_EDGE_URL ?? `http://127.0.0.1:${e.SLUICE_EDGE_PORT}`,
-    kubernetesNamespace: e.SLUICE_K8S_NAMESPACE,
-    env,
+    auth: { adminToken: e.SLUICE_ADMIN_TOKEN ?? null, secretKey: e.SLUICE_SECRET_KEY ?? null, jwt: jwtIssuer(e) },
+    mlflow: {
+      ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}),
+      ...(e.MLFLOW_TRACKING_USERNAME !== undefined ? { username: e.MLFLOW_TRACKING_USERNAME } : {}),
+      ...(e.MLFLOW_TRACKING_PASSWORD !== undefined ? { password: e.MLFLOW_TRACKING_PASSWORD } : {}),
+    },
+    dataPlane: {
+      xdsHost: e.SLUICE_XDS_HOST ?? '127.0.0.1',
+      listenerPort: e.SLUICE_ENVOY_LISTENER_PORT,
+      gatewayHost: e.SLUICE_GATEWAY_HOST,
+      stickyHeader: e.SLUICE_STICKY_HEADER || null,
+      envoy: { nodeId: e.ENVOY_NODE_ID, nodeCluster: e.ENVOY_NODE_CLUSTER, adminPort: e.ENVOY_ADMIN_PORT },
+    },
+    edgeXdsAddress: e.SLUICE_XDS_ADDRESS ?? `${e.SLUICE_XDS_HOST ?? host}:${e.SLUICE_XDS_PORT}`,
+    logLevel: e.LOG_LEVEL,
   };
 }

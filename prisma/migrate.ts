@@ -3,6 +3,7 @@
 //                  prisma/postgresql/migrations/<ts>_<name> (PostgreSQL) from schema.prisma
 //   apply          apply pending migrations to DATABASE_URL (default file:./.sluice/sluice.db)
 //   check          exit 1 if schema.prisma has changes no migration covers (for CI)
+import { loadSettings } from '../platform/settings.ts';
 import { createMigration, pendingChanges } from '../platform/db/create-migration.ts';
 import { applyMigrations } from '../platform/db/migrate.ts';
 import { redactUrl } from '../platform/db/url.ts';
@@ -30,8 +31,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'apply': {
-      const dataDir = process.env.SLUICE_DATA_DIR ?? './.sluice';
-      const url = process.env.DATABASE_URL ?? `file:${dataDir}/sluice.db`;
+      const url = loadSettings().databaseUrl;
       const { applied } = await applyMigrations(url);
       console.log(applied.length ? `applied to ${redactUrl(url)}: ${applied.join(', ')}` : `${redactUrl(url)} is up to date`);
       return 0;

@@ -15,6 +15,7 @@ import {
   isObjectType,
   isInterfaceType,
   parse,
+  print,
   typeFromAST,
   validate,
   type GraphQLCompositeType,
@@ -63,7 +64,11 @@ function scalar(t: GraphQLScalarType): string {
 
 const pad = (depth: number) => '  '.repeat(depth);
 
-function selectionType(schema: GraphQLSchema, parent: GraphQLCompositeType, set: SelectionSetNode, depth: number, where: string): string {
+/** `${type}:${printed selection}` → the name given to that selection (DASHBOARD_NAMES). */
+type Named = ReadonlyMap<string, string>;
+const signature = (type: string, set: SelectionSetNode) => `${type}:${print(set)}`;
+
+function selectionType(schema: GraphQLSchema, named: Named, parent: GraphQLCompositeType, set: SelectionSetNode, depth: number, where: string): string {
   const lines: string[] = [];
   for (const sel of set.selections) {
     if (sel.kind !== 'Field') throw new Error(`${where}: fragments are not supported by the dashboard's type generator; list the fields`);
@@ -75,26 +80,27 @@ function selectionType(schema: GraphQLSchema, parent: GraphQLCompositeType, set:
     if (!isObjectType(parent) && !isInterfaceType(parent)) throw new Error(`${where}: select fields of the union ${parent.name} through inline fragments`);
     const field = parent.getFields()[sel.name.value];
     if (!field) throw new Error(`${where}: ${parent.name} has no field ${sel.name.value}`);
-    lines.push(`${pad(depth + 1)}${key}: ${outputType(schema, field.type, sel.selectionSet, depth + 1, `${where}.${key}`)};`);
+    lines.push(`${pad(depth + 1)}${key}: ${outputType(schema, named, field.type, sel.selectionSet, depth + 1, `${where}.${key}`)};`);
   }
   return `{\n${lines.join('\n')}\n${pad(depth)}}`;
 }
 
-function outputType(schema: GraphQLSchema, type: GraphQLOutputType, set: SelectionSetNode | undefined, depth: number, where: string): string {
-  if (type instanceof GraphQLNonNull) return nonNullOutput(schema, type.ofType, set, depth, where);
-  return `${nonNullOutput(schema, type, set, depth, where)} | null`;
+function outputType(schema: GraphQLSchema, named: Named, type: GraphQLOutputType, set: SelectionSetNode | undefined, depth: number, where: string): string {
+  if (type instanceof GraphQLNonNull) return nonNullOutput(schema, named, type.ofType, set, depth, where);
+  return `${nonNullOutput(schema, named, type, set, depth, where)} | null`;
 }
 
-function nonNullOutput(schema: GraphQLSchema, type: GraphQLOutputType, set: SelectionSetNode | undefined, depth: number, where: string): string {
+function nonNullOutput(schema: GraphQLSchema, named: Named, type: GraphQLOutputType, set: SelectionSetNode | undefined, depth: number, where: string): string {
   if (type instanceof GraphQLList) {
-    const inner = outputType(schema, type.ofType as GraphQLOutputType, set, depth, where);
+    const inner = outputType(schema, named, type.ofType as GraphQLOutputType, set, depth, where);
     return inner.includes('|') ? `Array<${inner}>` : `${inner}[]`;
   }
   if (type instanceof GraphQLScalarType) return scalar(type);
   if (type instanceof GraphQLEnumType) return type.name;
   if (isCompositeType(type)) {
     if (!set) throw new Error(`${where}: ${type.name} needs a selection`);
-    return selectionType(schema, type, set, depth, where);
+    // a shared selection keeps its name wherever it is used
+    return named.get(signature(type.name, set)) ?? selectionType(schema, named, type, set, depth, where);
   }
   throw new Error(`${where}: unexpected type ${String(type)}`);
 }
@@ -113,7 +119,7 @@ function nonNullInput(type: GraphQLInputType): string {
   return (type as GraphQLEnumType | GraphQLInputObjectType).name; // enums and input objects are declared by name
 }
 
-function operationTypes(schema: GraphQLSchema, exportName: string, op: OperationDefinitionNode): string {
+function operationTypes(schema: GraphQLSchema, named: Named, exportName: string, op: OperationDefinitionNode): string {
   const name = op.name?.value;
   if (!name) throw new Error(`web/src/lib/queries.ts ${exportName}: every operation needs a name (it names the generated types)`);
   const typeName = `${name}${KIND_SUFFIX[op.operation]}`;
@@ -127,7 +133,7 @@ function operationTypes(schema: GraphQLSchema, exportName: string, op: Operation
   });
   return [
     `/** result of ${exportName} */`,
-    `export type ${typeName} = ${selectionType(schema, root, op.selectionSet, 0, exportName)};`,
+    `export type ${typeName} = ${selectionType(schema, named, root, op.selectionSet, 0, exportName)};`,
     `export type ${typeName}Variables = ${vars.length ? `{\n${vars.join('\n')}\n}` : 'Record<string, never>'};`,
   ].join('\n');
 }
@@ -163,6 +169,17 @@ export function generateDashboardTypes(sdl: string, queries: Record<string, unkn
   }
   out.push('');
 
+  const named = new Map<string, string>();
+  const selections = new Map<string, SelectionSetNode>();
+  for (const n of names) {
+    if ('alias' in n) continue;
+    const selection = queries[n.selection];
+    if (typeof selection !== 'string') throw new Error(`queries.ts exports no selection ${n.selection}`);
+    const set = (parse(`{ ${selection} }`).definitions[0] as OperationDefinitionNode).selectionSet;
+    selections.set(n.name, set);
+    named.set(signature(n.on, set), n.name);
+  }
+
   const errors: string[] = [];
   for (const [exportName, value] of Object.entries(queries).sort(([a], [b]) => a.localeCompare(b))) {
     if (typeof value !== 'string' || !/^\s*(query|mutation|subscription)\b/.test(value)) continue;
@@ -172,7 +189,7 @@ export function generateDashboardTypes(sdl: string, queries: Record<string, unkn
     for (const def of doc.definitions) {
       if (def.kind !== 'OperationDefinition') throw new Error(`${exportName}: only operations, no fragments`);
       declare(`${def.name?.value ?? ''}${KIND_SUFFIX[def.operation]}`);
-      out.push(operationTypes(schema, exportName, def), '');
+      out.push(operationTypes(schema, named, exportName, def), '');
     }
   }
   if (errors.length) throw new Error(`web/src/lib/queries.ts does not match the schema:\n  ${errors.join('\n  ')}`);
@@ -183,12 +200,10 @@ export function generateDashboardTypes(sdl: string, queries: Record<string, unkn
       out.push(`export type ${n.name} = ${n.alias};`);
       continue;
     }
-    const selection = queries[n.selection];
-    if (typeof selection !== 'string') throw new Error(`queries.ts exports no selection ${n.selection}`);
     const on = schema.getType(n.on);
     if (!on || !isCompositeType(on)) throw new Error(`${n.name}: the schema has no object type ${n.on}`);
-    const set = (parse(`{ ${selection} }`).definitions[0] as OperationDefinitionNode).selectionSet;
-    out.push(`/** ${n.selection} on ${n.on} */`, `export type ${n.name} = ${selectionType(schema, on, set, 0, n.selection)};`);
+    const set = selections.get(n.name)!;
+    out.push(`/** ${n.selection} on ${n.on} */`, `export type ${n.name} = ${selectionType(schema, named, on, set, 0, n.selection)};`);
   }
   return `${out.join('\n')}\n`;
 }

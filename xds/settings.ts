@@ -1,5 +1,7 @@
-// Environment → the xDS settings (ports, where Envoy finds Sluice, the listener port), in
-// one place, for `npm start`, the bootstrap CLI and tests alike.
+// The xDS settings (ports, where Envoy finds Sluice, the listener port) for `npm start`, the
+// bootstrap CLI and tests alike: the variables are read by platform/settings.ts (the one
+// loader); this module only shapes them for the xDS server and the bootstrap.
+import { loadSettings, type Settings } from '../platform/settings.ts';
 import type { DataPlaneSettings } from './model.ts';
 
 export const GATEWAY_CLUSTER = 'sluice_gateway';
@@ -21,38 +23,26 @@ export interface XdsSettings {
   };
 }
 
-export class XdsSettingsError extends Error {
-  readonly code = 'XDS_BAD_SETTINGS' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'XdsSettingsError';
-  }
+/** A bad variable: the one settings loader's error (platform/settings.ts). */
+export { ConfigError as XdsSettingsError } from '../platform/settings.ts';
+
+/** The xDS part of the settings: read and validated by the one loader, shaped for xds/. */
+export function xdsSettingsFromEnv(env: Record<string, string | undefined> = process.env): XdsSettings {
+  return xdsSettingsOf(loadSettings(env));
 }
 
-function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new XdsSettingsError(`${name}=${raw} is not a port`);
-  return n;
-}
-
-export function xdsSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): XdsSettings {
-  const sticky = env.SLUICE_STICKY_HEADER?.trim().toLowerCase();
+export function xdsSettingsOf(settings: Settings): XdsSettings {
+  const d = settings.dataPlane;
   return {
-    xdsPort: port(env, 'SLUICE_XDS_PORT', 18000),
-    xdsHost: env.SLUICE_XDS_HOST || '127.0.0.1',
+    xdsPort: settings.ports.xds,
+    xdsHost: d.xdsHost,
     dataPlane: {
-      listenerPort: port(env, 'SLUICE_ENVOY_LISTENER_PORT', 10000),
+      listenerPort: d.listenerPort,
       gatewayCluster: GATEWAY_CLUSTER,
-      gatewayHost: env.SLUICE_GATEWAY_HOST || '127.0.0.1',
-      gatewayPort: port(env, 'SLUICE_GATEWAY_PORT', 18081),
-      stickyHeader: sticky ? sticky : null,
+      gatewayHost: d.gatewayHost,
+      gatewayPort: settings.ports.gateway,
+      stickyHeader: d.stickyHeader,
     },
-    envoy: {
-      nodeId: env.ENVOY_NODE_ID || 'sluice-edge-0',
-      nodeCluster: env.ENVOY_NODE_CLUSTER || 'sluice-edge',
-      adminPort: port(env, 'ENVOY_ADMIN_PORT', 9901),
-    },
+    envoy: d.envoy,
   };
 }

@@ -4,23 +4,18 @@
 // Sluice identity: `sub`, `preferred_username`, a roles claim → Sluice role, and the
 // `sluice_groups` claim (service groups the caller may call on /predict).
 
-import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { badInput } from '../../platform/errors.ts';
+import { ASYMMETRIC_ALGORITHMS, createJwtVerifier, type AsymmetricAlgorithm, type JwtVerifierConfig } from '../../platform/jwt.ts';
+import { loadJwtIssuer } from '../../platform/settings.ts';
 import { AuthError } from './errors.ts';
-import { checkAlgorithm, mapJoseError } from './jwt-errors.ts';
 import { isRole, roleRank, type Identity, type Role } from './types.ts';
 
-export const EXTERNAL_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
-export type ExternalAlgorithm = (typeof EXTERNAL_ALGORITHMS)[number];
+export const EXTERNAL_ALGORITHMS = ASYMMETRIC_ALGORITHMS;
+export type ExternalAlgorithm = AsymmetricAlgorithm;
 
-export interface ExternalJwtConfig {
-  jwksUrl: string;
-  /** expected `iss` (one or several) */
-  issuer: string | string[];
-  /** expected `aud` (the token must name at least one) */
-  audience: string | string[];
-  /** a subset of RS256/ES256/EdDSA; default all three */
-  algorithms?: ExternalAlgorithm[];
+/** The issuer (platform/jwt.ts verifies the token) and how its claims map to a Sluice identity. */
+export interface ExternalJwtConfig extends JwtVerifierConfig {
   /** claim holding the caller's roles; a dotted path reaches nested claims (`realm_access.roles`) */
   rolesClaim?: string;
   /** issuer role name → Sluice role; default maps admin/developer/viewer (any case) */
@@ -29,15 +24,6 @@ export interface ExternalJwtConfig {
   defaultRole?: Role | null;
   /** claim listing service-group names for /predict */
   groupsClaim?: string;
-  clockToleranceSeconds?: number;
-  /** milliseconds since the epoch; injected so tests can move time */
-  now?: () => number;
-  /** how long a fetched key set is trusted before it is fetched again */
-  cacheMaxAgeMs?: number;
-  /** minimum gap between refetches triggered by an unknown `kid` */
-  cooldownMs?: number;
-  /** JWKS HTTP timeout */
-  timeoutMs?: number;
 }
 
 export interface ExternalJwtVerifier {
@@ -48,11 +34,6 @@ export interface ExternalJwtVerifier {
 }
 
 const DEFAULT_ROLE_MAPPING: Record<string, Role> = { admin: 'ADMIN', developer: 'DEVELOPER', viewer: 'VIEWER' };
-
-function asList(value: string | string[]): string[] {
-  const list = Array.isArray(value) ? value : [value];
-  return list.map((v) => v.trim()).filter((v) => v.length > 0);
-}
 
 function claimAt(payload: JWTPayload, dottedPath: string): unknown {
   let node: unknown = payload;
@@ -71,22 +52,7 @@ function stringList(value: unknown): string[] {
 }
 
 export function createExternalJwtVerifier(config: ExternalJwtConfig): ExternalJwtVerifier {
-  let jwksUrl: URL;
-  try {
-    jwksUrl = new URL(config.jwksUrl);
-  } catch {
-    throw badInput('external JWT: jwksUrl is not a URL');
-  }
-  if (jwksUrl.protocol !== 'https:' && jwksUrl.protocol !== 'http:') throw badInput('external JWT: jwksUrl must be http(s)');
-  const issuers = asList(config.issuer);
-  const audiences = asList(config.audience);
-  if (issuers.length === 0) throw badInput('external JWT: an issuer is required');
-  if (audiences.length === 0) throw badInput('external JWT: an audience is required');
-  const algorithms = config.algorithms ?? [...EXTERNAL_ALGORITHMS];
-  for (const alg of algorithms) {
-    if (!(EXTERNAL_ALGORITHMS as readonly string[]).includes(alg)) throw badInput(`external JWT: algorithm ${alg} is not allowed`);
-  }
-  if (algorithms.length === 0) throw badInput('external JWT: at least one algorithm is required');
+  const jwt = createJwtVerifier(config);
   const rolesClaim = config.rolesClaim ?? 'roles';
   const groupsClaim = config.groupsClaim ?? 'sluice_groups';
   const roleMapping = new Map(
@@ -94,15 +60,6 @@ export function createExternalJwtVerifier(config: ExternalJwtConfig): ExternalJw
   );
   for (const role of roleMapping.values()) if (!isRole(role)) throw badInput(`external JWT: unknown role ${String(role)}`);
   const defaultRole = config.defaultRole === undefined ? 'VIEWER' : config.defaultRole;
-  const now = config.now ?? Date.now;
-
-  // One key set per verifier: jose caches the keys, refetches after cacheMaxAge, and on an
-  // unknown kid refetches at most once per cooldown (so forged kids cannot hammer the IdP).
-  const keySet = createRemoteJWKSet(jwksUrl, {
-    cacheMaxAge: config.cacheMaxAgeMs ?? 10 * 60_000,
-    cooldownDuration: config.cooldownMs ?? 30_000,
-    timeoutDuration: config.timeoutMs ?? 5_000,
-  });
 
   function mapRole(payload: JWTPayload): Role {
     let best: Role | null = null;
@@ -116,31 +73,9 @@ export function createExternalJwtVerifier(config: ExternalJwtConfig): ExternalJw
   }
 
   return {
-    acceptsIssuerOf(token) {
-      try {
-        const iss = decodeJwt(token).iss;
-        return typeof iss === 'string' && issuers.includes(iss);
-      } catch {
-        return false;
-      }
-    },
-
+    acceptsIssuerOf: (token) => jwt.acceptsIssuerOf(token),
     async verify(token) {
-      if (typeof token !== 'string' || token.length === 0) throw new AuthError('malformed', 'token is empty');
-      checkAlgorithm(token, algorithms);
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, keySet, {
-          algorithms,
-          issuer: issuers,
-          audience: audiences,
-          requiredClaims: ['sub', 'exp'],
-          currentDate: new Date(now()),
-          clockTolerance: config.clockToleranceSeconds ?? 30,
-        }));
-      } catch (err) {
-        throw mapJoseError(err);
-      }
+      const payload = await jwt.verify(token);
       const sub = payload.sub;
       if (typeof sub !== 'string' || sub.length === 0) throw new AuthError('claim_invalid', 'token has no subject', { claim: 'sub' });
       const preferred = payload['preferred_username'];
@@ -160,32 +95,9 @@ export function createExternalJwtVerifier(config: ExternalJwtConfig): ExternalJw
 export type EnvLike = Record<string, string | undefined>;
 
 /**
- * Reads the external-issuer settings from the environment; null when no JWKS URL is set.
- * SLUICE_JWT_JWKS_URL, SLUICE_JWT_ISSUER, SLUICE_JWT_AUDIENCE (comma separated lists),
- * SLUICE_JWT_ALGORITHMS, SLUICE_JWT_ROLES_CLAIM, SLUICE_JWT_GROUPS_CLAIM,
- * SLUICE_JWT_DEFAULT_ROLE (ADMIN|DEVELOPER|VIEWER|none).
+ * The external-issuer settings from environment values (the one parser of SLUICE_JWT_*:
+ * platform/settings.ts); null when no JWKS URL is set, ConfigError when incomplete.
  */
 export function externalJwtConfigFromEnv(env: EnvLike): ExternalJwtConfig | null {
-  const jwksUrl = env['SLUICE_JWT_JWKS_URL']?.trim();
-  if (!jwksUrl) return null;
-  const list = (name: string) => (env[name] ?? '').split(',').map((v) => v.trim()).filter(Boolean);
-  const issuer = list('SLUICE_JWT_ISSUER');
-  const audience = list('SLUICE_JWT_AUDIENCE');
-  if (issuer.length === 0 || audience.length === 0) {
-    throw badInput('SLUICE_JWT_JWKS_URL needs SLUICE_JWT_ISSUER and SLUICE_JWT_AUDIENCE');
-  }
-  const config: ExternalJwtConfig = { jwksUrl, issuer, audience };
-  const algs = list('SLUICE_JWT_ALGORITHMS');
-  if (algs.length > 0) config.algorithms = algs as ExternalAlgorithm[];
-  const rolesClaim = env['SLUICE_JWT_ROLES_CLAIM']?.trim();
-  if (rolesClaim) config.rolesClaim = rolesClaim;
-  const groupsClaim = env['SLUICE_JWT_GROUPS_CLAIM']?.trim();
-  if (groupsClaim) config.groupsClaim = groupsClaim;
-  const defaultRole = env['SLUICE_JWT_DEFAULT_ROLE']?.trim();
-  if (defaultRole) {
-    if (defaultRole.toLowerCase() === 'none') config.defaultRole = null;
-    else if (isRole(defaultRole.toUpperCase())) config.defaultRole = defaultRole.toUpperCase() as Role;
-    else throw badInput(`SLUICE_JWT_DEFAULT_ROLE must be ADMIN, DEVELOPER, VIEWER or none`);
-  }
-  return config;
+  return loadJwtIssuer(env);
 }

@@ -1,8 +1,9 @@
-// Wiring of the auth parts from the data dir and environment values, for control/main.ts.
-// The only place in control/auth that knows environment variable names.
+// Wiring of the auth parts from the data dir and the loaded settings (platform/settings.ts
+// reads SLUICE_ADMIN_TOKEN, SLUICE_SECRET_KEY and SLUICE_JWT_*), for control/main.ts.
 
 import { loadAdminToken, type AdminToken } from './admin-token.ts';
-import { createExternalJwtVerifier, externalJwtConfigFromEnv, type EnvLike, type ExternalJwtVerifier } from './external-jwt.ts';
+import { loadSettings, type Settings } from '../../platform/settings.ts';
+import { createExternalJwtVerifier, type EnvLike, type ExternalJwtVerifier } from './external-jwt.ts';
 import { createAuthenticator, type Authenticator } from './identity.ts';
 import { openSecretBox, type SecretBox } from './secrets.ts';
 import { createSessionTokens, loadOrCreateJwtSecret, type SessionTokens } from './tokens.ts';
@@ -15,19 +16,23 @@ export interface Auth {
   external: ExternalJwtVerifier | null;
 }
 
-export interface AuthOptions {
+export type AuthOptions = {
   dataDir: string;
-  /** SLUICE_ADMIN_TOKEN, SLUICE_SECRET_KEY, SLUICE_JWT_* */
-  env: EnvLike;
   now?: () => number;
-}
+} & (
+  /** the auth part of the loaded settings (control/main.ts) */
+  | { settings: Settings['auth'] }
+  /** or raw environment values, read through the same loader (tests) */
+  | { env: EnvLike }
+);
 
 export async function openAuth(options: AuthOptions): Promise<Auth> {
-  const { dataDir, env } = options;
-  const admin = await loadAdminToken({ dataDir, envToken: env['SLUICE_ADMIN_TOKEN'] });
+  const { dataDir } = options;
+  const settings = 'settings' in options ? options.settings : loadSettings(options.env).auth;
+  const admin = await loadAdminToken({ dataDir, envToken: settings.adminToken ?? undefined });
   const sessions = createSessionTokens({ secret: await loadOrCreateJwtSecret(dataDir), ...(options.now ? { now: options.now } : {}) });
-  const secretBox = await openSecretBox({ dataDir, envKey: env['SLUICE_SECRET_KEY'] });
-  const externalConfig = externalJwtConfigFromEnv(env);
+  const secretBox = await openSecretBox({ dataDir, envKey: settings.secretKey ?? undefined });
+  const externalConfig = settings.jwt;
   const external = externalConfig
     ? createExternalJwtVerifier({ ...externalConfig, ...(options.now ? { now: options.now } : {}) })
     : null;

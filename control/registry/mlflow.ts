@@ -4,6 +4,7 @@
 // code, so callers branch on `code` rather than on HTTP statuses or MLflow's strings.
 // Credentials (a bearer token, or basic auth as MLflow's own client sends them) go in the
 // Authorization header and nowhere else: never in errors or logs.
+import { loadSettings } from '../../platform/settings.ts';
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -359,13 +360,12 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
   };
 }
 
-/** A client configured as MLflow's own tools are: MLFLOW_TRACKING_URI, _TOKEN, _USERNAME, _PASSWORD. */
+/**
+ * A client configured as MLflow's own tools are: MLFLOW_TRACKING_URI, and the credentials
+ * (MLFLOW_TRACKING_TOKEN, _USERNAME, _PASSWORD) as the one settings loader reads them.
+ */
 export function mlflowClientFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<MlflowClientOptions> = {}): MlflowClient {
-  const trackingUri = overrides.trackingUri ?? env.MLFLOW_TRACKING_URI;
+  const trackingUri = overrides.trackingUri ?? env['MLFLOW_TRACKING_URI'];
   if (!trackingUri) throw new MlflowError('BAD_USER_INPUT', 'MLFLOW_TRACKING_URI is not set');
-  const options: MlflowClientOptions = { trackingUri, ...overrides };
-  if (options.token === undefined && env.MLFLOW_TRACKING_TOKEN) options.token = env.MLFLOW_TRACKING_TOKEN;
-  if (options.username === undefined && env.MLFLOW_TRACKING_USERNAME !== undefined) options.username = env.MLFLOW_TRACKING_USERNAME;
-  if (options.password === undefined && env.MLFLOW_TRACKING_PASSWORD !== undefined) options.password = env.MLFLOW_TRACKING_PASSWORD;
-  return createMlflowClient(options);
+  return createMlflowClient({ ...loadSettings(env).mlflow, ...overrides, trackingUri });
 }

@@ -4,24 +4,18 @@
 // from the same database (DATABASE_URL) and re-read whenever xDS pushes a change (and on
 // Redis pub/sub notices when REDIS_URL is set, which also makes the QPS limits fleet-wide);
 // inference records go to SLUICE_OBJECT_STORE through a spool under SLUICE_DATA_DIR.
-// Serves SLUICE_EDGE_PORT (8080) on SLUICE_HOST.
+// Serves SLUICE_EDGE_PORT (8080) on SLUICE_HOST. Built from the same factories as `npm start`
+// (platform/infrastructure.ts, gateway/compose.ts), from the one settings loader.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { openInfrastructure } from '../../platform/infrastructure.ts';
 import { loadSettings } from '../../platform/settings.ts';
-import { createDatabase } from '../../platform/db/client.ts';
-import type { PrismaClient } from '../../platform/db/prisma.ts';
-import { openObjectStore } from '../../platform/objectstore/open.ts';
-import { DatabasePolicySource } from '../policy/database.ts';
-import { openPubSub } from '../../platform/pubsub/index.ts';
-import { Authorizer, jwtSettingsFromEnv } from '../authz.ts';
-import { InferenceLogWriter } from '../inference-log/writer.ts';
-import { InferenceRecorder } from '../inference-log/recorder.ts';
+import { openDataPlanePolicies, type DataPlanePolicies } from '../compose.ts';
 import { adoptOrphanSpools, edgeSpoolName } from '../inference-log/orphans.ts';
-import { createRateLimiter } from '../ratelimit/index.ts';
 import { startEdge } from './server.ts';
 import { XdsRoutingClient } from './xds-client.ts';
 
@@ -32,8 +26,8 @@ export interface EdgeProcess {
 
 export async function main(env: Record<string, string | undefined> = process.env): Promise<EdgeProcess> {
   const settings = loadSettings(env);
-  const log = pino({ name: 'sluice-edge', level: env.LOG_LEVEL || 'info' });
-  const xdsAddress = env.SLUICE_XDS_ADDRESS || `${env.SLUICE_XDS_HOST || settings.host}:${settings.ports.xds}`;
+  const log = pino({ name: 'sluice-edge', level: settings.logLevel });
+  const xdsAddress = settings.edgeXdsAddress;
   // the spool is per process: two edges never share one; what a dead edge left in its own
   // (killed, or stopped while the store was down) is taken over before the writer opens ours
   const spoolParent = join(settings.dataDir, 'spool');
@@ -42,37 +36,28 @@ export async function main(env: Record<string, string | undefined> = process.env
   const adopted = await adoptOrphanSpools({ parent: spoolParent, own: spoolDir });
   if (adopted.files > 0) log.info({ batches: adopted.files, from: adopted.from }, 'took over the inference-log spool of stopped edge processes');
 
-  const db = await createDatabase(settings.databaseUrl);
-  const prisma = db.prisma as unknown as PrismaClient;
-  const pubsub = await openPubSub(settings.redisUrl ?? undefined, { onError: (err) => log.warn({ err: err.message }, 'pub/sub') });
-  const policies = new DatabasePolicySource({ prisma, pubsub });
+  // the same factories as `npm start` (control/main.ts): infrastructure, then the policies
+  const infra = await openInfrastructure(settings, { onPubSubError: (err) => log.warn({ err: err.message }, 'pub/sub') });
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  let dataPlane: DataPlanePolicies;
   try {
-    await policies.start();
+    dataPlane = await openDataPlanePolicies(settings, {
+      prisma: infra.db.prisma,
+      pubsub: infra.pubsub,
+      store: infra.store,
+      registry: metrics,
+      spoolDir,
+      onEvent: (event) => log.warn(event, event.type.startsWith('RATE_LIMIT') ? 'rate limit store' : 'inference log'),
+    });
   } catch (err) {
-    await pubsub.close();
-    await db.close();
+    await infra.close();
     throw new Error(
-      `cannot read service policies from ${db.safeUrl} (${(err as Error).message.trim().split('\n').at(-1) ?? ''}); ` +
+      `cannot read service policies from ${infra.db.safeUrl} (${(err as Error).message.trim().split('\n').at(-1) ?? ''}); ` +
         'the edge reads the control plane\'s database: start the control plane (npm start) or run npm run db:migrate first',
     );
   }
-
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
-  const authorizer = new Authorizer({ policies, jwt: jwtSettingsFromEnv(env) });
-  const rateLimiter = createRateLimiter({
-    policies,
-    redisUrl: settings.redisUrl ?? undefined,
-    registry: metrics,
-    onStoreEvent: (event) => log.warn(event, 'rate limit store'),
-  });
-  const writer = new InferenceLogWriter({
-    store: openObjectStore(settings.objectStoreUrl),
-    spoolDir,
-    onEvent: (event) => log.warn(event, 'inference log'),
-  });
-  await writer.start();
-  const recorder = new InferenceRecorder({ policies, sink: writer, registry: metrics });
+  const { policies, authorizer, rateLimiter, recorder } = dataPlane;
 
   const routing = new XdsRoutingClient({ address: xdsAddress, log }).start();
   // an xDS push means the data plane changed: re-read the policies that go with it
@@ -89,17 +74,14 @@ export async function main(env: Record<string, string | undefined> = process.env
     metrics,
     log,
   });
-  log.info({ url: `http://${settings.host}:${edge.port}/services/{group}/predict`, xds: xdsAddress, node: routing.nodeId, database: db.safeUrl }, 'edge ready');
+  log.info({ url: `http://${settings.host}:${edge.port}/services/{group}/predict`, xds: xdsAddress, node: routing.nodeId, database: infra.db.safeUrl }, 'edge ready');
 
   const close = async () => {
     unwatch();
     await edge.close();
     await routing.close();
-    await rateLimiter.close();
-    await writer.close();
-    await policies.close();
-    await pubsub.close();
-    await db.close();
+    await dataPlane.close();
+    await infra.close();
   };
   return { port: edge.port, close };
 }

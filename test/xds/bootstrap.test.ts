@@ -72,6 +72,6 @@ describe('Envoy bootstrap', () => {
       stderr = String((e as { stderr: string }).stderr);
     }
     expect(status).toBe(1);
-    expect(stderr).toMatch(/SLUICE_XDS_PORT=x is not a port/);
+    expect(stderr).toMatch(/SLUICE_XDS_PORT: is not a port/);
   });
 });

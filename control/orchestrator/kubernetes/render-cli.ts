@@ -1,6 +1,7 @@
 // `npm run k8s:render -- <group> [--file deployments.json] [--namespace ns] [--runtime-image img]`
 // prints, as YAML, the Kubernetes objects the orchestrator would apply for a service group's
-// versions: read from the database (DATABASE_URL, default file:${SLUICE_DATA_DIR}/sluice.db),
+// versions: read from the database (DATABASE_URL, default file:${SLUICE_DATA_DIR}/sluice.db,
+// as platform/settings.ts reads them),
 // or from a JSON file of VersionDeployment[] when there is no database at hand. Registry
 // credentials are never printed: the pull Secret's data is redacted.
 
@@ -9,6 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dumpYaml } from '@kubernetes/client-node';
 import { SluiceError } from '../../../platform/errors.ts';
+import { loadSettings, type Settings } from '../../../platform/settings.ts';
 import type { ModelSignature } from '../../../platform/model-signature.ts';
 import { versionDeployment, versionSpec } from '../../domain/deployment.ts';
 import type { VersionDeployment } from '../port.ts';
@@ -43,11 +45,10 @@ function readDeploymentsFile(path: string): VersionDeployment[] {
 }
 
 /** The group's versions as the orchestrator would get them, straight from the database. */
-async function readDeploymentsFromDb(group: string, env: NodeJS.ProcessEnv): Promise<VersionDeployment[]> {
+async function readDeploymentsFromDb(group: string, databaseUrl: string): Promise<VersionDeployment[]> {
   const { createDatabase } = await import('../../../platform/db/client.ts');
   const { isPrismaError } = await import('../../../platform/db/errors.ts');
-  const dataDir = env.SLUICE_DATA_DIR ?? './.sluice';
-  const db = await createDatabase(env.DATABASE_URL ?? `file:${resolve(dataDir, 'sluice.db')}`);
+  const db = await createDatabase(databaseUrl);
   try {
     const found = await db.prisma.serviceGroup
       .findUnique({
@@ -118,14 +119,21 @@ export async function main(
     io.err.write(`${USAGE}\n`);
     return 2;
   }
-  const store = env.SLUICE_OBJECT_STORE;
+  let settings: Settings;
+  try {
+    settings = loadSettings(env);
+  } catch (err) {
+    io.err.write(`k8s:render: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const store = settings.objectStoreUrl;
   const options = defaultManifestOptions({
     ...(args.values.namespace ? { namespace: args.values.namespace } : {}),
     ...(args.values['runtime-image'] ? { runtimeImage: args.values['runtime-image'] } : {}),
     objectStoreUri: store && !store.startsWith('file:') ? store : null,
   });
   try {
-    let deployments = args.values.file ? readDeploymentsFile(args.values.file) : await readDeploymentsFromDb(group as string, env);
+    let deployments = args.values.file ? readDeploymentsFile(args.values.file) : await readDeploymentsFromDb(group as string, settings.databaseUrl);
     if (group) deployments = deployments.filter((d) => d.groupName === group);
     if (deployments.length === 0) {
       io.err.write(`no versions for group "${group}"\n`);

@@ -268,59 +268,7 @@ export type EventsQueryVariables = {
 
 /** result of GROUP */
 export type GroupQuery = {
-  serviceGroup: {
-    id: string;
-    name: string;
-    type: ServiceType;
-    status: ServiceStatus;
-    description: string;
-    creator: string;
-    createdAt: string;
-    runningVersions: number;
-    totalVersions: number;
-    callAddress: string;
-    updatedAt: string;
-    versions: Array<{
-      id: string;
-      name: string;
-      description: string;
-      status: ServiceStatus;
-      statusReason: string | null;
-      trafficPercent: number;
-      replicas: number;
-      qpsLimit: number | null;
-      authEnabled: boolean;
-      creator: string;
-      updatedAt: string;
-      modelSource: ModelSource;
-      model: {
-        name: string;
-        version: string;
-      } | null;
-      image: {
-        image: string;
-      } | null;
-      resourceSource: ResourceSource;
-      resources: {
-        label: string;
-      };
-      resourceGroup: {
-        name: string;
-      } | null;
-      runningInstances: number;
-      instances: Array<{
-        id: string;
-        name: string;
-        state: InstanceState;
-        stateReason: string | null;
-        restartCount: number;
-        node: string | null;
-        cpuMillicores: number | null;
-        memoryBytes: number | null;
-        startedAt: string | null;
-      }>;
-    }>;
-  } | null;
+  serviceGroup: GroupDetail | null;
 };
 export type GroupQueryVariables = {
   id: string;
@@ -328,59 +276,7 @@ export type GroupQueryVariables = {
 
 /** result of GROUP_CHANGED */
 export type GroupChangedSubscription = {
-  serviceGroupChanged: {
-    id: string;
-    name: string;
-    type: ServiceType;
-    status: ServiceStatus;
-    description: string;
-    creator: string;
-    createdAt: string;
-    runningVersions: number;
-    totalVersions: number;
-    callAddress: string;
-    updatedAt: string;
-    versions: Array<{
-      id: string;
-      name: string;
-      description: string;
-      status: ServiceStatus;
-      statusReason: string | null;
-      trafficPercent: number;
-      replicas: number;
-      qpsLimit: number | null;
-      authEnabled: boolean;
-      creator: string;
-      updatedAt: string;
-      modelSource: ModelSource;
-      model: {
-        name: string;
-        version: string;
-      } | null;
-      image: {
-        image: string;
-      } | null;
-      resourceSource: ResourceSource;
-      resources: {
-        label: string;
-      };
-      resourceGroup: {
-        name: string;
-      } | null;
-      runningInstances: number;
-      instances: Array<{
-        id: string;
-        name: string;
-        state: InstanceState;
-        stateReason: string | null;
-        restartCount: number;
-        node: string | null;
-        cpuMillicores: number | null;
-        memoryBytes: number | null;
-        startedAt: string | null;
-      }>;
-    }>;
-  };
+  serviceGroupChanged: GroupDetail;
 };
 export type GroupChangedSubscriptionVariables = {
   id: string;
@@ -388,18 +284,7 @@ export type GroupChangedSubscriptionVariables = {
 
 /** result of GROUPS */
 export type GroupsQuery = {
-  serviceGroups: {
-    id: string;
-    name: string;
-    type: ServiceType;
-    status: ServiceStatus;
-    description: string;
-    creator: string;
-    createdAt: string;
-    runningVersions: number;
-    totalVersions: number;
-    callAddress: string;
-  }[];
+  serviceGroups: GroupRow[];
 };
 export type GroupsQueryVariables = {
   filter?: ServiceGroupFilter | null;
@@ -698,46 +583,7 @@ export type GroupDetail = {
   totalVersions: number;
   callAddress: string;
   updatedAt: string;
-  versions: Array<{
-    id: string;
-    name: string;
-    description: string;
-    status: ServiceStatus;
-    statusReason: string | null;
-    trafficPercent: number;
-    replicas: number;
-    qpsLimit: number | null;
-    authEnabled: boolean;
-    creator: string;
-    updatedAt: string;
-    modelSource: ModelSource;
-    model: {
-      name: string;
-      version: string;
-    } | null;
-    image: {
-      image: string;
-    } | null;
-    resourceSource: ResourceSource;
-    resources: {
-      label: string;
-    };
-    resourceGroup: {
-      name: string;
-    } | null;
-    runningInstances: number;
-    instances: Array<{
-      id: string;
-      name: string;
-      state: InstanceState;
-      stateReason: string | null;
-      restartCount: number;
-      node: string | null;
-      cpuMillicores: number | null;
-      memoryBytes: number | null;
-      startedAt: string | null;
-    }>;
-  }>;
+  versions: Version[];
 };
 /** VERSION_FIELDS on ServiceVersion */
 export type Version = {
