@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { pino } from 'pino';
+import { runUntilSignalled } from '../platform/process.ts';
 import { loadSettings, type Settings } from '../platform/settings.ts';
 import { applyMigrations } from '../platform/db/migrate.ts';
 import { openInfrastructure } from '../platform/infrastructure.ts';
@@ -202,25 +203,5 @@ export async function main(env: Record<string, string | undefined> = process.env
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main()
-    .then((stop) => {
-      let stopping = false;
-      const shutdown = () => {
-        if (stopping) return;
-        stopping = true;
-        stop()
-          .then(() => process.exit(0))
-          .catch((error: unknown) => {
-            console.error(error);
-            process.exit(1);
-          });
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
-    })
-    .catch((error: unknown) => {
-      console.error(`[sluice] failed to start: ${error instanceof Error ? error.message : String(error)}`);
-      if (error instanceof Error && error.stack) console.error(error.stack);
-      process.exit(1);
-    });
+  runUntilSignalled('sluice', () => main());
 }

@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { openInfrastructure } from '../../platform/infrastructure.ts';
+import { runUntilSignalled } from '../../platform/process.ts';
 import { loadSettings } from '../../platform/settings.ts';
 import { openDataPlanePolicies, type DataPlanePolicies } from '../compose.ts';
 import { adoptOrphanSpools, edgeSpoolName } from '../inference-log/orphans.ts';
@@ -87,25 +88,5 @@ export async function main(env: Record<string, string | undefined> = process.env
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main()
-    .then((edge) => {
-      let stopping = false;
-      const shutdown = () => {
-        if (stopping) return;
-        stopping = true;
-        edge.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            console.error(err);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
-    })
-    .catch((err: unknown) => {
-      console.error(`edge failed to start: ${(err as Error).message}`);
-      process.exit(1);
-    });
+  runUntilSignalled('sluice-edge', async () => (await main()).close);
 }
