@@ -17,7 +17,8 @@ import type {
 import { defaultBackoff, type BackoffPolicy } from './backoff.ts';
 import { CapacityLedger, type LocalCapacity } from './capacity.ts';
 import { baseEnv, defaultRuntimeCommand, specHash, validateDeployment } from './launch.ts';
-import { LogRing, preloadFormatted } from './logs.ts';
+import { LogStore } from '../../logs/store.ts';
+import { LogSearcher } from '../../logs/search.ts';
 import { isSameProcess, readGroupUsage, waitGroupGone } from './proc-stats.ts';
 import { killGroup, Replica, type ReplicaTiming } from './replica.ts';
 import { listStateFiles, removeStateFile, type InstanceStateRecord } from './state-files.ts';
@@ -38,8 +39,8 @@ export interface LocalOrchestratorOptions {
   timing?: Partial<Omit<ReplicaTiming, 'backoff'>> & { backoff?: Partial<BackoffPolicy> };
   /** how often per-instance CPU and memory are sampled and reported (default 5 s) */
   statsPeriodMs?: number;
-  /** log lines kept in memory per version (default 5000) */
-  logLinesPerVersion?: number;
+  /** where replica output is kept and searched; default `{dataDir}/logs`, 256 MiB per version */
+  logStore?: LogStore;
   /** close() stops every replica (default true); false leaves them for the next control plane to adopt */
   stopOnClose?: boolean;
   /** shell for the terminal (default /bin/bash, else /bin/sh) */
@@ -71,6 +72,8 @@ export const instanceName = (groupName: string, versionName: string, index: numb
 export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orchestrator & {
   /** free capacity per node (diagnostics) */
   capacityFree(): ReturnType<CapacityLedger['free']>;
+  /** the replicas' output, for logSearch and logTail */
+  readonly logStore: LogStore;
 } {
   const clock = options.clock ?? { now: () => new Date() };
   const now = () => clock.now();
@@ -85,7 +88,9 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
   );
   let runtimeCommand = options.runtimeCommand;
   const versions = new Map<string, VersionEntry>();
-  const rings = new Map<string, LogRing>();
+  const logStore = options.logStore ?? new LogStore({ root: join(options.dataDir, 'logs') });
+  // for logs(): the port's simple "newest lines" read, served by the same scanner as logSearch
+  const searcher = new LogSearcher();
   const listeners = new Set<(r: OrchestratorReport) => void>();
   const locks = new Map<string, Promise<unknown>>();
   let closed = false;
@@ -111,15 +116,6 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     });
     return next;
   }
-
-  const ringFor = (versionId: string) => {
-    let ring = rings.get(versionId);
-    if (!ring) {
-      ring = new LogRing(options.logLinesPerVersion ?? 5000);
-      rings.set(versionId, ring);
-    }
-    return ring;
-  };
 
   const versionEvent = (d: VersionDeployment, level: 'NORMAL' | 'WARNING', reason: string, message: string): OrchestratorReport => ({
     type: 'event',
@@ -161,7 +157,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
       runtimeCommand,
       timing,
       now,
-      ring: ringFor(d.versionId),
+      logSink: (lines) => logStore.append(d.versionId, lines),
       emit,
       onChange: () => evaluate(entry),
     });
@@ -300,7 +296,16 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     },
 
     async logs(versionId: string, opts: { instance?: string; sinceMs?: number; limit?: number } = {}): Promise<LogLine[]> {
-      return rings.get(versionId)?.query(opts, now().getTime()) ?? [];
+      const limit = Math.min(opts.limit ?? 1000, 1000);
+      if (limit <= 0) return [];
+      const toMs = now().getTime();
+      const page = await searcher.search(logStore, versionId, {
+        fromMs: opts.sinceMs !== undefined ? toMs - opts.sinceMs : 0,
+        toMs: Number.MAX_SAFE_INTEGER,
+        instance: opts.instance ?? null,
+        limit,
+      });
+      return page.lines.reverse();
     },
 
     async openTerminal(versionId: string, name: string): Promise<TerminalSession> {
@@ -347,6 +352,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
       if (closed) return;
       closed = true;
       clearInterval(statsTimer);
+      await searcher.close();
       if (options.stopOnClose ?? true) {
         await Promise.all([...versions.keys()].map((id) => orchestrator.stop(id)));
       } else {
@@ -356,6 +362,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     },
 
     capacityFree: () => ledger.free(),
+    logStore,
   };
 
   function adopt(d: VersionDeployment, record: InstanceStateRecord): boolean {
@@ -365,10 +372,6 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     if (!entry) {
       entry = { deployment: d, hash: record.specHash, replicas: new Map(), lastStatus: null };
       versions.set(d.versionId, entry);
-      const ring = ringFor(d.versionId);
-      preloadFormatted(join(runtimeRoot, d.groupName, d.versionName, record.instance, 'instance.log'), ring, 1000);
-    } else {
-      preloadFormatted(join(runtimeRoot, d.groupName, d.versionName, record.instance, 'instance.log'), ringFor(d.versionId), 1000);
     }
     const replica = makeReplica(entry, record.index, record.placement);
     entry.replicas.set(record.index, replica);
