@@ -35,6 +35,13 @@ import { jwtSettingsFromEnv } from '../gateway/authz.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
 import { waitForRoutes } from '../gateway/edge/ready.ts';
+import { LogStore } from './logs/store.ts';
+import { LogSearcher } from './logs/search.ts';
+import { LogService } from './logs/service.ts';
+import { MetricsScraper } from './monitoring/scraper.ts';
+import { EmbeddedMetricsReader, type MetricsReader } from './monitoring/reader.ts';
+import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
+import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -46,7 +53,7 @@ function banner(message: string): void {
 /** Operational logs: structured (pino), on stderr so the banner stays readable. */
 const logger = pino({ name: 'sluice', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
 
-async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
+async function openOrchestrator(settings: Settings, logStore: LogStore): Promise<Orchestrator> {
   if (settings.orchestrator === 'kubernetes') {
     const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/index.ts');
     return createKubernetesOrchestrator({
@@ -58,6 +65,7 @@ async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
   // times (model runtimes idle most of the time); requests beyond it get FailedScheduling.
   return createLocalOrchestrator({
     dataDir: settings.dataDir,
+    logStore,
     capacity: { cpu: cpus().length * 4, memoryGiB: Math.floor(totalmem() / 2 ** 30), gpus: [] },
   });
 }
@@ -83,10 +91,19 @@ export async function main(env: Record<string, string | undefined> = process.env
     onDrop: (topic, total) => logger.warn({ topic, total }, 'a slow subscriber lost notices'),
   });
   const auth = await openAuth({ dataDir: settings.dataDir, env });
-  const orchestrator = await openOrchestrator(settings);
+  // instance logs: on-disk segments per version (local replicas); the pod log API on Kubernetes
+  const logStore = new LogStore({ root: join(settings.dataDir, 'logs'), capBytes: settings.logCapBytes });
+  const logSearcher = new LogSearcher();
+  const orchestrator = await openOrchestrator(settings, logStore);
+  const local = settings.orchestrator === 'local';
   const store = openObjectStore(settings.objectStoreUrl);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  // metrics history: embedded rollups scraped into the database, or Prometheus when configured
+  const gpu = createNvidiaSmiProbe();
+  const metricsReader: MetricsReader = settings.metrics.prometheusUrl
+    ? new PrometheusMetricsReader({ baseUrl: settings.metrics.prometheusUrl, dataPlane: 'edge' })
+    : new EmbeddedMetricsReader(prisma, () => gpu.status());
 
   // model artifacts: uploads live in the object store; local replicas read a cached copy
   const artifacts = new ArtifactStore(store, join(settings.dataDir, 'models', 'store'));
@@ -102,6 +119,10 @@ export async function main(env: Record<string, string | undefined> = process.env
     models: new RegistryModelResolver(prisma, mlflow, settings.orchestrator === 'local' ? artifacts : null),
     registry: new ModelRegistry(prisma, artifacts),
     edgeBaseUrl: settings.publicEdgeUrl,
+    operations: {
+      logs: new LogService({ orchestrator, store: local ? logStore : null, searcher: local ? logSearcher : null }),
+      metrics: metricsReader,
+    },
   });
   if (settings.demo) await seedDemoModels(prisma, { demoDir: join(repoRoot, 'runtime', 'demo') });
 
@@ -143,6 +164,20 @@ export async function main(env: Record<string, string | undefined> = process.env
     metrics,
     log: logger.child({ part: 'edge' }),
   });
+
+  // the edge runs in this process: its series are read from the shared registry
+  const scraper = settings.metrics.prometheusUrl
+    ? null
+    : new MetricsScraper({
+        prisma,
+        pubsub,
+        edges: [() => metrics.metrics()],
+        gpu,
+        intervalMs: settings.metrics.intervalMs,
+        retentionMs: settings.metrics.retentionMs,
+        onError: (error) => logger.warn({ err: error }, 'metrics scrape failed'),
+      });
+  scraper?.start();
 
   // bring back what was running before a restart, and clean up what was left behind
   await orchestrator.reconcile(await wantedDeployments(plane));
@@ -196,6 +231,8 @@ export async function main(env: Record<string, string | undefined> = process.env
       }
     };
     await step('control server', () => control.close());
+    await step('metrics scraper', () => scraper?.stop());
+    await step('log search', () => logSearcher.close());
     await step('edge', () => edge.close());
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);

@@ -20,6 +20,10 @@ const EnvSchema = z.object({
   SLUICE_GATEWAY_PORT: port(18081),
   SLUICE_PUBLIC_EDGE_URL: z.string().optional(),
   SLUICE_K8S_NAMESPACE: z.string().default('sluice'),
+  SLUICE_METRICS_INTERVAL_SECONDS: z.coerce.number().min(1).max(3600).default(15),
+  SLUICE_METRICS_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(15),
+  SLUICE_PROMETHEUS_URL: z.string().url().optional(),
+  SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
 });
 
 export interface Settings {
@@ -33,6 +37,10 @@ export interface Settings {
   ports: { control: number; edge: number; xds: number; gateway: number };
   publicEdgeUrl: string;
   kubernetesNamespace: string;
+  /** metrics history: scrape interval and how long rollups are kept; Prometheus instead when set */
+  metrics: { intervalMs: number; retentionMs: number; prometheusUrl: string | null };
+  /** bytes of instance logs kept per version before the oldest are dropped */
+  logCapBytes: number;
   /** the raw environment, for the parts that read their own variables (auth, AWS SDK) */
   env: Record<string, string | undefined>;
 }
@@ -62,6 +70,12 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     ports: { control: e.SLUICE_PORT, edge: e.SLUICE_EDGE_PORT, xds: e.SLUICE_XDS_PORT, gateway: e.SLUICE_GATEWAY_PORT },
     publicEdgeUrl: e.SLUICE_PUBLIC_EDGE_URL ?? `http://127.0.0.1:${e.SLUICE_EDGE_PORT}`,
     kubernetesNamespace: e.SLUICE_K8S_NAMESPACE,
+    metrics: {
+      intervalMs: e.SLUICE_METRICS_INTERVAL_SECONDS * 1000,
+      retentionMs: e.SLUICE_METRICS_RETENTION_DAYS * 86_400_000,
+      prometheusUrl: e.SLUICE_PROMETHEUS_URL ?? null,
+    },
+    logCapBytes: Math.floor(e.SLUICE_LOG_CAP_MB * 1024 * 1024),
     env,
   };
 }
