@@ -73,6 +73,8 @@ export class MetricsScraper {
   private readonly acc: RollupAccumulator;
   private readonly prev = new Map<string, Prev>();
   private readonly prevBuckets = new Map<string, { b: Buckets; at: number }>();
+  /** when each source (edge, replica) was last read: a series new on a known source started at zero since */
+  private readonly sourceSeen = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastRetention = 0;
@@ -109,16 +111,18 @@ export class MetricsScraper {
   }
 
   /** A counter's increment since the last scrape, spread over that interval. */
-  private counter(key: string, value: number, at: number, series: SeriesKey, field: CounterField): void {
-    const p = this.prev.get(key);
+  private counter(source: string, key: string, value: number, at: number, series: SeriesKey, field: CounterField): void {
+    const seen = this.sourceSeen.get(source);
+    const p = this.prev.get(key) ?? (seen !== undefined ? { value: 0, at: seen } : undefined);
     this.prev.set(key, { value, at });
-    if (!p) return; // the first reading is the baseline
+    if (!p) return; // the first reading of a source is the baseline
     const delta = value >= p.value ? value - p.value : value; // reset: the new value is what accrued since
     this.acc.addCounter(series, field, delta, p.at, at);
   }
 
-  private histogram(key: string, b: Buckets, at: number, series: SeriesKey): void {
-    const p = this.prevBuckets.get(key);
+  private histogram(source: string, key: string, b: Buckets, at: number, series: SeriesKey): void {
+    const seen = this.sourceSeen.get(source);
+    const p = this.prevBuckets.get(key) ?? (seen !== undefined ? { b: { le: [], c: [] }, at: seen } : undefined);
     this.prevBuckets.set(key, { b, at });
     if (!p) return;
     const total = (x: Buckets) => x.c.reduce((s, n) => s + n, 0);
@@ -173,12 +177,13 @@ export class MetricsScraper {
         const v = versions.find((x) => x.id === versionId) as VersionInfo;
         const key: SeriesKey = { groupId: v.groupId, versionId, instance: '' };
         for (const f of ['requests', 'errors', 'throttled', 'bytesIn', 'bytesOut'] as const) {
-          this.counter(`edge${e}|${versionId}|${f}`, entry.counters.get(f) ?? 0, at, key, f);
+          this.counter(`edge${e}`, `edge${e}|${versionId}|${f}`, entry.counters.get(f) ?? 0, at, key, f);
         }
-        if (entry.buckets.length > 0) this.histogram(`edge${e}|${versionId}`, toBuckets(entry.buckets), at, key);
+        if (entry.buckets.length > 0) this.histogram(`edge${e}`, `edge${e}|${versionId}`, toBuckets(entry.buckets), at, key);
         concurrency.set(versionId, (concurrency.get(versionId) ?? 0) + entry.inflight);
         series++;
       }
+      this.sourceSeen.set(`edge${e}`, at);
     });
 
     // 2. the replicas' own /metrics, and 3. the orchestrator's CPU and memory per instance
@@ -203,14 +208,16 @@ export class MetricsScraper {
                   if (Number(s.labels.status) >= 500) errors += s.value;
                 } else if (s.name === 'sluice_runtime_request_duration_seconds_bucket') buckets.push(s);
               }
-              this.counter(`rt|${v.id}|${i.name}|requests`, requests, at, key, 'requests');
-              this.counter(`rt|${v.id}|${i.name}|errors`, errors, at, key, 'errors');
+              const source = `rt|${v.id}|${i.name}`;
+              this.counter(source, `${source}|requests`, requests, at, key, 'requests');
+              this.counter(source, `${source}|errors`, errors, at, key, 'errors');
               if (buckets.length > 0) {
                 // buckets of every status label, merged per bound
                 const merged = new Map<string, number>();
                 for (const s of buckets) merged.set(s.labels.le ?? '', (merged.get(s.labels.le ?? '') ?? 0) + s.value);
-                this.histogram(`rt|${v.id}|${i.name}`, toBuckets([...merged].map(([le, value]) => ({ name: '', labels: { le }, value }))), at, key);
+                this.histogram(source, source, toBuckets([...merged].map(([le, value]) => ({ name: '', labels: { le }, value }))), at, key);
               }
+              this.sourceSeen.set(source, at);
             }
           }
           const gpu = i.pid !== null ? gpuReadings.get(i.pid) : undefined;
