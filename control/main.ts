@@ -38,6 +38,7 @@ import { waitForRoutes } from '../gateway/edge/ready.ts';
 import { LogStore } from './logs/store.ts';
 import { LogSearcher } from './logs/search.ts';
 import { LogService } from './logs/service.ts';
+import { LogDelivery } from './logs/delivery.ts';
 import { MetricsScraper } from './monitoring/scraper.ts';
 import { EmbeddedMetricsReader, type MetricsReader } from './monitoring/reader.ts';
 import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
@@ -178,6 +179,11 @@ export async function main(env: Record<string, string | undefined> = process.env
         onError: (error) => logger.warn({ err: error }, 'metrics scrape failed'),
       });
   scraper?.start();
+  // log delivery: versions with the switch on ship their stored logs to the object store
+  const delivery = local
+    ? new LogDelivery({ store: logStore, objects: store, prisma, onError: (versionId, error) => logger.warn({ versionId, err: error }, 'log delivery failed; retrying') })
+    : null;
+  delivery?.start();
 
   // bring back what was running before a restart, and clean up what was left behind
   await orchestrator.reconcile(await wantedDeployments(plane));
@@ -233,6 +239,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('control server', () => control.close());
     await step('metrics scraper', () => scraper?.stop());
     await step('log search', () => logSearcher.close());
+    await step('log delivery', () => delivery?.stop());
     await step('edge', () => edge.close());
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);

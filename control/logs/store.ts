@@ -201,6 +201,25 @@ export class LogStore {
     return out;
   }
 
+  /** Versions with stored logs (on disk, including ones not opened yet). */
+  versionIds(): string[] {
+    try {
+      return readdirSync(this.options.root).filter((d) => VERSION_ID.test(d));
+    } catch {
+      return [];
+    }
+  }
+
+  /** The version's segments, oldest first, with their current sizes (for log delivery). */
+  segments(versionId: string): { seq: number; path: string; size: number }[] {
+    return this.open(versionId).segments.map((s) => ({ seq: s.seq, path: s.path, size: s.size }));
+  }
+
+  /** The version's folder (delivery keeps its cursor there). */
+  dirOf(versionId: string): string {
+    return this.open(versionId).dir;
+  }
+
   /** Forgets a deleted version's logs. */
   remove(versionId: string): void {
     const v = this.open(versionId);

@@ -78,6 +78,7 @@ export class MetricsScraper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastRetention = 0;
+  private stopped = false;
   readonly intervalMs: number;
   private readonly now: () => number;
   /** cost of the last scrape, for the benchmark and diagnostics */
@@ -89,24 +90,36 @@ export class MetricsScraper {
     this.now = options.now ?? Date.now;
   }
 
+  /**
+   * Scrapes on wall-clock multiples of the interval: with an interval that divides a minute,
+   * a scrape falls on every step boundary, so no increment is spread across two steps.
+   */
   start(): void {
     if (this.timer) return;
     const tick = () => {
-      if (this.running) return;
-      this.running = this.scrapeOnce()
-        .catch((error: unknown) => this.options.onError?.(error))
-        .finally(() => {
-          this.running = null;
-        });
+      if (!this.running) {
+        this.running = this.scrapeOnce()
+          .catch((error: unknown) => this.options.onError?.(error))
+          .finally(() => {
+            this.running = null;
+          });
+      }
+      schedule();
+    };
+    const schedule = () => {
+      if (this.stopped) return;
+      const now = Date.now();
+      const next = Math.floor(now / this.intervalMs) * this.intervalMs + this.intervalMs;
+      this.timer = setTimeout(tick, next - now);
+      this.timer.unref();
     };
     tick();
-    this.timer = setInterval(tick, this.intervalMs);
-    this.timer.unref();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.stopped = true;
     await this.running;
   }
 
