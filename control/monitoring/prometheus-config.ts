@@ -3,7 +3,7 @@
 // (prometheus.ts) selects on — sluice_group, sluice_version, sluice_instance, sluice_role.
 // Embedded (local orchestrator): static targets from the running instances. Kubernetes: pod
 // discovery in the namespace, keeping Sluice's pods and turning their labels into those.
-import yaml from 'js-yaml';
+import { dump } from 'js-yaml';
 import { LABEL_GROUP, LABEL_VERSION, MANAGED_BY } from '../orchestrator/kubernetes/manifests.ts';
 
 export interface ReplicaTarget {
@@ -57,4 +57,4 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
   return { global: { scrape_interval: interval, evaluation_interval: interval }, scrape_configs: [edge, replicas] };
 }
 
-export const prometheusConfigYaml = (input: PrometheusConfigInput) => yaml.dump(prometheusConfig(input), { lineWidth: 200 });
+export const prometheusConfigYaml = (input: PrometheusConfigInput) => dump(prometheusConfig(input), { lineWidth: 200 });
