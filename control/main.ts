@@ -166,19 +166,23 @@ export async function main(env: Record<string, string | undefined> = process.env
     log: logger.child({ part: 'edge' }),
   });
 
-  // the edge runs in this process: its series are read from the shared registry
-  const scraper = settings.metrics.prometheusUrl
-    ? null
-    : new MetricsScraper({
-        prisma,
-        pubsub,
-        edges: [() => metrics.metrics()],
-        gpu,
-        intervalMs: settings.metrics.intervalMs,
-        retentionMs: settings.metrics.retentionMs,
-        onError: (error) => logger.warn({ err: error }, 'metrics scrape failed'),
-      });
-  scraper?.start();
+  // the edge in this process is read from the shared registry; edges started with `npm run
+  // edge` over HTTP. It runs with Prometheus too: the version list's live figures read it.
+  const remoteEdge = (url: string) => async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return res.text();
+  };
+  const scraper = new MetricsScraper({
+    prisma,
+    pubsub,
+    edges: [() => metrics.metrics(), ...settings.metrics.edgeUrls.map(remoteEdge)],
+    gpu,
+    intervalMs: settings.metrics.intervalMs,
+    retentionMs: settings.metrics.retentionMs,
+    onError: (error) => logger.warn({ err: error }, 'metrics scrape failed'),
+  });
+  scraper.start();
   // log delivery: versions with the switch on ship their stored logs to the object store
   const delivery = local
     ? new LogDelivery({ store: logStore, objects: store, prisma, onError: (versionId, error) => logger.warn({ versionId, err: error }, 'log delivery failed; retrying') })
@@ -237,7 +241,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       }
     };
     await step('control server', () => control.close());
-    await step('metrics scraper', () => scraper?.stop());
+    await step('metrics scraper', () => scraper.stop());
     await step('log search', () => logSearcher.close());
     await step('log delivery', () => delivery?.stop());
     await step('edge', () => edge.close());

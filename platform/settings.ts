@@ -23,6 +23,7 @@ const EnvSchema = z.object({
   SLUICE_METRICS_INTERVAL_SECONDS: z.coerce.number().min(1).max(3600).default(15),
   SLUICE_METRICS_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(15),
   SLUICE_PROMETHEUS_URL: z.string().url().optional(),
+  SLUICE_METRICS_EDGE_URLS: z.string().optional(),
   SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
 });
 
@@ -38,7 +39,7 @@ export interface Settings {
   publicEdgeUrl: string;
   kubernetesNamespace: string;
   /** metrics history: scrape interval and how long rollups are kept; Prometheus instead when set */
-  metrics: { intervalMs: number; retentionMs: number; prometheusUrl: string | null };
+  metrics: { intervalMs: number; retentionMs: number; prometheusUrl: string | null; edgeUrls: string[] };
   /** bytes of instance logs kept per version before the oldest are dropped */
   logCapBytes: number;
   /** the raw environment, for the parts that read their own variables (auth, AWS SDK) */
@@ -74,6 +75,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       intervalMs: e.SLUICE_METRICS_INTERVAL_SECONDS * 1000,
       retentionMs: e.SLUICE_METRICS_RETENTION_DAYS * 86_400_000,
       prometheusUrl: e.SLUICE_PROMETHEUS_URL ?? null,
+      edgeUrls: (e.SLUICE_METRICS_EDGE_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
     },
     logCapBytes: Math.floor(e.SLUICE_LOG_CAP_MB * 1024 * 1024),
     env,
