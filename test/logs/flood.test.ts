@@ -19,6 +19,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 // 100 KiB of numbered lines every 10 ms: 10 MB/s
 const CHATTY = `
+require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
 let n = 0;
 const line = (i) => 'flood line ' + i + ' ' + 'x'.repeat(90) + '\\n';
 setInterval(() => {
