@@ -157,25 +157,23 @@ export class RollupAccumulator {
     return { ...r.row, latencyBuckets: r.buckets ? encodeBuckets(r.buckets) : null };
   }
 
-  /** Writes every changed row; forgets rows whose step ended before `closedBeforeMs`. */
+  /** Writes every changed row (one transaction); forgets rows whose step ended before `closedBeforeMs`. */
   async flush(closedBeforeMs: number): Promise<number> {
-    let written = 0;
-    for (const [key, r] of this.open) {
-      if (r.dirty) {
-        if (!r.loaded) await this.mergeStored(r);
-        const data = this.snapshot(r);
-        const { step, versionId, instance, t, ...rest } = data;
-        await this.prisma.metricRollup.upsert({
-          where: { step_versionId_instance_t: { step, versionId, instance, t } },
-          create: data,
-          update: rest,
-        });
-        r.dirty = false;
-        written++;
-      }
-      if (r.row.t.getTime() + r.row.step * 1000 < closedBeforeMs) this.open.delete(key);
-    }
-    return written;
+    const dirty = [...this.open.values()].filter((r) => r.dirty);
+    for (const r of dirty) if (!r.loaded) await this.mergeStored(r);
+    const writes = dirty.map((r) => {
+      const data = this.snapshot(r);
+      const { step, versionId, instance, t, ...rest } = data;
+      return this.prisma.metricRollup.upsert({
+        where: { step_versionId_instance_t: { step, versionId, instance, t } },
+        create: data,
+        update: rest,
+      });
+    });
+    if (writes.length > 0) await this.prisma.$transaction(writes);
+    for (const r of dirty) r.dirty = false;
+    for (const [key, r] of this.open) if (r.row.t.getTime() + r.row.step * 1000 < closedBeforeMs) this.open.delete(key);
+    return writes.length;
   }
 
   /** A row this process has not seen yet may hold what a previous process wrote. */

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LogStore } from '../../control/logs/store.ts';
 import { LogSearcher, unsafeShape } from '../../control/logs/search.ts';
+// @ts-expect-error -- plain JavaScript worker module (no types)
+import { requiredLiteral } from '../../control/logs/search-worker.mjs';
 import type { LogLine } from '../../control/orchestrator/port.ts';
 
 let dir: string;
@@ -124,6 +126,24 @@ describe('log store', () => {
     } finally {
       await quick.close();
     }
+  });
+
+  it('finds the literal a regex needs, and answers the same with or without it', async () => {
+    const lit = requiredLiteral as (p: string) => string;
+    expect(lit('rows=9\\d')).toBe('rows=9');
+    expect(lit('^took_ms=\\d\\.\\d{3}$')).toBe('took_ms=');
+    expect(lit('ERROR|WARN')).toBe('');
+    expect(lit('colou?r')).toBe('colo');
+    expect(lit('ab+c')).toBe('ab');
+    expect(lit('x\\.y(z|w)*')).toBe('x.y');
+    expect(lit('a[bcd]{0,2}efg')).toBe('efg');
+    const store = new LogStore({ root: dir, segmentBytes: 8192 });
+    fill(store, 1000);
+    // with a literal (prefiltered) and without one (every line meets the regex)
+    const a = await searcher.search(store, 'ver-a', { ...all, query: 'ERROR boom$', regex: true, limit: 1000 });
+    const b = await searcher.search(store, 'ver-a', { ...all, query: '^\\w+ \\d+ \\w{5} \\w+$', regex: true, limit: 1000 });
+    expect(a.lines).toHaveLength(143);
+    expect(b.lines.map((l) => l.line)).toEqual(a.lines.map((l) => l.line));
   });
 
   it('judges pattern shapes', () => {
