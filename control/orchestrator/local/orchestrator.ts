@@ -296,16 +296,23 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     },
 
     async logs(versionId: string, opts: { instance?: string; sinceMs?: number; limit?: number } = {}): Promise<LogLine[]> {
-      const limit = Math.min(opts.limit ?? 1000, 1000);
-      if (limit <= 0) return [];
+      const want = Math.min(opts.limit ?? 5000, 5000);
       const toMs = now().getTime();
-      const page = await searcher.search(logStore, versionId, {
-        fromMs: opts.sinceMs !== undefined ? toMs - opts.sinceMs : 0,
-        toMs: Number.MAX_SAFE_INTEGER,
-        instance: opts.instance ?? null,
-        limit,
-      });
-      return page.lines.reverse();
+      const out: LogLine[] = [];
+      let before: string | null = null;
+      while (out.length < want) {
+        const page = await searcher.search(logStore, versionId, {
+          fromMs: opts.sinceMs !== undefined ? toMs - opts.sinceMs : 0,
+          toMs: Number.MAX_SAFE_INTEGER,
+          instance: opts.instance ?? null,
+          limit: Math.min(1000, want - out.length),
+          before,
+        });
+        out.push(...page.lines);
+        before = page.before;
+        if (!before) break;
+      }
+      return out.reverse();
     },
 
     async openTerminal(versionId: string, name: string): Promise<TerminalSession> {
