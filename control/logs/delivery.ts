@@ -6,7 +6,8 @@
 // position, so a retried upload rewrites the same names (never a second copy). Delivery is
 // at least once with idempotent names, so exactly one copy of each line, across crashes and
 // store outages — the inference log's guarantee. A store outage longer than the log cap
-// allows loses the dropped segments' lines for delivery; they are counted.
+// allows loses the dropped segments' lines for delivery; they are counted. Each pass also
+// removes the stored logs of versions that no longer exist.
 
 import { closeSync, openSync, readFileSync, readSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,11 +77,14 @@ export class LogDelivery {
   private async pass(): Promise<void> {
     const ids = this.o.store.versionIds();
     if (ids.length === 0) return;
-    const versions = await this.o.prisma.serviceVersion.findMany({
-      where: { id: { in: ids }, logDeliveryEnabled: true },
-      select: { id: true, name: true, group: { select: { name: true } } },
+    const known = await this.o.prisma.serviceVersion.findMany({
+      where: { id: { in: ids } },
+      select: { id: true, name: true, logDeliveryEnabled: true, group: { select: { name: true } } },
     });
-    for (const v of versions) {
+    // housekeeping: the logs of a deleted version go with it
+    const alive = new Set(known.map((v) => v.id));
+    for (const id of ids) if (!alive.has(id)) this.o.store.remove(id);
+    for (const v of known.filter((k) => k.logDeliveryEnabled)) {
       try {
         while (await this.deliverBatch(v.id, v.group.name, v.name)) {
           // keep going until caught up

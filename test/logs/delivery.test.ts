@@ -93,3 +93,12 @@ it('ships every line exactly once, partitioned by hour, through outages and a re
   expect(shipped[0]).toMatchObject({ group: 'shop', version: 'v1' });
   for (const r of shipped) expect(keys.find((k) => k.includes(`hour=${r.time.slice(11, 13)}`))).toBeDefined();
 });
+
+it('removes the stored logs of a version that was deleted', async () => {
+  const store = new LogStore({ root: join(dir, 'logs') });
+  store.append('ver-deleted-long-ago', [{ time: new Date(), instance: 'x-0', stream: 'stdout', line: 'orphan' }]);
+  expect(store.versionIds()).toContain('ver-deleted-long-ago');
+  await new LogDelivery({ store, objects: openObjectStore(`file://${join(dir, 'objects')}`), prisma: db.prisma }).runOnce();
+  expect(store.versionIds()).not.toContain('ver-deleted-long-ago');
+  expect(store.versionIds()).toContain(on);
+});
