@@ -200,9 +200,9 @@ describe.each(providers)('Operations API on %s', (provider) => {
       expect(s.QPS?.points.map((p) => p.t)).toEqual([0, 1, 2, 3, 4].map((m) => new Date(T0 + m * 60_000).toISOString()));
       expect(values(s.QPS)).toEqual([10, 10, 10, 10, 10]);
       expect(values(s.THROTTLED_QPS)).toEqual([4, 4, 4, 4, 4]);
-      // every observation in the (10 ms, 25 ms] bucket: interpolated like histogram_quantile
-      expect(values(s.LATENCY_P50)).toEqual([17.5, 17.5, 17.5, 17.5, 17.5]);
-      expect(values(s.LATENCY_P99)).toEqual([24.85, 24.85, 24.85, 24.85, 24.85]);
+      // every observation in the edge's (19 ms, 20.9 ms] bucket: interpolated like histogram_quantile
+      expect(values(s.LATENCY_P50)).toEqual([19.95, 19.95, 19.95, 19.95, 19.95]);
+      expect(values(s.LATENCY_P99)).toEqual([20.881, 20.881, 20.881, 20.881, 20.881]);
       expect(values(s.ERROR_RATE)).toEqual([0, 0, 0, 0, 0]);
       expect(values(s.CONCURRENCY)).toEqual([0, 0, 0, 0, 0]);
       expect(values(s.CPU)).toEqual([1, 1, 1, 1, 1]); // two replicas at half a core
