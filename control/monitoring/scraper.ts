@@ -49,7 +49,7 @@ interface VersionInfo {
   groupId: string;
   status: string;
   replicas: number;
-  instances: { name: string; state: string; host: string | null; port: number | null; pid: number | null; cpuMillicores: number | null; memoryBytes: bigint | null }[];
+  instances: { name: string; state: string; host: string | null; port: number | null; pid: number | null; cpuMillicores: number | null; memoryBytes: bigint | null; startedAt: Date | null }[];
 }
 
 const defaultFetch = async (url: string): Promise<string> => {
@@ -78,6 +78,8 @@ export class MetricsScraper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastRetention = 0;
+  /** when this scraper first ran: a replica started after it counted from zero since its start */
+  private firstScrapeAt: number | null = null;
   private stopped = false;
   readonly intervalMs: number;
   private readonly now: () => number;
@@ -148,11 +150,12 @@ export class MetricsScraper {
   async scrapeOnce(): Promise<void> {
     const started = performance.now();
     const at = this.now();
+    this.firstScrapeAt ??= at;
     const { prisma } = this.options;
     const versions = (await prisma.serviceVersion.findMany({
       select: {
         id: true, name: true, groupId: true, status: true, replicas: true, group: { select: { name: true } },
-        instances: { select: { name: true, state: true, host: true, port: true, pid: true, cpuMillicores: true, memoryBytes: true } },
+        instances: { select: { name: true, state: true, host: true, port: true, pid: true, cpuMillicores: true, memoryBytes: true, startedAt: true } },
       },
     })) as (VersionInfo & { name: string; group: { name: string } })[];
     const byName = new Map(versions.map((v) => [`${v.group.name}\u0000${v.name}`, v]));
@@ -222,6 +225,11 @@ export class MetricsScraper {
                 } else if (s.name === 'sluice_runtime_request_duration_seconds_bucket') buckets.push(s);
               }
               const source = `rt|${v.id}|${i.name}`;
+              // a replica (re)started while we watch began at zero: its first reading is all new
+              const startedMs = i.startedAt?.getTime() ?? null;
+              if (!this.sourceSeen.has(source) && startedMs !== null && this.firstScrapeAt !== null && startedMs > this.firstScrapeAt && startedMs < at) {
+                this.sourceSeen.set(source, startedMs);
+              }
               this.counter(source, `${source}|requests`, requests, at, key, 'requests');
               this.counter(source, `${source}|errors`, errors, at, key, 'errors');
               if (buckets.length > 0) {
