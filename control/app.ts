@@ -15,6 +15,9 @@ import type { GraphQLContext } from './graphql/context.ts';
 import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
 import { unauthenticated } from '../platform/errors.ts';
 import type { ModelRegistry } from './registry/service.ts';
+import type { Operations } from './monitoring/operations.ts';
+import { LogService } from './logs/service.ts';
+import { EmbeddedMetricsReader } from './monitoring/reader.ts';
 
 export interface ControlPlaneParts {
   db: Database;
@@ -25,6 +28,8 @@ export interface ControlPlaneParts {
   edgeBaseUrl: string;
   proxyStatus?: ProxyStatusSource;
   registry?: ModelRegistry;
+  /** logs and metrics history; default: logs read from the orchestrator, no metrics history */
+  operations?: Operations;
   now?: () => Date;
 }
 
@@ -69,6 +74,7 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
   );
   const { admin } = await domain.people.bootstrap();
   let proxyStatus = parts.proxyStatus ?? noProxies;
+  const operations: Operations = parts.operations ?? { logs: new LogService({ orchestrator: parts.orchestrator, store: null, searcher: null }), metrics: new EmbeddedMetricsReader(prisma) };
 
   async function actorFor(authorization: string | undefined): Promise<Actor | null> {
     const identity = await parts.auth.authenticator.authenticate(authorization);
@@ -91,7 +97,7 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
       proxyStatus = source;
     },
     async contextFor(authorization) {
-      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus, registry: parts.registry ?? null };
+      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus, registry: parts.registry ?? null, operations };
     },
   };
 }

@@ -33,6 +33,14 @@ import { openDataPlanePolicies } from '../gateway/compose.ts';
 import { recordEvent } from './domain/events.ts';
 import { startEdge } from '../gateway/edge/server.ts';
 import { waitForRoutes } from '../gateway/edge/ready.ts';
+import { LogStore } from './logs/store.ts';
+import { LogSearcher } from './logs/search.ts';
+import { LogService } from './logs/service.ts';
+import { LogDelivery } from './logs/delivery.ts';
+import { MetricsScraper } from './monitoring/scraper.ts';
+import { EmbeddedMetricsReader, type MetricsReader } from './monitoring/reader.ts';
+import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
+import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -44,7 +52,7 @@ function banner(message: string): void {
 /** Operational logs: structured (pino), on stderr so the banner stays readable. */
 let logger = pino({ name: 'sluice', level: 'info' }, pino.destination(2));
 
-async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
+async function openOrchestrator(settings: Settings, logStore: LogStore): Promise<Orchestrator> {
   if (settings.orchestrator === 'kubernetes') {
     const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/index.ts');
     return createKubernetesOrchestrator({
@@ -56,6 +64,7 @@ async function openOrchestrator(settings: Settings): Promise<Orchestrator> {
   // times (model runtimes idle most of the time); requests beyond it get FailedScheduling.
   return createLocalOrchestrator({
     dataDir: settings.dataDir,
+    logStore,
     capacity: { cpu: cpus().length * 4, memoryGiB: Math.floor(totalmem() / 2 ** 30), gpus: [] },
   });
 }
@@ -83,9 +92,18 @@ export async function main(env: Record<string, string | undefined> = process.env
   const { db, pubsub, store } = infra;
   const prisma = db.prisma;
   const auth = await openAuth({ dataDir: settings.dataDir, settings: settings.auth });
-  const orchestrator = await openOrchestrator(settings);
+  // instance logs: on-disk segments per version (local replicas); the pod log API on Kubernetes
+  const logStore = new LogStore({ root: join(settings.dataDir, 'logs'), capBytes: settings.logCapBytes });
+  const logSearcher = new LogSearcher();
+  const orchestrator = await openOrchestrator(settings, logStore);
+  const local = settings.orchestrator === 'local';
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  // metrics history: embedded rollups scraped into the database, or Prometheus when configured
+  const gpu = createNvidiaSmiProbe();
+  const metricsReader: MetricsReader = settings.metrics.prometheusUrl
+    ? new PrometheusMetricsReader({ baseUrl: settings.metrics.prometheusUrl, dataPlane: 'edge' })
+    : new EmbeddedMetricsReader(prisma, () => gpu.status());
 
   // model artifacts: uploads live in the object store; local replicas read a cached copy
   const artifacts = new ArtifactStore(store, join(settings.dataDir, 'models', 'store'));
@@ -101,6 +119,10 @@ export async function main(env: Record<string, string | undefined> = process.env
     models: new RegistryModelResolver(prisma, mlflow, settings.orchestrator === 'local' ? artifacts : null),
     registry: new ModelRegistry(prisma, artifacts),
     edgeBaseUrl: settings.publicEdgeUrl,
+    operations: {
+      logs: new LogService({ orchestrator, store: local ? logStore : null, searcher: local ? logSearcher : null }),
+      metrics: metricsReader,
+    },
   });
   if (settings.demo) await seedDemoModels(prisma, { demoDir: join(repoRoot, 'runtime', 'demo') });
 
@@ -138,6 +160,29 @@ export async function main(env: Record<string, string | undefined> = process.env
     metrics,
     log: logger.child({ part: 'edge' }),
   });
+
+  // the edge in this process is read from the shared registry; edges started with `npm run
+  // edge` over HTTP. It runs with Prometheus too: the version list's live figures read it.
+  const remoteEdge = (url: string) => async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return res.text();
+  };
+  const scraper = new MetricsScraper({
+    prisma,
+    pubsub,
+    edges: [() => metrics.metrics(), ...settings.metrics.edgeUrls.map(remoteEdge)],
+    gpu,
+    intervalMs: settings.metrics.intervalMs,
+    retentionMs: settings.metrics.retentionMs,
+    onError: (error) => logger.warn({ err: error }, 'metrics scrape failed'),
+  });
+  scraper.start();
+  // log delivery: versions with the switch on ship their stored logs to the object store
+  const delivery = local
+    ? new LogDelivery({ store: logStore, objects: store, prisma, onError: (versionId, error) => logger.warn({ versionId, err: error }, 'log delivery failed; retrying') })
+    : null;
+  delivery?.start();
 
   // bring back what was running before a restart, and clean up what was left behind
   await orchestrator.reconcile(await wantedDeployments(plane));
@@ -191,6 +236,9 @@ export async function main(env: Record<string, string | undefined> = process.env
       }
     };
     await step('control server', () => control.close());
+    await step('metrics scraper', () => scraper.stop());
+    await step('log search', () => logSearcher.close());
+    await step('log delivery', () => delivery?.stop());
     await step('edge', () => edge.close());
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);

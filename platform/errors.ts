@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  /** a peer the answer depends on (Prometheus, ...) cannot be reached */
+  | 'UNAVAILABLE'
   | 'INTERNAL';
 
 export class SluiceError extends Error {

@@ -62,6 +62,12 @@ const SETTINGS = {
   ENVOY_NODE_ID: text.default('sluice-edge-0'),
   ENVOY_NODE_CLUSTER: text.default('sluice-edge'),
   ENVOY_ADMIN_PORT: port(9901),
+  // operations: metrics history and instance logs
+  SLUICE_METRICS_INTERVAL_SECONDS: z.coerce.number().min(1).max(3600).default(15),
+  SLUICE_METRICS_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(15),
+  SLUICE_PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  SLUICE_METRICS_EDGE_URLS: list.optional(),
+  SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
@@ -111,6 +117,10 @@ export interface Settings {
   /** where a stand-alone edge (`npm run edge`) finds the xDS server */
   edgeXdsAddress: string;
   logLevel: string;
+  /** metrics history: scrape interval and how long rollups are kept; Prometheus instead when set */
+  metrics: { intervalMs: number; retentionMs: number; prometheusUrl: string | null; edgeUrls: string[] };
+  /** bytes of instance logs kept per version before the oldest are dropped */
+  logCapBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -184,5 +194,12 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     },
     edgeXdsAddress: e.SLUICE_XDS_ADDRESS ?? `${e.SLUICE_XDS_HOST ?? host}:${e.SLUICE_XDS_PORT}`,
     logLevel: e.LOG_LEVEL,
+    metrics: {
+      intervalMs: e.SLUICE_METRICS_INTERVAL_SECONDS * 1000,
+      retentionMs: e.SLUICE_METRICS_RETENTION_DAYS * 86_400_000,
+      prometheusUrl: e.SLUICE_PROMETHEUS_URL ?? null,
+      edgeUrls: e.SLUICE_METRICS_EDGE_URLS ?? [],
+    },
+    logCapBytes: Math.floor(e.SLUICE_LOG_CAP_MB * 1024 * 1024),
   };
 }

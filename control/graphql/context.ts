@@ -5,6 +5,7 @@ import type { PubSub } from '../../platform/pubsub/port.ts';
 import { unauthenticated } from '../../platform/errors.ts';
 import type { ProxyStatusSource } from './types/proxy-status.ts';
 import type { ModelRegistry } from '../registry/service.ts';
+import type { Operations } from '../monitoring/operations.ts';
 
 /** Turns an `Authorization` header value into an actor: null without one, throws on a bad one. */
 export type Authenticate = (authorization: string | undefined) => Promise<Actor | null>;
@@ -17,6 +18,8 @@ export interface GraphQLContext {
   proxyStatus: ProxyStatusSource;
   /** null where no object store is configured (tests of other parts) */
   registry: ModelRegistry | null;
+  /** logs and metrics history (logSearch, logTail, metrics, metricsUpdated) */
+  operations: Operations;
 }
 
 export function requireActor(ctx: GraphQLContext): Actor {

@@ -12,5 +12,7 @@ import './types/people.ts';
 import './types/audit.ts';
 import './types/model-registry.ts';
 import './types/proxy-status.ts';
+import './types/monitoring.ts';
+import './types/logs.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -8,7 +8,7 @@ import { migrationNames, migrationsDirs } from '../../platform/db/migrations-fol
 import { emptyDatabaseUrl, providers } from '../fixtures/db.ts';
 
 const modelTables = [
-  'ApiKey', 'AuditLog', 'Event', 'Instance', 'ModelVersion', 'Project', 'ProjectMember', 'RegisteredModel',
+  'ApiKey', 'AuditLog', 'Event', 'Instance', 'MetricRollup', 'ModelVersion', 'Project', 'ProjectMember', 'RegisteredModel',
   'ResourceGroup', 'ResourceGroupProject', 'ResourceNode', 'ServiceGroup', 'ServiceVersion', 'User',
 ];
 

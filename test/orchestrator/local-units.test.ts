@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { backoffDelay, defaultBackoff } from '../../control/orchestrator/local/backoff.ts';
 import { CapacityLedger } from '../../control/orchestrator/local/capacity.ts';
-import { InstanceLogTail, LogRing } from '../../control/orchestrator/local/logs.ts';
+import { InstanceLogTail } from '../../control/orchestrator/local/logs.ts';
+import type { LogLine } from '../../control/orchestrator/port.ts';
 import { isSameProcess, processStartTime, readGroupUsage } from '../../control/orchestrator/local/proc-stats.ts';
 
 it('backs off 1s, 2s, 4s … capped at 60s', () => {
@@ -31,33 +32,22 @@ it('places all-or-nothing, releases, restores adopted placements', () => {
   expect(exact.place(['c-0', 'c-1', 'c-2'], { cpu: 0.1, memoryGiB: 0.1, gpuType: null, gpuCount: 0 }, null).ok).toBe(true);
 });
 
-it('keeps the newest lines and filters by instance, look-back and limit', () => {
-  const ring = new LogRing(100);
-  for (let i = 0; i < 1000; i++) ring.push({ time: new Date(i * 1000), instance: `i-${i % 2}`, stream: 'stdout', line: `l${i}` });
-  const all = ring.query({}, 1_000_000);
-  expect(all).toHaveLength(100);
-  expect(all[0]?.line).toBe('l900');
-  expect(ring.query({ instance: 'i-1', limit: 2 }, 1_000_000).map((l) => l.line)).toEqual(['l997', 'l999']);
-  expect(ring.query({ sinceMs: 3_000 }, 999_000).map((l) => l.line)).toEqual(['l996', 'l997', 'l998', 'l999']);
-  expect(ring.query({ limit: 0 }, 0)).toEqual([]);
-});
-
 it('a tail that takes over after a crash reads what the replica wrote but nobody tailed yet, once', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-logtail-'));
   try {
-    const paths = { stdout: join(dir, 'stdout.raw'), stderr: join(dir, 'stderr.raw'), formatted: join(dir, 'instance.log'), offsets: join(dir, 'log-offsets.json') };
+    const paths = { stdout: join(dir, 'stdout.raw'), stderr: join(dir, 'stderr.raw'), offsets: join(dir, 'log-offsets.json') };
     const options = { resume: true, maxFileBytes: 1 << 20 };
-    const first = new LogRing(100);
-    const before = new InstanceLogTail('i-0', paths, first, () => new Date(0), options);
+    const first: LogLine[] = [];
+    const before = new InstanceLogTail('i-0', paths, (lines) => first.push(...lines), () => new Date(0), options);
     appendFileSync(paths.stdout, 'tailed before the crash\nhalf a li');
     before.drain();
     // The replica goes on writing; the control plane dies before its next poll.
     appendFileSync(paths.stdout, 'ne\nwritten just before the crash\n');
     appendFileSync(paths.stderr, 'an error too\n');
-    const second = new LogRing(100);
-    new InstanceLogTail('i-0', paths, second, () => new Date(1), options).drain();
-    expect(first.query({}, 0).map((l) => l.line)).toEqual(['tailed before the crash']);
-    expect(second.query({}, 0).map((l) => l.line)).toEqual(['half a line', 'written just before the crash', 'an error too']);
+    const second: LogLine[] = [];
+    new InstanceLogTail('i-0', paths, (lines) => second.push(...lines), () => new Date(1), options).drain();
+    expect(first.map((l) => l.line)).toEqual(['tailed before the crash']);
+    expect(second.map((l) => l.line)).toEqual(['half a line', 'written just before the crash', 'an error too']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

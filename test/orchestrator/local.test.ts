@@ -72,8 +72,9 @@ describe('local orchestrator', () => {
     expect(logs.some((l) => l.stream === 'stdout' && l.line.startsWith('fake runtime listening'))).toBe(true);
     expect(logs.some((l) => l.stream === 'stderr' && l.line === 'fake runtime stderr hello')).toBe(true);
     expect(await o.logs('ver-1', { limit: 1 })).toHaveLength(1);
-    const file = readFileSync(join(dataDir, 'runtime', 'wine', 'v1', 'wine-v1-0', 'instance.log'), 'utf8');
-    expect(file).toMatch(/^\d{4}-\d\d-\d\dT\S+Z wine-v1-0 stdout fake runtime listening/m);
+    // kept on disk in the version's log segments
+    const segment = readFileSync(join(dataDir, 'logs', 'ver-1', '0000000001.log'), 'utf8');
+    expect(segment).toMatch(/^\d{13}\twine-v1-0\to\tfake runtime listening/m);
 
     await reports.until(
       () => [...reports.instances('ver-1').values()].every((i) => (i.memoryBytes ?? 0) > 1_000_000 && i.cpuMillicores !== undefined),

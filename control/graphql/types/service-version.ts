@@ -51,7 +51,7 @@ const InferenceTableSettings = builder.objectRef<{ enabled: boolean; sampleRate:
   fields: (t) => ({ enabled: t.exposeBoolean('enabled'), sampleRate: t.exposeFloat('sampleRate'), maxBodyBytes: t.exposeInt('maxBodyBytes') }),
 });
 
-const LogLineRef = builder.objectRef<{ time: Date; instance: string; stream: string; line: string }>('LogLine').implement({
+export const LogLineRef = builder.objectRef<{ time: Date; instance: string; stream: string; line: string }>('LogLine').implement({
   fields: (t) => ({
     time: t.expose('time', { type: 'DateTime' }),
     instance: t.exposeString('instance'),

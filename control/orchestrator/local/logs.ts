@@ -1,43 +1,29 @@
 // Replica output: each replica writes stdout/stderr straight into raw files in its working
 // dir (so it survives a control-plane crash with no broken pipe), and a tail here turns new
-// bytes into stamped LogLines: kept in a per-version ring buffer for `logs()` and appended to
-// a per-instance log file ("<ISO time> <instance> <stream> <line>"). Files are capped so a
-// chatty model cannot fill the disk. How far the raw files have been consumed is saved beside
-// the formatted log after each append, so a control plane that adopts a replica after a crash
+// bytes into stamped LogLines handed to a sink (the version's on-disk log store,
+// control/logs/store.ts, which keeps, caps and searches them). Raw files are cut once
+// consumed so a chatty model cannot fill the disk. How far the raw files have been consumed
+// is saved after each hand-over, so a control plane that adopts a replica after a crash
 // resumes exactly there: lines the replica wrote just before the crash, not yet tailed, are
-// not skipped (at worst a line is formatted twice, never lost).
+// not skipped (at worst a line is stored twice, never lost).
 
-import { closeSync, existsSync, openSync, readSync, renameSync, statSync, truncateSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs';
 import type { LogLine } from '../port.ts';
 
-export class LogRing {
-  private readonly lines: LogLine[] = [];
-  constructor(private readonly capacity: number) {}
-
-  push(line: LogLine): void {
-    this.lines.push(line);
-    // Trim in batches: one splice per quarter-capacity of new lines, not one per line.
-    if (this.lines.length > this.capacity + Math.max(1, this.capacity >> 2)) this.lines.splice(0, this.lines.length - this.capacity);
-  }
-
-  /** The newest `limit` lines, oldest first; `sinceMs` is a look-back window like `kubectl logs --since`. */
-  query(options: { instance?: string; sinceMs?: number; limit?: number }, nowMs: number): LogLine[] {
-    const from = options.sinceMs !== undefined ? nowMs - options.sinceMs : -Infinity;
-    const kept = this.lines.length > this.capacity ? this.lines.slice(-this.capacity) : this.lines;
-    const matched = kept.filter(
-      (l) => (options.instance === undefined || l.instance === options.instance) && l.time.getTime() >= from,
-    );
-    const limit = options.limit ?? matched.length;
-    return limit <= 0 ? [] : matched.slice(-limit);
-  }
-}
-
 const MAX_LINE = 16 * 1024;
+/**
+ * Bytes read per turn. A chatty replica's backlog is taken in slices with the event loop free
+ * in between (the tail continues on setImmediate), so ingesting 10 MB/s never holds the
+ * control plane for long, and the throughput is not bounded by the poll period.
+ */
+const READ_SLICE = 512 * 1024;
 
 /** Follows one append-only file from an offset and hands back complete lines. */
 class FileFollower {
   private offset: number;
   private partial = '';
+  /** the last read stopped at its slice size: more is waiting */
+  more = false;
 
   constructor(
     private readonly path: string,
@@ -54,6 +40,7 @@ class FileFollower {
   }
 
   read(): string[] {
+    this.more = false;
     let size: number;
     try {
       size = statSync(this.path).size;
@@ -65,8 +52,9 @@ class FileFollower {
     const fd = openSync(this.path, 'r');
     let text: string;
     try {
-      const buf = Buffer.alloc(Math.min(size - this.offset, 4 * 1024 * 1024));
+      const buf = Buffer.alloc(Math.min(size - this.offset, READ_SLICE));
       const n = readSync(fd, buf, 0, buf.length, this.offset);
+      this.more = n === READ_SLICE;
       this.offset += n;
       text = buf.subarray(0, n).toString('utf8');
     } finally {
@@ -105,7 +93,6 @@ function splitLong(line: string): string[] {
 export interface InstanceLogPaths {
   stdout: string;
   stderr: string;
-  formatted: string;
   /** where the consumed offsets of stdout/stderr are saved after each append */
   offsets: string;
 }
@@ -126,25 +113,27 @@ function readSavedOffsets(path: string): SavedOffsets {
   }
 }
 
-/** Tails one instance's raw output into the ring and its formatted log file. */
+/** Where drained lines go (the log store, for the local orchestrator). */
+export type LogSink = (lines: LogLine[]) => void;
+
+/** Tails one instance's raw output into a sink. */
 export class InstanceLogTail {
   private readonly out: FileFollower;
   private readonly err: FileFollower;
+  private continuation: NodeJS.Immediate | null = null;
   /** the last stderr lines, for the reason of a crash */
   private readonly recentErr: string[] = [];
-  private readonly maxFileBytes: number;
 
   constructor(
     private readonly instance: string,
     private readonly paths: InstanceLogPaths,
-    private readonly ring: LogRing,
+    private readonly sink: LogSink,
     private readonly now: () => Date,
     options: { resume: boolean; maxFileBytes: number },
   ) {
     const start = options.resume ? readSavedOffsets(paths.offsets) : { stdout: 0, stderr: 0 };
     this.out = new FileFollower(paths.stdout, start.stdout, options.maxFileBytes);
     this.err = new FileFollower(paths.stderr, start.stderr, options.maxFileBytes);
-    this.maxFileBytes = options.maxFileBytes;
   }
 
   drain(final = false): void {
@@ -160,24 +149,27 @@ export class InstanceLogTail {
       take('stderr', this.err.flush());
     }
     if (batch.length === 0) return;
-    let text = '';
     for (const l of batch) {
-      this.ring.push(l);
       if (l.stream === 'stderr') {
         this.recentErr.push(l.line);
         if (this.recentErr.length > 20) this.recentErr.shift();
       }
-      text += `${l.time.toISOString()} ${l.instance} ${l.stream} ${l.line}\n`;
     }
-    this.append(text);
+    this.sink(batch);
     this.saveOffsets();
+    if (!final && (this.out.more || this.err.more) && !this.continuation) {
+      this.continuation = setImmediate(() => {
+        this.continuation = null;
+        this.drain();
+      });
+    }
   }
 
   private saveOffsets(): void {
     try {
       writeFileSync(this.paths.offsets, JSON.stringify({ stdout: this.out.consumed(), stderr: this.err.consumed() }));
     } catch {
-      // Same as append: a full disk costs at most re-reading some lines after an adoption.
+      // A full disk costs at most re-reading some lines after an adoption.
     }
   }
 
@@ -187,34 +179,5 @@ export class InstanceLogTail {
 
   clearRecent(): void {
     this.recentErr.length = 0;
-  }
-
-  private append(text: string): void {
-    try {
-      if (existsSync(this.paths.formatted) && statSync(this.paths.formatted).size > this.maxFileBytes) {
-        renameSync(this.paths.formatted, `${this.paths.formatted}.1`);
-      }
-      appendFileSync(this.paths.formatted, text);
-    } catch {
-      // The in-memory ring still has the lines; a full disk must not take the replica down.
-    }
-  }
-}
-
-/** Loads the tail of a formatted instance log back into a ring (after adopting a replica). */
-export function preloadFormatted(path: string, ring: LogRing, maxLines: number): void {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return;
-  }
-  const lines = text.split('\n').filter(Boolean).slice(-maxLines);
-  for (const raw of lines) {
-    const m = /^(\S+) (\S+) (stdout|stderr) (.*)$/.exec(raw);
-    if (!m) continue;
-    const time = new Date(m[1] ?? '');
-    if (Number.isNaN(time.getTime())) continue;
-    ring.push({ time, instance: m[2] ?? '', stream: m[3] as 'stdout' | 'stderr', line: m[4] ?? '' });
   }
 }

@@ -18,7 +18,8 @@ import type {
 import { defaultBackoff, type BackoffPolicy } from './backoff.ts';
 import { CapacityLedger, type LocalCapacity } from './capacity.ts';
 import { baseEnv, defaultRuntimeCommand, specHash, validateDeployment } from './launch.ts';
-import { LogRing, preloadFormatted } from './logs.ts';
+import { LogStore } from '../../logs/store.ts';
+import { LogSearcher } from '../../logs/search.ts';
 import { isSameProcess, readGroupUsage, waitGroupGone } from './proc-stats.ts';
 import { killGroup, Replica, type ReplicaTiming } from './replica.ts';
 import { listStateFiles, removeStateFile, type InstanceStateRecord } from './state-files.ts';
@@ -39,8 +40,8 @@ export interface LocalOrchestratorOptions {
   timing?: Partial<Omit<ReplicaTiming, 'backoff'>> & { backoff?: Partial<BackoffPolicy> };
   /** how often per-instance CPU and memory are sampled and reported (default 5 s) */
   statsPeriodMs?: number;
-  /** log lines kept in memory per version (default 5000) */
-  logLinesPerVersion?: number;
+  /** where replica output is kept and searched; default `{dataDir}/logs`, 256 MiB per version */
+  logStore?: LogStore;
   /** close() stops every replica (default true); false leaves them for the next control plane to adopt */
   stopOnClose?: boolean;
   /** shell for the terminal (default /bin/bash, else /bin/sh) */
@@ -72,6 +73,8 @@ export const instanceName = (groupName: string, versionName: string, index: numb
 export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orchestrator & {
   /** free capacity per node (diagnostics) */
   capacityFree(): ReturnType<CapacityLedger['free']>;
+  /** the replicas' output, for logSearch and logTail */
+  readonly logStore: LogStore;
 } {
   const clock = options.clock ?? { now: () => new Date() };
   const now = () => clock.now();
@@ -86,7 +89,9 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
   );
   let runtimeCommand = options.runtimeCommand;
   const versions = new Map<string, VersionEntry>();
-  const rings = new Map<string, LogRing>();
+  const logStore = options.logStore ?? new LogStore({ root: join(options.dataDir, 'logs') });
+  // for logs(): the port's simple "newest lines" read, served by the same scanner as logSearch
+  const searcher = new LogSearcher();
   const listeners = new Set<(r: OrchestratorReport) => void>();
   const locks = new Map<string, Promise<unknown>>();
   let closed = false;
@@ -112,15 +117,6 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     });
     return next;
   }
-
-  const ringFor = (versionId: string) => {
-    let ring = rings.get(versionId);
-    if (!ring) {
-      ring = new LogRing(options.logLinesPerVersion ?? 5000);
-      rings.set(versionId, ring);
-    }
-    return ring;
-  };
 
   const versionEvent = (d: VersionDeployment, level: 'NORMAL' | 'WARNING', reason: string, message: string): OrchestratorReport => ({
     type: 'event',
@@ -159,7 +155,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
       runtimeCommand,
       timing,
       now,
-      ring: ringFor(d.versionId),
+      logSink: (lines) => logStore.append(d.versionId, lines),
       emit,
       onChange: () => evaluate(entry),
     });
@@ -298,7 +294,23 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     },
 
     async logs(versionId: string, opts: { instance?: string; sinceMs?: number; limit?: number } = {}): Promise<LogLine[]> {
-      return rings.get(versionId)?.query(opts, now().getTime()) ?? [];
+      const want = Math.min(opts.limit ?? 5000, 5000);
+      const toMs = now().getTime();
+      const out: LogLine[] = [];
+      let before: string | null = null;
+      while (out.length < want) {
+        const page = await searcher.search(logStore, versionId, {
+          fromMs: opts.sinceMs !== undefined ? toMs - opts.sinceMs : 0,
+          toMs: Number.MAX_SAFE_INTEGER,
+          instance: opts.instance ?? null,
+          limit: Math.min(1000, want - out.length),
+          before,
+        });
+        out.push(...page.lines);
+        before = page.before;
+        if (!before) break;
+      }
+      return out.reverse();
     },
 
     async openTerminal(versionId: string, name: string): Promise<TerminalSession> {
@@ -345,6 +357,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
       if (closed) return;
       closed = true;
       clearInterval(statsTimer);
+      await searcher.close();
       if (options.stopOnClose ?? true) {
         await Promise.all([...versions.keys()].map((id) => orchestrator.stop(id)));
       } else {
@@ -354,6 +367,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     },
 
     capacityFree: () => ledger.free(),
+    logStore,
   };
 
   function adopt(d: VersionDeployment, record: InstanceStateRecord): boolean {
@@ -363,10 +377,6 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
     if (!entry) {
       entry = { deployment: d, hash: record.specHash, replicas: new Map(), lastStatus: null };
       versions.set(d.versionId, entry);
-      const ring = ringFor(d.versionId);
-      preloadFormatted(join(runtimeRoot, d.groupName, d.versionName, record.instance, 'instance.log'), ring, 1000);
-    } else {
-      preloadFormatted(join(runtimeRoot, d.groupName, d.versionName, record.instance, 'instance.log'), ringFor(d.versionId), 1000);
     }
     const replica = makeReplica(entry, record.index, record.placement);
     entry.replicas.set(record.index, replica);

@@ -10,7 +10,7 @@ import type { InstanceReport, InstanceStateName, OrchestratorReport, VersionDepl
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import type { Placement } from './capacity.ts';
 import { buildLaunch, type LaunchSpec, type Probe } from './launch.ts';
-import { InstanceLogTail, type LogRing } from './logs.ts';
+import { InstanceLogTail, type LogSink } from './logs.ts';
 import { freePort, httpProbe, tcpProbe, type ProbeResult } from './probes.ts';
 import { CpuRate, isSameProcess, processStartTime, waitGroupGone, type GroupUsage } from './proc-stats.ts';
 import { removeStateFile, writeStateFile, type InstanceStateRecord } from './state-files.ts';
@@ -43,7 +43,8 @@ export interface ReplicaContext {
   runtimeCommand: string[];
   timing: ReplicaTiming;
   now: () => Date;
-  ring: LogRing;
+  /** the version's log store */
+  logSink: LogSink;
   emit: (report: OrchestratorReport) => void;
   /** readiness or failure changed: the version recomputes its status */
   onChange: () => void;
@@ -229,10 +230,9 @@ export class Replica {
       {
         stdout: join(this.ctx.workDir, 'stdout.raw'),
         stderr: join(this.ctx.workDir, 'stderr.raw'),
-        formatted: join(this.ctx.workDir, 'instance.log'),
         offsets: join(this.ctx.workDir, 'log-offsets.json'),
       },
-      this.ctx.ring,
+      this.ctx.logSink,
       this.ctx.now,
       { resume: resumeLogs, maxFileBytes: this.ctx.timing.maxLogFileBytes },
     );

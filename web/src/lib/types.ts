@@ -53,6 +53,8 @@ export interface InferenceTableInput {
   maxBodyBytes?: number | null;
 }
 export type InstanceState = 'WAITING' | 'RUNNING' | 'TERMINATING' | 'FAILED';
+export type MetricName = 'QPS' | 'THROTTLED_QPS' | 'CONCURRENCY' | 'BYTES_IN' | 'BYTES_OUT' | 'LATENCY_P50' | 'LATENCY_P95' | 'LATENCY_P99' | 'ERROR_RATE' | 'CPU' | 'MEMORY' | 'GPU_UTILIZATION' | 'GPU_MEMORY' | 'INSTANCES_RUNNING' | 'INSTANCES_EXPECTED';
+export type MetricStep = 'ONE_MINUTE' | 'FIVE_MINUTES';
 export interface ModelRefInput {
   name: string;
   version: string;
@@ -96,6 +98,7 @@ export interface TagInput {
   key: string;
   value: string;
 }
+export type TimeRange = 'LAST_1H' | 'LAST_24H' | 'LAST_7D' | 'LAST_15D';
 export interface TrafficAllocationInput {
   versionId: string;
   percent: number;
