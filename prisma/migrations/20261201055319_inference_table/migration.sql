@@ -1,0 +1,144 @@
+-- AlterTable
+ALTER TABLE "ModelVersion" ADD COLUMN "baseline" JSONB;
+
+-- CreateTable
+CREATE TABLE "InferenceJobRun" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "groupId" TEXT NOT NULL,
+    "state" TEXT NOT NULL DEFAULT 'RUNNING',
+    "trigger" TEXT NOT NULL DEFAULT 'MANUAL',
+    "holder" TEXT NOT NULL,
+    "heartbeatAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "objectsTotal" INTEGER NOT NULL DEFAULT 0,
+    "objectsProcessed" INTEGER NOT NULL DEFAULT 0,
+    "objectsQuarantined" INTEGER NOT NULL DEFAULT 0,
+    "recordsQuarantined" INTEGER NOT NULL DEFAULT 0,
+    "rowsWritten" INTEGER NOT NULL DEFAULT 0,
+    "error" TEXT,
+    "startedAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "finishedAt" DATETIME
+);
+
+-- CreateTable
+CREATE TABLE "InferenceTableBatch" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "groupId" TEXT NOT NULL,
+    "seq" INTEGER NOT NULL,
+    "state" TEXT NOT NULL DEFAULT 'PENDING',
+    "files" JSONB,
+    "rows" INTEGER NOT NULL DEFAULT 0,
+    "runId" TEXT,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "committedAt" DATETIME
+);
+
+-- CreateTable
+CREATE TABLE "InferenceTableObject" (
+    "groupId" TEXT NOT NULL,
+    "key" TEXT NOT NULL,
+    "batchId" TEXT NOT NULL,
+    "state" TEXT NOT NULL DEFAULT 'PENDING',
+    "size" INTEGER NOT NULL DEFAULT 0,
+    "records" INTEGER NOT NULL DEFAULT 0,
+    "rows" INTEGER NOT NULL DEFAULT 0,
+    "reason" TEXT,
+
+    PRIMARY KEY ("groupId", "key"),
+    CONSTRAINT "InferenceTableObject_batchId_fkey" FOREIGN KEY ("batchId") REFERENCES "InferenceTableBatch" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+-- CreateTable
+CREATE TABLE "InferenceSchedule" (
+    "groupId" TEXT NOT NULL PRIMARY KEY,
+    "intervalSeconds" INTEGER NOT NULL,
+    "enabled" BOOLEAN NOT NULL DEFAULT true,
+    "lastRunAt" DATETIME,
+    "updatedAt" DATETIME NOT NULL
+);
+
+-- CreateTable
+CREATE TABLE "QualityRule" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "groupId" TEXT NOT NULL,
+    "versionId" TEXT,
+    "name" TEXT NOT NULL,
+    "metric" TEXT NOT NULL,
+    "feature" TEXT,
+    "threshold" REAL NOT NULL,
+    "windowSeconds" INTEGER NOT NULL DEFAULT 3600,
+    "minRows" INTEGER NOT NULL DEFAULT 1,
+    "webhookUrl" TEXT,
+    "webhookSecretEnc" TEXT,
+    "createdById" TEXT,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+
+-- CreateTable
+CREATE TABLE "QualityAlert" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "ruleId" TEXT NOT NULL,
+    "groupId" TEXT NOT NULL,
+    "version" TEXT,
+    "state" TEXT NOT NULL DEFAULT 'OPEN',
+    "value" REAL NOT NULL,
+    "openKey" TEXT,
+    "openedAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "resolvedAt" DATETIME,
+    CONSTRAINT "QualityAlert_ruleId_fkey" FOREIGN KEY ("ruleId") REFERENCES "QualityRule" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+-- CreateTable
+CREATE TABLE "WebhookDelivery" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "alertId" TEXT NOT NULL,
+    "event" TEXT NOT NULL,
+    "url" TEXT NOT NULL,
+    "body" TEXT NOT NULL,
+    "state" TEXT NOT NULL DEFAULT 'PENDING',
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "responseStatus" INTEGER,
+    "lastError" TEXT,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "deliveredAt" DATETIME,
+    CONSTRAINT "WebhookDelivery_alertId_fkey" FOREIGN KEY ("alertId") REFERENCES "QualityAlert" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+-- CreateTable
+CREATE TABLE "QualitySnapshot" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "groupId" TEXT NOT NULL,
+    "version" TEXT NOT NULL,
+    "windowFrom" DATETIME NOT NULL,
+    "windowTo" DATETIME NOT NULL,
+    "rows" INTEGER NOT NULL,
+    "labelledRows" INTEGER NOT NULL,
+    "metrics" JSONB NOT NULL,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+
+-- CreateIndex
+CREATE INDEX "InferenceJobRun_groupId_startedAt_idx" ON "InferenceJobRun"("groupId", "startedAt");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "InferenceTableBatch_groupId_seq_key" ON "InferenceTableBatch"("groupId", "seq");
+
+-- CreateIndex
+CREATE INDEX "InferenceTableObject_batchId_idx" ON "InferenceTableObject"("batchId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "QualityRule_groupId_name_key" ON "QualityRule"("groupId", "name");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "QualityAlert_openKey_key" ON "QualityAlert"("openKey");
+
+-- CreateIndex
+CREATE INDEX "QualityAlert_groupId_openedAt_idx" ON "QualityAlert"("groupId", "openedAt");
+
+-- CreateIndex
+CREATE INDEX "WebhookDelivery_alertId_idx" ON "WebhookDelivery"("alertId");
+
+-- CreateIndex
+CREATE INDEX "WebhookDelivery_state_idx" ON "WebhookDelivery"("state");
+
+-- CreateIndex
+CREATE INDEX "QualitySnapshot_groupId_windowTo_idx" ON "QualitySnapshot"("groupId", "windowTo");
