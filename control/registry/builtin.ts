@@ -16,6 +16,7 @@ import type { PrismaClient } from '../../prisma/generated/sqlite/client.ts';
 import { ModelError } from '../../runtime/errors.ts';
 import { inspectModel, loadModel } from '../../runtime/model.ts';
 import { parseSignature } from '../../runtime/signature.ts';
+import { parseBaseline } from '../inference/baseline.ts';
 
 export interface RegisterModelVersionInput {
   name: string;
@@ -26,6 +27,8 @@ export interface RegisterModelVersionInput {
   localPath?: string;
   /** Omitted: derived from the graph, which works only when its inputs name the columns. */
   signature?: ModelSignature | unknown;
+  /** The training data's summary for drift (control/inference/baseline.ts); validated against the signature. */
+  baseline?: unknown;
   createdById?: string | null;
   description?: string;
   modelDescription?: string;
@@ -81,6 +84,7 @@ export async function registerModelVersion(prisma: PrismaClient, input: Register
   const path = input.localPath ?? localArtifactPath(input.artifactUri);
   if (!path) throw badInput(`artifact ${input.artifactUri} is not a local file; pass localPath to validate it`, { field: 'artifactUri' });
   const signature = await validateArtifact(path, input.signature);
+  const baseline = input.baseline === undefined || input.baseline === null ? null : parseBaseline(input.baseline, signature.inputs.map((c) => c.name));
 
   const createdById = input.createdById ?? null;
   try {
@@ -90,6 +94,7 @@ export async function registerModelVersion(prisma: PrismaClient, input: Register
         artifactUri: input.artifactUri,
         format: 'onnx',
         signature: signature as unknown as object,
+        ...(baseline ? { baseline: baseline as unknown as object } : {}),
         description: input.description ?? '',
         createdById,
         model: {

@@ -1,5 +1,6 @@
 // Seeds the built-in registry with the demo model `wine-classifier` versions 1 and 2 from
-// the committed files under runtime/demo (trained by runtime/demo/train.py). Idempotent:
+// the committed files under runtime/demo (trained by runtime/demo/train.py), each with its
+// training baseline for drift. Idempotent:
 // versions already registered are left alone, except that an artifact path that moved
 // (the checkout now lives elsewhere) is pointed at the current files.
 import { readFile } from 'node:fs/promises';
@@ -39,6 +40,16 @@ async function versionDescriptions(demoDir: string): Promise<Record<string, stri
   }
 }
 
+/** The committed training baseline (train.py writes it next to signature.json); undefined when absent. */
+async function readBaseline(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 export async function seedDemoModels(
   prisma: PrismaClient,
   options: { demoDir?: string; createdById?: string | null } = {},
@@ -50,8 +61,11 @@ export async function seedDemoModels(
     const dir = join(demoDir, DEMO_MODEL_NAME, version);
     const artifactUri = join(dir, 'model.onnx');
     const existing = await prisma.modelVersion.findFirst({ where: { version, model: { name: DEMO_MODEL_NAME } } });
+    const baseline = await readBaseline(join(dir, 'baseline.json'));
     if (existing) {
       if (existing.artifactUri !== artifactUri) await prisma.modelVersion.update({ where: { id: existing.id }, data: { artifactUri } });
+      // a database seeded before baselines shipped gets one
+      if (existing.baseline === null && baseline !== undefined) await prisma.modelVersion.update({ where: { id: existing.id }, data: { baseline: baseline as object } });
       seeded.push({ name: DEMO_MODEL_NAME, version, artifactUri, created: false });
       continue;
     }
@@ -60,6 +74,7 @@ export async function seedDemoModels(
       version,
       artifactUri,
       signature: await readSignatureFile(join(dir, 'signature.json')),
+      baseline,
       createdById: options.createdById ?? null,
       description: descriptions[version] ?? '',
       modelDescription: MODEL_DESCRIPTION,

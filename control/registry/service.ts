@@ -22,6 +22,8 @@ export interface RegisterInput {
   contentBase64?: string | null;
   /** {inputs: [{name, type}], outputs: [...]}; omitted: read from the graph */
   signature?: unknown;
+  /** the training baseline for drift (control/inference/baseline.ts) */
+  baseline?: unknown;
   description?: string | null;
 }
 
@@ -41,6 +43,7 @@ export class ModelRegistry {
       createdById: actor.userId,
       description: input.description ?? '',
       ...(input.signature !== undefined && input.signature !== null ? { signature: input.signature } : {}),
+      ...(input.baseline !== undefined && input.baseline !== null ? { baseline: input.baseline } : {}),
     };
     let registered: ResolvedModelVersion;
     try {

@@ -20,8 +20,10 @@ The graphs are written by hand with onnx.helper (skl2onnx is not packaged here):
   logits -> Softmax(axis=1) -> probabilities double[N,3]
 Inputs stay float64 end to end so ONNX Runtime reproduces sklearn's arithmetic.
 
-Outputs (committed): wine-classifier/{1,2}/model.onnx, signature.json, and
-heldout.json (held-out rows, true labels, sklearn's predictions per version).
+Outputs (committed): wine-classifier/{1,2}/model.onnx, signature.json,
+baseline.json (the training split's summary the inference table's drift metrics
+compare against: per-feature quantile bin edges and counts, class distribution;
+format in control/inference/baseline.ts), and heldout.json (held-out rows, true labels, sklearn's predictions per version).
 """
 
 import json
@@ -122,6 +124,44 @@ def graph_labels(model, rows):
     return np.argmax(logits, axis=1).astype(int).tolist()
 
 
+BASELINE_BINS = 10
+
+
+def numeric_baseline(values):
+    """Quantile bins of one feature over the training rows. The interior edges cut the
+    line into bins; a value v falls in bin i = number of interior edges <= v (the same
+    rule as control/inference/baseline.ts), so counts here and in production agree."""
+    values = np.asarray(values, dtype=np.float64)
+    qs = np.quantile(values, np.linspace(0, 1, BASELINE_BINS + 1))
+    interior = sorted(set(float(q) for q in qs[1:-1]))
+    counts = [0] * (len(interior) + 1)
+    for v in values:
+        counts[int(np.searchsorted(interior, v, side="right"))] += 1
+    return {
+        "type": "numeric",
+        "edges": interior,
+        "counts": counts,
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "nulls": 0,
+    }
+
+
+def training_baseline(features, x_train, y_train):
+    classes, class_counts = np.unique(y_train, return_counts=True)
+    return {
+        "format": 1,
+        "rows": int(len(y_train)),
+        "features": {name: numeric_baseline(x_train[:, i]) for i, name in enumerate(features)},
+        "prediction": {
+            "type": "categorical",
+            "counts": {str(int(c)): int(n) for c, n in zip(classes, class_counts)},
+        },
+    }
+
+
 def main():
     data = load_wine()
     features = list(data.feature_names)
@@ -166,6 +206,10 @@ def main():
         onnx.save(model, os.path.join(out_dir, "model.onnx"))
         with open(os.path.join(out_dir, "signature.json"), "w") as f:
             json.dump(signature, f, indent=2)
+            f.write("\n")
+        # Both versions share the training split, so they share the baseline.
+        with open(os.path.join(out_dir, "baseline.json"), "w") as f:
+            json.dump(training_baseline(features, x_train, y_train), f, indent=1)
             f.write("\n")
 
         heldout["versions"][version] = {
