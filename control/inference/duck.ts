@@ -1,0 +1,55 @@
+// The embedded DuckDB the inference table is written and queried with: one in-memory
+// instance per process (bounded memory, spills to a temp folder), a connection per
+// operation, and the quoting rules SQL built from feature names needs.
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+
+export interface DuckOptions {
+  /** e.g. '512MB'; the job streams, so this bounds it */
+  memoryLimit?: string;
+  threads?: number;
+  tempDir?: string;
+}
+
+let shared: Promise<DuckDBInstance> | undefined;
+
+export function duckInstance(options: DuckOptions = {}): Promise<DuckDBInstance> {
+  shared ??= (async () => {
+    const temp = options.tempDir ?? join(tmpdir(), 'sluice-duckdb');
+    mkdirSync(temp, { recursive: true });
+    return DuckDBInstance.create(':memory:', {
+      memory_limit: options.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '384MB',
+      threads: String(options.threads ?? 2),
+      temp_directory: temp,
+      // no extension may be fetched at run time (offline machines, reproducible behaviour)
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'true',
+    });
+  })();
+  return shared;
+}
+
+/** Runs `fn` with a fresh connection, closed afterwards. */
+export async function withDuck<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  const conn = await (await duckInstance()).connect();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+  }
+}
+
+export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+export const str = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+export const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'NULL');
+export const strList = (items: readonly string[]): string => `[${items.map(str).join(', ')}]`;
+
+/** Rows as plain JSON values (DuckDB's BIGINTs come back as strings; counts are turned back into numbers by the caller). */
+export async function query(conn: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
+  const reader = await conn.runAndReadAll(sql);
+  return reader.getRowObjectsJson() as Record<string, unknown>[];
+}
+
+export const toNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));

@@ -1,0 +1,328 @@
+// The inference table job: turns a group's new inference-log objects into Hive-partitioned
+// Parquet rows, exactly once. The checkpoint (InferenceTableBatch / InferenceTableObject)
+// is a write-ahead plan: a batch and the objects in it are recorded PENDING before any file
+// is written, the batch's Parquet files get names derived from the batch id, and one
+// transaction marks it COMMITTED. A run that finds a PENDING batch (the last run crashed)
+// redoes it with the same objects and the same file names, overwriting whatever part of it
+// was stored, so a crash leaves neither a duplicate nor a missing row; objects already in
+// the checkpoint are never read again, so a rerun with nothing new is a no-op.
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { PrismaClient } from '../../platform/db/prisma.ts';
+import type { ObjectInfo, ObjectStore } from '../../platform/objectstore/port.ts';
+import { conflict, notFound } from '../../platform/errors.ts';
+import type { EventInput } from '../domain/events.ts';
+import { ident, str, withDuck } from './duck.ts';
+import { dataFileKey, logPrefix, quarantineKey } from './layout.ts';
+import { DUCK_TYPES, FIXED_COLUMNS, UnreadableObjectError, featureColumn, parseLogObject, type BadRecord, type TableRow } from './records.ts';
+import { groupModels, type VersionModel } from './signatures.ts';
+
+export interface TableJobDeps {
+  prisma: PrismaClient;
+  store: ObjectStore;
+  /** local scratch folder for staging files */
+  workDir: string;
+  now?: () => Date;
+  /** records an event (quarantines); errors are swallowed */
+  event?: (input: EventInput) => Promise<unknown>;
+  /** a RUNNING run whose heartbeat is older than this is taken over (its process died) */
+  leaseMs?: number;
+  maxObjectsPerBatch?: number;
+  maxBytesPerBatch?: number;
+  /** test hook: runs after a batch's files are stored and before its commit */
+  beforeCommit?: (batchId: string) => Promise<void>;
+}
+
+export interface TableJobResult {
+  id: string;
+  objectsProcessed: number;
+  rowsWritten: number;
+  objectsQuarantined: number;
+  recordsQuarantined: number;
+}
+
+interface DataFile {
+  key: string;
+  version: string;
+  dt: string;
+  rows: number;
+}
+
+const HOLDER = `${hostname()}:${process.pid}`;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A RUNNING run is stale when its heartbeat is old, or when it ran on this host in a process that is gone. */
+function stale(run: { holder: string; heartbeatAt: Date }, now: Date, leaseMs: number): boolean {
+  if (now.getTime() - run.heartbeatAt.getTime() > leaseMs) return true;
+  const [host, pid] = run.holder.split(':');
+  return host === hostname() && Number(pid) !== process.pid && !alive(Number(pid));
+}
+
+/** Staging: one NDJSON file per (version, dt) of a batch, written in large chunks. */
+class Stage {
+  private readonly files = new Map<string, { path: string; fd: number; buf: string[]; bytes: number; rows: number; version: string; dt: string }>();
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  add(version: string, row: TableRow): void {
+    const dt = (row.time as string).slice(0, 10);
+    const id = `${version}\u0000${dt}`;
+    let f = this.files.get(id);
+    if (!f) {
+      const path = join(this.dir, `${this.files.size}.ndjson`);
+      f = { path, fd: openSync(path, 'w'), buf: [], bytes: 0, rows: 0, version, dt };
+      this.files.set(id, f);
+    }
+    const line = JSON.stringify(row);
+    f.buf.push(line);
+    f.bytes += line.length;
+    f.rows++;
+    if (f.bytes > 1 << 20) this.flush(f);
+  }
+
+  private flush(f: { fd: number; buf: string[]; bytes: number }): void {
+    if (f.buf.length === 0) return;
+    writeSync(f.fd, f.buf.join('\n') + '\n');
+    f.buf = [];
+    f.bytes = 0;
+  }
+
+  close(): { path: string; version: string; dt: string; rows: number }[] {
+    const out = [];
+    for (const f of this.files.values()) {
+      this.flush(f);
+      closeSync(f.fd);
+      out.push({ path: f.path, version: f.version, dt: f.dt, rows: f.rows });
+    }
+    this.files.clear();
+    return out;
+  }
+
+  dispose(): void {
+    for (const f of this.files.values()) {
+      try {
+        closeSync(f.fd);
+      } catch {
+        // already closed
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** DuckDB's read_json column map for a version's rows. */
+export function tableColumns(model: VersionModel | undefined): [string, string][] {
+  const cols: [string, string][] = FIXED_COLUMNS.map(([n, t]) => [n, t]);
+  if (model?.signature) for (const c of model.signature.inputs) cols.push([featureColumn(c.name), DUCK_TYPES[c.type]]);
+  else cols.push(['features', 'VARCHAR']);
+  return cols;
+}
+
+export class InferenceTableJob {
+  private readonly running = new Map<string, Promise<TableJobResult>>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: TableJobDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** One run per group at a time: a call while one runs waits for it, then runs again for what arrived since. */
+  run(groupId: string, trigger = 'MANUAL'): Promise<TableJobResult> {
+    const previous = this.running.get(groupId);
+    const next = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.runOnce(groupId, trigger));
+    this.running.set(groupId, next);
+    void next.finally(() => {
+      if (this.running.get(groupId) === next) this.running.delete(groupId);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  isRunning(groupId: string): boolean {
+    return this.running.has(groupId);
+  }
+
+  private async runOnce(groupId: string, trigger: string): Promise<TableJobResult> {
+    const { prisma } = this.deps;
+    const group = await prisma.serviceGroup.findUnique({ where: { id: groupId }, select: { id: true, name: true } });
+    if (!group) throw notFound(`service group ${groupId} does not exist`);
+    const leaseMs = this.deps.leaseMs ?? 60_000;
+    const now = this.now();
+    for (const other of await prisma.inferenceJobRun.findMany({ where: { groupId, state: 'RUNNING' } })) {
+      if (!stale(other, now, leaseMs)) throw conflict(`an inference table run for ${group.name} is already in progress (${other.holder})`);
+      await prisma.inferenceJobRun.update({ where: { id: other.id }, data: { state: 'FAILED', error: `its process (${other.holder}) stopped before finishing`, finishedAt: now } });
+    }
+    const run = await prisma.inferenceJobRun.create({ data: { groupId, trigger, holder: HOLDER, heartbeatAt: now, startedAt: now } });
+    const beat = setInterval(() => {
+      void prisma.inferenceJobRun.update({ where: { id: run.id }, data: { heartbeatAt: this.now() } }).catch(() => undefined);
+    }, Math.max(200, Math.floor(leaseMs / 3)));
+    beat.unref();
+    const totals: TableJobResult = { id: run.id, objectsProcessed: 0, rowsWritten: 0, objectsQuarantined: 0, recordsQuarantined: 0 };
+    try {
+      const models = await groupModels(prisma, groupId);
+      // 1. finish what a crashed run planned
+      const pending = await prisma.inferenceTableBatch.findMany({ where: { groupId, state: 'PENDING' }, orderBy: { seq: 'asc' }, include: { objects: true } });
+      const listed = await this.deps.store.list(logPrefix(group.name));
+      const infoOf = new Map(listed.map((o) => [o.key, o]));
+      for (const b of pending) {
+        const objects = b.objects.map((o) => infoOf.get(o.key) ?? { key: o.key, size: o.size, lastModified: new Date(0) });
+        await this.processBatch(group, models, b.id, run.id, objects, totals);
+      }
+      // 2. plan and process what is new
+      const done = new Set((await prisma.inferenceTableObject.findMany({ where: { groupId }, select: { key: true } })).map((o) => o.key));
+      const fresh = listed.filter((o) => !done.has(o.key) && o.key.endsWith('.ndjson.gz'));
+      await prisma.inferenceJobRun.update({ where: { id: run.id }, data: { objectsTotal: fresh.length + pending.reduce((n, b) => n + b.objects.length, 0) } });
+      const maxObjects = this.deps.maxObjectsPerBatch ?? 256;
+      const maxBytes = this.deps.maxBytesPerBatch ?? 48 * 1024 * 1024;
+      let i = 0;
+      while (i < fresh.length) {
+        const chunk: ObjectInfo[] = [];
+        let bytes = 0;
+        while (i < fresh.length && chunk.length < maxObjects && (chunk.length === 0 || bytes + (fresh[i] as ObjectInfo).size <= maxBytes)) {
+          const o = fresh[i++] as ObjectInfo;
+          chunk.push(o);
+          bytes += o.size;
+        }
+        const batchId = await this.plan(groupId, run.id, chunk);
+        await this.processBatch(group, models, batchId, run.id, chunk, totals);
+      }
+      await prisma.inferenceJobRun.update({ where: { id: run.id }, data: { state: 'SUCCEEDED', finishedAt: this.now(), heartbeatAt: this.now() } });
+      return totals;
+    } catch (err) {
+      await prisma.inferenceJobRun
+        .update({ where: { id: run.id }, data: { state: 'FAILED', error: (err as Error).message.slice(0, 2000), finishedAt: this.now() } })
+        .catch(() => undefined);
+      throw err;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  /** Records the batch and its objects PENDING before anything is written (the write-ahead step). */
+  private async plan(groupId: string, runId: string, objects: ObjectInfo[]): Promise<string> {
+    return this.deps.prisma.$transaction(async (tx) => {
+      const last = await tx.inferenceTableBatch.findFirst({ where: { groupId }, orderBy: { seq: 'desc' }, select: { seq: true } });
+      const seq = (last?.seq ?? 0) + 1;
+      const id = `${String(seq).padStart(8, '0')}-${randomBytes(4).toString('hex')}`;
+      await tx.inferenceTableBatch.create({ data: { id, groupId, seq, runId } });
+      await tx.inferenceTableObject.createMany({ data: objects.map((o) => ({ groupId, key: o.key, batchId: id, size: o.size })) });
+      return id;
+    });
+  }
+
+  private async processBatch(
+    group: { id: string; name: string },
+    models: Map<string, VersionModel>,
+    batchId: string,
+    runId: string,
+    objects: ObjectInfo[],
+    totals: TableJobResult,
+  ): Promise<void> {
+    const { prisma, store } = this.deps;
+    const stage = new Stage(join(this.deps.workDir, `stage-${batchId}-${randomBytes(3).toString('hex')}`));
+    const outcome = new Map<string, { state: 'DONE' | 'QUARANTINED'; records: number; rows: number; reason: string | null }>();
+    const quarantined: { key: string; reason: string }[] = [];
+    let badRecords = 0;
+    try {
+      for (const o of objects) {
+        let body: Buffer;
+        try {
+          body = (await store.get(o.key)).body;
+        } catch (err) {
+          if ((err as { code?: string }).code === 'OBJECT_NOT_FOUND') {
+            // deleted by retention before it was read: nothing to keep
+            outcome.set(o.key, { state: 'QUARANTINED', records: 0, rows: 0, reason: 'object vanished before it was read' });
+            quarantined.push({ key: o.key, reason: 'object vanished before it was read' });
+            continue;
+          }
+          throw err;
+        }
+        let parsed;
+        try {
+          parsed = parseLogObject(body, group.name, (v) => models.get(v)?.signature ?? null);
+        } catch (err) {
+          if (!(err instanceof UnreadableObjectError)) throw err;
+          await store.put(quarantineKey(group.name, batchId, o.key), body);
+          outcome.set(o.key, { state: 'QUARANTINED', records: 0, rows: 0, reason: err.message });
+          quarantined.push({ key: o.key, reason: err.message });
+          continue;
+        }
+        for (const row of parsed.rows) {
+          const version = row.version as string;
+          delete row.version;
+          stage.add(version, row);
+        }
+        if (parsed.bad.length) {
+          badRecords += parsed.bad.length;
+          await store.put(quarantineKey(group.name, batchId, o.key, '.bad.ndjson'), badRecordsBody(parsed.bad));
+          quarantined.push({ key: o.key, reason: `${parsed.bad.length} of ${parsed.records} records quarantined: ${parsed.bad[0]?.reason ?? ''}` });
+        }
+        outcome.set(o.key, { state: 'DONE', records: parsed.records, rows: parsed.rows.length, reason: parsed.bad.length ? `${parsed.bad.length} bad records: ${parsed.bad[0]?.reason ?? ''}` : null });
+      }
+      const staged = stage.close();
+      const files: DataFile[] = [];
+      await withDuck(async (conn) => {
+        for (const s of staged) {
+          const cols = tableColumns(models.get(s.version));
+          const columns = `{${cols.map(([n, t]) => `${str(n)}: ${str(t)}`).join(', ')}}`;
+          const out = `${s.path}.parquet`;
+          await conn.run(
+            `COPY (SELECT ${cols.map(([n]) => ident(n)).join(', ')} FROM read_json(${str(s.path)}, format='newline_delimited', columns=${columns}, maximum_object_size=67108864)) ` +
+              `TO ${str(out)} (FORMAT parquet, COMPRESSION zstd)`,
+          );
+          const key = dataFileKey(group.name, s.version, s.dt, batchId);
+          await store.put(key, await readFile(out), 'application/vnd.apache.parquet');
+          rmSync(out, { force: true });
+          files.push({ key, version: s.version, dt: s.dt, rows: s.rows });
+        }
+      });
+      await this.deps.beforeCommit?.(batchId);
+      const rows = files.reduce((n, f) => n + f.rows, 0);
+      await prisma.$transaction(async (tx) => {
+        await tx.inferenceTableBatch.update({ where: { id: batchId }, data: { state: 'COMMITTED', files: files as unknown as object[], rows, committedAt: this.now(), runId } });
+        for (const [key, o] of outcome) {
+          await tx.inferenceTableObject.update({ where: { groupId_key: { groupId: group.id, key } }, data: { state: o.state, records: o.records, rows: o.rows, reason: o.reason } });
+        }
+      });
+      const whole = [...outcome.values()].filter((o) => o.state === 'QUARANTINED').length;
+      totals.objectsProcessed += objects.length - whole;
+      totals.objectsQuarantined += whole;
+      totals.recordsQuarantined += badRecords;
+      totals.rowsWritten += rows;
+      await prisma.inferenceJobRun.update({
+        where: { id: runId },
+        data: { objectsProcessed: totals.objectsProcessed, objectsQuarantined: totals.objectsQuarantined, recordsQuarantined: totals.recordsQuarantined, rowsWritten: totals.rowsWritten, heartbeatAt: this.now() },
+      });
+      for (const q of quarantined) {
+        await this.deps
+          .event?.({
+            level: 'WARNING',
+            resourceKind: 'ServiceGroup',
+            resourceName: group.name,
+            groupId: group.id,
+            reason: 'InferenceLogQuarantined',
+            message: `${q.key}: ${q.reason} (kept under ${quarantineKey(group.name, batchId, q.key)}…)`,
+          })
+          .catch(() => undefined);
+      }
+    } finally {
+      stage.dispose();
+    }
+  }
+}
+
+function badRecordsBody(bad: BadRecord[]): Buffer {
+  return Buffer.from(bad.map((b) => JSON.stringify({ line: b.line, reason: b.reason, record: b.text })).join('\n') + '\n', 'utf8');
+}

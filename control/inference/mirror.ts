@@ -1,0 +1,65 @@
+// Local files for DuckDB to read. DuckDB gets local paths only (its httpfs extension is not
+// available offline): for the folder store the objects already are files; for an S3 API
+// store they are downloaded through the store port into a cache folder, once per key and
+// version (size + last-modified), and the cache is trimmed to what the listing still has.
+import { mkdir, rm, writeFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { FsObjectStore } from '../../platform/objectstore/fs.ts';
+import type { ObjectInfo, ObjectStore } from '../../platform/objectstore/port.ts';
+
+export class LocalMirror {
+  private readonly known = new Map<string, string>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly cacheDir: string,
+  ) {}
+
+  /** Local paths of these objects (downloaded where needed), in the same order. */
+  async paths(objects: readonly ObjectInfo[]): Promise<string[]> {
+    if (this.store instanceof FsObjectStore) {
+      const root = this.store.root;
+      return objects.map((o) => join(root, ...o.key.split('/')));
+    }
+    await mkdir(this.cacheDir, { recursive: true });
+    const out: string[] = [];
+    const queue = [...objects.entries()];
+    const result = new Array<string>(objects.length);
+    // a few downloads at a time: enough to hide latency, not enough to flood the store
+    await Promise.all(
+      Array.from({ length: Math.min(4, queue.length) }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const [i, o] = next;
+          result[i] = await this.fetch(o);
+        }
+      }),
+    );
+    out.push(...result);
+    return out;
+  }
+
+  private async fetch(o: ObjectInfo): Promise<string> {
+    const version = `${o.size}:${o.lastModified.getTime()}`;
+    const name = createHash('sha256').update(o.key).digest('hex').slice(0, 32) + (o.key.endsWith('.parquet') ? '.parquet' : '');
+    const path = join(this.cacheDir, name);
+    if (this.known.get(o.key) === version) {
+      try {
+        await stat(path);
+        return path;
+      } catch {
+        // evicted from the cache folder: fetch again
+      }
+    }
+    const { body } = await this.store.get(o.key);
+    await writeFile(path, body);
+    this.known.set(o.key, version);
+    return path;
+  }
+
+  async clear(): Promise<void> {
+    if (this.store instanceof FsObjectStore) return;
+    this.known.clear();
+    await rm(this.cacheDir, { recursive: true, force: true });
+  }
+}
