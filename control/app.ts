@@ -18,6 +18,8 @@ import type { ModelRegistry } from './registry/service.ts';
 import type { Operations } from './monitoring/operations.ts';
 import { LogService } from './logs/service.ts';
 import { EmbeddedMetricsReader } from './monitoring/reader.ts';
+import { InferenceService, type InferenceServiceDeps } from './inference/service.ts';
+import type { ObjectStore } from '../platform/objectstore/port.ts';
 
 export interface ControlPlaneParts {
   db: Database;
@@ -30,6 +32,8 @@ export interface ControlPlaneParts {
   registry?: ModelRegistry;
   /** logs and metrics history; default: logs read from the orchestrator, no metrics history */
   operations?: Operations;
+  /** the inference table and quality loop: its object store and scratch folder (omitted: not served) */
+  inference?: { store: ObjectStore; workDir: string } & Partial<Pick<InferenceServiceDeps, 'webhook' | 'leaseMs' | 'maxObjectsPerBatch'>>;
   now?: () => Date;
 }
 
@@ -38,6 +42,8 @@ export interface ControlPlane {
   prisma: PrismaClient;
   admin: Actor;
   schema: typeof schema;
+  /** null when the parts gave no inference settings */
+  inference: InferenceService | null;
   contextFor(authorization: string | undefined): Promise<GraphQLContext>;
   /** set later, once the xDS server exists */
   setProxyStatus(source: ProxyStatusSource): void;
@@ -73,6 +79,15 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
     },
   );
   const { admin } = await domain.people.bootstrap();
+  const inference = parts.inference
+    ? new InferenceService({
+        prisma,
+        pubsub: parts.pubsub,
+        secrets: { seal: (plain) => parts.auth.secretBox.encrypt(plain, 'quality-webhook'), open: (sealed) => parts.auth.secretBox.decrypt(sealed, 'quality-webhook') },
+        ...parts.inference,
+        ...(parts.now ? { now: parts.now } : {}),
+      })
+    : null;
   let proxyStatus = parts.proxyStatus ?? noProxies;
   const operations: Operations = parts.operations ?? { logs: new LogService({ orchestrator: parts.orchestrator, store: null, searcher: null }), metrics: new EmbeddedMetricsReader(prisma) };
 
@@ -93,11 +108,12 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
     prisma,
     admin,
     schema,
+    inference,
     setProxyStatus: (source) => {
       proxyStatus = source;
     },
     async contextFor(authorization) {
-      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus, registry: parts.registry ?? null, operations };
+      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus, registry: parts.registry ?? null, operations, inference };
     },
   };
 }

@@ -41,6 +41,7 @@ import { MetricsScraper } from './monitoring/scraper.ts';
 import { EmbeddedMetricsReader, type MetricsReader } from './monitoring/reader.ts';
 import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
 import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
+import { InferenceScheduler } from './inference/scheduler.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -123,7 +124,19 @@ export async function main(env: Record<string, string | undefined> = process.env
       logs: new LogService({ orchestrator, store: local ? logStore : null, searcher: local ? logSearcher : null }),
       metrics: metricsReader,
     },
+    inference: { store, workDir: join(settings.dataDir, 'inference-work') },
   });
+  // the inference table: scheduled runs per group, and webhook deliveries a stop left pending
+  const inferenceScheduler = plane.inference
+    ? new InferenceScheduler({
+        prisma,
+        service: plane.inference,
+        defaultIntervalSeconds: settings.inferenceTable.intervalSeconds,
+        onError: (groupId, error) => logger.warn({ groupId, err: error }, 'scheduled inference table run failed'),
+      })
+    : null;
+  inferenceScheduler?.start();
+  await plane.inference?.deliverer.resume();
   if (settings.demo) await seedDemoModels(prisma, { demoDir: join(repoRoot, 'runtime', 'demo') });
 
   // data plane: xDS snapshots rebuilt (debounced) on every data-plane change
@@ -239,6 +252,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('metrics scraper', () => scraper.stop());
     await step('log search', () => logSearcher.close());
     await step('log delivery', () => delivery?.stop());
+    await step('inference scheduler', async () => { await inferenceScheduler?.close(); await plane.inference?.close(); });
     await step('edge', () => edge.close());
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);

@@ -26,6 +26,9 @@ const SETTINGS = {
   // orchestration
   SLUICE_ORCHESTRATOR: z.enum(['local', 'kubernetes']).default('local'),
   SLUICE_K8S_NAMESPACE: text.default('sluice'),
+  // the inference table
+  SLUICE_INFERENCE_TABLE_INTERVAL: z.coerce.number().int().min(0).default(300),
+  SLUICE_DUCKDB_MEMORY: z.string().trim().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'must be a size such as 384MB').optional(),
   // credentials and secrets
   SLUICE_ADMIN_TOKEN: text.optional(),
   SLUICE_SECRET_KEY: text.optional(),
@@ -99,6 +102,8 @@ export interface Settings {
   objectStoreUrl: string;
   orchestrator: 'local' | 'kubernetes';
   kubernetesNamespace: string;
+  /** seconds between scheduled runs of a group with the table on (0 = on demand / per-group schedule only); DuckDB's memory budget (null = the part's default) */
+  inferenceTable: { intervalSeconds: number; duckdbMemory: string | null };
   demo: boolean;
   host: string;
   ports: { control: number; edge: number; xds: number; gateway: number };
@@ -175,6 +180,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     objectStoreUrl: e.SLUICE_OBJECT_STORE ?? `file://${resolve(dataDir, 'objects')}`,
     orchestrator: e.SLUICE_ORCHESTRATOR,
     kubernetesNamespace: e.SLUICE_K8S_NAMESPACE,
+    inferenceTable: { intervalSeconds: e.SLUICE_INFERENCE_TABLE_INTERVAL, duckdbMemory: e.SLUICE_DUCKDB_MEMORY ?? null },
     demo: e.SLUICE_DEMO === '1',
     host,
     ports: { control: e.SLUICE_PORT, edge: e.SLUICE_EDGE_PORT, xds: e.SLUICE_XDS_PORT, gateway: e.SLUICE_GATEWAY_PORT },

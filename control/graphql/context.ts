@@ -6,6 +6,7 @@ import { unauthenticated } from '../../platform/errors.ts';
 import type { ProxyStatusSource } from './types/proxy-status.ts';
 import type { ModelRegistry } from '../registry/service.ts';
 import type { Operations } from '../monitoring/operations.ts';
+import type { InferenceService } from '../inference/service.ts';
 
 /** Turns an `Authorization` header value into an actor: null without one, throws on a bad one. */
 export type Authenticate = (authorization: string | undefined) => Promise<Actor | null>;
@@ -20,6 +21,8 @@ export interface GraphQLContext {
   registry: ModelRegistry | null;
   /** logs and metrics history (logSearch, logTail, metrics, metricsUpdated) */
   operations: Operations;
+  /** null where no object store is configured (tests of other parts) */
+  inference: InferenceService | null;
 }
 
 export function requireActor(ctx: GraphQLContext): Actor {

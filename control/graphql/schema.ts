@@ -14,5 +14,6 @@ import './types/model-registry.ts';
 import './types/proxy-status.ts';
 import './types/monitoring.ts';
 import './types/logs.ts';
+import './types/inference.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -1,0 +1,57 @@
+// The table job as its own process: `npm run inference:job -- --group <name|id>` runs one
+// run for a group against the configured database and object store (DATABASE_URL,
+// SLUICE_OBJECT_STORE, S3_ENDPOINT and AWS_* as the control plane reads them), prints the
+// run as one JSON line and exits 0 (1 on failure, with the error). A run killed part-way is
+// finished by the next one, exactly once (see job.ts).
+//   --batch-objects N     objects per checkpointed batch (default 256)
+//   --pause-before-commit MS   (testing) wait between storing a batch's files and its commit
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadSettings } from '../../platform/settings.ts';
+import { createDatabase } from '../../platform/db/client.ts';
+import { openObjectStore } from '../../platform/objectstore/open.ts';
+import { recordEvent } from '../domain/events.ts';
+import { InferenceTableJob } from './job.ts';
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { group: { type: 'string' }, 'batch-objects': { type: 'string' }, 'pause-before-commit': { type: 'string' }, 'lease-ms': { type: 'string' } },
+  });
+  if (!values.group) {
+    process.stderr.write('usage: inference-job --group <name or id> [--batch-objects N]\n');
+    return 2;
+  }
+  const settings = loadSettings(process.env);
+  const db = await createDatabase(settings.databaseUrl);
+  try {
+    const group = await db.prisma.serviceGroup.findFirst({ where: { OR: [{ id: values.group }, { name: values.group }] }, select: { id: true } });
+    if (!group) {
+      process.stderr.write(`no service group ${values.group}\n`);
+      return 1;
+    }
+    const pause = Number(values['pause-before-commit'] ?? 0);
+    const job = new InferenceTableJob({
+      prisma: db.prisma,
+      store: openObjectStore(settings.objectStoreUrl),
+      workDir: join(settings.dataDir, 'inference-work', `cli-${process.pid}`),
+      event: (input) => recordEvent(db.prisma, input, new Date()),
+      ...(values['batch-objects'] ? { maxObjectsPerBatch: Number(values['batch-objects']) } : {}),
+      ...(values['lease-ms'] ? { leaseMs: Number(values['lease-ms']) } : {}),
+      ...(pause > 0 ? { beforeCommit: (batchId: string) => { process.stdout.write(`${JSON.stringify({ stored: batchId })}\n`); return new Promise<void>((r) => setTimeout(r, pause)); } } : {}),
+    });
+    const result = await job.run(group.id, 'CLI');
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`inference table run failed: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await db.close();
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
