@@ -58,7 +58,7 @@ export class TableReader {
       }
       if (labelPaths.length) {
         await conn.run(
-          `CREATE OR REPLACE TEMP VIEW t_labels AS SELECT client_request_id, row_index, max_by(label, seq) label, max_by(label_class, seq) label_class, max_by(label_num, seq) label_num ` +
+          `CREATE OR REPLACE TEMP VIEW t_labels AS SELECT client_request_id, row_index, max_by(label, seq) AS label, max_by(label_class, seq) AS label_class, max_by(label_num, seq) AS label_num ` +
             `FROM read_parquet(${strList(labelPaths)}, union_by_name=true) GROUP BY client_request_id, row_index`,
         );
       } else {
