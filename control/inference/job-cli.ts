@@ -4,7 +4,8 @@
 // run as one JSON line and exits 0 (1 on failure, with the error). A run killed part-way is
 // finished by the next one, exactly once (see job.ts).
 //   --batch-objects N     objects per checkpointed batch (default 256)
-//   --pause-before-commit MS   (testing) wait between storing a batch's files and its commit
+//   --pause-before-commit MS   (testing) wait between storing a batch's files and its commit,
+//   --pause-at-batch N         from the N-th batch of this process on (default 1)
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings } from '../../platform/settings.ts';
@@ -16,7 +17,7 @@ import { InferenceTableJob } from './job.ts';
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { group: { type: 'string' }, 'batch-objects': { type: 'string' }, 'pause-before-commit': { type: 'string' }, 'lease-ms': { type: 'string' } },
+    options: { group: { type: 'string' }, 'batch-objects': { type: 'string' }, 'pause-before-commit': { type: 'string' }, 'lease-ms': { type: 'string' }, 'pause-at-batch': { type: 'string' } },
   });
   if (!values.group) {
     process.stderr.write('usage: inference-job --group <name or id> [--batch-objects N]\n');
@@ -31,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const pause = Number(values['pause-before-commit'] ?? 0);
+    const pauseAt = Number(values['pause-at-batch'] ?? 1);
+    let batches = 0;
     const job = new InferenceTableJob({
       prisma: db.prisma,
       store: openObjectStore(settings.objectStoreUrl),
@@ -38,7 +41,10 @@ async function main(argv: string[]): Promise<number> {
       event: (input) => recordEvent(db.prisma, input, new Date()),
       ...(values['batch-objects'] ? { maxObjectsPerBatch: Number(values['batch-objects']) } : {}),
       ...(values['lease-ms'] ? { leaseMs: Number(values['lease-ms']) } : {}),
-      ...(pause > 0 ? { beforeCommit: (batchId: string) => { process.stdout.write(`${JSON.stringify({ stored: batchId })}\n`); return new Promise<void>((r) => setTimeout(r, pause)); } } : {}),
+      ...(pause > 0 ? { beforeCommit: (batchId: string) => {
+      process.stdout.write(`${JSON.stringify({ stored: batchId })}\n`);
+      return ++batches >= pauseAt ? new Promise<void>((r) => setTimeout(r, pause)) : Promise.resolve();
+    } } : {}),
     });
     const result = await job.run(group.id, 'CLI');
     process.stdout.write(`${JSON.stringify(result)}\n`);

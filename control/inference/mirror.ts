@@ -1,12 +1,11 @@
 // Local files for DuckDB to read. DuckDB gets local paths only (its httpfs extension is not
 // available offline): for the folder store the objects already are files; for an S3 API
-// store they are downloaded through the store port into a cache folder, once per key and
-// version (size + last-modified), and the cache is trimmed to what the listing still has.
+// store they are downloaded through the store port into a cache folder laid out like the
+// bucket, once per key and version (size + last-modified).
 import { mkdir, rm, writeFile, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
-import type { ObjectInfo, ObjectStore } from '../../platform/objectstore/port.ts';
+import { checkObjectKey, type ObjectInfo, type ObjectStore } from '../../platform/objectstore/port.ts';
 
 export class LocalMirror {
   private readonly known = new Map<string, string>();
@@ -41,8 +40,8 @@ export class LocalMirror {
 
   private async fetch(o: ObjectInfo): Promise<string> {
     const version = `${o.size}:${o.lastModified.getTime()}`;
-    const name = createHash('sha256').update(o.key).digest('hex').slice(0, 32) + (o.key.endsWith('.parquet') ? '.parquet' : '');
-    const path = join(this.cacheDir, name);
+    // the key's own path, so Hive partition folders (version=/dt=) survive for DuckDB
+    const path = join(this.cacheDir, ...checkObjectKey(o.key).split('/'));
     if (this.known.get(o.key) === version) {
       try {
         await stat(path);
@@ -52,6 +51,7 @@ export class LocalMirror {
       }
     }
     const { body } = await this.store.get(o.key);
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(path, body);
     this.known.set(o.key, version);
     return path;
