@@ -23,6 +23,8 @@ export function duckInstance(options: DuckOptions = {}): Promise<DuckDBInstance>
       memory_limit: options.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '384MB',
       threads: String(options.threads ?? 2),
       temp_directory: temp,
+      // row order inside a Parquet file carries no meaning here; not keeping it lets COPY stream
+      preserve_insertion_order: 'false',
       // no extension may be fetched at run time (offline machines, reproducible behaviour)
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'true',

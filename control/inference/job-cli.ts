@@ -46,8 +46,10 @@ async function main(argv: string[]): Promise<number> {
       return ++batches >= pauseAt ? new Promise<void>((r) => setTimeout(r, pause)) : Promise.resolve();
     } } : {}),
     });
+    const started = performance.now();
     const result = await job.run(group.id, 'CLI');
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    // the run's wall time and the process's peak RSS, for `npm run bench -- table`
+    process.stdout.write(`${JSON.stringify({ ...result, ms: Math.round(performance.now() - started), maxRssKiB: process.resourceUsage().maxRSS })}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`inference table run failed: ${(err as Error).message}\n`);

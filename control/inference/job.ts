@@ -17,7 +17,7 @@ import { conflict, notFound } from '../../platform/errors.ts';
 import type { EventInput } from '../domain/events.ts';
 import { ident, str, withDuck } from './duck.ts';
 import { dataFileKey, logPrefix, quarantineKey } from './layout.ts';
-import { DUCK_TYPES, FIXED_COLUMNS, UnreadableObjectError, featureColumn, parseLogObject, type BadRecord, type TableRow } from './records.ts';
+import { DUCK_TYPES, FIXED_COLUMNS, UnreadableObjectError, featureColumn, parseLogObject, type BadRecord } from './records.ts';
 import { groupModels, type VersionModel } from './signatures.ts';
 
 export interface TableJobDeps {
@@ -77,8 +77,7 @@ class Stage {
     mkdirSync(dir, { recursive: true });
   }
 
-  add(version: string, row: TableRow): void {
-    const dt = (row.time as string).slice(0, 10);
+  add(version: string, dt: string, line: string): void {
     const id = `${version}\u0000${dt}`;
     let f = this.files.get(id);
     if (!f) {
@@ -86,7 +85,6 @@ class Stage {
       f = { path, fd: openSync(path, 'w'), buf: [], bytes: 0, rows: 0, version, dt };
       this.files.set(id, f);
     }
-    const line = JSON.stringify(row);
     f.buf.push(line);
     f.bytes += line.length;
     f.rows++;
@@ -185,7 +183,7 @@ export class InferenceTableJob {
       const fresh = listed.filter((o) => !done.has(o.key) && o.key.endsWith('.ndjson.gz'));
       await prisma.inferenceJobRun.update({ where: { id: run.id }, data: { objectsTotal: fresh.length + pending.reduce((n, b) => n + b.objects.length, 0) } });
       const maxObjects = this.deps.maxObjectsPerBatch ?? 256;
-      const maxBytes = this.deps.maxBytesPerBatch ?? 48 * 1024 * 1024;
+      const maxBytes = this.deps.maxBytesPerBatch ?? 16 * 1024 * 1024;
       let i = 0;
       while (i < fresh.length) {
         const chunk: ObjectInfo[] = [];
@@ -251,7 +249,7 @@ export class InferenceTableJob {
         }
         let parsed;
         try {
-          parsed = parseLogObject(body, group.name, (v) => models.get(v)?.signature ?? null);
+          parsed = parseLogObject(body, group.name, (v) => models.get(v)?.signature ?? null, (version, dt, line) => stage.add(version, dt, line));
         } catch (err) {
           if (!(err instanceof UnreadableObjectError)) throw err;
           await store.put(quarantineKey(group.name, batchId, o.key), body);
@@ -259,17 +257,12 @@ export class InferenceTableJob {
           quarantined.push({ key: o.key, reason: err.message });
           continue;
         }
-        for (const row of parsed.rows) {
-          const version = row.version as string;
-          delete row.version;
-          stage.add(version, row);
-        }
         if (parsed.bad.length) {
           badRecords += parsed.bad.length;
           await store.put(quarantineKey(group.name, batchId, o.key, '.bad.ndjson'), badRecordsBody(parsed.bad));
           quarantined.push({ key: o.key, reason: `${parsed.bad.length} of ${parsed.records} records quarantined: ${parsed.bad[0]?.reason ?? ''}` });
         }
-        outcome.set(o.key, { state: 'DONE', records: parsed.records, rows: parsed.rows.length, reason: parsed.bad.length ? `${parsed.bad.length} bad records: ${parsed.bad[0]?.reason ?? ''}` : null });
+        outcome.set(o.key, { state: 'DONE', records: parsed.records, rows: parsed.rows, reason: parsed.bad.length ? `${parsed.bad.length} bad records: ${parsed.bad[0]?.reason ?? ''}` : null });
       }
       const staged = stage.close();
       const files: DataFile[] = [];
@@ -279,7 +272,7 @@ export class InferenceTableJob {
           const columns = `{${cols.map(([n, t]) => `${str(n)}: ${str(t)}`).join(', ')}}`;
           const out = `${s.path}.parquet`;
           await conn.run(
-            `COPY (SELECT ${cols.map(([n]) => ident(n)).join(', ')} FROM read_json(${str(s.path)}, format='newline_delimited', columns=${columns}, maximum_object_size=67108864)) ` +
+            `COPY (SELECT ${cols.map(([n]) => ident(n)).join(', ')} FROM read_json(${str(s.path)}, format='newline_delimited', columns=${columns})) ` +
               `TO ${str(out)} (FORMAT parquet, COMPRESSION zstd)`,
           );
           const key = dataFileKey(group.name, s.version, s.dt, batchId);

@@ -83,7 +83,7 @@ async function numericCounts(conn: DuckDBConnection, where: string, features: [s
       aggs.push(`count(*) FILTER (WHERE ${cond}) AS b${fi}_${b}`);
     }
   });
-  const [row] = await query(conn, `SELECT ${aggs.join(', ')} FROM t WHERE ${where}`);
+  const [row] = await query(conn, `SELECT ${aggs.join(', ')} FROM t_rows WHERE ${where}`);
   features.forEach(([name, s], fi) => {
     const bins = Array.from({ length: s.edges.length + 1 }, (_, b) => toNum(row?.[`b${fi}_${b}`]) ?? 0);
     out.set(name, { bins, nulls: toNum(row?.[`n${fi}`]) ?? 0, out: toNum(row?.[`o${fi}`]) ?? 0 });
@@ -94,7 +94,8 @@ async function numericCounts(conn: DuckDBConnection, where: string, features: [s
 async function featureDrift(conn: DuckDBConnection, version: string, window: string, model: VersionModel): Promise<{ drift: FeatureDrift[]; prediction: FeatureDrift | null }> {
   const baseline: TrainingBaseline | null = model.baseline;
   if (!baseline) return { drift: [], prediction: null };
-  // drift is measured on answered requests' inputs (refused requests carry none)
+  // drift is measured on answered requests' inputs (refused requests carry none); it needs
+  // no labels, so it scans the rows alone, not the join
   const where = `version = ${str(version)} AND status BETWEEN 200 AND 299 AND ${window}`;
   const known = new Set(model.signature?.inputs.map((c) => c.name) ?? Object.keys(baseline.features));
   const entries = Object.entries(baseline.features).filter(([name]) => known.has(name));
@@ -107,7 +108,7 @@ async function featureDrift(conn: DuckDBConnection, version: string, window: str
       const n = c.bins.reduce((a, b) => a + b, 0);
       drift.push(driftOf(name, s.counts, c.bins, { nullFraction: n + c.nulls > 0 ? c.nulls / (n + c.nulls) : null, outOfRangeFraction: n > 0 ? c.out / n : null }));
     } else {
-      const rows = await query(conn, `SELECT CAST(${ident(featureColumn(name))} AS VARCHAR) AS v, count(*) AS n FROM t WHERE ${where} GROUP BY 1`);
+      const rows = await query(conn, `SELECT CAST(${ident(featureColumn(name))} AS VARCHAR) AS v, count(*) AS n FROM t_rows WHERE ${where} GROUP BY 1`);
       const actual = new Map<string, number>();
       let nulls = 0;
       for (const r of rows) {
@@ -120,12 +121,12 @@ async function featureDrift(conn: DuckDBConnection, version: string, window: str
   let prediction: FeatureDrift | null = null;
   const pb: FeatureSummary | undefined = baseline.prediction;
   if (pb?.type === 'categorical') {
-    const rows = await query(conn, `SELECT prediction_class AS v, count(*) AS n FROM t WHERE ${where} AND prediction_class IS NOT NULL GROUP BY 1`);
+    const rows = await query(conn, `SELECT prediction_class AS v, count(*) AS n FROM t_rows WHERE ${where} AND prediction_class IS NOT NULL GROUP BY 1`);
     prediction = categoricalDrift('prediction', pb, new Map(rows.map((r) => [String(r.v), toNum(r.n) ?? 0])), 0);
   } else if (pb?.type === 'numeric') {
     const agg = await query(
       conn,
-      `SELECT ${Array.from({ length: pb.edges.length + 1 }, (_, b) => `count(*) FILTER (WHERE ${b === 0 ? 'true' : `prediction_num >= ${num(pb.edges[b - 1] as number)}`} AND ${b === pb.edges.length ? 'true' : `prediction_num < ${num(pb.edges[b] as number)}`}) AS b${b}`).join(', ')} FROM t WHERE ${where} AND prediction_num IS NOT NULL`,
+      `SELECT ${Array.from({ length: pb.edges.length + 1 }, (_, b) => `count(*) FILTER (WHERE ${b === 0 ? 'true' : `prediction_num >= ${num(pb.edges[b - 1] as number)}`} AND ${b === pb.edges.length ? 'true' : `prediction_num < ${num(pb.edges[b] as number)}`}) AS b${b}`).join(', ')} FROM t_rows WHERE ${where} AND prediction_num IS NOT NULL`,
     );
     prediction = driftOf('prediction', pb.counts, Array.from({ length: pb.edges.length + 1 }, (_, b) => toNum(agg[0]?.[`b${b}`]) ?? 0), {});
   }

@@ -38,9 +38,6 @@ export const DUCK_TYPES: Record<SignatureColumn['type'], string> = {
 /** The table column of a feature: its own name, unless that clashes with a fixed column. */
 export const featureColumn = (feature: string): string => (FIXED_NAMES.has(feature) ? `feature_${feature}` : feature);
 
-/** A table row as staged for DuckDB (JSON object per line). */
-export type TableRow = Record<string, string | number | boolean | null | number[]>;
-
 export interface BadRecord {
   line: number;
   reason: string;
@@ -48,11 +45,18 @@ export interface BadRecord {
 }
 
 export interface ParsedObject {
-  /** rows per version name (an object holds one version's records, but a record decides) */
-  rows: TableRow[];
+  /** table rows emitted */
+  rows: number;
   records: number;
   bad: BadRecord[];
 }
+
+/**
+ * Receives each table row as one JSON object line (the staging format DuckDB reads), with
+ * the row's version and UTC date for its partition. Lines are built as text directly: at a
+ * million rows, building objects to stringify them costs more than the JSON parsing itself.
+ */
+export type RowSink = (version: string, dt: string, line: string) => void;
 
 export class UnreadableObjectError extends Error {
   readonly code = 'UNREADABLE_OBJECT';
@@ -157,7 +161,7 @@ function shapeProblem(r: unknown, group: string): string | null {
  * the version has none: its features are then kept as one JSON column).
  * Throws UnreadableObjectError when the object as a whole cannot be read.
  */
-export function parseLogObject(body: Buffer, group: string, signatureOf: (version: string) => ModelSignature | null): ParsedObject {
+export function parseLogObject(body: Buffer, group: string, signatureOf: (version: string) => ModelSignature | null, sink: RowSink): ParsedObject {
   if (body.length === 0) throw new UnreadableObjectError('the object is empty (zero bytes)');
   let text: string;
   try {
@@ -165,7 +169,7 @@ export function parseLogObject(body: Buffer, group: string, signatureOf: (versio
   } catch (err) {
     throw new UnreadableObjectError(`the object is not valid gzip: ${(err as Error).message}`);
   }
-  const rows: TableRow[] = [];
+  let rows = 0;
   const bad: BadRecord[] = [];
   let records = 0;
   let start = 0;
@@ -190,35 +194,45 @@ export function parseLogObject(body: Buffer, group: string, signatureOf: (versio
       bad.push({ line: lineNo, reason: problem, text: line });
       continue;
     }
-    const reason = recordRows(rec as RecordShape, signatureOf((rec as RecordShape).version), rows);
-    if (reason) bad.push({ line: lineNo, reason, text: line });
+    const result = recordRows(rec as RecordShape, signatureOf((rec as RecordShape).version), sink);
+    if (typeof result === 'string') bad.push({ line: lineNo, reason: result, text: line });
+    else rows += result;
   }
   return { rows, records, bad };
 }
 
-/** Appends the record's rows; returns why the record is bad instead (nothing appended then). */
-function recordRows(r: RecordShape, signature: ModelSignature | null, out: TableRow[]): string | null {
+const featureKeys = new WeakMap<ModelSignature, string[]>();
+/** `,"<column>":` per signature input, computed once per signature. */
+function keysOf(signature: ModelSignature): string[] {
+  let keys = featureKeys.get(signature);
+  if (!keys) featureKeys.set(signature, (keys = signature.inputs.map((c) => `,${JSON.stringify(featureColumn(c.name))}:`)));
+  return keys;
+}
+
+const jsonValue = (v: unknown): string =>
+  v === null || v === undefined ? 'null' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'null') : typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+
+const NO_PREDICTION = ',"prediction":null,"prediction_class":null,"prediction_num":null,"probabilities":null';
+
+/** Emits the record's rows; returns how many, or why the record is bad (nothing emitted then). */
+function recordRows(r: RecordShape, signature: ModelSignature | null, sink: RowSink): number | string {
   const status = r.status_code;
-  const base = {
-    request_id: r.request_id,
-    client_request_id: typeof r.client_request_id === 'string' ? r.client_request_id : null,
-    time: new Date(r.timestamp).toISOString(),
-    status,
-    latency_ms: numOf(r.latency_ms),
-    error: typeof r.error === 'string' ? r.error : null,
-    shadow: r.shadow === true,
-    version: r.version,
-  };
+  const time = new Date(r.timestamp).toISOString();
+  const dt = time.slice(0, 10);
+  const head = (error: string | null) =>
+    `{"request_id":${JSON.stringify(r.request_id)},"client_request_id":${typeof r.client_request_id === 'string' ? JSON.stringify(r.client_request_id) : 'null'}` +
+    `,"time":"${time}","status":${status === null ? 'null' : jsonValue(status)},"latency_ms":${jsonValue(numOf(r.latency_ms))}` +
+    `,"error":${error === null ? 'null' : JSON.stringify(error)},"shadow":${r.shadow === true}`;
+  const ownError = typeof r.error === 'string' ? r.error : null;
   const refused = status === null || status < 200 || status >= 300;
-  const empty = { row_index: 0, prediction: null, prediction_class: null, prediction_num: null, probabilities: null };
   if (refused) {
     // counted in the table, but a refused request carries no features
-    out.push({ ...base, ...empty });
-    return null;
+    sink(r.version, dt, `${head(ownError)},"row_index":0${NO_PREDICTION}}`);
+    return 1;
   }
   if (r.request_truncated === true || typeof r.request !== 'string') {
-    out.push({ ...base, ...empty, error: base.error ?? 'request body not captured (truncated or absent): features unknown' });
-    return null;
+    sink(r.version, dt, `${head(ownError ?? 'request body not captured (truncated or absent): features unknown')},"row_index":0${NO_PREDICTION}}`);
+    return 1;
   }
   let reqBody: unknown;
   try {
@@ -245,39 +259,46 @@ function recordRows(r: RecordShape, signature: ModelSignature | null, out: Table
       return `columns do not match the signature${missing.length ? `; missing ${missing.slice(0, 5).join(', ')}` : ''}${extra.length ? `; unknown ${extra.slice(0, 5).join(', ')}` : ''}`;
     }
     index = signature.inputs.map((c) => pos.get(c.name) as number);
-  }
-  const start = out.length;
-  for (let i = 0; i < input.rows.length; i++) {
-    const values = input.rows[i] as unknown[];
-    const row: TableRow = { ...base, row_index: i, ...predictionFields(predictions?.[i]) };
-    if (signature && index) {
+    // check every value before emitting anything: a bad record emits no row at all
+    for (let i = 0; i < input.rows.length; i++) {
+      const values = input.rows[i] as unknown[];
       for (let c = 0; c < index.length; c++) {
         const col = signature.inputs[c] as SignatureColumn;
-        const v = values[index[c] as number] ?? null;
-        if (!checkValue(col, v)) {
-          out.length = start;
-          return `row ${i} column "${col.name}" is not a ${col.type}`;
-        }
-        row[featureColumn(col.name)] = v as string | number | boolean | null;
+        if (!checkValue(col, values[index[c] as number] ?? null)) return `row ${i} column "${col.name}" is not a ${col.type}`;
       }
-    } else {
-      row.features = JSON.stringify(Object.fromEntries(input.columns.map((c, k) => [c, values[k] ?? null])));
     }
-    out.push(row);
   }
-  return null;
+  const prefix = head(ownError);
+  const keys = signature ? keysOf(signature) : null;
+  for (let i = 0; i < input.rows.length; i++) {
+    const values = input.rows[i] as unknown[];
+    let line = `${prefix},"row_index":${i}${predictionFields(predictions?.[i])}`;
+    if (keys && index) {
+      for (let c = 0; c < index.length; c++) line += keys[c] + jsonValue(values[index[c] as number]);
+    } else {
+      line += `,"features":${JSON.stringify(JSON.stringify(Object.fromEntries(input.columns.map((c, k) => [c, values[k] ?? null]))))}`;
+    }
+    sink(r.version, dt, `${line}}`);
+  }
+  return input.rows.length;
 }
 
-function predictionFields(p: unknown): Pick<TableRow, 'prediction' | 'prediction_class' | 'prediction_num' | 'probabilities'> {
-  if (p === undefined || p === null) return { prediction: null, prediction_class: null, prediction_num: null, probabilities: null };
+function predictionFields(p: unknown): string {
+  if (p === undefined || p === null) return NO_PREDICTION;
+  if (typeof p === 'number' && Number.isFinite(p)) {
+    // the common case (a class id or a regression value), without a detour through objects
+    const t = String(p);
+    return `,"prediction":"${t}","prediction_class":"${t}","prediction_num":${t},"probabilities":null`;
+  }
   let value: unknown = p;
   let probabilities: number[] | null = null;
   if (typeof p === 'object' && !Array.isArray(p)) {
     // {label|prediction, probabilities} as some runtimes answer
     const o = p as Record<string, unknown>;
-    if (Array.isArray(o.probabilities) && o.probabilities.every((x) => typeof x === 'number')) probabilities = o.probabilities as number[];
+    if (Array.isArray(o.probabilities) && o.probabilities.every((x) => typeof x === 'number' && Number.isFinite(x))) probabilities = o.probabilities as number[];
     if ('label' in o) value = o.label;
     else if ('prediction' in o) value = o.prediction;
   }
-  return { prediction: JSON.stringify(value), prediction_class: classKey(value), prediction_num: numOf(value), probabilities };
+  const cls = classKey(value);
+  return `,"prediction":${JSON.stringify(JSON.stringify(value))},"prediction_class":${cls === null ? 'null' : JSON.stringify(cls)},"prediction_num":${jsonValue(numOf(value))},"probabilities":${probabilities ? JSON.stringify(probabilities) : 'null'}`;
 }
