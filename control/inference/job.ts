@@ -52,6 +52,7 @@ interface DataFile {
 }
 
 const HOLDER = `${hostname()}:${process.pid}`;
+const MAX_STAGED_ROWS = 200_000;
 
 function alive(pid: number): boolean {
   try {
@@ -72,6 +73,9 @@ function stale(run: { holder: string; heartbeatAt: Date }, now: Date, leaseMs: n
 /** Staging: one NDJSON file per (version, dt) of a batch, written in large chunks. */
 class Stage {
   private readonly files = new Map<string, { path: string; fd: number; buf: string[]; bytes: number; rows: number; version: string; dt: string }>();
+  private opened = 0;
+  /** rows staged since the last close() */
+  rows = 0;
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -81,13 +85,14 @@ class Stage {
     const id = `${version}\u0000${dt}`;
     let f = this.files.get(id);
     if (!f) {
-      const path = join(this.dir, `${this.files.size}.ndjson`);
+      const path = join(this.dir, `${this.opened++}.ndjson`);
       f = { path, fd: openSync(path, 'w'), buf: [], bytes: 0, rows: 0, version, dt };
       this.files.set(id, f);
     }
     f.buf.push(line);
     f.bytes += line.length;
     f.rows++;
+    this.rows++;
     if (f.bytes > 1 << 20) this.flush(f);
   }
 
@@ -106,6 +111,7 @@ class Stage {
       out.push({ path: f.path, version: f.version, dt: f.dt, rows: f.rows });
     }
     this.files.clear();
+    this.rows = 0;
     return out;
   }
 
@@ -233,6 +239,32 @@ export class InferenceTableJob {
     const outcome = new Map<string, { state: 'DONE' | 'QUARANTINED'; records: number; rows: number; reason: string | null }>();
     const quarantined: { key: string; reason: string }[] = [];
     let badRecords = 0;
+    const files: DataFile[] = [];
+    let part = 0;
+    // Staged rows become Parquet parts every MAX_STAGED_ROWS, so memory and scratch space stay
+    // bounded whatever the batch holds; objects are read in the planned order, so a redone
+    // batch cuts the same parts and overwrites the same keys.
+    const flush = async (): Promise<void> => {
+      const staged = stage.close();
+      if (staged.length === 0) return;
+      const n = part++;
+      await withDuck(async (conn) => {
+        for (const s of staged) {
+          const cols = tableColumns(models.get(s.version));
+          const columns = `{${cols.map(([c, t]) => `${str(c)}: ${str(t)}`).join(', ')}}`;
+          const out = `${s.path}.parquet`;
+          await conn.run(
+            `COPY (SELECT ${cols.map(([c]) => ident(c)).join(', ')} FROM read_json(${str(s.path)}, format='newline_delimited', columns=${columns})) ` +
+              `TO ${str(out)} (FORMAT parquet, COMPRESSION zstd)`,
+          );
+          rmSync(s.path, { force: true });
+          const key = dataFileKey(group.name, s.version, s.dt, batchId, n);
+          await store.put(key, await readFile(out), 'application/vnd.apache.parquet');
+          rmSync(out, { force: true });
+          files.push({ key, version: s.version, dt: s.dt, rows: s.rows });
+        }
+      });
+    };
     try {
       for (const o of objects) {
         let body: Buffer;
@@ -262,25 +294,10 @@ export class InferenceTableJob {
           await store.put(quarantineKey(group.name, batchId, o.key, '.bad.ndjson'), badRecordsBody(parsed.bad));
           quarantined.push({ key: o.key, reason: `${parsed.bad.length} of ${parsed.records} records quarantined: ${parsed.bad[0]?.reason ?? ''}` });
         }
+        if (stage.rows >= MAX_STAGED_ROWS) await flush();
         outcome.set(o.key, { state: 'DONE', records: parsed.records, rows: parsed.rows, reason: parsed.bad.length ? `${parsed.bad.length} bad records: ${parsed.bad[0]?.reason ?? ''}` : null });
       }
-      const staged = stage.close();
-      const files: DataFile[] = [];
-      await withDuck(async (conn) => {
-        for (const s of staged) {
-          const cols = tableColumns(models.get(s.version));
-          const columns = `{${cols.map(([n, t]) => `${str(n)}: ${str(t)}`).join(', ')}}`;
-          const out = `${s.path}.parquet`;
-          await conn.run(
-            `COPY (SELECT ${cols.map(([n]) => ident(n)).join(', ')} FROM read_json(${str(s.path)}, format='newline_delimited', columns=${columns})) ` +
-              `TO ${str(out)} (FORMAT parquet, COMPRESSION zstd)`,
-          );
-          const key = dataFileKey(group.name, s.version, s.dt, batchId);
-          await store.put(key, await readFile(out), 'application/vnd.apache.parquet');
-          rmSync(out, { force: true });
-          files.push({ key, version: s.version, dt: s.dt, rows: s.rows });
-        }
-      });
+      await flush();
       await this.deps.beforeCommit?.(batchId);
       const rows = files.reduce((n, f) => n + f.rows, 0);
       await prisma.$transaction(async (tx) => {

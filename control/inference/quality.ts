@@ -67,27 +67,38 @@ function categoricalDrift(feature: string, base: CategoricalSummary, actual: Map
   );
 }
 
-/** Bin counts, nulls and out-of-range counts of numeric features of one version, one scan. */
+/**
+ * Bin counts, nulls and out-of-range counts of numeric features of one version in one scan:
+ * each row's features are unnested into (feature, code) pairs, code = bin * 3 + (0 in range,
+ * 1 below the training min, 2 above the max), -1 for null, and counted in one hash
+ * aggregate — a few comparisons per value instead of one filtered aggregate per bin.
+ */
 async function numericCounts(conn: DuckDBConnection, where: string, features: [string, NumericSummary][]): Promise<Map<string, { bins: number[]; nulls: number; out: number }>> {
   const out = new Map<string, { bins: number[]; nulls: number; out: number }>();
   if (features.length === 0) return out;
-  const aggs: string[] = [];
-  features.forEach(([name, s], fi) => {
+  const codes = features.map(([name, s]) => {
     const c = ident(featureColumn(name));
-    aggs.push(`count(*) FILTER (WHERE ${c} IS NULL) AS n${fi}`);
-    aggs.push(`count(*) FILTER (WHERE ${c} < ${num(s.min)} OR ${c} > ${num(s.max)}) AS o${fi}`);
-    for (let b = 0; b <= s.edges.length; b++) {
-      const lo = b === 0 ? null : s.edges[b - 1];
-      const hi = b === s.edges.length ? null : s.edges[b];
-      const cond = [lo === null || lo === undefined ? `${c} IS NOT NULL` : `${c} >= ${num(lo)}`, hi === null || hi === undefined ? null : `${c} < ${num(hi)}`].filter(Boolean).join(' AND ');
-      aggs.push(`count(*) FILTER (WHERE ${cond}) AS b${fi}_${b}`);
+    const bin = s.edges.length ? s.edges.map((e) => `(${c} >= ${num(e)})::INTEGER`).join(' + ') : '0';
+    return `CASE WHEN ${c} IS NULL THEN -1 ELSE (${bin}) * 3 + CASE WHEN ${c} < ${num(s.min)} THEN 1 WHEN ${c} > ${num(s.max)} THEN 2 ELSE 0 END END`;
+  });
+  const rows = await query(
+    conn,
+    `SELECT f, code, count(*) AS n FROM (SELECT unnest(range(${features.length})) AS f, unnest([${codes.join(', ')}]) AS code FROM t_rows WHERE ${where}) GROUP BY ALL`,
+  );
+  features.forEach(([name, s]) => out.set(name, { bins: new Array<number>(s.edges.length + 1).fill(0), nulls: 0, out: 0 }));
+  for (const r of rows) {
+    const [name] = features[Number(r.f)] as [string, NumericSummary];
+    const entry = out.get(name)!;
+    const code = Number(r.code);
+    const n = toNum(r.n) ?? 0;
+    if (code < 0) {
+      entry.nulls += n;
+      continue;
     }
-  });
-  const [row] = await query(conn, `SELECT ${aggs.join(', ')} FROM t_rows WHERE ${where}`);
-  features.forEach(([name, s], fi) => {
-    const bins = Array.from({ length: s.edges.length + 1 }, (_, b) => toNum(row?.[`b${fi}_${b}`]) ?? 0);
-    out.set(name, { bins, nulls: toNum(row?.[`n${fi}`]) ?? 0, out: toNum(row?.[`o${fi}`]) ?? 0 });
-  });
+    const bin = Math.floor(code / 3);
+    entry.bins[bin] = (entry.bins[bin] ?? 0) + n;
+    if (code % 3 !== 0) entry.out += n;
+  }
   return out;
 }
 
@@ -136,26 +147,42 @@ async function featureDrift(conn: DuckDBConnection, version: string, window: str
 /** Quality of every version seen in the window (the caller has opened the table views). */
 export async function computeQuality(conn: DuckDBConnection, models: Map<string, VersionModel>, from?: Date | null, to?: Date | null): Promise<VersionQuality[]> {
   const window = windowSql(from, to);
+  // service quality and counts need no labels: one scan of the rows
   const base = await query(
     conn,
     `SELECT version, count(*) AS rows, count(*) FILTER (WHERE row_index = 0) AS requests, ` +
       `count(*) FILTER (WHERE row_index = 0 AND (status IS NULL OR status >= 500)) AS errors, ` +
-      `quantile_cont(latency_ms, 0.99) FILTER (WHERE row_index = 0) AS p99, ` +
-      `count(*) FILTER (WHERE label_class IS NOT NULL) AS labelled, ` +
-      `count(*) FILTER (WHERE label_class IS NOT NULL AND prediction_class IS NOT NULL) AS scored, ` +
-      `count(*) FILTER (WHERE label_class IS NOT NULL AND prediction_class = label_class) AS correct, ` +
-      `avg(abs(prediction_num - label_num)) AS mae, sqrt(avg((prediction_num - label_num) * (prediction_num - label_num))) AS rmse, ` +
-      `count(*) FILTER (WHERE shadow) AS shadow_rows ` +
-      `FROM t WHERE ${window} GROUP BY version ORDER BY version`,
+      `quantile_cont(latency_ms, 0.99) FILTER (WHERE row_index = 0) AS p99, count(*) FILTER (WHERE shadow) AS shadow_rows ` +
+      `FROM t_rows WHERE ${window} GROUP BY version ORDER BY version`,
   );
-  const cells = await query(conn, `SELECT version, prediction_class AS p, label_class AS l, count(*) AS n FROM t WHERE ${window} AND label_class IS NOT NULL GROUP BY ALL`);
+  // model quality: one scan of the labelled join, as confusion cells with the error sums
+  const cells = await query(
+    conn,
+    `SELECT version, prediction_class AS p, label_class AS l, count(*) AS n, sum(abs(prediction_num - label_num)) AS abs_err, ` +
+      `sum((prediction_num - label_num) * (prediction_num - label_num)) AS sq_err, count(prediction_num - label_num) AS num_pairs ` +
+      `FROM t WHERE ${window} AND label_class IS NOT NULL GROUP BY ALL`,
+  );
   const out: VersionQuality[] = [];
   for (const r of base) {
     const version = String(r.version);
     const model = models.get(version);
     const regression = isRegression(model);
-    const scored = toNum(r.scored) ?? 0;
-    const correct = toNum(r.correct) ?? 0;
+    const mine = cells.filter((c) => c.version === version);
+    let labelled = 0;
+    let scored = 0;
+    let correct = 0;
+    let absErr = 0;
+    let sqErr = 0;
+    let pairs = 0;
+    for (const c of mine) {
+      const n = toNum(c.n) ?? 0;
+      labelled += n;
+      if (c.p !== null) scored += n;
+      if (c.p !== null && c.p === c.l) correct += n;
+      absErr += toNum(c.abs_err) ?? 0;
+      sqErr += toNum(c.sq_err) ?? 0;
+      pairs += toNum(c.num_pairs) ?? 0;
+    }
     const requests = toNum(r.requests) ?? 0;
     const errors = toNum(r.errors) ?? 0;
     const drift = model ? await featureDrift(conn, version, window, model) : { drift: [], prediction: null };
@@ -163,16 +190,14 @@ export async function computeQuality(conn: DuckDBConnection, models: Map<string,
       version,
       rows: toNum(r.rows) ?? 0,
       requests,
-      labelledRows: toNum(r.labelled) ?? 0,
+      labelledRows: labelled,
       shadowRows: toNum(r.shadow_rows) ?? 0,
       accuracy: !regression && scored > 0 ? correct / scored : null,
       scoredRows: scored,
       correctRows: correct,
-      classes: regression
-        ? []
-        : classMetrics(cells.filter((c) => c.version === version).map((c) => ({ predicted: c.p === null ? null : String(c.p), actual: String(c.l), count: toNum(c.n) ?? 0 }))),
-      mae: regression ? toNum(r.mae) : null,
-      rmse: regression ? toNum(r.rmse) : null,
+      classes: regression ? [] : classMetrics(mine.map((c) => ({ predicted: c.p === null ? null : String(c.p), actual: String(c.l), count: toNum(c.n) ?? 0 }))),
+      mae: regression && pairs > 0 ? absErr / pairs : null,
+      rmse: regression && pairs > 0 ? Math.sqrt(sqErr / pairs) : null,
       errorRate: requests > 0 ? errors / requests : null,
       errorRequests: errors,
       latencyP99Ms: toNum(r.p99),
