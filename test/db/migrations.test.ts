@@ -10,6 +10,9 @@ import { emptyDatabaseUrl, providers } from '../fixtures/db.ts';
 const modelTables = [
   'ApiKey', 'AuditLog', 'Event', 'Instance', 'MetricRollup', 'ModelVersion', 'Project', 'ProjectMember', 'RegisteredModel',
   'ResourceGroup', 'ResourceGroupProject', 'ResourceNode', 'ServiceGroup', 'ServiceVersion', 'User',
+  // the inference table and quality loop
+  'InferenceJobRun', 'InferenceSchedule', 'InferenceTableBatch', 'InferenceTableObject', 'QualityAlert', 'QualityRule',
+  'QualitySnapshot', 'WebhookDelivery',
 ];
 
 async function tableNames(db: Database): Promise<string[]> {
