@@ -14,8 +14,14 @@ export interface DuckOptions {
 }
 
 let shared: Promise<DuckDBInstance> | undefined;
+let defaults: DuckOptions = {};
 
-export function duckInstance(options: DuckOptions = {}): Promise<DuckDBInstance> {
+/** Sets the options the process's instance is created with (before its first use). */
+export function configureDuck(options: DuckOptions): void {
+  defaults = options;
+}
+
+export function duckInstance(options: DuckOptions = defaults): Promise<DuckDBInstance> {
   shared ??= (async () => {
     const temp = options.tempDir ?? join(tmpdir(), 'sluice-duckdb');
     mkdirSync(temp, { recursive: true });

@@ -13,6 +13,7 @@ import { createDatabase } from '../../platform/db/client.ts';
 import { openObjectStore } from '../../platform/objectstore/open.ts';
 import { recordEvent } from '../domain/events.ts';
 import { InferenceTableJob } from './job.ts';
+import { configureDuck } from './duck.ts';
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const settings = loadSettings(process.env);
+  // the job only streams NDJSON into Parquet: a smaller DuckDB budget keeps the process small
+  configureDuck({ memoryLimit: process.env.SLUICE_DUCKDB_MEMORY ?? '160MB', threads: 2 });
   const db = await createDatabase(settings.databaseUrl);
   try {
     const group = await db.prisma.serviceGroup.findFirst({ where: { OR: [{ id: values.group }, { name: values.group }] }, select: { id: true } });
