@@ -7,6 +7,7 @@
 // signature) is quarantined alone while the object's good records still make rows.
 import { gunzipSync } from 'node:zlib';
 import type { ModelSignature, SignatureColumn } from '../../platform/model-signature.ts';
+import { requestFeatures } from '../../platform/scoring/records.ts';
 
 /** Columns every table row has, before the feature columns. */
 export const FIXED_COLUMNS = [
@@ -142,6 +143,23 @@ interface RecordShape {
   response?: unknown;
   request_truncated?: unknown;
   shadow?: unknown;
+  protocol?: unknown;
+}
+
+/** CSV cells arrive as text: cast them as the runtime does, by the signature's column type. */
+function cast(v: unknown, type: SignatureColumn['type'] | undefined): unknown {
+  if (typeof v !== 'string' || type === undefined || type === 'string') return v;
+  if (v === '') return null;
+  if (type === 'boolean') return v === 'true' ? true : v === 'false' ? false : v;
+  const n = Number(v);
+  return Number.isNaN(n) ? v : n;
+}
+
+/** Rows as {column: value} objects (platform/scoring's decoder) → columns + row arrays. */
+function fromObjects(rows: Record<string, unknown>[], signature: ModelSignature | null): { columns: string[]; rows: unknown[][] } {
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const types = columns.map((c) => signature?.inputs.find((i) => i.name === c)?.type);
+  return { columns, rows: rows.map((r) => columns.map((c, k) => cast(r[c] ?? null, types[k]))) };
 }
 
 function shapeProblem(r: unknown, group: string): string | null {
@@ -234,14 +252,22 @@ function recordRows(r: RecordShape, signature: ModelSignature | null, sink: RowS
     sink(r.version, dt, `${head(ownError ?? 'request body not captured (truncated or absent): features unknown')},"row_index":0${NO_PREDICTION}}`);
     return 1;
   }
-  let reqBody: unknown;
-  try {
-    reqBody = JSON.parse(r.request);
-  } catch {
-    return 'answered request whose body is not JSON';
+  // The common case (MLflow JSON) is read here directly; OIP tensors, MLflow CSV and the
+  // rarer JSON forms go through the protocol decoders the runtime itself uses.
+  const oip = r.protocol === 'oip';
+  let input: { columns: string[]; rows: unknown[][] } | string = 'request body is not JSON';
+  if (!oip && r.request.trimStart().startsWith('{')) {
+    try {
+      input = inputRows(JSON.parse(r.request));
+    } catch {
+      input = 'request body is not JSON';
+    }
   }
-  const input = inputRows(reqBody);
-  if (typeof input === 'string') return input;
+  if (typeof input === 'string') {
+    const decoded = requestFeatures(r.request, oip ? 'oip' : 'mlflow', signature ? { columns: signature.inputs.map((c) => c.name) } : {});
+    if (!decoded) return `answered request whose body cannot be read (${oip ? 'OIP' : 'MLflow'}): ${input}`;
+    input = fromObjects(decoded, signature);
+  }
   let predictions: unknown[] | null = null;
   if (typeof r.response === 'string') {
     try {

@@ -57,6 +57,26 @@ describe('inference table job (folder store, SQLite)', () => {
     await expect(store.list('inference-table/group=wine-quality/version=v2/')).resolves.toHaveLength(1);
   });
 
+  it('reads OIP tensor requests and MLflow CSV requests into the same typed rows', async () => {
+    const oip = record(G, { rows: [HELDOUT.rows[3]!], clientRequestId: 'oip' });
+    const rows2 = HELDOUT.rows.slice(0, 2);
+    const oipRecord = {
+      ...oip,
+      protocol: 'oip' as const,
+      request: JSON.stringify({ inputs: [{ name: 'input', shape: [2, 13], datatype: 'FP64', data: rows2.flat() }] }),
+      response: JSON.stringify({ model_name: G, outputs: [{ name: 'label', shape: [2], datatype: 'INT64', data: [2, 1] }] }),
+    };
+    const csv = record(G, { rows: [HELDOUT.rows[4]!], clientRequestId: 'csv' });
+    const csvRecord = { ...csv, request: `${COLUMNS.join(',')}\n${HELDOUT.rows[4]!.join(',')}\n` };
+    await putLogObject(store, [oipRecord, csvRecord]);
+    await service.runJob(groupId);
+    const o = await service.rows(groupId, { clientRequestId: 'oip' });
+    expect(o.map((r) => [r.rowIndex, r.prediction, r.features.alcohol]).sort()).toEqual([[0, 2, rows2[0]![0]], [1, 1, rows2[1]![0]]]);
+    const c = await service.rows(groupId, { clientRequestId: 'csv' });
+    expect(c).toHaveLength(1);
+    COLUMNS.forEach((col, i) => expect(c[0]!.features[col]).toBe(HELDOUT.rows[4]![i]));
+  });
+
   it('a rerun with nothing new is a no-op', async () => {
     const before = (await service.tableInfo(groupId)).rowCount;
     const run = await service.runJob(groupId);
