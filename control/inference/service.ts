@@ -125,7 +125,10 @@ export class InferenceService {
   /** Processes every new log object; then evaluates the rules and stores a quality snapshot. */
   async runJob(groupId: string, trigger = 'MANUAL'): Promise<TableJobResult> {
     const result = await this.job.run(groupId, trigger);
-    await this.afterRun(groupId).catch(() => undefined);
+    // the rows are in; a failing rule evaluation must not fail the run, but it is seen
+    await this.afterRun(groupId).catch((err: unknown) =>
+      recordEvent(this.d.prisma, { level: 'WARNING', resourceKind: 'ServiceGroup', resourceName: groupId, groupId, reason: 'QualityEvaluationFailed', message: (err as Error).message ?? String(err) }, this.now()).catch(() => undefined),
+    );
     return result;
   }
 

@@ -46,6 +46,11 @@ describe.each(providers)('inference GraphQL (%s)', (provider) => {
     const q = await cp.gql<{ qualityMetrics: { version: string; labelledRows: number; accuracy: number }[] }>(
       `query($g: ID!) { qualityMetrics(groupId: $g) { version rows labelledRows accuracy errorRate latencyP99Ms drift { feature psi ksPValue jsDistance } } }`, { g: groupId });
     expect(q.data!.qualityMetrics).toEqual([expect.objectContaining({ version: 'v1', labelledRows: 2, accuracy: 1 })]);
+    // each run stored the last hour's quality: the trend
+    const history = await cp.gql<{ qualityHistory: { version: string; rows: number; quality: { rows: number; drift: unknown[] } }[] }>(
+      `query($g: ID!) { qualityHistory(groupId: $g) { version windowFrom windowTo rows quality { rows accuracy drift { feature psi } } } }`, { g: groupId });
+    expect(history.errors).toBeUndefined();
+    expect(history.data!.qualityHistory[0]).toMatchObject({ version: 'v1', rows: 5, quality: { rows: 5 } });
   });
 
   it('answers bad input with stable codes', async () => {

@@ -250,7 +250,29 @@ async function versionName(ctx: GraphQLContext, groupId: string, versionId: stri
   return v.name;
 }
 
+builder.prismaObject('QualitySnapshot', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    version: t.exposeString('version'),
+    windowFrom: t.expose('windowFrom', { type: 'DateTime' }),
+    windowTo: t.expose('windowTo', { type: 'DateTime' }),
+    rows: t.exposeInt('rows'),
+    labelledRows: t.exposeInt('labelledRows'),
+    quality: t.field({ type: VersionQualityRef, description: 'the VersionQuality of that window as computed then', resolve: (s) => s.metrics as unknown as VersionQuality }),
+  }),
+});
+
 builder.queryFields((t) => ({
+  qualityHistory: t.prismaField({
+    type: ['QualitySnapshot'],
+    description: 'Quality of the last hour as stored after each table run, newest first (the trend to chart)',
+    authScopes: { authenticated: true },
+    args: { groupId: t.arg.id({ required: true }), version: t.arg.string(), first: t.arg.int({ defaultValue: 100 }) },
+    resolve: async (query, _r, { groupId, version, first }, ctx) => {
+      await assertGroupReadable(ctx, String(groupId));
+      return ctx.prisma.qualitySnapshot.findMany({ ...query, where: { groupId: String(groupId), ...(version ? { version } : {}) }, orderBy: { windowTo: 'desc' }, take: Math.min(1000, Math.max(1, first ?? 100)) });
+    },
+  }),
   inferenceTable: t.field({
     type: InferenceTableRef,
     authScopes: { authenticated: true },
