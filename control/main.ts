@@ -42,6 +42,7 @@ import { EmbeddedMetricsReader, type MetricsReader } from './monitoring/reader.t
 import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
 import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
 import { InferenceScheduler } from './inference/scheduler.ts';
+import { configureDuck } from './inference/duck.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -127,6 +128,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     inference: { store, workDir: join(settings.dataDir, 'inference-work') },
   });
   // the inference table: scheduled runs per group, and webhook deliveries a stop left pending
+  configureDuck({ memoryLimit: settings.inferenceTable.duckdbMemory ?? '384MB' });
   const inferenceScheduler = plane.inference
     ? new InferenceScheduler({
         prisma,

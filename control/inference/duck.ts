@@ -26,7 +26,7 @@ export function duckInstance(options: DuckOptions = defaults): Promise<DuckDBIns
     const temp = options.tempDir ?? join(tmpdir(), 'sluice-duckdb');
     mkdirSync(temp, { recursive: true });
     return DuckDBInstance.create(':memory:', {
-      memory_limit: options.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '384MB',
+      memory_limit: options.memoryLimit ?? '384MB',
       threads: String(options.threads ?? 2),
       temp_directory: temp,
       // row order inside a Parquet file carries no meaning here; not keeping it lets COPY stream

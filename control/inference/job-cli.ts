@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const settings = loadSettings(process.env);
   // the job only streams NDJSON into Parquet: a smaller DuckDB budget keeps the process small
-  configureDuck({ memoryLimit: process.env.SLUICE_DUCKDB_MEMORY ?? '160MB', threads: 2 });
+  configureDuck({ memoryLimit: settings.inferenceTable.duckdbMemory ?? '160MB', threads: 2 });
   const db = await createDatabase(settings.databaseUrl);
   try {
     const group = await db.prisma.serviceGroup.findFirst({ where: { OR: [{ id: values.group }, { name: values.group }] }, select: { id: true } });

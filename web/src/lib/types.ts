@@ -16,6 +16,7 @@ export interface AddServiceVersionInput {
   inferenceTable?: InferenceTableInput | null;
   logDeliveryEnabled?: boolean | null;
 }
+export type AlertState = 'OPEN' | 'RESOLVED';
 export interface AuditLogFilter {
   actorId?: string | null;
   action?: string | null;
@@ -53,6 +54,12 @@ export interface InferenceTableInput {
   maxBodyBytes?: number | null;
 }
 export type InstanceState = 'WAITING' | 'RUNNING' | 'TERMINATING' | 'FAILED';
+export type LabelFileFormat = 'CSV' | 'JSONL';
+export interface LabelInput {
+  clientRequestId: string;
+  rowIndex?: number | null;
+  label: unknown;
+}
 export type MetricName = 'QPS' | 'THROTTLED_QPS' | 'CONCURRENCY' | 'BYTES_IN' | 'BYTES_OUT' | 'LATENCY_P50' | 'LATENCY_P95' | 'LATENCY_P99' | 'ERROR_RATE' | 'CPU' | 'MEMORY' | 'GPU_UTILIZATION' | 'GPU_MEMORY' | 'INSTANCES_RUNNING' | 'INSTANCES_EXPECTED';
 export type MetricStep = 'ONE_MINUTE' | 'FIVE_MINUTES';
 export interface ModelRefInput {
@@ -63,12 +70,24 @@ export interface ModelRefInput {
 }
 export type ModelSource = 'REGISTRY' | 'MLFLOW' | 'IMAGE';
 export type NodeState = 'READY' | 'NOT_READY' | 'CORDONED';
+export type QualityMetric = 'ACCURACY' | 'PSI' | 'KS_P_VALUE' | 'JS_DISTANCE' | 'ERROR_RATE' | 'LATENCY_P99';
+export interface QualityRuleInput {
+  name: string;
+  metric: QualityMetric;
+  feature?: string | null;
+  threshold: number;
+  versionId?: string | null;
+  webhookUrl?: string | null;
+  windowSeconds?: number | null;
+  minRows?: number | null;
+}
 export interface RegisterModelVersionInput {
   name: string;
   version: string;
   path?: string | null;
   contentBase64?: string | null;
   signature?: unknown | null;
+  baseline?: unknown | null;
   description?: string | null;
 }
 export interface ResourceNodeInput {
