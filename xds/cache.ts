@@ -26,7 +26,8 @@ export interface Snapshot {
  */
 export const PUSH_ORDER: readonly XdsTypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route];
 
-function typeSnapshot(list: readonly XdsResource[]): TypeSnapshot {
+/** A type's snapshot from its resources (any order); the version is derived from content. */
+export function typeSnapshot(list: readonly XdsResource[]): TypeSnapshot {
   const sorted = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const map = new Map<string, XdsResource>();
   const h = createHash('sha256');
