@@ -28,7 +28,7 @@ function routeClusters(any: { type_url?: string; value?: Buffer | Uint8Array | s
   for (const vh of rc.virtual_hosts ?? []) {
     for (const r of vh.routes ?? []) {
       if (r.route?.cluster) out.push(r.route.cluster);
-      for (const c of r.route?.weighted_clusters?.clusters ?? []) out.push(c.name);
+      for (const c of r.route?.weighted_clusters?.clusters ?? []) out.push(c.name ?? '');
     }
   }
   return out;
