@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { TYPE_URL, type XdsTypeUrl } from '../proto/envoy.ts';
 import type { EnvoyResources, XdsResource } from './translate.ts';
+import { assertConsistent } from './consistency.ts';
 
 export interface TypeSnapshot {
   /** content-derived version of this type's whole set */
@@ -26,7 +27,8 @@ export interface Snapshot {
  */
 export const PUSH_ORDER: readonly XdsTypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route];
 
-function typeSnapshot(list: readonly XdsResource[]): TypeSnapshot {
+/** A type's snapshot from its resources (any order); the version is derived from content. */
+export function typeSnapshot(list: readonly XdsResource[]): TypeSnapshot {
   const sorted = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const map = new Map<string, XdsResource>();
   const h = createHash('sha256');
@@ -76,8 +78,12 @@ export class SnapshotCache {
   private readonly perNode = new Map<string, Snapshot>();
   private readonly watchers = new Map<string, Set<SnapshotWatcher>>();
 
-  /** Sets the shared snapshot, or one node's override when `nodeId` is given. */
+  /**
+   * Sets the shared snapshot, or one node's override when `nodeId` is given. An
+   * inconsistent snapshot is refused (throws XdsSnapshotError) and the last good one stays.
+   */
   setSnapshot(snapshot: Snapshot, nodeId?: string): void {
+    assertConsistent(snapshot);
     if (nodeId === undefined) {
       this.shared = snapshot;
       for (const [node, set] of this.watchers) {

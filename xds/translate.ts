@@ -88,6 +88,12 @@ export interface XdsResource {
    * API listeners over LDS.
    */
   onlyByName?: boolean;
+  /**
+   * Names of the next type down this resource depends on: a listener's route
+   * configurations, a route configuration's clusters. The server orders updates by them
+   * (make-before-break) and the snapshot check refuses a dangling one.
+   */
+  references?: readonly string[];
 }
 
 export interface EnvoyResources {
@@ -698,6 +704,17 @@ function translateGroup(g: DataPlaneGroup, settings: DataPlaneSettings): GroupOu
     out.clusters.push(resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, name, versionCluster(g, v, settings)));
     out.endpoints.push(resource(TYPE_URL.endpoint, ENVOY_TYPES.clusterLoadAssignment, name, loadAssignment(g, v)));
   }
+  return withGroupReferences(g, out);
+}
+
+/**
+ * What a group's resources depend on, for make-before-break ordering and the snapshot
+ * check: its API listener names its route configuration; that configuration (and the
+ * group's part of the edge one) names every version's cluster (pin routes name each).
+ */
+function withGroupReferences(g: DataPlaneGroup, out: GroupOutput): GroupOutput {
+  out.apiListener.references = [apiListenerName(g.name)];
+  out.apiRoute.references = sortedVersions(g).map((v) => clusterName(g.name, v.name));
   return out;
 }
 
@@ -721,7 +738,9 @@ export function createTranslator(): Translate {
     }
     const next = new Map<string, GroupOutput>();
     const groups = [...model.groups].sort(byName);
-    const listeners = [resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings))];
+    const listeners: XdsResource[] = [
+      { ...resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings)), references: [EDGE_ROUTE_CONFIG] },
+    ];
     const routes: XdsResource[] = [];
     const clusters: XdsResource[] = [];
     const endpoints: XdsResource[] = [];
@@ -744,6 +763,7 @@ export function createTranslator(): Translate {
       typeUrl: TYPE_URL.route,
       resource: { type_url: TYPE_URL.route, value: edgeBytes },
       hash: contentHash(edgeBytes),
+      references: clusters.map((c) => c.name),
     });
     return {
       listeners: listeners.sort(byName),

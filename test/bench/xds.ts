@@ -140,11 +140,14 @@ async function main() {
 
   // 1. fan-out to simulated proxies
   const memory: Record<number, number> = {};
-  for (const n of [1, 100, 500]) {
+  const fleet = [1, 100, 500, ...(process.env.SLUICE_BENCH_XDS_FLEET === '0' ? [] : [Number(process.env.SLUICE_BENCH_XDS_FLEET ?? 5000)])];
+  for (const n of fleet) {
     const { perProxyKb } = await fanout(server, cache, port, n);
     memory[n] = perProxyKb;
   }
-  rows.push({ case: 'server heap per connected proxy (500, small model)', proxies: 500, perProxyKiB: round(memory[500]!, 1) });
+  for (const n of fleet.filter((x) => x >= 500)) {
+    rows.push({ case: `server heap per connected proxy (${n}, small model)`, proxies: n, perProxyKiB: round(memory[n]!, 1) });
+  }
 
   // 1b. one real grpc-js-xds client, through the API listener
   {
@@ -212,8 +215,24 @@ async function main() {
       big.groups[0]!.versions[0]!.weight = i % 2 === 0 ? 10 : 90;
       big.groups[0]!.versions[1]!.weight = 100 - big.groups[0]!.versions[0]!.weight;
       const s0 = performance.now();
+      const prev = cache.getSnapshot('x')!;
       const next = makeSnapshot(translator(big, SETTINGS));
       translateMs.push(performance.now() - s0);
+      if (i === 0) {
+        // what an Envoy-like proxy (wildcard CDS/LDS, EDS for its clusters, RDS sluice-edge)
+        // is sent for this change: each changed resource it subscribes to (delta), or the
+        // subscribed set of each changed type (SotW; the same here: one RDS resource)
+        let bytes = 0;
+        for (const url of [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route]) {
+          for (const [name, r] of next.types[url].resources) {
+            if (url === TYPE_URL.route && name !== 'sluice-edge') continue;
+            if (r.onlyByName) continue;
+            if (prev.types[url].resources.get(name)?.hash !== r.hash) bytes += r.resource.value.length;
+          }
+        }
+        notes.bytesPerProxyForOneChange = bytes;
+        rows.push({ case: 'bytes sent per proxy for one weight change among 10,000 versions', proxies: 1, bytes });
+      }
       cache.setSnapshot(next);
       await waitAcks(server, 'big-', 1, next.types[TYPE_URL.route].version, 120_000);
       samples.push(performance.now() - s0);

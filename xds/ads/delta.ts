@@ -1,0 +1,143 @@
+// Incremental ADS (DeltaAggregatedResources) over the shared stream core: per-resource
+// versions (the resource's content hash), only what changed is sent, removals named.
+//
+// Protocol rules kept here (Envoy's xDS protocol docs):
+// - subscriptions count on every request, ACKs and stale nonces included;
+// - a wildcard stream learns of resources that left the served set; a name asked for that
+//   does not exist is reported removed once, so the client does not wait for it;
+// - initial_resource_versions on a new stream tell what the client already holds.
+import * as grpc from '@grpc/grpc-js';
+import type { PackedAny, XdsTypeUrl } from '../../proto/envoy.ts';
+import type { AggregatedDiscoveryServiceHandlers } from '../../proto/generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
+import type { DeltaDiscoveryRequest__Output } from '../../proto/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest.ts';
+import type { DeltaDiscoveryResponse } from '../../proto/generated/envoy/service/discovery/v3/DeltaDiscoveryResponse.ts';
+import type { Snapshot } from '../cache.ts';
+import { AdsStream, WILDCARD_TYPES, newTypeState, type StreamContext, type TypeStateBase } from './core.ts';
+
+export type AdsDeltaCall = Parameters<AggregatedDiscoveryServiceHandlers['DeltaAggregatedResources']>[0];
+
+interface DeltaTypeState extends TypeStateBase {
+  /** what the client holds, name → version (resource hash) */
+  known: Map<string, string>;
+  /** names reported as absent, so they are not reported again until they exist */
+  reportedMissing: Set<string>;
+  /** a wildcard stream's first request is answered even when there is nothing */
+  mustAnswer: boolean;
+}
+
+export class DeltaStream extends AdsStream<DeltaTypeState> {
+  constructor(
+    ctx: StreamContext,
+    private readonly call: AdsDeltaCall,
+  ) {
+    super(ctx, 'delta', call.getPeer());
+  }
+
+  onRequest(req: DeltaDiscoveryRequest__Output): void {
+    const url = this.admit(req.node, req.type_url, 'DeltaDiscoveryRequest');
+    if (!url) return;
+    let state = this.types.get(url);
+    const first = !state;
+    if (!state) {
+      state = {
+        ...newTypeState(),
+        known: new Map(Object.entries(req.initial_resource_versions ?? {})),
+        reportedMissing: new Set(),
+        mustAnswer: false,
+      };
+      this.types.set(url, state);
+    }
+    this.settle(url, state, { nonce: req.response_nonce ?? '', error: req.error_detail, clientVersion: '' });
+    const subscribe = req.resource_names_subscribe ?? [];
+    const unsubscribe = req.resource_names_unsubscribe ?? [];
+    if (first && subscribe.length === 0 && WILDCARD_TYPES.has(url)) state.wildcard = true;
+    for (const n of subscribe) {
+      if (n === '*') state.wildcard = true;
+      else state.names.add(n);
+    }
+    for (const n of unsubscribe) {
+      if (n === '*') state.wildcard = false;
+      else {
+        state.names.delete(n);
+        state.reportedMissing.delete(n);
+        if (!state.wildcard) state.known.delete(n);
+      }
+    }
+    if (first && state.wildcard) state.mustAnswer = true;
+    this.registry.subscribed(this.ctx.streamId, url, state.wildcard ? '*' : state.names);
+    const snap = this.served();
+    if (!snap) return;
+    this.push(url, state, snap);
+    this.pushChanges();
+  }
+
+  protected push(url: XdsTypeUrl, state: DeltaTypeState, snap: Snapshot): void {
+    const type = snap.types[url];
+    const changed: { name: string; version: string; resource: PackedAny }[] = [];
+    const removed: string[] = [];
+    const wanted = new Set(state.names);
+    if (state.wildcard) {
+      for (const [name, r] of type.resources) if (!r.onlyByName) wanted.add(name);
+    }
+    for (const name of [...wanted].sort()) {
+      const r = type.resources.get(name);
+      if (r) {
+        state.reportedMissing.delete(name);
+        if (state.known.get(name) !== r.hash) {
+          changed.push({ name, version: r.hash, resource: r.resource });
+          state.known.set(name, r.hash);
+        }
+      } else if (state.known.has(name)) {
+        removed.push(name);
+        state.known.delete(name);
+        state.reportedMissing.add(name);
+      } else if (!state.reportedMissing.has(name)) {
+        removed.push(name);
+        state.reportedMissing.add(name);
+      }
+    }
+    if (state.wildcard) {
+      for (const name of [...state.known.keys()].sort()) {
+        if (!wanted.has(name)) {
+          removed.push(name);
+          state.known.delete(name);
+        }
+      }
+    }
+    const mustAnswer = state.mustAnswer;
+    state.mustAnswer = false;
+    if (changed.length === 0 && removed.length === 0 && !mustAnswer) {
+      // the client already holds this set (e.g. a resource-identical version)
+      if (state.sentSet !== undefined && state.sentVersion !== type.version && state.ackedSet === state.sentSet) {
+        state.sentSet = type;
+        state.ackedSet = type;
+        state.sentVersion = type.version;
+      }
+      return;
+    }
+    const nonce = this.nextNonce();
+    const response: DeltaDiscoveryResponse = {
+      system_version_info: type.version,
+      resources: changed.map((c) => ({ name: c.name, version: c.version, resource: c.resource })),
+      type_url: url,
+      removed_resources: removed,
+      nonce,
+      control_plane: { identifier: this.ctx.options.controlPlaneId },
+    };
+    state.sentNonce = nonce;
+    state.sentVersion = type.version;
+    state.sentSet = type;
+    this.registry.sent(this.ctx.streamId, url, type.version, nonce, this.now());
+    this.call.write(response);
+  }
+
+  protected fail(code: grpc.status, details: string): void {
+    if (this.isClosed) return;
+    this.close();
+    this.call.emit('error', { code, details });
+  }
+
+  shutdown(): void {
+    this.fail(grpc.status.UNAVAILABLE, 'xDS server shutting down');
+  }
+}
