@@ -83,7 +83,7 @@ const SETTINGS = {
   // least privilege (control/orchestrator/local/launch.ts, control/registry/*)
   SLUICE_RUN_AS: text.default('nobody'),
   SLUICE_MODEL_IMPORT_DIR: text.optional(),
-  SLUICE_MLFLOW_TRUSTED_URIS: z.string().optional(),
+  SLUICE_MLFLOW_TRUSTED_URIS: list.optional(),
   // the gRPC ports listen on loopback unless told otherwise (and then need SLUICE_GRPC_TOKEN or mTLS)
   SLUICE_XDS_LISTEN_HOST: text.default('127.0.0.1'),
   SLUICE_GATEWAY_LISTEN_HOST: text.default('127.0.0.1'),
@@ -126,6 +126,8 @@ export interface Settings {
   demo: boolean;
   host: string;
   ports: { control: number; edge: number; xds: number; gateway: number };
+  /** MLflow servers besides MLFLOW_TRACKING_URI that may receive the MLflow credentials */
+  mlflowTrustedUris: string[];
   /** where the xDS and gateway gRPC servers listen (their own settings; loopback by default) */
   grpcListenHosts: { xds: string; gateway: string };
   publicEdgeUrl: string;
@@ -256,6 +258,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     development: e.NODE_ENV === 'development',
     runAs: e.SLUICE_RUN_AS,
     modelImportDir: resolve(e.SLUICE_MODEL_IMPORT_DIR ?? resolve(dataDir, 'import')),
+    mlflowTrustedUris: e.SLUICE_MLFLOW_TRUSTED_URIS ?? [],
     grpcListenHosts: { xds: e.SLUICE_XDS_LISTEN_HOST, gateway: e.SLUICE_GATEWAY_LISTEN_HOST },
     grpc: { token: e.SLUICE_GRPC_TOKEN ?? null, tlsCert: e.SLUICE_GRPC_TLS_CERT ?? null, tlsKey: e.SLUICE_GRPC_TLS_KEY ?? null, tlsCa: e.SLUICE_GRPC_TLS_CA ?? null },
   };

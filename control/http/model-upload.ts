@@ -13,11 +13,11 @@ export const MODEL_UPLOAD_PATH = '/models/upload';
 
 const STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409 };
 
-function answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, close = false): void {
+function answer(_req: IncomingMessage, res: ServerResponse, status: number, body: unknown, close = false): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
-  if (close) req.pause();
-  res.end(text, () => { if (close) setTimeout(() => req.socket.destroy(), 1000).unref(); });
+  // with `connection: close` the rest of a refused body is discarded, never read into memory
+  res.end(text);
 }
 
 const error = (code: string, message: string) => ({ error: { code, message } });

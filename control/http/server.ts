@@ -92,10 +92,9 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
-  // stop reading (the client's writes stall instead of failing), let the answer reach it,
-  // then drop the connection
-  req.pause();
-  res.end(text, () => setTimeout(() => req.socket.destroy(), 1000).unref());
+  // the answer goes out at once; the connection closes after it, so the rest of the body is
+  // never read into memory (Node discards it while closing)
+  res.end(text);
 }
 
 type SocketExtra = {

@@ -379,7 +379,7 @@ function serverOf(uri: string): string | null {
 export function mayCarryCredentials(env: Record<string, string | undefined>, trackingUri: string): boolean {
   const target = serverOf(trackingUri);
   if (!target) return false;
-  const trusted = [env['MLFLOW_TRACKING_URI'], ...(env['SLUICE_MLFLOW_TRUSTED_URIS'] ?? '').split(',')]
+  const trusted = [env['MLFLOW_TRACKING_URI'], ...loadSettings(env).mlflowTrustedUris]
     .map((u) => (u ? serverOf(u.trim()) : null))
     .filter((u): u is string => u !== null);
   return trusted.includes(target);
