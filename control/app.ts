@@ -11,7 +11,7 @@ import { createDomain, type Domain, type Actor } from './domain/index.ts';
 import type { ModelResolver } from './domain/deps.ts';
 import type { PrismaClient } from '../platform/db/prisma.ts';
 import { schema } from './graphql/schema.ts';
-import type { GraphQLContext } from './graphql/context.ts';
+import type { GraphQLContext, RequestInfo } from './graphql/context.ts';
 import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
 import { unauthenticated } from '../platform/errors.ts';
 import type { ModelRegistry } from './registry/service.ts';
@@ -44,7 +44,7 @@ export interface ControlPlane {
   schema: typeof schema;
   /** null when the parts gave no inference settings */
   inference: InferenceService | null;
-  contextFor(authorization: string | undefined): Promise<GraphQLContext>;
+  contextFor(authorization: string | undefined, request?: RequestInfo): Promise<GraphQLContext>;
   /** set later, once the xDS server exists */
   setProxyStatus(source: ProxyStatusSource): void;
 }
@@ -96,8 +96,8 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
     if (!identity) return null;
     if (identity.kind === 'admin') return admin;
     if (identity.kind === 'user') {
-      const actor = identity.userId ? await domain.people.actorFor(identity.userId) : null;
-      if (!actor) throw unauthenticated('this user no longer exists or is disabled');
+      const actor = identity.userId ? await domain.people.actorFor(identity.userId, { sessionEpoch: identity.sessionEpoch ?? 0, role: identity.role }) : null;
+      if (!actor) throw unauthenticated('this session has ended (the user is disabled or gone, or its password or role changed): sign in again');
       return actor;
     }
     return domain.people.actorForExternal(`${identity.issuer ?? ''}|${identity.subject ?? identity.username}`, identity.username, identity.role);
@@ -112,8 +112,8 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
     setProxyStatus: (source) => {
       proxyStatus = source;
     },
-    async contextFor(authorization) {
-      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus, registry: parts.registry ?? null, operations, inference };
+    async contextFor(authorization, request) {
+      return { actor: await actorFor(authorization), domain, prisma, pubsub: parts.pubsub, proxyStatus, registry: parts.registry ?? null, operations, inference, clientAddress: request?.address ?? null };
     },
   };
 }

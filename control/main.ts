@@ -2,7 +2,7 @@
 // on this machine: database (migrated on start), pub/sub, orchestrator, the GraphQL control
 // plane and dashboard, the xDS server, the Envoy plugin services, and the local edge. Each
 // embedded-or-production choice is made here, once, by picking a constructor.
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -15,17 +15,19 @@ import { openAuth } from './auth/index.ts';
 import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
 import { cpus, totalmem } from 'node:os';
 import { createLocalOrchestrator } from './orchestrator/local/index.ts';
+import { resolveRunAs } from './orchestrator/local/launch.ts';
 import { createControlPlane } from './app.ts';
 import { startControlServer } from './http/server.ts';
 import { RegistryModelResolver } from './registry/resolver.ts';
 import { ArtifactStore } from './registry/artifacts.ts';
-import { ModelRegistry, MAX_UPLOAD_BYTES } from './registry/service.ts';
+import { ModelRegistry } from './registry/service.ts';
 import { createMlflowModelSource } from './registry/mlflow-source.ts';
-import { createMlflowClient } from './registry/mlflow.ts';
+import { createMlflowClient, mayCarryCredentials } from './registry/mlflow.ts';
 import { seedDemoModels } from './registry/demo.ts';
 import { setUpDemo, DEMO_KEY_FILE } from './demo.ts';
 import { loadDataPlaneModel } from './domain/data-plane.ts';
 import { createXdsControl } from '../xds/publisher.ts';
+import { grpcAuthOf } from '../platform/grpc-auth.ts';
 import { xdsSettingsOf } from '../xds/settings.ts';
 import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDataPlaneChanges } from './proxy-status.ts';
 import { startGatewayServer } from '../gateway/server.ts';
@@ -67,6 +69,8 @@ async function openOrchestrator(settings: Settings, logStore: LogStore): Promise
   return createLocalOrchestrator({
     dataDir: settings.dataDir,
     logStore,
+    // image commands run as an unprivileged user where we can switch users (as root)
+    runAs: resolveRunAs(settings.runAs),
     capacity: { cpu: cpus().length * 4, memoryGiB: Math.floor(totalmem() / 2 ** 30), gpus: [] },
   });
 }
@@ -79,10 +83,47 @@ async function wantedDeployments(plane: Awaited<ReturnType<typeof createControlP
   return wanted;
 }
 
+/**
+ * The data dir holds the JWT secret, the admin token, the secret-box key and the database:
+ * only this user may enter it (0700), whatever the umask made of it.
+ */
+function protectDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+}
+
+/** The embedded SQLite file (and its WAL) readable by this user only (0600). */
+function protectDatabaseFile(databaseUrl: string): void {
+  if (!databaseUrl.startsWith('file:')) return;
+  const file = databaseUrl.slice('file:'.length).split('?')[0] ?? '';
+  for (const path of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    if (existsSync(path)) chmodSync(path, 0o600);
+  }
+}
+
+/** A listen address as a client dials it (a wildcard listens on loopback too). */
+const dialable = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+
+/** Waits (bounded) until every wanted version has its replicas RUNNING again. */
+async function waitForReplicas(prisma: Awaited<ReturnType<typeof createControlPlane>>['prisma'], wanted: VersionDeployment[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let up = true;
+    for (const d of wanted) {
+      const running = await prisma.instance.count({ where: { versionId: d.versionId, state: 'RUNNING' } });
+      if (running < d.replicas) up = false;
+    }
+    if (up) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export async function main(env: Record<string, string | undefined> = process.env): Promise<() => Promise<void>> {
   const settings = loadSettings(env);
   logger = pino({ name: 'sluice', level: settings.logLevel }, pino.destination(2));
-  mkdirSync(settings.dataDir, { recursive: true });
+  protectDataDir(settings.dataDir);
+  mkdirSync(settings.modelImportDir, { recursive: true, mode: 0o700 });
 
   const migrated = await applyMigrations(settings.databaseUrl);
   if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
@@ -92,6 +133,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     onPubSubDrop: (topic, total) => logger.warn({ topic, total }, 'a slow subscriber lost notices'),
   });
   const { db, pubsub, store } = infra;
+  protectDatabaseFile(settings.databaseUrl);
   const prisma = db.prisma;
   const auth = await openAuth({ dataDir: settings.dataDir, settings: settings.auth });
   // instance logs: on-disk segments per version (local replicas); the pod log API on Kubernetes
@@ -110,7 +152,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   // model artifacts: uploads live in the object store; local replicas read a cached copy
   const artifacts = new ArtifactStore(store, join(settings.dataDir, 'models', 'store'));
   const mlflow = createMlflowModelSource({
-    clientFor: (trackingUri) => createMlflowClient({ trackingUri, ...settings.mlflow }),
+    // the MLflow credentials go only to the configured (or admin-trusted) tracking server
+    clientFor: (trackingUri) => createMlflowClient({ trackingUri, ...(mayCarryCredentials(env, trackingUri) ? settings.mlflow : {}) }),
     cacheDir: join(settings.dataDir, 'models', 'mlflow'),
   });
   const plane = await createControlPlane({
@@ -119,7 +162,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     orchestrator,
     auth,
     models: new RegistryModelResolver(prisma, mlflow, settings.orchestrator === 'local' ? artifacts : null),
-    registry: new ModelRegistry(prisma, artifacts),
+    registry: new ModelRegistry(prisma, artifacts, undefined, settings.modelImportDir),
     edgeBaseUrl: settings.publicEdgeUrl,
     operations: {
       logs: new LogService({ orchestrator, store: local ? logStore : null, searcher: local ? logSearcher : null }),
@@ -139,17 +182,35 @@ export async function main(env: Record<string, string | undefined> = process.env
     : null;
   inferenceScheduler?.start();
   await plane.inference?.deliverer.resume();
+  // a report the lifecycle could not apply (a database error, say) is logged and an event
+  plane.domain.lifecycle.onError((error, report) => {
+    logger.error({ err: error, report: report.type, versionId: report.versionId }, 'lifecycle could not apply an orchestrator report');
+    void recordEvent(prisma, {
+      level: 'WARNING', resourceKind: 'Version', resourceName: report.versionId, reason: 'LifecycleError',
+      message: `could not apply a ${report.type} report: ${error instanceof Error ? error.message : String(error)}`,
+    }, new Date()).catch((e: unknown) => logger.error({ err: e }, 'could not record an event'));
+  });
   if (settings.demo) await seedDemoModels(prisma, { demoDir: join(repoRoot, 'runtime', 'demo') });
 
   // data plane: xDS snapshots rebuilt (debounced) on every data-plane change
+  // a failed rebuild keeps the last snapshot serving; it is logged and becomes an event
+  const xdsLog = logger.child({ part: 'xds' });
   const xds = createXdsControl({
     loadModel: () => loadDataPlaneModel(prisma),
     settings: xdsSettingsOf(settings).dataPlane,
     onPublished: notifyProxyStatus(pubsub),
+    logger: { info: (o, m) => xdsLog.info(o, m), warn: (o, m) => xdsLog.warn(o, m), debug: (o, m) => xdsLog.debug(o, m) },
+    onError: (err) => {
+      xdsLog.error({ err }, 'xDS snapshot rebuild failed; proxies keep the last good configuration');
+      void recordEvent(prisma, { level: 'WARNING', resourceKind: 'DataPlane', resourceName: 'xds', reason: 'SnapshotFailed', message: `xDS snapshot rebuild failed: ${err.message}` }, new Date())
+        .catch((e: unknown) => logger.error({ err: e }, 'could not record an event'));
+    },
   });
   plane.setProxyStatus(proxyStatusSource(xds));
   publishProxyStatusChanges(xds, pubsub);
-  const xdsPort = await xds.start(settings.ports.xds, settings.host);
+  // gRPC ports: loopback by default; exposed, only with a token or mTLS (platform/grpc-auth.ts)
+  const grpcAuth = grpcAuthOf(settings.grpc);
+  const xdsPort = await xds.start(settings.ports.xds, settings.grpcListenHosts.xds, grpcAuth);
   const stopDataPlaneFeed = feedDataPlaneChanges(xds, pubsub);
 
   // the Envoy plugins and the local edge share the same policy code
@@ -162,15 +223,15 @@ export async function main(env: Record<string, string | undefined> = process.env
     onEvent: (event) => {
       logger[event.level === 'WARNING' ? 'warn' : 'info']({ event: event.type }, event.message);
       void recordEvent(prisma, { level: event.level, resourceKind: 'Gateway', resourceName: 'gateway', reason: event.type, message: event.message }, event.at)
-        .catch(() => undefined);
+        .catch((e: unknown) => logger.error({ err: e }, 'could not record an event'));
     },
   });
   const { authorizer, rateLimiter, recorder, capture } = gatewayPolicies;
-  const gateway = await startGatewayServer({ port: settings.ports.gateway, host: settings.host, authorizer, rateLimiter, capture });
+  const gateway = await startGatewayServer({ port: settings.ports.gateway, host: settings.grpcListenHosts.gateway, authorizer, rateLimiter, capture, auth: grpcAuth });
   const edge = await startEdge({
     port: settings.ports.edge,
     host: settings.host,
-    xds: { address: `${settings.host}:${xdsPort}` },
+    xds: { address: `${dialable(settings.grpcListenHosts.xds)}:${xdsPort}`, token: grpcAuth.token },
     policy: { authorizer, rateLimiter, recorder },
     metrics,
     log: logger.child({ part: 'edge' }),
@@ -200,33 +261,46 @@ export async function main(env: Record<string, string | undefined> = process.env
   delivery?.start();
 
   // bring back what was running before a restart, and clean up what was left behind
-  await orchestrator.reconcile(await wantedDeployments(plane));
+  const wanted = await wantedDeployments(plane);
+  await orchestrator.reconcile(wanted);
 
   const control = await startControlServer(settings.ports.control, settings.host, {
     schema: plane.schema,
     context: plane.contextFor,
     metrics,
     webRoot: join(repoRoot, 'web', 'dist'),
-    // room for a base64 model upload in registerModelVersion
-    maxBodyBytes: Math.ceil(MAX_UPLOAD_BYTES * 1.4),
+    // model files go to /models/upload; GraphQL bodies stay small
+    maxBodyBytes: settings.graphql.maxBodyBytes,
+    limits: { maxDepth: settings.graphql.maxDepth, maxAliases: settings.graphql.maxAliases, maxCost: settings.graphql.maxCost },
+    socketQuota: { maxSocketsPerUser: settings.graphql.maxSocketsPerUser, maxSubscriptionsPerUser: settings.graphql.maxSubscriptionsPerUser },
+    development: settings.development,
+    log: (error) => logger.error({ err: error }, 'control plane request failed'),
   });
 
   banner(`control plane  ${control.url}/graphql  (dashboard ${control.url}/)`);
   banner(`edge           http://${settings.host}:${edge.port}/services/{group}/predict`);
-  banner(`xDS (ADS)      ${settings.host}:${xdsPort}`);
-  banner(`gateway gRPC   ${settings.host}:${gateway.port}  (ext_authz, rate limit, ext_proc, access log)`);
+  const grpcDoor = grpcAuth.tls?.ca ? 'mTLS' : grpcAuth.token ? 'token' : 'loopback only';
+  banner(`xDS (ADS)      ${settings.grpcListenHosts.xds}:${xdsPort}  (${grpcDoor})`);
+  banner(`gateway gRPC   ${settings.grpcListenHosts.gateway}:${gateway.port}  (ext_authz, rate limit, ext_proc, access log; ${grpcDoor})`);
   banner(`database       ${db.safeUrl}`);
   banner(`pub/sub        ${settings.redisUrl ? 'redis' : 'in-process'};  orchestrator ${orchestrator.kind};  object store ${settings.objectStoreUrl}`);
-  banner(`admin token    ${auth.admin.token}  (also in ${join(settings.dataDir, 'admin-token')})`);
+  // secrets on the terminal only when just made: a scrollback or a log collector must not
+  // hold the admin token or the demo key on every restart
+  if (auth.admin.source === 'generated') banner(`admin token    ${auth.admin.token}  (also in ${join(settings.dataDir, 'admin-token')})`);
+  else if (auth.admin.source === 'file') banner(`admin token    in ${join(settings.dataDir, 'admin-token')}`);
+  else banner('admin token    from SLUICE_ADMIN_TOKEN');
 
   if (settings.demo) {
     const demo = await setUpDemo(plane.domain, plane.admin, settings.dataDir);
     const keyFile = join(settings.dataDir, DEMO_KEY_FILE);
     if (demo.created && !demo.split) logger.warn('the demo versions did not both start in time; see their events (dashboard or GraphQL) — traffic was not split 80/20');
     if (demo.created) banner(`demo           wine-quality is up; API key ${demo.apiKey} (also in ${keyFile})`);
-    else if (existsSync(keyFile)) banner(`demo           API key in ${keyFile}: ${readFileSync(keyFile, 'utf8').trim()}`);
+    else if (existsSync(keyFile)) banner(`demo           API key in ${keyFile}`);
   }
-  // "ready" means the edge already routes what the database says runs
+  // "ready" means the replicas brought back are up and the edge already routes them
+  if (!(await waitForReplicas(plane.prisma, wanted, 60_000))) {
+    logger.warn('some replicas brought back on start are not running yet; see their events');
+  }
   await xds.rebuild();
   if (!(await waitForRoutes(edge.routing, await loadDataPlaneModel(prisma), 15_000))) {
     logger.warn('the edge has not caught up with the running versions yet');
@@ -260,8 +334,12 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('data-plane feed', stopDataPlaneFeed);
     await step('xDS server', () => xds.close());
     await step('gateway policies (flushes the inference log)', () => gatewayPolicies.close());
+    // The orchestrator's stop of every replica is this shutdown's doing, not a failure: the
+    // lifecycle ignores version reports from here on, so no version turns FAILED and no
+    // traffic moves. The next start brings the same versions back (reconcile above).
+    plane.domain.lifecycle.beginShutdown();
     await step('orchestrator', () => orchestrator.close(), 30_000);
-    await step('lifecycle', () => plane.domain.lifecycle.close());
+    await step('lifecycle', () => plane.domain.lifecycle.shutdown());
     await step('pub/sub and database', () => infra.close());
   };
 }

@@ -12,6 +12,7 @@ import { InferenceRecorder } from './inference-log/recorder.ts';
 import { InferenceLogWriter, type InferenceLogEvent } from './inference-log/writer.ts';
 import type { PolicySource } from './policy/port.ts';
 import { envoyServices } from '../proto/envoy.ts';
+import { NO_GRPC_AUTH, assertExposable, serverAuthOptions, serverCredentials, type GrpcAuth } from '../platform/grpc-auth.ts';
 import type { RateLimitStoreEvent } from './ratelimit/failopen.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
 import type { RateLimiter } from './ratelimit/limiter.ts';
@@ -23,6 +24,8 @@ export interface GatewayServerOptions {
   authorizer: Authorizer;
   rateLimiter: RateLimiter;
   capture: EnvoyCapture;
+  /** token / mTLS every caller must present (required when host is not loopback) */
+  auth?: GrpcAuth;
 }
 
 export interface GatewayServer {
@@ -33,14 +36,17 @@ export interface GatewayServer {
 
 export async function startGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
   const services = envoyServices();
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const auth = options.auth ?? NO_GRPC_AUTH;
+  const host = options.host ?? '127.0.0.1';
+  // ext_authz probes keys, rate limit spends budgets, ALS/ext_proc write records: loopback, or authenticated
+  assertExposable('the gateway gRPC server', host, auth);
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...serverAuthOptions(auth) });
   server.addService(services.authorization, createAuthorizationService(options.authorizer));
   server.addService(services.rateLimit, createRateLimitService(options.rateLimiter));
   server.addService(services.externalProcessor, options.capture.processor);
   server.addService(services.accessLog, options.capture.accessLog);
-  const host = options.host ?? '0.0.0.0';
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host}:${options.port}`, serverCredentials(auth), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port,

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'CONFLICT'
   /** a peer the answer depends on (Prometheus, ...) cannot be reached */
   | 'UNAVAILABLE'
+  | 'TOO_MANY_REQUESTS'
   | 'INTERNAL';
 
 export class SluiceError extends Error {

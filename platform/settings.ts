@@ -72,6 +72,25 @@ const SETTINGS = {
   SLUICE_METRICS_EDGE_URLS: list.optional(),
   SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // what one caller may ask of the control plane (control/graphql/limits.ts, socket-quota.ts)
+  SLUICE_GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  SLUICE_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(15),
+  SLUICE_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  SLUICE_GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5_000),
+  SLUICE_WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
+  SLUICE_WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(100),
+  NODE_ENV: z.string().optional(),
+  // least privilege (control/orchestrator/local/launch.ts, control/registry/*)
+  SLUICE_RUN_AS: text.default('nobody'),
+  SLUICE_MODEL_IMPORT_DIR: text.optional(),
+  SLUICE_MLFLOW_TRUSTED_URIS: list.optional(),
+  // the gRPC ports listen on loopback unless told otherwise (and then need SLUICE_GRPC_TOKEN or mTLS)
+  SLUICE_XDS_LISTEN_HOST: text.default('127.0.0.1'),
+  SLUICE_GATEWAY_LISTEN_HOST: text.default('127.0.0.1'),
+  SLUICE_GRPC_TOKEN: text.optional(),
+  SLUICE_GRPC_TLS_CERT: text.optional(),
+  SLUICE_GRPC_TLS_KEY: text.optional(),
+  SLUICE_GRPC_TLS_CA: text.optional(),
 };
 
 /** The names of every variable the loader reads (the README's configuration table lists these). */
@@ -107,6 +126,10 @@ export interface Settings {
   demo: boolean;
   host: string;
   ports: { control: number; edge: number; xds: number; gateway: number };
+  /** MLflow servers besides MLFLOW_TRACKING_URI that may receive the MLflow credentials */
+  mlflowTrustedUris: string[];
+  /** where the xDS and gateway gRPC servers listen (their own settings; loopback by default) */
+  grpcListenHosts: { xds: string; gateway: string };
   publicEdgeUrl: string;
   auth: { adminToken: string | null; secretKey: string | null; jwt: JwtIssuerSettings | null };
   mlflow: { token?: string; username?: string; password?: string };
@@ -126,6 +149,23 @@ export interface Settings {
   metrics: { intervalMs: number; retentionMs: number; prometheusUrl: string | null; edgeUrls: string[] };
   /** bytes of instance logs kept per version before the oldest are dropped */
   logCapBytes: number;
+  /** per-operation and per-user limits of the GraphQL API */
+  graphql: {
+    maxBodyBytes: number;
+    maxDepth: number;
+    maxAliases: number;
+    maxCost: number;
+    maxSocketsPerUser: number;
+    maxSubscriptionsPerUser: number;
+  };
+  /** NODE_ENV=development: stack traces in GraphQL errors */
+  development: boolean;
+  /** the only folder registerModelVersion's `path` may name */
+  modelImportDir: string;
+  /** the user image versions' commands run as (local orchestrator, when running as root); "none" = no switch */
+  runAs: string;
+  /** who may call the gRPC ports: a shared token and/or TLS files (platform/grpc-auth.ts) */
+  grpc: { token: string | null; tlsCert: string | null; tlsKey: string | null; tlsCa: string | null };
 }
 
 export class ConfigError extends Error {
@@ -207,5 +247,19 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       edgeUrls: e.SLUICE_METRICS_EDGE_URLS ?? [],
     },
     logCapBytes: Math.floor(e.SLUICE_LOG_CAP_MB * 1024 * 1024),
+    graphql: {
+      maxBodyBytes: e.SLUICE_GRAPHQL_MAX_BODY_BYTES,
+      maxDepth: e.SLUICE_GRAPHQL_MAX_DEPTH,
+      maxAliases: e.SLUICE_GRAPHQL_MAX_ALIASES,
+      maxCost: e.SLUICE_GRAPHQL_MAX_COST,
+      maxSocketsPerUser: e.SLUICE_WS_MAX_SOCKETS_PER_USER,
+      maxSubscriptionsPerUser: e.SLUICE_WS_MAX_SUBSCRIPTIONS_PER_USER,
+    },
+    development: e.NODE_ENV === 'development',
+    runAs: e.SLUICE_RUN_AS,
+    modelImportDir: resolve(e.SLUICE_MODEL_IMPORT_DIR ?? resolve(dataDir, 'import')),
+    mlflowTrustedUris: e.SLUICE_MLFLOW_TRUSTED_URIS ?? [],
+    grpcListenHosts: { xds: e.SLUICE_XDS_LISTEN_HOST, gateway: e.SLUICE_GATEWAY_LISTEN_HOST },
+    grpc: { token: e.SLUICE_GRPC_TOKEN ?? null, tlsCert: e.SLUICE_GRPC_TLS_CERT ?? null, tlsKey: e.SLUICE_GRPC_TLS_KEY ?? null, tlsCa: e.SLUICE_GRPC_TLS_CA ?? null },
   };
 }

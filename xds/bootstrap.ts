@@ -38,7 +38,10 @@ export function buildBootstrap(s: XdsSettings): Record<string, Json> {
         api_type: 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        grpc_services: [{
+          envoy_grpc: { cluster_name: XDS_CLUSTER },
+          ...(s.grpcToken ? { initial_metadata: [{ key: 'authorization', value: `Bearer ${s.grpcToken}` }] } : {}),
+        }],
       },
       lds_config: { ads: {}, resource_api_version: 'V3' },
       cds_config: { ads: {}, resource_api_version: 'V3' },

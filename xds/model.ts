@@ -40,5 +40,7 @@ export interface DataPlaneSettings {
   gatewayPort: number;
   /** optional header for sticky A/B (hash policy); null = none */
   stickyHeader: string | null;
+  /** SLUICE_GRPC_TOKEN: Envoy sends it to the gateway on every plugin call; absent = none */
+  gatewayToken?: string | null;
 }
 

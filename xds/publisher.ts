@@ -5,6 +5,7 @@
 // A failed load or translation keeps the last good snapshot in place (proxies keep
 // serving) and is reported through `onError`/`lastError`; the next trigger retries.
 import type { DataPlaneModel, DataPlaneSettings } from './model.ts';
+import type { GrpcAuth } from '../platform/grpc-auth.ts';
 import { SnapshotCache, makeSnapshot, snapshotVersions, type Snapshot } from './cache.ts';
 import { XdsServer, type XdsLogger } from './server.ts';
 import { ProxyStatusRegistry } from './status.ts';
@@ -42,7 +43,7 @@ export interface XdsControl {
   /** Resolves when no rebuild is scheduled or running. */
   settled(): Promise<void>;
   /** Builds the first snapshot and starts ADS on port (0 = any); resolves to the bound port. */
-  start(port: number, host?: string): Promise<number>;
+  start(port: number, host?: string, auth?: GrpcAuth): Promise<number>;
   close(): Promise<void>;
   readonly cache: SnapshotCache;
   readonly registry: ProxyStatusRegistry;
@@ -158,10 +159,10 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
         else idleWaiters.push(resolve);
       });
     },
-    async start(port, host) {
+    async start(port, host, auth) {
       await run();
       if (lastError) throw lastError;
-      return server.listen(port, host);
+      return server.listen(port, host, auth);
     },
     async close() {
       closed = true;

@@ -7,6 +7,7 @@
 // Anything a client sends that does not fit (bad type URL, unknown names, garbage) is
 // ignored or ends that stream only; other streams never notice.
 import * as grpc from '@grpc/grpc-js';
+import { NO_GRPC_AUTH, assertExposable, serverAuthOptions, serverCredentials, type GrpcAuth } from '../platform/grpc-auth.ts';
 import { envoyServices } from '../proto/envoy.ts';
 import type { AggregatedDiscoveryServiceHandlers } from '../proto/generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
 import type { DiscoveryRequest__Output } from '../proto/generated/envoy/service/discovery/v3/DiscoveryRequest.ts';
@@ -112,9 +113,12 @@ export class XdsServer {
   }
 
   /** Starts a gRPC server with ADS on host:port (port 0 = any); resolves to the bound port. */
-  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+  async listen(port: number, host = '127.0.0.1', auth: GrpcAuth = NO_GRPC_AUTH): Promise<number> {
     if (this.server) throw new Error('xDS server already listening');
+    // every cluster and endpoint is readable here, and proxy status writable: loopback, or authenticated
+    assertExposable('the xDS server', host, auth);
     const server = new grpc.Server({
+      ...serverAuthOptions(auth),
       // find proxies that vanished without closing their stream
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
@@ -124,7 +128,7 @@ export class XdsServer {
     });
     server.addService(envoyServices().ads, this.handlers());
     const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      server.bindAsync(`${host}:${port}`, serverCredentials(auth), (err, p) =>
         err ? reject(err) : resolve(p),
       );
     });

@@ -12,6 +12,8 @@ export interface XdsSettings {
   xdsPort: number;
   /** host Envoy dials to reach the ADS server (SLUICE_XDS_HOST, default 127.0.0.1) */
   xdsHost: string;
+  /** SLUICE_GRPC_TOKEN: Envoy presents it to the xDS server (bootstrap initial_metadata) */
+  grpcToken: string | null;
   dataPlane: DataPlaneSettings;
   envoy: {
     /** ENVOY_NODE_ID, default sluice-edge-0 */
@@ -36,12 +38,14 @@ export function xdsSettingsOf(settings: Settings): XdsSettings {
   return {
     xdsPort: settings.ports.xds,
     xdsHost: d.xdsHost,
+    grpcToken: settings.grpc.token,
     dataPlane: {
       listenerPort: d.listenerPort,
       gatewayCluster: GATEWAY_CLUSTER,
       gatewayHost: d.gatewayHost,
       gatewayPort: settings.ports.gateway,
       stickyHeader: d.stickyHeader,
+      gatewayToken: settings.grpc.token,
     },
     envoy: d.envoy,
   };

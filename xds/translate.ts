@@ -188,6 +188,8 @@ const ADS: ConfigSource = { ads: {}, resource_api_version: 'V3' };
 const gatewayGrpc = (s: DataPlaneSettings): GrpcService => ({
   envoy_grpc: { cluster_name: s.gatewayCluster },
   timeout: { seconds: 1 },
+  // the gateway answers only callers with the token (platform/grpc-auth.ts)
+  ...(s.gatewayToken ? { initial_metadata: [{ key: 'authorization', value: `Bearer ${s.gatewayToken}` }] } : {}),
 });
 
 const setHeader = (key: string, value: string): HeaderValueOption => ({

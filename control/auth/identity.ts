@@ -47,7 +47,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       // from the one verifier that owns the token, instead of "nothing matched".
       if (deps.sessions.looksLikeSessionToken(credential)) {
         const claims = await deps.sessions.verifySessionToken(credential);
-        return { kind: 'user', userId: claims.userId, username: claims.username, role: claims.role };
+        return { kind: 'user', userId: claims.userId, username: claims.username, role: claims.role, sessionEpoch: claims.sessionEpoch ?? 0 };
       }
       if (deps.external?.acceptsIssuerOf(credential)) {
         return deps.external.verify(credential);

@@ -23,6 +23,8 @@ export interface SessionSubject {
   userId: string;
   username: string;
   role: Role;
+  /** the user's session epoch at issue (claim `sep`); bumping it ends every older session */
+  sessionEpoch?: number;
 }
 
 export interface SessionClaims extends SessionSubject {
@@ -61,7 +63,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         throw badInput(`session ttl must be a whole number of seconds in 1..${MAX_SESSION_TTL_SECONDS}`);
       }
       const iat = Math.floor(now() / 1000);
-      return new SignJWT({ username: subject.username, role: subject.role })
+      return new SignJWT({ username: subject.username, role: subject.role, sep: subject.sessionEpoch ?? 0 })
         .setProtectedHeader({ alg: ALG, typ: 'JWT' })
         .setIssuer(SESSION_ISSUER)
         .setAudience(SESSION_AUDIENCE)
@@ -88,7 +90,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       } catch (err) {
         throw mapJoseError(err);
       }
-      const { sub, username, role, jti, iat, exp } = payload;
+      const { sub, username, role, jti, iat, exp, sep } = payload;
       if (typeof sub !== 'string' || sub.length === 0) throw new AuthError('claim_invalid', 'token has no subject', { claim: 'sub' });
       if (typeof username !== 'string' || username.length === 0) throw new AuthError('claim_invalid', 'token has no username', { claim: 'username' });
       if (!isRole(role)) throw new AuthError('claim_invalid', 'token has no valid role', { claim: 'role' });
@@ -96,6 +98,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         userId: sub,
         username,
         role,
+        sessionEpoch: typeof sep === 'number' && Number.isInteger(sep) ? sep : 0,
         tokenId: String(jti),
         issuedAt: new Date((iat ?? 0) * 1000),
         expiresAt: new Date((exp ?? 0) * 1000),

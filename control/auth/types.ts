@@ -17,6 +17,8 @@ export interface Identity {
   username: string;
   /** the global role; per-project roles are resolved by the caller from the database */
   role: Role;
+  /** session tokens: the user's session epoch when the token was issued */
+  sessionEpoch?: number;
   /** external identities: the issuer's `sub` */
   subject?: string;
   /** external identities: the issuer's `iss` */

@@ -4,13 +4,15 @@ import type { Actor } from './actor.ts';
 import type { Prisma, Tx } from '../../platform/db/prisma.ts';
 
 // Fields that must never reach the audit log, even encrypted.
-const REDACTED = new Set(['registryPasswordEnc', 'passwordHash', 'hash']);
+const REDACTED = new Set(['registryPasswordEnc', 'passwordHash', 'hash', 'valueEnc']);
 
 function snapshot(value: unknown): Prisma.InputJsonValue | undefined {
   if (value === null || value === undefined) return undefined;
   return JSON.parse(
     JSON.stringify(value, (key, v: unknown) => {
       if (REDACTED.has(key)) return v == null ? v : '[redacted]';
+      // a version's env: names only (values are secrets, even in rows from before sealing)
+      if (key === 'env' && Array.isArray(v)) return v.map((e: { name?: unknown }) => ({ name: e?.name, value: '[redacted]' }));
       return typeof v === 'bigint' ? v.toString() : v;
     }),
   ) as Prisma.InputJsonValue;

@@ -39,7 +39,8 @@ export type SourceSpec =
       kind: 'image';
       image: string;
       command: string[];
-      env: { name: string; value: string }[];
+      /** values sealed at rest (`valueEnc`); rows from before sealing hold `value` */
+      env: { name: string; value?: string; valueEnc?: string }[];
       port: number;
       registryUsername: string | null;
       /** sealed (SecretSealer); opened only on the way to the orchestrator */
@@ -57,10 +58,11 @@ export interface VersionSpec {
 }
 
 const stringList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-const envList = (v: unknown): { name: string; value: string }[] =>
+const envList = (v: unknown): { name: string; value?: string; valueEnc?: string }[] =>
   Array.isArray(v)
-    ? v.filter((e): e is { name: string; value: string } => !!e && typeof e === 'object' && typeof e.name === 'string' && typeof e.value === 'string')
-        .map((e) => ({ name: e.name, value: e.value }))
+    ? v.filter((e): e is { name: string; value?: string; valueEnc?: string } =>
+        !!e && typeof e === 'object' && typeof e.name === 'string' && (typeof e.value === 'string' || typeof e.valueEnc === 'string'))
+        .map((e) => (typeof e.valueEnc === 'string' ? { name: e.name, valueEnc: e.valueEnc } : { name: e.name, value: e.value ?? '' }))
     : [];
 
 /** The model or image a row names. */
@@ -142,7 +144,8 @@ export function versionDeployment(spec: VersionSpec, resolved: ResolvedSource): 
       kind: 'image',
       image: s.image,
       command: s.command,
-      env: s.env,
+      // env values are secrets: opened only here, on the way to the orchestrator
+      env: s.env.map((e) => ({ name: e.name, value: e.valueEnc != null ? resolved.openSecret(e.valueEnc) : (e.value ?? '') })),
       port: s.port,
       registryAuth: s.registryUsername && s.registryPasswordEnc ? { username: s.registryUsername, password: resolved.openSecret(s.registryPasswordEnc) } : null,
     };

@@ -13,6 +13,8 @@ export class Lifecycle {
   private readonly queues = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | null = null;
   private readonly failures: unknown[] = [];
+  private shuttingDown = false;
+  private readonly errorListeners = new Set<(error: unknown, report: OrchestratorReport) => void>();
 
   constructor(private readonly deps: DomainDeps) {
     this.changes = new ChangeFeed(deps.pubsub);
@@ -32,9 +34,32 @@ export class Lifecycle {
     return this.failures;
   }
 
+  /** Told of every report that could not be applied (main.ts logs it and records an event). */
+  onError(listener: (error: unknown, report: OrchestratorReport) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+  }
+
+  /**
+   * Control-plane shutdown begins: from now on the orchestrator stops every replica on our
+   * behalf, so version reports (STOPPED, FAILED) are this shutdown's doing and are not
+   * applied — no version turns FAILED, no traffic moves. Instance rows and events still
+   * follow the truth (the replicas are gone), so a restart starts from a clean slate.
+   */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /** After the orchestrator has stopped: stop listening and finish what was received. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.close();
+    await this.idle();
   }
 
   enqueue(report: OrchestratorReport): void {
@@ -43,7 +68,15 @@ export class Lifecycle {
     const next = previous
       .then(() => this.apply(report))
       .catch((error: unknown) => {
-        this.failures.push(error);
+        // kept bounded: the listeners (log, events) are the record, this is for tests
+        if (this.failures.push(error) > 100) this.failures.shift();
+        for (const listener of this.errorListeners) {
+          try {
+            listener(error, report);
+          } catch {
+            // a failing listener must not stop the queue
+          }
+        }
       })
       .finally(() => {
         if (this.queues.get(key) === next) this.queues.delete(key);
@@ -95,6 +128,7 @@ export class Lifecycle {
         return;
       }
       case 'version': {
+        if (this.shuttingDown) return;
         const next = nextVersionStatus(version.status, report);
         if (!next) return;
         const { to: target, reason } = next;

@@ -7,6 +7,8 @@ import type { DomainDeps } from './deps.ts';
 import { assertDnsLabel, assertText } from './names.ts';
 import type { Project, User } from '../../platform/db/prisma.ts';
 import { DEFAULT_PROJECT } from './groups.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { randomBytes } from 'node:crypto';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -14,7 +16,7 @@ export interface PasswordHasher {
 }
 
 export interface SessionIssuer {
-  issue(claims: { userId: string; username: string; role: RoleName }): Promise<{ token: string; expiresAt: Date }>;
+  issue(claims: { userId: string; username: string; role: RoleName; sessionEpoch: number }): Promise<{ token: string; expiresAt: Date }>;
 }
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -22,11 +24,17 @@ const MIN_PASSWORD = 8;
 export const ADMIN_USERNAME = 'admin';
 
 export class People {
+  private dummyHash: Promise<string> | null = null;
+  private readonly throttle: LoginThrottle;
+
   constructor(
     private readonly deps: DomainDeps,
     private readonly passwords: PasswordHasher,
     private readonly sessions: SessionIssuer,
-  ) {}
+    throttle?: LoginThrottle,
+  ) {
+    this.throttle = throttle ?? new LoginThrottle(() => Date.now());
+  }
 
   /** The bootstrap admin user and the default project: created once, found afterwards. */
   async bootstrap(): Promise<{ admin: Actor; defaultProject: Project }> {
@@ -44,9 +52,14 @@ export class People {
     return { admin: { userId: user.id, username: user.username, role: user.role }, defaultProject };
   }
 
-  async actorFor(userId: string): Promise<Actor | null> {
+  /**
+   * The acting user behind a session, or null when the user is gone or disabled, or the
+   * session has ended: issued before a password change, a role change or a disable.
+   */
+  async actorFor(userId: string, session?: { sessionEpoch: number; role: RoleName }): Promise<Actor | null> {
     const user = await this.deps.prisma.user.findUnique({ where: { id: userId } });
     if (!user || user.disabled) return null;
+    if (session && (session.sessionEpoch !== user.sessionEpoch || session.role !== user.role)) return null;
     return { userId: user.id, username: user.username, role: user.role };
   }
 
@@ -104,6 +117,8 @@ export class People {
           ...(input.role ? { role: input.role } : {}),
           ...(input.disabled != null ? { disabled: input.disabled } : {}),
           ...(passwordHash ? { passwordHash } : {}),
+          // a new password, another role or a disable ends every session issued before
+          ...(passwordHash || (input.role && input.role !== before.role) || (input.disabled && !before.disabled) ? { sessionEpoch: { increment: 1 } } : {}),
           ...(input.displayName != null ? { displayName: assertText(input.displayName, 'displayName', 200) } : {}),
         },
       });
@@ -112,13 +127,20 @@ export class People {
     });
   }
 
-  async login(username: string, password: string): Promise<{ token: string; expiresAt: Date; user: User }> {
+  async login(username: string, password: string, address: string | null = null): Promise<{ token: string; expiresAt: Date; user: User }> {
+    this.throttle.check(String(username), address);
     const user = await this.deps.prisma.user.findUnique({ where: { username: String(username) } });
-    // verify against a dummy hash when the user is unknown, so timing does not reveal which usernames exist
-    const encoded = user?.passwordHash ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+    // an unknown user costs the same scrypt work as a known one (a hash made with today's
+    // parameters), so timing does not reveal which usernames exist
+    this.dummyHash ??= this.passwords.hash(randomBytes(18).toString('base64'));
+    const encoded = user?.passwordHash ?? (await this.dummyHash);
     const ok = await this.passwords.verify(String(password), encoded);
-    if (!user || !user.passwordHash || !ok || user.disabled) throw unauthenticated('wrong username or password');
-    const session = await this.sessions.issue({ userId: user.id, username: user.username, role: user.role });
+    if (!user || !user.passwordHash || !ok || user.disabled) {
+      this.throttle.failed(String(username), address);
+      throw unauthenticated('wrong username or password');
+    }
+    this.throttle.succeeded(String(username));
+    const session = await this.sessions.issue({ userId: user.id, username: user.username, role: user.role, sessionEpoch: user.sessionEpoch });
     const actor = { userId: user.id, username: user.username, role: user.role };
     await this.deps.prisma.$transaction((tx) => audit(tx, actor, 'login', 'User', user.id, null, { expiresAt: session.expiresAt }, this.deps.now()));
     return { ...session, user };

@@ -2,7 +2,7 @@
 // consistent (at most two versions, unique DNS-1123 names, dedicated resource groups
 // serving one service, deletion only at rest). Start and stop hand the version to the
 // orchestrator; the lifecycle (lifecycle.ts) finishes the transition when it reports.
-import { badInput, conflict, notFound } from '../../platform/errors.ts';
+import { badInput, conflict, forbidden, notFound } from '../../platform/errors.ts';
 import type { VersionDeployment } from '../orchestrator/port.ts';
 import { requireProjectRole, type Actor } from './actor.ts';
 import { audit } from './audit.ts';
@@ -121,7 +121,8 @@ export class ServiceVersions {
       modelSource: 'IMAGE',
       image: ref,
       command,
-      env: env.map((e) => ({ name: e.name, value: e.value })),
+      // env values are secrets (tokens, passwords): sealed at rest, never read back out
+      env: env.map((e) => ({ name: e.name, valueEnc: this.deps.secrets.seal(e.value) })),
       port,
       ...(image.registryUsername != null
         ? {
@@ -181,6 +182,7 @@ export class ServiceVersions {
     if ((input.model == null) === (input.image == null)) throw badInput('give exactly one of model and image', { field: 'model' });
     const replicas = checkInt(input.replicas, 'replicas', 0, MAX_REPLICAS) ?? 1;
     const qpsLimit = checkInt(input.qpsLimit, 'qpsLimit', 1, 1_000_000);
+    if (input.image) this.assertMayRunCommand(actor, input.image);
     const sourceData = input.model ? await this.modelData(input.model) : this.imageData(input.image!);
     const resources = input.resources ? resourceData(input.resources) : {};
     const inference = input.inferenceTable ? inferenceData(input.inferenceTable) : {};
@@ -205,7 +207,8 @@ export class ServiceVersions {
           description,
           replicas,
           qpsLimit: qpsLimit ?? null,
-          authEnabled: input.authEnabled ?? false,
+          // secure by default: a new version answers only callers with a key or token
+          authEnabled: input.authEnabled ?? true,
           resourceSource: input.resourceGroupId ? 'DEDICATED' : 'SHARED_POOL',
           resourceGroupId: input.resourceGroupId ?? null,
           logDeliveryEnabled: input.logDeliveryEnabled ?? true,
@@ -223,6 +226,7 @@ export class ServiceVersions {
 
   async update(actor: Actor, id: string, input: UpdateVersionInput): Promise<ServiceVersion> {
     if (input.model != null && input.image != null) throw badInput('give at most one of model and image', { field: 'model' });
+    if (input.image) this.assertMayRunCommand(actor, input.image);
     const data: Prisma.ServiceVersionUncheckedUpdateInput = {
       ...(input.description != null ? { description: assertText(input.description, 'description', 2000) } : {}),
       ...(input.replicas != null ? { replicas: checkInt(input.replicas, 'replicas', 0, MAX_REPLICAS) } : {}),
@@ -254,6 +258,20 @@ export class ServiceVersions {
     await this.changes.version(after.groupId, id);
     if (live) await this.changes.dataPlane(`version ${id} updated`);
     return after;
+  }
+
+  /**
+   * A command is code that runs on the platform's machines. Where the orchestrator isolates
+   * it (a container, or an unprivileged user that cannot read the data dir) any developer
+   * may set one; where it would run with the control plane's own rights, only an admin may.
+   */
+  private assertMayRunCommand(actor: Actor, image: ImageSourceInput): void {
+    if (!image.command || image.command.length === 0) return;
+    if (this.deps.orchestrator.isolatesCommands === true || actor.role === 'ADMIN') return;
+    throw forbidden(
+      `${actor.username} may not set a command: this platform cannot isolate commands from the control plane ` +
+        '(run it as root with SLUICE_RUN_AS set, or on Kubernetes), so running one is an admin right',
+    );
   }
 
   /** The version's spec: its row with its group's name and its dedicated nodes (deployment.ts). */

@@ -23,6 +23,13 @@ export interface GraphQLContext {
   operations: Operations;
   /** null where no object store is configured (tests of other parts) */
   inference: InferenceService | null;
+  /** the caller's network address (login throttling); absent outside HTTP/WebSocket */
+  clientAddress?: string | null;
+}
+
+/** What the transport knows about a request besides its credential. */
+export interface RequestInfo {
+  address?: string | null;
 }
 
 export function requireActor(ctx: GraphQLContext): Actor {

@@ -33,6 +33,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   const prisma = prismaCode(original);
   if (prisma === 'CONFLICT') return { ...formatted, message: 'this conflicts with an existing record', extensions: { code: 'CONFLICT' } };
   if (prisma === 'NOT_FOUND') return { ...formatted, message: 'not found', extensions: { code: 'NOT_FOUND' } };
+  // an operation over the limits (limits.ts): Apollo files it as a validation failure;
+  // it keeps its own code so clients can tell "too big" from "wrong"
+  if (formatted.extensions?.limit !== undefined && formatted.extensions?.code === 'GRAPHQL_VALIDATION_FAILED') {
+    return { ...formatted, extensions: { ...formatted.extensions, code: 'QUERY_TOO_COMPLEX' } };
+  }
   const code = formatted.extensions?.code;
   if (code === 'INTERNAL_SERVER_ERROR' || code === undefined) {
     if (!(original instanceof GraphQLError)) log(original);

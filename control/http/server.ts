@@ -9,20 +9,40 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Registry } from 'prom-client';
-import type { GraphQLContext } from '../graphql/context.ts';
+import type { GraphQLContext, RequestInfo } from '../graphql/context.ts';
 import { formatError } from '../graphql/errors.ts';
 import { SluiceError } from '../../platform/errors.ts';
 import { createTerminalServer, type TerminalLimits } from './terminal.ts';
+import {
+  DEFAULT_GRAPHQL_LIMITS,
+  asksForIntrospection,
+  introspectionRefused,
+  operationLimitsRule,
+  type GraphQLLimits,
+} from '../graphql/limits.ts';
+import { handleModelUpload, MODEL_UPLOAD_PATH } from './model-upload.ts';
+import { DEFAULT_SOCKET_QUOTA, SocketQuota, type SocketQuotaLimits } from '../graphql/socket-quota.ts';
 
 export interface ControlServerOptions {
   schema: GraphQLSchema;
   /** builds the context from the caller's Authorization header; throws SluiceError on a bad credential */
-  context: (authorization: string | undefined) => Promise<GraphQLContext>;
+  context: (authorization: string | undefined, request?: RequestInfo) => Promise<GraphQLContext>;
   metrics?: Registry;
   webRoot?: string | null;
+  /** largest GraphQL body of an authenticated caller (default 1 MiB; model files go to /models/upload) */
   maxBodyBytes?: number;
+  /** largest GraphQL body of a caller without a credential, checked before reading it (default 16 KiB) */
+  anonymousMaxBodyBytes?: number;
+  /** depth, aliases, fields, cost and parser tokens of one operation */
+  limits?: Partial<GraphQLLimits>;
+  /** graphql-ws sockets and subscriptions per user */
+  socketQuota?: Partial<SocketQuotaLimits>;
+  /** how often an open graphql-ws socket's credential is checked again (default 10 s) */
+  identityRecheckMs?: number;
+  /** development mode: stack traces in GraphQL errors (never in production) */
+  development?: boolean;
   log?: (error: unknown) => void;
   /** limits of the /terminal WebSocket; false turns the terminal off (upgrades get 404) */
   terminal?: Partial<TerminalLimits> | false;
@@ -46,22 +66,56 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+class BodyTooLarge extends SluiceError {
+  constructor(limit: number) {
+    super('BAD_USER_INPUT', `request body over ${limit} bytes`);
+  }
+}
+
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new SluiceError('BAD_USER_INPUT', `request body over ${limit} bytes`);
+  if (declared > limit) throw new BodyTooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new SluiceError('BAD_USER_INPUT', `request body over ${limit} bytes`);
+    if (size > limit) throw new BodyTooLarge(limit);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * Answers without reading the rest of the body: the connection closes after the answer, so
+ * whatever the client still sends is never read (or buffered) here.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  // the answer goes out at once; the connection closes after it, so the rest of the body is
+  // never read into memory (Node discards it while closing)
+  res.end(text);
+}
+
+type SocketExtra = {
+  ctx?: GraphQLContext;
+  authorization?: string | undefined;
+  userId?: string;
+  recheck?: NodeJS.Timeout;
+  subscriptions?: Set<string>;
+};
+
+/** Close codes of the graphql-ws socket beyond the protocol's own. */
+export const WS_CLOSE = { forbidden: 4403, tooManySockets: 4429 } as const;
+
 export async function startControlServer(port: number, host: string, options: ControlServerOptions): Promise<ControlServer> {
   const log = options.log ?? ((e: unknown) => console.error(e));
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const anonymousMaxBody = Math.min(options.anonymousMaxBodyBytes ?? 16 * 1024, maxBody);
+  const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.limits };
+  const limitsRule = operationLimitsRule(limits);
+  const quota = new SocketQuota({ ...DEFAULT_SOCKET_QUOTA, ...options.socketQuota });
+  const recheckMs = options.identityRecheckMs ?? 10_000;
   const server = createServer();
   // noServer: two WebSocket servers share this port, so upgrades are routed by path below
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBody });
@@ -77,19 +131,94 @@ export async function startControlServer(port: number, host: string, options: Co
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   });
-  const wsCleanup = useServer<{ authorization?: string }, { ctx?: GraphQLContext }>(
+
+  /**
+   * The socket's credential checked again: a user disabled, deleted, or whose sessions
+   * ended since the socket opened is cut off (4403). Returns the fresh context, or null.
+   */
+  const recheckSocket = async (extra: SocketExtra, socket: { close(code: number, reason: string): void }): Promise<GraphQLContext | null> => {
+    let fresh: GraphQLContext | null = null;
+    try {
+      fresh = await options.context(extra.authorization);
+    } catch {
+      fresh = null;
+    }
+    if (!fresh?.actor || fresh.actor.userId !== extra.userId) {
+      socket.close(WS_CLOSE.forbidden, 'Forbidden: the credential is no longer valid');
+      return null;
+    }
+    extra.ctx = fresh;
+    return fresh;
+  };
+
+  const wsCleanup = useServer<{ authorization?: string }, SocketExtra>(
     {
       schema: options.schema,
       onConnect: async (ctx) => {
         const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
         try {
           ctx.extra.ctx = await options.context(authorization);
-          return ctx.extra.ctx.actor !== null;
         } catch {
           return false; // closes with 4403 Forbidden
         }
+        const actor = ctx.extra.ctx.actor;
+        if (!actor) return false;
+        if (!quota.openSocket(actor.userId)) {
+          ctx.extra.socket.close(WS_CLOSE.tooManySockets, 'Too many sockets for this user');
+          return false;
+        }
+        ctx.extra.authorization = authorization;
+        ctx.extra.userId = actor.userId;
+        ctx.extra.subscriptions = new Set();
+        const socket = ctx.extra.socket;
+        ctx.extra.recheck = setInterval(() => void recheckSocket(ctx.extra, socket), recheckMs);
+        ctx.extra.recheck.unref();
+        return true;
       },
-      context: (ctx) => ctx.extra.ctx as GraphQLContext,
+      onClose: (ctx) => {
+        clearInterval(ctx.extra.recheck);
+        if (ctx.extra.userId) {
+          quota.closeSocket(ctx.extra.userId);
+          quota.unsubscribe(ctx.extra.userId, ctx.extra.subscriptions?.size ?? 0);
+          ctx.extra.subscriptions?.clear();
+        }
+      },
+      // every operation: the caller checked again, the document parsed with the token limit
+      // and validated with the same limits as over HTTP
+      onSubscribe: async (ctx, id, payload) => {
+        const fresh = await recheckSocket(ctx.extra, ctx.extra.socket);
+        if (!fresh) return [new GraphQLError('the credential is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, { maxTokens: limits.maxTokens });
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('the query does not parse', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
+        const errors = validate(options.schema, document, [...specifiedRules, limitsRule]);
+        if (errors.length > 0) return errors;
+        if (!fresh.actor && asksForIntrospection(document)) return [introspectionRefused()];
+        if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
+          if (!quota.subscribe(ctx.extra.userId!)) {
+            return [new GraphQLError('too many live subscriptions for this user; complete some first', { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+          }
+          ctx.extra.subscriptions!.add(id);
+        }
+        return {
+          schema: options.schema,
+          document,
+          variableValues: payload.variables ?? null,
+          operationName: payload.operationName ?? null,
+          contextValue: fresh,
+        };
+      },
+      onComplete: (ctx, id) => {
+        if (ctx.extra.subscriptions?.delete(id)) quota.unsubscribe(ctx.extra.userId!);
+      },
+      // the same masking as over HTTP: internal errors become "internal error", no stack
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors) return;
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e, log)) };
+      },
       onError: (_ctx, _id, _payload, errors) => {
         for (const e of errors) log(e);
       },
@@ -100,10 +229,24 @@ export async function startControlServer(port: number, host: string, options: Co
   const apollo = new ApolloServer<GraphQLContext>({
     schema: options.schema,
     introspection: true,
+    // a huge document is refused while parsing, before any rule walks it
+    parseOptions: { maxTokens: limits.maxTokens },
+    validationRules: [limitsRule],
+    includeStacktraceInErrorResponses: options.development === true,
     // main.ts owns the shutdown order; Apollo must not react to SIGTERM on its own
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [
+      {
+        // the schema is for signed-in callers: anonymous ones may sign in, not explore
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ document, contextValue }) {
+              if (!contextValue.actor && asksForIntrospection(document)) throw introspectionRefused();
+            },
+          };
+        },
+      },
       {
         async serverWillStart() {
           return {
@@ -125,12 +268,32 @@ export async function startControlServer(port: number, host: string, options: Co
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // who is calling comes first (the header only), so a caller without a credential
+    // never gets more than a small body read and parsed
+    let contextValue: GraphQLContext;
+    try {
+      contextValue = await options.context(req.headers.authorization, { address: req.socket.remoteAddress ?? null });
+    } catch (error) {
+      const code = error instanceof SluiceError ? error.code : 'UNAUTHENTICATED';
+      const message = error instanceof Error ? error.message : 'bad credential';
+      refuse(req, res, 401, { errors: [{ message, extensions: { code } }] });
+      return;
+    }
     let body: unknown = undefined;
     if (req.method === 'POST') {
-      const text = await readBody(req, maxBody);
+      const limit = contextValue.actor ? maxBody : anonymousMaxBody;
       const type = req.headers['content-type'] ?? '';
       if (!type.includes('application/json')) {
-        sendJson(res, 415, { errors: [{ message: 'send GraphQL requests as application/json', extensions: { code: 'BAD_REQUEST' } }] });
+        refuse(req, res, 415, { errors: [{ message: 'send GraphQL requests as application/json', extensions: { code: 'BAD_REQUEST' } }] });
+        return;
+      }
+      let text: string;
+      try {
+        text = await readBody(req, limit);
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) throw error;
+        const hint = contextValue.actor ? ' (upload model files to /models/upload)' : ' (sign in for a larger limit)';
+        refuse(req, res, 413, { errors: [{ message: `${error.message}${hint}`, extensions: { code: 'PAYLOAD_TOO_LARGE', limit } }] });
         return;
       }
       try {
@@ -139,15 +302,6 @@ export async function startControlServer(port: number, host: string, options: Co
         sendJson(res, 400, { errors: [{ message: 'the body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
         return;
       }
-    }
-    let contextValue: GraphQLContext;
-    try {
-      contextValue = await options.context(req.headers.authorization);
-    } catch (error) {
-      const code = error instanceof SluiceError ? error.code : 'UNAUTHENTICATED';
-      const message = error instanceof Error ? error.message : 'bad credential';
-      sendJson(res, 401, { errors: [{ message, extensions: { code } }] });
-      return;
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
@@ -165,7 +319,14 @@ export async function startControlServer(port: number, host: string, options: Co
 
   function serveStatic(req: IncomingMessage, res: ServerResponse): boolean {
     if (!webRoot || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      // a malformed %-escape is the caller's mistake, not a 500
+      sendJson(res, 400, { error: { code: 'BAD_REQUEST', message: 'the path has a malformed %-escape' } });
+      return true;
+    }
     let file = normalize(join(webRoot, path));
     if (!file.startsWith(webRoot)) return false;
     if (!existsSync(file) || statSync(file).isDirectory()) file = join(webRoot, 'index.html'); // client-side routes
@@ -180,6 +341,7 @@ export async function startControlServer(port: number, host: string, options: Co
     void (async () => {
       try {
         if (path === '/graphql') return await handleGraphQL(req, res);
+        if (path === MODEL_UPLOAD_PATH) return await handleModelUpload(req, res, options.context);
         if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
         if (path === '/metrics' && options.metrics) {
           const text = await options.metrics.metrics();

@@ -21,6 +21,8 @@
 //   Input sent after "open" but before "opened" is kept (up to one message size) and
 //   delivered once the shell runs.
 //
+//   The credential is checked again before each message is delivered to the shell: an admin
+//   disabled or demoted since "open" gets 4403 at the next message.
 //   Refusals and failures: the server first sends {"type":"error","code":"…","message":"…"},
 //   then closes with
 //     4400 BAD_USER_INPUT   not JSON, unknown type, wrong fields, a second "open", a binary frame
@@ -164,7 +166,7 @@ export function parseClientMessage(text: string): ClientMessage {
 async function openSession(
   contextFor: TerminalServerOptions['context'],
   open: Extract<ClientMessage, { type: 'open' }>,
-): Promise<OpenedTerminal> {
+): Promise<OpenedTerminal & { authorization: string; userId: string }> {
   if (!open.token) throw new TerminalRefusal('UNAUTHENTICATED', 'send a bearer token in the "open" message');
   const authorization = /^bearer\s/i.test(open.token) ? open.token : `Bearer ${open.token}`;
   let ctx: GraphQLContext;
@@ -176,8 +178,9 @@ async function openSession(
   }
   const actor = ctx.actor;
   if (!actor) throw new TerminalRefusal('UNAUTHENTICATED', 'bad credential');
-  // the rules (admin only, RUNNING instance, audited) are the domain's: domain/terminals.ts
-  return ctx.domain.terminals.open(actor, open.instanceId);
+  // the rules (admin only, RUNNING instance, audited) are the domain's: domain/terminals.ts;
+  // the credential is kept to check it again before each message
+  return { ...(await ctx.domain.terminals.open(actor, open.instanceId)), authorization, userId: actor.userId };
 }
 
 export function createTerminalServer(options: TerminalServerOptions): TerminalServer {
@@ -225,10 +228,34 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
     heartbeat.unref();
     ws.on('pong', () => (alive = true));
 
-    const deliver = (m: ClientMessage) => {
+    const deliverNow = (m: ClientMessage) => {
       if (!session) return;
       if (m.type === 'input') session.write(m.data);
       else if (m.type === 'resize') session.resize(m.cols, m.rows);
+    };
+    // Each message is delivered only after the caller's credential is checked again, in
+    // order: an admin disabled, demoted or signed out mid-session is cut off (4401/4403)
+    // at their next keystroke, not when the socket happens to close.
+    let identity: { authorization: string; userId: string } | null = null;
+    let checked: Promise<void> = Promise.resolve();
+    const deliver = (m: ClientMessage) => {
+      checked = checked.then(async () => {
+        if (closed() || !identity) return;
+        let ok = false;
+        try {
+          const ctx = await options.context(identity.authorization);
+          ok = ctx.actor?.userId === identity.userId && ctx.actor.role === 'ADMIN';
+        } catch {
+          ok = false;
+        }
+        if (closed()) return;
+        if (!ok) {
+          refuse(ws, 'FORBIDDEN', 'the credential no longer grants a terminal');
+          session?.close();
+          return;
+        }
+        deliverNow(m);
+      });
     };
 
     const start = async (open: Extract<ClientMessage, { type: 'open' }>) => {
@@ -244,6 +271,7 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
         return refuse(ws, 'INTERNAL', 'could not open a terminal on this instance');
       }
       const s = opened.session;
+      identity = { authorization: opened.authorization, userId: opened.userId };
       if (closed()) {
         s.close(); // the client left while the shell was starting
         return;

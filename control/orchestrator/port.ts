@@ -101,6 +101,12 @@ export interface TerminalSession {
 
 export interface Orchestrator {
   readonly kind: 'local' | 'kubernetes' | 'test';
+  /**
+   * Whether an image version's command runs isolated from the control plane (a container,
+   * or an unprivileged user without access to the data dir). Where not (absent = not),
+   * giving a version a command is an admin right: it would run with the control plane's rights.
+   */
+  readonly isolatesCommands?: boolean;
   /** Start or re-scale a version. Idempotent; progress arrives through reports. */
   deploy(deployment: VersionDeployment): Promise<void>;
   /** Stop every replica of a version (graceful, then forced). A 'version' STOPPED report follows. */

@@ -246,18 +246,18 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
       throw new MlflowError('UNAVAILABLE', timedOut ? `no answer from ${trackingUri} within ${timeoutMs} ms` : `cannot reach ${trackingUri}: ${(err as Error).message}`, { cause: err });
     }
     if (res.ok) return res;
+    // The body is the upstream server's, and the server may be one a developer named: only
+    // MLflow's error code (a fixed vocabulary) and the status go back to the caller, never
+    // the text (it could be an internal page reached through a chosen tracking URI).
     const text = await res.text().catch(() => '');
     let mlflowCode: string | undefined;
-    let message = text.slice(0, 300) || res.statusText;
     try {
       const parsed = errorBodySchema.safeParse(JSON.parse(text));
-      if (parsed.success) {
-        mlflowCode = parsed.data.error_code;
-        message = parsed.data.message ?? message;
-      }
+      if (parsed.success && parsed.data.error_code && /^[A-Z_]{1,64}$/.test(parsed.data.error_code)) mlflowCode = parsed.data.error_code;
     } catch {
-      // not JSON: keep the text
+      // not JSON
     }
+    const message = `the server answered HTTP ${res.status}${mlflowCode ? ` ${mlflowCode}` : ''}`;
     throw new MlflowError(codeFor(res.status, mlflowCode), `${path.replace(`${API}/`, '')}: ${message}`, {
       status: res.status,
       ...(mlflowCode ? { mlflowErrorCode: mlflowCode } : {}),
@@ -360,12 +360,39 @@ export function createMlflowClient(options: MlflowClientOptions): MlflowClient {
   };
 }
 
+/** A tracking URI reduced to what identifies the server: origin and path, no trailing slash. */
+function serverOf(uri: string): string | null {
+  try {
+    const u = new URL(uri);
+    return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the configured MLflow credentials may go to `trackingUri`: only the configured
+ * MLFLOW_TRACKING_URI and the servers an admin lists in SLUICE_MLFLOW_TRUSTED_URIS. A
+ * developer naming any other server gets an anonymous client — the token is not theirs to
+ * send wherever they like.
+ */
+export function mayCarryCredentials(env: Record<string, string | undefined>, trackingUri: string): boolean {
+  const target = serverOf(trackingUri);
+  if (!target) return false;
+  const trusted = [env['MLFLOW_TRACKING_URI'], ...loadSettings(env).mlflowTrustedUris]
+    .map((u) => (u ? serverOf(u.trim()) : null))
+    .filter((u): u is string => u !== null);
+  return trusted.includes(target);
+}
+
 /**
  * A client configured as MLflow's own tools are: MLFLOW_TRACKING_URI, and the credentials
- * (MLFLOW_TRACKING_TOKEN, _USERNAME, _PASSWORD) as the one settings loader reads them.
+ * (MLFLOW_TRACKING_TOKEN, _USERNAME, _PASSWORD) as the one settings loader reads them —
+ * sent only to a trusted tracking server (mayCarryCredentials).
  */
 export function mlflowClientFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<MlflowClientOptions> = {}): MlflowClient {
   const trackingUri = overrides.trackingUri ?? env['MLFLOW_TRACKING_URI'];
   if (!trackingUri) throw new MlflowError('BAD_USER_INPUT', 'MLFLOW_TRACKING_URI is not set');
-  return createMlflowClient({ ...loadSettings(env).mlflow, ...overrides, trackingUri });
+  const credentials = mayCarryCredentials(env, trackingUri) ? loadSettings(env).mlflow : {};
+  return createMlflowClient({ ...credentials, ...overrides, trackingUri });
 }

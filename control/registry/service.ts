@@ -1,9 +1,9 @@
 // The built-in model registry as users drive it: register a model version from a path on
 // the server or from uploaded bytes (validated as a real model with its signature before
 // anything is kept), with the caller recorded and an audit row written.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, sep } from 'node:path';
 import { forbidden, badInput } from '../../platform/errors.ts';
 import type { Actor } from '../domain/actor.ts';
 import type { PrismaClient } from '../../platform/db/prisma.ts';
@@ -18,8 +18,10 @@ export interface RegisterInput {
   version: string;
   /** an absolute path of an .onnx file the server can read */
   path?: string | null;
-  /** the .onnx file itself, base64-encoded */
+  /** the .onnx file itself, base64-encoded (small models over GraphQL) */
   contentBase64?: string | null;
+  /** the .onnx file's bytes (the upload endpoint, /models/upload) */
+  bytes?: Buffer | null;
   /** {inputs: [{name, type}], outputs: [...]}; omitted: read from the graph */
   signature?: unknown;
   /** the training baseline for drift (control/inference/baseline.ts) */
@@ -32,11 +34,37 @@ export class ModelRegistry {
     private readonly prisma: PrismaClient,
     private readonly artifacts: ArtifactStore,
     private readonly now: () => Date = () => new Date(),
+    /**
+     * Where `path` registrations may read from (SLUICE_MODEL_IMPORT_DIR). Null: no folder is
+     * configured, and only admins may register by path.
+     */
+    private readonly importDir: string | null = null,
   ) {}
+
+  /** The real path of `path`, refused unless it lies inside the import folder. */
+  private importable(actor: Actor, path: string): string {
+    if (!isAbsolute(path)) throw badInput('path must be absolute', { field: 'path' });
+    if (this.importDir === null) {
+      if (actor.role !== 'ADMIN') throw forbidden('registering by server path needs an import folder (SLUICE_MODEL_IMPORT_DIR); upload the file instead');
+      return path;
+    }
+    let real: string;
+    let root: string;
+    try {
+      real = realpathSync(path);
+      root = realpathSync(this.importDir);
+    } catch {
+      throw badInput(`no file at ${path} in the import folder`, { field: 'path' });
+    }
+    // symlinks resolved first: a link inside the folder to /etc or the data dir is refused too
+    if (!real.startsWith(root + sep)) throw forbidden(`path must be inside the import folder ${this.importDir}`);
+    return real;
+  }
 
   async register(actor: Actor, input: RegisterInput): Promise<ResolvedModelVersion> {
     if (actor.role === 'VIEWER') throw forbidden(`${actor.username} may not register models`);
-    if ((input.path == null) === (input.contentBase64 == null)) throw badInput('give exactly one of path and contentBase64', { field: 'path' });
+    const given = [input.path, input.contentBase64, input.bytes].filter((x) => x != null).length;
+    if (given !== 1) throw badInput('give exactly one of path and contentBase64', { field: 'path' });
     const common = {
       name: input.name,
       version: input.version,
@@ -48,10 +76,10 @@ export class ModelRegistry {
     let registered: ResolvedModelVersion;
     try {
       if (input.path != null) {
-        registered = await registerModelVersion(this.prisma, { ...common, artifactUri: input.path });
+        registered = await registerModelVersion(this.prisma, { ...common, artifactUri: this.importable(actor, input.path) });
       } else {
-        const bytes = Buffer.from(input.contentBase64!, 'base64');
-        if (bytes.length === 0) throw badInput('contentBase64 is empty or not base64', { field: 'contentBase64' });
+        const bytes = input.bytes ?? Buffer.from(input.contentBase64!, 'base64');
+        if (bytes.length === 0) throw badInput('the model file is empty (or contentBase64 is not base64)', { field: 'contentBase64' });
         if (bytes.length > MAX_UPLOAD_BYTES) throw badInput(`the model is over ${MAX_UPLOAD_BYTES} bytes; register it by path`, { field: 'contentBase64' });
         // validate from a scratch file first, so nothing reaches the store for a bad upload
         const scratch = mkdtempSync(join(tmpdir(), 'sluice-upload-'));

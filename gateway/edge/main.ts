@@ -60,7 +60,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   }
   const { policies, authorizer, rateLimiter, recorder } = dataPlane;
 
-  const routing = new XdsRoutingClient({ address: xdsAddress, log }).start();
+  const routing = new XdsRoutingClient({ address: xdsAddress, token: settings.grpc.token, log }).start();
   // an xDS push means the data plane changed: re-read the policies that go with it
   const unwatch = routing.onChange(() => {
     policies.refresh().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'policy refresh failed'));

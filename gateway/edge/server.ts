@@ -55,7 +55,7 @@ export interface StartEdgeOptions {
   port: number;
   host?: string;
   /** routes over xDS from this ADS server… */
-  xds?: { address: string; nodeId?: string; readyTimeoutMs?: number };
+  xds?: { address: string; nodeId?: string; readyTimeoutMs?: number; token?: string | null };
   /** …or from a routing source of the caller's */
   routing?: RoutingSource;
   policy: EdgePolicy;
@@ -117,7 +117,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   let routing: RoutingSource;
   if (options.routing) routing = options.routing;
   else if (options.xds) {
-    ownClient = new XdsRoutingClient({ address: options.xds.address, nodeId: options.xds.nodeId, log }).start();
+    ownClient = new XdsRoutingClient({ address: options.xds.address, nodeId: options.xds.nodeId, token: options.xds.token ?? null, log }).start();
     routing = ownClient;
     const ok = await ownClient.ready(options.xds.readyTimeoutMs ?? 5000);
     if (!ok) log.warn({ address: options.xds.address }, 'no routes from xDS yet; answering 503 until they arrive');

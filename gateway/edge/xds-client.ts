@@ -12,6 +12,7 @@
 // What comes out is an immutable RoutingTable (routing.ts), replaced whole on each change,
 // with change events.
 import { hostname } from 'node:os';
+import { clientAuthOptions } from '../../platform/grpc-auth.ts';
 import * as grpc from '@grpc/grpc-js';
 import { TYPE_URL, envoyServices, unpackAny, type XdsTypeUrl } from '../../proto/envoy.ts';
 import type { AggregatedDiscoveryServiceClient } from '../../proto/generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
@@ -51,6 +52,8 @@ export interface RoutingSource {
 export interface XdsClientOptions {
   /** host:port of the ADS server */
   address: string;
+  /** the xDS server's token (SLUICE_GRPC_TOKEN), sent on every call */
+  token?: string | null;
   nodeId?: string;
   nodeCluster?: string;
   listenerName?: string;
@@ -133,6 +136,7 @@ export class XdsRoutingClient implements RoutingSource {
   constructor(options: XdsClientOptions) {
     this.opts = {
       address: options.address,
+      token: options.token ?? null,
       nodeId: options.nodeId ?? defaultNodeId(),
       nodeCluster: options.nodeCluster ?? 'sluice-edge',
       listenerName: options.listenerName ?? EDGE_LISTENER,
@@ -152,6 +156,7 @@ export class XdsRoutingClient implements RoutingSource {
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.initial_reconnect_backoff_ms': this.opts.backoffMinMs,
       'grpc.max_reconnect_backoff_ms': this.opts.backoffMaxMs,
+      ...clientAuthOptions(options.token),
     });
   }
 

@@ -23,6 +23,17 @@ function toStatus(d: RateDecision): DescriptorStatus {
   };
 }
 
+/**
+ * Envoy's hits_addend, bounded: one call may count for at most MAX_HITS_ADDEND requests, so a
+ * caller cannot spend a version's whole budget (everyone else's share) in one call.
+ */
+export const MAX_HITS_ADDEND = 100;
+export function boundedHits(hits: number | string | null | undefined): number {
+  const n = Number(hits ?? 0);
+  if (!Number.isFinite(n) || n < 1) return 1;
+  return Math.min(Math.floor(n), MAX_HITS_ADDEND);
+}
+
 export async function shouldRateLimit(limiter: RateLimiter, req: RateLimitRequest__Output): Promise<RateLimitResponse> {
   // Descriptors naming the same group/version are decided by ONE check, so a route that sends
   // both a version descriptor and a key descriptor does not spend two version tokens.
@@ -39,7 +50,7 @@ export async function shouldRateLimit(limiter: RateLimiter, req: RateLimitReques
   for (const t of targets) {
     if (!t || decisions.has(t.id)) continue;
     const keyId = targets.find((o) => o?.id === t.id && o.key)?.key ?? null;
-    decisions.set(t.id, await limiter.check({ group: t.group, version: t.version, keyId, cost: req.hits_addend || 1 }));
+    decisions.set(t.id, await limiter.check({ group: t.group, version: t.version, keyId, cost: boundedHits(req.hits_addend) }));
   }
   const statuses: DescriptorStatus[] = targets.map((t) => {
     const d = t ? decisions.get(t.id) : undefined;

@@ -5,6 +5,7 @@ import { builder } from '../builder.ts';
 import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 import { RoleEnum } from './enums.ts';
+import { readableGroupsWhere } from '../access.ts';
 
 builder.prismaObject('User', {
   fields: (t) => ({
@@ -34,7 +35,15 @@ builder.prismaObject('Project', {
     description: t.exposeString('description'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     members: t.relation('members'),
-    serviceGroups: t.relation('serviceGroups', { query: { orderBy: { createdAt: 'asc' } } }),
+    // a project reached from elsewhere (a resource group, a user) shows its services only
+    // to those who may read them
+    serviceGroups: t.prismaField({
+      type: ['ServiceGroup'],
+      resolve: async (query, project, _args, ctx) => {
+        const where = await readableGroupsWhere(ctx);
+        return ctx.prisma.serviceGroup.findMany({ ...query, where: { AND: [where, { projectId: project.id }] }, orderBy: { createdAt: 'asc' } });
+      },
+    }),
   }),
 });
 
@@ -87,7 +96,7 @@ builder.mutationFields((t) => ({
       password: t.arg.string({ required: true, validate: z.string().min(1).max(1024) }),
     },
     resolve: async (_root, { username, password }, ctx) => {
-      const session = await ctx.domain.people.login(username, password);
+      const session = await ctx.domain.people.login(username, password, ctx.clientAddress ?? null);
       return { token: session.token, expiresAt: session.expiresAt, userId: session.user.id };
     },
   }),

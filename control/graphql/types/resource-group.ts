@@ -1,8 +1,13 @@
 // GraphQL for resource groups: dedicated node pools with capacity, associated projects
-// and the one service they serve. Admins manage them; everyone may list them.
+// and the one service they serve. Admins manage them and see them all; other users see
+// those associated with one of their projects or bound to a service they may read, and
+// through them only what they could read anyway (the bound service, their own projects).
 import { builder } from '../builder.ts';
 import { reselect, idOf } from '../reselect.ts';
-import { requireActor } from '../context.ts';
+import { requireActor, type GraphQLContext } from '../context.ts';
+import { readableProjectIds } from '../../domain/actor.ts';
+import { readableGroupsWhere } from '../access.ts';
+import type { Prisma } from '../../../platform/db/prisma.ts';
 import { computeCapacity } from '../../domain/resource-groups.ts';
 import { NodeStateEnum } from './enums.ts';
 
@@ -42,11 +47,25 @@ builder.prismaObject('ResourceGroup', {
     tags: t.field({ type: [Tag], resolve: (rg) => (rg.tags as { key: string; value: string }[] | null) ?? [] }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     nodes: t.relation('nodes', { query: { orderBy: { name: 'asc' } } }),
-    boundGroup: t.relation('boundGroup', { nullable: true }),
+    boundGroup: t.prismaField({
+      type: 'ServiceGroup',
+      nullable: true,
+      select: { boundGroupId: true },
+      // the bound service only for those who may read it (its versions, env, keys follow)
+      resolve: async (query, rg, _args, ctx) => {
+        if (!rg.boundGroupId) return null;
+        const where = await readableGroupsWhere(ctx);
+        return ctx.prisma.serviceGroup.findFirst({ ...query, where: { AND: [where, { id: rg.boundGroupId }] } });
+      },
+    }),
     projects: t.prismaField({
       type: ['Project'],
       select: { projects: { select: { project: true } } },
-      resolve: (_query, rg) => rg.projects.map((p) => p.project),
+      resolve: async (_query, rg, _args, ctx) => {
+        const readable = await readableProjectIds(ctx.prisma, requireActor(ctx));
+        const projects = rg.projects.map((p) => p.project);
+        return readable === null ? projects : projects.filter((p) => readable.includes(p.id));
+      },
     }),
     capacity: t.field({
       type: CapacityReport,
@@ -67,6 +86,13 @@ const NodeInput = builder.inputType('ResourceNodeInput', {
   }),
 });
 
+/** Resource groups a caller may see: all for admins, else those of their projects or services. */
+async function visibleResourceGroups(ctx: GraphQLContext): Promise<Prisma.ResourceGroupWhereInput> {
+  const ids = await readableProjectIds(ctx.prisma, requireActor(ctx));
+  if (ids === null) return {};
+  return { OR: [{ projects: { some: { projectId: { in: ids } } } }, { boundGroup: { projectId: { in: ids } } }] };
+}
+
 builder.queryFields((t) => ({
   resourceGroups: t.prismaConnection({
     type: 'ResourceGroup',
@@ -75,15 +101,18 @@ builder.queryFields((t) => ({
     maxSize: 200,
     authScopes: { authenticated: true },
     args: { nameContains: t.arg.string() },
-    resolve: (query, _root, { nameContains }, ctx) =>
-      ctx.prisma.resourceGroup.findMany({ ...query, where: nameContains ? { name: { contains: nameContains } } : {}, orderBy: { id: 'asc' } }),
+    resolve: async (query, _root, { nameContains }, ctx) => {
+      const visible = await visibleResourceGroups(ctx);
+      return ctx.prisma.resourceGroup.findMany({ ...query, where: { AND: [visible, nameContains ? { name: { contains: nameContains } } : {}] }, orderBy: { id: 'asc' } });
+    },
   }),
   resourceGroup: t.prismaField({
     type: 'ResourceGroup',
     nullable: true,
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.prisma.resourceGroup.findUnique({ ...query, where: { id } }),
+    resolve: async (query, _root, { id }, ctx) =>
+      ctx.prisma.resourceGroup.findFirst({ ...query, where: { AND: [await visibleResourceGroups(ctx), { id: String(id) }] } }),
   }),
 }));
 

@@ -18,12 +18,18 @@ const ModelRef = builder.objectRef<{ source: string; name: string; version: stri
   }),
 });
 
-const EnvVar = builder.objectRef<{ name: string; value: string }>('EnvVar').implement({
-  fields: (t) => ({ name: t.exposeString('name'), value: t.exposeString('value') }),
+// Env values are write-only: they are often credentials, stored sealed, and no query
+// returns them (set them again to change them).
+const EnvVar = builder.objectRef<{ name: string }>('EnvVar').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    value: t.string({ nullable: true, description: 'always null: env values are write-only secrets', resolve: () => null }),
+    hasValue: t.boolean({ resolve: () => true }),
+  }),
 });
 
 const ImageSource = builder.objectRef<{
-  image: string; command: string[]; port: number; env: { name: string; value: string }[];
+  image: string; command: string[]; port: number; env: { name: string }[];
   registryUsername: string | null; hasRegistryPassword: boolean;
 }>('ImageSource').implement({
   fields: (t) => ({
@@ -94,7 +100,8 @@ export const ServiceVersionRef = builder.prismaObject('ServiceVersion', {
         const s = sourceSpec(v);
         if (s.kind !== 'image') return null;
         const { registryPasswordEnc, ...shown } = s;
-        return { ...shown, hasRegistryPassword: registryPasswordEnc != null };
+        // env values are write-only secrets: names only
+        return { ...shown, env: shown.env.map((e) => ({ name: e.name })), hasRegistryPassword: registryPasswordEnc != null };
       },
     }),
     resourceSource: t.expose('resourceSource', { type: ResourceSourceEnum }),
@@ -161,7 +168,7 @@ const AddServiceVersionInput = builder.inputType('AddServiceVersionInput', {
     image: t.field({ type: ImageSourceInput }),
     replicas: t.int(),
     qpsLimit: t.int(),
-    authEnabled: t.boolean(),
+    authEnabled: t.boolean({ description: 'require an API key or token on /predict (default true)' }),
     resources: t.field({ type: ResourceSpecInput }),
     resourceGroupId: t.id(),
     inferenceTable: t.field({ type: InferenceTableInput }),

@@ -295,6 +295,8 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
 
   const orchestrator: Orchestrator = {
     kind: 'kubernetes',
+    // every command runs in its own container, never in the control plane's process or files
+    isolatesCommands: true,
 
     async deploy(d: VersionDeployment): Promise<void> {
       const m = renderManifests(d, manifestOptions);

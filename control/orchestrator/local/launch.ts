@@ -1,11 +1,15 @@
 // What process a replica runs: a model version runs the built-in runtime over its ONNX file
 // (with the signature written next to it), an image version runs its own command. Both get
 // PORT and a small allow-listed environment: the control plane's own variables (database
-// URL, admin token, cloud keys) never leak into user code.
+// URL, admin token, cloud keys) never leak into user code. An image version's command is
+// arbitrary code from a project developer: where the control plane can drop privileges
+// (it runs as root), the command runs as an unprivileged user (SLUICE_RUN_AS, default
+// `nobody`) that cannot read the data dir (0700, owned by the control plane's user); where
+// it cannot, running a command is an admin right (see `isolatesCommands`).
 
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { badInput } from '../../../platform/errors.ts';
@@ -13,11 +17,20 @@ import type { VersionDeployment } from '../port.ts';
 
 export type Probe = { kind: 'http'; readyPath: string; healthPath: string } | { kind: 'tcp' };
 
+/** The unprivileged account an image version's command runs as. */
+export interface RunAs {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
 export interface LaunchSpec {
   command: string;
   args: string[];
   env: Record<string, string>;
   probe: Probe;
+  /** set: spawn with this uid/gid (its work dir handed to it first) */
+  runAs: RunAs | null;
 }
 
 export interface LaunchContext {
@@ -26,6 +39,34 @@ export interface LaunchContext {
   gpuIndices: number[];
   /** the model runtime's command line (argv); the model's settings go in its env */
   runtimeCommand: string[];
+  /** who image versions' commands run as; null = as this process (only admins may set commands then) */
+  runAs?: RunAs | null;
+}
+
+/**
+ * The account image commands run as: `name` (a user name or a numeric uid) looked up in
+ * /etc/passwd. Null when this process cannot switch users (not root) or `name` is "none".
+ */
+export function resolveRunAs(name: string | undefined, passwd = '/etc/passwd'): RunAs | null {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  const wanted = (name ?? 'nobody').trim();
+  if (wanted === '' || wanted === 'none') return null;
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(passwd, 'utf8').split('\n');
+  } catch {
+    lines = [];
+  }
+  for (const line of lines) {
+    const [user, , uid, gid] = line.split(':');
+    if (user === undefined || uid === undefined || gid === undefined) continue;
+    if (user === wanted || uid === wanted) {
+      const entry = { name: user, uid: Number(uid), gid: Number(gid) };
+      if (entry.uid === 0) throw badInput(`SLUICE_RUN_AS names ${user}, which is root: commands would not be isolated`);
+      return entry;
+    }
+  }
+  throw badInput(`SLUICE_RUN_AS: no user "${wanted}" in ${passwd}`);
 }
 
 const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL', 'TERM'];
@@ -73,7 +114,8 @@ export function buildLaunch(d: VersionDeployment, ctx: LaunchContext): LaunchSpe
       SLUICE_MODEL_FORMAT: d.source.format,
     });
     if (d.resources.gpuCount > 0) env.SLUICE_USE_GPU = '1';
-    return { command, args, env, probe: { kind: 'http', readyPath: '/ready', healthPath: '/health' } };
+    // the built-in runtime is our own code: it runs as the control plane's user
+    return { command, args, env, probe: { kind: 'http', readyPath: '/ready', healthPath: '/health' }, runAs: null };
   }
   const [command, ...args] = d.source.command;
   if (!command) throw badInput(`version ${d.versionName}: an image version needs a command to run locally`);
@@ -81,8 +123,10 @@ export function buildLaunch(d: VersionDeployment, ctx: LaunchContext): LaunchSpe
     if (name === 'PORT') continue; // the orchestrator owns the port
     env[name] = value;
   }
+  const runAs = ctx.runAs ?? null;
+  if (runAs) Object.assign(env, { HOME: ctx.workDir, USER: runAs.name });
   // Arbitrary images promise no health endpoints: an open port is the readiness signal.
-  return { command, args, env, probe: { kind: 'tcp' } };
+  return { command, args, env, probe: { kind: 'tcp' }, runAs };
 }
 
 /** What, if changed, means replicas must be replaced rather than re-scaled. */

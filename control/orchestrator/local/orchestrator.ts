@@ -17,7 +17,7 @@ import type {
 } from '../port.ts';
 import { defaultBackoff, type BackoffPolicy } from './backoff.ts';
 import { CapacityLedger, type LocalCapacity } from './capacity.ts';
-import { baseEnv, defaultRuntimeCommand, specHash, validateDeployment } from './launch.ts';
+import { baseEnv, defaultRuntimeCommand, specHash, validateDeployment, type RunAs } from './launch.ts';
 import { LogStore } from '../../logs/store.ts';
 import { LogSearcher } from '../../logs/search.ts';
 import { isSameProcess, readGroupUsage, waitGroupGone } from './proc-stats.ts';
@@ -46,6 +46,11 @@ export interface LocalOrchestratorOptions {
   stopOnClose?: boolean;
   /** shell for the terminal (default /bin/bash, else /bin/sh) */
   shell?: string;
+  /**
+   * who image versions' commands run as (resolveRunAs(SLUICE_RUN_AS)); null: as this
+   * process, and then only admins may give a version a command (isolatesCommands false)
+   */
+  runAs?: RunAs | null;
 }
 
 const defaultTiming: Omit<ReplicaTiming, 'backoff'> = {
@@ -153,6 +158,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
       deployment: d,
       specHash: entry.hash,
       runtimeCommand,
+      runAs: options.runAs ?? null,
       timing,
       now,
       logSink: (lines) => logStore.append(d.versionId, lines),
@@ -261,6 +267,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
 
   const orchestrator = {
     kind: 'local' as const,
+    isolatesCommands: Boolean(options.runAs),
 
     async deploy(d: VersionDeployment): Promise<void> {
       validateDeployment(d);

@@ -4,12 +4,12 @@
 // nothing is left behind. It can also adopt a process a crashed control plane left running.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { InstanceReport, InstanceStateName, OrchestratorReport, VersionDeployment } from '../port.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import type { Placement } from './capacity.ts';
-import { buildLaunch, type LaunchSpec, type Probe } from './launch.ts';
+import { buildLaunch, type LaunchSpec, type Probe, type RunAs } from './launch.ts';
 import { InstanceLogTail, type LogSink } from './logs.ts';
 import { freePort, httpProbe, tcpProbe, type ProbeResult } from './probes.ts';
 import { CpuRate, isSameProcess, processStartTime, waitGroupGone, type GroupUsage } from './proc-stats.ts';
@@ -41,6 +41,8 @@ export interface ReplicaContext {
   deployment: VersionDeployment;
   specHash: string;
   runtimeCommand: string[];
+  /** who image versions' commands run as (null: this process's user) */
+  runAs?: RunAs | null;
   timing: ReplicaTiming;
   now: () => Date;
   /** the version's log store */
@@ -190,7 +192,13 @@ export class Replica {
     const { deployment, workDir, placement, runtimeCommand } = this.ctx;
     let launch: LaunchSpec;
     try {
-      launch = buildLaunch(deployment, { port, workDir, gpuIndices: placement.gpuIndices, runtimeCommand });
+      launch = buildLaunch(deployment, { port, workDir, gpuIndices: placement.gpuIndices, runtimeCommand, runAs: this.ctx.runAs ?? null });
+      // the unprivileged user gets its own work dir, nothing above it
+      if (launch.runAs) {
+        chownSync(workDir, launch.runAs.uid, launch.runAs.gid);
+        // and cannot climb to its neighbours: the version and group folders are ours only
+        for (const dir of [dirname(workDir), dirname(dirname(workDir)), dirname(dirname(dirname(workDir)))]) chmodSync(dir, 0o700);
+      }
     } catch (err) {
       this.giveUp(`cannot start: ${(err as Error).message}`);
       return;
@@ -200,7 +208,13 @@ export class Replica {
     let child: ChildProcess;
     try {
       // detached: its own process group, so a signal to -pid reaches everything it starts.
-      child = spawn(launch.command, launch.args, { cwd: workDir, env: launch.env, detached: true, stdio: ['ignore', outFd, errFd] });
+      child = spawn(launch.command, launch.args, {
+        cwd: workDir,
+        env: launch.env,
+        detached: true,
+        stdio: ['ignore', outFd, errFd],
+        ...(launch.runAs ? { uid: launch.runAs.uid, gid: launch.runAs.gid } : {}),
+      });
     } finally {
       closeSync(outFd);
       closeSync(errFd);

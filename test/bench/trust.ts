@@ -1,0 +1,115 @@
+// Benchmark of issue 9: can a signed-in hostile caller slow the platform down with the worst
+// query the limits still allow? Runs the real `npm start` (demo on, 50 more groups of two
+// versions seeded over GraphQL), then measures the control plane's /healthz and the edge's
+// /predict latency (p50/p99) twice in the same run: quiet (the baseline), and while
+// HOSTILE_CLIENTS loops send the worst allowed query (the most aliases of the deepest nested
+// lists that still fit the cost budget) back to back.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parse, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { startSluice } from '../fixtures/sluice-process.ts';
+import { schema } from '../../control/graphql/schema.ts';
+import { DEFAULT_GRAPHQL_LIMITS, measureOperation } from '../../control/graphql/limits.ts';
+import { report, round, summarize } from './_report.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const HOSTILE = Number(process.env.HOSTILE_CLIENTS ?? 4);
+const GROUPS = Number(process.env.BENCH_GROUPS ?? 50);
+const COLUMNS = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
+  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
+const ROW = [13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050];
+
+/** The most aliases of a four-list-deep selection that the cost budget still admits. */
+function worstAllowedQuery(): { query: string; aliases: number; cost: number } {
+  const bodies = [
+    `serviceGroups { name versions { name status group { name versions { name trafficPercent instances { name state } } } } }`,
+    `serviceGroups { name versions { name status group { name versions { name trafficPercent status replicas } } } }`,
+    `serviceGroups { name versions { name status instances { name state } group { name runningVersions } } }`,
+    `serviceGroups { name status versions { name status trafficPercent } }`,
+  ];
+  let best = { query: '', aliases: 0, cost: 0 };
+  for (const body of bodies) {
+    for (let n = 1; n <= DEFAULT_GRAPHQL_LIMITS.maxAliases; n++) {
+      const query = `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${body}`).join(' ')} }`;
+      const op = parse(query).definitions[0] as OperationDefinitionNode;
+      const m = measureOperation(schema, op, new Map<string, FragmentDefinitionNode>());
+      if (m.cost > DEFAULT_GRAPHQL_LIMITS.maxCost || m.depth > DEFAULT_GRAPHQL_LIMITS.maxDepth) break;
+      if (m.cost > best.cost) best = { query, aliases: n, cost: m.cost };
+    }
+  }
+  return best;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-trust-'));
+  const sluice = await startSluice({ dataDir });
+  try {
+    for (let i = 0; i < GROUPS; i++) {
+      const g = await sluice.graphql<{ createServiceGroup: { id: string } }>(`mutation($n: String!) { createServiceGroup(input: { name: $n, type: MODEL_SERVICE }) { id } }`, { n: `load-${i}` });
+      for (const v of ['v1', 'v2']) {
+        await sluice.graphql(`mutation($g: ID!, $n: String!) { addServiceVersion(groupId: $g, input: { name: $n, model: { name: "wine-classifier", version: "1" } }) { id } }`, { g: g.data!.createServiceGroup.id, n: v });
+      }
+    }
+    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
+    const token = sluice.adminToken();
+    const worst = worstAllowedQuery();
+    const check = await sluice.graphql(worst.query);
+    if (check.errors) throw new Error(`the worst allowed query was refused: ${JSON.stringify(check.errors[0])}`);
+
+    const healthz = () => fetch(`${sluice.controlUrl}/healthz`).then((r) => r.text());
+    const predict = () => fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
+      body: JSON.stringify({ dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+    }).then((r) => r.text());
+
+    const sample = async (seconds: number) => {
+      const h: number[] = [];
+      const p: number[] = [];
+      const until = performance.now() + seconds * 1000;
+      while (performance.now() < until) {
+        h.push(await timed(healthz));
+        p.push(await timed(predict));
+      }
+      return { h: summarize(h), p: summarize(p), n: h.length };
+    };
+
+    await sample(2); // warm-up
+    const quiet = await sample(SECONDS);
+    let stop = false;
+    const hostileLatencies: number[] = [];
+    const hostile = Array.from({ length: HOSTILE }, async () => {
+      while (!stop) {
+        hostileLatencies.push(await timed(() => fetch(`${sluice.controlUrl}/graphql`, {
+          method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: worst.query }),
+        }).then((r) => r.text())));
+      }
+    });
+    const attacked = await sample(SECONDS);
+    stop = true;
+    await Promise.all(hostile);
+    const hq = summarize(hostileLatencies);
+    report('trust', [
+      { phase: 'quiet', 'healthz p50 ms': round(quiet.h.p50), 'healthz p99 ms': round(quiet.h.p99), 'edge p50 ms': round(quiet.p.p50), 'edge p99 ms': round(quiet.p.p99), samples: quiet.n },
+      { phase: `${HOSTILE} hostile loops`, 'healthz p50 ms': round(attacked.h.p50), 'healthz p99 ms': round(attacked.h.p99), 'edge p50 ms': round(attacked.p.p50), 'edge p99 ms': round(attacked.p.p99), samples: attacked.n },
+    ], {
+      worstQuery: { aliases: worst.aliases, estimatedCost: worst.cost, groups: GROUPS + 1, hostileQueries: hostileLatencies.length, hostileP50Ms: round(hq.p50), hostileP99Ms: round(hq.p99) },
+      edgeP99Ratio: round(attacked.p.p99 / quiet.p.p99),
+      healthzP99Ratio: round(attacked.h.p99 / quiet.h.p99),
+    });
+    console.log(`worst allowed query: ${worst.aliases} aliases, estimated cost ${worst.cost}; ${hostileLatencies.length} sent, p50 ${round(hq.p50)} ms, p99 ${round(hq.p99)} ms`);
+  } finally {
+    await sluice.stop('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

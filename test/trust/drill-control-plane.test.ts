@@ -1,0 +1,96 @@
+// Drill: the control plane (which is also the edge on `npm start`) is stopped under a bounded
+// loopback load — SIGTERM, then SIGKILL — and started again. Every request is counted as sent,
+// answered (200) or failed (refused while down); every answered request must have exactly one
+// inference record once the control plane is back (records lost = 0), and the state (80/20)
+// comes back. Counts are printed for the note.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
+
+const COLUMNS = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
+  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
+const ROW = [13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050];
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+function recordedIds(dataDir: string, prefix: string): string[] {
+  return filesUnder(join(dataDir, 'objects', 'inference-logs', 'wine-quality'))
+    .filter((f) => f.endsWith('.ndjson.gz'))
+    .flatMap((f) => gunzipSync(readFileSync(f)).toString('utf8').trim().split('\n').filter(Boolean))
+    .map((l) => (JSON.parse(l) as { client_request_id?: string }).client_request_id ?? '')
+    .filter((id) => id.startsWith(prefix));
+}
+
+describe('drill: control plane stopped under traffic', () => {
+  let dataDir: string;
+  let sluice: SluiceProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sluice-drill-'));
+    sluice = await startSluice({ dataDir });
+  }, 180_000);
+
+  afterAll(async () => {
+    await sluice?.stop('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`${signal}: answered requests all recorded, state back after restart`, async () => {
+      const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
+      const prefix = `drill-${signal}-`;
+      const counts = { sent: 0, answered: 0, failed: 0 };
+      const answeredIds = new Set<string>();
+      let stop = false;
+      const loop = async (worker: number) => {
+        for (let i = 0; !stop; i++) {
+          const id = `${prefix}${worker}-${i}`;
+          counts.sent++;
+          try {
+            const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
+              method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
+              body: JSON.stringify({ client_request_id: id, dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+            });
+            await res.text();
+            if (res.status === 200) { counts.answered++; answeredIds.add(id); } else counts.failed++;
+          } catch {
+            counts.failed++;
+            await new Promise((r) => setTimeout(r, 20)); // down: do not spin
+          }
+        }
+      };
+      const workers = [0, 1, 2].map(loop); // bounded: three requests in flight at most
+      await new Promise((r) => setTimeout(r, 1500));
+      await sluice.stop(signal);
+      stop = true;
+      await Promise.all(workers);
+      sluice = await startSluice({ dataDir, ports: sluice.ports });
+      // the restarted process delivers what the spool held (a SIGKILL leaves it on disk)
+      let recorded: string[] = [];
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        recorded = recordedIds(dataDir, prefix);
+        if (recorded.length >= answeredIds.size || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const lost = [...answeredIds].filter((id) => !recorded.includes(id)).length;
+      const duplicated = recorded.length - new Set(recorded).size;
+      console.log(`[drill ${signal}] sent ${counts.sent}, answered ${counts.answered}, failed ${counts.failed}, records ${recorded.length}, lost ${lost}, duplicated ${duplicated}`);
+      expect(counts.answered).toBeGreaterThan(0);
+      expect(lost).toBe(0);
+      expect(duplicated).toBe(0);
+      const state = await sluice.graphql<{ serviceGroup: { versions: { name: string; status: string; trafficPercent: number }[] } }>(
+        `{ serviceGroup(name: "wine-quality") { versions { name status trafficPercent } } }`);
+      expect(state.data!.serviceGroup.versions.map((v) => [v.name, v.status, v.trafficPercent])).toEqual([['v1', 'RUNNING', 80], ['v2', 'RUNNING', 20]]);
+    }, 240_000);
+  }
+});

@@ -1,0 +1,79 @@
+// The attack: stop `npm start` with Ctrl-C (SIGTERM) or kill it (-9), start it again on the
+// same data dir. Every version comes back as it was — status RUNNING, traffic 80/20 — and the
+// edge answers from both versions again. Before the fix the orchestrator's shutdown reported
+// the replicas as gone, the lifecycle wrote v2 FAILED and moved its share to v1 (100/0).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
+
+const COLUMNS = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
+  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
+const ROW = [13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050];
+
+const STATE = `{ serviceGroup(name: "wine-quality") { status versions { name status trafficPercent authEnabled } } }`;
+interface State { serviceGroup: { status: string; versions: { name: string; status: string; trafficPercent: number; authEnabled: boolean }[] } }
+
+describe('a restart keeps every service as it was', () => {
+  let dataDir: string;
+  let sluice: SluiceProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sluice-restart-'));
+    chmodSync(dataDir, 0o755); // as a plain mkdir under a common umask leaves it
+    sluice = await startSluice({ dataDir });
+  }, 180_000);
+
+  afterAll(async () => {
+    await sluice?.stop('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  const expectAsBefore = async () => {
+    const { data, errors } = await sluice.graphql<State>(STATE);
+    expect(errors).toBeUndefined();
+    expect(data!.serviceGroup.status).toBe('RUNNING');
+    expect(data!.serviceGroup.versions.map((v) => [v.name, v.status, v.trafficPercent, v.authEnabled]))
+      .toEqual([['v1', 'RUNNING', 80, true], ['v2', 'RUNNING', 20, true]]);
+    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
+    for (const version of ['v1', 'v2']) {
+      const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: key, 'x-sluice-version': version },
+        body: JSON.stringify({ dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-sluice-version')).toBe(version);
+    }
+  };
+
+  it('starts with the demo at 80/20', async () => {
+    await expectAsBefore();
+  });
+
+  it('after SIGTERM (Ctrl-C): same versions, same status, same traffic', async () => {
+    expect(await sluice.stop('SIGTERM')).toBe(0);
+    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    await expectAsBefore();
+    // secrets are printed when made, not on every start
+    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
+    expect(sluice.output()).not.toContain(key);
+    expect(sluice.output()).not.toContain(sluice.adminToken());
+    expect(sluice.output()).toContain('admin token    in ');
+  }, 240_000);
+
+  it('keeps the data dir to its owner: folder 0700, secrets and the database 0600', () => {
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    for (const file of ['sluice.db', 'admin-token', 'demo-api-key', 'jwt-secret', 'secret-key']) {
+      const path = join(dataDir, file);
+      if (file !== 'secret-key' || existsSync(path)) expect([file, statSync(path).mode & 0o777]).toEqual([file, 0o600]);
+    }
+  }, 240_000);
+
+  it('after kill -9 of the control plane: same again', async () => {
+    await sluice.stop('SIGKILL');
+    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    await expectAsBefore();
+  }, 240_000);
+});
