@@ -10,10 +10,11 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createRedisPubSub } from '../../platform/pubsub/index.ts';
 import type { PubSub } from '../../platform/pubsub/port.ts';
+import { testRedisUrl } from '../fixtures/services.ts';
 import { freshDatabase, type TestDatabase } from '../fixtures/db.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 
-const REDIS_URL = process.env.SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 
 describe('control planes sharing Redis pub/sub', () => {
   let db: TestDatabase;

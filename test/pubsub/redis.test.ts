@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPubSub } from '../../platform/pubsub/index.ts';
 import { createRedisPubSub, redactRedisUrl, type RedisPubSubOptions } from '../../platform/pubsub/redis.ts';
 import { nothingWithin, pubSubContract, take } from './contract.ts';
+import { testRedisUrl } from '../fixtures/services.ts';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
 

