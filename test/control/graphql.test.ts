@@ -165,7 +165,8 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
     expect(r.errors).toBeUndefined();
     expect(r.data?.addServiceVersion.image).toEqual({ image: 'registry.example/me/model:1', command: ['python', 'serve.py'], port: 9000, registryUsername: 'me', hasRegistryPassword: true });
     const row = await cp.db.prisma.serviceVersion.findUniqueOrThrow({ where: { id: r.data!.addServiceVersion.id } });
-    expect(row.registryPasswordEnc).toBeTruthy();
+    // sealed as v1:iv:tag:ciphertext (control/auth/secrets.ts)
+    expect(row.registryPasswordEnc).toMatch(/^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
     expect(row.registryPasswordEnc).not.toContain('hunter2');
     const audits = await cp.db.prisma.auditLog.findMany({ where: { resourceId: row.id } });
     expect(JSON.stringify(audits)).not.toContain('hunter2');

@@ -298,7 +298,7 @@ describe('dashboard (Chromium)', () => {
     expect(await page.locator('button:has-text("New service group")').isDisabled()).toBe(true);
     expect(await page.locator('nav a:has-text("Audit log")').count()).toBe(0);
     const token = await page.evaluate(() => localStorage.getItem('sluice.token'));
-    expect(token).toBeTruthy();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/); // a JWT: the viewer's own session
     expect(token).not.toBe(cp.adminToken);
     expect(browserErrors).toEqual([]);
   });
