@@ -21,12 +21,26 @@ import type { TestProject } from 'vitest/node';
 import type { TestServices } from '../fixtures/services.ts';
 
 const execFileP = promisify(execFile);
-const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+/** Where to look: this machine's environment and defaults (tests of this module pass others). */
+export interface Where {
+  env: NodeJS.ProcessEnv;
+  defaultPgUrl: string;
+  defaultRedisUrl: string;
+  defaultChromium: string;
+  /** whether a missing binary may be installed with apt-get (still only as root) */
+  install: boolean;
+}
+
+const machine: Where = {
+  env: process.env,
+  defaultPgUrl: 'postgres://postgres@127.0.0.1:5432/test',
+  defaultRedisUrl: 'redis://127.0.0.1:6379',
+  defaultChromium: '/usr/bin/chromium',
+  install: true,
+};
 
 type Stop = () => Promise<void>;
-interface Resolved<T> {
+export interface Resolved<T> {
   value: T;
   how: string;
   stop?: Stop;
@@ -63,7 +77,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function pgAnswers(url: string): Promise<boolean> {
+export async function pgAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
   client.on('error', () => undefined);
   try {
@@ -78,7 +92,7 @@ async function pgAnswers(url: string): Promise<boolean> {
 }
 
 /** PING over a raw socket: no client library, no reconnect loop. */
-function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
+export function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const sock = connect({ host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) });
@@ -113,8 +127,8 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 }
 
 /** apt-get install, when we have the rights to; null when we cannot (the caller names the package). */
-async function aptInstall(pkg: string): Promise<boolean> {
-  if (!isRoot() || !onPath('apt-get')) return false;
+async function aptInstall(pkg: string, where: Where): Promise<boolean> {
+  if (!where.install || !isRoot() || !onPath('apt-get')) return false;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const lock = ['-o', 'DPkg::Lock::Timeout=300'];
   console.log(`[services] installing the Debian package ${pkg} (apt-get) …`);
@@ -189,20 +203,20 @@ async function privatePostgres(root: string): Promise<Resolved<string>> {
   throw lastError;
 }
 
-async function resolvePostgres(root: string): Promise<Resolved<string>> {
-  const named = process.env.SLUICE_TEST_PG_URL;
+export async function resolvePostgres(root: string, where: Where = machine): Promise<Resolved<string>> {
+  const named = where.env.SLUICE_TEST_PG_URL;
   if (named) {
     if (!(await pgAnswers(named))) throw new Error(`SLUICE_TEST_PG_URL is set but PostgreSQL does not answer there`);
     return { value: named, how: 'SLUICE_TEST_PG_URL' };
   }
-  if (await pgAnswers(DEFAULT_PG_URL)) return { value: DEFAULT_PG_URL, how: 'already running on 127.0.0.1:5432' };
+  if (await pgAnswers(where.defaultPgUrl)) return { value: where.defaultPgUrl, how: `already running (${new URL(where.defaultPgUrl).host})` };
   return privatePostgres(root);
 }
 
-async function privateRedis(root: string): Promise<Resolved<string>> {
+async function privateRedis(root: string, where: Where): Promise<Resolved<string>> {
   const started = performance.now();
   let binary = onPath('redis-server');
-  if (!binary && (await aptInstall('redis-server'))) binary = onPath('redis-server');
+  if (!binary && (await aptInstall('redis-server', where))) binary = onPath('redis-server');
   if (!binary) {
     throw new Error('Redis is needed by the integration tests: install the package `redis-server` (apt-get install redis-server), or set SLUICE_TEST_REDIS_URL');
   }
@@ -233,33 +247,36 @@ async function privateRedis(root: string): Promise<Resolved<string>> {
   throw lastError;
 }
 
-async function resolveRedis(root: string): Promise<Resolved<string>> {
-  const named = process.env.SLUICE_TEST_REDIS_URL;
+export async function resolveRedis(root: string, where: Where = machine): Promise<Resolved<string>> {
+  const named = where.env.SLUICE_TEST_REDIS_URL;
   if (named) {
     if (!(await redisAnswers(named))) throw new Error('SLUICE_TEST_REDIS_URL is set but Redis does not answer PING there');
     return { value: named, how: 'SLUICE_TEST_REDIS_URL' };
   }
-  if (await redisAnswers(DEFAULT_REDIS_URL)) return { value: DEFAULT_REDIS_URL, how: 'already running on 127.0.0.1:6379' };
-  return privateRedis(root);
+  if (await redisAnswers(where.defaultRedisUrl)) return { value: where.defaultRedisUrl, how: `already running (${new URL(where.defaultRedisUrl).host})` };
+  return privateRedis(root, where);
 }
 
 /** The browser for test/e2e: a path, or the reason there is none (that test then fails with it). */
-async function resolveChromium(): Promise<Resolved<{ path: string | null; problem: string | null }>> {
-  const named = process.env.SLUICE_CHROMIUM;
+export async function resolveChromium(where: Where = machine): Promise<Resolved<{ path: string | null; problem: string | null }>> {
+  const named = where.env.SLUICE_CHROMIUM;
+  const standard = where.defaultChromium;
   if (named) {
     if (!executable(named)) return { value: { path: null, problem: `SLUICE_CHROMIUM=${named} is not an executable file` }, how: 'SLUICE_CHROMIUM (missing)' };
     return { value: { path: named, problem: null }, how: 'SLUICE_CHROMIUM' };
   }
-  if (executable(DEFAULT_CHROMIUM)) return { value: { path: DEFAULT_CHROMIUM, problem: null }, how: DEFAULT_CHROMIUM };
+  if (executable(standard)) return { value: { path: standard, problem: null }, how: standard };
   const started = performance.now();
   try {
-    if ((await aptInstall('chromium')) && executable(DEFAULT_CHROMIUM)) {
-      return { value: { path: DEFAULT_CHROMIUM, problem: null }, how: `${DEFAULT_CHROMIUM} (installed in ${seconds(started)})` };
+    if ((await aptInstall('chromium', where)) && executable(standard)) {
+      return { value: { path: standard, problem: null }, how: `${standard} (installed in ${seconds(started)})` };
     }
   } catch (err) {
-    return { value: { path: null, problem: `apt-get install chromium failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` }, how: 'none' };
+    const problem = `apt-get install chromium failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+    return { value: { path: null, problem }, how: `missing (${problem})` };
   }
-  return { value: { path: null, problem: 'Chromium is needed by test/e2e: install the package `chromium` (apt-get install chromium), or set SLUICE_CHROMIUM' }, how: 'none' };
+  const problem = 'Chromium is needed by test/e2e: install the package `chromium` (apt-get install chromium), or set SLUICE_CHROMIUM';
+  return { value: { path: null, problem }, how: `missing (${problem})` };
 }
 
 /** A detached watchdog that stops the private servers if this process dies without teardown. */
