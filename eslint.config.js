@@ -6,11 +6,13 @@
 // checked by svelte-check (`npm run lint` runs both).
 import js from '@eslint/js';
 import globals from 'globals';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   {
-    ignores: ['**/node_modules/**', 'web/dist/**', 'dist/**', 'prisma/generated/**', 'proto/generated/**', 'test/e2e/__screenshots__/**'],
+    // generated code and what git ignores (build output, data dirs, reports)
+    ignores: ['**/node_modules/**', 'web/dist/**', 'dist/**', 'prisma/generated/**', 'proto/generated/**', 'test/e2e/__screenshots__/**', '.sluice/**', 'bench-results/**', 'coverage/**', '.tmp/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
