@@ -19,6 +19,7 @@ const unitFiles = [
   'test/edge/xds-client.test.ts',
   'test/orchestrator/kubernetes.test.ts',
   'test/orchestrator/local-units.test.ts',
+  'test/protocols/records.test.ts',
   'test/pubsub/memory.test.ts',
   'test/runtime/config.test.ts',
   'test/runtime/scoring.test.ts',
