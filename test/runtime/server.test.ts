@@ -25,10 +25,12 @@ afterAll(async () => {
   expect(codes).toEqual([0, 0]);
 });
 
-/** The runtime's answer to /invocations: predictions, or an error with a stable code. */
+/** The runtime's answer to /invocations: predictions, or an MLflow-shaped error. */
 interface InvocationBody {
-  predictions: unknown;
-  error: { code: string; message: string; details: unknown };
+  predictions?: unknown;
+  error_code?: string;
+  message?: string;
+  details?: unknown;
 }
 
 async function invoke(url: string, body: unknown): Promise<{ status: number; json: InvocationBody }> {
