@@ -143,7 +143,7 @@ export function decodeGrpcInfer(req: ModelInferRequest): InferRequest {
     const datatype = t.datatype as OipDatatype;
     const shape = (t.shape ?? []).map(Number);
     if (!t.name) throw bad(`inputs[${i}] has no name`);
-    if (!FIELD.hasOwnProperty(datatype)) return { name: t.name, datatype, shape, data: [] }; // checkTensors names it
+    if (!Object.hasOwn(FIELD, datatype)) return { name: t.name, datatype, shape, data: [] }; // checkTensors names it
     const data = raw.length > 0 ? fromRaw(t.name, datatype, raw[i] as Buffer) : fromContents(t, datatype);
     return { name: t.name, datatype, shape, data };
   });

@@ -28,7 +28,7 @@ export async function expectedFiles(): Promise<{ sdl: string; dashboardTypes: st
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { sdl, dashboardTypes } = await expectedFiles();
   for (const [path, text] of [[SDL_PATH, sdl], [DASHBOARD_TYPES_PATH, dashboardTypes]] as const) {
-    let old: string | null = null;
+    let old: string | null;
     try {
       old = readFileSync(path, 'utf8');
     } catch {

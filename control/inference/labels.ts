@@ -6,7 +6,6 @@
 // ids are not (yet) in the table are kept (their rows may still be on the way) and
 // reported back to the caller.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

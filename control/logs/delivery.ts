@@ -120,7 +120,7 @@ export class LogDelivery {
     const segments = this.o.store.segments(versionId);
     if (segments.length === 0) return false;
     let cursor = this.readCursor(versionId) ?? { seq: (segments[0] as { seq: number }).seq, offset: 0, undelivered: 0 };
-    let seg = segments.find((s) => s.seq >= cursor.seq);
+    const seg = segments.find((s) => s.seq >= cursor.seq);
     if (!seg) return false;
     if (seg.seq !== cursor.seq) {
       // the cursor's segment was dropped by the cap before it was delivered in full

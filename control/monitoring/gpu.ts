@@ -51,7 +51,7 @@ export function createNvidiaSmiProbe(options: { command?: string; run?: Run } = 
       }
       reason = null;
       const utilByGpu = new Map(gpus.map((g) => [g[0] as string, Number(g[1])]));
-      let apps: string[][] = [];
+      let apps: string[][];
       try {
         apps = rows(await run(['--query-compute-apps=pid,gpu_uuid,used_memory', '--format=csv,noheader,nounits']));
       } catch {

@@ -56,6 +56,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     throw new Error(
       `cannot read service policies from ${infra.db.safeUrl} (${(err as Error).message.trim().split('\n').at(-1) ?? ''}); ` +
         'the edge reads the control plane\'s database: start the control plane (npm start) or run npm run db:migrate first',
+      { cause: err },
     );
   }
   const { policies, authorizer, rateLimiter, recorder } = dataPlane;

@@ -1,7 +1,9 @@
 // The control plane's GraphQL API as users rely on it, on SQLite and on PostgreSQL:
 // the service lifecycle rules, traffic, keys, who may do what, audit, secrets, and live
 // subscriptions. Each provider gets its own fresh database.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LocalPubSub } from '../../platform/pubsub/memory.ts';
+import { topics } from '../../platform/pubsub/port.ts';
 import { SignJWT } from 'jose';
 import { createSessionTokens, loadOrCreateJwtSecret } from '../../control/auth/index.ts';
 import { providers } from '../fixtures/db.ts';
@@ -163,7 +165,8 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
     expect(r.errors).toBeUndefined();
     expect(r.data?.addServiceVersion.image).toEqual({ image: 'registry.example/me/model:1', command: ['python', 'serve.py'], port: 9000, registryUsername: 'me', hasRegistryPassword: true });
     const row = await cp.db.prisma.serviceVersion.findUniqueOrThrow({ where: { id: r.data!.addServiceVersion.id } });
-    expect(row.registryPasswordEnc).toBeTruthy();
+    // sealed as v1:iv:tag:ciphertext (control/auth/secrets.ts)
+    expect(row.registryPasswordEnc).toMatch(/^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
     expect(row.registryPasswordEnc).not.toContain('hunter2');
     const audits = await cp.db.prisma.auditLog.findMany({ where: { resourceId: row.id } });
     expect(JSON.stringify(audits)).not.toContain('hunter2');
@@ -314,7 +317,8 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
         },
       );
     });
-    await new Promise((r) => setTimeout(r, 100)); // let the subscription register
+    // the subscription is live once the server listens on the group's topic
+    await vi.waitFor(() => expect((cp.pubsub as LocalPubSub).subscriberCount(topics.group(id))).toBe(1), { timeout: 10_000 });
     const v = (await addVersion(id, 'v1')).data!.addServiceVersion.id;
     await cp.gql(`mutation($id: ID!) { startServiceVersion(id: $id) { id } }`, { id: v });
     await done;
@@ -334,7 +338,7 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
         { query: `subscription($id: ID!) { serviceGroupChanged(id: $id) { description totalVersions } }`, variables: { id } },
         { next: () => { if (++received === subscribers) allReceived(); }, error: () => undefined, complete: () => undefined },
       ));
-    await new Promise((r) => setTimeout(r, 300));
+    await vi.waitFor(() => expect((cp.pubsub as LocalPubSub).subscriberCount(topics.group(id))).toBe(subscribers), { timeout: 10_000 });
     const before = cp.db.queryCount();
     await cp.gql(`mutation($id: ID!) { updateServiceGroup(id: $id, input: { description: "fan-out" }) { id } }`, { id });
     await done;

@@ -1,6 +1,7 @@
 // Several control-plane processes agree through Redis: a change made through one reaches a
 // GraphQL subscriber connected to another.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,11 +10,12 @@ import { createInterface } from 'node:readline';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createRedisPubSub } from '../../platform/pubsub/index.ts';
-import type { PubSub } from '../../platform/pubsub/port.ts';
+import { topics, type PubSub } from '../../platform/pubsub/port.ts';
+import { testRedisUrl } from '../fixtures/services.ts';
 import { freshDatabase, type TestDatabase } from '../fixtures/db.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 
-const REDIS_URL = process.env.SLUICE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 
 describe('control planes sharing Redis pub/sub', () => {
   let db: TestDatabase;
@@ -80,7 +82,13 @@ describe('control planes sharing Redis pub/sub', () => {
         },
       );
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // the child's subscription is live once its SUBSCRIBE reached Redis (default prefix sluice:)
+    const admin = new Redis(REDIS_URL);
+    try {
+      await vi.waitFor(async () => expect(await admin.pubsub('NUMSUB', `sluice:${topics.group(id)}`)).toEqual([`sluice:${topics.group(id)}`, 1]), { timeout: 10_000 });
+    } finally {
+      admin.disconnect();
+    }
     await local.gql(`mutation($id: ID!) { updateServiceGroup(id: $id, input: { description: "changed in the other process" }) { id } }`, { id });
     await received;
     await client.dispose();

@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { testChromium } from '../fixtures/services.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 
-const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = resolve('test/e2e/__screenshots__');
 
 interface GroupData {
@@ -32,7 +32,7 @@ describe('dashboard (Chromium)', () => {
     await build({ configFile: resolve('web/vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
     cp = await startTestControlPlane({ provider: 'sqlite', webRoot });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: testChromium(),
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
@@ -298,7 +298,7 @@ describe('dashboard (Chromium)', () => {
     expect(await page.locator('button:has-text("New service group")').isDisabled()).toBe(true);
     expect(await page.locator('nav a:has-text("Audit log")').count()).toBe(0);
     const token = await page.evaluate(() => localStorage.getItem('sluice.token'));
-    expect(token).toBeTruthy();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/); // a JWT: the viewer's own session
     expect(token).not.toBe(cp.adminToken);
     expect(browserErrors).toEqual([]);
   });

@@ -5,6 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, generateKeyPair, base64url } from 'jose';
 import type { DataPlaneModel } from '../../xds/model.ts';
+import { testRedisUrl } from '../fixtures/services.ts';
 import { RawConnection, apiKeyFor, dpVersion, post, predictRequest, rawRequest, row, sleep, startFakeRuntime, startStack, type FakeRuntime, type Stack } from './helpers.ts';
 
 const groupModel = (versions: Parameters<typeof dpVersion>[0][], name = 'wine'): DataPlaneModel => ({
@@ -500,8 +501,8 @@ describe('edge: QPS limit shared through Redis by two edge replicas', () => {
     const model = groupModel([{ name: 'v1', weight: 100, ports: [rt.port], qps: 10 }]);
     const prefix = `sluice-test-edge-${Date.now()}-${process.pid}:`;
     const [a, b] = await Promise.all([
-      startStack(model, { redisUrl: 'redis://127.0.0.1:6379', redisPrefix: prefix }),
-      startStack(model, { redisUrl: 'redis://127.0.0.1:6379', redisPrefix: prefix }),
+      startStack(model, { redisUrl: testRedisUrl(), redisPrefix: prefix }),
+      startStack(model, { redisUrl: testRedisUrl(), redisPrefix: prefix }),
     ]);
     try {
       const statuses: number[] = [];

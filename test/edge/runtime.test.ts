@@ -3,10 +3,10 @@
 // the runtime's 422 passed through as the contract error, and a model push that swaps a
 // version out under load without a 5xx.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEMO_DIR, demoEnv, spawnRuntime, waitReady, type Heldout, type SpawnedRuntime } from '../runtime/spawn-runtime.ts';
 import type { DataPlaneModel } from '../../xds/model.ts';
-import { dpVersion, post, sleep, startStack, type Stack } from './helpers.ts';
+import { dpVersion, post, startStack, type Stack } from './helpers.ts';
 
 const heldout = JSON.parse(readFileSync(`${DEMO_DIR}/heldout.json`, 'utf8')) as Heldout;
 const portOf = (r: SpawnedRuntime) => Number(new URL(r.url).port);
@@ -89,10 +89,13 @@ describe('edge → real runtime (demo wine classifiers)', () => {
         }
       }),
     );
-    await sleep(200);
+    // under load, both versions answering (80/20), before the push
+    await vi.waitFor(() => expect(versions).toEqual(new Set(['v1', 'v2'])), { timeout: 10_000 });
     await stack.setModel(wine([{ name: 'v1', weight: 100, ports: [portOf(r1)] }]));
     await r2.stop(); // the old version's runtime goes away after the push
-    await sleep(300);
+    // keep the load on until a good number of requests ran without v2's runtime
+    const afterStop = statuses.length;
+    await vi.waitFor(() => expect(statuses.length).toBeGreaterThanOrEqual(afterStop + 40), { timeout: 10_000 });
     stop = true;
     await load;
     expect(statuses.filter((s) => s !== 200)).toEqual([]);

@@ -168,7 +168,8 @@ describe('edge xDS client', () => {
     await first.xds.close();
     await until('disconnected', () => !c.stats.connected);
     expect(weightsOf(c.current())).toEqual({ v1: 80, v2: 20 });
-    await sleep(300); // a few failed reconnects
+    const streamsBefore = c.stats.streams;
+    await until('a few failed reconnects', () => c.stats.streams >= streamsBefore + 2);
     const second = await control(model([30, 70]), first.port);
     await until('reconnected with the new config', () => weightsOf(c.current()).v2 === 70, 10_000);
     expect(c.stats.streams).toBeGreaterThanOrEqual(2);

@@ -2,13 +2,13 @@
 // StreamAccessLogs messages built from the Envoy protos, joined by request id into exactly
 // one record per request in the object store, including when one half never comes.
 import type * as grpc from '@grpc/grpc-js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HTTPAccessLogEntry } from '../../proto/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { ProcessingRequest } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse__Output } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StaticPolicySource } from '../../gateway/policy/port.ts';
 import { METADATA_NAMESPACE } from '../../xds/contract.ts';
-import { demoPolicies, readRecords, sleep, startTestGateway, version, type TestGateway } from './helpers.ts';
+import { demoPolicies, readRecords, startTestGateway, version, type TestGateway } from './helpers.ts';
 
 const hdrs = (h: Record<string, string>, raw = false) => ({
   headers: Object.entries(h).map(([key, value]) => (raw ? { key, raw_value: Buffer.from(value) } : { key, value })),
@@ -179,7 +179,8 @@ describe('join of ext_proc and access log into one record', () => {
     await sendAccessLogs(gw, [logEntry({ requestId: 'only-als', cluster: 'sluice/wine-quality/v1', status: 401, details: 'ext_authz_denied' })]);
     // ext_proc only: the ALS entry was lost
     await runExtProc(gw, { requestId: 'only-proc', answeringVersion: 'v1', requestBody: predictBody('c3'), status: 422, responseBody: JSON.stringify({ error_code: 'INVALID_PARAMETER_VALUE', message: 'columns do not match', request_id: 'only-proc' }) });
-    await sleep(700); // past the 300 ms join timeout
+    // the 300 ms join timeout emitted both halves alone
+    await vi.waitFor(() => expect(gw.capture.joiner.pendingCount).toBe(0), { timeout: 10_000 });
     await runExtProc(gw, { requestId: 'only-als', requestBody: '{}', responseBody: '{}' }); // too late: dropped
     await settle();
     const recs = (await readRecords(gw.store)).map((r) => r.record).sort((a, b) => a.request_id.localeCompare(b.request_id));
@@ -220,7 +221,8 @@ describe('join of ext_proc and access log into one record', () => {
       requestBody: '{}',
       responseBody: '{}',
     });
-    await sleep(700); // no ALS half: each is written after the join timeout
+    // no ALS half: each is emitted alone once the join timeout passes
+    await vi.waitFor(() => expect(gw.capture.joiner.pendingCount).toBe(0), { timeout: 10_000 });
     await settle();
     const recs = (await readRecords(gw.store)).map((r) => [r.record.request_id, r.record.group, r.record.version]);
     expect(recs.sort()).toEqual([

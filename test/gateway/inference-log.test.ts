@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { ObjectStoreError, type ObjectStore } from '../../platform/objectstore/port.ts';
 import { buildInferenceRecord, partitionPrefix, type InferenceRecord } from '../../gateway/inference-log/record.ts';
@@ -162,9 +162,8 @@ describe('S3 store outage', () => {
     expect(await writer.flush(10_000)).toBe(true);
     await s3.stop();
     await send('down', 35); // still acknowledged: the spool holds them
-    await sleep(800);
+    await vi.waitFor(() => expect(events.map((e) => e.type)).toEqual(['INFERENCE_LOG_STORE_UNAVAILABLE']), { timeout: 10_000 });
     expect(await writer.backlog()).toBeGreaterThan(0);
-    expect(events.map((e) => e.type)).toEqual(['INFERENCE_LOG_STORE_UNAVAILABLE']);
     expect(await writer.flush(300)).toBe(false);
     await s3.start();
     await send('back', 5);

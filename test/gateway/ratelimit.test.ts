@@ -14,9 +14,10 @@ import { RateLimiter } from '../../gateway/ratelimit/limiter.ts';
 import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
 import { RedisBucketStore } from '../../gateway/ratelimit/redis.ts';
 import { createRateLimiter } from '../../gateway/ratelimit/index.ts';
+import { testRedisUrl } from '../fixtures/services.ts';
 import { demoPolicies, shouldRateLimit, sleep, startTestGateway, version, type TestGateway } from './helpers.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 
 /** Fires `rps` checks per second for `seconds`, round-robin over the limiters; counts allowed. */
 async function drive(limiters: RateLimiter[], group: string, ver: string, rps: number, seconds: number) {
@@ -87,7 +88,7 @@ describe('RateLimiter', () => {
     const policies = demoPolicies();
     policies.setVersion(version('wine-quality', 'v2', { qpsLimit: 100, keyQpsLimit: 2 }));
     const registry = new Registry();
-    let t = 0;
+    const t = 0;
     const limiter = new RateLimiter({ policies, store: new MemoryBucketStore({ now: () => t }), registry });
     const results = [];
     for (let i = 0; i < 12; i++) results.push(await limiter.check({ group: 'wine-quality', version: 'v1' }));

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { generateApiKey } from '../../gateway/authz.ts';
 import { createGatewayPolicies, startGatewayServer } from '../../gateway/server.ts';
+import { testRedisUrl } from '../fixtures/services.ts';
 import { check, demoPolicies, envoyClients, readRecords, shouldRateLimit } from './helpers.ts';
 
 describe('gateway server wiring', () => {
@@ -20,7 +21,7 @@ describe('gateway server wiring', () => {
     policies.addKey({ keyId: 'k-1', hash, groupName: 'wine-quality', versionName: null });
     const store = new FsObjectStore(path.join(dir, 'objects'));
     const registry = new Registry();
-    const gp = await createGatewayPolicies({ policies, store, dataDir: dir, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    const gp = await createGatewayPolicies({ policies, store, dataDir: dir, redisUrl: testRedisUrl(),
       redisKeyPrefix: `sluice:test:${randomBytes(4).toString('hex')}:`,
       registry,
     });

@@ -62,7 +62,10 @@ describe('labels, quality, rules and webhooks', () => {
 
   afterAll(async () => {
     await service.close();
-    for (const s of servers) s.closeAllConnections(), s.close();
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
   });

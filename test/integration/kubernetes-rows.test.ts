@@ -171,7 +171,7 @@ describe.each(providers)('Kubernetes watch events become rows (%s)', (provider) 
     expect(podSpec.imagePullSecrets).toEqual([{ name: `${DEPLOYMENT}-pull` }]);
     expect(podSpec.containers[0]?.image).toBe('registry.example.com/vision/detector:2.1');
     expect(podSpec.containers[0]?.resources?.limits?.['nvidia.com/gpu']).toBe('1');
-    expect(kube.get('services', DEPLOYMENT)).toBeDefined();
+    expect(kube.get('services', DEPLOYMENT)).toMatchObject({ spec: { selector: { 'sluice.io/group': 'vision', 'sluice.io/version': 'gpu1' } } });
     expect(JSON.stringify(await plane.prisma.serviceVersion.findUniqueOrThrow({ where: { id: versionId } }))).not.toContain(REGISTRY_PASSWORD);
 
     // Pods as the Deployment's ReplicaSet would make them: its template's labels and spec.

@@ -10,7 +10,7 @@
 // the issue's figure; 1 still checks a whole minute).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,12 +20,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prometheusConfigYaml } from '../../control/monitoring/prometheus-config.ts';
 import { EmbeddedMetricsReader, type MetricSeries } from '../../control/monitoring/reader.ts';
 import { createDatabase } from '../../platform/db/client.ts';
+import { testPrometheus } from '../fixtures/services.ts';
 
 const FAKE_RUNTIME = resolve('test/orchestrator/fixtures/fake-runtime.mjs');
 const MINUTES = Number(process.env.SLUICE_TRAFFIC_MINUTES ?? 2);
 const RPS = 10;
-// Debian's prometheus (`.ci/run` installs it); the test starts its own on a free port
-const PROMETHEUS = process.env.SLUICE_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
 async function freePort(): Promise<number> {
   return new Promise((done) => {
@@ -73,13 +72,14 @@ describe('metrics from real traffic through the edge', () => {
     const ports = { SLUICE_PORT: await freePort(), SLUICE_EDGE_PORT: await freePort(), SLUICE_XDS_PORT: await freePort(), SLUICE_GATEWAY_PORT: await freePort() };
     edge = `http://127.0.0.1:${ports.SLUICE_EDGE_PORT}`;
     control = `http://127.0.0.1:${ports.SLUICE_PORT}`;
-    if (!existsSync(PROMETHEUS)) throw new Error(`${PROMETHEUS} is missing: apt-get install -y prometheus (the Prometheus backend is tested against it)`);
+    // Debian's prometheus as the test setup found or installed it; this test starts its own on a free port
+    const prometheusBin = testPrometheus();
     // a real Prometheus scraping the edge with the configuration `npm run prometheus:config` prints
     const promPort = await freePort();
     prometheusUrl = `http://127.0.0.1:${promPort}`;
     const config = join(dataDir, 'prometheus.yml');
     writeFileSync(config, prometheusConfigYaml({ intervalSeconds: 5, edges: [`127.0.0.1:${ports.SLUICE_EDGE_PORT}`], orchestrator: 'local', replicas: [] }));
-    prometheus = spawn(PROMETHEUS, [`--config.file=${config}`, `--storage.tsdb.path=${join(dataDir, 'prometheus')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
+    prometheus = spawn(prometheusBin, [`--config.file=${config}`, `--storage.tsdb.path=${join(dataDir, 'prometheus')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
     for (let i = 0; ; i++) {
       if ((await fetch(`${prometheusUrl}/-/ready`).catch(() => null))?.ok) break;
       if (i > 300) throw new Error('prometheus did not become ready');

@@ -94,7 +94,7 @@ describe('npm start on a fresh machine', () => {
     expect(one.status).toBe(200);
     const body = (await one.json()) as { client_request_id: string; request_id: string; version: string; predictions: number[] };
     expect(body.client_request_id).toBe('r-1');
-    expect(body.request_id).toBeTruthy();
+    expect(body.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(['v1', 'v2']).toContain(body.version);
     expect(one.headers.get('x-sluice-version')).toBe(body.version);
     expect(body.predictions).toHaveLength(1);

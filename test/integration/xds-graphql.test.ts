@@ -337,7 +337,7 @@ describe('GraphQL → control plane → xDS → grpc-js-xds client', () => {
       // judged against what this node is served (its override), not the shared snapshot
       expect(nacking.synced).toBe(false);
       const route = nackedIn([nacking])!;
-      expect(route).toBeDefined();
+      expect(route).toMatchObject({ nackedVersion: badRoute });
       expect(route.nackError).toMatch(/sum of weights is 0/);
       // the last good route stays what it runs, and it keeps serving
       expect(route.ackedVersion).toBe(good.types[TYPE_URL.route].version);

@@ -420,7 +420,7 @@ describe('kubernetes orchestrator', () => {
     await orchestrator.reconcile([gpuImage]);
     expect(kube.get('deployments', 'wine-old')).toBeUndefined();
     expect(kube.get('services', 'wine-old')).toBeUndefined();
-    expect(kube.get('deployments', 'vision-gpu1')).toBeDefined();
+    expect(kube.get('deployments', 'vision-gpu1')?.metadata.labels).toMatchObject({ 'sluice.io/group': 'vision', 'sluice.io/version': 'gpu1', 'sluice.io/version-id': 'ver-gpu' });
     // Its pods going away completes the stop of the unwanted version.
     const oldLabels = { ...LABELS, 'sluice.io/group': 'wine', 'sluice.io/version': 'old', 'sluice.io/version-id': 'ver-old' };
     kube.put('pods', 'ADDED', pod('wine-old-1', oldLabels, runningStatus('10.1.0.9')));

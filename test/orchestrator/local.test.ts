@@ -157,8 +157,9 @@ describe('local orchestrator', () => {
     const failed = reports.all.find((r) => r.type === 'version' && r.status === 'FAILED');
     expect(failed && failed.type === 'version' ? failed.reason : '').toMatch(/wine-v1-0: CrashLoopBackOff: exit code 3: fatal: cannot load model/);
     expect(reports.instances('ver-1').get('wine-v1-0')).toMatchObject({ state: 'FAILED', restartCount: 2 });
-    // Wait longer than the back-off would take, and make sure nothing was started again.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // It gives up (no back-off timer left), having started exactly 3 times; a start after
+    // giving up would show in the count of 6 below, after a full second round of back-offs.
+    await reports.until(() => reports.events('BackOff').some((e) => e.message.includes('gave up')), 'BackOff: gave up');
     expect(reports.events('Started')).toHaveLength(3);
     const backoffs = reports.events('BackOff');
     expect(backoffs.at(-1)?.message).toContain('gave up after 3 failed starts');

@@ -3,6 +3,7 @@
 // runtime's one port, the same port its HTTP routes answer on: liveness, readiness,
 // metadata, inference with typed `contents` and with Triton-style `raw_input_contents`,
 // the version-pinned call, and the bad-input list as gRPC statuses with clear messages.
+/* eslint-disable @typescript-eslint/no-explicit-any -- decoded protocol messages of varying shape, asserted field by field */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oipService, type ModelInferRequest, type ModelInferResponse } from '../../proto/oip.ts';

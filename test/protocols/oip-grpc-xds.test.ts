@@ -6,6 +6,7 @@
 // binary is here, so those routes are checked as decoded resources. Proxyless: a real
 // grpc-js-xds client resolving `xds:///{group}.sluice` calls ModelInfer on two real demo
 // runtimes and gets the 80/20 split from the per-group API listener.
+/* eslint-disable @typescript-eslint/no-explicit-any -- decoded protocol messages of varying shape, asserted field by field */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';

@@ -4,6 +4,7 @@
 // (or the x-sluice-version header); 404 for an unknown group or version, 503 for a group
 // with nothing running; and every bad input refused with the protocol's error body plus
 // the request id — by the edge itself (the same code the runtime runs) or by the runtime.
+/* eslint-disable @typescript-eslint/no-explicit-any -- decoded protocol messages of varying shape, asserted field by field */
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoEnv, spawnRuntime, waitReady, type SpawnedRuntime } from '../runtime/spawn-runtime.ts';

@@ -3,6 +3,7 @@
 // infer with one matrix or one tensor per column, batches, requested outputs (probabilities
 // equal scikit-learn's), the version-pinned path, and every bad input answered with the
 // protocol's error body and a clear message. Also per-column INT64 tensors on the typed model.
+/* eslint-disable @typescript-eslint/no-explicit-any -- decoded protocol messages of varying shape, asserted field by field */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoEnv, spawnRuntime, waitReady, type SpawnedRuntime } from '../runtime/spawn-runtime.ts';
 import { spawnTypedRuntime } from './fixtures.ts';

@@ -25,13 +25,21 @@ afterAll(async () => {
   expect(codes).toEqual([0, 0]);
 });
 
-async function invoke(url: string, body: unknown): Promise<{ status: number; json: any }> {
+/** The runtime's answer to /invocations: predictions, or an MLflow-shaped error. */
+interface InvocationBody {
+  predictions?: unknown;
+  error_code?: string;
+  message?: string;
+  details?: unknown;
+}
+
+async function invoke(url: string, body: unknown): Promise<{ status: number; json: InvocationBody }> {
   const res = await fetch(`${url}/invocations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as InvocationBody };
 }
 
 describe('predictions equal scikit-learn on the held-out rows', () => {

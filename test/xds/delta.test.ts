@@ -1,7 +1,7 @@
 // Incremental (delta) ADS, driven by a hand-written client over the protos: wildcard and
 // named subscriptions, per-resource versions, removals, unsubscribe, NACK, reconnect with
 // initial_resource_versions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TYPE_URL, unpackAny } from '../../proto/envoy.ts';
 import { SnapshotCache, makeSnapshot } from '../../xds/cache.ts';
 import { XdsServer } from '../../xds/server.ts';
@@ -66,8 +66,7 @@ describe('ADS delta', () => {
     expect(changed.resources!.map((r) => r.name)).toEqual(['sluice/wine/v3']);
     expect([...(changed.removed_resources ?? [])].sort()).toEqual(['sluice/iris/v1', 'sluice/wine/v2']);
     ack(s, changed);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(server.registry.byNode('delta-1')[0]!.types[TYPE_URL.cluster]!.state).toBe('SYNCED');
+    await vi.waitFor(() => expect(server.registry.byNode('delta-1')[0]!.types[TYPE_URL.cluster]!.state).toBe('SYNCED'), { timeout: 10_000 });
     publish(model(80, 20));
     s.close();
   });
@@ -91,11 +90,17 @@ describe('ADS delta', () => {
     expect(r.removed_resources).toEqual(['sluice/nope/v1']);
     ack(s, r);
     s.send({ type_url: TYPE_URL.endpoint, resource_names_unsubscribe: ['sluice/wine/v1'] });
+    await vi.waitFor(() => expect(server.registry.byNode('delta-2')[0]!.types[TYPE_URL.endpoint]!.subscribed).not.toContain('sluice/wine/v1'), { timeout: 10_000 });
+    // a witness still subscribed to the same name: when the change reaches it, the same
+    // fan-out has passed the unsubscribed stream (both streams share one connection)
+    const witness = stream();
+    witness.send({ node: node('delta-2-witness'), type_url: TYPE_URL.endpoint, resource_names_subscribe: ['sluice/wine/v1'] });
+    ack(witness, await witness.next(TYPE_URL.endpoint));
     const m = model(80, 20);
     m.groups[0]!.versions[0]!.endpoints.push({ instance: 'v1-9', host: '127.0.0.1', port: 7009, healthy: true });
-    await new Promise((res) => setTimeout(res, 50));
     publish(m);
-    await new Promise((res) => setTimeout(res, 150));
+    const seen = await witness.next(TYPE_URL.endpoint);
+    expect(seen.resources!.map((x) => x.name)).toEqual(['sluice/wine/v1']);
     expect(s.responses.pending()).toEqual([]);
     publish(model(80, 20));
     s.close();
@@ -120,7 +125,7 @@ describe('ADS delta', () => {
     s.send({ node: node('delta-4'), type_url: TYPE_URL.route, resource_names_subscribe: ['sluice-edge'] });
     const r = await s.next(TYPE_URL.route);
     s.send({ type_url: TYPE_URL.route, response_nonce: r.nonce!, error_detail: { code: 3, message: 'bad route' } });
-    await new Promise((res) => setTimeout(res, 100));
+    await vi.waitFor(() => expect(server.registry.byNode('delta-4')[0]!.types[TYPE_URL.route]!.state).toBe('NACKED'), { timeout: 10_000 });
     const st = server.registry.byNode('delta-4')[0]!;
     expect(st.protocol).toBe('delta');
     expect(st.types[TYPE_URL.route]!.lastNack).toMatchObject({ message: 'bad route', version: r.system_version_info });

@@ -29,7 +29,11 @@ describe('createXdsControl', () => {
     for (let i = 0; i < 25; i++) c.trigger();
     await c.settled();
     expect(loads).toBe(1);
-    expect(c.current).toBeDefined();
+    // the snapshot served is the one built from that one load
+    const expected = createXdsControl({ loadModel: async () => m(50), settings: SETTINGS });
+    controls.push(expected);
+    await expected.rebuild();
+    expect(c.current!.types[TYPE_URL.route].version).toBe(expected.current!.types[TYPE_URL.route].version);
   });
 
   it('a trigger during a rebuild causes exactly one more, with the newer model', async () => {

@@ -88,6 +88,7 @@ export class LineEditor {
     let echo = '';
     const lines: string[] = [];
     // escape sequences (arrows, function keys) have no meaning in line mode
+    // eslint-disable-next-line no-control-regex -- matching ESC (\x1b) is the point
     const keys = data.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\x1bO./g, '').replace(/\r\n/g, '\r');
     for (const ch of keys) {
       if (ch === '\r' || ch === '\n') {
