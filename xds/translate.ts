@@ -367,6 +367,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
     metadata: sluiceMetadata({ group: group.name }),
     route: {
       weighted_clusters: {
+        ...stickyVersionChoice(s),
         clusters: weighted.map(
           (v): ClusterWeight => ({
             name: clusterName(group.name, v.name),
@@ -385,6 +386,21 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
     },
   });
   return routes;
+}
+
+/**
+ * Sticky A/B (SLUICE_STICKY_HEADER): the weighted split picks the version from the route's
+ * hash_policy (the sticky header) instead of a random number — Envoy's
+ * `WeightedCluster.use_hash_policy` (Envoy >= 1.36): xxHash64(header value) mod the total
+ * weight, over the clusters in order. Clusters are sorted by version name and the shares
+ * total 100, so a caller's slot stays put while the weights do, and moving weight from
+ * one version to the next moves only the callers whose slot changes hands. A request
+ * without the header is split at random. The local edge reads this same field back and
+ * computes the same hash (gateway/edge/sticky.ts): a caller lands on the same version
+ * through any edge or Envoy, before and after restarts.
+ */
+function stickyVersionChoice(s: DataPlaneSettings): { use_hash_policy?: { value: boolean } } {
+  return s.stickyHeader ? { use_hash_policy: { value: true } } : {};
 }
 
 /**
@@ -587,7 +603,9 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
       match: { prefix: '/' },
       metadata: sluiceMetadata({ group: group.name }),
       route: {
+        // proxyless gRPC clients (grpc-js-xds 1.14) ignore use_hash_policy and pick at random
         weighted_clusters: {
+          ...stickyVersionChoice(s),
           clusters: weighted.map((v) => ({
             name: clusterName(group.name, v.name),
             weight: { value: weights.get(v.name) ?? 0 },

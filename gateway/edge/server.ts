@@ -24,6 +24,7 @@ import { UpstreamFailure, Upstreams, type UpstreamCall, type UpstreamResponse } 
 import { parsePredictBody, scoringContent } from './validate.ts';
 import { createEdgeOip, isOipPath } from './oip.ts';
 import { mlflowErrorBody, readErrorBody } from '../../platform/scoring/errors.ts';
+import { stickyValue } from './sticky.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
 
@@ -294,7 +295,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       return fail(res, ex, new EdgeError('METHOD_NOT_ALLOWED', `${req.url ?? ''} takes POST`, { allow: 'POST' }));
     }
     const pin = req.headers[PIN_HEADER];
-    const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random);
+    const sticky = group.stickyHeader === null ? undefined : stickyValue(req.headers[group.stickyHeader]);
+    const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random, undefined, sticky);
     if (pick.kind === 'answer') return fail(res, ex, new EdgeError(pick.answer.code, pick.answer.message, undefined, pick.answer.status));
     const version = pick.version;
     ex.version = version;
