@@ -26,6 +26,14 @@ export interface DataPlaneGroup {
   groupId: string;
   name: string; // DNS-1123 label; the route is /services/{name}/predict
   versions: DataPlaneVersion[]; // running versions only
+  /** shadow traffic: a copy of `percent` % of requests to this running version (answered by nobody) */
+  mirror?: DataPlaneMirror | null;
+}
+
+export interface DataPlaneMirror {
+  version: string;
+  /** 1..100 */
+  percent: number;
 }
 
 export interface DataPlaneModel {

@@ -23,6 +23,7 @@ import { ENVOY_TYPES, TYPE_URL, encode, packAny, type PackedAny, type XdsTypeUrl
 import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
 import type { Route } from '../proto/generated/envoy/config/route/v3/Route.ts';
+import type { _envoy_config_route_v3_RouteAction_RequestMirrorPolicy as RequestMirrorPolicy } from '../proto/generated/envoy/config/route/v3/RouteAction.ts';
 import type { RateLimit, _envoy_config_route_v3_RateLimit_Action as RateLimitAction } from '../proto/generated/envoy/config/route/v3/RateLimit.ts';
 import type { _envoy_config_route_v3_WeightedCluster_ClusterWeight as ClusterWeight } from '../proto/generated/envoy/config/route/v3/WeightedCluster.ts';
 import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
@@ -149,6 +150,10 @@ function validate(model: DataPlaneModel, settings: DataPlaneSettings): void {
     if (!DNS_LABEL.test(g.name)) throw bad(`group name ${JSON.stringify(g.name)} is not a DNS-1123 label`);
     if (groups.has(g.name)) throw bad(`group ${g.name} appears twice`);
     groups.add(g.name);
+    if (g.mirror) {
+      if (!g.versions.some((v) => v.name === g.mirror?.version)) throw bad(`mirror of ${g.name} names ${g.mirror.version}, not a running version of the group`);
+      if (!Number.isInteger(g.mirror.percent) || g.mirror.percent < 1 || g.mirror.percent > 100) throw bad(`mirror percent of ${g.name} must be 1..100`);
+    }
     const versions = new Set<string>();
     for (const v of g.versions) {
       if (!DNS_LABEL.test(v.name)) throw bad(`version name ${JSON.stringify(v.name)} is not a DNS-1123 label`);
@@ -337,6 +342,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
         timeout: ROUTE_TIMEOUT,
         rate_limits: pinRateLimits(group, v),
         hash_policy: hashPolicy,
+        request_mirror_policies: group.mirror?.version === v.name ? [] : mirrorPolicies(group),
       },
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
       typed_per_filter_config: filterConfig.get(v.name),
@@ -383,9 +389,25 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
       timeout: ROUTE_TIMEOUT,
       rate_limits: splitRateLimits(group, weighted),
       hash_policy: hashPolicy,
+      request_mirror_policies: mirrorPolicies(group),
     },
   });
   return routes;
+}
+
+/**
+ * Shadow traffic: Envoy's router sends a copy of `percent` % of the route's requests to the
+ * mirror version's cluster and drops its answer (fire and forget; the live answer never
+ * waits on it). The copy's Host gets Envoy's `-shadow` suffix.
+ */
+function mirrorPolicies(group: DataPlaneGroup): RequestMirrorPolicy[] {
+  if (!group.mirror) return [];
+  return [
+    {
+      cluster: clusterName(group.name, group.mirror.version),
+      runtime_fraction: { default_value: { numerator: group.mirror.percent, denominator: 'HUNDRED' } },
+    },
+  ];
 }
 
 /**

@@ -88,6 +88,14 @@ export interface EdgeGroup {
   readonly direct: DirectAnswer | null;
   /** sticky A/B: the header whose value picks the version (the split's hash policy); null = random */
   readonly stickyHeader: string | null;
+  /** shadow traffic (the split's request_mirror_policies): a copy of `fraction` of requests to `version` */
+  readonly mirror: EdgeMirror | null;
+}
+
+export interface EdgeMirror {
+  readonly version: EdgeVersion;
+  /** 0 < fraction <= 1 */
+  readonly fraction: number;
 }
 
 export interface RoutingTable {
@@ -173,6 +181,7 @@ export interface GroupRoutes {
   readonly weighted: readonly (RouteTarget & { weight: number })[];
   readonly direct: DirectAnswer | null;
   readonly stickyHeader: string | null;
+  readonly mirror: { readonly target: RouteTarget; readonly fraction: number } | null;
 }
 
 export interface EdgeRouteConfig {
@@ -270,11 +279,25 @@ function stickyHeaderOf(action: RouteAction__Output): string | null {
   return header ? header.toLowerCase() : null;
 }
 
+const DENOMINATOR: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000, 0: 100, 1: 10_000, 2: 1_000_000 };
+
+/** The first request mirror policy of a route (Sluice emits at most one): cluster and fraction. */
+function mirrorOf(action: RouteAction__Output, where: string): { cluster: string; fraction: number } | null {
+  const p = (action.request_mirror_policies ?? [])[0];
+  if (!p) return null;
+  if (!p.cluster) throw bad(`${where}: a request mirror policy without a cluster`);
+  const d = p.runtime_fraction?.default_value;
+  // no fraction: every request is mirrored (Envoy's default)
+  const fraction = d ? (d.numerator ?? 0) / (DENOMINATOR[String(d.denominator ?? 'HUNDRED')] ?? 100) : 1;
+  if (!(fraction > 0)) return null;
+  return { cluster: p.cluster, fraction: Math.min(1, fraction) };
+}
+
 export function parseRouteConfiguration(rc: RouteConfiguration__Output, listenerFilters: readonly string[] = []): EdgeRouteConfig {
   const name = rc.name ?? '';
   const hosts = rc.virtual_hosts ?? [];
   const vhost = hosts.find((h) => (h.domains ?? []).includes('*')) ?? hosts[0];
-  const groups = new Map<string, { name: string; pins: RouteTarget[]; unknownPin: DirectAnswer | null; weighted: (RouteTarget & { weight: number })[]; direct: DirectAnswer | null; done: boolean; stickyHeader: string | null }>();
+  const groups = new Map<string, { name: string; pins: RouteTarget[]; unknownPin: DirectAnswer | null; weighted: (RouteTarget & { weight: number })[]; direct: DirectAnswer | null; done: boolean; stickyHeader: string | null; mirror: GroupRoutes['mirror'] }>();
   let notFound: DirectAnswer = EMPTY_TABLE.notFound;
   const authFilter = listenerFilters.length === 0 || listenerFilters.includes(FILTER.extAuthz);
   const procFilter = listenerFilters.length === 0 || listenerFilters.includes(FILTER.extProc);
@@ -296,7 +319,7 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
     if (group === null) continue; // not a /predict route: nothing the edge serves
     let g = groups.get(group);
     if (!g) {
-      g = { name: group, pins: [], unknownPin: null, weighted: [], direct: null, done: false, stickyHeader: null };
+      g = { name: group, pins: [], unknownPin: null, weighted: [], direct: null, done: false, stickyHeader: null, mirror: null };
       groups.set(group, g);
     }
     if (g.done) continue; // shadowed by an earlier match-all route for this path
@@ -345,6 +368,8 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
         g.weighted.push(Object.freeze({ ...target(cw.name, hinted, overrides), weight }));
       }
       g.stickyHeader = stickyHeaderOf(action);
+      const m = mirrorOf(action, where);
+      if (m) g.mirror = Object.freeze({ target: target(m.cluster, undefined, routeOverrides), fraction: m.fraction });
       g.done = true;
       continue;
     }
@@ -362,7 +387,7 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
     const direct = weighted.length === 0 ? (g.direct ?? { status: 503, code: 'NO_RUNNING_VERSION', message: `service ${g.name} has no running version` }) : null;
     out.set(
       g.name,
-      Object.freeze({ name: g.name, pins: Object.freeze(g.pins.map(resolve)), unknownPin: g.unknownPin, weighted: Object.freeze(weighted), direct, stickyHeader: g.stickyHeader }),
+      Object.freeze({ name: g.name, pins: Object.freeze(g.pins.map(resolve)), unknownPin: g.unknownPin, weighted: Object.freeze(weighted), direct, stickyHeader: g.stickyHeader, mirror: g.mirror ? Object.freeze({ target: resolve(g.mirror.target), fraction: g.mirror.fraction }) : null }),
     );
   }
   return Object.freeze({ name, groups: out, notFound, clusters: Object.freeze([...clusters].sort()) });
@@ -454,6 +479,7 @@ export function buildRoutingTable(inputs: RoutingInputs): RoutingTable {
         weighted: Object.freeze(g.weighted.map((w) => Object.freeze({ version: versionOf(w), weight: w.weight }))),
         direct: g.direct,
         stickyHeader: g.stickyHeader,
+        mirror: g.mirror ? Object.freeze({ version: pins.get(g.mirror.target.version) ?? versionOf(g.mirror.target), fraction: g.mirror.fraction }) : null,
       }),
     );
   }

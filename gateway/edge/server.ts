@@ -25,6 +25,7 @@ import { parsePredictBody, scoringContent } from './validate.ts';
 import { createEdgeOip, isOipPath } from './oip.ts';
 import { mlflowErrorBody, readErrorBody } from '../../platform/scoring/errors.ts';
 import { stickyValue } from './sticky.ts';
+import { ShadowTraffic } from './shadow.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
 
@@ -48,6 +49,8 @@ export interface EdgeLimits {
   upstreamTimeoutMs?: number;
   /** sockets per runtime endpoint (default 64) */
   upstreamConnections?: number;
+  /** mirrored copies in flight at most; more are dropped and counted (default 64) */
+  shadowInFlight?: number;
   /** idle keep-alive for client connections (default 65 s) */
   keepAliveTimeoutMs?: number;
 }
@@ -113,6 +116,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     drainCapBytes: Math.max(64 * 1024 * 1024, (L.maxBodyBytes ?? 0) * 4),
   };
   const upstreams = new Upstreams({ timeoutMs: L.upstreamTimeoutMs ?? 60_000, connections: L.upstreamConnections ?? 64 });
+  const shadow = new ShadowTraffic({ upstreams, recorder, registry, log, random, ...(L.shadowInFlight ? { maxInFlight: L.shadowInFlight } : {}) });
 
   let ownClient: XdsRoutingClient | undefined;
   let routing: RoutingSource;
@@ -320,6 +324,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       const { body, text } = parsePredictBody(raw, content);
       ex.requestBody = text;
       ex.clientRequestId = body.clientRequestId;
+      if (group.mirror) shadow.mirror(group, version, ex.requestId, ex.clientRequestId, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const up = await forward(req, ex, group, version, pick.pinned, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const out = translateUpstream(ex, up);
       await answer(res, ex, out.status, out.body);
@@ -448,6 +453,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     registry,
     async close() {
       unwatch();
+      await shadow.drain();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
