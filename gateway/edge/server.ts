@@ -26,6 +26,8 @@ import { createEdgeOip, isOipPath } from './oip.ts';
 import { mlflowErrorBody, readErrorBody } from '../../platform/scoring/errors.ts';
 import { stickyValue } from './sticky.ts';
 import { ShadowTraffic } from './shadow.ts';
+import { AdmissionControl } from '../ratelimit/admission.ts';
+import type { VersionPolicy } from '../policy/port.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
 
@@ -34,6 +36,8 @@ export interface EdgePolicy {
   authorizer?: Authorizer;
   rateLimiter?: RateLimiter;
   recorder?: InferenceRecorder;
+  /** QUEUE mode and concurrency caps; built over the rate limiter when not given */
+  admission?: AdmissionControl;
 }
 
 export interface EdgeLimits {
@@ -109,6 +113,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   const random = options.random ?? Math.random;
   const awaitRecord = options.awaitRecord ?? true;
   const { authorizer, rateLimiter, recorder } = options.policy;
+  const admission = options.policy.admission ?? (rateLimiter ? new AdmissionControl(rateLimiter) : undefined);
   const L = options.limits ?? {};
   const bodyLimits: BodyLimits = {
     maxBytes: L.maxBodyBytes ?? 10 * 1024 * 1024,
@@ -204,6 +209,14 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       `rate limit of ${d.limit} requests per second ${d.scope === 'key' ? 'for this API key ' : ''}exceeded`,
       { 'retry-after': String(d.retryAfterSeconds) },
     );
+  }
+
+  /** QUEUE mode / concurrency cap: waits for admission or throws the 429; returns the slot's release. */
+  async function admit(policy: VersionPolicy, group: string, version: EdgeVersion, keyId: string | null): Promise<() => void> {
+    const d = await (admission as AdmissionControl).admit(policy, keyId);
+    if (d.allowed) return d.release;
+    metrics.throttled?.inc({ group, version: version.name });
+    throw new EdgeError(d.code, d.message, { 'retry-after': String(d.retryAfterSeconds) }, 429);
   }
 
   /** Calls the version's runtimes; one retry on another endpoint (or version) if nothing reached a model. */
@@ -307,6 +320,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     ex.capture = version.policy.capture;
     const labels = { group: group.name, version: version.name };
     metrics.inflight.inc(labels);
+    let releaseSlot: (() => void) | undefined;
     try {
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > bodyLimits.maxBytes) {
@@ -316,7 +330,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       const content = scoringContent(req.headers['content-type']);
       // (each stage is awaited only when it applies: no promise per request for an unused one)
       const decision = version.policy.auth ? await authorize(req, group.name, version) : null;
-      if (version.policy.rateLimited && rateLimiter) await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
+      const queued = admission?.applies(group.name, version.name);
+      if (queued) releaseSlot = await admit(queued, group.name, version, decision?.allowed ? decision.keyId : null);
+      else if (version.policy.rateLimited && rateLimiter) await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
       if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
       const raw = await readBody(req, bodyLimits);
       ex.bytesIn = raw.length;
@@ -337,6 +353,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       await fail(res, ex, e);
       if (closeAfter) res.once('finish', () => req.socket.destroy());
     } finally {
+      releaseSlot?.();
       metrics.inflight.dec(labels);
     }
   }
