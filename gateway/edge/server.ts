@@ -27,6 +27,7 @@ import { mlflowErrorBody, readErrorBody } from '../../platform/scoring/errors.ts
 import { stickyValue } from './sticky.ts';
 import { ShadowTraffic } from './shadow.ts';
 import { AdmissionControl } from '../ratelimit/admission.ts';
+import { VersionStats } from './version-stats.ts';
 import type { VersionPolicy } from '../policy/port.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
@@ -85,6 +86,8 @@ export interface EdgeServer {
   server: Server;
   routing: RoutingSource;
   registry: Registry;
+  /** per-version answers over a sliding window (the canary guard reads it) */
+  stats: VersionStats;
   close(): Promise<void>;
 }
 
@@ -121,6 +124,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     drainCapBytes: Math.max(64 * 1024 * 1024, (L.maxBodyBytes ?? 0) * 4),
   };
   const upstreams = new Upstreams({ timeoutMs: L.upstreamTimeoutMs ?? 60_000, connections: L.upstreamConnections ?? 64 });
+  const stats = new VersionStats();
   const shadow = new ShadowTraffic({ upstreams, recorder, registry, log, random, ...(L.shadowInFlight ? { maxInFlight: L.shadowInFlight } : {}) });
 
   let ownClient: XdsRoutingClient | undefined;
@@ -179,6 +183,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     const out = send(res, status, body, ex.requestId, headers, ex.version?.name);
     metrics.requests.inc({ group, version, code: String(status) });
     metrics.duration.observe({ group, version }, (performance.now() - ex.t0) / 1000);
+    if (ex.version) stats.record(group, version, status, performance.now() - ex.t0);
     if (ex.bytesIn > 0) metrics.requestBytes.inc({ group, version }, ex.bytesIn);
     if (out > 0) metrics.responseBytes.inc({ group, version }, out);
   }
@@ -468,6 +473,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     server,
     routing,
     registry,
+    stats,
     async close() {
       unwatch();
       await shadow.drain();
