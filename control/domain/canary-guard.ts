@@ -26,7 +26,9 @@ export interface GuardSettings {
 export type Verdict = { rollback: false; reason: 'too-few-requests' | 'healthy' | 'no-baseline' } | { rollback: true; reason: string };
 
 /** The rule, on its own: is the canary worse than the baseline by more than the margins? */
-export function judgeCanary(s: GuardSettings, canary: VersionWindow, baseline: VersionWindow | undefined): Verdict {
+type Judged = Pick<VersionWindow, 'version' | 'requests' | 'errors' | 'p99Ms'>;
+
+export function judgeCanary(s: GuardSettings, canary: Judged, baseline: Judged | undefined): Verdict {
   if (canary.requests < s.minRequests) return { rollback: false, reason: 'too-few-requests' };
   const canaryErr = canary.errors / canary.requests;
   const baseErr = baseline && baseline.requests > 0 ? baseline.errors / baseline.requests : 0;

@@ -3,7 +3,8 @@
 // autoscaling bounds, and a group's canary guard. Every bad value is refused with
 // BAD_USER_INPUT, the field, and a stable `reason` (tests assert on it).
 import { badInput } from '../../platform/errors.ts';
-import type { Prisma } from '../../platform/db/prisma.ts';
+import type { Prisma, ServiceVersion } from '../../platform/db/prisma.ts';
+import type { AutoscalingSpec } from '../orchestrator/port.ts';
 
 export const LIMITS = {
   /** deeper queues only hide an overload behind minutes of latency */
@@ -105,5 +106,17 @@ export function canaryGuardData(g: CanaryGuardInput): Prisma.ServiceGroupUpdateI
     ...(minRequests !== undefined ? { canaryMinRequests: minRequests } : {}),
     ...(maxErrorRateDelta !== undefined ? { canaryMaxErrorRateDelta: maxErrorRateDelta } : {}),
     ...(maxLatencyP99Ratio !== undefined ? { canaryMaxLatencyP99Ratio: maxLatencyP99Ratio } : {}),
+  };
+}
+
+/** The stored autoscaling columns as the orchestrators read them; null when autoscaling is off. */
+export function autoscalingSpec(v: Pick<ServiceVersion, 'autoscaleMinReplicas' | 'autoscaleMaxReplicas' | 'autoscaleTargetConcurrency' | 'autoscaleTargetQps' | 'autoscaleCooldownSeconds'>): AutoscalingSpec | null {
+  if (v.autoscaleMaxReplicas === null) return null;
+  return {
+    minReplicas: v.autoscaleMinReplicas ?? 0,
+    maxReplicas: v.autoscaleMaxReplicas,
+    targetConcurrency: v.autoscaleTargetConcurrency,
+    targetQps: v.autoscaleTargetQps,
+    cooldownSeconds: v.autoscaleCooldownSeconds,
   };
 }

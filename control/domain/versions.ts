@@ -13,7 +13,7 @@ import { assertDnsLabel, assertText } from './names.ts';
 import { JSON_NULL, type Prisma, type ServiceVersion, type Tx } from '../../platform/db/prisma.ts';
 import { isAtRest } from './status.ts';
 import { refreshGroupStatus, transitionVersion } from './transitions.ts';
-import { autoscalingData, throttleData, type AutoscalingInput, type ThrottleInput } from './release-settings.ts';
+import { autoscalingData, autoscalingSpec, throttleData, type AutoscalingInput, type ThrottleInput } from './release-settings.ts';
 
 export const MAX_VERSIONS_PER_GROUP = 2;
 const MAX_REPLICAS = 64;
@@ -277,7 +277,7 @@ export class ServiceVersions {
     const { secrets, models } = this.deps;
     const spec = await this.spec(version);
     const model = spec.source.kind === 'model' ? await models.resolve(version) : null;
-    return versionDeployment(spec, { model, openSecret: (sealed) => secrets.open(sealed) });
+    return { ...versionDeployment(spec, { model, openSecret: (sealed) => secrets.open(sealed) }), autoscaling: autoscalingSpec(version) };
   }
 
   async start(actor: Actor, id: string): Promise<ServiceVersion> {

@@ -10,6 +10,12 @@ export interface VersionWindow {
   errors: number;
   /** null when no request was answered in the window */
   p99Ms: number | null;
+  /** answers per second over the window */
+  qps: number;
+  /** mean requests in flight over the window (Little's law: summed latency / window) */
+  concurrency: number;
+  /** requests that waited for a scaled-to-zero version to get a replica, in the window */
+  coldStarts: number;
 }
 
 /** The port the canary guard reads (the local edge implements it; an Envoy fleet would feed it from ALS). */
@@ -21,6 +27,8 @@ interface Bucket {
   second: number;
   requests: number;
   errors: number;
+  latencySumMs: number;
+  cold: number;
   latencies: number[];
 }
 
@@ -33,8 +41,7 @@ export class VersionStats implements VersionStatsSource {
 
   constructor(private readonly now: () => number = Date.now, private readonly random: () => number = Math.random) {}
 
-  record(group: string, version: string, status: number, latencyMs: number): void {
-    if (!group || !version) return;
+  private bucket(group: string, version: string): Bucket {
     let versions = this.series.get(group);
     if (!versions) this.series.set(group, (versions = new Map()));
     let buckets = versions.get(version);
@@ -42,11 +49,23 @@ export class VersionStats implements VersionStatsSource {
     const second = Math.floor(this.now() / 1000);
     let b = buckets.at(-1);
     if (!b || b.second !== second) {
-      b = { second, requests: 0, errors: 0, latencies: [] };
+      b = { second, requests: 0, errors: 0, latencySumMs: 0, cold: 0, latencies: [] };
       buckets.push(b);
       while (buckets.length > 0 && (buckets[0] as Bucket).second <= second - MAX_WINDOW_SECONDS) buckets.shift();
     }
+    return b;
+  }
+
+  /** A request is waiting for a scaled-to-zero version's first replica (the autoscaler's cue). */
+  coldStart(group: string, version: string): void {
+    if (group && version) this.bucket(group, version).cold++;
+  }
+
+  record(group: string, version: string, status: number, latencyMs: number): void {
+    if (!group || !version) return;
+    const b = this.bucket(group, version);
     b.requests++;
+    b.latencySumMs += latencyMs;
     if (status >= 500) b.errors++;
     if (b.latencies.length < SAMPLES) b.latencies.push(latencyMs);
     else {
@@ -56,20 +75,33 @@ export class VersionStats implements VersionStatsSource {
   }
 
   window(group: string, seconds: number): VersionWindow[] {
-    const from = Math.floor(this.now() / 1000) - Math.min(seconds, MAX_WINDOW_SECONDS);
+    const span = Math.max(1, Math.min(seconds, MAX_WINDOW_SECONDS));
+    const from = Math.floor(this.now() / 1000) - span;
     const out: VersionWindow[] = [];
     for (const [version, buckets] of this.series.get(group) ?? []) {
       let requests = 0;
       let errors = 0;
+      let latencySumMs = 0;
+      let coldStarts = 0;
       const lat: number[] = [];
       for (const b of buckets) {
         if (b.second <= from) continue;
         requests += b.requests;
         errors += b.errors;
+        latencySumMs += b.latencySumMs;
+        coldStarts += b.cold;
         lat.push(...b.latencies);
       }
       lat.sort((a, b) => a - b);
-      out.push({ version, requests, errors, p99Ms: lat.length ? (lat[Math.min(lat.length - 1, Math.ceil(lat.length * 0.99) - 1)] as number) : null });
+      out.push({
+        version,
+        requests,
+        errors,
+        p99Ms: lat.length ? (lat[Math.min(lat.length - 1, Math.ceil(lat.length * 0.99) - 1)] as number) : null,
+        qps: requests / span,
+        concurrency: latencySumMs / (span * 1000),
+        coldStarts,
+      });
     }
     return out;
   }
