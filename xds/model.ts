@@ -20,6 +20,8 @@ export interface DataPlaneVersion {
   qpsLimit: number | null;
   inferenceTable: { enabled: boolean; sampleRate: number; maxBodyBytes: number };
   endpoints: DataPlaneEndpoint[];
+  /** autoscaled with min 0 replicas: with no endpoint, a request waits for the first replica */
+  scaleToZero?: boolean;
 }
 
 export interface DataPlaneGroup {

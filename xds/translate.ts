@@ -227,7 +227,7 @@ const sluiceMetadata = (data: SluiceClusterMetadata | SluiceRouteMetadata): Meta
 });
 
 export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): SluiceClusterMetadata {
-  return { group: group.name, version: v.name };
+  return { group: group.name, version: v.name, scale_to_zero: v.scaleToZero ? true : undefined };
 }
 
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */

@@ -24,6 +24,7 @@ export async function loadDataPlaneModel(prisma: PrismaClient): Promise<DataPlan
       authEnabled: v.authEnabled,
       qpsLimit: v.qpsLimit,
       inferenceTable: { enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes },
+      ...(v.autoscaleMaxReplicas !== null && v.autoscaleMinReplicas === 0 ? { scaleToZero: true } : {}),
       endpoints: v.instances
         .filter((i) => i.host && i.port)
         .map((i) => ({ instance: i.name, host: i.host!, port: i.port!, healthy: i.state === 'RUNNING' })),

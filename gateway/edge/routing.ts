@@ -23,7 +23,7 @@ import type { Any__Output } from '../../proto/generated/google/protobuf/Any.ts';
 import type { Duration__Output } from '../../proto/generated/google/protobuf/Duration.ts';
 import type { ExtAuthzPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
 import type { ExtProcPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
-import { EDGE_LISTENER, FILTER, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
+import { EDGE_LISTENER, FILTER, METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
 
 export { EDGE_LISTENER, PIN_HEADER };
 
@@ -63,6 +63,8 @@ export interface EdgeVersion {
   /** upstream request timeout from the route; 0 = none set */
   readonly timeoutMs: number;
   readonly endpoints: readonly EdgeEndpoint[];
+  /** the cluster says the version scales to zero: with no endpoint, wait for one (cold start) */
+  readonly scaleToZero?: boolean;
 }
 
 export interface WeightedVersion {
@@ -401,6 +403,8 @@ export interface EdgeCluster {
   /** the EDS resource name carrying its endpoints */
   readonly edsName: string;
   readonly connectTimeoutMs: number;
+  /** filter_metadata.sluice.scale_to_zero */
+  readonly scaleToZero?: boolean;
 }
 
 export function parseCluster(c: Cluster__Output): EdgeCluster {
@@ -410,7 +414,8 @@ export function parseCluster(c: Cluster__Output): EdgeCluster {
   const eds = c.eds_cluster_config;
   if (!eds) throw bad(`cluster ${name}: no eds_cluster_config`);
   if (!usesAds(eds.eds_config)) throw bad(`cluster ${name}: EDS must come over ADS`);
-  return Object.freeze({ name, edsName: eds.service_name || name, connectTimeoutMs: durationMs(c.connect_timeout) });
+  const scaleToZero = c.metadata?.filter_metadata?.[METADATA_NAMESPACE]?.fields?.scale_to_zero?.boolValue === true;
+  return Object.freeze({ name, edsName: eds.service_name || name, connectTimeoutMs: durationMs(c.connect_timeout), ...(scaleToZero ? { scaleToZero } : {}) });
 }
 
 // Envoy routes to HEALTHY and UNKNOWN (never health-checked) hosts; DEGRADED only when
@@ -464,6 +469,7 @@ export function buildRoutingTable(inputs: RoutingInputs): RoutingTable {
       policy: Object.freeze({ auth: t.overrides.auth ?? true, rateLimited: t.rateLimited, capture: t.overrides.capture ?? true }),
       timeoutMs: t.timeoutMs,
       endpoints: Object.freeze([...endpoints]),
+      ...(cluster?.scaleToZero ? { scaleToZero: true } : {}),
     });
   };
   const groups = new Map<string, EdgeGroup>();

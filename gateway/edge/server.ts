@@ -28,6 +28,7 @@ import { stickyValue } from './sticky.ts';
 import { ShadowTraffic } from './shadow.ts';
 import { AdmissionControl } from '../ratelimit/admission.ts';
 import { VersionStats } from './version-stats.ts';
+import { waitForEndpoint } from './cold-start.ts';
 import type { VersionPolicy } from '../policy/port.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
@@ -56,6 +57,8 @@ export interface EdgeLimits {
   upstreamConnections?: number;
   /** mirrored copies in flight at most; more are dropped and counted (default 64) */
   shadowInFlight?: number;
+  /** how long a request waits for a scaled-to-zero version's first replica (default 60 s) */
+  coldStartTimeoutMs?: number;
   /** idle keep-alive for client connections (default 65 s) */
   keepAliveTimeoutMs?: number;
 }
@@ -320,7 +323,17 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     const sticky = group.stickyHeader === null ? undefined : stickyValue(req.headers[group.stickyHeader]);
     const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random, undefined, sticky);
     if (pick.kind === 'answer') return fail(res, ex, new EdgeError(pick.answer.code, pick.answer.message, undefined, pick.answer.status));
-    const version = pick.version;
+    let version = pick.version;
+    if (version.endpoints.length === 0 && version.scaleToZero) {
+      // scaled to zero: this request is the autoscaler's cue, and waits for the first replica
+      stats.coldStart(group.name, version.name);
+      const woken = await waitForEndpoint(routing, group.name, version.name, L.coldStartTimeoutMs ?? 60_000);
+      if (!woken) {
+        ex.version = version;
+        return fail(res, ex, new EdgeError('NO_HEALTHY_ENDPOINT', `version ${version.name} is scaled to zero and no replica came up in time`, { 'retry-after': '5' }));
+      }
+      version = woken.version;
+    }
     ex.version = version;
     ex.capture = version.policy.capture;
     const labels = { group: group.name, version: version.name };

@@ -10,6 +10,8 @@ import { defaultManifestOptions, orderedObjects, renderManifests } from '../../c
 import type { VersionDeployment } from '../../control/orchestrator/port.ts';
 import { VersionStats } from '../../gateway/edge/version-stats.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
+import type { DataPlaneModel } from '../../xds/model.ts';
+import { dpVersion, post, row, sleep, startFakeRuntime, startStack, type FakeRuntime, type Stack } from '../edge/helpers.ts';
 
 const SPEC = { minReplicas: 1, maxReplicas: 3, targetConcurrency: 2, targetQps: null, cooldownSeconds: 60 };
 
@@ -122,5 +124,46 @@ describe('Kubernetes: a HorizontalPodAutoscaler instead of Sluice scaling', () =
     expect(orderedObjects(m).at(-1)?.kind).toBe('HorizontalPodAutoscaler');
     const fixed = renderManifests({ ...d, autoscaling: null }, defaultManifestOptions());
     expect([fixed.deployment.spec?.replicas, fixed.autoscaler]).toEqual([2, null]);
+  });
+});
+
+describe('scale to zero through the real edge', () => {
+  let rt: FakeRuntime;
+  let stack: Stack;
+  const zero = (ports: number[]): DataPlaneModel => ({
+    groups: [{ groupId: 'gid-zero', name: 'zero', versions: [{ ...dpVersion({ name: 'v1', weight: 100, ports }), scaleToZero: true }] }],
+  });
+
+  beforeAll(async () => {
+    rt = await startFakeRuntime('v1');
+    stack = await startStack(zero([]), { limits: { coldStartTimeoutMs: 20_000 } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await rt?.close();
+  });
+
+  it('the first request waits (counted as a cold start) until a replica is up, then is answered', async () => {
+    const pending = post(`${stack.url}/services/zero/predict`, row());
+    const deadline = Date.now() + 5000;
+    while ((stack.edge.stats.window('zero', 60).find((w) => w.version === 'v1')?.coldStarts ?? 0) < 1) {
+      if (Date.now() > deadline) throw new Error('no cold start counted');
+      await sleep(10);
+    }
+    // the autoscaler's part: a replica comes up and reaches the edge over xDS
+    await stack.setModel(zero([rt.port]));
+    const r = await pending;
+    expect([r.status, r.json.version]).toEqual([200, 'v1']);
+  });
+
+  it('without a replica in time: 503 NO_HEALTHY_ENDPOINT with Retry-After', async () => {
+    await stack.setModel(zero([]));
+    const other = await startStack(zero([]), { limits: { coldStartTimeoutMs: 50 } });
+    try {
+      const r = await post(`${other.url}/services/zero/predict`, row());
+      expect([r.status, (r.json.error as { code: string }).code, r.headers['retry-after']]).toEqual([503, 'NO_HEALTHY_ENDPOINT', '5']);
+    } finally {
+      await other.close();
+    }
   });
 });
