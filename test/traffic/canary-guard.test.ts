@@ -1,11 +1,14 @@
 // The canary guard, specified: the rule on its own, and the evaluator against a real control
-// plane — a v2 that answers 500 for half its requests (as the edge's per-version window
-// counts them) is rolled back to 0% through the normal traffic path, with a WARNING event;
+// plane — a v2 that answers 500 for half its requests through the real edge (whose
+// per-version window the guard reads) is rolled back to 0% through the normal traffic path, with a WARNING event;
 // a healthy canary, or one with too few requests, or a group whose guard is off, is left.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CanaryGuard, judgeCanary } from '../../control/domain/canary-guard.ts';
 import { VersionStats } from '../../gateway/edge/version-stats.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
+import { createServer } from 'node:http';
+import type { DataPlaneModel } from '../../xds/model.ts';
+import { dpVersion, post, row, startFakeRuntime, startStack } from '../edge/helpers.ts';
 
 const S = { maxErrorRateDelta: 0.1, maxLatencyP99Ratio: 2, minRequests: 20 };
 
@@ -62,15 +65,39 @@ describe('canary guard against the control plane', () => {
   });
 
   it('a v2 answering 500 for half its requests goes to 0%, with a CanaryRolledBack event; the unguarded group is left alone', async () => {
-    const stats = new VersionStats();
-    const guard = new CanaryGuard({ deps: cp.plane.domain.deps, traffic: cp.plane.domain.traffic, stats });
-    for (const g of ['guarded', 'unguarded']) {
-      for (let i = 0; i < 80; i++) stats.record(g, 'v1', 200, 5);
-      for (let i = 0; i < 10; i++) stats.record(g, 'v2', i % 2 ? 200 : 500, 5);
-    }
-    // not enough canary requests yet
-    expect(await guard.evaluate()).toEqual([]);
-    for (const g of ['guarded', 'unguarded']) for (let i = 0; i < 30; i++) stats.record(g, 'v2', i % 2 ? 200 : 500, 5);
+    // the edge measures: v1 healthy, v2 failing every other request, 80/20 at the edge too
+    let n = 0;
+    const flaky = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const fail = n++ % 2 === 0;
+        const body = fail ? '{"error":{"code":"INTERNAL","message":"boom"}}' : '{"predictions":["v2"]}';
+        res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json' }).end(body);
+      });
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    const v1 = await startFakeRuntime('v1');
+    const flakyPort = (flaky.address() as { port: number }).port;
+    const edgeModel: DataPlaneModel = {
+      groups: ['guarded', 'unguarded'].map((name) => ({
+        groupId: `gid-${name}`,
+        name,
+        versions: [dpVersion({ name: 'v1', weight: 80, ports: [v1.port] }), dpVersion({ name: 'v2', weight: 20, ports: [flakyPort] })],
+      })),
+    };
+    const stack = await startStack(edgeModel);
+    try {
+      const guard = new CanaryGuard({ deps: cp.plane.domain.deps, traffic: cp.plane.domain.traffic, stats: stack.edge.stats });
+      const send = async (group: string, count: number) => {
+        for (let i = 0; i < count; i++) await post(`${stack.url}/services/${group}/predict`, row(), { 'x-sluice-version': i % 5 === 0 ? 'v2' : 'v1' });
+      };
+      await send('guarded', 50);
+      await send('unguarded', 50);
+      // 10 canary requests so far: fewer than minRequests (20), nothing happens yet
+      expect(await guard.evaluate()).toEqual([]);
+      await send('guarded', 100);
+      await send('unguarded', 100);
+      expect(stack.edge.stats.window('guarded', 60).find((w) => w.version === 'v2')).toMatchObject({ requests: 30, errors: 15 });
     const done = await guard.evaluate();
     expect(done).toEqual([expect.objectContaining({ group: 'guarded', version: 'v2' })]);
     const versions = await cp.db.prisma.serviceVersion.findMany({ where: { groupId: { in: [ids.guarded!, ids.unguarded!] } }, include: { group: true } });
@@ -83,5 +110,10 @@ describe('canary guard against the control plane', () => {
     expect(audit).not.toBeNull();
     // nothing left to judge: one version holds all traffic
     expect(await guard.evaluate()).toEqual([]);
+    } finally {
+      await stack.close();
+      await v1.close();
+      await new Promise((r) => flaky.close(r));
+    }
   });
 });
