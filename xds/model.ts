@@ -22,6 +22,10 @@ export interface DataPlaneVersion {
   endpoints: DataPlaneEndpoint[];
   /** autoscaled with min 0 replicas: with no endpoint, a request waits for the first replica */
   scaleToZero?: boolean;
+  /** requests in flight at most (the version's throttle); null/absent = no cap */
+  maxConcurrency?: number | null;
+  /** QUEUE throttle mode: requests that may wait for a slot; null/absent = REJECT mode */
+  queueDepth?: number | null;
 }
 
 export interface DataPlaneGroup {

@@ -665,6 +665,7 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
     eds_cluster_config: { eds_config: ADS, service_name: name },
     connect_timeout: { seconds: 2 },
     lb_policy: s.stickyHeader ? 'RING_HASH' : 'ROUND_ROBIN',
+    ...concurrencyLimit(v),
     // model runtimes speak HTTP/1.1, and HTTP/2 for gRPC
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(ENVOY_TYPES.httpProtocolOptions, http1),
@@ -686,6 +687,30 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
       interval: { seconds: 5 },
       base_ejection_time: { seconds: 30 },
       max_ejection_percent: { value: 50 },
+    },
+  };
+}
+
+/**
+ * A version's max concurrency on Envoy: the cluster's circuit breaker. Over HTTP/1.1 a
+ * connection carries one request, over HTTP/2 (gRPC) many, so connections and requests
+ * are both capped; in
+ * QUEUE mode up to `queueDepth` requests wait for a connection (bounded by the route
+ * timeout), in REJECT mode one at most. Past that Envoy answers 503 with
+ * `x-envoy-overloaded` (the local edge answers 429 CONCURRENCY_LIMIT).
+ */
+function concurrencyLimit(v: DataPlaneVersion): Pick<Cluster, 'circuit_breakers'> {
+  if (!v.maxConcurrency) return {};
+  return {
+    circuit_breakers: {
+      thresholds: [
+        {
+          priority: 'DEFAULT',
+          max_connections: { value: v.maxConcurrency },
+          max_requests: { value: v.maxConcurrency },
+          max_pending_requests: { value: v.queueDepth ?? 1 },
+        },
+      ],
     },
   };
 }

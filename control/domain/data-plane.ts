@@ -25,6 +25,7 @@ export async function loadDataPlaneModel(prisma: PrismaClient): Promise<DataPlan
       qpsLimit: v.qpsLimit,
       inferenceTable: { enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes },
       ...(v.autoscaleMaxReplicas !== null && v.autoscaleMinReplicas === 0 ? { scaleToZero: true } : {}),
+      ...(v.maxConcurrency !== null ? { maxConcurrency: v.maxConcurrency, queueDepth: v.throttleMode === 'QUEUE' ? v.queueDepth : null } : {}),
       endpoints: v.instances
         .filter((i) => i.host && i.port)
         .map((i) => ({ instance: i.name, host: i.host!, port: i.port!, healthy: i.state === 'RUNNING' })),

@@ -6,7 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataPlaneModel } from '../../xds/model.ts';
 import type { VersionPolicy } from '../../gateway/policy/port.ts';
-import { dpVersion, post, row, startFakeRuntime, startStack, type FakeRuntime, type Stack } from '../edge/helpers.ts';
+import { SETTINGS, dpVersion, post, row, startFakeRuntime, startStack, type FakeRuntime, type Stack } from '../edge/helpers.ts';
+import { translate } from '../../xds/translate.ts';
+import { unpackAny } from '../../proto/envoy.ts';
+import type { Cluster__Output } from '../../proto/generated/envoy/config/cluster/v3/Cluster.ts';
 
 const group = (name: string, port: number, qps: number | null): DataPlaneModel['groups'][number] => ({
   groupId: `gid-${name}`,
@@ -78,5 +81,22 @@ describe('throttle modes at the edge', () => {
   it('max concurrency 2 in QUEUE mode: 6 at once are all answered, two at a time', async () => {
     const { by } = await burst('capq', 6);
     expect(by).toEqual({ 200: 6 });
+  });
+});
+
+describe('throttle on Envoy', () => {
+  it('max concurrency becomes the version cluster’s circuit breaker; QUEUE lets queueDepth wait for a connection', () => {
+    const v = (over: Partial<DataPlaneModel['groups'][number]['versions'][number]>) => ({ ...dpVersion({ name: 'v1', weight: 100, ports: [1001] }), ...over });
+    const cluster = (over: Parameters<typeof v>[0]) => {
+      const res = translate({ groups: [{ groupId: 'g', name: 'wine', versions: [v(over)] }] }, SETTINGS);
+      return unpackAny<Cluster__Output>(res.clusters[0]!.resource);
+    };
+    expect(cluster({}).circuit_breakers).toBeUndefined();
+    expect(cluster({ maxConcurrency: 8 }).circuit_breakers?.thresholds?.[0]).toMatchObject({
+      max_connections: { value: 8 },
+      max_requests: { value: 8 },
+      max_pending_requests: { value: 1 },
+    });
+    expect(cluster({ maxConcurrency: 8, queueDepth: 20 }).circuit_breakers?.thresholds?.[0]?.max_pending_requests).toEqual({ value: 20 });
   });
 });
