@@ -697,7 +697,7 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
  * are both capped; in
  * QUEUE mode up to `queueDepth` requests wait for a connection (bounded by the route
  * timeout), in REJECT mode one at most. Past that Envoy answers 503 with
- * `x-envoy-overloaded` (the local edge answers 429 CONCURRENCY_LIMIT).
+ * `x-envoy-overloaded` (the local edge answers 429 REQUEST_LIMIT_EXCEEDED).
  */
 function concurrencyLimit(v: DataPlaneVersion): Pick<Cluster, 'circuit_breakers'> {
   if (!v.maxConcurrency) return {};

@@ -161,7 +161,8 @@ describe('scale to zero through the real edge', () => {
     const other = await startStack(zero([]), { limits: { coldStartTimeoutMs: 50 } });
     try {
       const r = await post(`${other.url}/services/zero/predict`, row());
-      expect([r.status, (r.json.error as { code: string }).code, r.headers['retry-after']]).toEqual([503, 'NO_HEALTHY_ENDPOINT', '5']);
+      expect([r.status, r.json.error_code, r.headers['retry-after']]).toEqual([503, 'TEMPORARILY_UNAVAILABLE', '5']);
+      expect(String(r.json.message)).toMatch(/scaled to zero/);
     } finally {
       await other.close();
     }

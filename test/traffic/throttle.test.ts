@@ -62,7 +62,7 @@ describe('throttle modes at the edge', () => {
     expect(by[429]).toBeGreaterThan(0);
     expect(by[200]).toBeGreaterThanOrEqual(25);
     const refused = replies.find((r) => r.status === 429)!;
-    expect(refused.json.error).toMatchObject({ code: 'THROTTLED' });
+    expect(refused.json.error_code).toBe('REQUEST_LIMIT_EXCEEDED');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
@@ -72,10 +72,12 @@ describe('throttle modes at the edge', () => {
     expect(by[200]).toBeLessThanOrEqual(6);
   });
 
-  it('max concurrency 2 in REJECT mode: 6 at once → 2 answered, 4 refused CONCURRENCY_LIMIT', async () => {
+  it('max concurrency 2 in REJECT mode: 6 at once → 2 answered, 4 refused (429, in flight at the limit)', async () => {
     const { by, replies } = await burst('capped', 6);
     expect(by).toEqual({ 200: 2, 429: 4 });
-    expect(replies.find((r) => r.status === 429)!.json.error).toMatchObject({ code: 'CONCURRENCY_LIMIT' });
+    const refused = replies.find((r) => r.status === 429)!;
+    expect([refused.json.error_code, refused.headers['retry-after']]).toEqual(['REQUEST_LIMIT_EXCEEDED', '1']);
+    expect(String(refused.json.message)).toMatch(/2 requests in flight/);
   });
 
   it('max concurrency 2 in QUEUE mode: 6 at once are all answered, two at a time', async () => {
