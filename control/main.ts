@@ -45,6 +45,8 @@ import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
 import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
 import { InferenceScheduler } from './inference/scheduler.ts';
 import { configureDuck } from './inference/duck.ts';
+import { CanaryGuard } from './domain/canary-guard.ts';
+import { Autoscaler } from './orchestrator/autoscaler.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -259,6 +261,14 @@ export async function main(env: Record<string, string | undefined> = process.env
     ? new LogDelivery({ store: logStore, objects: store, prisma, onError: (versionId, error) => logger.warn({ versionId, err: error }, 'log delivery failed; retrying') })
     : null;
   delivery?.start();
+  // releases that protect themselves: canary rollback and (where Sluice runs the replicas) autoscaling, from the edge's per-version counts
+  const guard = new CanaryGuard({
+    deps: plane.domain.deps,
+    traffic: plane.domain.traffic,
+    stats: edge.stats,
+    onRollback: (r) => logger.warn(r, 'canary rolled back'),
+  }).start();
+  const autoscaler = orchestrator.kind === 'kubernetes' ? null : new Autoscaler({ deps: plane.domain.deps, versions: plane.domain.versions, stats: edge.stats }).start();
 
   // bring back what was running before a restart, and clean up what was left behind
   const wanted = await wantedDeployments(plane);
@@ -329,6 +339,8 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('log search', () => logSearcher.close());
     await step('log delivery', () => delivery?.stop());
     await step('inference scheduler', async () => { await inferenceScheduler?.close(); await plane.inference?.close(); });
+    await step('canary guard', () => guard.close());
+    await step('autoscaler', () => autoscaler?.close());
     await step('edge', () => edge.close());
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);

@@ -121,8 +121,26 @@ function loadRoot(): protobuf.Root {
     return target;
   };
   root.loadSync([...ENVOY_PROTO_FILES], { keepCase: true });
+  addNewerEnvoyFields(root);
   root.resolveAll();
   return root;
+}
+
+/**
+ * Fields of Envoy's API newer than the protos vendored in @grpc/grpc-js-xds, added by hand
+ * (name, number and type exactly as in envoyproxy/envoy's api/). Older readers skip them as
+ * unknown fields, as protobuf intends.
+ *
+ * - `WeightedCluster.use_hash_policy = 5` (google.protobuf.BoolValue, in the
+ *   `random_value_specifier` oneof; Envoy ≥ 1.36): the route's hash_policy picks the
+ *   weighted cluster, so a caller's header value keeps them on one version (sticky A/B).
+ */
+function addNewerEnvoyFields(root: protobuf.Root): void {
+  const wc = root.lookupType('envoy.config.route.v3.WeightedCluster');
+  if (wc.fields.use_hash_policy) return;
+  const field = new protobuf.Field('use_hash_policy', 5, 'google.protobuf.BoolValue');
+  wc.add(field);
+  wc.oneofs?.random_value_specifier?.add(field);
 }
 
 /**

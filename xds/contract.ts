@@ -111,6 +111,8 @@ export const EXT_PROC_ATTRIBUTES = ['xds.cluster_name', 'xds.route_metadata'] as
 export interface SluiceClusterMetadata {
   group: string;
   version: string;
+  /** present (true) when the version may scale to zero: a data plane holds a request until a replica is up */
+  scale_to_zero?: boolean;
 }
 /** `filter_metadata.sluice` of a route to a version: the pin routes name the version too. */
 export interface SluiceRouteMetadata {

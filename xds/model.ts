@@ -20,12 +20,26 @@ export interface DataPlaneVersion {
   qpsLimit: number | null;
   inferenceTable: { enabled: boolean; sampleRate: number; maxBodyBytes: number };
   endpoints: DataPlaneEndpoint[];
+  /** autoscaled with min 0 replicas: with no endpoint, a request waits for the first replica */
+  scaleToZero?: boolean;
+  /** requests in flight at most (the version's throttle); null/absent = no cap */
+  maxConcurrency?: number | null;
+  /** QUEUE throttle mode: requests that may wait for a slot; null/absent = REJECT mode */
+  queueDepth?: number | null;
 }
 
 export interface DataPlaneGroup {
   groupId: string;
   name: string; // DNS-1123 label; the route is /services/{name}/predict
   versions: DataPlaneVersion[]; // running versions only
+  /** shadow traffic: a copy of `percent` % of requests to this running version (answered by nobody) */
+  mirror?: DataPlaneMirror | null;
+}
+
+export interface DataPlaneMirror {
+  version: string;
+  /** 1..100 */
+  percent: number;
 }
 
 export interface DataPlaneModel {

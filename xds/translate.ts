@@ -23,6 +23,7 @@ import { ENVOY_TYPES, TYPE_URL, encode, packAny, type PackedAny, type XdsTypeUrl
 import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
 import type { Route } from '../proto/generated/envoy/config/route/v3/Route.ts';
+import type { _envoy_config_route_v3_RouteAction_RequestMirrorPolicy as RequestMirrorPolicy } from '../proto/generated/envoy/config/route/v3/RouteAction.ts';
 import type { RateLimit, _envoy_config_route_v3_RateLimit_Action as RateLimitAction } from '../proto/generated/envoy/config/route/v3/RateLimit.ts';
 import type { _envoy_config_route_v3_WeightedCluster_ClusterWeight as ClusterWeight } from '../proto/generated/envoy/config/route/v3/WeightedCluster.ts';
 import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
@@ -149,6 +150,10 @@ function validate(model: DataPlaneModel, settings: DataPlaneSettings): void {
     if (!DNS_LABEL.test(g.name)) throw bad(`group name ${JSON.stringify(g.name)} is not a DNS-1123 label`);
     if (groups.has(g.name)) throw bad(`group ${g.name} appears twice`);
     groups.add(g.name);
+    if (g.mirror) {
+      if (!g.versions.some((v) => v.name === g.mirror?.version)) throw bad(`mirror of ${g.name} names ${g.mirror.version}, not a running version of the group`);
+      if (!Number.isInteger(g.mirror.percent) || g.mirror.percent < 1 || g.mirror.percent > 100) throw bad(`mirror percent of ${g.name} must be 1..100`);
+    }
     const versions = new Set<string>();
     for (const v of g.versions) {
       if (!DNS_LABEL.test(v.name)) throw bad(`version name ${JSON.stringify(v.name)} is not a DNS-1123 label`);
@@ -224,7 +229,7 @@ const sluiceMetadata = (data: SluiceClusterMetadata | SluiceRouteMetadata): Meta
 });
 
 export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): SluiceClusterMetadata {
-  return { group: group.name, version: v.name };
+  return { group: group.name, version: v.name, scale_to_zero: v.scaleToZero ? true : undefined };
 }
 
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
@@ -339,6 +344,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
         timeout: ROUTE_TIMEOUT,
         rate_limits: pinRateLimits(group, v),
         hash_policy: hashPolicy,
+        request_mirror_policies: group.mirror?.version === v.name ? [] : mirrorPolicies(group),
       },
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
       typed_per_filter_config: filterConfig.get(v.name),
@@ -369,6 +375,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
     metadata: sluiceMetadata({ group: group.name }),
     route: {
       weighted_clusters: {
+        ...stickyVersionChoice(s),
         clusters: weighted.map(
           (v): ClusterWeight => ({
             name: clusterName(group.name, v.name),
@@ -384,9 +391,40 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
       timeout: ROUTE_TIMEOUT,
       rate_limits: splitRateLimits(group, weighted),
       hash_policy: hashPolicy,
+      request_mirror_policies: mirrorPolicies(group),
     },
   });
   return routes;
+}
+
+/**
+ * Shadow traffic: Envoy's router sends a copy of `percent` % of the route's requests to the
+ * mirror version's cluster and drops its answer (fire and forget; the live answer never
+ * waits on it). The copy's Host gets Envoy's `-shadow` suffix.
+ */
+function mirrorPolicies(group: DataPlaneGroup): RequestMirrorPolicy[] {
+  if (!group.mirror) return [];
+  return [
+    {
+      cluster: clusterName(group.name, group.mirror.version),
+      runtime_fraction: { default_value: { numerator: group.mirror.percent, denominator: 'HUNDRED' } },
+    },
+  ];
+}
+
+/**
+ * Sticky A/B (SLUICE_STICKY_HEADER): the weighted split picks the version from the route's
+ * hash_policy (the sticky header) instead of a random number — Envoy's
+ * `WeightedCluster.use_hash_policy` (Envoy >= 1.36): xxHash64(header value) mod the total
+ * weight, over the clusters in order. Clusters are sorted by version name and the shares
+ * total 100, so a caller's slot stays put while the weights do, and moving weight from
+ * one version to the next moves only the callers whose slot changes hands. A request
+ * without the header is split at random. The local edge reads this same field back and
+ * computes the same hash (gateway/edge/sticky.ts): a caller lands on the same version
+ * through any edge or Envoy, before and after restarts.
+ */
+function stickyVersionChoice(s: DataPlaneSettings): { use_hash_policy?: { value: boolean } } {
+  return s.stickyHeader ? { use_hash_policy: { value: true } } : {};
 }
 
 /**
@@ -589,7 +627,9 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
       match: { prefix: '/' },
       metadata: sluiceMetadata({ group: group.name }),
       route: {
+        // proxyless gRPC clients (grpc-js-xds 1.14) ignore use_hash_policy and pick at random
         weighted_clusters: {
+          ...stickyVersionChoice(s),
           clusters: weighted.map((v) => ({
             name: clusterName(group.name, v.name),
             weight: { value: weights.get(v.name) ?? 0 },
@@ -627,6 +667,7 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
     eds_cluster_config: { eds_config: ADS, service_name: name },
     connect_timeout: { seconds: 2 },
     lb_policy: s.stickyHeader ? 'RING_HASH' : 'ROUND_ROBIN',
+    ...concurrencyLimit(v),
     // model runtimes speak HTTP/1.1, and HTTP/2 for gRPC
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(ENVOY_TYPES.httpProtocolOptions, http1),
@@ -648,6 +689,30 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
       interval: { seconds: 5 },
       base_ejection_time: { seconds: 30 },
       max_ejection_percent: { value: 50 },
+    },
+  };
+}
+
+/**
+ * A version's max concurrency on Envoy: the cluster's circuit breaker. Over HTTP/1.1 a
+ * connection carries one request, over HTTP/2 (gRPC) many, so connections and requests
+ * are both capped; in
+ * QUEUE mode up to `queueDepth` requests wait for a connection (bounded by the route
+ * timeout), in REJECT mode one at most. Past that Envoy answers 503 with
+ * `x-envoy-overloaded` (the local edge answers 429 REQUEST_LIMIT_EXCEEDED).
+ */
+function concurrencyLimit(v: DataPlaneVersion): Pick<Cluster, 'circuit_breakers'> {
+  if (!v.maxConcurrency) return {};
+  return {
+    circuit_breakers: {
+      thresholds: [
+        {
+          priority: 'DEFAULT',
+          max_connections: { value: v.maxConcurrency },
+          max_requests: { value: v.maxConcurrency },
+          max_pending_requests: { value: v.queueDepth ?? 1 },
+        },
+      ],
     },
   };
 }

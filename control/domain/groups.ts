@@ -9,6 +9,7 @@ import { assertDnsLabel, assertText } from './names.ts';
 import type { ServiceGroup } from '../../platform/db/prisma.ts';
 import { isAtRest } from './status.ts';
 import type { ServiceVersions } from './versions.ts';
+import { canaryGuardData, type CanaryGuardInput } from './release-settings.ts';
 
 export const DEFAULT_PROJECT = 'default';
 
@@ -22,6 +23,8 @@ export interface CreateGroupInput {
 export interface UpdateGroupInput {
   description?: string | null;
   type?: 'MODEL_SERVICE' | 'ML_SERVICE' | null;
+  /** automatic canary rollback (canary-guard.ts) */
+  canaryGuard?: CanaryGuardInput | null;
 }
 
 export class ServiceGroups {
@@ -79,6 +82,7 @@ export class ServiceGroups {
         data: {
           ...(input.description != null ? { description: assertText(input.description, 'description', 2000) } : {}),
           ...(input.type != null ? { type: input.type } : {}),
+          ...(input.canaryGuard ? canaryGuardData(input.canaryGuard) : {}),
         },
       });
       await audit(tx, actor, 'updateServiceGroup', 'ServiceGroup', id, before, after, now());

@@ -12,6 +12,24 @@ export interface TrafficAllocationInput {
   percent: number;
 }
 
+/** Shadow traffic: a copy of `percent` % of requests goes to `versionId`, whose answers reach nobody. */
+export interface MirrorInput {
+  versionId: string;
+  percent: number;
+}
+
+/**
+ * The mirror setting checked on its own (before the database): percent is a whole number
+ * from 0 to 100, 0 meaning off (CONTRACT). Returns null when mirroring is off.
+ */
+export function checkMirrorInput(mirror: MirrorInput | null | undefined): MirrorInput | null {
+  if (!mirror) return null;
+  if (!Number.isInteger(mirror.percent) || mirror.percent < 0 || mirror.percent > 100) {
+    throw badInput(`mirror percent must be an integer from 0 to 100 (0 turns mirroring off); got ${mirror.percent}`, { field: 'mirror.percent', reason: 'MIRROR_PERCENT_OUT_OF_RANGE' });
+  }
+  return mirror.percent === 0 ? null : mirror;
+}
+
 export class Traffic {
   private readonly changes: ChangeFeed;
 
@@ -19,7 +37,13 @@ export class Traffic {
     this.changes = new ChangeFeed(deps.pubsub);
   }
 
-  async set(actor: Actor, groupId: string, allocations: TrafficAllocationInput[]): Promise<ServiceGroup> {
+  /**
+   * Sets the split and (when `mirror` is given: undefined leaves it as it is) the shadow
+   * copy. A mirror goes to a running version of this group that takes no live share:
+   * mirroring to a version that answers live traffic would double its requests.
+   */
+  async set(actor: Actor, groupId: string, allocations: TrafficAllocationInput[], mirror?: MirrorInput | null): Promise<ServiceGroup> {
+    const mirrorOn = mirror === undefined ? undefined : checkMirrorInput(mirror);
     const seen = new Set<string>();
     for (const a of allocations) {
       if (!Number.isInteger(a.percent) || a.percent < 0 || a.percent > 100) {
@@ -48,14 +72,33 @@ export class Traffic {
       if (missing.length > 0) {
         throw badInput(`every running version needs a share; missing: ${missing.map((v) => v.name).join(', ')}`, { field: 'allocations' });
       }
+      if (mirrorOn) {
+        const target = before.versions.find((v) => v.id === mirrorOn.versionId);
+        if (!target) {
+          throw badInput(`mirror version ${mirrorOn.versionId} is not in service group "${before.name}"`, { field: 'mirror.versionId', reason: 'MIRROR_VERSION_NOT_IN_GROUP' });
+        }
+        if (target.status !== 'RUNNING') {
+          throw badInput(`mirror version "${target.name}" is ${target.status}; only a running version can take shadow traffic`, { field: 'mirror.versionId', reason: 'MIRROR_VERSION_NOT_RUNNING' });
+        }
+        const live = allocations.find((a) => a.versionId === target.id)?.percent ?? 0;
+        if (live > 0) {
+          throw badInput(`version "${target.name}" takes ${live}% of live traffic; a mirror must go to a version with a 0% share`, { field: 'mirror.versionId', reason: 'MIRROR_TO_LIVE_VERSION' });
+        }
+      }
       for (const a of allocations) {
         await tx.serviceVersion.update({ where: { id: a.versionId }, data: { trafficPercent: a.percent } });
+      }
+      if (mirror !== undefined) {
+        await tx.serviceGroup.update({ where: { id: groupId }, data: { mirrorVersionId: mirrorOn?.versionId ?? null, mirrorPercent: mirrorOn?.percent ?? 0 } });
+      } else if (before.mirrorVersionId && (allocations.find((a) => a.versionId === before.mirrorVersionId)?.percent ?? 0) > 0) {
+        // the shadow version now takes live traffic: its mirror ends
+        await tx.serviceGroup.update({ where: { id: groupId }, data: { mirrorVersionId: null, mirrorPercent: 0 } });
       }
       const after = await tx.serviceGroup.findUniqueOrThrow({ where: { id: groupId }, include: { versions: { orderBy: { createdAt: 'asc' } } } });
       await audit(
         tx, actor, 'setTrafficAllocation', 'ServiceGroup', groupId,
-        { traffic: before.versions.map((v) => ({ version: v.name, percent: v.trafficPercent })) },
-        { traffic: after.versions.map((v) => ({ version: v.name, percent: v.trafficPercent })) },
+        { traffic: before.versions.map((v) => ({ version: v.name, percent: v.trafficPercent })), mirror: mirrorOf(before) },
+        { traffic: after.versions.map((v) => ({ version: v.name, percent: v.trafficPercent })), mirror: mirrorOf(after) },
         now(),
       );
       return after;
@@ -64,4 +107,9 @@ export class Traffic {
     for (const v of group.versions) await this.changes.version(groupId, v.id);
     return group;
   }
+}
+
+function mirrorOf(g: ServiceGroup & { versions: { id: string; name: string }[] }): { version: string; percent: number } | null {
+  if (!g.mirrorVersionId || g.mirrorPercent <= 0) return null;
+  return { version: g.versions.find((v) => v.id === g.mirrorVersionId)?.name ?? g.mirrorVersionId, percent: g.mirrorPercent };
 }

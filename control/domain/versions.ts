@@ -13,6 +13,7 @@ import { assertDnsLabel, assertText } from './names.ts';
 import { JSON_NULL, type Prisma, type ServiceVersion, type Tx } from '../../platform/db/prisma.ts';
 import { isAtRest } from './status.ts';
 import { refreshGroupStatus, transitionVersion } from './transitions.ts';
+import { autoscalingData, autoscalingSpec, throttleData, type AutoscalingInput, type ThrottleInput } from './release-settings.ts';
 
 export const MAX_VERSIONS_PER_GROUP = 2;
 const MAX_REPLICAS = 64;
@@ -56,6 +57,9 @@ export interface UpdateVersionInput {
   model?: ModelRefInput | null;
   inferenceTable?: InferenceTableInput | null;
   logDeliveryEnabled?: boolean | null;
+  /** release protection (release-settings.ts) */
+  throttle?: ThrottleInput | null;
+  autoscaling?: AutoscalingInput | null;
 }
 
 function checkInt(value: number | null | undefined, field: string, min: number, max: number): number | undefined {
@@ -238,6 +242,8 @@ export class ServiceVersions {
       ...(input.inferenceTable ? inferenceData(input.inferenceTable) : {}),
       ...(input.image ? this.imageData(input.image) : {}),
       ...(input.model ? await this.modelData(input.model) : {}),
+      ...(input.throttle ? throttleData(input.throttle) : {}),
+      ...(input.autoscaling ? autoscalingData(input.autoscaling) : {}),
     };
     const { prisma, now } = this.deps;
     const { before, after } = await prisma.$transaction(async (tx) => {
@@ -289,7 +295,7 @@ export class ServiceVersions {
     const { secrets, models } = this.deps;
     const spec = await this.spec(version);
     const model = spec.source.kind === 'model' ? await models.resolve(version) : null;
-    return versionDeployment(spec, { model, openSecret: (sealed) => secrets.open(sealed) });
+    return { ...versionDeployment(spec, { model, openSecret: (sealed) => secrets.open(sealed) }), autoscaling: autoscalingSpec(version) };
   }
 
   async start(actor: Actor, id: string): Promise<ServiceVersion> {

@@ -137,7 +137,7 @@ export async function startControlServer(port: number, host: string, options: Co
    * ended since the socket opened is cut off (4403). Returns the fresh context, or null.
    */
   const recheckSocket = async (extra: SocketExtra, socket: { close(code: number, reason: string): void }): Promise<GraphQLContext | null> => {
-    let fresh: GraphQLContext | null = null;
+    let fresh: GraphQLContext | null;
     try {
       fresh = await options.context(extra.authorization);
     } catch {

@@ -241,7 +241,7 @@ export function createTerminalServer(options: TerminalServerOptions): TerminalSe
     const deliver = (m: ClientMessage) => {
       checked = checked.then(async () => {
         if (closed() || !identity) return;
-        let ok = false;
+        let ok: boolean;
         try {
           const ctx = await options.context(identity.authorization);
           ok = ctx.actor?.userId === identity.userId && ctx.actor.role === 'ADMIN';

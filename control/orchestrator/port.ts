@@ -45,6 +45,18 @@ export interface VersionDeployment {
   source: BackendSource;
   resources: ResourceSpec;
   dedicated: DedicatedNodes | null;
+  /** set: replicas follow load within these bounds (Kubernetes: a HorizontalPodAutoscaler; local: control/orchestrator/autoscaler.ts) */
+  autoscaling?: AutoscalingSpec | null;
+}
+
+export interface AutoscalingSpec {
+  minReplicas: number;
+  maxReplicas: number;
+  /** concurrent requests per replica */
+  targetConcurrency: number | null;
+  /** requests per second per replica */
+  targetQps: number | null;
+  cooldownSeconds: number;
 }
 
 export type InstanceStateName = 'WAITING' | 'RUNNING' | 'TERMINATING' | 'FAILED';

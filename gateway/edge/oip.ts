@@ -21,6 +21,7 @@ import { drain, readBody, type BodyLimits } from './body.ts';
 import { EdgeError } from './errors.ts';
 import type { EdgeMetrics } from './metrics.ts';
 import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type RoutingTable } from './routing.ts';
+import { stickyValue } from './sticky.ts';
 import type { Exchange } from './server.ts';
 import type { UpstreamCall, UpstreamResponse } from './upstream.ts';
 import { asEdgeError } from './validate.ts';
@@ -105,7 +106,8 @@ export function createEdgeOip(s: EdgeStages) {
     // a version in the path pins as the header does (and wins over it)
     const header = req.headers[PIN_HEADER];
     const pin = route.version ?? (typeof header === 'string' ? header : undefined);
-    const pick = pickVersion(group, pin, s.random);
+    // sticky A/B applies to OIP calls as to /predict
+    const pick = pickVersion(group, pin, s.random, undefined, group.stickyHeader === null ? undefined : stickyValue(req.headers[group.stickyHeader]));
     if (pick.kind === 'answer') throw new EdgeError(pick.answer.code, pick.answer.message, undefined, pick.answer.status);
     const version = pick.version;
     ex.version = version;

@@ -13,6 +13,8 @@ import type { Listener__Output } from '../../proto/generated/envoy/config/listen
 import type { HttpConnectionManager__Output } from '../../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 import type { RouteConfiguration__Output } from '../../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
 import type { Route__Output } from '../../proto/generated/envoy/config/route/v3/Route.ts';
+import type { RouteAction__Output } from '../../proto/generated/envoy/config/route/v3/RouteAction.ts';
+import { stickyHash, stickyIndex } from './sticky.ts';
 import type { HeaderMatcher__Output } from '../../proto/generated/envoy/config/route/v3/HeaderMatcher.ts';
 import type { HeaderValueOption__Output } from '../../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { Cluster__Output } from '../../proto/generated/envoy/config/cluster/v3/Cluster.ts';
@@ -21,7 +23,7 @@ import type { Any__Output } from '../../proto/generated/google/protobuf/Any.ts';
 import type { Duration__Output } from '../../proto/generated/google/protobuf/Duration.ts';
 import type { ExtAuthzPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
 import type { ExtProcPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
-import { EDGE_LISTENER, FILTER, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
+import { EDGE_LISTENER, FILTER, METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
 
 export { EDGE_LISTENER, PIN_HEADER };
 
@@ -61,6 +63,8 @@ export interface EdgeVersion {
   /** upstream request timeout from the route; 0 = none set */
   readonly timeoutMs: number;
   readonly endpoints: readonly EdgeEndpoint[];
+  /** the cluster says the version scales to zero: with no endpoint, wait for one (cold start) */
+  readonly scaleToZero?: boolean;
 }
 
 export interface WeightedVersion {
@@ -84,6 +88,16 @@ export interface EdgeGroup {
   /** the default split; empty when `direct` answers instead */
   readonly weighted: readonly WeightedVersion[];
   readonly direct: DirectAnswer | null;
+  /** sticky A/B: the header whose value picks the version (the split's hash policy); null = random */
+  readonly stickyHeader: string | null;
+  /** shadow traffic (the split's request_mirror_policies): a copy of `fraction` of requests to `version` */
+  readonly mirror: EdgeMirror | null;
+}
+
+export interface EdgeMirror {
+  readonly version: EdgeVersion;
+  /** 0 < fraction <= 1 */
+  readonly fraction: number;
 }
 
 export interface RoutingTable {
@@ -168,6 +182,8 @@ export interface GroupRoutes {
   readonly unknownPin: DirectAnswer | null;
   readonly weighted: readonly (RouteTarget & { weight: number })[];
   readonly direct: DirectAnswer | null;
+  readonly stickyHeader: string | null;
+  readonly mirror: { readonly target: RouteTarget; readonly fraction: number } | null;
 }
 
 export interface EdgeRouteConfig {
@@ -253,11 +269,37 @@ function pinMatch(headers: HeaderMatcher__Output[] | undefined, where: string): 
   throw bad(`${where}: only exact and present matches on ${PIN_HEADER} are understood`);
 }
 
+/**
+ * The sticky header of a weighted route: Envoy picks the cluster from the route's hash
+ * policy when `use_hash_policy` is set (xds/translate.ts stickyVersionChoice); the edge
+ * understands a single header hash policy, as Sluice emits.
+ */
+function stickyHeaderOf(action: RouteAction__Output): string | null {
+  const wc = action.weighted_clusters as (RouteAction__Output['weighted_clusters'] & { use_hash_policy?: { value?: boolean } | null }) | null | undefined;
+  if (!wc?.use_hash_policy?.value) return null;
+  const header = (action.hash_policy ?? []).find((h) => h.header?.header_name)?.header?.header_name;
+  return header ? header.toLowerCase() : null;
+}
+
+const DENOMINATOR: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000, 0: 100, 1: 10_000, 2: 1_000_000 };
+
+/** The first request mirror policy of a route (Sluice emits at most one): cluster and fraction. */
+function mirrorOf(action: RouteAction__Output, where: string): { cluster: string; fraction: number } | null {
+  const p = (action.request_mirror_policies ?? [])[0];
+  if (!p) return null;
+  if (!p.cluster) throw bad(`${where}: a request mirror policy without a cluster`);
+  const d = p.runtime_fraction?.default_value;
+  // no fraction: every request is mirrored (Envoy's default)
+  const fraction = d ? (d.numerator ?? 0) / (DENOMINATOR[String(d.denominator ?? 'HUNDRED')] ?? 100) : 1;
+  if (!(fraction > 0)) return null;
+  return { cluster: p.cluster, fraction: Math.min(1, fraction) };
+}
+
 export function parseRouteConfiguration(rc: RouteConfiguration__Output, listenerFilters: readonly string[] = []): EdgeRouteConfig {
   const name = rc.name ?? '';
   const hosts = rc.virtual_hosts ?? [];
   const vhost = hosts.find((h) => (h.domains ?? []).includes('*')) ?? hosts[0];
-  const groups = new Map<string, { name: string; pins: RouteTarget[]; unknownPin: DirectAnswer | null; weighted: (RouteTarget & { weight: number })[]; direct: DirectAnswer | null; done: boolean }>();
+  const groups = new Map<string, { name: string; pins: RouteTarget[]; unknownPin: DirectAnswer | null; weighted: (RouteTarget & { weight: number })[]; direct: DirectAnswer | null; done: boolean; stickyHeader: string | null; mirror: GroupRoutes['mirror'] }>();
   let notFound: DirectAnswer = EMPTY_TABLE.notFound;
   const authFilter = listenerFilters.length === 0 || listenerFilters.includes(FILTER.extAuthz);
   const procFilter = listenerFilters.length === 0 || listenerFilters.includes(FILTER.extProc);
@@ -279,7 +321,7 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
     if (group === null) continue; // not a /predict route: nothing the edge serves
     let g = groups.get(group);
     if (!g) {
-      g = { name: group, pins: [], unknownPin: null, weighted: [], direct: null, done: false };
+      g = { name: group, pins: [], unknownPin: null, weighted: [], direct: null, done: false, stickyHeader: null, mirror: null };
       groups.set(group, g);
     }
     if (g.done) continue; // shadowed by an earlier match-all route for this path
@@ -327,6 +369,9 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
         const hinted = headerValue(cw.request_headers_to_add, PIN_HEADER);
         g.weighted.push(Object.freeze({ ...target(cw.name, hinted, overrides), weight }));
       }
+      g.stickyHeader = stickyHeaderOf(action);
+      const m = mirrorOf(action, where);
+      if (m) g.mirror = Object.freeze({ target: target(m.cluster, undefined, routeOverrides), fraction: m.fraction });
       g.done = true;
       continue;
     }
@@ -344,7 +389,7 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
     const direct = weighted.length === 0 ? (g.direct ?? { status: 503, code: 'NO_RUNNING_VERSION', message: `service ${g.name} has no running version` }) : null;
     out.set(
       g.name,
-      Object.freeze({ name: g.name, pins: Object.freeze(g.pins.map(resolve)), unknownPin: g.unknownPin, weighted: Object.freeze(weighted), direct }),
+      Object.freeze({ name: g.name, pins: Object.freeze(g.pins.map(resolve)), unknownPin: g.unknownPin, weighted: Object.freeze(weighted), direct, stickyHeader: g.stickyHeader, mirror: g.mirror ? Object.freeze({ target: resolve(g.mirror.target), fraction: g.mirror.fraction }) : null }),
     );
   }
   return Object.freeze({ name, groups: out, notFound, clusters: Object.freeze([...clusters].sort()) });
@@ -358,6 +403,8 @@ export interface EdgeCluster {
   /** the EDS resource name carrying its endpoints */
   readonly edsName: string;
   readonly connectTimeoutMs: number;
+  /** filter_metadata.sluice.scale_to_zero */
+  readonly scaleToZero?: boolean;
 }
 
 export function parseCluster(c: Cluster__Output): EdgeCluster {
@@ -367,7 +414,8 @@ export function parseCluster(c: Cluster__Output): EdgeCluster {
   const eds = c.eds_cluster_config;
   if (!eds) throw bad(`cluster ${name}: no eds_cluster_config`);
   if (!usesAds(eds.eds_config)) throw bad(`cluster ${name}: EDS must come over ADS`);
-  return Object.freeze({ name, edsName: eds.service_name || name, connectTimeoutMs: durationMs(c.connect_timeout) });
+  const scaleToZero = c.metadata?.filter_metadata?.[METADATA_NAMESPACE]?.fields?.scale_to_zero?.boolValue === true;
+  return Object.freeze({ name, edsName: eds.service_name || name, connectTimeoutMs: durationMs(c.connect_timeout), ...(scaleToZero ? { scaleToZero } : {}) });
 }
 
 // Envoy routes to HEALTHY and UNKNOWN (never health-checked) hosts; DEGRADED only when
@@ -421,6 +469,7 @@ export function buildRoutingTable(inputs: RoutingInputs): RoutingTable {
       policy: Object.freeze({ auth: t.overrides.auth ?? true, rateLimited: t.rateLimited, capture: t.overrides.capture ?? true }),
       timeoutMs: t.timeoutMs,
       endpoints: Object.freeze([...endpoints]),
+      ...(cluster?.scaleToZero ? { scaleToZero: true } : {}),
     });
   };
   const groups = new Map<string, EdgeGroup>();
@@ -435,6 +484,8 @@ export function buildRoutingTable(inputs: RoutingInputs): RoutingTable {
         unknownPin: g.unknownPin,
         weighted: Object.freeze(g.weighted.map((w) => Object.freeze({ version: versionOf(w), weight: w.weight }))),
         direct: g.direct,
+        stickyHeader: g.stickyHeader,
+        mirror: g.mirror ? Object.freeze({ version: pins.get(g.mirror.target.version) ?? versionOf(g.mirror.target), fraction: g.mirror.fraction }) : null,
       }),
     );
   }
@@ -454,13 +505,17 @@ export type PickResult =
  * skipping versions with no endpoints so their share goes to the others. `exclude` drops a
  * version already tried (the retry after a refused connection).
  */
-export function pickVersion(group: EdgeGroup, pin: string | undefined, random: () => number, exclude?: string): PickResult {
+export function pickVersion(group: EdgeGroup, pin: string | undefined, random: () => number, exclude?: string, stickyKey?: string): PickResult {
   if (pin !== undefined && pin !== '') {
     const v = group.pins.get(pin);
     if (v) return { kind: 'version', version: v, pinned: true };
     if (group.unknownPin) return { kind: 'answer', answer: group.unknownPin };
   }
   if (group.direct) return { kind: 'answer', answer: group.direct };
+  if (stickyKey !== undefined && group.stickyHeader !== null) {
+    const sticky = pickSticky(group.weighted, stickyHash(stickyKey), exclude);
+    if (sticky) return { kind: 'version', version: sticky, pinned: false };
+  }
   let total = 0;
   for (const w of group.weighted) if (w.version.endpoints.length > 0 && w.version.name !== exclude) total += w.weight;
   if (total === 0) {
@@ -479,6 +534,18 @@ export function pickVersion(group: EdgeGroup, pin: string | undefined, random: (
     r -= w.weight;
   }
   return { kind: 'version', version: last as EdgeVersion, pinned: false };
+}
+
+/**
+ * The sticky pick (Envoy's choice for the same hash, see sticky.ts). When that version has
+ * no endpoints (or was just tried), the same hash picks among the rest, so the caller's
+ * fallback is stable too; null when nothing is left.
+ */
+function pickSticky(weighted: readonly WeightedVersion[], hash: bigint, exclude: string | undefined): EdgeVersion | null {
+  const first = weighted[stickyIndex(weighted.map((w) => w.weight), hash)]?.version;
+  if (first && first.endpoints.length > 0 && first.name !== exclude) return first;
+  const rest = weighted.filter((w) => w.version.endpoints.length > 0 && w.version.name !== exclude);
+  return rest[stickyIndex(rest.map((w) => w.weight), hash)]?.version ?? null;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,6 +24,12 @@ import { UpstreamFailure, Upstreams, type UpstreamCall, type UpstreamResponse } 
 import { parsePredictBody, scoringContent } from './validate.ts';
 import { createEdgeOip, isOipPath } from './oip.ts';
 import { mlflowErrorBody, readErrorBody } from '../../platform/scoring/errors.ts';
+import { stickyValue } from './sticky.ts';
+import { ShadowTraffic } from './shadow.ts';
+import { AdmissionControl } from '../ratelimit/admission.ts';
+import { VersionStats } from './version-stats.ts';
+import { waitForEndpoint } from './cold-start.ts';
+import type { VersionPolicy } from '../policy/port.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
 
@@ -32,6 +38,8 @@ export interface EdgePolicy {
   authorizer?: Authorizer;
   rateLimiter?: RateLimiter;
   recorder?: InferenceRecorder;
+  /** QUEUE mode and concurrency caps; built over the rate limiter when not given */
+  admission?: AdmissionControl;
 }
 
 export interface EdgeLimits {
@@ -47,6 +55,10 @@ export interface EdgeLimits {
   upstreamTimeoutMs?: number;
   /** sockets per runtime endpoint (default 64) */
   upstreamConnections?: number;
+  /** mirrored copies in flight at most; more are dropped and counted (default 64) */
+  shadowInFlight?: number;
+  /** how long a request waits for a scaled-to-zero version's first replica (default 60 s) */
+  coldStartTimeoutMs?: number;
   /** idle keep-alive for client connections (default 65 s) */
   keepAliveTimeoutMs?: number;
 }
@@ -77,6 +89,8 @@ export interface EdgeServer {
   server: Server;
   routing: RoutingSource;
   registry: Registry;
+  /** per-version answers over a sliding window (the canary guard reads it) */
+  stats: VersionStats;
   close(): Promise<void>;
 }
 
@@ -105,6 +119,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   const random = options.random ?? Math.random;
   const awaitRecord = options.awaitRecord ?? true;
   const { authorizer, rateLimiter, recorder } = options.policy;
+  const admission = options.policy.admission ?? (rateLimiter ? new AdmissionControl(rateLimiter) : undefined);
   const L = options.limits ?? {};
   const bodyLimits: BodyLimits = {
     maxBytes: L.maxBodyBytes ?? 10 * 1024 * 1024,
@@ -112,6 +127,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     drainCapBytes: Math.max(64 * 1024 * 1024, (L.maxBodyBytes ?? 0) * 4),
   };
   const upstreams = new Upstreams({ timeoutMs: L.upstreamTimeoutMs ?? 60_000, connections: L.upstreamConnections ?? 64 });
+  const stats = new VersionStats();
+  const shadow = new ShadowTraffic({ upstreams, recorder, registry, log, random, ...(L.shadowInFlight ? { maxInFlight: L.shadowInFlight } : {}) });
 
   let ownClient: XdsRoutingClient | undefined;
   let routing: RoutingSource;
@@ -169,6 +186,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     const out = send(res, status, body, ex.requestId, headers, ex.version?.name);
     metrics.requests.inc({ group, version, code: String(status) });
     metrics.duration.observe({ group, version }, (performance.now() - ex.t0) / 1000);
+    if (ex.version) stats.record(group, version, status, performance.now() - ex.t0);
     if (ex.bytesIn > 0) metrics.requestBytes.inc({ group, version }, ex.bytesIn);
     if (out > 0) metrics.responseBytes.inc({ group, version }, out);
   }
@@ -199,6 +217,14 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       `rate limit of ${d.limit} requests per second ${d.scope === 'key' ? 'for this API key ' : ''}exceeded`,
       { 'retry-after': String(d.retryAfterSeconds) },
     );
+  }
+
+  /** QUEUE mode / concurrency cap: waits for admission or throws the 429; returns the slot's release. */
+  async function admit(policy: VersionPolicy, group: string, version: EdgeVersion, keyId: string | null): Promise<() => void> {
+    const d = await (admission as AdmissionControl).admit(policy, keyId);
+    if (d.allowed) return d.release;
+    metrics.throttled?.inc({ group, version: version.name });
+    throw new EdgeError(d.code, d.message, { 'retry-after': String(d.retryAfterSeconds) }, 429);
   }
 
   /** Calls the version's runtimes; one retry on another endpoint (or version) if nothing reached a model. */
@@ -294,13 +320,25 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       return fail(res, ex, new EdgeError('METHOD_NOT_ALLOWED', `${req.url ?? ''} takes POST`, { allow: 'POST' }));
     }
     const pin = req.headers[PIN_HEADER];
-    const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random);
+    const sticky = group.stickyHeader === null ? undefined : stickyValue(req.headers[group.stickyHeader]);
+    const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random, undefined, sticky);
     if (pick.kind === 'answer') return fail(res, ex, new EdgeError(pick.answer.code, pick.answer.message, undefined, pick.answer.status));
-    const version = pick.version;
+    let version = pick.version;
+    if (version.endpoints.length === 0 && version.scaleToZero) {
+      // scaled to zero: this request is the autoscaler's cue, and waits for the first replica
+      stats.coldStart(group.name, version.name);
+      const woken = await waitForEndpoint(routing, group.name, version.name, L.coldStartTimeoutMs ?? 60_000);
+      if (!woken) {
+        ex.version = version;
+        return fail(res, ex, new EdgeError('NO_HEALTHY_ENDPOINT', `version ${version.name} is scaled to zero and no replica came up in time`, { 'retry-after': '5' }));
+      }
+      version = woken.version;
+    }
     ex.version = version;
     ex.capture = version.policy.capture;
     const labels = { group: group.name, version: version.name };
     metrics.inflight.inc(labels);
+    let releaseSlot: (() => void) | undefined;
     try {
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > bodyLimits.maxBytes) {
@@ -310,7 +348,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       const content = scoringContent(req.headers['content-type']);
       // (each stage is awaited only when it applies: no promise per request for an unused one)
       const decision = version.policy.auth ? await authorize(req, group.name, version) : null;
-      if (version.policy.rateLimited && rateLimiter) await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
+      const queued = admission?.applies(group.name, version.name);
+      if (queued) releaseSlot = await admit(queued, group.name, version, decision?.allowed ? decision.keyId : null);
+      else if (version.policy.rateLimited && rateLimiter) await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
       if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
       const raw = await readBody(req, bodyLimits);
       ex.bytesIn = raw.length;
@@ -318,6 +358,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       const { body, text } = parsePredictBody(raw, content);
       ex.requestBody = text;
       ex.clientRequestId = body.clientRequestId;
+      if (group.mirror) shadow.mirror(group, version, ex.requestId, ex.clientRequestId, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const up = await forward(req, ex, group, version, pick.pinned, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const out = translateUpstream(ex, up);
       await answer(res, ex, out.status, out.body);
@@ -330,6 +371,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       await fail(res, ex, e);
       if (closeAfter) res.once('finish', () => req.socket.destroy());
     } finally {
+      releaseSlot?.();
       metrics.inflight.dec(labels);
     }
   }
@@ -444,8 +486,10 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     server,
     routing,
     registry,
+    stats,
     async close() {
       unwatch();
+      await shadow.drain();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

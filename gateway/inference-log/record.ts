@@ -24,6 +24,8 @@ export interface InferenceRecord {
    * out: platform/scoring/oip.ts reads the request into rows).
    */
   protocol?: 'oip';
+  /** Present (true) only on the answer of a mirrored copy: the shadow version answered nobody. */
+  shadow?: true;
 }
 
 /** What a data plane (Envoy capture or the local edge) knows about one answered request. */
@@ -43,6 +45,8 @@ export interface ExchangeInput {
   error?: string | null;
   /** absent: MLflow scoring; 'oip': an Open Inference Protocol infer call */
   protocol?: 'oip';
+  /** A mirrored copy's answer (shadow traffic): recorded with `"shadow": true`. */
+  shadow?: boolean;
 }
 
 function cut(body: Buffer | string | null | undefined, max: number): { text: string | null; truncated: boolean } {
@@ -109,6 +113,7 @@ export function buildInferenceRecord(input: ExchangeInput, settings: InferenceTa
     request_truncated: req.truncated,
     response_truncated: res.truncated,
     ...(input.protocol ? { protocol: input.protocol } : {}),
+    ...(input.shadow ? { shadow: true as const } : {}),
   };
 }
 

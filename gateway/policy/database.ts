@@ -60,6 +60,10 @@ export class DatabasePolicySource implements PolicySource {
             qpsLimit: v.qpsLimit,
             keyQpsLimit: this.options.keyQpsLimit ?? null,
             inference: { enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes },
+            throttleMode: v.throttleMode,
+            queueDepth: v.queueDepth,
+            queueMaxWaitMs: v.queueMaxWaitMs,
+            maxConcurrency: v.maxConcurrency,
           });
           next.set(v.group.name, list);
         }

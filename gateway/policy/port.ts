@@ -23,6 +23,13 @@ export interface VersionPolicy {
   /** Requests per second for each API key calling this version; null = no per-key limit. */
   keyQpsLimit: number | null;
   inference: InferenceTableSettings;
+  /** At the QPS limit: REJECT (429 at once, the default) or QUEUE (wait in a bounded queue, then 429). */
+  throttleMode?: 'REJECT' | 'QUEUE';
+  /** QUEUE: requests waiting at most, and the longest wait. */
+  queueDepth?: number | null;
+  queueMaxWaitMs?: number | null;
+  /** Requests in flight at most for the version (either mode); null = no limit. */
+  maxConcurrency?: number | null;
 }
 
 export interface ApiKeyRecord {

@@ -2,7 +2,7 @@
 // capacity = qps, refilled at qps per second, so a burst of up to one second's budget passes
 // and the long-run rate is the limit. Counts what it throttles in sluice_throttled_total.
 import { Counter, type Registry } from 'prom-client';
-import type { PolicySource } from '../policy/port.ts';
+import type { PolicySource, VersionPolicy } from '../policy/port.ts';
 import type { BucketStore } from './bucket.ts';
 
 export interface RateLimitInput {
@@ -12,6 +12,8 @@ export interface RateLimitInput {
   keyId?: string | null | undefined;
   /** Requests this call counts for (Envoy's hits_addend); default 1. */
   cost?: number;
+  /** A queued request trying again (admission.ts): a refusal is not counted as a throttle. */
+  quiet?: boolean;
 }
 
 export interface RateDecision {
@@ -24,6 +26,8 @@ export interface RateDecision {
   remaining: number;
   /** For `Retry-After` when throttled (at least 1); 0 when allowed. */
   retryAfterSeconds: number;
+  /** When throttled: ms until the deciding bucket has a token again (what a queue waits); 0 when allowed. */
+  retryAfterMs?: number;
 }
 
 export interface RateLimiterOptions {
@@ -82,12 +86,23 @@ export class RateLimiter {
       limit: qps,
       remaining: Math.max(0, Math.floor(r.remaining)),
       retryAfterSeconds: r.allowed ? 0 : Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+      retryAfterMs: r.allowed ? 0 : r.retryAfterMs,
     };
   }
 
   private refused(input: RateLimitInput, d: RateDecision): RateDecision {
-    this.throttled?.inc({ group: input.group, version: input.version });
+    if (!input.quiet) this.noteThrottled(input);
     return d;
+  }
+
+  /** Counts a request refused with 429 (the queue's own refusals come through here). */
+  noteThrottled(input: Pick<RateLimitInput, 'group' | 'version'>): void {
+    this.throttled?.inc({ group: input.group, version: input.version });
+  }
+
+  /** The version's policy, as the limiter sees it (admission.ts reads the throttle mode from it). */
+  policyOf(group: string, version: string): VersionPolicy | undefined {
+    return this.policies.versionPolicies(group).find((p) => p.version === version);
   }
 
   async close(): Promise<void> {

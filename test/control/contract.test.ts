@@ -29,7 +29,7 @@ describe('the GraphQL contract', () => {
       startServiceVersion: 'startServiceVersion(id: ID!): ServiceVersion!',
       stopServiceVersion: 'stopServiceVersion(id: ID!): ServiceVersion!',
       updateServiceVersion: 'updateServiceVersion(id: ID!, input: UpdateServiceVersionInput!): ServiceVersion!',
-      setTrafficAllocation: 'setTrafficAllocation(groupId: ID!, allocations: [TrafficAllocationInput!]!): ServiceGroup!',
+      setTrafficAllocation: 'setTrafficAllocation(groupId: ID!, allocations: [TrafficAllocationInput!]!, mirror: MirrorInput): ServiceGroup!',
       createApiKey: expect.stringMatching(/^createApiKey\(groupId: ID!.*\): CreatedApiKey!$/),
     });
     expect(fieldsOf(schema.getSubscriptionType())).toMatchObject({
@@ -59,5 +59,20 @@ describe('the GraphQL contract', () => {
     expect(sdl).toMatch(/enum ServiceStatus \{\s+DRAFT\s+STARTING\s+RUNNING\s+STOPPING\s+STOPPED\s+FAILED\s+\}/);
     expect(sdl).toMatch(/enum ServiceType \{\s+MODEL_SERVICE\s+ML_SERVICE\s+\}/);
     expect(sdl).toMatch(/input TrafficAllocationInput \{\s+versionId: ID!\s+percent: Int!\s+\}/);
+  });
+
+  it('has the traffic names of CONTRACT.md (mirror, throttle, autoscaling, canary guard)', () => {
+    const sdl = printSchema(schema);
+    const block = (kind: string, name: string) => sdl.split(`${kind} ${name} {`)[1]?.split('}')[0] ?? '';
+    expect(block('input', 'MirrorInput')).toMatch(/versionId: ID!\s+percent: Int!/);
+    expect(block('type', 'Mirror')).toMatch(/versionId: ID!\s+percent: Int!/);
+    expect(block('type', 'ServiceGroup')).toContain('mirror: Mirror\n');
+    expect(block('input', 'UpdateServiceVersionInput')).toContain('throttle: ThrottleInput');
+    expect(block('input', 'UpdateServiceVersionInput')).toContain('autoscaling: AutoscalingInput');
+    expect(block('input', 'UpdateServiceGroupInput')).toContain('canaryGuard: CanaryGuardInput');
+    for (const f of ['mode: ThrottleMode!', 'queueDepth: Int', 'maxWaitMs: Int', 'maxConcurrency: Int']) expect(block('input', 'ThrottleInput')).toContain(f);
+    for (const f of ['minReplicas: Int!', 'maxReplicas: Int!', 'targetConcurrency: Float', 'targetQps: Float', 'cooldownSeconds: Int']) expect(block('input', 'AutoscalingInput')).toContain(f);
+    for (const f of ['enabled: Boolean!', 'maxErrorRateDelta: Float', 'maxLatencyP99Ratio: Float', 'minRequests: Int', 'windowSeconds: Int']) expect(block('input', 'CanaryGuardInput')).toContain(f);
+    expect(sdl).toMatch(/enum ThrottleMode \{\s+REJECT\s+QUEUE\s+\}/);
   });
 });

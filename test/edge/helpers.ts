@@ -168,12 +168,14 @@ export interface StackOptions {
   limits?: EdgeLimits;
   jwt?: JwtSettings;
   random?: () => number;
+  /** data-plane settings over SETTINGS (e.g. a sticky header) */
+  settings?: Partial<DataPlaneSettings>;
 }
 
 export async function startStack(initial: DataPlaneModel, opts: StackOptions = {}): Promise<Stack> {
   let model = initial;
   const policies = policiesFor(model);
-  const xds = createXdsControl({ loadModel: async () => model, settings: SETTINGS, debounceMs: 1 });
+  const xds = createXdsControl({ loadModel: async () => model, settings: { ...SETTINGS, ...opts.settings }, debounceMs: 1 });
   const xdsPort = await xds.start(0, '127.0.0.1');
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-edge-'));
   const registry = new Registry();

@@ -93,7 +93,7 @@ describe('RateLimiter', () => {
     const results = [];
     for (let i = 0; i < 12; i++) results.push(await limiter.check({ group: 'wine-quality', version: 'v1' }));
     expect(results.filter((r) => r.allowed)).toHaveLength(10);
-    expect(results[11]).toEqual({ allowed: false, scope: 'version', limit: 10, remaining: 0, retryAfterSeconds: 1 });
+    expect(results[11]).toEqual({ allowed: false, scope: 'version', limit: 10, remaining: 0, retryAfterSeconds: 1, retryAfterMs: 100 });
     // per key: key a gets 2, key b its own 2
     const a = [1, 2, 3].map(() => limiter.check({ group: 'wine-quality', version: 'v2', keyId: 'a' }));
     const ra = await Promise.all(a);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertGroupReadable, readableGroupsWhere, untilDeleted } from '../access.ts';
+import { CanaryGuardInput } from './traffic.ts';
 import { builder } from '../builder.ts';
 import { reselect, idOf } from '../reselect.ts';
 import { readOncePerNotice } from '../notice-cache.ts';
@@ -111,7 +112,7 @@ const CreateServiceGroupInput = builder.inputType('CreateServiceGroupInput', {
 });
 
 const UpdateServiceGroupInput = builder.inputType('UpdateServiceGroupInput', {
-  fields: (t) => ({ description: t.string(), type: t.field({ type: ServiceTypeEnum }) }),
+  fields: (t) => ({ description: t.string(), type: t.field({ type: ServiceTypeEnum }), canaryGuard: t.field({ type: CanaryGuardInput }) }),
 });
 
 builder.mutationFields((t) => ({
@@ -132,7 +133,7 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateServiceGroupInput, required: true }) },
     resolve: (query, _root, { id, input }, ctx) =>
-      reselect(ctx.domain.groups.update(requireActor(ctx), id, { description: input.description ?? null, type: input.type ?? null }), ctx.prisma.serviceGroup, query, id),
+      reselect(ctx.domain.groups.update(requireActor(ctx), id, { description: input.description ?? null, type: input.type ?? null, canaryGuard: input.canaryGuard ?? null }), ctx.prisma.serviceGroup, query, id),
   }),
   startServiceGroup: t.prismaField({
     type: 'ServiceGroup',

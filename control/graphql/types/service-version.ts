@@ -4,6 +4,7 @@ import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { resourceSpec, sourceSpec } from '../../domain/deployment.ts';
 import { assertVersionReadable, untilDeleted } from '../access.ts';
+import { AutoscalingInput, MirrorInput, ThrottleInput } from './traffic.ts';
 import { builder } from '../builder.ts';
 import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
@@ -188,6 +189,8 @@ const UpdateServiceVersionInput = builder.inputType('UpdateServiceVersionInput',
     image: t.field({ type: ImageSourceInput }),
     inferenceTable: t.field({ type: InferenceTableInput }),
     logDeliveryEnabled: t.boolean(),
+    throttle: t.field({ type: ThrottleInput }),
+    autoscaling: t.field({ type: AutoscalingInput }),
   }),
 });
 
@@ -251,12 +254,15 @@ builder.mutationFields((t) => ({
     args: {
       groupId: t.arg.id({ required: true }),
       allocations: t.arg({ type: [TrafficAllocationInput], required: true }),
+      mirror: t.arg({ type: MirrorInput }),
     },
-    resolve: (query, _root, { groupId, allocations }, ctx) =>
+    resolve: (query, _root, { groupId, allocations, mirror }, ctx) =>
       reselect(ctx.domain.traffic.set(
         requireActor(ctx),
         groupId,
         allocations.map((a) => ({ versionId: a.versionId, percent: a.percent })),
+        // absent: mirror unchanged; null or percent 0: off
+        mirror === undefined ? undefined : mirror === null ? null : { versionId: String(mirror.versionId), percent: mirror.percent },
       ), ctx.prisma.serviceGroup, query, groupId),
   }),
 }));

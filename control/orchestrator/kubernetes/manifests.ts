@@ -16,6 +16,8 @@ import type {
   V1Toleration,
   V1Volume,
   V1VolumeMount,
+  V2HorizontalPodAutoscaler,
+  V2MetricSpec,
 } from '@kubernetes/client-node';
 import { badInput } from '../../../platform/errors.ts';
 import type { VersionDeployment } from '../port.ts';
@@ -169,6 +171,42 @@ export interface VersionManifests {
   service: V1Service;
   configMap: V1ConfigMap | null;
   pullSecret: V1Secret | null;
+  /** when the version autoscales: Kubernetes scales it, not Sluice */
+  autoscaler?: V2HorizontalPodAutoscaler | null;
+}
+
+/**
+ * Per-pod metrics the HorizontalPodAutoscaler reads through the custom metrics API (a
+ * prometheus-adapter rule over the runtime's own series): concurrency by Little's law,
+ * rate(sluice_runtime_request_duration_seconds_sum[1m]), and requests per second,
+ * rate(sluice_runtime_requests_total[1m]).
+ */
+export const HPA_METRICS = { concurrency: 'sluice_runtime_concurrency', qps: 'sluice_runtime_requests_per_second' } as const;
+
+/**
+ * The version's HorizontalPodAutoscaler (autoscaling/v2): the same bounds, targets and
+ * cool-down (as the scale-down stabilization window) as the local autoscaler uses. A
+ * minimum of 0 becomes 1 here: HPA scales to zero only behind the alpha HPAScaleToZero gate.
+ */
+export function renderAutoscaler(d: VersionDeployment, namespace: string, labels: Record<string, string>): V2HorizontalPodAutoscaler | null {
+  const a = d.autoscaling;
+  if (!a) return null;
+  const name = resourceName(d.groupName, d.versionName);
+  const metrics: V2MetricSpec[] = [];
+  if (a.targetConcurrency) metrics.push({ type: 'Pods', pods: { metric: { name: HPA_METRICS.concurrency }, target: { type: 'AverageValue', averageValue: String(a.targetConcurrency) } } });
+  if (a.targetQps) metrics.push({ type: 'Pods', pods: { metric: { name: HPA_METRICS.qps }, target: { type: 'AverageValue', averageValue: String(a.targetQps) } } });
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name, namespace, labels },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: Math.max(1, a.minReplicas),
+      maxReplicas: a.maxReplicas,
+      metrics,
+      behavior: { scaleDown: { stabilizationWindowSeconds: a.cooldownSeconds } },
+    },
+  };
 }
 
 export function renderManifests(d: VersionDeployment, options: ManifestOptions): VersionManifests {
@@ -264,7 +302,8 @@ export function renderManifests(d: VersionDeployment, options: ManifestOptions):
     kind: 'Deployment',
     metadata: meta(name),
     spec: {
-      replicas: d.replicas,
+      // an autoscaled Deployment leaves replicas to the HPA (server-side apply would fight it)
+      ...(d.autoscaling ? {} : { replicas: d.replicas }),
       selector: { matchLabels: { [LABEL_GROUP]: d.groupName, [LABEL_VERSION]: d.versionName } },
       // A GPU is rarely spare: replace in place rather than surge an extra replica.
       strategy: { type: 'RollingUpdate', rollingUpdate: gpu ? { maxSurge: 0, maxUnavailable: 1 } : { maxSurge: 1, maxUnavailable: 0 } },
@@ -299,7 +338,7 @@ export function renderManifests(d: VersionDeployment, options: ManifestOptions):
     },
   };
 
-  return { deployment, service, configMap, pullSecret };
+  return { deployment, service, configMap, pullSecret, autoscaler: renderAutoscaler(d, ns, labels) };
 }
 
 function dockerConfigJson(image: string, auth: { username: string; password: string }): string {
@@ -309,6 +348,6 @@ function dockerConfigJson(image: string, auth: { username: string; password: str
 }
 
 /** The objects in the order they must be applied (what pods mount exists before the pods). */
-export function orderedObjects(m: VersionManifests): (V1Secret | V1ConfigMap | V1Deployment | V1Service)[] {
-  return [m.pullSecret, m.configMap, m.deployment, m.service].filter((o): o is NonNullable<typeof o> => o !== null);
+export function orderedObjects(m: VersionManifests): (V1Secret | V1ConfigMap | V1Deployment | V1Service | V2HorizontalPodAutoscaler)[] {
+  return [m.pullSecret, m.configMap, m.deployment, m.service, m.autoscaler ?? null].filter((o): o is NonNullable<typeof o> => o !== null);
 }

@@ -51,7 +51,7 @@ export function resolveRunAs(name: string | undefined, passwd = '/etc/passwd'): 
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
   const wanted = (name ?? 'nobody').trim();
   if (wanted === '' || wanted === 'none') return null;
-  let lines: string[] = [];
+  let lines: string[];
   try {
     lines = readFileSync(passwd, 'utf8').split('\n');
   } catch {

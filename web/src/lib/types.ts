@@ -23,6 +23,20 @@ export interface AuditLogFilter {
   resourceKind?: string | null;
   resourceId?: string | null;
 }
+export interface AutoscalingInput {
+  minReplicas: number;
+  maxReplicas: number;
+  targetConcurrency?: number | null;
+  targetQps?: number | null;
+  cooldownSeconds?: number | null;
+}
+export interface CanaryGuardInput {
+  enabled: boolean;
+  maxErrorRateDelta?: number | null;
+  maxLatencyP99Ratio?: number | null;
+  minRequests?: number | null;
+  windowSeconds?: number | null;
+}
 export interface CreateServiceGroupInput {
   name: string;
   type?: ServiceType | null;
@@ -62,6 +76,10 @@ export interface LabelInput {
 }
 export type MetricName = 'QPS' | 'THROTTLED_QPS' | 'CONCURRENCY' | 'BYTES_IN' | 'BYTES_OUT' | 'LATENCY_P50' | 'LATENCY_P95' | 'LATENCY_P99' | 'ERROR_RATE' | 'CPU' | 'MEMORY' | 'GPU_UTILIZATION' | 'GPU_MEMORY' | 'INSTANCES_RUNNING' | 'INSTANCES_EXPECTED';
 export type MetricStep = 'ONE_MINUTE' | 'FIVE_MINUTES';
+export interface MirrorInput {
+  versionId: string;
+  percent: number;
+}
 export interface ModelRefInput {
   name: string;
   version: string;
@@ -117,6 +135,13 @@ export interface TagInput {
   key: string;
   value: string;
 }
+export interface ThrottleInput {
+  mode: ThrottleMode;
+  queueDepth?: number | null;
+  maxWaitMs?: number | null;
+  maxConcurrency?: number | null;
+}
+export type ThrottleMode = 'REJECT' | 'QUEUE';
 export type TimeRange = 'LAST_1H' | 'LAST_24H' | 'LAST_7D' | 'LAST_15D';
 export interface TrafficAllocationInput {
   versionId: string;
@@ -125,6 +150,7 @@ export interface TrafficAllocationInput {
 export interface UpdateServiceGroupInput {
   description?: string | null;
   type?: ServiceType | null;
+  canaryGuard?: CanaryGuardInput | null;
 }
 export interface UpdateServiceVersionInput {
   description?: string | null;
@@ -137,6 +163,8 @@ export interface UpdateServiceVersionInput {
   image?: ImageSourceInput | null;
   inferenceTable?: InferenceTableInput | null;
   logDeliveryEnabled?: boolean | null;
+  throttle?: ThrottleInput | null;
+  autoscaling?: AutoscalingInput | null;
 }
 
 /** result of ADD_NODE */
