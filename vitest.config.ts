@@ -10,6 +10,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
     include: ['test/**/*.test.ts'],
+    // the spawned product runs from dist/: rebuild it first when the sources changed
+    globalSetup: ['test/global-build.ts'],
     exclude: ['test/bench/**', 'node_modules/**'],
     pool: 'forks',
     testTimeout: 60_000,

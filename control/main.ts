@@ -4,6 +4,7 @@
 // embedded-or-production choice is made here, once, by picking a constructor.
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { repoRoot } from '../platform/paths.ts';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { pino } from 'pino';
@@ -43,8 +44,6 @@ import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
 import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
 import { InferenceScheduler } from './inference/scheduler.ts';
 import { configureDuck } from './inference/duck.ts';
-
-const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 /** The start banner: plain lines for the person who ran `npm start`. */
 function banner(message: string): void {

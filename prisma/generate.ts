@@ -8,8 +8,10 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../platform/paths.ts';
 
-const prismaDir = dirname(fileURLToPath(import.meta.url));
+// from the package root, not this module's URL: the migrate CLI bundles this module into dist/
+const prismaDir = join(repoRoot, 'prisma');
 export const sourceSchemaPath = join(prismaDir, 'schema.prisma');
 export const postgresSchemaPath = join(prismaDir, 'postgresql', 'schema.prisma');
 export const postgresConfigPath = join(prismaDir, 'postgresql', 'prisma.config.ts');

@@ -73,7 +73,8 @@ class EdgeChild {
   }
 
   static async start(env: Record<string, string>): Promise<EdgeChild> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/edge/main.ts'], {
+    // `npm run edge` exactly: the built edge (test/global-build.ts keeps dist/ current)
+    const proc = spawn(process.execPath, ['--enable-source-maps', 'dist/gateway/edge/main.js'], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
