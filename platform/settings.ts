@@ -71,6 +71,8 @@ const SETTINGS = {
   SLUICE_PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   SLUICE_METRICS_EDGE_URLS: list.optional(),
   SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
+  // inference capture durability (gateway/inference-log/spool.ts)
+  SLUICE_CAPTURE_SYNC: z.enum(['background', 'always']).default('background'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
@@ -126,6 +128,8 @@ export interface Settings {
   metrics: { intervalMs: number; retentionMs: number; prometheusUrl: string | null; edgeUrls: string[] };
   /** bytes of instance logs kept per version before the oldest are dropped */
   logCapBytes: number;
+  /** inference capture: answer once the record is in the spool ('background', fdatasync every ≤ 50 ms) or once it is on disk ('always') */
+  captureSync: 'background' | 'always';
 }
 
 export class ConfigError extends Error {
@@ -207,5 +211,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       edgeUrls: e.SLUICE_METRICS_EDGE_URLS ?? [],
     },
     logCapBytes: Math.floor(e.SLUICE_LOG_CAP_MB * 1024 * 1024),
+    captureSync: e.SLUICE_CAPTURE_SYNC,
   };
 }
