@@ -88,6 +88,12 @@ export async function buildIfStale({ outdir = join(root, 'dist') } = {}) {
   return buildDist({ outdir });
 }
 
+/** Bundles one TypeScript script into one .mjs with the build's options (benchmarks compare it with tsx). */
+export async function bundleScript(sourcePath, outfile) {
+  await build({ ...common, absWorkingDir: root, entryPoints: [resolve(root, sourcePath)], outfile });
+  return outfile;
+}
+
 /**
  * Runs one TypeScript script with plain node: bundles it into a single .mjs next to the
  * source (so its import.meta.url-relative paths stay true), runs it, deletes it.
