@@ -58,6 +58,7 @@ async function openOrchestrator(settings: Settings, logStore: LogStore): Promise
     const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/index.ts');
     return createKubernetesOrchestrator({
       namespace: settings.kubernetesNamespace,
+      ...(settings.runtimeImage ? { runtimeImage: settings.runtimeImage } : {}),
       ...(settings.objectStoreUrl.startsWith('s3://') ? { objectStoreUri: settings.objectStoreUrl } : {}),
     });
   }

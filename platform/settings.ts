@@ -73,6 +73,8 @@ const SETTINGS = {
   SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
   // inference capture durability (gateway/inference-log/spool.ts)
   SLUICE_CAPTURE_SYNC: z.enum(['background', 'always']).default('background'),
+  // the model runtime image of the Kubernetes orchestrator (deploy/docker/Dockerfile --target runtime)
+  SLUICE_RUNTIME_IMAGE: text.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
@@ -130,6 +132,8 @@ export interface Settings {
   logCapBytes: number;
   /** inference capture: answer once the record is in the spool ('background', fdatasync every ≤ 50 ms) or once it is on disk ('always') */
   captureSync: 'background' | 'always';
+  /** the model runtime image the Kubernetes orchestrator runs (deploy/docker/Dockerfile, target runtime); null = its default */
+  runtimeImage: string | null;
 }
 
 export class ConfigError extends Error {
@@ -212,5 +216,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     },
     logCapBytes: Math.floor(e.SLUICE_LOG_CAP_MB * 1024 * 1024),
     captureSync: e.SLUICE_CAPTURE_SYNC,
+    runtimeImage: e.SLUICE_RUNTIME_IMAGE ?? null,
   };
 }

@@ -10,7 +10,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,22 +47,45 @@ export async function buildDist({ outdir = join(root, 'dist') } = {}) {
   const old = `${outdir}.old-${process.pid}`;
   rmSync(next, { recursive: true, force: true });
   const started = Date.now();
-  const result = await build({
-    ...common,
-    absWorkingDir: root,
-    entryPoints: ENTRY_POINTS,
-    outdir: next,
-    outbase: '.',
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    metafile: true,
-  });
+  let result;
+  try {
+    result = await build({
+      ...common,
+      absWorkingDir: root,
+      entryPoints: ENTRY_POINTS,
+      outdir: next,
+      outbase: '.',
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      metafile: true,
+    });
+    checkEntriesStayed(result.metafile, next);
+  } catch (err) {
+    rmSync(next, { recursive: true, force: true });
+    throw err;
+  }
   writeFileSync(join(next, STAMP), `${new Date().toISOString()}\n`);
   if (existsSync(outdir)) renameSync(outdir, old);
   renameSync(next, outdir);
   rmSync(old, { recursive: true, force: true });
   const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'));
   return { ms: Date.now() - started, files };
+}
+
+/**
+ * An entry module that another module imports is moved into a shared chunk, and its dist/
+ * file only re-exports it: its "am I the script node runs?" check then compares the chunk's
+ * URL and the program silently does nothing. Fail the build instead.
+ */
+function checkEntriesStayed(metafile, outdir) {
+  const rel = relative(root, outdir);
+  for (const entry of ENTRY_POINTS) {
+    const out = join(rel, entry.replace(/\.ts$/, '.js'));
+    const bytes = metafile.outputs[out]?.inputs?.[entry]?.bytesInOutput ?? 0;
+    if (bytes === 0) {
+      throw new Error(`${entry} is imported by another module, so the build moved it into a shared chunk; import what it exports from a module of its own instead`);
+    }
+  }
 }
 
 const STAMP = '.build-stamp';
