@@ -411,6 +411,37 @@ let notFoundCache: Uint8Array | undefined;
 const notFoundRoute = () =>
   (notFoundCache ??= encodeRoute(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service')));
 
+/**
+ * Inference capture on Envoy: ext_proc in observability mode. Envoy copies the request and
+ * response (headers and streamed body chunks) to the gateway and never waits for an
+ * answer, so capture costs the request no round trip and a slow or absent gateway cannot
+ * delay it (it drops what it cannot send). Observability mode takes bodies only STREAMED;
+ * the gateway reassembles the chunks. The stream may outlive the request by up to
+ * deferred_close_timeout while the gateway reads the tail.
+ */
+function captureFilter(s: DataPlaneSettings): ExternalProcessor {
+  return {
+    grpc_service: gatewayGrpc(s),
+    // capture must never break serving
+    failure_mode_allow: true,
+    observability_mode: true,
+    deferred_close_timeout: { seconds: 5 },
+    processing_mode: {
+      request_header_mode: 'SEND',
+      response_header_mode: 'SEND',
+      request_body_mode: 'STREAMED',
+      response_body_mode: 'STREAMED',
+      request_trailer_mode: 'SKIP',
+      response_trailer_mode: 'SKIP',
+    },
+    // the route's metadata (group, pinned version) and the picked cluster reach the
+    // processor as attributes; forwarding_namespaces passes dynamic metadata (not route
+    // metadata) under `sluice`, for deployments whose own filters set it
+    request_attributes: [...EXT_PROC_ATTRIBUTES],
+    metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
+  };
+}
+
 function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
   const extAuthz: ExtAuthz = {
     grpc_service: gatewayGrpc(s),
@@ -428,26 +459,7 @@ function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
     enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
     timeout: { seconds: 0, nanos: 200_000_000 },
   };
-  const extProc: ExternalProcessor = {
-    grpc_service: gatewayGrpc(s),
-    // capture must never break serving
-    failure_mode_allow: true,
-    processing_mode: {
-      request_header_mode: 'SEND',
-      response_header_mode: 'SEND',
-      request_body_mode: 'BUFFERED',
-      response_body_mode: 'BUFFERED',
-      request_trailer_mode: 'SKIP',
-      response_trailer_mode: 'SKIP',
-    },
-    message_timeout: { seconds: 1 },
-    max_message_timeout: { seconds: 5 },
-    // the route's metadata (group, pinned version) and the picked cluster reach the
-    // processor as attributes; forwarding_namespaces passes dynamic metadata (not route
-    // metadata) under `sluice`, for deployments whose own filters set it
-    request_attributes: [...EXT_PROC_ATTRIBUTES],
-    metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
-  };
+  const extProc = captureFilter(s);
   return [
     { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
     { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
