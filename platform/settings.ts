@@ -73,6 +73,8 @@ const SETTINGS = {
   SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
   // inference capture durability (gateway/inference-log/spool.ts)
   SLUICE_CAPTURE_SYNC: z.enum(['background', 'always']).default('background'),
+  // how Envoy enforces QPS limits: its own local_ratelimit (shares per proxy) or the gateway's RLS
+  SLUICE_ENVOY_RATE_LIMIT: z.enum(['local', 'global']).default('local'),
   // the model runtime image of the Kubernetes orchestrator (deploy/docker/Dockerfile --target runtime)
   SLUICE_RUNTIME_IMAGE: text.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -121,6 +123,13 @@ export interface Settings {
     listenerPort: number;
     gatewayHost: string;
     stickyHeader: string | null;
+    /**
+     * SLUICE_ENVOY_RATE_LIMIT: 'local' (default) — Envoy's own local_ratelimit, each proxy a
+     * share of the QPS, no callout; 'global' — every request asks the gateway's
+     * RateLimitService, exact across proxies (and per API key), which needs REDIS_URL so all
+     * gateway replicas share the counters.
+     */
+    envoyRateLimit: 'local' | 'global';
     envoy: { nodeId: string; nodeCluster: string; adminPort: number };
   };
   /** where a stand-alone edge (`npm run edge`) finds the xDS server */
@@ -151,6 +160,9 @@ function parseEnv(env: Record<string, string | undefined>): Env {
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`bad configuration: ${issues}`);
+  }
+  if (parsed.data.SLUICE_ENVOY_RATE_LIMIT === 'global' && !parsed.data.REDIS_URL) {
+    throw new ConfigError('bad configuration: SLUICE_ENVOY_RATE_LIMIT=global needs REDIS_URL (the gateway replicas share their counters there)');
   }
   return parsed.data;
 }
@@ -204,6 +216,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       listenerPort: e.SLUICE_ENVOY_LISTENER_PORT,
       gatewayHost: e.SLUICE_GATEWAY_HOST,
       stickyHeader: e.SLUICE_STICKY_HEADER || null,
+      envoyRateLimit: e.SLUICE_ENVOY_RATE_LIMIT,
       envoy: { nodeId: e.ENVOY_NODE_ID, nodeCluster: e.ENVOY_NODE_CLUSTER, adminPort: e.ENVOY_ADMIN_PORT },
     },
     edgeXdsAddress: e.SLUICE_XDS_ADDRESS ?? `${e.SLUICE_XDS_HOST ?? host}:${e.SLUICE_XDS_PORT}`,

@@ -42,6 +42,7 @@ export function xdsSettingsOf(settings: Settings): XdsSettings {
       gatewayHost: d.gatewayHost,
       gatewayPort: settings.ports.gateway,
       stickyHeader: d.stickyHeader,
+      rateLimit: { mode: d.envoyRateLimit, proxies: 1 },
     },
     envoy: d.envoy,
   };

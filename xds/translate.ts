@@ -38,6 +38,8 @@ import type { ExtAuthzPerRoute } from '../proto/generated/envoy/extensions/filte
 import type { RateLimit as RateLimitFilter } from '../proto/generated/envoy/extensions/filters/http/ratelimit/v3/RateLimit.ts';
 import type { ExternalProcessor } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExternalProcessor.ts';
 import type { ExtProcPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
+import type { LocalRateLimit } from '../proto/generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.ts';
+import type { RuntimeFractionalPercent } from '../proto/generated/envoy/config/core/v3/RuntimeFractionalPercent.ts';
 import type { HttpGrpcAccessLogConfig } from '../proto/generated/envoy/extensions/access_loggers/grpc/v3/HttpGrpcAccessLogConfig.ts';
 import type { HttpProtocolOptions } from '../proto/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
 import type { Metadata } from '../proto/generated/envoy/config/core/v3/Metadata.ts';
@@ -226,7 +228,7 @@ export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): Slu
 }
 
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
-function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record<string, PackedAny> {
+function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
   const authz: ExtAuthzPerRoute = v.authEnabled
     ? {
         check_settings: {
@@ -247,10 +249,51 @@ function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record
         },
       }
     : { disabled: true };
+  const local = localRateLimitFor(v, s);
   return sortedMap([
     [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, authz)],
     [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, extProc)],
+    ...(local ? [[FILTER.localRateLimit, packAny(ENVOY_TYPES.localRateLimit, local)] as [string, PackedAny]] : []),
   ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Local rate limiting (settings.rateLimit.mode 'local'): no callout per request
+
+const localRateLimitMode = (s: DataPlaneSettings) => s.rateLimit?.mode === 'local';
+
+/** This proxy's share of a version's QPS: ceil(qps / proxies), so the sum never falls short. */
+export function localShare(qps: number, proxies: number): number {
+  return Math.max(1, Math.ceil(qps / Math.max(1, proxies)));
+}
+
+const ALWAYS: RuntimeFractionalPercent = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
+
+/**
+ * The per-version override of the local_ratelimit filter: a token bucket of this proxy's
+ * share, refilled every second, enabled and enforced for every request, answering 429
+ * with the Retry-After the gateway's limiter gives. Null when the version has no limit.
+ */
+function localRateLimitFor(v: DataPlaneVersion, s: DataPlaneSettings): LocalRateLimit | null {
+  if (!localRateLimitMode(s) || v.qpsLimit === null) return null;
+  const share = localShare(v.qpsLimit, s.rateLimit?.proxies ?? 1);
+  return {
+    stat_prefix: LOCAL_RATE_LIMIT_STAT_PREFIX,
+    token_bucket: { max_tokens: share, tokens_per_fill: { value: share }, fill_interval: { seconds: 1 } },
+    filter_enabled: ALWAYS,
+    filter_enforced: ALWAYS,
+    response_headers_to_add: [{ header: { key: 'retry-after', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+  };
+}
+
+const LOCAL_RATE_LIMIT_STAT_PREFIX = 'sluice_local_rate_limit';
+
+/** The listener-level local_ratelimit filter: no bucket of its own; routes switch it on per version. */
+function localRateLimitFilter(): HttpFilter {
+  return {
+    name: FILTER.localRateLimit,
+    typed_config: packAny(ENVOY_TYPES.localRateLimit, { stat_prefix: LOCAL_RATE_LIMIT_STAT_PREFIX } satisfies LocalRateLimit),
+  };
 }
 
 const JSON_HEADERS = [setHeader('content-type', 'application/json')];
@@ -325,7 +368,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   const path = predictPath(group.name);
   const versions = sortedVersions(group);
   // the pin route and the weighted entry of a version carry the same overrides
-  const filterConfig = new Map(versions.map((v) => [v.name, versionFilterConfig(group, v)]));
+  const filterConfig = new Map(versions.map((v) => [v.name, versionFilterConfig(group, v, s)]));
   const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
   const routes: Route[] = [];
   for (const v of versions) {
@@ -462,7 +505,7 @@ function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
   const extProc = captureFilter(s);
   return [
     { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
-    { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
+    localRateLimitMode(s) ? localRateLimitFilter() : { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
     { name: FILTER.extProc, typed_config: packAny(ENVOY_TYPES.extProc, extProc) },
     { name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) },
   ];
