@@ -562,7 +562,7 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
     grpc: {},
   });
   const versions = sortedVersions(group);
-  const filters = new Map(versions.map((v) => [v.name, oipGrpcFilterConfig(group, v)]));
+  const filters = new Map(versions.map((v) => [v.name, oipGrpcFilterConfig(group, v, s)]));
   const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
   const routes: Route[] = versions.map((v) => ({
     name: `${group.name}/oip-grpc/pin/${v.name}`,
@@ -601,8 +601,8 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
 }
 
 /** The version's ext_authz settings as on /predict; no ext_proc capture of protobuf bodies. */
-function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record<string, PackedAny> {
-  const predict = versionFilterConfig(group, v);
+function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
+  const predict = versionFilterConfig(group, v, s);
   return sortedMap([
     ...Object.entries(predict).filter(([name]) => name !== FILTER.extProc),
     [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
