@@ -59,6 +59,10 @@ class CallHandler implements Dispatcher.DispatchHandler {
   private chunks: Buffer[] | null = null;
   private first: Buffer | null = null;
   private reached = false;
+  private done = false;
+  private abort: ((err?: Error) => void) | null = null;
+  /** the call's deadline: ours, because undici's own timers tick at ~0.5 s granularity */
+  timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ep: EdgeEndpoint,
@@ -67,7 +71,23 @@ class CallHandler implements Dispatcher.DispatchHandler {
     private readonly reject: (err: UpstreamFailure) => void,
   ) {}
 
-  onConnect(): void {}
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+  }
+
+  /** The deadline passed: answer 504 now and drop the call. */
+  expire(): void {
+    if (this.done) return;
+    this.onError(Object.assign(new Error('deadline'), { code: 'UND_ERR_HEADERS_TIMEOUT' }));
+    this.abort?.(Object.assign(new Error('deadline'), { code: 'UND_ERR_ABORTED' }));
+  }
+
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    return true;
+  }
 
   onHeaders(statusCode: number): boolean {
     // 1xx are informational; the final status follows
@@ -85,11 +105,13 @@ class CallHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    if (!this.finish()) return;
     const body = this.chunks ? Buffer.concat(this.chunks) : (this.first ?? Buffer.alloc(0));
     this.resolve({ status: this.status || 502, body, endpoint: this.ep });
   }
 
   onError(err: Error): void {
+    if (!this.finish()) return;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     let kind: UpstreamFailure['kind'];
     let message: string;
@@ -99,8 +121,11 @@ class CallHandler implements Dispatcher.DispatchHandler {
     } else {
       // a kept-alive connection the runtime closed just as we wrote (it had served earlier
       // calls, and this one got no answer at all): the request never got there
+      // (undici reports it as UND_ERR_SOCKET with the socket's counters, or as the raw
+      // ECONNRESET/EPIPE; a fresh socket that served nothing yet is a broken call)
       const socket = (err as { socket?: { bytesRead?: number } }).socket;
-      const staleSocket = code === 'UND_ERR_SOCKET' && !this.reached && (socket?.bytesRead ?? 0) > 0;
+      const closedUnderUs = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+      const staleSocket = closedUnderUs && !this.reached && (socket === undefined || (socket.bytesRead ?? 0) > 0);
       kind = UNREACHABLE.has(code) || staleSocket ? 'unreachable' : 'broken';
       message = `${whereOf(this.ep)}: ${code || err.message}`;
     }
@@ -168,9 +193,12 @@ export class Upstreams {
     const timeout = timeoutMs > 0 ? Math.min(timeoutMs, this.opts.timeoutMs) : this.opts.timeoutMs;
     const pool = this.poolFor(ep);
     return new Promise<UpstreamResponse>((resolve, reject) => {
+      const handler = new CallHandler(ep, timeout, resolve, reject);
+      handler.timer = setTimeout(() => handler.expire(), timeout);
+      // undici's own timeouts stay as a backstop
       pool.dispatch(
-        { path: call.path, method: call.method, headers, body: call.method === 'GET' && body === '' ? null : body, headersTimeout: timeout, bodyTimeout: timeout },
-        new CallHandler(ep, timeout, resolve, reject),
+        { path: call.path, method: call.method, headers, body: call.method === 'GET' && body === '' ? null : body, headersTimeout: timeout + 1000, bodyTimeout: timeout + 1000 },
+        handler,
       );
     });
   }
