@@ -23,6 +23,7 @@ export const ENTRY_POINTS = [
   'xds/bootstrap-cli.ts', // npm run envoy:bootstrap
   'control/orchestrator/kubernetes/render-cli.ts', // npm run k8s:render
   'control/monitoring/prometheus-config-cli.ts', // npm run prometheus:config
+  'control/inference/job-cli.ts', // npm run inference:job
   'prisma/migrate.ts', // npm run db:migrate
 ];
 
