@@ -63,7 +63,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/**/*.test.ts'],
           exclude: [...notTests, ...unitFiles, ...lintFiles],
-          globalSetup: ['test/setup/services.ts'],
+          // the spawned product runs from dist/: rebuild it first when the sources changed
+          globalSetup: ['test/global-build.ts', 'test/setup/services.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

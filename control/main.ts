@@ -4,6 +4,7 @@
 // embedded-or-production choice is made here, once, by picking a constructor.
 import { chmodSync, mkdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { repoRoot } from '../platform/paths.ts';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { pino } from 'pino';
@@ -48,8 +49,6 @@ import { configureDuck } from './inference/duck.ts';
 import { CanaryGuard } from './domain/canary-guard.ts';
 import { Autoscaler } from './orchestrator/autoscaler.ts';
 
-const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
-
 /** The start banner: plain lines for the person who ran `npm start`. */
 function banner(message: string): void {
   process.stdout.write(`[sluice] ${message}\n`);
@@ -63,6 +62,7 @@ async function openOrchestrator(settings: Settings, logStore: LogStore): Promise
     const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/index.ts');
     return createKubernetesOrchestrator({
       namespace: settings.kubernetesNamespace,
+      ...(settings.runtimeImage ? { runtimeImage: settings.runtimeImage } : {}),
       ...(settings.objectStoreUrl.startsWith('s3://') ? { objectStoreUri: settings.objectStoreUrl } : {}),
     });
   }

@@ -44,6 +44,7 @@ export async function openDataPlanePolicies(settings: Settings, deps: DataPlaneD
     redisUrl: settings.redisUrl ?? undefined,
     registry: deps.registry,
     jwt: settings.auth.jwt ?? undefined,
+    captureSync: settings.captureSync,
     ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
   });
   return {

@@ -9,6 +9,7 @@ import type { ObjectStore } from '../platform/objectstore/port.ts';
 import { Authorizer, createAuthorizationService, type JwtSettings } from './authz.ts';
 import { EnvoyCapture } from './capture.ts';
 import { InferenceRecorder } from './inference-log/recorder.ts';
+import type { SpoolSync } from './inference-log/spool.ts';
 import { InferenceLogWriter, type InferenceLogEvent } from './inference-log/writer.ts';
 import type { PolicySource } from './policy/port.ts';
 import { envoyServices } from '../proto/envoy.ts';
@@ -81,7 +82,9 @@ export interface GatewayPoliciesOptions {
   jwt?: JwtSettings | undefined;
   /** The /metrics registry: sluice_throttled_total, sluice_inference_records_total. */
   registry?: Registry;
-  /** Operational events (Redis or object store down/back) for the Event table. */
+  /** SLUICE_CAPTURE_SYNC (see inference-log/spool.ts); default 'background' */
+  captureSync?: SpoolSync;
+  /** Operational events (Redis or object store down/back, spool unwritable) for the Event table. */
   onEvent?: (event: RateLimitStoreEvent | InferenceLogEvent) => void;
 }
 
@@ -97,7 +100,13 @@ export interface GatewayPolicies {
 }
 
 export async function createGatewayPolicies(o: GatewayPoliciesOptions): Promise<GatewayPolicies> {
-  const writer = new InferenceLogWriter({ store: o.store, spoolDir: o.spoolDir ?? path.join(o.dataDir, 'spool', 'inference'), onEvent: o.onEvent });
+  const writer = new InferenceLogWriter({
+    store: o.store,
+    spoolDir: o.spoolDir ?? path.join(o.dataDir, 'spool', 'inference'),
+    onEvent: o.onEvent,
+    sync: o.captureSync ?? 'background',
+    ...(o.registry ? { registry: o.registry } : {}),
+  });
   await writer.start();
   const recorder = new InferenceRecorder({ policies: o.policies, sink: writer, registry: o.registry });
   const capture = new EnvoyCapture({ recorder });

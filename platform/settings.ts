@@ -71,6 +71,12 @@ const SETTINGS = {
   SLUICE_PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   SLUICE_METRICS_EDGE_URLS: list.optional(),
   SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
+  // inference capture durability (gateway/inference-log/spool.ts)
+  SLUICE_CAPTURE_SYNC: z.enum(['background', 'always']).default('background'),
+  // how Envoy enforces QPS limits: its own local_ratelimit (shares per proxy) or the gateway's RLS
+  SLUICE_ENVOY_RATE_LIMIT: z.enum(['local', 'global']).default('local'),
+  // the model runtime image of the Kubernetes orchestrator (deploy/docker/Dockerfile --target runtime)
+  SLUICE_RUNTIME_IMAGE: text.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // what one caller may ask of the control plane (control/graphql/limits.ts, socket-quota.ts)
   SLUICE_GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
@@ -140,6 +146,13 @@ export interface Settings {
     listenerPort: number;
     gatewayHost: string;
     stickyHeader: string | null;
+    /**
+     * SLUICE_ENVOY_RATE_LIMIT: 'local' (default) — Envoy's own local_ratelimit, each proxy a
+     * share of the QPS, no callout; 'global' — every request asks the gateway's
+     * RateLimitService, exact across proxies (and per API key), which needs REDIS_URL so all
+     * gateway replicas share the counters.
+     */
+    envoyRateLimit: 'local' | 'global';
     envoy: { nodeId: string; nodeCluster: string; adminPort: number };
   };
   /** where a stand-alone edge (`npm run edge`) finds the xDS server */
@@ -166,6 +179,10 @@ export interface Settings {
   runAs: string;
   /** who may call the gRPC ports: a shared token and/or TLS files (platform/grpc-auth.ts) */
   grpc: { token: string | null; tlsCert: string | null; tlsKey: string | null; tlsCa: string | null };
+  /** inference capture: answer once the record is in the spool ('background', fdatasync every ≤ 50 ms) or once it is on disk ('always') */
+  captureSync: 'background' | 'always';
+  /** the model runtime image the Kubernetes orchestrator runs (deploy/docker/Dockerfile, target runtime); null = its default */
+  runtimeImage: string | null;
 }
 
 export class ConfigError extends Error {
@@ -183,6 +200,9 @@ function parseEnv(env: Record<string, string | undefined>): Env {
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`bad configuration: ${issues}`);
+  }
+  if (parsed.data.SLUICE_ENVOY_RATE_LIMIT === 'global' && !parsed.data.REDIS_URL) {
+    throw new ConfigError('bad configuration: SLUICE_ENVOY_RATE_LIMIT=global needs REDIS_URL (the gateway replicas share their counters there)');
   }
   return parsed.data;
 }
@@ -236,6 +256,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       listenerPort: e.SLUICE_ENVOY_LISTENER_PORT,
       gatewayHost: e.SLUICE_GATEWAY_HOST,
       stickyHeader: e.SLUICE_STICKY_HEADER || null,
+      envoyRateLimit: e.SLUICE_ENVOY_RATE_LIMIT,
       envoy: { nodeId: e.ENVOY_NODE_ID, nodeCluster: e.ENVOY_NODE_CLUSTER, adminPort: e.ENVOY_ADMIN_PORT },
     },
     edgeXdsAddress: e.SLUICE_XDS_ADDRESS ?? `${e.SLUICE_XDS_HOST ?? host}:${e.SLUICE_XDS_PORT}`,
@@ -261,5 +282,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     mlflowTrustedUris: e.SLUICE_MLFLOW_TRUSTED_URIS ?? [],
     grpcListenHosts: { xds: e.SLUICE_XDS_LISTEN_HOST, gateway: e.SLUICE_GATEWAY_LISTEN_HOST },
     grpc: { token: e.SLUICE_GRPC_TOKEN ?? null, tlsCert: e.SLUICE_GRPC_TLS_CERT ?? null, tlsKey: e.SLUICE_GRPC_TLS_KEY ?? null, tlsCa: e.SLUICE_GRPC_TLS_CA ?? null },
+    captureSync: e.SLUICE_CAPTURE_SYNC,
+    runtimeImage: e.SLUICE_RUNTIME_IMAGE ?? null,
   };
 }

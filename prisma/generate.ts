@@ -6,10 +6,12 @@
 // Run by postinstall and `npm run db:generate`. The pure derivation is exported for tests.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { delimiter, dirname, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../platform/paths.ts';
 
-const prismaDir = dirname(fileURLToPath(import.meta.url));
+// from the package root, not this module's URL: the migrate CLI bundles this module into dist/
+const prismaDir = join(repoRoot, 'prisma');
 export const sourceSchemaPath = join(prismaDir, 'schema.prisma');
 export const postgresSchemaPath = join(prismaDir, 'postgresql', 'schema.prisma');
 export const postgresConfigPath = join(prismaDir, 'postgresql', 'prisma.config.ts');
@@ -89,7 +91,10 @@ export function generateAll(): void {
   prismaGenerate(['--config', postgresConfigPath]);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Run as a script (tsx, or scripts/run-ts.mjs's bundle of this file), not when bundled into
+// another program (the migrate CLI in dist/ imports derivePostgresSchema from here).
+const runAsScript = (argv1: string | undefined) => !!argv1 && /^\.?generate(\.ts|\.build\.mjs)$/.test(basename(argv1));
+if (runAsScript(process.argv[1]) && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     generateAll();
   } catch (err) {

@@ -51,6 +51,7 @@ export const ENVOY_TYPES = {
   extAuthz: 'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
   extAuthzPerRoute: 'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
   rateLimit: 'envoy.extensions.filters.http.ratelimit.v3.RateLimit',
+  localRateLimit: 'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
   extProc: 'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
   extProcPerRoute: 'envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
   httpGrpcAccessLog: 'envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',

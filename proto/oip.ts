@@ -2,11 +2,13 @@
 // @grpc/proto-loader for the runtime's service and for clients (tests, benchmarks). The
 // message types below are the loader's plain objects for the options used here (keepCase,
 // int64 as Number, bytes as Buffer): hand-written because they are few and stable.
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { repoRoot } from '../platform/paths.ts';
 
-export const OIP_PROTO_PATH = fileURLToPath(new URL('./grpc_predict_v2.proto', import.meta.url));
+// from the package root, not this module's URL: the build bundles this module into dist/
+export const OIP_PROTO_PATH = join(repoRoot, 'proto', 'grpc_predict_v2.proto');
 export const OIP_SERVICE_NAME = 'inference.GRPCInferenceService';
 /** the gRPC path prefix every OIP call shares (`/inference.GRPCInferenceService/ModelInfer`, ...) */
 export { OIP_GRPC_PATH_PREFIX } from '../xds/contract.ts';

@@ -1,5 +1,5 @@
 // The runtime's settings, read from the environment in one place. This is the fixed
-// contract between the orchestrator (which spawns `node --import tsx runtime/server.ts`)
+// contract between the orchestrator (which spawns `node dist/runtime/server.js`, or the source under tsx)
 // and the runtime: PORT, HOST, SLUICE_MODEL_PATH, SLUICE_MODEL_SIGNATURE,
 // SLUICE_MODEL_NAME, SLUICE_MODEL_VERSION, SLUICE_MODEL_FORMAT (onnx), SLUICE_USE_GPU,
 // plus optional limits and SLUICE_GRPC_PORT (a dedicated port for OIP gRPC besides PORT).

@@ -1,4 +1,4 @@
-// The built-in model runtime as a process: `node --import tsx runtime/server.ts`, configured
+// The built-in model runtime as a process: `node dist/runtime/server.js` (built) or `node --import tsx runtime/server.ts`, configured
 // by the environment (see config.ts). It listens first so /health answers during a slow
 // load, loads the model, then reports ready; a model that cannot load ends the process
 // with code 1 and a log line saying why, which the orchestrator reports as the failure.

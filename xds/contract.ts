@@ -61,6 +61,7 @@ export const oipGrpcAuthorityRegex = (group: string) => `^${group}\\.sluice(:[0-
 export const FILTER = {
   extAuthz: 'envoy.filters.http.ext_authz',
   rateLimit: 'envoy.filters.http.ratelimit',
+  localRateLimit: 'envoy.filters.http.local_ratelimit',
   extProc: 'envoy.filters.http.ext_proc',
   router: 'envoy.filters.http.router',
   hcm: 'envoy.filters.network.http_connection_manager',

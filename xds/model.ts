@@ -56,5 +56,19 @@ export interface DataPlaneSettings {
   stickyHeader: string | null;
   /** SLUICE_GRPC_TOKEN: Envoy sends it to the gateway on every plugin call; absent = none */
   gatewayToken?: string | null;
+  /**
+   * How Envoy enforces versions' QPS limits. Unset or 'global': the rate limit filter asks
+   * the gateway's RateLimitService (exact across proxies with Redis, per-key limits too).
+   * 'local': Envoy's own local_ratelimit filter, each proxy holding a token bucket of
+   * ceil(qps / proxies) per version — no callout; the xDS server fills `proxies` with the
+   * Envoy proxies connected and re-pushes when one comes or goes.
+   */
+  rateLimit?: EnvoyRateLimitSettings;
+}
+
+export interface EnvoyRateLimitSettings {
+  mode: 'local' | 'global';
+  /** connected Envoy proxies sharing each version's QPS (≥ 1) */
+  proxies: number;
 }
 

@@ -8,7 +8,7 @@ import type { DataPlaneModel, DataPlaneSettings } from './model.ts';
 import type { GrpcAuth } from '../platform/grpc-auth.ts';
 import { SnapshotCache, makeSnapshot, snapshotVersions, type Snapshot } from './cache.ts';
 import { XdsServer, type XdsLogger } from './server.ts';
-import { ProxyStatusRegistry } from './status.ts';
+import { ProxyStatusRegistry, type ProxyStatus } from './status.ts';
 import { createTranslator } from './translate.ts';
 import type { XdsTypeUrl } from '../proto/envoy.ts';
 
@@ -52,6 +52,32 @@ export interface XdsControl {
   readonly current: Snapshot | undefined;
 }
 
+/** What counts as an Envoy proxy sharing the local rate limits: its node's user agent. */
+export const isEnvoyProxy = (p: ProxyStatus) => p.userAgent === 'envoy' || p.userAgent.startsWith('envoy ');
+
+/**
+ * Local rate limiting (settings.rateLimit.mode 'local') splits each version's QPS between the
+ * Envoy proxies connected now: this keeps their count (distinct node ids; the local edges and
+ * proxyless clients do not take a share) and asks for a rebuild when it changes, so every
+ * proxy gets its new share pushed as soon as one comes or goes.
+ */
+function trackEnvoyProxies(base: DataPlaneSettings, registry: ProxyStatusRegistry, changed: () => void) {
+  if (base.rateLimit?.mode !== 'local') return { settings: () => base, stop: () => undefined };
+  const count = () => new Set(registry.list().filter(isEnvoyProxy).map((p) => p.nodeId)).size;
+  let proxies = count();
+  const stop = registry.onChange((e) => {
+    if (e.kind === 'updated') return;
+    const now = count();
+    if (now === proxies) return;
+    proxies = now;
+    changed();
+  });
+  return {
+    settings: (): DataPlaneSettings => ({ ...base, rateLimit: { mode: 'local', proxies: Math.max(1, proxies) } }),
+    stop,
+  };
+}
+
 export function createXdsControl(options: XdsControlOptions): XdsControl {
   const debounceMs = options.debounceMs ?? 50;
   const maxDelayMs = options.maxDelayMs ?? 1000;
@@ -69,12 +95,13 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
   let closed = false;
   let idleWaiters: (() => void)[] = [];
   const translate = createTranslator();
+  const proxyShares = trackEnvoyProxies(options.settings, registry, () => trigger());
 
   async function build(): Promise<Snapshot> {
     const t0 = performance.now();
     const model = await options.loadModel();
     const t1 = performance.now();
-    const resources = translate(model, options.settings);
+    const resources = translate(model, proxyShares.settings());
     const snapshot = makeSnapshot(resources);
     cache.setSnapshot(snapshot);
     const t2 = performance.now();
@@ -166,6 +193,7 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
     },
     async close() {
       closed = true;
+      proxyShares.stop();
       if (timer) clearTimeout(timer);
       timer = undefined;
       if (running) await running;

@@ -46,6 +46,7 @@ export function xdsSettingsOf(settings: Settings): XdsSettings {
       gatewayPort: settings.ports.gateway,
       stickyHeader: d.stickyHeader,
       gatewayToken: settings.grpc.token,
+      rateLimit: { mode: d.envoyRateLimit, proxies: 1 },
     },
     envoy: d.envoy,
   };

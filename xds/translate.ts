@@ -39,6 +39,8 @@ import type { ExtAuthzPerRoute } from '../proto/generated/envoy/extensions/filte
 import type { RateLimit as RateLimitFilter } from '../proto/generated/envoy/extensions/filters/http/ratelimit/v3/RateLimit.ts';
 import type { ExternalProcessor } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExternalProcessor.ts';
 import type { ExtProcPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
+import type { LocalRateLimit } from '../proto/generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.ts';
+import type { RuntimeFractionalPercent } from '../proto/generated/envoy/config/core/v3/RuntimeFractionalPercent.ts';
 import type { HttpGrpcAccessLogConfig } from '../proto/generated/envoy/extensions/access_loggers/grpc/v3/HttpGrpcAccessLogConfig.ts';
 import type { HttpProtocolOptions } from '../proto/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
 import type { Metadata } from '../proto/generated/envoy/config/core/v3/Metadata.ts';
@@ -233,7 +235,7 @@ export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): Slu
 }
 
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
-function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record<string, PackedAny> {
+function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
   const authz: ExtAuthzPerRoute = v.authEnabled
     ? {
         check_settings: {
@@ -254,10 +256,51 @@ function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record
         },
       }
     : { disabled: true };
+  const local = localRateLimitFor(v, s);
   return sortedMap([
     [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, authz)],
     [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, extProc)],
+    ...(local ? [[FILTER.localRateLimit, packAny(ENVOY_TYPES.localRateLimit, local)] as [string, PackedAny]] : []),
   ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Local rate limiting (settings.rateLimit.mode 'local'): no callout per request
+
+const localRateLimitMode = (s: DataPlaneSettings) => s.rateLimit?.mode === 'local';
+
+/** This proxy's share of a version's QPS: ceil(qps / proxies), so the sum never falls short. */
+export function localShare(qps: number, proxies: number): number {
+  return Math.max(1, Math.ceil(qps / Math.max(1, proxies)));
+}
+
+const ALWAYS: RuntimeFractionalPercent = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
+
+/**
+ * The per-version override of the local_ratelimit filter: a token bucket of this proxy's
+ * share, refilled every second, enabled and enforced for every request, answering 429
+ * with the Retry-After the gateway's limiter gives. Null when the version has no limit.
+ */
+function localRateLimitFor(v: DataPlaneVersion, s: DataPlaneSettings): LocalRateLimit | null {
+  if (!localRateLimitMode(s) || v.qpsLimit === null) return null;
+  const share = localShare(v.qpsLimit, s.rateLimit?.proxies ?? 1);
+  return {
+    stat_prefix: LOCAL_RATE_LIMIT_STAT_PREFIX,
+    token_bucket: { max_tokens: share, tokens_per_fill: { value: share }, fill_interval: { seconds: 1 } },
+    filter_enabled: ALWAYS,
+    filter_enforced: ALWAYS,
+    response_headers_to_add: [{ header: { key: 'retry-after', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+  };
+}
+
+const LOCAL_RATE_LIMIT_STAT_PREFIX = 'sluice_local_rate_limit';
+
+/** The listener-level local_ratelimit filter: no bucket of its own; routes switch it on per version. */
+function localRateLimitFilter(): HttpFilter {
+  return {
+    name: FILTER.localRateLimit,
+    typed_config: packAny(ENVOY_TYPES.localRateLimit, { stat_prefix: LOCAL_RATE_LIMIT_STAT_PREFIX } satisfies LocalRateLimit),
+  };
 }
 
 const JSON_HEADERS = [setHeader('content-type', 'application/json')];
@@ -332,7 +375,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   const path = predictPath(group.name);
   const versions = sortedVersions(group);
   // the pin route and the weighted entry of a version carry the same overrides
-  const filterConfig = new Map(versions.map((v) => [v.name, versionFilterConfig(group, v)]));
+  const filterConfig = new Map(versions.map((v) => [v.name, versionFilterConfig(group, v, s)]));
   const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
   const routes: Route[] = [];
   for (const v of versions) {
@@ -451,6 +494,37 @@ let notFoundCache: Uint8Array | undefined;
 const notFoundRoute = () =>
   (notFoundCache ??= encodeRoute(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service')));
 
+/**
+ * Inference capture on Envoy: ext_proc in observability mode. Envoy copies the request and
+ * response (headers and streamed body chunks) to the gateway and never waits for an
+ * answer, so capture costs the request no round trip and a slow or absent gateway cannot
+ * delay it (it drops what it cannot send). Observability mode takes bodies only STREAMED;
+ * the gateway reassembles the chunks. The stream may outlive the request by up to
+ * deferred_close_timeout while the gateway reads the tail.
+ */
+function captureFilter(s: DataPlaneSettings): ExternalProcessor {
+  return {
+    grpc_service: gatewayGrpc(s),
+    // capture must never break serving
+    failure_mode_allow: true,
+    observability_mode: true,
+    deferred_close_timeout: { seconds: 5 },
+    processing_mode: {
+      request_header_mode: 'SEND',
+      response_header_mode: 'SEND',
+      request_body_mode: 'STREAMED',
+      response_body_mode: 'STREAMED',
+      request_trailer_mode: 'SKIP',
+      response_trailer_mode: 'SKIP',
+    },
+    // the route's metadata (group, pinned version) and the picked cluster reach the
+    // processor as attributes; forwarding_namespaces passes dynamic metadata (not route
+    // metadata) under `sluice`, for deployments whose own filters set it
+    request_attributes: [...EXT_PROC_ATTRIBUTES],
+    metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
+  };
+}
+
 function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
   const extAuthz: ExtAuthz = {
     grpc_service: gatewayGrpc(s),
@@ -468,29 +542,10 @@ function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
     enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
     timeout: { seconds: 0, nanos: 200_000_000 },
   };
-  const extProc: ExternalProcessor = {
-    grpc_service: gatewayGrpc(s),
-    // capture must never break serving
-    failure_mode_allow: true,
-    processing_mode: {
-      request_header_mode: 'SEND',
-      response_header_mode: 'SEND',
-      request_body_mode: 'BUFFERED',
-      response_body_mode: 'BUFFERED',
-      request_trailer_mode: 'SKIP',
-      response_trailer_mode: 'SKIP',
-    },
-    message_timeout: { seconds: 1 },
-    max_message_timeout: { seconds: 5 },
-    // the route's metadata (group, pinned version) and the picked cluster reach the
-    // processor as attributes; forwarding_namespaces passes dynamic metadata (not route
-    // metadata) under `sluice`, for deployments whose own filters set it
-    request_attributes: [...EXT_PROC_ATTRIBUTES],
-    metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
-  };
+  const extProc = captureFilter(s);
   return [
     { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
-    { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
+    localRateLimitMode(s) ? localRateLimitFilter() : { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
     { name: FILTER.extProc, typed_config: packAny(ENVOY_TYPES.extProc, extProc) },
     { name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) },
   ];
@@ -547,7 +602,7 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
     grpc: {},
   });
   const versions = sortedVersions(group);
-  const filters = new Map(versions.map((v) => [v.name, oipGrpcFilterConfig(group, v)]));
+  const filters = new Map(versions.map((v) => [v.name, oipGrpcFilterConfig(group, v, s)]));
   const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
   const routes: Route[] = versions.map((v) => ({
     name: `${group.name}/oip-grpc/pin/${v.name}`,
@@ -586,8 +641,8 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
 }
 
 /** The version's ext_authz settings as on /predict; no ext_proc capture of protobuf bodies. */
-function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion): Record<string, PackedAny> {
-  const predict = versionFilterConfig(group, v);
+function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
+  const predict = versionFilterConfig(group, v, s);
   return sortedMap([
     ...Object.entries(predict).filter(([name]) => name !== FILTER.extProc),
     [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],

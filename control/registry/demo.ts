@@ -5,14 +5,14 @@
 // (the checkout now lives elsewhere) is pointed at the current files.
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../platform/paths.ts';
 import type { PrismaClient } from '../../prisma/generated/sqlite/client.ts';
 import { readSignatureFile } from '../../runtime/signature.ts';
 import { registerModelVersion } from './builtin.ts';
 
 export const DEMO_MODEL_NAME = 'wine-classifier';
 export const DEMO_MODEL_VERSIONS = ['1', '2'] as const;
-export const DEFAULT_DEMO_DIR = fileURLToPath(new URL('../../runtime/demo', import.meta.url));
+export const DEFAULT_DEMO_DIR = join(repoRoot, 'runtime', 'demo');
 
 const MODEL_DESCRIPTION =
   "Wine cultivar classifier on scikit-learn's wine data set (13 chemical measurements, 3 classes); predicts the class label 0, 1 or 2.";

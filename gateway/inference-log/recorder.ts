@@ -43,14 +43,19 @@ export class InferenceRecorder {
   }
 
   /**
-   * Resolves 'recorded' once the record is durable (fsync'd in the spool); an edge that
-   * awaits this before answering guarantees the record survives a crash. Rejects only when
-   * the spool itself cannot be written.
+   * Resolves 'recorded' once the record is in the spool (written, or fsync'd with sync
+   * 'always'); an edge that awaits this before answering guarantees the record survives the
+   * process being killed. Rejects only when the spool itself cannot be written (counted as
+   * outcome 'failed').
    */
   async record(input: ExchangeInput): Promise<RecordOutcome> {
-    const outcome = await this.recordInner(input);
-    this.counter?.inc({ outcome });
-    return outcome;
+    let outcome: RecordOutcome | 'failed' = 'failed';
+    try {
+      outcome = await this.recordInner(input);
+      return outcome;
+    } finally {
+      this.counter?.inc({ outcome });
+    }
   }
 
   private async recordInner(input: ExchangeInput): Promise<RecordOutcome> {

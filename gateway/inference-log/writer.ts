@@ -1,4 +1,5 @@
-// The inference-log writer: records go to the local spool (acknowledged once fsync'd), and
+// The inference-log writer: records go to the local spool (acknowledged once written, or
+// once fsync'd with sync 'always'; see spool.ts), and
 // sealed spool batches are uploaded to the object store as gzipped NDJSON, one object per
 // group/version/hour partition, named after the spool batch. A batch is deleted from the
 // spool only after every one of its objects is stored, and a retried upload writes the
@@ -10,13 +11,16 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { ObjectStore } from '../../platform/objectstore/port.ts';
 import { partitionPrefix, type InferenceRecord } from './record.ts';
-import { SEALED_SUFFIX, Spool } from './spool.ts';
+import { Counter, type Registry } from 'prom-client';
+import { SEALED_SUFFIX, Spool, type SpoolFs, type SpoolSync } from './spool.ts';
 
 const gzip = promisify(gzipCb);
 
 export type InferenceLogEvent =
   | { type: 'INFERENCE_LOG_STORE_UNAVAILABLE'; level: 'WARNING'; message: string; at: Date }
-  | { type: 'INFERENCE_LOG_STORE_RECOVERED'; level: 'NORMAL'; message: string; at: Date };
+  | { type: 'INFERENCE_LOG_STORE_RECOVERED'; level: 'NORMAL'; message: string; at: Date }
+  | { type: 'INFERENCE_LOG_SPOOL_FAILED'; level: 'WARNING'; message: string; at: Date }
+  | { type: 'INFERENCE_LOG_SPOOL_RECOVERED'; level: 'NORMAL'; message: string; at: Date };
 
 export interface InferenceLogWriterOptions {
   store: ObjectStore;
@@ -30,7 +34,13 @@ export interface InferenceLogWriterOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   onEvent?: (event: InferenceLogEvent) => void;
+  /** SLUICE_CAPTURE_SYNC: 'background' (default: answer once written, fdatasync every ≤ 50 ms) or 'always' */
+  sync?: SpoolSync;
+  /** /metrics: sluice_inference_spool_errors_total */
+  registry?: Registry;
   now?: () => number;
+  /** the spool's synchronous file calls (tests simulate a full disk) */
+  spoolFs?: Partial<SpoolFs>;
 }
 
 export interface WriterStats {
@@ -80,6 +90,8 @@ export class InferenceLogWriter {
   private retryTimer: NodeJS.Timeout | undefined;
   private backoff: number;
   private downSince: number | null = null;
+  private spoolFailing: { since: number; failures: number } | null = null;
+  private readonly spoolErrors: Counter<'code'> | undefined;
   private stopped = false;
   readonly stats: WriterStats = { acknowledged: 0, uploadedBatches: 0, uploadedRecords: 0, failedUploads: 0, discardedLines: 0 };
 
@@ -96,7 +108,25 @@ export class InferenceLogWriter {
       maxBatchAgeMs: options.maxBatchAgeMs ?? 10_000,
       onSealed: () => this.kick(),
       now: options.now,
+      sync: options.sync ?? 'background',
+      ...(options.spoolFs ? { fs: options.spoolFs } : {}),
     });
+    if (options.registry) {
+      const existing = options.registry.getSingleMetric('sluice_inference_spool_errors_total') as Counter<'code'> | undefined;
+      this.spoolErrors =
+        existing ??
+        new Counter({
+          name: 'sluice_inference_spool_errors_total',
+          help: 'Inference records that could not be written to the local spool (full disk, I/O error), by error code',
+          labelNames: ['code'],
+          registers: [options.registry],
+        });
+    }
+  }
+
+  /** 'background' or 'always' (see spool.ts). */
+  get sync(): SpoolSync {
+    return this.spool.sync;
   }
 
   /** Opens the spool and starts uploading what an earlier process left there. */
@@ -105,10 +135,50 @@ export class InferenceLogWriter {
     this.kick();
   }
 
-  /** Resolves when the record is durable in the spool: from then on it will reach the store exactly once. */
+  /**
+   * Resolves when the record is in the spool (see spool.ts for what survives what): from then
+   * on it will reach the store exactly once. Rejects when the spool cannot be written (full
+   * disk): counted in sluice_inference_spool_errors_total, with an event per outage.
+   */
   async append(record: InferenceRecord): Promise<void> {
-    await this.spool.append(record);
+    try {
+      await this.spool.append(record);
+    } catch (err) {
+      this.spoolFailed(err);
+      throw err;
+    }
     this.stats.acknowledged++;
+    if (this.spoolFailing) this.spoolRecovered();
+  }
+
+  /** A record the spool refused (full disk): counted, and one event per outage (not per record). */
+  private spoolFailed(err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    this.spoolErrors?.inc({ code });
+    if (this.spoolFailing) {
+      this.spoolFailing.failures++;
+      return;
+    }
+    this.spoolFailing = { since: Date.now(), failures: 1 };
+    this.emit({
+      type: 'INFERENCE_LOG_SPOOL_FAILED',
+      level: 'WARNING',
+      message: `the inference-log spool cannot be written (${code}: ${(err as Error).message}); requests are answered but their records are lost until it can`,
+      at: new Date(),
+    });
+  }
+
+  private spoolRecovered(): void {
+    const failing = this.spoolFailing;
+    if (!failing) return;
+    this.spoolFailing = null;
+    const secs = ((Date.now() - failing.since) / 1000).toFixed(1);
+    this.emit({
+      type: 'INFERENCE_LOG_SPOOL_RECOVERED',
+      level: 'NORMAL',
+      message: `the inference-log spool is writable again after ${secs}s; ${failing.failures} record(s) were lost meanwhile`,
+      at: new Date(),
+    });
   }
 
   /** Seals the open batch and waits until the spool is empty or `timeoutMs` passes; true if empty. */

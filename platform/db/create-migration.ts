@@ -6,7 +6,7 @@
 // Both folders get the same `<timestamp>_<name>` so the two histories stay in lockstep.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../paths.ts';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import type { DiffTarget } from '@prisma/schema-engine-wasm';
 import { derivePostgresSchema, sourceSchemaPath } from '../../prisma/generate.ts';
@@ -17,7 +17,7 @@ import { offlinePostgresFactory } from './offline-postgres.ts';
 import { openSchemaEngine, sqliteScriptAware } from './schema-engine.ts';
 import type { Provider } from './url.ts';
 
-export const lastMigratedPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prisma', 'postgresql', 'last-migrated.prisma');
+export const lastMigratedPath = join(repoRoot, 'prisma', 'postgresql', 'last-migrated.prisma');
 
 /** Where the migration history lives; tests point these at a scratch folder. */
 export interface MigrationPaths {

@@ -3,12 +3,10 @@
 // migration.sql, plus migration_lock.toml), so production users can run `prisma migrate
 // deploy` on the same folders.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from '../paths.ts';
 import type { MigrationList } from '@prisma/schema-engine-wasm';
 import type { Provider } from './url.ts';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const migrationsDirs: Record<Provider, string> = {
   sqlite: join(repoRoot, 'prisma', 'migrations'),

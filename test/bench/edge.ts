@@ -1,21 +1,28 @@
-// Benchmark of the local edge (issue 6): POST /services/{group}/predict through the edge vs
-// straight to one replica's /invocations, in the same run, against the real runtime
-// serving the demo model wine-classifier v1 (batch 1). Edge configurations, one group each
-// on the same edge process and the same runtime:
+// Benchmark of the local edge (issues 6 and 11): POST /services/{group}/predict through the
+// edge vs straight to one replica's /invocations, and vs nginx (Debian's nginx-light) as a
+// plain keep-alive reverse proxy to the same replica, in the same run, against the real
+// runtime serving the demo model wine-classifier v1 (batch 1). Edge configurations, one
+// group each on the same edge process and the same runtime:
 //   plain      auth off, no rate limit, no capture
 //   policy     API key auth + rate limit (a limit far above the load, so every request
 //              takes a token and none is refused)
-//   capture    auth + rate limit + inference table (record fsync'd before answering)
-// The edge runs in a child process of its own (with its xDS server) so that
-// process.cpuUsage() there is the edge's CPU alone: "edge CPU µs/req" is its user+system
-// time over a fixed-length autocannon run divided by the requests it answered. "c=1" rows
-// are one keep-alive connection, sequential for --seconds/2 (sub-ms latencies); "c=N" rows
-// are autocannon with N connections for --seconds.
-// "1k rps" columns are an open-loop run at a fixed 1,000 requests/s (see fixedRate).
-//   node --import tsx test/bench/edge.ts [--seconds 4] [--connections 16]
+//   capture    auth + rate limit + inference table (SLUICE_CAPTURE_SYNC default: answered
+//              once the record is written to the spool, fdatasync in the background)
+// Each of those runs twice, once per mode: "tsx" (the sources under tsx, as every process
+// ran before the build) and "build" (the same modules compiled by esbuild with the options
+// of scripts/build.mjs, and the runtime replica from dist/, as `npm start` runs them now).
+// The edge runs in a child process of its own (with its xDS server); "CPU µs/req" is the
+// proxy's own CPU time (user+system, every thread, from /proc/<pid>/task/*/schedstat) over
+// the measured run divided by the requests it answered — for the edge rows the edge
+// process, for the nginx row its master and worker.
+// "c=1" rows are one keep-alive connection, sequential (sub-ms latencies); "c=N" rows are
+// autocannon with N connections; "1k rps" columns are an open-loop run at a fixed 1,000
+// requests/s (see fixedRate), latency counted from the scheduled send time.
+//   node --import tsx test/bench/edge.ts [--seconds 4] [--connections 16] [--modes tsx,build]
 // Prints a table and writes bench-results/edge.json. Only 127.0.0.1 is loaded.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,11 +39,115 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     child: { type: 'boolean', default: false },
     'runtime-port': { type: 'string', default: '0' },
+    modes: { type: 'string', default: 'tsx,build' },
+    // --profile <plain|policy|capture>: no table; one 1,000 rps run on that group with the
+    // edge under --cpu-prof, and its top functions by self time (profile in bench-results/)
+    profile: { type: 'string' },
   },
 });
 
 const GROUPS = ['plain', 'policy', 'capture'] as const;
 type GroupName = (typeof GROUPS)[number];
+type Mode = 'tsx' | 'build';
+
+/**
+ * CPU time (user+system, µs) of processes, every thread, from the scheduler's own
+ * nanosecond account (/proc/<pid>/task/<tid>/schedstat, first field). Threads are long-lived
+ * in both node and nginx, so the sum over live threads is the process's CPU.
+ */
+function cpuMicrosOf(pids: number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  }
+  return ns / 1000;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Nginx {
+  port: number;
+  cpuMicros(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const NGINX = '/usr/sbin/nginx';
+
+/**
+ * Debian's nginx as the plain reverse proxy a user would put in front of the replica: one
+ * worker, daemon off, keep-alive to the upstream (the same 64 connections the edge keeps),
+ * access log off, everything under a temp prefix. null when nginx is not installed
+ * (apt-get install -y nginx-light).
+ */
+async function startNginx(runtimePort: number): Promise<Nginx | null> {
+  if (!existsSync(NGINX)) return null;
+  const prefix = mkdtempSync(path.join(tmpdir(), 'sluice-bench-nginx-'));
+  const port = await freePort();
+  const conf = `
+worker_processes 1;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  keepalive_requests 100000;
+  upstream runtime { server 127.0.0.1:${runtimePort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://runtime;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+  writeFileSync(path.join(prefix, 'nginx.conf'), conf);
+  const proc = spawn(NGINX, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
+    if (up) break;
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`nginx did not start (see ${prefix}/error.log)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pids = () => {
+    const children = spawnSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+    return [proc.pid!, ...children];
+  };
+  return {
+    port,
+    async cpuMicros() {
+      return cpuMicrosOf(pids());
+    },
+    async stop() {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGQUIT');
+      await exited;
+      rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
 
 type ToChild = { type: 'cpu' } | { type: 'stop' };
 type FromChild = { type: 'ready'; port: number; keys: Record<string, string> } | { type: 'cpu'; user: number; system: number };
@@ -113,9 +224,19 @@ interface EdgeChild {
   stop(): Promise<void>;
 }
 
-function startChild(runtimePort: number): Promise<EdgeChild> {
+/** The edge child under tsx (the sources) or compiled like dist/ (scripts/build.mjs's options). */
+async function startChild(runtimePort: number, mode: Mode, nodeFlags: string[] = []): Promise<EdgeChild> {
   const file = fileURLToPath(import.meta.url);
-  const proc = spawn(process.execPath, ['--import', 'tsx', file, '--child', '--runtime-port', String(runtimePort)], {
+  let argv: string[];
+  if (mode === 'tsx') argv = ['--import', 'tsx', file];
+  else {
+    // @ts-expect-error -- a plain .mjs script without type declarations
+    const { bundleScript } = (await import('../../scripts/build.mjs')) as { bundleScript(src: string, out: string): Promise<string> };
+    const out = path.join(path.dirname(file), '.edge.build.mjs');
+    await bundleScript(path.relative(path.resolve(path.dirname(file), '../..'), file), out);
+    argv = ['--enable-source-maps', out];
+  }
+  const proc = spawn(process.execPath, [...nodeFlags, ...argv, '--child', '--runtime-port', String(runtimePort)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const next = (type: FromChild['type']) =>
@@ -135,10 +256,7 @@ function startChild(runtimePort: number): Promise<EdgeChild> {
       port: ready.port,
       keys: ready.keys,
       async cpuMicros() {
-        const p = next('cpu');
-        proc.send({ type: 'cpu' } satisfies ToChild);
-        const m = await p;
-        return m.type === 'cpu' ? m.user + m.system : 0;
+        return cpuMicrosOf([proc.pid!]);
       },
       async stop() {
         const exited = new Promise((r) => proc.once('exit', r));
@@ -147,13 +265,6 @@ function startChild(runtimePort: number): Promise<EdgeChild> {
       },
     };
   });
-}
-
-interface Target {
-  name: string;
-  port: number;
-  path: string;
-  headers: Record<string, string>;
 }
 
 /** One keep-alive connection, sequential: rps and per-call latency (ms). */
@@ -247,73 +358,145 @@ async function fixedRate(t: Target, body: string, rate: number, seconds: number,
   return { p50, p99, answered: samples.length, failures, cpuMicros: cpu1 - cpu0 };
 }
 
+interface Target {
+  name: string;
+  port: number;
+  path: string;
+  headers: Record<string, string>;
+  cpu: () => Promise<number>;
+}
+
 async function parent(): Promise<void> {
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
+  const modes = values.modes.split(',').filter((m): m is Mode => m === 'tsx' || m === 'build');
   const heldout = JSON.parse(readFileSync(`${DEMO_DIR}/heldout.json`, 'utf8')) as Heldout;
   const body = JSON.stringify({ client_request_id: 'bench', dataframe_split: { columns: heldout.columns, data: [heldout.rows[0]] } });
+  if (modes.includes('build')) {
+    // @ts-expect-error -- a plain .mjs script without type declarations
+    const { buildIfStale } = (await import('../../scripts/build.mjs')) as { buildIfStale(): Promise<unknown> };
+    await buildIfStale();
+  }
 
-  const runtime = await spawnRuntime(demoEnv('1'));
-  await waitReady(runtime.url);
-  const runtimePort = Number(new URL(runtime.url).port);
-  const edge = await startChild(runtimePort);
   const rows: BenchRow[] = [];
-  try {
-    const targets: Target[] = [
-      { name: 'direct /invocations', port: runtimePort, path: '/invocations', headers: {} },
-      ...GROUPS.map((g) => ({
-        name: `edge ${g}`,
-        port: edge.port,
-        path: `/services/${g}/predict`,
-        headers: (g === 'plain' ? {} : { authorization: `Bearer ${edge.keys[g]}` }) as Record<string, string>,
-      })),
-    ];
-    // JIT-warm every path of the edge before any of them is measured
-    for (const t of targets) await cannon(t, body, 1, connections, async () => 0);
-    const direct = { seq: { rps: 0, p50: 0, p99: 0 }, many: { rps: 0, p50: 0, p99: 0 }, open: { p50: 0, p99: 0 } };
-    for (const t of targets) {
-      const seq = await sequential(t, body, Math.max(2, Math.round(seconds / 2)));
-      const many = await cannon(t, body, seconds, connections, () => edge.cpuMicros());
-      if (many.non2xx > 0 || many.errors > 0) throw new Error(`${t.name}: ${many.non2xx} non-2xx, ${many.errors} errors`);
-      const isDirect = t.path === '/invocations';
-      if (isDirect) {
-        direct.seq = seq;
-        direct.many = many;
+  const summary: Record<string, Record<string, number>> = {};
+  for (const mode of modes) {
+    const runtime = await spawnRuntime(demoEnv('1'), { built: mode === 'build' });
+    await waitReady(runtime.url);
+    const runtimePort = Number(new URL(runtime.url).port);
+    const edge = await startChild(runtimePort, mode);
+    const nginx = await startNginx(runtimePort);
+    const none = async () => 0;
+    try {
+      const targets: Target[] = [
+        { name: 'direct /invocations', port: runtimePort, path: '/invocations', headers: {}, cpu: none },
+        ...(nginx ? [{ name: 'nginx (proxy_pass)', port: nginx.port, path: '/invocations', headers: {}, cpu: () => nginx.cpuMicros() }] : []),
+        ...GROUPS.map((g) => ({
+          name: `edge ${g}`,
+          port: edge.port,
+          path: `/services/${g}/predict`,
+          headers: (g === 'plain' ? {} : { authorization: `Bearer ${edge.keys[g]}` }) as Record<string, string>,
+          cpu: () => edge.cpuMicros(),
+        })),
+      ];
+      // JIT-warm every path before any of them is measured
+      for (const t of targets) await cannon(t, body, 1, connections, none);
+      const direct = { seq: { rps: 0, p50: 0, p99: 0 }, many: { rps: 0, p50: 0, p99: 0 }, open: { p50: 0, p99: 0 } };
+      for (const t of targets) {
+        const isDirect = t.path === '/invocations' && t.port === runtimePort;
+        const seq = await sequential(t, body, Math.max(2, Math.round(seconds / 2)));
+        const many = await cannon(t, body, seconds, connections, t.cpu);
+        if (many.non2xx > 0 || many.errors > 0) throw new Error(`${t.name}: ${many.non2xx} non-2xx, ${many.errors} errors`);
+        if (isDirect) {
+          direct.seq = seq;
+          direct.many = many;
+        }
+        const open = await fixedRate(t, body, 1000, seconds, t.cpu);
+        if (open.failures > 0) throw new Error(`${t.name}: ${open.failures} failures at 1,000 rps`);
+        if (isDirect) direct.open = open;
+        const cpuOpen = isDirect ? Number.NaN : open.cpuMicros / open.answered;
+        const added = isDirect ? 0 : (open.p99 - direct.open.p99) * 1000;
+        (summary[mode] ??= {})[t.name] = round(cpuOpen, 0);
+        (summary[`${mode} p99 added µs`] ??= {})[t.name] = round(added, 0);
+        rows.push({
+          mode,
+          target: t.name,
+          'c=1 p50 µs': round(seq.p50 * 1000, 0),
+          'c=1 overhead µs': isDirect ? 0 : round((seq.p50 - direct.seq.p50) * 1000, 0),
+          [`c=${connections} req/s`]: round(many.rps, 0),
+          [`c=${connections} p99 ms`]: many.p99,
+          [`CPU µs/req c=${connections}`]: isDirect ? '-' : round(many.cpuMicros / many.total, 0),
+          '1k rps p50 µs': round(open.p50 * 1000, 0),
+          '1k rps p99 µs': round(open.p99 * 1000, 0),
+          '1k rps p99 added µs': round(added, 0),
+          'CPU µs/req @1k rps': isDirect ? '-' : round(cpuOpen, 0),
+        });
       }
-      const cpuPerReq = isDirect ? Number.NaN : many.cpuMicros / many.total;
-      const open = await fixedRate(t, body, 1000, seconds, () => edge.cpuMicros());
-      if (open.failures > 0) throw new Error(`${t.name}: ${open.failures} failures at 1,000 rps`);
-      if (isDirect) direct.open = open;
-      rows.push({
-        target: t.name,
-        'c=1 req/s': round(seq.rps, 0),
-        'c=1 p50 µs': round(seq.p50 * 1000, 0),
-        'c=1 p99 µs': round(seq.p99 * 1000, 0),
-        'c=1 overhead µs': isDirect ? 0 : round((seq.p50 - direct.seq.p50) * 1000, 0),
-        [`c=${connections} req/s`]: round(many.rps, 0),
-        [`c=${connections} p50 ms`]: many.p50,
-        [`c=${connections} p99 ms`]: many.p99,
-        'req/s vs direct': isDirect ? 1 : round(many.rps / direct.many.rps, 2),
-        'edge CPU µs/req': isDirect ? '-' : round(cpuPerReq, 0),
-        '1k rps p50 µs': round(open.p50 * 1000, 0),
-        '1k rps p99 µs': round(open.p99 * 1000, 0),
-        '1k rps p99 added µs': isDirect ? 0 : round((open.p99 - direct.open.p99) * 1000, 0),
-        'edge CPU µs/req @1k rps': isDirect ? '-' : round(open.cpuMicros / open.answered, 0),
-      });
+    } finally {
+      await edge.stop();
+      await nginx?.stop();
+      await runtime.stop();
     }
-  } finally {
-    await edge.stop();
-    await runtime.stop();
   }
   report('edge', rows, {
     seconds,
     connections,
     batch: 1,
-    model: 'wine-classifier v1 (runtime/server.ts, one replica)',
-    cpu: 'edge process user+system µs per answered request over the measured autocannon run (warm-up excluded)',
-    note: 'one machine: load generator, edge and runtime share its cores, so c=N figures are bounded by the slowest of them',
+    model: 'wine-classifier v1 (the runtime, one replica; from dist/ in build mode)',
+    cpu: 'proxy process CPU (user+system, all threads, /proc schedstat) per answered request over the measured run (warm-up excluded)',
+    cpuPerRequestAt1k: summary,
+    note: 'one machine: load generator, proxies and runtime share its cores (2 cores shared with other work when these figures were taken), so latency figures are noisy; CPU per request is the steadier measure',
   });
 }
 
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];
+  samples: number[];
+}
+
+/** One open-loop run with the edge under --cpu-prof; prints the top functions by self time. */
+async function profile(group: GroupName, mode: Mode): Promise<void> {
+  const seconds = Number(values.seconds);
+  const heldout = JSON.parse(readFileSync(`${DEMO_DIR}/heldout.json`, 'utf8')) as Heldout;
+  const body = JSON.stringify({ client_request_id: 'bench', dataframe_split: { columns: heldout.columns, data: [heldout.rows[0]] } });
+  const dir = path.resolve('bench-results', 'profiles');
+  rmSync(dir, { recursive: true, force: true });
+  const runtime = await spawnRuntime(demoEnv('1'), { built: mode === 'build' });
+  await waitReady(runtime.url);
+  const edge = await startChild(Number(new URL(runtime.url).port), mode, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const t: Target = {
+    name: group,
+    port: edge.port,
+    path: `/services/${group}/predict`,
+    headers: group === 'plain' ? {} : { authorization: `Bearer ${edge.keys[group]}` },
+    cpu: () => edge.cpuMicros(),
+  };
+  try {
+    await cannon(t, body, 1, 16, async () => 0);
+    const open = await fixedRate(t, body, 1000, seconds, t.cpu);
+    console.log(`${mode} ${group}: ${round(open.cpuMicros / open.answered, 0)} µs CPU/req at 1,000 rps, p99 ${round(open.p99 * 1000, 0)} µs`);
+  } finally {
+    await edge.stop();
+    await runtime.stop();
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('no profile written');
+  const prof = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  for (const id of prof.samples) {
+    const n = byId.get(id);
+    if (!n) continue;
+    const where = n.callFrame.url ? `${n.callFrame.url.replace(/^.*\/(node_modules|work)\//, '')}:${n.callFrame.lineNumber + 1}` : '';
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${where}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = prof.samples.length;
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 40);
+  for (const [k, v] of top) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+  console.log(`profile: ${path.join(dir, file)}`);
+}
+
 if (values.child) await child(Number(values['runtime-port']));
+else if (values.profile) await profile(values.profile as GroupName, (values.modes.split(',')[0] as Mode) ?? 'build');
 else await parent();

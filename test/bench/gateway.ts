@@ -1,11 +1,17 @@
 // Benchmark: per-call cost of the edge policies on the /predict hot path — the authorizer
 // with a cached API key, the rate limiter in-process and through Redis, and the inference
 // recorder writing to the fsync'd spool — as CPU µs per call (process.cpuUsage) and wall
-// latency, plus the ext_authz gRPC round trip as Envoy would see it. Run:
-//   node --import tsx test/bench/gateway.ts [--n 20000] [--redis redis://127.0.0.1:6379]
+// latency, plus the ext_authz gRPC round trip as Envoy would see it; and the whole plugin
+// chain Envoy runs per request (ext_authz Check + ShouldRateLimit + one ext_proc stream in
+// observability mode with both bodies + one entry on a long-lived access-log stream) driven
+// by a real grpc-js client at a fixed rate, with the services alone in a child process whose
+// CPU per request (/proc schedstat, all threads) is the figure — under tsx and compiled. Run:
+//   node --import tsx test/bench/gateway.ts [--n 20000] [--redis redis://127.0.0.1:6379] [--rate 500] [--seconds 4]
 // Prints a table and writes bench-results/gateway.json.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,8 +31,16 @@ import { startGatewayServer } from '../../gateway/server.ts';
 import { envoyPackage } from '../../proto/envoy.ts';
 import * as grpc from '@grpc/grpc-js';
 import { report, round, summarize, type BenchRow } from './_report.ts';
+import { check, envoyClients, shouldRateLimit } from '../gateway/helpers.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '20000' }, redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } } });
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '20000' },
+    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    rate: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '4' },
+  },
+});
 const N = Number(values.n);
 
 const policy = (over: Partial<VersionPolicy>): VersionPolicy => ({
@@ -109,7 +123,7 @@ const left = await admin.keys(`${prefix}*`);
 if (left.length) await admin.del(...left);
 admin.disconnect();
 
-// 4. Inference recorder → spool (fsync'd group commits) → fs object store.
+// 4. Inference recorder → spool (default mode: written, fdatasync in the background) → fs object store.
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-gw-'));
 const writer = new InferenceLogWriter({ store: new FsObjectStore(path.join(dir, 'objects')), spoolDir: path.join(dir, 'spool') });
 await writer.start();
@@ -117,8 +131,8 @@ const recorder = new InferenceRecorder({ policies, sink: writer });
 const body = JSON.stringify({ client_request_id: 'c', dataframe_split: { columns: Array.from({ length: 13 }, (_, i) => `f${i}`), data: [Array.from({ length: 13 }, (_, i) => i * 1.5)] } });
 const exchange = (i: number) => ({ requestId: `r${i}-${Math.random()}`, group: 'wine-quality', version: 'v1', startedAt: Date.now(), latencyMs: 2.5, statusCode: 200, requestBody: body, responseBody: '{"predictions":[1]}' });
 const recN = Math.min(N, 2000);
-rows.push(row('recorder: record (await fsync)', 1, await measure(Math.min(recN, 500), 1, (i) => recorder.record(exchange(i)))));
-rows.push(row('recorder: record (await fsync)', 64, await measure(recN * 2, 64, (i) => recorder.record(exchange(i)))));
+rows.push(row('recorder: record (spool, background fdatasync)', 1, await measure(Math.min(recN, 500), 1, (i) => recorder.record(exchange(i)))));
+rows.push(row('recorder: record (spool, background fdatasync)', 64, await measure(recN * 2, 64, (i) => recorder.record(exchange(i)))));
 const flushed = await writer.flush(30_000);
 await writer.close();
 
@@ -137,9 +151,130 @@ await server.close(500);
 await capture.close();
 rmSync(dir, { recursive: true, force: true });
 
-report('gateway', rows, {
+// 6. The whole chain per request, as Envoy drives it, server CPU only.
+const chainRows: BenchRow[] = [];
+for (const mode of ['tsx', 'build'] as const) chainRows.push(await chain(mode, Number(values.rate), Number(values.seconds), true));
+// with SLUICE_ENVOY_RATE_LIMIT=local (the default) Envoy limits by itself: no RLS call
+chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), false));
+console.table(chainRows);
+
+report('gateway', [...rows, ...chainRows], {
   machine: `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores shared with other work`,
   cpu: 'cpu µs/call = process.cpuUsage (user+system) over the run / calls; the gRPC rows include the grpc-js client in the same process',
-  recorder: `records fsync'd in group commits; writer flushed cleanly: ${flushed}`,
+  recorder: `records written to the spool (fdatasync in the background every ≤ 50 ms); writer flushed cleanly: ${flushed}`,
 });
 process.exit(0);
+
+/** CPU time (µs) of a process, every thread, from /proc/<pid>/task/<tid>/schedstat (ns). */
+function cpuMicrosOf(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // thread gone
+    }
+  }
+  return ns / 1000;
+}
+
+async function chain(mode: 'tsx' | 'build', rate: number, seconds: number, withRls: boolean): Promise<BenchRow> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const src = path.join(here, '_gateway-chain-server.ts');
+  let argv: string[];
+  if (mode === 'tsx') argv = ['--import', 'tsx', src];
+  else {
+    // @ts-expect-error -- a plain .mjs script without type declarations
+    const { bundleScript } = (await import('../../scripts/build.mjs')) as { bundleScript(src: string, out: string): Promise<string> };
+    const out = path.join(here, '.gateway-chain-server.build.mjs');
+    await bundleScript(path.relative(path.resolve(here, '../..'), src), out);
+    argv = ['--enable-source-maps', out];
+  }
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise<{ port: number; key: string }>((resolve, reject) => {
+    proc.once('message', (m: { port: number; key: string }) => resolve(m));
+    proc.once('exit', (code) => reject(new Error(`chain server exited with ${code}`)));
+  });
+  const c = envoyClients(ready.port);
+  const als = c.als.StreamAccessLogs(() => undefined);
+  let first = true;
+  let n = 0;
+  const hdrs = (h: Record<string, string>) => ({ headers: Object.entries(h).map(([k, v]) => ({ key: k, value: v })) });
+  const reqBody = Buffer.from(body);
+  const resBody = Buffer.from('{"predictions":[1]}');
+  const one = async (): Promise<void> => {
+    const rid = `chain-${mode}-${n++}`;
+    const auth = await check(c, {
+      attributes: { request: { http: { headers: { authorization: `Bearer ${ready.key}`, 'x-request-id': rid } } }, context_extensions: { group: 'wine-quality', version: 'v1' } },
+    });
+    if (auth.http_response !== 'ok_response') throw new Error('chain: authz refused');
+    const keyId = auth.ok_response?.headers?.find((h) => h.header?.key === 'x-sluice-key-id')?.header?.value ?? '';
+    if (withRls) {
+      const rl = await shouldRateLimit(c, {
+        domain: 'sluice',
+        descriptors: [{ entries: [{ key: 'group', value: 'wine-quality' }, { key: 'version', value: 'v1' }, { key: 'key', value: keyId }] }],
+      });
+      if (rl.overall_code !== 'OK') throw new Error('chain: throttled');
+    }
+    // observability mode: Envoy sends and never waits for an answer
+    const call = c.extProc.Process();
+    call.on('data', () => undefined);
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    call.write({ observability_mode: true, request_headers: { headers: hdrs({ ':method': 'POST', ':path': '/services/wine-quality/predict', 'content-type': 'application/json', 'x-request-id': rid }) } });
+    call.write({ observability_mode: true, request_body: { body: reqBody, end_of_stream: true } });
+    call.write({ observability_mode: true, response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'application/json', 'x-sluice-version': 'v1' }) } });
+    call.write({ observability_mode: true, response_body: { body: resBody, end_of_stream: true } });
+    call.end();
+    als.write({
+      identifier: first ? { node: { id: 'bench-envoy', cluster: 'edge' }, log_name: 'sluice' } : undefined,
+      http_logs: {
+        log_entry: [
+          {
+            common_properties: { upstream_cluster: 'sluice/wine-quality/v1', start_time: { seconds: String(Math.floor(Date.now() / 1000)) } },
+            request: { request_id: rid, path: '/services/wine-quality/predict' },
+            response: { response_code: { value: 200 } },
+          },
+        ],
+      },
+    });
+    first = false;
+    await ended;
+  };
+  // warm-up, then a fixed-rate run (1 ms schedule) with the server's CPU around it
+  for (let i = 0; i < 300; i++) await one();
+  const lat: number[] = [];
+  let failures = 0;
+  const cpu0 = cpuMicrosOf(proc.pid!);
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  const perTick = rate / 1000;
+  let owed = 0;
+  for (let tick = 0; tick < seconds * 1000; tick++) {
+    const due = start + tick;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    owed += perTick;
+    for (; owed >= 1; owed--) inflight.push(one().then(() => void lat.push(performance.now() - due), () => void failures++));
+  }
+  await Promise.all(inflight);
+  const cpu = cpuMicrosOf(proc.pid!) - cpu0;
+  als.end();
+  c.close();
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.send({ type: 'stop' });
+  await exited;
+  const s = summarize(lat);
+  return {
+    name: `chain: authz + ${withRls ? 'RLS' : '(local limit, no RLS)'} + ext_proc (observability) + ALS, ${mode}`,
+    concurrency: `${rate}/s`,
+    calls: lat.length,
+    'cpu µs/call': round(cpu / Math.max(1, lat.length), 1),
+    'wall µs/call': '-',
+    'p50 µs': round(s.p50 * 1000, 0),
+    'p99 µs': round(s.p99 * 1000, 0),
+    'calls/s': failures > 0 ? `${failures} failed` : rate,
+  };
+}

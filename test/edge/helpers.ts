@@ -11,7 +11,8 @@ import { Registry } from 'prom-client';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { Authorizer, generateApiKey, type JwtSettings } from '../../gateway/authz.ts';
 import { InferenceRecorder } from '../../gateway/inference-log/recorder.ts';
-import { InferenceLogWriter } from '../../gateway/inference-log/writer.ts';
+import { InferenceLogWriter, type InferenceLogEvent } from '../../gateway/inference-log/writer.ts';
+import type { SpoolFs } from '../../gateway/inference-log/spool.ts';
 import { StaticPolicySource, type VersionPolicy } from '../../gateway/policy/port.ts';
 import { RateLimiter } from '../../gateway/ratelimit/limiter.ts';
 import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
@@ -170,6 +171,11 @@ export interface StackOptions {
   random?: () => number;
   /** data-plane settings over SETTINGS (e.g. a sticky header) */
   settings?: Partial<DataPlaneSettings>;
+  /** the spool's durability mode (default 'background') */
+  captureSync?: 'background' | 'always';
+  /** the spool's synchronous file calls (a test simulates a full disk) */
+  spoolFs?: Partial<SpoolFs>;
+  onEvent?: (event: InferenceLogEvent) => void;
 }
 
 export async function startStack(initial: DataPlaneModel, opts: StackOptions = {}): Promise<Stack> {
@@ -180,7 +186,15 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-edge-'));
   const registry = new Registry();
   const store = new FsObjectStore(path.join(dir, 'objects'));
-  const writer = new InferenceLogWriter({ store, spoolDir: path.join(dir, 'spool'), maxBatchAgeMs: 200 });
+  const writer = new InferenceLogWriter({
+    store,
+    spoolDir: path.join(dir, 'spool'),
+    maxBatchAgeMs: 200,
+    registry,
+    ...(opts.captureSync ? { sync: opts.captureSync } : {}),
+    ...(opts.spoolFs ? { spoolFs: opts.spoolFs } : {}),
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+  });
   await writer.start();
   const authorizer = new Authorizer({ policies, keyCacheTtlMs: 0, ...(opts.jwt ? { jwt: opts.jwt } : {}) });
   const buckets = opts.redisUrl ? new RedisBucketStore(opts.redisUrl, { keyPrefix: opts.redisPrefix ?? `sluice-test-edge-${randomUUID()}:` }) : new MemoryBucketStore();

@@ -3,8 +3,9 @@
 // records to s3rver through its spool), and the test counts the records in the bucket against
 // the requests it actually got a 200 for — after a SIGKILL of the edge mid-batch and a
 // restart on the same data dir, across an S3 outage while requests keep coming, and across a
-// graceful stop while the store is down. An answer is only sent once its record is fsync'd in
-// the spool (the edge's awaitRecord default), so every 200 seen here must have exactly one
+// graceful stop while the store is down. An answer is only sent once its record is in the
+// spool (written: SIGKILL cannot lose it; or fsync'd with SLUICE_CAPTURE_SYNC=always — both
+// modes run here), so every 200 seen here must have exactly one
 // record; a request whose answer was lost in the kill may have one too (recorded, then killed
 // before the answer left), but never two.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -73,7 +74,8 @@ class EdgeChild {
   }
 
   static async start(env: Record<string, string>): Promise<EdgeChild> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/edge/main.ts'], {
+    // `npm run edge` exactly: the built edge (test/global-build.ts keeps dist/ current)
+    const proc = spawn(process.execPath, ['--enable-source-maps', 'dist/gateway/edge/main.js'], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -303,7 +305,7 @@ describe('npm run edge: exactly one inference record per answered request', () =
   // so a failed outage test still leaves s3rver up for the next one
   let s3Down = false;
 
-  async function scenario(name: string) {
+  async function scenario(name: string, sync: 'background' | 'always') {
     const dataDir = mkdtempSync(path.join(tmpdir(), `sluice-edge-durability-${name}-`));
     dirs.push(dataDir);
     const port = await freePort();
@@ -321,135 +323,140 @@ describe('npm run edge: exactly one inference record per answered request', () =
       SLUICE_HOST: '127.0.0.1',
       REDIS_URL: '',
       LOG_LEVEL: 'info',
+      SLUICE_CAPTURE_SYNC: sync,
     };
     return { dataDir, url: `http://127.0.0.1:${port}`, store: s3.store(prefix), start: () => EdgeChild.start(env) };
   }
 
-  it('survives a SIGKILL of the edge mid-batch and a restart on the same data dir', async () => {
-    const sc = await scenario('crash');
-    const ledger = new Ledger();
-    let edge = await sc.start();
+  // Both capture modes keep the promise: 'background' answers once the record is written
+  // (the page cache keeps it through a SIGKILL), 'always' once it is fsync'd.
+  for (const sync of ['background', 'always'] as const) describe(`SLUICE_CAPTURE_SYNC=${sync}`, () => {
+    it('survives a SIGKILL of the edge mid-batch and a restart on the same data dir', async () => {
+      const sc = await scenario(`crash-${sync}`, sync);
+      const ledger = new Ledger();
+      let edge = await sc.start();
 
-    // Kill at a random point while four requests are in flight: whatever was answered by then
-    // has its record fsync'd in the open spool batch, which nobody sealed or uploaded.
-    const killAt = 60 + Math.floor(Math.random() * 80);
-    let killed = false;
-    const before = await drive(sc.url, ledger, {
-      concurrency: 4,
-      stop: () => killed,
-      onAnswered: (n) => {
-        if (n >= killAt && !killed) {
-          killed = true;
-          edge.proc.kill('SIGKILL');
-        }
-      },
-    });
-    expect(killed).toBe(true);
-    expect(await edge.kill()).toBe(null);
-    expect(ledger.other).toEqual([]);
-    expect(spooled(sc.dataDir).length, 'the killed edge left its batch in the spool').toBeGreaterThan(0);
-    const inBucketAtKill = (await readBucket(sc.store)).length;
-
-    // A spool of a live edge (this test runner's pid stands in for one) is not the restarted
-    // edge's to take: it still belongs to a process that may be writing to it.
-    const liveSpool = path.join(sc.dataDir, 'spool', `edge-${process.pid}`);
-    mkdirSync(liveSpool);
-    const liveBatch = path.join(liveSpool, '20000101T000000000Z-000000000000.ndjson');
-    writeFileSync(liveBatch, JSON.stringify({ request_id: 'of-a-live-edge', group: GROUP, version: 'v1', timestamp: new Date().toISOString() }) + '\n');
-
-    edge = await sc.start();
-    const after = await drive(sc.url, ledger, { concurrency: 4, answers: 80 });
-    expect(after.failed).toBe(0);
-    expect(await edge.stop()).toBe(0);
-    expect(ledger.other).toEqual([]);
-
-    expect(edge.logged('took over the inference-log spool')).toBe(true);
-    const counts = expectExactlyOnce(await readBucket(sc.store), ledger);
-    expect(spooled(sc.dataDir), 'spool left after a graceful stop with the store up').toEqual([liveBatch]);
-    console.log(`[crash] killed after ${killAt} answers; answered ${before.answered} + ${after.answered}, no answer ${before.failed}; ${inBucketAtKill} records in the bucket at the kill; records ${counts.records} (${counts.extra} of unanswered requests)`);
-  }, 180_000);
-
-  it('spools through an S3 outage, answering 200 all along, and uploads each record once when S3 is back', async () => {
-    const sc = await scenario('outage');
-    const ledger = new Ledger();
-    const edge = await sc.start();
-    try {
-      await drive(sc.url, ledger, { concurrency: 3, answers: 40 });
-
-      await s3.stop();
-      s3Down = true;
-      const outageStart = Date.now();
-      // Keep requests coming until the edge has tried an upload and failed (a batch is sealed
-      // after 10 s at the latest), then a little longer so the spool also holds records taken
-      // after the failure.
-      let sawFailure = 0;
-      const during = await drive(sc.url, ledger, {
-        concurrency: 3,
-        paceMs: 100,
-        timeoutMs: 40_000,
-        stop: () => {
-          if (!sawFailure && edge.logged('INFERENCE_LOG_STORE_UNAVAILABLE')) sawFailure = Date.now();
-          return sawFailure > 0 && Date.now() - sawFailure > 1500;
+      // Kill at a random point while four requests are in flight: whatever was answered by then
+      // has its record in the open spool batch, which nobody sealed or uploaded.
+      const killAt = 60 + Math.floor(Math.random() * 80);
+      let killed = false;
+      const before = await drive(sc.url, ledger, {
+        concurrency: 4,
+        stop: () => killed,
+        onAnswered: (n) => {
+          if (n >= killAt && !killed) {
+            killed = true;
+            edge.proc.kill('SIGKILL');
+          }
         },
       });
-      expect(sawFailure, `the edge never reported the store unavailable:\n${edge.log}`).toBeGreaterThan(0);
-      expect(during.failed).toBe(0);
+      expect(killed).toBe(true);
+      expect(await edge.kill()).toBe(null);
       expect(ledger.other).toEqual([]);
-      const outageMs = Date.now() - outageStart;
+      expect(spooled(sc.dataDir).length, 'the killed edge left its batch in the spool').toBeGreaterThan(0);
+      const inBucketAtKill = (await readBucket(sc.store)).length;
 
-      await s3.start();
-      s3Down = false;
-      await drive(sc.url, ledger, { concurrency: 3, answers: 30 });
-      expect(ledger.other).toEqual([]);
-      expect(ledger.unanswered.size).toBe(0);
+      // A spool of a live edge (this test runner's pid stands in for one) is not the restarted
+      // edge's to take: it still belongs to a process that may be writing to it.
+      const liveSpool = path.join(sc.dataDir, 'spool', `edge-${process.pid}`);
+      mkdirSync(liveSpool);
+      const liveBatch = path.join(liveSpool, '20000101T000000000Z-000000000000.ndjson');
+      writeFileSync(liveBatch, JSON.stringify({ request_id: 'of-a-live-edge', group: GROUP, version: 'v1', timestamp: new Date().toISOString() }) + '\n');
 
-      // Retry backoff (at most 30 s) plus the 10 s batch age bound how long this may take.
-      const waitStart = Date.now();
-      await until('every answered request in the bucket', 90_000, async () => {
-        const ids = new Set((await readBucket(sc.store)).map((r) => r.record.request_id));
-        return [...ledger.answered.keys()].every((id) => ids.has(id));
-      }, 500);
-      const uploadedAfterMs = Date.now() - waitStart;
-      expect(edge.logged('INFERENCE_LOG_STORE_RECOVERED')).toBe(true);
-
-      expect(await edge.stop()).toBe(0);
-      const counts = expectExactlyOnce(await readBucket(sc.store), ledger);
-      expect(counts.extra).toBe(0);
-      expect(spooled(sc.dataDir)).toEqual([]);
-      console.log(`[outage] ${during.answered} answered during a ${outageMs} ms outage, ${ledger.answered.size} in all; all uploaded ${uploadedAfterMs} ms after S3 returned; records ${counts.records}`);
-    } finally {
-      if (s3Down) await s3.start();
-    }
-  }, 180_000);
-
-  it('keeps what a gracefully stopped edge could not upload and the next edge on the data dir uploads it', async () => {
-    const sc = await scenario('stopped');
-    const ledger = new Ledger();
-    let edge = await sc.start();
-    try {
-      await drive(sc.url, ledger, { concurrency: 3, answers: 30 });
-      await s3.stop();
-      s3Down = true;
-      await drive(sc.url, ledger, { concurrency: 3, answers: 50 });
-      expect(await edge.stop()).toBe(0);
-      expect(ledger.other).toEqual([]);
-      expect(ledger.unanswered.size).toBe(0);
-      expect(spooled(sc.dataDir).length, 'the stopped edge kept its records in the spool').toBeGreaterThan(0);
-
-      await s3.start();
-      s3Down = false;
       edge = await sc.start();
-      await until('the new edge to upload the old spool', 60_000, async () => {
-        const ids = new Set((await readBucket(sc.store)).map((r) => r.record.request_id));
-        return [...ledger.answered.keys()].every((id) => ids.has(id));
-      }, 500);
+      const after = await drive(sc.url, ledger, { concurrency: 4, answers: 80 });
+      expect(after.failed).toBe(0);
       expect(await edge.stop()).toBe(0);
+      expect(ledger.other).toEqual([]);
+
+      expect(edge.logged('took over the inference-log spool')).toBe(true);
       const counts = expectExactlyOnce(await readBucket(sc.store), ledger);
-      expect(counts.extra).toBe(0);
-      expect(spooled(sc.dataDir)).toEqual([]);
-      console.log(`[stopped] ${counts.answered} answered, records ${counts.records}`);
-    } finally {
-      if (s3Down) await s3.start();
-    }
-  }, 180_000);
+      expect(spooled(sc.dataDir), 'spool left after a graceful stop with the store up').toEqual([liveBatch]);
+      console.log(`[crash] killed after ${killAt} answers; answered ${before.answered} + ${after.answered}, no answer ${before.failed}; ${inBucketAtKill} records in the bucket at the kill; records ${counts.records} (${counts.extra} of unanswered requests)`);
+    }, 180_000);
+
+    it('spools through an S3 outage, answering 200 all along, and uploads each record once when S3 is back', async () => {
+      const sc = await scenario(`outage-${sync}`, sync);
+      const ledger = new Ledger();
+      const edge = await sc.start();
+      try {
+        await drive(sc.url, ledger, { concurrency: 3, answers: 40 });
+
+        await s3.stop();
+        s3Down = true;
+        const outageStart = Date.now();
+        // Keep requests coming until the edge has tried an upload and failed (a batch is sealed
+        // after 10 s at the latest), then a little longer so the spool also holds records taken
+        // after the failure.
+        let sawFailure = 0;
+        const during = await drive(sc.url, ledger, {
+          concurrency: 3,
+          paceMs: 100,
+          timeoutMs: 40_000,
+          stop: () => {
+            if (!sawFailure && edge.logged('INFERENCE_LOG_STORE_UNAVAILABLE')) sawFailure = Date.now();
+            return sawFailure > 0 && Date.now() - sawFailure > 1500;
+          },
+        });
+        expect(sawFailure, `the edge never reported the store unavailable:\n${edge.log}`).toBeGreaterThan(0);
+        expect(during.failed).toBe(0);
+        expect(ledger.other).toEqual([]);
+        const outageMs = Date.now() - outageStart;
+
+        await s3.start();
+        s3Down = false;
+        await drive(sc.url, ledger, { concurrency: 3, answers: 30 });
+        expect(ledger.other).toEqual([]);
+        expect(ledger.unanswered.size).toBe(0);
+
+        // Retry backoff (at most 30 s) plus the 10 s batch age bound how long this may take.
+        const waitStart = Date.now();
+        await until('every answered request in the bucket', 90_000, async () => {
+          const ids = new Set((await readBucket(sc.store)).map((r) => r.record.request_id));
+          return [...ledger.answered.keys()].every((id) => ids.has(id));
+        }, 500);
+        const uploadedAfterMs = Date.now() - waitStart;
+        expect(edge.logged('INFERENCE_LOG_STORE_RECOVERED')).toBe(true);
+
+        expect(await edge.stop()).toBe(0);
+        const counts = expectExactlyOnce(await readBucket(sc.store), ledger);
+        expect(counts.extra).toBe(0);
+        expect(spooled(sc.dataDir)).toEqual([]);
+        console.log(`[outage] ${during.answered} answered during a ${outageMs} ms outage, ${ledger.answered.size} in all; all uploaded ${uploadedAfterMs} ms after S3 returned; records ${counts.records}`);
+      } finally {
+        if (s3Down) await s3.start();
+      }
+    }, 180_000);
+
+    it('keeps what a gracefully stopped edge could not upload and the next edge on the data dir uploads it', async () => {
+      const sc = await scenario(`stopped-${sync}`, sync);
+      const ledger = new Ledger();
+      let edge = await sc.start();
+      try {
+        await drive(sc.url, ledger, { concurrency: 3, answers: 30 });
+        await s3.stop();
+        s3Down = true;
+        await drive(sc.url, ledger, { concurrency: 3, answers: 50 });
+        expect(await edge.stop()).toBe(0);
+        expect(ledger.other).toEqual([]);
+        expect(ledger.unanswered.size).toBe(0);
+        expect(spooled(sc.dataDir).length, 'the stopped edge kept its records in the spool').toBeGreaterThan(0);
+
+        await s3.start();
+        s3Down = false;
+        edge = await sc.start();
+        await until('the new edge to upload the old spool', 60_000, async () => {
+          const ids = new Set((await readBucket(sc.store)).map((r) => r.record.request_id));
+          return [...ledger.answered.keys()].every((id) => ids.has(id));
+        }, 500);
+        expect(await edge.stop()).toBe(0);
+        const counts = expectExactlyOnce(await readBucket(sc.store), ledger);
+        expect(counts.extra).toBe(0);
+        expect(spooled(sc.dataDir)).toEqual([]);
+        console.log(`[stopped] ${counts.answered} answered, records ${counts.records}`);
+      } finally {
+        if (s3Down) await s3.start();
+      }
+    }, 180_000);
+  });
 });

@@ -58,7 +58,8 @@ describe('npm start on a fresh machine', () => {
     const ports = { SLUICE_PORT: await freePort(), SLUICE_EDGE_PORT: await freePort(), SLUICE_XDS_PORT: await freePort(), SLUICE_GATEWAY_PORT: await freePort() };
     edge = `http://127.0.0.1:${ports.SLUICE_EDGE_PORT}`;
     control = `http://127.0.0.1:${ports.SLUICE_PORT}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'control/main.ts'], {
+    // `npm start` exactly: the built control plane (test/global-build.ts keeps dist/ current)
+    child = spawn(process.execPath, ['--enable-source-maps', 'dist/control/main.js'], {
       env: { ...process.env, SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', SLUICE_OBJECT_STORE: '', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -136,6 +137,12 @@ describe('npm start on a fresh machine', () => {
       .filter((pid): pid is number => typeof pid === 'number');
     expect(pids).toHaveLength(2); // one replica each of v1 and v2
     expect(pids.every(alive)).toBe(true);
+    // the replicas run the compiled runtime under plain node, not the sources under tsx
+    for (const pid of pids) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(argv.some((a) => a.endsWith('dist/runtime/server.js'))).toBe(true);
+      expect(argv.join(' ')).not.toContain('tsx');
+    }
     const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
     let answered = 0;
     for (let i = 0; i < 25; i++) {

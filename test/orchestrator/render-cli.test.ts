@@ -11,10 +11,12 @@ import { loadAllYaml } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { applyMigrations, createDatabase } from '../../platform/db/index.ts';
 import { main } from '../../control/orchestrator/kubernetes/render-cli.ts';
+import type { ModelSignature } from '../../platform/model-signature.ts';
 import type { VersionDeployment } from '../../control/orchestrator/port.ts';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../control/orchestrator/kubernetes/render-cli.ts', import.meta.url));
+// `npm run k8s:render` runs the build (test/global-build.ts keeps dist/ current)
+const CLI = fileURLToPath(new URL('../../dist/control/orchestrator/kubernetes/render-cli.js', import.meta.url));
 let dir = '';
 
 beforeAll(() => {
@@ -22,7 +24,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** In-process (fast); `spawnRender` checks the real entry point once. */
+/** In-process (fast); `spawnRender` checks the real (built) entry point once. */
 async function render(args: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
@@ -32,7 +34,7 @@ async function render(args: string[], env: Record<string, string> = {}) {
 
 async function spawnRender(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(process.execPath, ['--enable-source-maps', CLI, ...args], { env: { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -69,6 +71,24 @@ it('renders from a JSON file, redacting registry credentials', async () => {
   const badOut = await render(['shop', '--file', bad]);
   expect(badOut.code).toBe(1);
   expect(badOut.stderr).toContain('BAD_USER_INPUT');
+});
+
+it('runs model versions on the runtime image named by --runtime-image, else SLUICE_RUNTIME_IMAGE', async () => {
+  const d: VersionDeployment = {
+    versionId: 'v-m',
+    groupName: 'wine',
+    versionName: 'v1',
+    replicas: 1,
+    source: { kind: 'model', modelName: 'wine-classifier', modelVersion: '1', artifactUri: 's3://models/wine/1/model.onnx', format: 'onnx', signature: { inputs: [{ name: 'alcohol', type: 'double' }], outputs: [{ name: 'label', type: 'long' }] } as ModelSignature },
+    resources: { cpu: 1, memoryGiB: 1, gpuType: null, gpuCount: 0 },
+    dedicated: null,
+  };
+  const file = join(dir, 'model-deployments.json');
+  writeFileSync(file, JSON.stringify([d]));
+  const image = (out: { stdout: string }) => (loadAllYaml(out.stdout) as Doc[]).find((x) => x.kind === 'Deployment')?.spec?.template?.spec?.containers[0]?.image;
+  expect(image(await render(['wine', '--file', file], { SLUICE_RUNTIME_IMAGE: '' }))).toBe('ghcr.io/sluice-ml/sluice-runtime:0.1.0');
+  expect(image(await render(['wine', '--file', file], { SLUICE_RUNTIME_IMAGE: 'registry.example.com/sluice-runtime:dev' }))).toBe('registry.example.com/sluice-runtime:dev');
+  expect(image(await render(['wine', '--file', file, '--runtime-image', 'r.example/x:1'], { SLUICE_RUNTIME_IMAGE: 'registry.example.com/sluice-runtime:dev' }))).toBe('r.example/x:1');
 });
 
 it('renders a group read from the database', async () => {

@@ -1,4 +1,5 @@
-// Test helper: start `node --import tsx runtime/server.ts` as the orchestrator will, on a
+// Test helper: start `node --import tsx runtime/server.ts` (or the build, dist/runtime/server.js)
+// as the orchestrator will, on a
 // free port (PORT=0; the port is read from the "runtime listening" log line), and stop it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +15,9 @@ export interface SpawnedRuntime {
   stop(): Promise<number | null>;
 }
 
-export function spawnRuntime(env: Record<string, string>): Promise<SpawnedRuntime> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'runtime/server.ts'], {
+export function spawnRuntime(env: Record<string, string>, options: { built?: boolean } = {}): Promise<SpawnedRuntime> {
+  const argv = options.built ? ['--enable-source-maps', 'dist/runtime/server.js'] : ['--import', 'tsx', 'runtime/server.ts'];
+  const proc = spawn(process.execPath, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -121,11 +121,15 @@ describe('translate: decoded field by field', () => {
     const proc = decodedAny(procF!.typed_config);
     expect(proc.grpc_service.envoy_grpc.cluster_name).toBe('sluice_gateway');
     expect(proc.failure_mode_allow).toBe(true);
+    // capture off the request's path: Envoy sends copies and never waits for an answer
+    expect(proc.observability_mode).toBe(true);
+    expect(proc.deferred_close_timeout).toEqual({ seconds: '5' });
+    expect(proc.message_timeout).toBeFalsy();
     expect(proc.processing_mode).toEqual({
       request_header_mode: 'SEND',
       response_header_mode: 'SEND',
-      request_body_mode: 'BUFFERED',
-      response_body_mode: 'BUFFERED',
+      request_body_mode: 'STREAMED',
+      response_body_mode: 'STREAMED',
       request_trailer_mode: 'SKIP',
       response_trailer_mode: 'SKIP',
     });

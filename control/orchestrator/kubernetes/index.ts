@@ -11,4 +11,4 @@ export {
   type ModelFetch,
   type VersionManifests,
 } from './manifests.ts';
-export { renderGroupYaml } from './render-cli.ts';
+export { renderGroupYaml } from './render.ts';

@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { badInput } from '../../../platform/errors.ts';
+import { entryPath, runningBuilt } from '../../../platform/paths.ts';
 import type { VersionDeployment } from '../port.ts';
 
 export type Probe = { kind: 'http'; readyPath: string; healthPath: string } | { kind: 'tcp' };
@@ -80,11 +81,17 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** `node --import <tsx> runtime/server.ts`, by absolute paths so it works from any cwd. */
+/**
+ * The model runtime's command line, by absolute paths so it works from any cwd: the compiled
+ * `dist/runtime/server.js` under plain node when this process runs the build (`npm start`),
+ * else `node --import <tsx> runtime/server.ts` (tests and development from source). Plain
+ * node saves each replica tsx's start-up and memory, and its per-call overhead.
+ */
 export function defaultRuntimeCommand(): string[] {
+  const server = entryPath('runtime/server.ts');
+  if (runningBuilt) return [process.execPath, '--enable-source-maps', server];
   const require = createRequire(import.meta.url);
   const tsxLoader = pathToFileURL(require.resolve('tsx')).href;
-  const server = fileURLToPath(new URL('../../../runtime/server.ts', import.meta.url));
   return [process.execPath, '--import', tsxLoader, server];
 }
 

@@ -35,7 +35,7 @@ export interface LocalOrchestratorOptions {
   clock?: Clock;
   /** the shared pool; default: this machine's cores and memory, no GPUs */
   capacity?: LocalCapacity;
-  /** argv of the model runtime; default `node --import <tsx> <repo>/runtime/server.ts` */
+  /** argv of the model runtime; default `node dist/runtime/server.js` from a build, `node --import <tsx> runtime/server.ts` from source */
   runtimeCommand?: string[];
   timing?: Partial<Omit<ReplicaTiming, 'backoff'>> & { backoff?: Partial<BackoffPolicy> };
   /** how often per-instance CPU and memory are sampled and reported (default 5 s) */

@@ -1,0 +1,37 @@
+// Child process of the gateway benchmark's chain rows: the Envoy plugin services (ext_authz,
+// rate limit, ext_proc, access log) on one gRPC port with in-process policies, an API key,
+// and the inference log on a temp spool, alone in this process so that its CPU time is the
+// services' own. Sends {port, key} over IPC when listening; exits on 'stop' after flushing.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { FsObjectStore } from '../../platform/objectstore/fs.ts';
+import { generateApiKey } from '../../gateway/authz.ts';
+import { StaticPolicySource } from '../../gateway/policy/port.ts';
+import { createGatewayPolicies, startGatewayServer } from '../../gateway/server.ts';
+
+const policies = new StaticPolicySource();
+policies.setVersion({
+  group: 'wine-quality',
+  version: 'v1',
+  authEnabled: true,
+  qpsLimit: 1e9, // never throttles: the chain's cost, not the refusal, is measured
+  keyQpsLimit: null,
+  inference: { enabled: true, sampleRate: 1, maxBodyBytes: 64 * 1024 },
+});
+const { key, hash } = generateApiKey();
+policies.addKey({ keyId: 'k1', hash, groupName: 'wine-quality', versionName: null });
+const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-chain-'));
+const gp = await createGatewayPolicies({ policies, store: new FsObjectStore(path.join(dir, 'objects')), dataDir: dir, registry: new Registry() });
+const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer: gp.authorizer, rateLimiter: gp.rateLimiter, capture: gp.capture });
+process.on('message', (msg: { type: string }) => {
+  if (msg.type !== 'stop') return;
+  void (async () => {
+    await server.close(500);
+    await gp.close();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  })();
+});
+process.send?.({ type: 'ready', port: server.port, key });
