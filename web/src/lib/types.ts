@@ -293,7 +293,8 @@ export type GroupQuery = {
   serviceGroup: GroupDetail | null;
 };
 export type GroupQueryVariables = {
-  id: string;
+  id?: string | null;
+  name?: string | null;
 };
 
 /** result of GROUP_CHANGED */
@@ -321,6 +322,46 @@ export type GroupsChangedSubscription = {
   };
 };
 export type GroupsChangedSubscriptionVariables = Record<string, never>;
+
+/** result of LOG_SEARCH */
+export type LogSearchQuery = {
+  logSearch: {
+    lines: {
+      time: string;
+      instance: string;
+      stream: string;
+      line: string;
+    }[];
+    before: string | null;
+    dropped: number;
+  };
+};
+export type LogSearchQueryVariables = {
+  versionId: string;
+  instance?: string | null;
+  query?: string | null;
+  regex?: boolean | null;
+  range?: TimeRange | null;
+  from?: string | null;
+  to?: string | null;
+  before?: string | null;
+  limit?: number | null;
+};
+
+/** result of LOG_TAIL */
+export type LogTailSubscription = {
+  logTail: {
+    time: string;
+    instance: string;
+    stream: string;
+    line: string;
+  };
+};
+export type LogTailSubscriptionVariables = {
+  versionId: string;
+  instance?: string | null;
+  query?: string | null;
+};
 
 /** result of LOGIN */
 export type LoginMutation = {
@@ -367,6 +408,60 @@ export type MeQuery = {
   };
 };
 export type MeQueryVariables = Record<string, never>;
+
+/** result of METRICS */
+export type MetricsQuery = {
+  metrics: Array<{
+    name: MetricName;
+    versionId: string | null;
+    instance: string | null;
+    reason: string | null;
+    points: Array<{
+      t: string;
+      v: number | null;
+    }>;
+  }>;
+};
+export type MetricsQueryVariables = {
+  groupId: string;
+  versionId?: string | null;
+  instance?: string | null;
+  names: MetricName[];
+  range?: TimeRange | null;
+  from?: string | null;
+  to?: string | null;
+  step?: MetricStep | null;
+};
+
+/** result of METRICS_UPDATED */
+export type MetricsUpdatedSubscription = {
+  metricsUpdated: Array<{
+    name: MetricName;
+    versionId: string | null;
+    instance: string | null;
+    reason: string | null;
+    points: Array<{
+      t: string;
+      v: number | null;
+    }>;
+  }>;
+};
+export type MetricsUpdatedSubscriptionVariables = {
+  groupId: string;
+  versionId?: string | null;
+};
+
+/** result of MODEL_SIGNATURES */
+export type ModelSignaturesQuery = {
+  registeredModels: {
+    name: string;
+    versions: {
+      version: string;
+      signature: unknown;
+    }[];
+  }[];
+};
+export type ModelSignaturesQueryVariables = Record<string, never>;
 
 /** result of MODELS */
 export type ModelsQuery = {
@@ -568,6 +663,19 @@ export type StopVersionMutationVariables = {
   id: string;
 };
 
+/** result of UPDATE_GROUP */
+export type UpdateGroupMutation = {
+  updateServiceGroup: {
+    id: string;
+    description: string;
+    type: ServiceType;
+  };
+};
+export type UpdateGroupMutationVariables = {
+  id: string;
+  input: UpdateServiceGroupInput;
+};
+
 /** result of UPDATE_VERSION */
 export type UpdateVersionMutation = {
   updateServiceVersion: {
@@ -635,6 +743,38 @@ export type Version = {
   resourceGroup: {
     name: string;
   } | null;
+  logDeliveryEnabled: boolean;
+  inferenceTable: {
+    enabled: boolean;
+    sampleRate: number;
+  };
+  currentQps: number | null;
+  throttledQps: number | null;
+  concurrency: number | null;
+  resources: {
+    cpu: number;
+    memoryGiB: number;
+    gpuType: string | null;
+    gpuCount: number;
+    label: string;
+  };
+  model: {
+    source: string;
+    name: string;
+    version: string;
+    trackingUri: string | null;
+  } | null;
+  image: {
+    image: string;
+    command: string[];
+    port: number;
+    env: {
+      name: string;
+      value: string;
+    }[];
+    registryUsername: string | null;
+    hasRegistryPassword: boolean;
+  } | null;
   runningInstances: number;
   instances: Array<{
     id: string;
@@ -654,3 +794,5 @@ export type EventRow = EventsQuery['events']['edges'][number]['node'];
 export type ProxyStatus = ProxyStatusQuery['proxyStatus'][number];
 export type RegisteredModel = ModelsQuery['registeredModels'][number];
 export type Status = ServiceStatus;
+export type Series = MetricsQuery['metrics'][number];
+export type LogRow = LogSearchQuery['logSearch']['lines'][number];
