@@ -13,6 +13,9 @@ import { testChromium } from '../fixtures/services.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 
 const SCREENSHOTS = resolve('test/e2e/__screenshots__');
+const AXE = resolve('node_modules/axe-core/axe.min.js');
+
+interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
 
 interface GroupData {
   serviceGroup: { id: string; status: string; versions: { id: string; name: string; status: string; trafficPercent: number }[] } | null;
@@ -50,6 +53,16 @@ describe('dashboard (Chromium)', () => {
     await cp?.close();
     if (webRoot) rmSync(webRoot, { recursive: true, force: true });
   });
+
+  /** axe-core scan of the current page: the serious and critical violations, readable. */
+  async function axeProblems(): Promise<string[]> {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+    const violations = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
+      return (await axe.run(document, { resultTypes: ['violations'] })).violations;
+    }) as AxeViolation[];
+    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  }
 
   async function group(name: string): Promise<NonNullable<GroupData['serviceGroup']>> {
     const res = await cp.gql<GroupData>(`query($name: String) { serviceGroup(name: $name) { id status versions { id name status trafficPercent } } }`, { name });
@@ -248,6 +261,8 @@ describe('dashboard (Chromium)', () => {
     expect(cp.orchestrator.restarted[0]).toMatch(/fraud-model-v1-0$/);
   });
 
+  const axeReport: Record<string, string[]> = {};
+
   it('gives every group view its own address that survives a reload, at 1280 and 390 px', async () => {
     for (const tab of ['monitoring', 'debug', 'logs', 'events', 'instances', 'inference', 'quality', 'overview'] as const) {
       await page.click(`nav.tabs a:has-text("${{ overview: 'Overview', monitoring: 'Monitoring', debug: 'Debug', logs: 'Logs', events: 'Events', instances: 'Instances', inference: 'Inference table', quality: 'Quality' }[tab]}")`);
@@ -256,12 +271,26 @@ describe('dashboard (Chromium)', () => {
       await page.reload();
       await page.waitForSelector('nav.tabs a.active');
       expect(await page.locator('nav.tabs a.active').getAttribute('href')).toBe(path);
+      axeReport[path] = await axeProblems();
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: join(SCREENSHOTS, `group-${tab}-${width}.png`), fullPage: true });
       }
       await page.setViewportSize({ width: 1400, height: 1000 });
     }
+    for (const path of ['/new', '/resource-groups', '/audit', '/groups']) {
+      await page.goto(`${cp.url}${path}`);
+      await page.waitForSelector('main h1, main h2');
+      axeReport[path] = await axeProblems();
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.screenshot({ path: join(SCREENSHOTS, `page${path.replace(/\//g, '-')}-${width}.png`), fullPage: true });
+      }
+      await page.setViewportSize({ width: 1400, height: 1000 });
+    }
+    await page.goto(`${cp.url}/groups/fraud-model`);
+    await page.waitForSelector('tr[data-version=v1]');
+    expect(Object.fromEntries(Object.entries(axeReport).filter(([, problems]) => problems.length > 0))).toEqual({});
     expect(browserErrors).toEqual([]);
   });
 

@@ -4,7 +4,7 @@ export const GROUP_ROW = `
 
 export const VERSION_FIELDS = `
   id name description status statusReason trafficPercent replicas qpsLimit authEnabled creator updatedAt
-  modelSource model { name version } image { image } resourceSource resources { label } resourceGroup { name }
+  modelSource resourceSource resourceGroup { name }
   logDeliveryEnabled inferenceTable { enabled sampleRate } currentQps throttledQps concurrency
   resources { cpu memoryGiB gpuType gpuCount label } model { source name version trackingUri }
   image { image command port env { name value } registryUsername hasRegistryPassword }

@@ -729,17 +729,7 @@ export type Version = {
   creator: string;
   updatedAt: string;
   modelSource: ModelSource;
-  model: {
-    name: string;
-    version: string;
-  } | null;
-  image: {
-    image: string;
-  } | null;
   resourceSource: ResourceSource;
-  resources: {
-    label: string;
-  };
   resourceGroup: {
     name: string;
   } | null;
