@@ -271,6 +271,8 @@ describe('dashboard (Chromium)', () => {
       await page.reload();
       await page.waitForSelector('nav.tabs a.active');
       expect(await page.locator('nav.tabs a.active').getAttribute('href')).toBe(path);
+      if (tab === 'inference') await page.waitForSelector('[data-testid=inference] td.empty:has-text("No rows yet")');
+      if (tab === 'quality') await page.waitForSelector('[data-testid=quality] td.empty:has-text("No alerts")');
       axeReport[path] = await axeProblems();
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });

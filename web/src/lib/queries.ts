@@ -77,3 +77,12 @@ export const LOG_SEARCH = `query LogSearch($versionId: ID!, $instance: String, $
   logSearch(versionId: $versionId, instance: $instance, query: $query, regex: $regex, range: $range, from: $from, to: $to, before: $before, limit: $limit) {
     lines { time instance stream line } before dropped } }`;
 export const LOG_TAIL = `subscription LogTail($versionId: ID!, $instance: String, $query: String) { logTail(versionId: $versionId, instance: $instance, query: $query) { time instance stream line } }`;
+
+// Inference table and quality (read-only views plus "run now").
+export const INFERENCE = `query Inference($groupId: ID!) {
+  inferenceTable(groupId: $groupId) { rowCount labelledRows lastRunAt running pathPattern }
+  inferenceRows(groupId: $groupId, first: 50) { requestId rowIndex version time features prediction label status } }`;
+export const RUN_INFERENCE_JOB = `mutation RunInferenceJob($groupId: ID!) { runInferenceTableJob(groupId: $groupId) { __typename } }`;
+export const QUALITY = `query Quality($groupId: ID!) {
+  qualityMetrics(groupId: $groupId) { version rows labelledRows accuracy mae errorRate drift { feature psi } }
+  alerts(groupId: $groupId) { id state value version openedAt resolvedAt rule { name metric threshold } deliveries { id state attempts responseStatus url } } }`;

@@ -323,6 +323,30 @@ export type GroupsChangedSubscription = {
 };
 export type GroupsChangedSubscriptionVariables = Record<string, never>;
 
+/** result of INFERENCE */
+export type InferenceQuery = {
+  inferenceTable: {
+    rowCount: number;
+    labelledRows: number;
+    lastRunAt: string | null;
+    running: boolean;
+    pathPattern: string;
+  };
+  inferenceRows: Array<{
+    requestId: string;
+    rowIndex: number;
+    version: string;
+    time: string;
+    features: unknown;
+    prediction: unknown | null;
+    label: unknown | null;
+    status: number;
+  }>;
+};
+export type InferenceQueryVariables = {
+  groupId: string;
+};
+
 /** result of LOG_SEARCH */
 export type LogSearchQuery = {
   logSearch: {
@@ -506,6 +530,45 @@ export type ProxyStatusChangedSubscription = {
 };
 export type ProxyStatusChangedSubscriptionVariables = Record<string, never>;
 
+/** result of QUALITY */
+export type QualityQuery = {
+  qualityMetrics: Array<{
+    version: string;
+    rows: number;
+    labelledRows: number;
+    accuracy: number | null;
+    mae: number | null;
+    errorRate: number | null;
+    drift: Array<{
+      feature: string;
+      psi: number | null;
+    }>;
+  }>;
+  alerts: Array<{
+    id: string;
+    state: AlertState;
+    value: number;
+    version: string | null;
+    openedAt: string;
+    resolvedAt: string | null;
+    rule: {
+      name: string;
+      metric: QualityMetric;
+      threshold: number;
+    };
+    deliveries: Array<{
+      id: string;
+      state: string;
+      attempts: number;
+      responseStatus: number | null;
+      url: string;
+    }>;
+  }>;
+};
+export type QualityQueryVariables = {
+  groupId: string;
+};
+
 /** result of REMOVE_NODE */
 export type RemoveNodeMutation = {
   removeResourceNode: {
@@ -602,6 +665,16 @@ export type RevokeApiKeyMutation = {
 };
 export type RevokeApiKeyMutationVariables = {
   id: string;
+};
+
+/** result of RUN_INFERENCE_JOB */
+export type RunInferenceJobMutation = {
+  runInferenceTableJob: {
+    __typename: 'InferenceJobRun';
+  };
+};
+export type RunInferenceJobMutationVariables = {
+  groupId: string;
 };
 
 /** result of SET_TRAFFIC */
