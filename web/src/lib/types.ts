@@ -831,10 +831,10 @@ export type Version = {
     image: string;
     command: string[];
     port: number;
-    env: {
+    env: Array<{
       name: string;
-      value: string;
-    }[];
+      value: string | null;
+    }>;
     registryUsername: string | null;
     hasRegistryPassword: boolean;
   } | null;
