@@ -52,6 +52,8 @@ export const DASHBOARD_NAMES: NamedType[] = [
   { name: 'ProxyStatus', alias: "ProxyStatusQuery['proxyStatus'][number]" },
   { name: 'RegisteredModel', alias: "ModelsQuery['registeredModels'][number]" },
   { name: 'Status', alias: 'ServiceStatus' },
+  { name: 'Series', alias: "MetricsQuery['metrics'][number]" },
+  { name: 'LogRow', alias: "LogSearchQuery['logSearch']['lines'][number]" },
 ];
 
 const KIND_SUFFIX = { query: 'Query', mutation: 'Mutation', subscription: 'Subscription' } as const;

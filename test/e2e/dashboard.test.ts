@@ -13,6 +13,9 @@ import { testChromium } from '../fixtures/services.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 
 const SCREENSHOTS = resolve('test/e2e/__screenshots__');
+const AXE = resolve('node_modules/axe-core/axe.min.js');
+
+interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
 
 interface GroupData {
   serviceGroup: { id: string; status: string; versions: { id: string; name: string; status: string; trafficPercent: number }[] } | null;
@@ -50,6 +53,16 @@ describe('dashboard (Chromium)', () => {
     await cp?.close();
     if (webRoot) rmSync(webRoot, { recursive: true, force: true });
   });
+
+  /** axe-core scan of the current page: the serious and critical violations, readable. */
+  async function axeProblems(): Promise<string[]> {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+    const violations = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
+      return (await axe.run(document, { resultTypes: ['violations'] })).violations;
+    }) as AxeViolation[];
+    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  }
 
   async function group(name: string): Promise<NonNullable<GroupData['serviceGroup']>> {
     const res = await cp.gql<GroupData>(`query($name: String) { serviceGroup(name: $name) { id status versions { id name status trafficPercent } } }`, { name });
@@ -182,8 +195,10 @@ describe('dashboard (Chromium)', () => {
     expect(key.startsWith(prefix)).toBe(true);
     expect(await listed.textContent()).toContain('never'); // not used yet
 
-    await page.waitForSelector('table[data-testid=events] tbody tr td:has-text("Started")');
     await page.screenshot({ path: join(SCREENSHOTS, 'group.png'), fullPage: true });
+    await page.click('nav.tabs a:has-text("Events")');
+    await page.waitForSelector('table[data-testid=events] tbody tr td:has-text("Started")');
+    await page.click('nav.tabs a:has-text("Overview")');
 
     // after a reload the key is listed but its secret is gone for good
     await page.reload();
@@ -202,7 +217,7 @@ describe('dashboard (Chromium)', () => {
     await page.fill('input[name=edit-qps]', '10');
     await page.check('input[name=edit-auth]');
     await page.click('form[aria-label="edit version v2"] button[type=submit]');
-    await expect.poll(() => page.locator('tr[data-version=v2]').textContent()).toMatch(/10\s*key/);
+    await expect.poll(() => page.locator('tr[data-version=v2]').textContent()).toMatch(/1\/110\D*key/);
     const res = await cp.gql<{ serviceGroup: { versions: { name: string; qpsLimit: number | null; authEnabled: boolean }[] } }>(
       `query { serviceGroup(name: "fraud-model") { versions { name qpsLimit authEnabled } } }`,
     );
@@ -244,6 +259,131 @@ describe('dashboard (Chromium)', () => {
     await instance.locator('button:has-text("Restart")').click();
     await expect.poll(() => cp.orchestrator.restarted.length).toBe(1);
     expect(cp.orchestrator.restarted[0]).toMatch(/fraud-model-v1-0$/);
+  });
+
+  const axeReport: Record<string, string[]> = {};
+
+  it('gives every group view its own address that survives a reload, at 1280 and 390 px', async () => {
+    for (const tab of ['monitoring', 'debug', 'logs', 'events', 'instances', 'inference', 'quality', 'overview'] as const) {
+      await page.click(`nav.tabs a:has-text("${{ overview: 'Overview', monitoring: 'Monitoring', debug: 'Debug', logs: 'Logs', events: 'Events', instances: 'Instances', inference: 'Inference table', quality: 'Quality' }[tab]}")`);
+      const path = tab === 'overview' ? '/groups/fraud-model' : `/groups/fraud-model/${tab}`;
+      await expect.poll(() => new URL(page.url()).pathname).toBe(path);
+      await page.reload();
+      await page.waitForSelector('nav.tabs a.active');
+      expect(await page.locator('nav.tabs a.active').getAttribute('href')).toBe(path);
+      if (tab === 'inference') await page.waitForSelector('[data-testid=inference] td.empty:has-text("No rows yet")');
+      if (tab === 'quality') await page.waitForSelector('[data-testid=quality] td.empty:has-text("No alerts")');
+      axeReport[path] = await axeProblems();
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.screenshot({ path: join(SCREENSHOTS, `group-${tab}-${width}.png`), fullPage: true });
+      }
+      await page.setViewportSize({ width: 1400, height: 1000 });
+    }
+    for (const path of ['/new', '/resource-groups', '/audit', '/groups']) {
+      await page.goto(`${cp.url}${path}`);
+      await page.waitForSelector('main h1, main h2');
+      axeReport[path] = await axeProblems();
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.screenshot({ path: join(SCREENSHOTS, `page${path.replace(/\//g, '-')}-${width}.png`), fullPage: true });
+      }
+      await page.setViewportSize({ width: 1400, height: 1000 });
+    }
+    await page.goto(`${cp.url}/groups/fraud-model`);
+    await page.waitForSelector('tr[data-version=v1]');
+    expect(Object.fromEntries(Object.entries(axeReport).filter(([, problems]) => problems.length > 0))).toEqual({});
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('draws the monitoring charts, or says why a series is empty', async () => {
+    await page.goto(`${cp.url}/groups/fraud-model/monitoring`);
+    await page.waitForSelector('[data-testid=charts] canvas');
+    expect(await page.locator('[data-testid=charts] figure').count()).toBe(10);
+    // no traffic went through this group: every chart says why it is empty instead of drawing nothing
+    await expect.poll(() => page.locator('[data-testid=empty-reason]').count()).toBeGreaterThan(0);
+    await page.selectOption('select[name=step]', 'FIVE_MINUTES');
+    await page.selectOption('select[name=range]', 'LAST_7D');
+    await page.waitForSelector('[data-testid=charts] canvas');
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('prefills the debugger from the model signature, refuses a body that is not JSON, masks the key in the curl', async () => {
+    await page.goto(`${cp.url}/groups/fraud-model/debug`);
+    const body = page.locator('textarea[name=body]');
+    await expect.poll(async () => (await body.inputValue()).length).toBeGreaterThan(0);
+    const example = JSON.parse(await body.inputValue()) as { dataframe_split: { columns: string[]; data: unknown[][] } };
+    expect(example.dataframe_split.columns.length).toBeGreaterThan(0);
+    expect(example.dataframe_split.data[0]).toHaveLength(example.dataframe_split.columns.length);
+    expect(await page.locator('[data-testid=debug-address]').textContent()).toMatch(/\/services\/fraud-model\/predict$/);
+
+    await page.fill('input[name=api-key]', 'sk-secret-value');
+    expect(await page.locator('[data-testid=curl]').textContent()).toContain('<API key>');
+    expect(await page.locator('[data-testid=curl]').textContent()).not.toContain('sk-secret-value');
+    await page.check('input[name=reveal]');
+    expect(await page.locator('[data-testid=curl]').textContent()).toContain('sk-secret-value');
+    await page.selectOption('select[name=pin]', 'v1');
+    expect(await page.locator('[data-testid=curl]').textContent()).toContain('x-sluice-version: v1');
+
+    await body.fill('{"dataframe_split": ');
+    await page.click('form[aria-label="debug request"] button[type=submit]');
+    await page.waitForSelector('[data-testid=body-error]');
+    expect(await page.locator('[data-testid=body-error]').textContent()).toMatch(/Not JSON/);
+    expect(await page.locator('[data-testid=debug-result]').count()).toBe(0);
+  });
+
+  it('searches the logs with the filters and toggles', async () => {
+    await page.goto(`${cp.url}/groups/fraud-model/logs`);
+    await page.waitForSelector('[data-testid=logs]');
+    await page.fill('input[name=log-query]', 'no-such-line-xyz');
+    await page.click('form[aria-label="log search"] button[type=submit]');
+    await expect.poll(() => page.locator('[data-testid=logs]').textContent()).toMatch(/no line matches/);
+    await page.check('input[name=log-live]');
+    await page.uncheck('input[name=log-wrap]');
+    expect(await page.locator('pre.logs.wrap').count()).toBe(0);
+    await page.goto(`${cp.url}/groups/fraud-model`);
+    await page.waitForSelector('tr[data-version=v1]');
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('creates a service with its first version in one submit, and a refused version leaves no group', async () => {
+    await page.goto(`${cp.url}/new`);
+    await page.fill('input[name=name]', 'Bad Name!');
+    await page.fill('input[name=version-name]', 'v1');
+    await page.click('form[aria-label="add version"] button[type=submit]');
+    // the server's message shows under the service name field
+    await page.waitForSelector('.field-error[data-field=name]');
+    expect(await page.locator('label:has(input[name=name]) .field-error').count()).toBe(1);
+    expect((await cp.gql(`query { serviceGroup(name: "Bad Name!") { id } }`)).data?.serviceGroup ?? null).toBeNull();
+
+    // a custom image whose environment the server refuses: the message shows on that field, and the group made for it is removed
+    await page.fill('input[name=name]', 'image-svc');
+    await page.selectOption('select[name=source]', 'image');
+    await page.fill('input[name=image]', 'registry.local/app:1');
+    await page.fill('textarea[name=env]', '1BAD=x');
+    await page.click('form[aria-label="add version"] button[type=submit]');
+    await page.waitForSelector('label:has(textarea[name=env]) .field-error');
+    const refusedImage = (await cp.gql<{ serviceGroup: { id: string } | null }>(`query { serviceGroup(name: "image-svc") { id } }`)).data?.serviceGroup ?? null;
+
+    await page.fill('input[name=name]', 'two-step');
+    await page.selectOption('select[name=source]', 'model');
+    await page.selectOption('select[name=model]', 'wine-classifier');
+    await page.screenshot({ path: join(SCREENSHOTS, 'new-1280.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 900 });
+    await page.screenshot({ path: join(SCREENSHOTS, 'new-390.png'), fullPage: true });
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.click('form[aria-label="add version"] button[type=submit]');
+    await page.waitForSelector('h1:has-text("two-step")');
+    expect(new URL(page.url()).pathname).toBe('/groups/two-step');
+    const g = await group('two-step');
+    expect(g.versions.map((v) => v.name)).toEqual(['v1']);
+    expect(refusedImage).toBeNull();
+    browserErrors.length = 0; // the refused submits are logged by the browser as failed requests
+    page.once('dialog', (d) => void d.accept());
+    await page.click('.page-head button:has-text("Delete")');
+    await page.waitForSelector('h1:has-text("Service groups")');
+    await page.click('tr[data-group=fraud-model] a');
+    await page.waitForSelector('tr[data-version=v1]');
   });
 
   it('refuses to delete a running group readably, then stops and deletes it', async () => {

@@ -4,7 +4,10 @@ export const GROUP_ROW = `
 
 export const VERSION_FIELDS = `
   id name description status statusReason trafficPercent replicas qpsLimit authEnabled creator updatedAt
-  modelSource model { name version } image { image } resourceSource resources { label } resourceGroup { name }
+  modelSource resourceSource resourceGroup { name }
+  logDeliveryEnabled inferenceTable { enabled sampleRate } currentQps throttledQps concurrency
+  resources { cpu memoryGiB gpuType gpuCount label } model { source name version trackingUri }
+  image { image command port env { name value } registryUsername hasRegistryPassword }
   runningInstances
   instances { id name state stateReason restartCount node cpuMillicores memoryBytes startedAt }`;
 
@@ -21,7 +24,8 @@ export const START_GROUP = `mutation StartGroup($id: ID!) { startServiceGroup(id
 export const STOP_GROUP = `mutation StopGroup($id: ID!) { stopServiceGroup(id: $id) { id status } }`;
 export const DELETE_GROUP = `mutation DeleteGroup($id: ID!) { deleteServiceGroup(id: $id) }`;
 
-export const GROUP = `query Group($id: ID!) { serviceGroup(id: $id) { ${GROUP_DETAIL} } }`;
+export const GROUP = `query Group($id: ID, $name: String) { serviceGroup(id: $id, name: $name) { ${GROUP_DETAIL} } }`;
+export const UPDATE_GROUP = `mutation UpdateGroup($id: ID!, $input: UpdateServiceGroupInput!) { updateServiceGroup(id: $id, input: $input) { id description type } }`;
 export const GROUP_CHANGED = `subscription GroupChanged($id: ID!) { serviceGroupChanged(id: $id) { ${GROUP_DETAIL} } }`;
 export const MODELS = `query Models { registeredModels { name versions { version } } }`;
 export const ADD_VERSION = `mutation AddVersion($groupId: ID!, $input: AddServiceVersionInput!) { addServiceVersion(groupId: $groupId, input: $input) { id name } }`;
@@ -59,3 +63,26 @@ export const DELETE_RESOURCE_GROUP = `mutation DeleteResourceGroup($id: ID!) { d
 export const AUDIT = `query Audit($after: String, $filter: AuditLogFilter) { auditLogs(first: 50, after: $after, filter: $filter) {
   pageInfo { hasNextPage endCursor }
   edges { node { id actorName action resourceKind resourceId before after at } } } }`;
+
+// Debugging: the registered models' signatures, to prefill a valid example row.
+export const MODEL_SIGNATURES = `query ModelSignatures { registeredModels { name versions { version signature } } }`;
+
+// Operations: metrics history and its live stream, stored logs and their live tail.
+export const METRICS = `query Metrics($groupId: ID!, $versionId: ID, $instance: String, $names: [MetricName!]!, $range: TimeRange, $from: DateTime, $to: DateTime, $step: MetricStep) {
+  metrics(groupId: $groupId, versionId: $versionId, instance: $instance, names: $names, range: $range, from: $from, to: $to, step: $step) {
+    name versionId instance reason points { t v } } }`;
+export const METRICS_UPDATED = `subscription MetricsUpdated($groupId: ID!, $versionId: ID) { metricsUpdated(groupId: $groupId, versionId: $versionId) {
+  name versionId instance reason points { t v } } }`;
+export const LOG_SEARCH = `query LogSearch($versionId: ID!, $instance: String, $query: String, $regex: Boolean, $range: TimeRange, $from: DateTime, $to: DateTime, $before: String, $limit: Int) {
+  logSearch(versionId: $versionId, instance: $instance, query: $query, regex: $regex, range: $range, from: $from, to: $to, before: $before, limit: $limit) {
+    lines { time instance stream line } before dropped } }`;
+export const LOG_TAIL = `subscription LogTail($versionId: ID!, $instance: String, $query: String) { logTail(versionId: $versionId, instance: $instance, query: $query) { time instance stream line } }`;
+
+// Inference table and quality (read-only views plus "run now").
+export const INFERENCE = `query Inference($groupId: ID!) {
+  inferenceTable(groupId: $groupId) { rowCount labelledRows lastRunAt running pathPattern }
+  inferenceRows(groupId: $groupId, first: 50) { requestId rowIndex version time features prediction label status } }`;
+export const RUN_INFERENCE_JOB = `mutation RunInferenceJob($groupId: ID!) { runInferenceTableJob(groupId: $groupId) { __typename } }`;
+export const QUALITY = `query Quality($groupId: ID!) {
+  qualityMetrics(groupId: $groupId) { version rows labelledRows accuracy mae errorRate drift { feature psi } }
+  alerts(groupId: $groupId) { id state value version openedAt resolvedAt rule { name metric threshold } deliveries { id state attempts responseStatus url } } }`;

@@ -1,8 +1,14 @@
 // A small history-API router: the control plane answers every unknown path with
 // index.html, so links like /groups/<id> survive a reload.
+export const GROUP_TABS = ['overview', 'monitoring', 'debug', 'logs', 'events', 'instances', 'inference', 'quality'] as const;
+export type GroupTab = (typeof GROUP_TABS)[number];
+const isTab = (s: string | undefined): s is GroupTab => (GROUP_TABS as readonly string[]).includes(s ?? '');
+
+/** The dashboard's addresses (CONTRACT.md, "Dashboard addresses"): groups by name, one address per tab. */
 export type Route =
   | { page: 'groups' }
-  | { page: 'group'; id: string }
+  | { page: 'new' }
+  | { page: 'group'; name: string; tab: GroupTab }
   | { page: 'resource-groups' }
   | { page: 'audit' }
   | { page: 'not-found'; path: string };
@@ -10,7 +16,9 @@ export type Route =
 export function parse(path: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'groups')) return { page: 'groups' };
-  if (parts.length === 2 && parts[0] === 'groups' && parts[1]) return { page: 'group', id: parts[1] };
+  if (parts.length === 1 && parts[0] === 'new') return { page: 'new' };
+  if (parts[0] === 'groups' && parts[1] && parts.length === 2) return { page: 'group', name: parts[1], tab: 'overview' };
+  if (parts[0] === 'groups' && parts[1] && parts.length === 3 && isTab(parts[2])) return { page: 'group', name: parts[1], tab: parts[2] };
   if (parts.length === 1 && parts[0] === 'resource-groups') return { page: 'resource-groups' };
   if (parts.length === 1 && parts[0] === 'audit') return { page: 'audit' };
   return { page: 'not-found', path };
@@ -35,6 +43,10 @@ class Router {
 }
 
 export const router = new Router();
+
+/** The address of a group's tab (the overview has the short form). */
+export const groupPath = (name: string, tab: GroupTab = 'overview'): string =>
+  `/groups/${encodeURIComponent(name)}${tab === 'overview' ? '' : `/${tab}`}`;
 
 /** use:link on an <a href="/..."> keeps navigation in the page (ctrl/middle click still open a tab). */
 export function link(node: HTMLAnchorElement): { destroy(): void } {

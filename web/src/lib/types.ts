@@ -321,7 +321,8 @@ export type GroupQuery = {
   serviceGroup: GroupDetail | null;
 };
 export type GroupQueryVariables = {
-  id: string;
+  id?: string | null;
+  name?: string | null;
 };
 
 /** result of GROUP_CHANGED */
@@ -349,6 +350,70 @@ export type GroupsChangedSubscription = {
   };
 };
 export type GroupsChangedSubscriptionVariables = Record<string, never>;
+
+/** result of INFERENCE */
+export type InferenceQuery = {
+  inferenceTable: {
+    rowCount: number;
+    labelledRows: number;
+    lastRunAt: string | null;
+    running: boolean;
+    pathPattern: string;
+  };
+  inferenceRows: Array<{
+    requestId: string;
+    rowIndex: number;
+    version: string;
+    time: string;
+    features: unknown;
+    prediction: unknown | null;
+    label: unknown | null;
+    status: number;
+  }>;
+};
+export type InferenceQueryVariables = {
+  groupId: string;
+};
+
+/** result of LOG_SEARCH */
+export type LogSearchQuery = {
+  logSearch: {
+    lines: {
+      time: string;
+      instance: string;
+      stream: string;
+      line: string;
+    }[];
+    before: string | null;
+    dropped: number;
+  };
+};
+export type LogSearchQueryVariables = {
+  versionId: string;
+  instance?: string | null;
+  query?: string | null;
+  regex?: boolean | null;
+  range?: TimeRange | null;
+  from?: string | null;
+  to?: string | null;
+  before?: string | null;
+  limit?: number | null;
+};
+
+/** result of LOG_TAIL */
+export type LogTailSubscription = {
+  logTail: {
+    time: string;
+    instance: string;
+    stream: string;
+    line: string;
+  };
+};
+export type LogTailSubscriptionVariables = {
+  versionId: string;
+  instance?: string | null;
+  query?: string | null;
+};
 
 /** result of LOGIN */
 export type LoginMutation = {
@@ -396,6 +461,60 @@ export type MeQuery = {
 };
 export type MeQueryVariables = Record<string, never>;
 
+/** result of METRICS */
+export type MetricsQuery = {
+  metrics: Array<{
+    name: MetricName;
+    versionId: string | null;
+    instance: string | null;
+    reason: string | null;
+    points: Array<{
+      t: string;
+      v: number | null;
+    }>;
+  }>;
+};
+export type MetricsQueryVariables = {
+  groupId: string;
+  versionId?: string | null;
+  instance?: string | null;
+  names: MetricName[];
+  range?: TimeRange | null;
+  from?: string | null;
+  to?: string | null;
+  step?: MetricStep | null;
+};
+
+/** result of METRICS_UPDATED */
+export type MetricsUpdatedSubscription = {
+  metricsUpdated: Array<{
+    name: MetricName;
+    versionId: string | null;
+    instance: string | null;
+    reason: string | null;
+    points: Array<{
+      t: string;
+      v: number | null;
+    }>;
+  }>;
+};
+export type MetricsUpdatedSubscriptionVariables = {
+  groupId: string;
+  versionId?: string | null;
+};
+
+/** result of MODEL_SIGNATURES */
+export type ModelSignaturesQuery = {
+  registeredModels: {
+    name: string;
+    versions: {
+      version: string;
+      signature: unknown;
+    }[];
+  }[];
+};
+export type ModelSignaturesQueryVariables = Record<string, never>;
+
 /** result of MODELS */
 export type ModelsQuery = {
   registeredModels: {
@@ -438,6 +557,45 @@ export type ProxyStatusChangedSubscription = {
   }>;
 };
 export type ProxyStatusChangedSubscriptionVariables = Record<string, never>;
+
+/** result of QUALITY */
+export type QualityQuery = {
+  qualityMetrics: Array<{
+    version: string;
+    rows: number;
+    labelledRows: number;
+    accuracy: number | null;
+    mae: number | null;
+    errorRate: number | null;
+    drift: Array<{
+      feature: string;
+      psi: number | null;
+    }>;
+  }>;
+  alerts: Array<{
+    id: string;
+    state: AlertState;
+    value: number;
+    version: string | null;
+    openedAt: string;
+    resolvedAt: string | null;
+    rule: {
+      name: string;
+      metric: QualityMetric;
+      threshold: number;
+    };
+    deliveries: Array<{
+      id: string;
+      state: string;
+      attempts: number;
+      responseStatus: number | null;
+      url: string;
+    }>;
+  }>;
+};
+export type QualityQueryVariables = {
+  groupId: string;
+};
 
 /** result of REMOVE_NODE */
 export type RemoveNodeMutation = {
@@ -537,6 +695,16 @@ export type RevokeApiKeyMutationVariables = {
   id: string;
 };
 
+/** result of RUN_INFERENCE_JOB */
+export type RunInferenceJobMutation = {
+  runInferenceTableJob: {
+    __typename: 'InferenceJobRun';
+  };
+};
+export type RunInferenceJobMutationVariables = {
+  groupId: string;
+};
+
 /** result of SET_TRAFFIC */
 export type SetTrafficMutation = {
   setTrafficAllocation: {
@@ -596,6 +764,19 @@ export type StopVersionMutationVariables = {
   id: string;
 };
 
+/** result of UPDATE_GROUP */
+export type UpdateGroupMutation = {
+  updateServiceGroup: {
+    id: string;
+    description: string;
+    type: ServiceType;
+  };
+};
+export type UpdateGroupMutationVariables = {
+  id: string;
+  input: UpdateServiceGroupInput;
+};
+
 /** result of UPDATE_VERSION */
 export type UpdateVersionMutation = {
   updateServiceVersion: {
@@ -649,19 +830,41 @@ export type Version = {
   creator: string;
   updatedAt: string;
   modelSource: ModelSource;
+  resourceSource: ResourceSource;
+  resourceGroup: {
+    name: string;
+  } | null;
+  logDeliveryEnabled: boolean;
+  inferenceTable: {
+    enabled: boolean;
+    sampleRate: number;
+  };
+  currentQps: number | null;
+  throttledQps: number | null;
+  concurrency: number | null;
+  resources: {
+    cpu: number;
+    memoryGiB: number;
+    gpuType: string | null;
+    gpuCount: number;
+    label: string;
+  };
   model: {
+    source: string;
     name: string;
     version: string;
+    trackingUri: string | null;
   } | null;
   image: {
     image: string;
-  } | null;
-  resourceSource: ResourceSource;
-  resources: {
-    label: string;
-  };
-  resourceGroup: {
-    name: string;
+    command: string[];
+    port: number;
+    env: Array<{
+      name: string;
+      value: string | null;
+    }>;
+    registryUsername: string | null;
+    hasRegistryPassword: boolean;
   } | null;
   runningInstances: number;
   instances: Array<{
@@ -682,3 +885,5 @@ export type EventRow = EventsQuery['events']['edges'][number]['node'];
 export type ProxyStatus = ProxyStatusQuery['proxyStatus'][number];
 export type RegisteredModel = ModelsQuery['registeredModels'][number];
 export type Status = ServiceStatus;
+export type Series = MetricsQuery['metrics'][number];
+export type LogRow = LogSearchQuery['logSearch']['lines'][number];
