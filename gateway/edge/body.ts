@@ -13,21 +13,35 @@ export interface BodyLimits {
   drainCapBytes: number;
 }
 
-/** Reads and drops the rest of a refused body; the socket is destroyed past the cap or deadline. */
+/**
+ * Reads and drops the rest of a refused body. The socket is destroyed past the byte cap, when
+ * the sender stalls for the body deadline, or past a longer overall budget: a client that
+ * keeps sending at any reasonable pace (a 20 MB upload on a busy machine) finishes its write
+ * and keeps its connection, a trickling one does not hold the socket for long.
+ */
 export function drain(req: IncomingMessage, limits: BodyLimits, alreadyRead = 0): void {
   if (req.complete) return;
   let dropped = alreadyRead;
-  const timer = setTimeout(() => req.socket.destroy(), limits.timeoutMs);
-  timer.unref();
+  const cutOff = () => req.socket.destroy();
+  const idle = setTimeout(cutOff, limits.timeoutMs);
+  idle.unref();
+  const overall = setTimeout(cutOff, Math.max(10 * limits.timeoutMs, 30_000));
+  overall.unref();
+  const stop = () => {
+    clearTimeout(idle);
+    clearTimeout(overall);
+  };
   req.on('data', (chunk: Buffer) => {
     dropped += chunk.length;
     if (dropped > limits.drainCapBytes) {
-      clearTimeout(timer);
+      stop();
       req.socket.destroy();
+      return;
     }
+    idle.refresh();
   });
-  req.once('end', () => clearTimeout(timer));
-  req.once('close', () => clearTimeout(timer));
+  req.once('end', stop);
+  req.once('close', stop);
   req.resume();
 }
 
