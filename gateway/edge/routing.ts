@@ -218,6 +218,10 @@ function merge(outer: PolicyOverrides, inner: PolicyOverrides): PolicyOverrides 
   return { auth: inner.auth ?? outer.auth, capture: inner.capture ?? outer.capture };
 }
 
+function hasLocalRateLimit(config: Record<string, unknown> | null | undefined): boolean {
+  return config !== null && config !== undefined && FILTER.localRateLimit in config;
+}
+
 function headerValue(list: HeaderValueOption__Output[] | undefined, name: string): string | undefined {
   for (const h of list ?? []) if (h.header?.key?.toLowerCase() === name) return h.header.value;
   return undefined;
@@ -341,9 +345,14 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
     const action = route.route;
     if (!action) throw bad(`${where}: neither a route nor a direct_response`);
     const timeoutMs = durationMs(action.timeout);
-    const rateLimited = rlFilter && (action.rate_limits ?? []).length > 0;
-    const target = (cluster: string, hinted: string | undefined, overrides: PolicyOverrides): RouteTarget => {
+    // A version is limited either by the global rate limit filter (descriptors on the route) or,
+    // in Envoy's local mode, by a local_ratelimit bucket in its per-filter config; either way
+    // this edge enforces the version's whole limit with its own limiter (it is the only proxy).
+    const globallyLimited = rlFilter && (action.rate_limits ?? []).length > 0;
+    const routeLocallyLimited = hasLocalRateLimit(route.typed_per_filter_config);
+    const target = (cluster: string, hinted: string | undefined, overrides: PolicyOverrides, locallyLimited = routeLocallyLimited): RouteTarget => {
       clusters.add(cluster);
+      const rateLimited = globallyLimited || locallyLimited;
       return Object.freeze({ cluster, version: versionOfCluster(cluster, group, hinted, where), overrides, rateLimited, timeoutMs });
     };
     if (action.cluster) {
@@ -367,7 +376,8 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
         if (weight <= 0) continue;
         const overrides = merge(routeOverrides, filterOverrides(cw.typed_per_filter_config, `${where} cluster ${cw.name}`));
         const hinted = headerValue(cw.request_headers_to_add, PIN_HEADER);
-        g.weighted.push(Object.freeze({ ...target(cw.name, hinted, overrides), weight }));
+        const locallyLimited = routeLocallyLimited || hasLocalRateLimit(cw.typed_per_filter_config);
+        g.weighted.push(Object.freeze({ ...target(cw.name, hinted, overrides, locallyLimited), weight }));
       }
       g.stickyHeader = stickyHeaderOf(action);
       const m = mirrorOf(action, where);

@@ -46,7 +46,7 @@ describe('authenticate(authorization)', () => {
 
   it('accepts a Sluice session token and reports why a bad one fails', async () => {
     const token = await sessions.issueSessionToken({ userId: 'u1', username: 'alice', role: 'VIEWER' }, 60);
-    expect(await auth.authenticate(`Bearer ${token}`)).toEqual({ kind: 'user', userId: 'u1', username: 'alice', role: 'VIEWER' });
+    expect(await auth.authenticate(`Bearer ${token}`)).toEqual({ kind: 'user', userId: 'u1', username: 'alice', role: 'VIEWER', sessionEpoch: 0 });
     const saved = now;
     now += 3600_000;
     expect(await reasonOf(() => auth.authenticate(`Bearer ${token}`))).toBe('UNAUTHENTICATED:expired');

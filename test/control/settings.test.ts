@@ -69,7 +69,7 @@ describe('loadSettings', () => {
     expect(s.auth).toEqual({ adminToken: null, secretKey: null, jwt: null });
     expect(s.edgeXdsAddress).toBe('127.0.0.1:18000');
     expect(s.dataPlane).toEqual({
-      xdsHost: '127.0.0.1', listenerPort: 10000, gatewayHost: '127.0.0.1', stickyHeader: null,
+      xdsHost: '127.0.0.1', listenerPort: 10000, gatewayHost: '127.0.0.1', stickyHeader: null, envoyRateLimit: 'local',
       envoy: { nodeId: 'sluice-edge-0', nodeCluster: 'sluice-edge', adminPort: 9901 },
     });
     expect(s.logLevel).toBe('info');

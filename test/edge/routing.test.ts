@@ -58,6 +58,13 @@ describe('routing table from the xDS translation', () => {
     expect(Object.isFrozen(wine)).toBe(true);
   });
 
+  it("enforces a version's limit when Envoy is told to limit locally (local_ratelimit, no descriptors)", () => {
+    const local = routingTableFromResources(translate(model, { ...SETTINGS, rateLimit: { mode: 'local', proxies: 3 } }));
+    const wine = local.groups.get('wine') as EdgeGroup;
+    expect(wine.pins.get('v1')!.policy.rateLimited).toBe(true);
+    expect(wine.weighted.find((w) => w.version.name === 'v1')!.version.policy.rateLimited).toBe(true);
+  });
+
   it('picks by weight with the random source it is given', () => {
     const wine = table().groups.get('wine')!;
     const names = [0, 0.79, 0.8, 0.99].map((r) => {

@@ -207,7 +207,10 @@ describe('the inference table and quality loop, end to end', () => {
     expect(verifyWebhookSignature(secret, hooks[0]!.signature, hooks[0]!.body)).toBe(true);
     const body = JSON.parse(hooks[0]!.body) as Record<string, unknown>;
     expect(body).toMatchObject({ event: 'OPENED', group: 'wine-quality', version: 'v1', metric: 'PSI', threshold: 1.0, alert: { id: alerts[0]!.id } });
-    expect(body.value).toBe(alerts[0]!.value);
+    // the value the alert opened with: a run that lands between two shifted batches may open it,
+    // and later evaluations of the still-open alert update its current value
+    expect(typeof body.value).toBe('number');
+    expect(body.value as number).toBeGreaterThan(1.0);
     expect(String((body.rows as { pathPattern: string }).pathPattern)).toContain('inference-table/group=wine-quality/version=v1/dt=*/*.parquet');
     while (!streamed.some((a) => a.state === 'OPEN') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(streamed.some((a) => a.state === 'OPEN' && a.version === 'v1')).toBe(true);
