@@ -90,6 +90,9 @@ describe('metrics from real traffic through the edge', () => {
       env: {
         ...process.env, SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', SLUICE_OBJECT_STORE: '', SLUICE_DEMO: '0',
         SLUICE_METRICS_INTERVAL_SECONDS: '5', SLUICE_PROMETHEUS_URL: prometheusUrl,
+        // the fake runtime is a file in this checkout, which may sit in a folder only root can
+        // read (a fresh clone under mktemp -d): run the command as ourselves, as an admin may
+        SLUICE_RUN_AS: 'none',
         ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
