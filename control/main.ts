@@ -148,7 +148,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   // metrics history: embedded rollups scraped into the database, or Prometheus when configured
   const gpu = createNvidiaSmiProbe();
   const metricsReader: MetricsReader = settings.metrics.prometheusUrl
-    ? new PrometheusMetricsReader({ baseUrl: settings.metrics.prometheusUrl, dataPlane: 'edge' })
+    ? new PrometheusMetricsReader({ baseUrl: settings.metrics.prometheusUrl, dataPlane: settings.metrics.dataPlane, envoyRateLimit: settings.dataPlane.envoyRateLimit })
     : new EmbeddedMetricsReader(prisma, () => gpu.status());
 
   // model artifacts: uploads live in the object store; local replicas read a cached copy

@@ -70,6 +70,9 @@ const SETTINGS = {
   SLUICE_METRICS_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(15),
   SLUICE_PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   SLUICE_METRICS_EDGE_URLS: list.optional(),
+  SLUICE_METRICS_DATA_PLANE: z.enum(['edge', 'envoy']).optional(),
+  SLUICE_PROMETHEUS_ENVOY_TARGETS: list.optional(),
+  SLUICE_PROMETHEUS_DCGM_TARGETS: list.optional(),
   SLUICE_LOG_CAP_MB: z.coerce.number().min(1).max(1_000_000).default(256),
   // inference capture durability (gateway/inference-log/spool.ts)
   SLUICE_CAPTURE_SYNC: z.enum(['background', 'always']).default('background'),
@@ -159,7 +162,17 @@ export interface Settings {
   edgeXdsAddress: string;
   logLevel: string;
   /** metrics history: scrape interval and how long rollups are kept; Prometheus instead when set */
-  metrics: { intervalMs: number; retentionMs: number; prometheusUrl: string | null; edgeUrls: string[] };
+  metrics: {
+    intervalMs: number;
+    retentionMs: number;
+    prometheusUrl: string | null;
+    edgeUrls: string[];
+    /** whose names the Prometheus queries use: the local edge's or Envoy's */
+    dataPlane: 'edge' | 'envoy';
+    /** extra scrape targets `npm run prometheus:config` prints: Envoy admin listeners, DCGM exporters */
+    envoyTargets: string[];
+    dcgmTargets: string[];
+  };
   /** bytes of instance logs kept per version before the oldest are dropped */
   logCapBytes: number;
   /** per-operation and per-user limits of the GraphQL API */
@@ -266,6 +279,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       retentionMs: e.SLUICE_METRICS_RETENTION_DAYS * 86_400_000,
       prometheusUrl: e.SLUICE_PROMETHEUS_URL ?? null,
       edgeUrls: e.SLUICE_METRICS_EDGE_URLS ?? [],
+      // Kubernetes replicas sit behind Envoy; the local orchestrator's behind the local edge
+      dataPlane: e.SLUICE_METRICS_DATA_PLANE ?? (e.SLUICE_ORCHESTRATOR === 'kubernetes' ? 'envoy' : 'edge'),
+      envoyTargets: e.SLUICE_PROMETHEUS_ENVOY_TARGETS ?? [],
+      dcgmTargets: e.SLUICE_PROMETHEUS_DCGM_TARGETS ?? [],
     },
     logCapBytes: Math.floor(e.SLUICE_LOG_CAP_MB * 1024 * 1024),
     graphql: {

@@ -16,6 +16,13 @@ const PREDICT_PATH = /^\/services\/([^/?#]+)\/predict(?:[?#].*)?$/;
 
 /** The EDS cluster of one running version (CONTRACT: `sluice/{group}/{version}`). */
 export const clusterName = (group: string, version: string) => `sluice/${group}/${version}`;
+/**
+ * The stat prefix of a version's local_ratelimit bucket. Envoy names its counters
+ * `<prefix>.http_local_rate_limit.rate_limited` and its Prometheus output moves the prefix
+ * into the `envoy_local_http_ratelimit_prefix` label (a single dot-free token, which DNS-1123
+ * names joined by `_` always are), so throttling can be read per version.
+ */
+export const localRateLimitStatPrefix = (group: string, version: string) => `sluice_${group}_${version}`;
 /** `sluice/{group}/{version}` → its parts; null for any other cluster name. */
 export function parseClusterName(name: string | null | undefined): { group: string; version: string } | null {
   const m = CLUSTER_NAME.exec(name ?? '');

@@ -64,6 +64,7 @@ import {
   RATE_LIMIT_DOMAIN,
   apiListenerName,
   clusterName,
+  localRateLimitStatPrefix,
   predictPath,
   type SluiceClusterMetadata,
   type SluiceRouteMetadata,
@@ -256,7 +257,7 @@ function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: Data
         },
       }
     : { disabled: true };
-  const local = localRateLimitFor(v, s);
+  const local = localRateLimitFor(group, v, s);
   return sortedMap([
     [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, authz)],
     [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, extProc)],
@@ -281,11 +282,11 @@ const ALWAYS: RuntimeFractionalPercent = { default_value: { numerator: 100, deno
  * share, refilled every second, enabled and enforced for every request, answering 429
  * with the Retry-After the gateway's limiter gives. Null when the version has no limit.
  */
-function localRateLimitFor(v: DataPlaneVersion, s: DataPlaneSettings): LocalRateLimit | null {
+function localRateLimitFor(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): LocalRateLimit | null {
   if (!localRateLimitMode(s) || v.qpsLimit === null) return null;
   const share = localShare(v.qpsLimit, s.rateLimit?.proxies ?? 1);
   return {
-    stat_prefix: LOCAL_RATE_LIMIT_STAT_PREFIX,
+    stat_prefix: localRateLimitStatPrefix(group.name, v.name),
     token_bucket: { max_tokens: share, tokens_per_fill: { value: share }, fill_interval: { seconds: 1 } },
     filter_enabled: ALWAYS,
     filter_enforced: ALWAYS,
@@ -293,6 +294,7 @@ function localRateLimitFor(v: DataPlaneVersion, s: DataPlaneSettings): LocalRate
   };
 }
 
+// the listener-level filter's own prefix (it holds no bucket; each version's override names its own)
 const LOCAL_RATE_LIMIT_STAT_PREFIX = 'sluice_local_rate_limit';
 
 /** The listener-level local_ratelimit filter: no bucket of its own; routes switch it on per version. */

@@ -28,5 +28,7 @@ process.stdout.write(
     orchestrator: settings.orchestrator,
     replicas,
     namespace: settings.kubernetesNamespace,
+    envoyAdmins: settings.metrics.envoyTargets,
+    dcgmExporters: settings.metrics.dcgmTargets,
   }),
 );

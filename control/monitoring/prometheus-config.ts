@@ -3,6 +3,9 @@
 // (prometheus.ts) selects on — sluice_group, sluice_version, sluice_instance, sluice_role.
 // Embedded (local orchestrator): static targets from the running instances. Kubernetes: pod
 // discovery in the namespace, keeping Sluice's pods and turning their labels into those.
+// Envoy proxies (their admin /stats/prometheus) and NVIDIA DCGM exporters are added when
+// given: the GPU series carry the `pod` label of the replica they measured (the exporter's
+// Kubernetes mapping), which the PromQL joins to the replicas' `sluice_instance`.
 import { dump } from 'js-yaml';
 import { LABEL_GROUP, LABEL_VERSION, MANAGED_BY } from '../orchestrator/kubernetes/manifests.ts';
 
@@ -20,6 +23,10 @@ export interface PrometheusConfigInput {
   orchestrator: 'local' | 'kubernetes';
   replicas?: ReplicaTarget[];
   namespace?: string;
+  /** host:port of each Envoy's admin listener, when Envoy is the data plane */
+  envoyAdmins?: string[];
+  /** host:port of each DCGM exporter (Kubernetes: found by discovery when none are given) */
+  dcgmExporters?: string[];
 }
 
 /** Prometheus' own spelling of a Kubernetes label in discovery metadata. */
@@ -54,7 +61,25 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
       })),
     };
   }
-  return { global: { scrape_interval: interval, evaluation_interval: interval }, scrape_configs: [edge, replicas] };
+  const jobs = [edge, replicas];
+  if (input.envoyAdmins?.length) {
+    jobs.push({ job_name: 'sluice-envoy', metrics_path: '/stats/prometheus', static_configs: [{ targets: input.envoyAdmins, labels: { sluice_role: 'envoy' } }] });
+  }
+  // the exporter's own `pod`/`namespace` labels name the measured replica: never overwrite them
+  if (input.dcgmExporters?.length) {
+    jobs.push({ job_name: 'dcgm-exporter', honor_labels: true, static_configs: [{ targets: input.dcgmExporters, labels: { sluice_role: 'gpu' } }] });
+  } else if (input.orchestrator === 'kubernetes') {
+    jobs.push({
+      job_name: 'dcgm-exporter',
+      honor_labels: true,
+      kubernetes_sd_configs: [{ role: 'pod' }],
+      relabel_configs: [
+        { source_labels: [metaLabel('app.kubernetes.io/name')], regex: 'dcgm-exporter', action: 'keep' },
+        { target_label: 'sluice_role', replacement: 'gpu' },
+      ],
+    });
+  }
+  return { global: { scrape_interval: interval, evaluation_interval: interval }, scrape_configs: jobs };
 }
 
 export const prometheusConfigYaml = (input: PrometheusConfigInput) => dump(prometheusConfig(input), { lineWidth: 200 });

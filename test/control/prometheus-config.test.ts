@@ -20,6 +20,9 @@ it.each(['local', 'kubernetes'] as const)('prints a configuration promtool accep
     writeFileSync(file, prometheusConfigYaml({
       intervalSeconds: 15, edges: ['127.0.0.1:8080'], orchestrator, namespace: 'models',
       replicas: [{ group: 'wine', version: 'v1', instance: 'wine-v1-0', address: '127.0.0.1:41000' }],
+      // local: Envoy admin listeners and DCGM exporters as static targets; Kubernetes: the
+      // exporters by pod discovery
+      ...(orchestrator === 'local' ? { envoyAdmins: ['127.0.0.1:9901'], dcgmExporters: ['127.0.0.1:9400'] } : {}),
     }));
     const res = spawnSync(PROMTOOL, ['check', 'config', file], { encoding: 'utf8' });
     expect(res.error).toBeUndefined();

@@ -57,7 +57,8 @@ describe('local rate limiting: the pushed resources', () => {
     const pin = (v: string) => routes.find((r) => r.name === `wine/pin/${v}`)!;
     const bucket = localLimit(pin('v1').typed_per_filter_config);
     expect(bucket).toEqual({
-      stat_prefix: 'sluice_local_rate_limit',
+      // a prefix per version: Envoy's Prometheus output labels the throttled count with it
+      stat_prefix: 'sluice_wine_v1',
       token_bucket: { max_tokens: 4, tokens_per_fill: { value: 4 }, fill_interval: { seconds: '1' } },
       filter_enabled: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
       filter_enforced: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
