@@ -54,10 +54,12 @@ else
 fi
 echo "== npm test exited $status after $(( $(date +%s) - started )) s"
 
-# the watchdog reaps within a quarter second of the runner's exit: give it up to 15 s
-for _ in $(seq 60); do after="$(leftovers)"; [[ "$after" == "$before" ]] && break; sleep 0.25; done
-if [[ "$after" != "$before" ]]; then
-  echo "== LEFT BEHIND:"; comm -13 <(echo "$before") <(echo "$after")
+# the watchdog reaps within a quarter second of the runner's exit: give it up to 15 s. Only what
+# appeared during this run counts (another run on the machine may come and go meanwhile).
+appeared() { comm -13 <(echo "$before") <(leftovers); }
+for _ in $(seq 60); do new="$(appeared)"; [[ -z "$new" ]] && break; sleep 0.25; done
+if [[ -n "$new" ]]; then
+  echo "== LEFT BEHIND:"; echo "$new"
   status=1
 else
   echo "== nothing left behind (no private server, no /tmp/sluice-test-services-* folder)"
