@@ -54,6 +54,10 @@ export const DASHBOARD_NAMES: NamedType[] = [
   { name: 'Status', alias: 'ServiceStatus' },
   { name: 'Series', alias: "MetricsQuery['metrics'][number]" },
   { name: 'LogRow', alias: "LogSearchQuery['logSearch']['lines'][number]" },
+  { name: 'QualityRuleRow', on: 'QualityRule', selection: 'QUALITY_RULE' },
+  { name: 'AlertRow', on: 'Alert', selection: 'ALERT_FIELDS' },
+  { name: 'LabelReportRow', on: 'LabelReport', selection: 'LABEL_REPORT' },
+  { name: 'InferenceRun', alias: "InferenceProgressQuery['inferenceTable']['runs'][number]" },
 ];
 
 const KIND_SUFFIX = { query: 'Query', mutation: 'Mutation', subscription: 'Subscription' } as const;

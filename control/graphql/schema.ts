@@ -15,5 +15,6 @@ import './types/proxy-status.ts';
 import './types/monitoring.ts';
 import './types/logs.ts';
 import './types/inference.ts';
+import './types/quality-rules.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -25,7 +25,7 @@ function inference(ctx: GraphQLContext): InferenceService {
   return ctx.inference;
 }
 
-async function canManage(ctx: GraphQLContext, groupId: string): Promise<void> {
+export async function canManage(ctx: GraphQLContext, groupId: string): Promise<void> {
   const actor = requireActor(ctx);
   await assertGroupReadable(ctx, groupId);
   const group = await ctx.prisma.serviceGroup.findUnique({ where: { id: groupId }, select: { projectId: true } });

@@ -78,11 +78,34 @@ export const LOG_SEARCH = `query LogSearch($versionId: ID!, $instance: String, $
     lines { time instance stream line } before dropped } }`;
 export const LOG_TAIL = `subscription LogTail($versionId: ID!, $instance: String, $query: String) { logTail(versionId: $versionId, instance: $instance, query: $query) { time instance stream line } }`;
 
-// Inference table and quality (read-only views plus "run now").
-export const INFERENCE = `query Inference($groupId: ID!) {
-  inferenceTable(groupId: $groupId) { rowCount labelledRows lastRunAt running pathPattern }
-  inferenceRows(groupId: $groupId, first: 50) { requestId rowIndex version time features prediction label status } }`;
-export const RUN_INFERENCE_JOB = `mutation RunInferenceJob($groupId: ID!) { runInferenceTableJob(groupId: $groupId) { __typename } }`;
+// Inference table and quality: the table with its runs and rows, labels, quality over time,
+// the A/B verdict, rules and alerts with their webhook deliveries.
+export const INFERENCE = `query Inference($groupId: ID!, $versionId: ID, $first: Int) {
+  inferenceTable(groupId: $groupId) { rowCount labelledRows lastRunAt running pathPattern
+    runs(first: 1) { id state objectsTotal objectsProcessed objectsQuarantined rowsWritten startedAt finishedAt error } }
+  inferenceRows(groupId: $groupId, versionId: $versionId, first: $first) { requestId clientRequestId rowIndex version time features prediction label status latencyMs } }`;
+export const GROUP_VERSION_NAMES = `query GroupVersionNames($groupId: ID!) { serviceGroup(id: $groupId) { id versions { id name } } }`;
+export const INFERENCE_PROGRESS = `query InferenceProgress($groupId: ID!) { inferenceTable(groupId: $groupId) { running
+  runs(first: 1) { id state objectsTotal objectsProcessed objectsQuarantined rowsWritten startedAt finishedAt error } } }`;
+export const RUN_INFERENCE_JOB = `mutation RunInferenceJob($groupId: ID!) { runInferenceTableJob(groupId: $groupId) {
+  id state objectsTotal objectsProcessed objectsQuarantined recordsQuarantined rowsWritten } }`;
+export const LABEL_REPORT = `received labelled unknownCount unknown { clientRequestId rowIndex } key`;
+export const SUBMIT_LABELS = `mutation SubmitLabels($groupId: ID!, $labels: [LabelInput!]!) { submitLabelBatch(groupId: $groupId, labels: $labels) { ${LABEL_REPORT} } }`;
+export const IMPORT_LABELS = `mutation ImportLabels($groupId: ID!, $key: String!, $format: LabelFileFormat!) { importLabels(groupId: $groupId, key: $key, format: $format) { ${LABEL_REPORT} } }`;
+
+export const QUALITY_RULE = `id name metric feature threshold versionId windowSeconds minRows webhookUrl hasWebhookSecret createdAt`;
+export const ALERT_FIELDS = `id state value version openedAt resolvedAt rule { id name metric feature threshold }
+  deliveries { id event state attempts responseStatus lastError url createdAt deliveredAt }`;
 export const QUALITY = `query Quality($groupId: ID!) {
-  qualityMetrics(groupId: $groupId) { version rows labelledRows accuracy mae errorRate drift { feature psi } }
-  alerts(groupId: $groupId) { id state value version openedAt resolvedAt rule { name metric threshold } deliveries { id state attempts responseStatus url } } }`;
+  serviceGroup(id: $groupId) { id versions { id name } }
+  qualityMetrics(groupId: $groupId) { version rows labelledRows accuracy mae errorRate latencyP99Ms drift { feature psi count } }
+  qualityHistory(groupId: $groupId, first: 500) { version windowTo rows labelledRows quality { accuracy drift { feature psi } } }
+  abVerdict(groupId: $groupId) { versionA versionB outcome
+    comparisons { metric outcome a b sampleA sampleB difference pValue confidenceLow confidenceHigh note } }
+  qualityRules(groupId: $groupId) { ${QUALITY_RULE} }
+  alerts(groupId: $groupId) { ${ALERT_FIELDS} } }`;
+export const ALERT_CHANGED = `subscription AlertChanged($groupId: ID!) { alertChanged(groupId: $groupId) { ${ALERT_FIELDS} } }`;
+export const CREATE_QUALITY_RULE = `mutation CreateQualityRule($groupId: ID!, $input: QualityRuleInput!) { createQualityRule(groupId: $groupId, input: $input) { webhookSecret rule { ${QUALITY_RULE} } } }`;
+export const UPDATE_QUALITY_RULE = `mutation UpdateQualityRule($id: ID!, $input: QualityRuleUpdateInput!) { updateQualityRule(id: $id, input: $input) { ${QUALITY_RULE} } }`;
+export const DELETE_QUALITY_RULE = `mutation DeleteQualityRule($id: ID!) { deleteQualityRule(id: $id) }`;
+export const EVALUATE_QUALITY_RULES = `mutation EvaluateQualityRules($groupId: ID!) { evaluateQualityRules(groupId: $groupId) { id } }`;

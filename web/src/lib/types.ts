@@ -99,6 +99,13 @@ export interface QualityRuleInput {
   windowSeconds?: number | null;
   minRows?: number | null;
 }
+export interface QualityRuleUpdateInput {
+  name?: string | null;
+  threshold?: number | null;
+  windowSeconds?: number | null;
+  minRows?: number | null;
+  webhookUrl?: string | null;
+}
 export interface RegisterModelVersionInput {
   name: string;
   version: string;
@@ -190,6 +197,14 @@ export type AddVersionMutationVariables = {
   input: AddServiceVersionInput;
 };
 
+/** result of ALERT_CHANGED */
+export type AlertChangedSubscription = {
+  alertChanged: AlertRow;
+};
+export type AlertChangedSubscriptionVariables = {
+  groupId: string;
+};
+
 /** result of API_KEYS */
 export type ApiKeysQuery = {
   apiKeys: Array<{
@@ -259,6 +274,18 @@ export type CreateGroupMutationVariables = {
   input: CreateServiceGroupInput;
 };
 
+/** result of CREATE_QUALITY_RULE */
+export type CreateQualityRuleMutation = {
+  createQualityRule: {
+    webhookSecret: string | null;
+    rule: QualityRuleRow;
+  };
+};
+export type CreateQualityRuleMutationVariables = {
+  groupId: string;
+  input: QualityRuleInput;
+};
+
 /** result of CREATE_RESOURCE_GROUP */
 export type CreateResourceGroupMutation = {
   createResourceGroup: {
@@ -278,6 +305,14 @@ export type DeleteGroupMutationVariables = {
   id: string;
 };
 
+/** result of DELETE_QUALITY_RULE */
+export type DeleteQualityRuleMutation = {
+  deleteQualityRule: boolean;
+};
+export type DeleteQualityRuleMutationVariables = {
+  id: string;
+};
+
 /** result of DELETE_RESOURCE_GROUP */
 export type DeleteResourceGroupMutation = {
   deleteResourceGroup: boolean;
@@ -292,6 +327,16 @@ export type DeleteVersionMutation = {
 };
 export type DeleteVersionMutationVariables = {
   id: string;
+};
+
+/** result of EVALUATE_QUALITY_RULES */
+export type EvaluateQualityRulesMutation = {
+  evaluateQualityRules: {
+    id: string;
+  }[];
+};
+export type EvaluateQualityRulesMutationVariables = {
+  groupId: string;
 };
 
 /** result of EVENTS */
@@ -333,6 +378,20 @@ export type GroupChangedSubscriptionVariables = {
   id: string;
 };
 
+/** result of GROUP_VERSION_NAMES */
+export type GroupVersionNamesQuery = {
+  serviceGroup: {
+    id: string;
+    versions: {
+      id: string;
+      name: string;
+    }[];
+  } | null;
+};
+export type GroupVersionNamesQueryVariables = {
+  groupId: string;
+};
+
 /** result of GROUPS */
 export type GroupsQuery = {
   serviceGroups: GroupRow[];
@@ -351,6 +410,16 @@ export type GroupsChangedSubscription = {
 };
 export type GroupsChangedSubscriptionVariables = Record<string, never>;
 
+/** result of IMPORT_LABELS */
+export type ImportLabelsMutation = {
+  importLabels: LabelReportRow;
+};
+export type ImportLabelsMutationVariables = {
+  groupId: string;
+  key: string;
+  format: LabelFileFormat;
+};
+
 /** result of INFERENCE */
 export type InferenceQuery = {
   inferenceTable: {
@@ -359,9 +428,21 @@ export type InferenceQuery = {
     lastRunAt: string | null;
     running: boolean;
     pathPattern: string;
+    runs: Array<{
+      id: string;
+      state: string;
+      objectsTotal: number;
+      objectsProcessed: number;
+      objectsQuarantined: number;
+      rowsWritten: number;
+      startedAt: string;
+      finishedAt: string | null;
+      error: string | null;
+    }>;
   };
   inferenceRows: Array<{
     requestId: string;
+    clientRequestId: string | null;
     rowIndex: number;
     version: string;
     time: string;
@@ -369,9 +450,33 @@ export type InferenceQuery = {
     prediction: unknown | null;
     label: unknown | null;
     status: number;
+    latencyMs: number | null;
   }>;
 };
 export type InferenceQueryVariables = {
+  groupId: string;
+  versionId?: string | null;
+  first?: number | null;
+};
+
+/** result of INFERENCE_PROGRESS */
+export type InferenceProgressQuery = {
+  inferenceTable: {
+    running: boolean;
+    runs: Array<{
+      id: string;
+      state: string;
+      objectsTotal: number;
+      objectsProcessed: number;
+      objectsQuarantined: number;
+      rowsWritten: number;
+      startedAt: string;
+      finishedAt: string | null;
+      error: string | null;
+    }>;
+  };
+};
+export type InferenceProgressQueryVariables = {
   groupId: string;
 };
 
@@ -560,6 +665,13 @@ export type ProxyStatusChangedSubscriptionVariables = Record<string, never>;
 
 /** result of QUALITY */
 export type QualityQuery = {
+  serviceGroup: {
+    id: string;
+    versions: {
+      id: string;
+      name: string;
+    }[];
+  } | null;
   qualityMetrics: Array<{
     version: string;
     rows: number;
@@ -567,31 +679,46 @@ export type QualityQuery = {
     accuracy: number | null;
     mae: number | null;
     errorRate: number | null;
+    latencyP99Ms: number | null;
     drift: Array<{
       feature: string;
       psi: number | null;
+      count: number;
     }>;
   }>;
-  alerts: Array<{
-    id: string;
-    state: AlertState;
-    value: number;
-    version: string | null;
-    openedAt: string;
-    resolvedAt: string | null;
-    rule: {
-      name: string;
-      metric: QualityMetric;
-      threshold: number;
+  qualityHistory: Array<{
+    version: string;
+    windowTo: string;
+    rows: number;
+    labelledRows: number;
+    quality: {
+      accuracy: number | null;
+      drift: Array<{
+        feature: string;
+        psi: number | null;
+      }>;
     };
-    deliveries: Array<{
-      id: string;
-      state: string;
-      attempts: number;
-      responseStatus: number | null;
-      url: string;
-    }>;
   }>;
+  abVerdict: {
+    versionA: string | null;
+    versionB: string | null;
+    outcome: string;
+    comparisons: Array<{
+      metric: string;
+      outcome: string;
+      a: number | null;
+      b: number | null;
+      sampleA: number;
+      sampleB: number;
+      difference: number | null;
+      pValue: number | null;
+      confidenceLow: number | null;
+      confidenceHigh: number | null;
+      note: string;
+    }>;
+  };
+  qualityRules: QualityRuleRow[];
+  alerts: AlertRow[];
 };
 export type QualityQueryVariables = {
   groupId: string;
@@ -698,7 +825,13 @@ export type RevokeApiKeyMutationVariables = {
 /** result of RUN_INFERENCE_JOB */
 export type RunInferenceJobMutation = {
   runInferenceTableJob: {
-    __typename: 'InferenceJobRun';
+    id: string;
+    state: string;
+    objectsTotal: number;
+    objectsProcessed: number;
+    objectsQuarantined: number;
+    recordsQuarantined: number;
+    rowsWritten: number;
   };
 };
 export type RunInferenceJobMutationVariables = {
@@ -764,6 +897,15 @@ export type StopVersionMutationVariables = {
   id: string;
 };
 
+/** result of SUBMIT_LABELS */
+export type SubmitLabelsMutation = {
+  submitLabelBatch: LabelReportRow;
+};
+export type SubmitLabelsMutationVariables = {
+  groupId: string;
+  labels: LabelInput[];
+};
+
 /** result of UPDATE_GROUP */
 export type UpdateGroupMutation = {
   updateServiceGroup: {
@@ -775,6 +917,15 @@ export type UpdateGroupMutation = {
 export type UpdateGroupMutationVariables = {
   id: string;
   input: UpdateServiceGroupInput;
+};
+
+/** result of UPDATE_QUALITY_RULE */
+export type UpdateQualityRuleMutation = {
+  updateQualityRule: QualityRuleRow;
+};
+export type UpdateQualityRuleMutationVariables = {
+  id: string;
+  input: QualityRuleUpdateInput;
 };
 
 /** result of UPDATE_VERSION */
@@ -887,3 +1038,56 @@ export type RegisteredModel = ModelsQuery['registeredModels'][number];
 export type Status = ServiceStatus;
 export type Series = MetricsQuery['metrics'][number];
 export type LogRow = LogSearchQuery['logSearch']['lines'][number];
+/** QUALITY_RULE on QualityRule */
+export type QualityRuleRow = {
+  id: string;
+  name: string;
+  metric: QualityMetric;
+  feature: string | null;
+  threshold: number;
+  versionId: string | null;
+  windowSeconds: number;
+  minRows: number;
+  webhookUrl: string | null;
+  hasWebhookSecret: boolean;
+  createdAt: string;
+};
+/** ALERT_FIELDS on Alert */
+export type AlertRow = {
+  id: string;
+  state: AlertState;
+  value: number;
+  version: string | null;
+  openedAt: string;
+  resolvedAt: string | null;
+  rule: {
+    id: string;
+    name: string;
+    metric: QualityMetric;
+    feature: string | null;
+    threshold: number;
+  };
+  deliveries: Array<{
+    id: string;
+    event: string;
+    state: string;
+    attempts: number;
+    responseStatus: number | null;
+    lastError: string | null;
+    url: string;
+    createdAt: string;
+    deliveredAt: string | null;
+  }>;
+};
+/** LABEL_REPORT on LabelReport */
+export type LabelReportRow = {
+  received: number;
+  labelled: number;
+  unknownCount: number;
+  unknown: {
+    clientRequestId: string;
+    rowIndex: number;
+  }[];
+  key: string;
+};
+export type InferenceRun = InferenceProgressQuery['inferenceTable']['runs'][number];
