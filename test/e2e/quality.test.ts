@@ -187,7 +187,9 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     }
     expect(Number(await page.locator('[data-testid=row-count]').textContent())).toBe(totalRows());
     expect(await page.locator('[data-testid=label-coverage]').textContent()).toMatch(new RegExp(`0 of ${totalRows()} labelled \\(0\\.0%\\)`));
-    // a single-row request and one row of a batch, as sent and as answered
+    // a single-row request and one row of a batch, as sent and as answered (the oldest rows: show more than the newest 50)
+    await page.selectOption('select[name=rows-first]', '1000');
+    await expect.poll(() => page.locator('[data-testid=inference-rows] tbody tr[data-client-request-id]').count()).toBe(totalRows());
     for (const [s, rowIndex] of [[sent[0]!, 0], [sent[8]!, 3]] as const) {
       const row = page.locator(`tr[data-client-request-id="${s.clientRequestId}"][data-row-index="${rowIndex}"]`);
       await row.waitFor();
@@ -224,8 +226,9 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     await page.selectOption('select[name=label-format]', 'JSONL');
     await page.fill('input[name=label-key]', 'imports/missing.jsonl');
     await page.click('form[aria-label="submit labels"] button[type=submit]');
-    await page.waitForSelector('form[aria-label="submit labels"] .field-error[data-field=key]');
-    expect(await page.locator('form[aria-label="submit labels"] .field-error[data-field=key]').textContent()).toMatch(/no object imports\/missing\.jsonl/);
+    const refused = page.locator('.panel:has([data-testid=label-form]) .error');
+    await expect.poll(() => refused.textContent()).toMatch(/NOT_FOUND: no object imports\/missing\.jsonl/);
+    expect(await page.locator('[data-testid=label-report]').count()).toBe(0);
     browserErrors.length = 0; // the browser logs the refused request (a GraphQL error status) itself
     await page.fill('input[name=label-key]', 'imports/last.jsonl');
     await page.click('form[aria-label="submit labels"] button[type=submit]');
