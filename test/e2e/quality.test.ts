@@ -318,11 +318,19 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     expect(JSON.parse(hooks[0]!.body)).toMatchObject({ event: 'OPENED', group: GROUP, version: 'v1', metric: 'PSI', feature: 'alcohol', threshold: 1 });
   }, 180_000);
 
-  it('shows the A/B verdict as the API states it', async () => {
-    const { abVerdict } = await gql<{ abVerdict: { versionA: string; versionB: string; outcome: string; comparisons: { metric: string; sampleA: number; sampleB: number; difference: number | null }[] } }>(
-      `query($g: ID!) { abVerdict(groupId: $g) { versionA versionB outcome comparisons { metric sampleA sampleB difference } } }`,
+  it('shows the A/B verdict as the API states it, with sample sizes, difference and confidence', async () => {
+    // enough labelled rows on v2 for the accuracy comparison to judge (v1 has its labelled rows already)
+    const v2 = await send(HELDOUT.rows, HELDOUT.labels, 'v2');
+    sent.push(v2);
+    await tableReaches(totalRows());
+    await gql(`mutation($g: ID!, $l: [LabelInput!]!) { submitLabels(groupId: $g, labels: $l) }`, { g: groupId, l: v2.labels.map((label, rowIndex) => ({ clientRequestId: v2.clientRequestId, rowIndex, label })) });
+    const { abVerdict } = await gql<{ abVerdict: { versionA: string; versionB: string; outcome: string; comparisons: { metric: string; sampleA: number; sampleB: number; difference: number | null; confidenceLow: number | null; confidenceHigh: number | null }[] } }>(
+      `query($g: ID!) { abVerdict(groupId: $g) { versionA versionB outcome comparisons { metric sampleA sampleB difference confidenceLow confidenceHigh } } }`,
       { g: groupId },
     );
+    const accuracy = abVerdict.comparisons.find((c) => c.metric === 'accuracy');
+    expect(abVerdict.outcome).not.toBe('NOT_ENOUGH_DATA');
+    expect(accuracy?.confidenceLow).not.toBeNull();
     await page.reload();
     const verdict = page.locator('[data-testid=ab-verdict]');
     await verdict.waitFor();
@@ -335,6 +343,7 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
       const row = verdict.locator(`tr[data-metric="${c.metric}"]`);
       expect(await row.textContent()).toContain(`${c.sampleA} / ${c.sampleB}`);
       if (c.difference !== null) expect(await row.textContent()).toContain(c.difference.toFixed(3));
+      if (c.confidenceLow !== null && c.confidenceHigh !== null) expect(await row.textContent()).toContain(`${c.confidenceLow.toFixed(3)} … ${c.confidenceHigh.toFixed(3)}`);
     }
   }, 60_000);
 
@@ -350,4 +359,13 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     expect(Object.fromEntries(Object.entries(report).filter(([, p]) => p.length > 0))).toEqual({});
     expect(browserErrors).toEqual([]);
   }, 60_000);
+
+  it('deletes a rule after asking, with its alerts', async () => {
+    page.once('dialog', (d) => void d.accept());
+    await page.click('[data-testid=quality-rules] tr[data-rule="alcohol drift on v1"] button:has-text("Delete")');
+    await page.waitForSelector('[data-testid=quality-rules] td.empty:has-text("No rules")');
+    await page.waitForSelector('[data-testid=alerts] td.empty:has-text("No alerts")');
+    expect((await gql<{ qualityRules: unknown[]; alerts: unknown[] }>(`query($g: ID!) { qualityRules(groupId: $g) { id } alerts(groupId: $g) { id } }`, { g: groupId }))).toEqual({ qualityRules: [], alerts: [] });
+    expect(browserErrors).toEqual([]);
+  });
 });
