@@ -60,7 +60,8 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     // the current sources, built into a private folder (a concurrent build of web/dist cannot interfere)
     webRoot = mkdtempSync(join(tmpdir(), 'sluice-web-'));
     const [started] = await Promise.all([
-      startSluice({ dataDir, env: { SLUICE_INFERENCE_TABLE_INTERVAL: '0' } }),
+      // the webhook receiver listens on loopback, which the webhook SSRF guard refuses unless the admin allows it
+      startSluice({ dataDir, env: { SLUICE_INFERENCE_TABLE_INTERVAL: '0', SLUICE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } }),
       build({ configFile: resolve('web/vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } }),
     ]);
     sluice = started;
