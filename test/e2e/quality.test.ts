@@ -222,8 +222,16 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
 
     // the last request's labels from a JSON-lines file in the object store
     const last = sent.at(-1)!;
-    await new FsObjectStore(join(dataDir, 'objects')).put('imports/last.jsonl', Buffer.from(last.labels.map((label, rowIndex) => JSON.stringify({ client_request_id: last.clientRequestId, row_index: rowIndex, label })).join('\n') + '\n'));
+    const objects = new FsObjectStore(join(dataDir, 'objects'));
+    await objects.put('imports/last.jsonl', Buffer.from(last.labels.map((label, rowIndex) => JSON.stringify({ client_request_id: last.clientRequestId, row_index: rowIndex, label })).join('\n') + '\n'));
     await page.check('input[name=label-source][value=file]');
+    // a file with a wrong type: the server's message under the key field, nothing labelled
+    await objects.put('imports/bad.csv', Buffer.from('client_request_id,row_index,label\nqe-0,one,1\n'));
+    await page.selectOption('select[name=label-format]', 'CSV');
+    await page.fill('input[name=label-key]', 'imports/bad.csv');
+    await page.click('form[aria-label="submit labels"] button[type=submit]');
+    await expect.poll(() => page.locator('form[aria-label="submit labels"] .field-error[data-field=key]').textContent()).toMatch(/data row 1 is not valid.*row_index must be a non-negative integer/);
+    expect(await page.locator('[data-testid=label-report]').count()).toBe(0);
     await page.selectOption('select[name=label-format]', 'JSONL');
     await page.fill('input[name=label-key]', 'imports/missing.jsonl');
     await page.click('form[aria-label="submit labels"] button[type=submit]');
