@@ -109,19 +109,27 @@ export class Authorizer {
     const versions = this.policies.versionPolicies(input.group);
     if (versions.length === 0) return deny(404, 'NOT_FOUND', `no service group ${JSON.stringify(input.group)}`);
     let authRequired: boolean;
+    let jwtOnly: boolean;
     if (input.version) {
       const v = versions.find((p) => p.version === input.version);
       if (!v) return deny(404, 'NOT_FOUND', `service group ${JSON.stringify(input.group)} has no version ${JSON.stringify(input.version)}`);
       authRequired = v.authEnabled;
+      jwtOnly = v.authJwtOnly === true;
     } else {
-      // Before routing the version is unknown: ask for a credential if any version would.
+      // Before routing the version is unknown: ask for a credential if any version would,
+      // and refuse API keys when every version asking for one accepts only JWTs.
       authRequired = versions.some((p) => p.authEnabled);
+      jwtOnly = authRequired && versions.every((p) => !p.authEnabled || p.authJwtOnly === true);
     }
     if (!authRequired) return ANONYMOUS;
 
     const credential = credentialOf(input.authorization);
     if (credential === '') return deny(401, 'UNAUTHENTICATED', 'missing credential: send an API key or JWT in the Authorization header');
-    if (credential.startsWith(API_KEY_PREFIX)) return this.checkApiKey(credential, input);
+    if (credential.startsWith(API_KEY_PREFIX)) {
+      // as Envoy's jwt_authn answers for such a version: a credential it cannot accept
+      if (jwtOnly) return deny(401, 'UNAUTHENTICATED', 'this service version accepts only JWTs from the configured issuer, not API keys');
+      return this.checkApiKey(credential, input);
+    }
     if (credential.split('.').length === 3) return this.checkJwt(credential, input);
     return deny(403, 'FORBIDDEN', 'credential is neither a Sluice API key nor a JWT');
   }

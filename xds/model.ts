@@ -17,6 +17,12 @@ export interface DataPlaneVersion {
   /** relative weight; the running versions of a group sum to 100 */
   weight: number;
   authEnabled: boolean;
+  /**
+   * With authEnabled: only JWTs of the external issuer are accepted (no API keys), so Envoy
+   * verifies them natively (jwt_authn + an RBAC check of the groups claim) instead of
+   * calling ext_authz. Absent = false.
+   */
+  authJwtOnly?: boolean;
   qpsLimit: number | null;
   inferenceTable: { enabled: boolean; sampleRate: number; maxBodyBytes: number };
   endpoints: DataPlaneEndpoint[];

@@ -22,6 +22,7 @@ export async function loadDataPlaneModel(prisma: PrismaClient): Promise<DataPlan
       name: v.name,
       weight: v.trafficPercent,
       authEnabled: v.authEnabled,
+      ...(v.authJwtOnly ? { authJwtOnly: true } : {}),
       qpsLimit: v.qpsLimit,
       inferenceTable: { enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes },
       ...(v.autoscaleMaxReplicas !== null && v.autoscaleMinReplicas === 0 ? { scaleToZero: true } : {}),

@@ -39,6 +39,8 @@ export interface AddVersionInput {
   replicas?: number | null;
   qpsLimit?: number | null;
   authEnabled?: boolean | null;
+  /** auth accepts only JWTs from the external issuer (no API keys) */
+  authJwtOnly?: boolean | null;
   resources?: ResourceSpecInput | null;
   resourceGroupId?: string | null;
   inferenceTable?: InferenceTableInput | null;
@@ -52,6 +54,8 @@ export interface UpdateVersionInput {
   qpsLimit?: number | null;
   clearQpsLimit?: boolean | null;
   authEnabled?: boolean | null;
+  /** auth accepts only JWTs from the external issuer (no API keys) */
+  authJwtOnly?: boolean | null;
   resources?: ResourceSpecInput | null;
   image?: ImageSourceInput | null;
   model?: ModelRefInput | null;
@@ -213,6 +217,7 @@ export class ServiceVersions {
           qpsLimit: qpsLimit ?? null,
           // secure by default: a new version answers only callers with a key or token
           authEnabled: input.authEnabled ?? true,
+          authJwtOnly: input.authJwtOnly ?? false,
           resourceSource: input.resourceGroupId ? 'DEDICATED' : 'SHARED_POOL',
           resourceGroupId: input.resourceGroupId ?? null,
           logDeliveryEnabled: input.logDeliveryEnabled ?? true,
@@ -237,6 +242,7 @@ export class ServiceVersions {
       ...(input.qpsLimit != null ? { qpsLimit: checkInt(input.qpsLimit, 'qpsLimit', 1, 1_000_000) } : {}),
       ...(input.clearQpsLimit ? { qpsLimit: null } : {}),
       ...(input.authEnabled != null ? { authEnabled: input.authEnabled } : {}),
+      ...(input.authJwtOnly != null ? { authJwtOnly: input.authJwtOnly } : {}),
       ...(input.logDeliveryEnabled != null ? { logDeliveryEnabled: input.logDeliveryEnabled } : {}),
       ...(input.resources ? resourceData(input.resources) : {}),
       ...(input.inferenceTable ? inferenceData(input.inferenceTable) : {}),

@@ -57,6 +57,7 @@ export class DatabasePolicySource implements PolicySource {
             group: v.group.name,
             version: v.name,
             authEnabled: v.authEnabled,
+            authJwtOnly: v.authJwtOnly,
             qpsLimit: v.qpsLimit,
             keyQpsLimit: this.options.keyQpsLimit ?? null,
             inference: { enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes },

@@ -18,6 +18,8 @@ export interface VersionPolicy {
   version: string;
   /** When false the version accepts requests without any credential. */
   authEnabled: boolean;
+  /** With authEnabled: only JWTs of the external issuer are accepted, API keys are refused. */
+  authJwtOnly?: boolean;
   /** Requests per second for the whole version; null = unlimited. */
   qpsLimit: number | null;
   /** Requests per second for each API key calling this version; null = no per-key limit. */

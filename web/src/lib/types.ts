@@ -11,6 +11,7 @@ export interface AddServiceVersionInput {
   replicas?: number | null;
   qpsLimit?: number | null;
   authEnabled?: boolean | null;
+  authJwtOnly?: boolean | null;
   resources?: ResourceSpecInput | null;
   resourceGroupId?: string | null;
   inferenceTable?: InferenceTableInput | null;
@@ -165,6 +166,7 @@ export interface UpdateServiceVersionInput {
   qpsLimit?: number | null;
   clearQpsLimit?: boolean | null;
   authEnabled?: boolean | null;
+  authJwtOnly?: boolean | null;
   resources?: ResourceSpecInput | null;
   model?: ModelRefInput | null;
   image?: ImageSourceInput | null;
