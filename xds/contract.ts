@@ -69,6 +69,8 @@ export const FILTER = {
   extAuthz: 'envoy.filters.http.ext_authz',
   rateLimit: 'envoy.filters.http.ratelimit',
   localRateLimit: 'envoy.filters.http.local_ratelimit',
+  jwtAuthn: 'envoy.filters.http.jwt_authn',
+  rbac: 'envoy.filters.http.rbac',
   extProc: 'envoy.filters.http.ext_proc',
   router: 'envoy.filters.http.router',
   hcm: 'envoy.filters.network.http_connection_manager',

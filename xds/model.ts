@@ -70,6 +70,24 @@ export interface DataPlaneSettings {
    * Envoy proxies connected and re-pushes when one comes or goes.
    */
   rateLimit?: EnvoyRateLimitSettings;
+  /**
+   * The external JWT issuer (SLUICE_JWT_*), for versions that accept only JWTs
+   * (authJwtOnly): Envoy verifies their tokens with jwt_authn against the issuer's JWKS
+   * (a remote source) and checks the groups claim with RBAC. Absent/null: no issuer, and
+   * such versions stay behind ext_authz (which then refuses every credential).
+   */
+  jwt?: DataPlaneJwtIssuer | null;
+}
+
+export interface DataPlaneJwtIssuer {
+  /** http(s) URL of the issuer's JWKS */
+  jwksUrl: string;
+  /** accepted `iss` values (one jwt_authn provider each) */
+  issuers: string[];
+  /** accepted `aud` values */
+  audiences: string[];
+  /** claim listing the groups a token may call ('*' = all) */
+  groupsClaim: string;
 }
 
 export interface EnvoyRateLimitSettings {

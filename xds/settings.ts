@@ -2,7 +2,7 @@
 // bootstrap CLI and tests alike: the variables are read by platform/settings.ts (the one
 // loader); this module only shapes them for the xDS server and the bootstrap.
 import { loadSettings, type Settings } from '../platform/settings.ts';
-import type { DataPlaneSettings } from './model.ts';
+import type { DataPlaneJwtIssuer, DataPlaneSettings } from './model.ts';
 
 export const GATEWAY_CLUSTER = 'sluice_gateway';
 export const XDS_CLUSTER = 'sluice_xds';
@@ -23,6 +23,13 @@ export interface XdsSettings {
     /** ENVOY_ADMIN_PORT, default 9901 (bound to 127.0.0.1 only) */
     adminPort: number;
   };
+}
+
+/** The external issuer as Envoy's jwt_authn needs it (null when SLUICE_JWT_JWKS_URL is unset). */
+function dataPlaneJwt(settings: Settings): DataPlaneJwtIssuer | null {
+  const jwt = settings.auth.jwt;
+  if (!jwt) return null;
+  return { jwksUrl: jwt.jwksUrl, issuers: jwt.issuer, audiences: jwt.audience, groupsClaim: jwt.groupsClaim ?? 'sluice_groups' };
 }
 
 /** A bad variable: the one settings loader's error (platform/settings.ts). */
@@ -47,6 +54,7 @@ export function xdsSettingsOf(settings: Settings): XdsSettings {
       stickyHeader: d.stickyHeader,
       gatewayToken: settings.grpc.token,
       rateLimit: { mode: d.envoyRateLimit, proxies: 1 },
+      jwt: dataPlaneJwt(settings),
     },
     envoy: d.envoy,
   };

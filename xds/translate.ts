@@ -75,6 +75,7 @@ import {
   type DataPlaneSettings,
   type DataPlaneVersion,
 } from './model.ts';
+import { JWKS_CLUSTER, jwksCluster, jwtHttpFilters, jwtRouteFilterConfig, usesNativeJwt } from './jwt-authn.ts';
 
 // ---------------------------------------------------------------------------------------
 // Output
@@ -237,7 +238,8 @@ export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): Slu
 
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
 function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
-  const authz: ExtAuthzPerRoute = v.authEnabled
+  // a JWT-only version is checked by jwt_authn + rbac (xds/jwt-authn.ts), not ext_authz
+  const authz: ExtAuthzPerRoute = v.authEnabled && !usesNativeJwt(v, s)
     ? {
         check_settings: {
           context_extensions: sortedMap([
@@ -262,6 +264,7 @@ function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: Data
     [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, authz)],
     [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, extProc)],
     ...(local ? [[FILTER.localRateLimit, packAny(ENVOY_TYPES.localRateLimit, local)] as [string, PackedAny]] : []),
+    ...jwtRouteFilterConfig(group.name, v, s),
   ]);
 }
 
@@ -546,6 +549,7 @@ function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
   };
   const extProc = captureFilter(s);
   return [
+    ...jwtHttpFilters(s),
     { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
     localRateLimitMode(s) ? localRateLimitFilter() : { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
     { name: FILTER.extProc, typed_config: packAny(ENVOY_TYPES.extProc, extProc) },
@@ -880,6 +884,8 @@ export function createTranslator(): Translate {
       edge.push(...out.edgeRoutes);
     }
     memo = next;
+    const jwks = jwksCluster(settings);
+    if (jwks) clusters.push(resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, JWKS_CLUSTER, jwks));
     edge.push(notFoundRoute());
     const edgeBytes = edgeRouteConfigBytes(edge);
     routes.push({

@@ -22,6 +22,7 @@ import type { ClusterLoadAssignment__Output } from '../../proto/generated/envoy/
 import type { Any__Output } from '../../proto/generated/google/protobuf/Any.ts';
 import type { Duration__Output } from '../../proto/generated/google/protobuf/Duration.ts';
 import type { ExtAuthzPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
+import type { PerRouteConfig__Output as JwtPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/jwt_authn/v3/PerRouteConfig.ts';
 import type { ExtProcPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
 import { EDGE_LISTENER, FILTER, METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
 
@@ -205,6 +206,13 @@ function filterOverrides(map: Record<string, Any__Output> | undefined, where: st
   if (authz) {
     const cfg = unpack<ExtAuthzPerRoute__Output>(authz, `${where} ext_authz`);
     out.auth = !cfg.disabled;
+  }
+  // a JWT-only version: jwt_authn checks it on Envoy instead of ext_authz; the local edge
+  // checks it in-process all the same (the authorizer refuses API keys there)
+  const jwt = map[FILTER.jwtAuthn];
+  if (jwt) {
+    const cfg = unpack<JwtPerRoute__Output>(jwt, `${where} jwt_authn`);
+    if (cfg.requirement_name) out.auth = true;
   }
   const proc = map[FILTER.extProc];
   if (proc) {
