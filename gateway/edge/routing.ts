@@ -582,7 +582,10 @@ export function routingTableFromResources(res: RawResources, listenerName = EDGE
   const rcRaw = listener ? res.routes.find((r) => r.name === listener.routeConfigName) : undefined;
   const routes = rcRaw && listener ? parseRouteConfiguration(unpackAny<RouteConfiguration__Output>(rcRaw.resource), listener.httpFilters) : null;
   const clusters = new Map<string, EdgeCluster>();
+  // as the xDS client subscribes: only the clusters the routes name (not e.g. the JWKS one)
+  const named = routes ? new Set(routes.clusters) : null;
   for (const c of res.clusters) {
+    if (named && !named.has(c.name)) continue;
     const parsed = parseCluster(unpackAny<Cluster__Output>(c.resource));
     clusters.set(parsed.name, parsed);
   }

@@ -65,6 +65,16 @@ describe('routing table from the xDS translation', () => {
     expect(wine.weighted.find((w) => w.version.name === 'v1')!.version.policy.rateLimited).toBe(true);
   });
 
+  it('keeps checking a JWT-only version whose routes name jwt_authn instead of ext_authz', () => {
+    const jwtOnly: DataPlaneModel = {
+      groups: [{ groupId: 'g1', name: 'wine', versions: [{ ...dpVersion({ name: 'v1', weight: 1, ports: [9001], auth: true }), authJwtOnly: true }] }],
+    };
+    const jwt = { jwksUrl: 'https://idp.test/certs', issuers: ['https://idp.test'], audiences: ['sluice'], groupsClaim: 'sluice_groups' };
+    const wine = routingTableFromResources(translate(jwtOnly, { ...SETTINGS, jwt })).groups.get('wine') as EdgeGroup;
+    expect(wine.pins.get('v1')!.policy.auth).toBe(true);
+    expect(wine.weighted[0]!.version.policy.auth).toBe(true);
+  });
+
   it('picks by weight with the random source it is given', () => {
     const wine = table().groups.get('wine')!;
     const names = [0, 0.79, 0.8, 0.99].map((r) => {

@@ -158,6 +158,22 @@ describe('JWTs', () => {
     expect((await authorizer.check({ group: 'wine-quality', authorization: await jwt({ sluice_groups: ['*'] }) })).allowed).toBe(true);
   });
 
+  it('refuses API keys on a version that accepts only JWTs (as Envoy\'s jwt_authn does), and still takes its JWTs', async () => {
+    const { authorizer, policies, key } = setup();
+    const v1 = policies.versionPolicies('wine-quality').find((p) => p.version === 'v1')!;
+    policies.setVersion({ ...v1, authJwtOnly: true });
+    // pinned to the JWT-only version: the key is refused before any lookup
+    expect(denied(await authorizer.check({ group: 'wine-quality', version: 'v1', authorization: `Bearer ${key}` }))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    expect((await authorizer.check({ group: 'wine-quality', version: 'v1', authorization: `Bearer ${await jwt({})}` })).allowed).toBe(true);
+    // v2 still takes keys, so an unpinned request with a key may be routed there
+    expect((await authorizer.check({ group: 'wine-quality', version: 'v2', authorization: key })).allowed).toBe(true);
+    expect((await authorizer.check({ group: 'wine-quality', authorization: key })).allowed).toBe(true);
+    // every version JWT-only: an unpinned key is refused too
+    const v2 = policies.versionPolicies('wine-quality').find((p) => p.version === 'v2')!;
+    policies.setVersion({ ...v2, authJwtOnly: true });
+    expect(denied(await authorizer.check({ group: 'wine-quality', authorization: key }))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+  });
+
   it('refuses alg none, expired, wrong audience, wrong issuer, foreign signature, other groups, missing claim', async () => {
     const { authorizer } = setup();
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: ISSUER, aud: AUDIENCE, sub: 'eve', exp: nowS() + 300, sluice_groups: ['wine-quality'] })}.`;
