@@ -93,6 +93,20 @@ describe.each(providers)('release settings over GraphQL on %s', (provider) => {
     });
   });
 
+  it('authJwtOnly: off by default, set with updateServiceVersion, read back, and in the data-plane model of a running version', async () => {
+    const read = async () =>
+      (await cp.gql<{ serviceVersion: { authEnabled: boolean; authJwtOnly: boolean } }>(`query($id: ID!) { serviceVersion(id: $id) { authEnabled authJwtOnly } }`, { id: v1 })).data?.serviceVersion;
+    expect(await read()).toEqual({ authEnabled: true, authJwtOnly: false });
+    const r = await cp.gql(`mutation($id: ID!, $i: UpdateServiceVersionInput!) { updateServiceVersion(id: $id, input: $i) { id } }`, { id: v1, i: { authJwtOnly: true } });
+    expect(r.errors).toBeUndefined();
+    expect(await read()).toEqual({ authEnabled: true, authJwtOnly: true });
+    await cp.db.prisma.serviceVersion.update({ where: { id: v1 }, data: { status: 'RUNNING', trafficPercent: 100 } });
+    const dp = (await loadDataPlaneModel(cp.db.prisma)).groups.find((g) => g.name === 'mirrored')!.versions.find((v) => v.versionId === v1)!;
+    expect(dp.authJwtOnly).toBe(true);
+    await cp.gql(`mutation($id: ID!, $i: UpdateServiceVersionInput!) { updateServiceVersion(id: $id, input: $i) { id } }`, { id: v1, i: { authJwtOnly: false } });
+    expect((await loadDataPlaneModel(cp.db.prisma)).groups.find((g) => g.name === 'mirrored')!.versions.find((v) => v.versionId === v1)!.authJwtOnly).toBeUndefined();
+  });
+
   it('refuses min replicas above max, a queue depth of 10⁹, and queue settings on REJECT', async () => {
     expect(refusal(await updateVersion(v2, { autoscaling: { minReplicas: 5, maxReplicas: 2 } }))).toEqual({ code: 'BAD_USER_INPUT', reason: 'MIN_REPLICAS_ABOVE_MAX' });
     expect(refusal(await updateVersion(v2, { throttle: { mode: 'QUEUE', queueDepth: 1_000_000_000 } }))).toEqual({ code: 'BAD_USER_INPUT', reason: 'QUEUE_DEPTH_OUT_OF_RANGE' });
