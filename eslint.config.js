@@ -12,7 +12,7 @@ import tseslint from 'typescript-eslint';
 export default defineConfig(
   {
     // generated code and what git ignores (build output, data dirs, reports)
-    ignores: ['**/node_modules/**', 'web/dist/**', 'dist/**', 'prisma/generated/**', 'proto/generated/**', 'web/src/lib/types.ts', 'test/e2e/__screenshots__/**', '.sluice/**', 'bench-results/**', 'coverage/**', '.tmp/**'],
+    ignores: ['**/node_modules/**', 'web/dist/**', 'dist/**', 'prisma/generated/**', 'proto/generated/**', 'web/src/lib/types.ts', 'test/e2e/__screenshots__/**', '.sluice/**', 'bench-results/**', 'coverage/**', '.tmp/**', '**/.*.build.mjs'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
