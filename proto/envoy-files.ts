@@ -34,6 +34,7 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/access_loggers/grpc/v3/als.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'envoy/service/auth/v3/external_auth.proto',
   'envoy/service/ratelimit/v3/rls.proto',
   'envoy/service/ext_proc/v3/external_processor.proto',

@@ -61,6 +61,7 @@ export const ENVOY_TYPES = {
   extProcPerRoute: 'envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
   httpGrpcAccessLog: 'envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
   httpProtocolOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  previousHostsPredicate: 'envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
   discoveryRequest: 'envoy.service.discovery.v3.DiscoveryRequest',
   discoveryResponse: 'envoy.service.discovery.v3.DiscoveryResponse',
   deltaDiscoveryRequest: 'envoy.service.discovery.v3.DeltaDiscoveryRequest',

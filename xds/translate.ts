@@ -43,6 +43,8 @@ import type { LocalRateLimit } from '../proto/generated/envoy/extensions/filters
 import type { RuntimeFractionalPercent } from '../proto/generated/envoy/config/core/v3/RuntimeFractionalPercent.ts';
 import type { HttpGrpcAccessLogConfig } from '../proto/generated/envoy/extensions/access_loggers/grpc/v3/HttpGrpcAccessLogConfig.ts';
 import type { HttpProtocolOptions } from '../proto/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
+import type { RetryPolicy } from '../proto/generated/envoy/config/route/v3/RetryPolicy.ts';
+import type { PreviousHostsPredicate } from '../proto/generated/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.ts';
 import type { Metadata } from '../proto/generated/envoy/config/core/v3/Metadata.ts';
 import type { Struct } from '../proto/generated/google/protobuf/Struct.ts';
 import type { Value } from '../proto/generated/google/protobuf/Value.ts';
@@ -183,7 +185,12 @@ function integerWeights(versions: DataPlaneVersion[]): Map<string, number> {
   const all = versions.every((v) => Number.isInteger(v.weight));
   const scale = all ? 1 : 1000;
   const out = new Map<string, number>();
-  for (const v of versions) out.set(v.name, Math.round(v.weight * scale));
+  // A version with no healthy replica gives its share to the others (as the local edge's
+  // pick does): Envoy's retries stay inside the picked cluster, so an empty cluster in the
+  // split would answer 503 for its share. When no weighted version has one, the split stays.
+  const serving = (v: DataPlaneVersion) => v.endpoints.some((e) => e.healthy);
+  const anyServing = versions.some((v) => v.weight > 0 && serving(v));
+  for (const v of versions) out.set(v.name, anyServing && !serving(v) ? 0 : Math.round(v.weight * scale));
   const total = [...out.values()].reduce((a, b) => a + b, 0);
   if (total > MAX_WEIGHT) throw new XdsTranslateError('XDS_BAD_MODEL', 'weights sum past 2^32-1');
   return out;
@@ -485,6 +492,8 @@ function edgeRouteConfigBytes(routeBytes: Uint8Array[]): Uint8Array {
   const lengthPrefix = (tag: number, len: number) => protobuf.Writer.create().uint32(tag).uint32(len).finish();
   const vhChunks: Uint8Array[] = [encode(ENVOY_TYPES.virtualHost, { name: 'sluice', domains: ['*'] })];
   for (const r of routeBytes) vhChunks.push(lengthPrefix(ROUTES_TAG, r.length), r);
+  // retry_policy (field 16) comes after routes (field 3)
+  vhChunks.push(edgeRetryPolicyBytes());
   const vh = Buffer.concat(vhChunks);
   const head = encode(ENVOY_TYPES.routeConfiguration, { name: EDGE_ROUTE_CONFIG } satisfies RouteConfiguration);
   return Buffer.concat([head, lengthPrefix(VIRTUAL_HOSTS_TAG, vh.length), vh]);
@@ -494,6 +503,30 @@ const VIRTUAL_HOSTS_TAG = (2 << 3) | 2; // RouteConfiguration.virtual_hosts
 const ROUTES_TAG = (3 << 3) | 2; // VirtualHost.routes
 
 const encodeRoute = (r: Route) => encode(ENVOY_TYPES.route, r);
+
+/**
+ * The edge's retries, as the local edge makes them (gateway/edge/server.ts `forward`): one
+ * retry, on another replica of the picked version, when nothing reached a model or the
+ * model never answered — a refused or failed connection, a connection reset before the
+ * answer's headers (a replica killed mid-call: predictions are safe to repeat), or a 503
+ * from a runtime still loading. A timeout is not retried (504). Within a version only:
+ * Envoy keeps a retry in the picked cluster, so a version with no healthy replica leaves
+ * the split instead (integerWeights).
+ */
+export const EDGE_RETRY_POLICY: RetryPolicy = {
+  retry_on: 'connect-failure,refused-stream,reset,retriable-status-codes',
+  retriable_status_codes: [503],
+  num_retries: { value: 1 },
+  retry_host_predicate: [
+    {
+      name: 'envoy.retry_host_predicates.previous_hosts',
+      typed_config: packAny(ENVOY_TYPES.previousHostsPredicate, {} satisfies PreviousHostsPredicate),
+    },
+  ],
+  host_selection_retry_max_attempts: 3,
+};
+let retryPolicyCache: Uint8Array | undefined;
+const edgeRetryPolicyBytes = () => (retryPolicyCache ??= encode(ENVOY_TYPES.virtualHost, { retry_policy: EDGE_RETRY_POLICY }));
 
 let notFoundCache: Uint8Array | undefined;
 const notFoundRoute = () =>

@@ -4,7 +4,7 @@
 //
 //   route (404 / 503 / pin / weighted pick) → headers (413 by length, 415) → auth (401/403)
 //   → rate limit (429) → body (413, 408, 400) → runtime /invocations (round robin,
-//   retry once when unreachable, 504 on timeout) → answer → inference record
+//   retry once when unreachable or reset before the answer, 504 on timeout) → answer → inference record
 //
 // plus GET /healthz and GET /metrics. Each stage is one function below.
 import { randomUUID } from 'node:crypto';
@@ -227,7 +227,11 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     throw new EdgeError(d.code, d.message, { 'retry-after': String(d.retryAfterSeconds) }, 429);
   }
 
-  /** Calls the version's runtimes; one retry on another endpoint (or version) if nothing reached a model. */
+  /**
+   * Calls the version's runtimes; one retry on another endpoint (or, unpinned, version) when
+   * nothing reached a model or the model never answered (refused, reset before the answer, a
+   * 503 while loading) — the retry policy pushed to Envoy (xds/translate.ts EDGE_RETRY_POLICY).
+   */
   async function forward(
     req: IncomingMessage,
     ex: Exchange,
@@ -275,6 +279,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
         tried = err;
       }
     }
+    if (tried?.kind === 'reset') throw new EdgeError('UPSTREAM_ERROR', `version ${version.name} broke the connection`);
     if (version.endpoints.length === 0) throw new EdgeError('NO_HEALTHY_ENDPOINT', `version ${version.name} has no ready instance`);
     throw new EdgeError('UPSTREAM_UNREACHABLE', `version ${version.name} could not be reached`);
   }

@@ -28,10 +28,14 @@ export interface UpstreamResponse {
   endpoint: EdgeEndpoint;
 }
 
-/** Why an upstream call failed: `unreachable` means the model never saw the request. */
+/**
+ * Why an upstream call failed: `unreachable` means the model never saw the request, `reset`
+ * that the connection closed before any answer (the runtime died holding it: safe to repeat
+ * elsewhere, as Envoy's `reset` retry does), `broken` that it broke after the answer began.
+ */
 export class UpstreamFailure extends Error {
   constructor(
-    readonly kind: 'unreachable' | 'timeout' | 'broken',
+    readonly kind: 'unreachable' | 'reset' | 'timeout' | 'broken',
     message: string,
     readonly endpoint: EdgeEndpoint,
   ) {
@@ -126,7 +130,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
       const socket = (err as { socket?: { bytesRead?: number } }).socket;
       const closedUnderUs = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
       const staleSocket = closedUnderUs && !this.reached && (socket === undefined || (socket.bytesRead ?? 0) > 0);
-      kind = UNREACHABLE.has(code) || staleSocket ? 'unreachable' : 'broken';
+      kind = UNREACHABLE.has(code) || staleSocket ? 'unreachable' : closedUnderUs && !this.reached ? 'reset' : 'broken';
       message = `${whereOf(this.ep)}: ${code || err.message}`;
     }
     this.reject(new UpstreamFailure(kind, message, this.ep));
