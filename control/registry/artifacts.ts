@@ -1,7 +1,7 @@
 // Model artifacts: uploads go to the object store under models/{name}/{version}/model.onnx,
 // and whatever runs a model locally gets a file on this disk — the artifact itself when it
 // is a local path, else a copy fetched from the store into the data dir's cache once.
-import { mkdirSync, existsSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { badInput } from '../../platform/errors.ts';
 import type { ObjectStore } from '../../platform/objectstore/port.ts';
@@ -18,6 +18,15 @@ export class ArtifactStore {
   async upload(key: string, bytes: Buffer): Promise<void> {
     await this.store.put(key, bytes, 'application/octet-stream');
     this.writeCache(key, bytes);
+  }
+
+  /** As upload, streaming from a local file (the upload endpoint's scratch copy). */
+  async uploadFile(key: string, file: string): Promise<void> {
+    await this.store.putFile(key, file, 'application/octet-stream');
+    const path = this.cachePath(key);
+    mkdirSync(dirname(path), { recursive: true });
+    copyFileSync(file, `${path}.tmp`);
+    renameSync(`${path}.tmp`, path);
   }
 
   async remove(key: string): Promise<void> {

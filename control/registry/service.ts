@@ -1,7 +1,7 @@
 // The built-in model registry as users drive it: register a model version from a path on
 // the server or from uploaded bytes (validated as a real model with its signature before
 // anything is kept), with the caller recorded and an audit row written.
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, sep } from 'node:path';
 import { forbidden, badInput } from '../../platform/errors.ts';
@@ -20,8 +20,11 @@ export interface RegisterInput {
   path?: string | null;
   /** the .onnx file itself, base64-encoded (small models over GraphQL) */
   contentBase64?: string | null;
-  /** the .onnx file's bytes (the upload endpoint, /models/upload) */
+  /** the .onnx file's bytes */
   bytes?: Buffer | null;
+  /** a local file holding the upload (the upload endpoint, /models/upload, streams the body
+   *  into one); read from disk and streamed on into the store, never whole in memory */
+  file?: string | null;
   /** {inputs: [{name, type}], outputs: [...]}; omitted: read from the graph */
   signature?: unknown;
   /** the training baseline for drift (control/inference/baseline.ts) */
@@ -63,7 +66,7 @@ export class ModelRegistry {
 
   async register(actor: Actor, input: RegisterInput): Promise<ResolvedModelVersion> {
     if (actor.role === 'VIEWER') throw forbidden(`${actor.username} may not register models`);
-    const given = [input.path, input.contentBase64, input.bytes].filter((x) => x != null).length;
+    const given = [input.path, input.contentBase64, input.bytes, input.file].filter((x) => x != null).length;
     if (given !== 1) throw badInput('give exactly one of path and contentBase64', { field: 'path' });
     const common = {
       name: input.name,
@@ -77,6 +80,20 @@ export class ModelRegistry {
     try {
       if (input.path != null) {
         registered = await registerModelVersion(this.prisma, { ...common, artifactUri: this.importable(actor, input.path) });
+      } else if (input.file != null) {
+        const size = statSync(input.file).size;
+        if (size === 0) throw badInput('the model file is empty', { field: 'file' });
+        if (size > MAX_UPLOAD_BYTES) throw badInput(`the model is over ${MAX_UPLOAD_BYTES} bytes; register it by path`, { field: 'file' });
+        const key = artifactKey(input.name, input.version);
+        // validated from the file first, so nothing reaches the store for a bad upload
+        registered = await registerModelVersion(this.prisma, { ...common, artifactUri: key, localPath: input.file });
+        try {
+          await this.artifacts.uploadFile(key, input.file);
+        } catch (error) {
+          await this.artifacts.remove(key);
+          await this.prisma.modelVersion.deleteMany({ where: { version: input.version, model: { name: input.name } } });
+          throw error;
+        }
       } else {
         const bytes = input.bytes ?? Buffer.from(input.contentBase64!, 'base64');
         if (bytes.length === 0) throw badInput('the model file is empty (or contentBase64 is not base64)', { field: 'contentBase64' });

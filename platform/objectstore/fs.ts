@@ -1,7 +1,7 @@
 // The embedded object store: a folder laid out exactly like a bucket (key = relative path),
 // so the same files can later be synced to S3 or read by DuckDB in place.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkObjectKey, ObjectStoreError, type ObjectInfo, type ObjectStore, type StoredObject } from './port.ts';
 
@@ -56,6 +56,30 @@ export class FsObjectStore implements ObjectStore {
       }
       await rename(temp, target);
     } catch (err) {
+      throw new ObjectStoreError('STORE_UNAVAILABLE', `cannot write ${key}: ${(err as Error).message}`, key, err);
+    }
+  }
+
+  async putFile(key: string, file: string, _contentType?: string): Promise<void> {
+    const target = this.pathOf(key);
+    if (path.basename(target).startsWith(TEMP_PREFIX)) {
+      throw new ObjectStoreError('BAD_OBJECT_KEY', `object key ${JSON.stringify(key)} uses a reserved name`, key);
+    }
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      await mkdir(dir, { recursive: true });
+      // copied by the kernel in chunks; fsync before rename as put does
+      await copyFile(file, temp);
+      const fh = await open(temp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => undefined);
       throw new ObjectStoreError('STORE_UNAVAILABLE', `cannot write ${key}: ${(err as Error).message}`, key, err);
     }
   }

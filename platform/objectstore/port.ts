@@ -34,6 +34,9 @@ export interface ObjectStore {
   /** Replaces the object atomically: readers see the old or the new body, never a part.
    *  The fs store derives the content type from the key's extension instead of storing it. */
   put(key: string, body: Buffer, contentType?: string): Promise<void>;
+  /** As put, streaming the body from a local file (never whole in memory); atomic the same way:
+   *  a failed or cut copy leaves no object behind. */
+  putFile(key: string, file: string, contentType?: string): Promise<void>;
   /** Throws ObjectStoreError OBJECT_NOT_FOUND when absent. */
   get(key: string): Promise<StoredObject>;
   /** Every object whose key starts with `prefix`, sorted by key. */

@@ -189,6 +189,7 @@ describe('writer details', () => {
         if (puts < 10 && puts++ % 2 === 1) throw new ObjectStoreError('STORE_UNAVAILABLE', 'flaky');
         return inner.put(k, b, t);
       },
+      putFile: (k, f, t) => inner.putFile(k, f, t),
       get: (k) => inner.get(k),
       list: (p) => inner.list(p),
       delete: (k) => inner.delete(k),
