@@ -20,6 +20,8 @@ import { LogService } from './logs/service.ts';
 import { EmbeddedMetricsReader } from './monitoring/reader.ts';
 import { InferenceService, type InferenceServiceDeps } from './inference/service.ts';
 import type { ObjectStore } from '../platform/objectstore/port.ts';
+import type { LoginCounters } from './auth/login-counters.ts';
+import { LoginThrottle } from './domain/login-throttle.ts';
 
 export interface ControlPlaneParts {
   db: Database;
@@ -35,6 +37,8 @@ export interface ControlPlaneParts {
   /** the inference table and quality loop: its object store and scratch folder (omitted: not served) */
   inference?: { store: ObjectStore; workDir: string } & Partial<Pick<InferenceServiceDeps, 'webhook' | 'leaseMs' | 'maxObjectsPerBatch'>>;
   now?: () => Date;
+  /** where failed sign-ins are counted (default: this process; RedisLoginCounters shares them) */
+  loginCounters?: LoginCounters;
 }
 
 export interface ControlPlane {
@@ -76,6 +80,7 @@ export async function createControlPlane(parts: ControlPlaneParts): Promise<Cont
         const k = generateApiKey();
         return { key: k.key, prefix: k.prefix, hash: k.hash };
       },
+      ...(parts.loginCounters ? { loginThrottle: new LoginThrottle(parts.loginCounters) } : {}),
     },
   );
   const { admin } = await domain.people.bootstrap();

@@ -21,6 +21,7 @@ import { createControlPlane } from './app.ts';
 import { startControlServer } from './http/server.ts';
 import { RegistryModelResolver } from './registry/resolver.ts';
 import { ArtifactStore } from './registry/artifacts.ts';
+import { RedisLoginCounters } from './auth/login-counters.ts';
 import { ModelRegistry } from './registry/service.ts';
 import { createMlflowModelSource } from './registry/mlflow-source.ts';
 import { createMlflowClient, mayCarryCredentials } from './registry/mlflow.ts';
@@ -158,6 +159,10 @@ export async function main(env: Record<string, string | undefined> = process.env
     clientFor: (trackingUri) => createMlflowClient({ trackingUri, ...(mayCarryCredentials(env, trackingUri) ? settings.mlflow : {}) }),
     cacheDir: join(settings.dataDir, 'models', 'mlflow'),
   });
+  // REDIS_URL: failed sign-ins counted once across every control-plane process
+  const loginCounters = settings.redisUrl
+    ? new RedisLoginCounters(settings.redisUrl, { onEvent: (e) => logger.warn({ event: e.type }, e.message) })
+    : undefined;
   const plane = await createControlPlane({
     db,
     pubsub,
@@ -171,6 +176,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       metrics: metricsReader,
     },
     inference: { store, workDir: join(settings.dataDir, 'inference-work') },
+    ...(loginCounters ? { loginCounters } : {}),
   });
   // the inference table: scheduled runs per group, and webhook deliveries a stop left pending
   configureDuck({ memoryLimit: settings.inferenceTable.duckdbMemory ?? '384MB' });
@@ -353,6 +359,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('orchestrator', () => orchestrator.close(), 30_000);
     await step('lifecycle', () => plane.domain.lifecycle.shutdown());
     await step('pub/sub and database', () => infra.close());
+    await step('login counters', async () => loginCounters?.close());
   };
 }
 

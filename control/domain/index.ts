@@ -5,6 +5,7 @@ import type { DomainDeps } from './deps.ts';
 import { ServiceGroups } from './groups.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { People, type PasswordHasher, type SessionIssuer } from './people.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { ResourceGroups } from './resource-groups.ts';
 import { Traffic } from './traffic.ts';
 import { Terminals } from './terminals.ts';
@@ -24,7 +25,7 @@ export interface Domain {
 
 export function createDomain(
   deps: DomainDeps,
-  credentials: { passwords: PasswordHasher; sessions: SessionIssuer; generateApiKey: () => GeneratedKey },
+  credentials: { passwords: PasswordHasher; sessions: SessionIssuer; generateApiKey: () => GeneratedKey; loginThrottle?: LoginThrottle },
 ): Domain {
   const versions = new ServiceVersions(deps);
   const lifecycle = new Lifecycle(deps);
@@ -36,7 +37,7 @@ export function createDomain(
     traffic: new Traffic(deps),
     apiKeys: new ApiKeys(deps, credentials.generateApiKey),
     resourceGroups: new ResourceGroups(deps),
-    people: new People(deps, credentials.passwords, credentials.sessions),
+    people: new People(deps, credentials.passwords, credentials.sessions, credentials.loginThrottle),
     lifecycle,
     terminals: new Terminals(deps),
   };

@@ -33,7 +33,7 @@ export class People {
     private readonly sessions: SessionIssuer,
     throttle?: LoginThrottle,
   ) {
-    this.throttle = throttle ?? new LoginThrottle(() => Date.now());
+    this.throttle = throttle ?? new LoginThrottle();
   }
 
   /** The bootstrap admin user and the default project: created once, found afterwards. */
@@ -128,7 +128,7 @@ export class People {
   }
 
   async login(username: string, password: string, address: string | null = null): Promise<{ token: string; expiresAt: Date; user: User }> {
-    this.throttle.check(String(username), address);
+    await this.throttle.check(String(username), address);
     const user = await this.deps.prisma.user.findUnique({ where: { username: String(username) } });
     // an unknown user costs the same scrypt work as a known one (a hash made with today's
     // parameters), so timing does not reveal which usernames exist
@@ -136,10 +136,10 @@ export class People {
     const encoded = user?.passwordHash ?? (await this.dummyHash);
     const ok = await this.passwords.verify(String(password), encoded);
     if (!user || !user.passwordHash || !ok || user.disabled) {
-      this.throttle.failed(String(username), address);
+      await this.throttle.failed(String(username), address);
       throw unauthenticated('wrong username or password');
     }
-    this.throttle.succeeded(String(username));
+    await this.throttle.succeeded(String(username));
     const session = await this.sessions.issue({ userId: user.id, username: user.username, role: user.role, sessionEpoch: user.sessionEpoch });
     const actor = { userId: user.id, username: user.username, role: user.role };
     await this.deps.prisma.$transaction((tx) => audit(tx, actor, 'login', 'User', user.id, null, { expiresAt: session.expiresAt }, this.deps.now()));
