@@ -176,6 +176,8 @@ export interface StackOptions {
   /** the spool's synchronous file calls (a test simulates a full disk) */
   spoolFs?: Partial<SpoolFs>;
   onEvent?: (event: InferenceLogEvent) => void;
+  /** the rate limiter the edge uses, built over the stack's policies (e.g. the production fail-open one) */
+  rateLimiter?: (policies: StaticPolicySource, registry: Registry) => RateLimiter;
 }
 
 export async function startStack(initial: DataPlaneModel, opts: StackOptions = {}): Promise<Stack> {
@@ -198,7 +200,7 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
   await writer.start();
   const authorizer = new Authorizer({ policies, keyCacheTtlMs: 0, ...(opts.jwt ? { jwt: opts.jwt } : {}) });
   const buckets = opts.redisUrl ? new RedisBucketStore(opts.redisUrl, { keyPrefix: opts.redisPrefix ?? `sluice-test-edge-${randomUUID()}:` }) : new MemoryBucketStore();
-  const rateLimiter = new RateLimiter({ policies, store: buckets, registry });
+  const rateLimiter = opts.rateLimiter ? opts.rateLimiter(policies, registry) : new RateLimiter({ policies, store: buckets, registry });
   const recorder = new InferenceRecorder({ policies, sink: writer, registry });
   const edge = await startEdge({
     port: 0,
