@@ -178,6 +178,8 @@ export interface StackOptions {
   onEvent?: (event: InferenceLogEvent) => void;
   /** the rate limiter the edge uses, built over the stack's policies (e.g. the production fail-open one) */
   rateLimiter?: (policies: StaticPolicySource, registry: Registry) => RateLimiter;
+  /** the folder holding the spool and the object store (default: a fresh temp folder, removed on close) */
+  dir?: string;
 }
 
 export async function startStack(initial: DataPlaneModel, opts: StackOptions = {}): Promise<Stack> {
@@ -185,7 +187,7 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
   const policies = policiesFor(model);
   const xds = createXdsControl({ loadModel: async () => model, settings: { ...SETTINGS, ...opts.settings }, debounceMs: 1 });
   const xdsPort = await xds.start(0, '127.0.0.1');
-  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-edge-'));
+  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'sluice-edge-'));
   const registry = new Registry();
   const store = new FsObjectStore(path.join(dir, 'objects'));
   const writer = new InferenceLogWriter({
@@ -247,7 +249,7 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
       await xds.close();
       await rateLimiter.close();
       await writer.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
