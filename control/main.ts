@@ -227,6 +227,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     pubsub,
     store,
     registry: metrics,
+    log: logger,
     // the data plane's own troubles (Redis or the object store down, and back) become events
     onEvent: (event) => {
       logger[event.level === 'WARNING' ? 'warn' : 'info']({ event: event.type }, event.message);

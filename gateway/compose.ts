@@ -8,6 +8,7 @@ import type { ObjectStore } from '../platform/objectstore/port.ts';
 import type { PubSub } from '../platform/pubsub/port.ts';
 import type { Settings } from '../platform/settings.ts';
 import { DatabasePolicySource } from './policy/database.ts';
+import type { EdgeLogger } from './edge/log.ts';
 import { createGatewayPolicies, type GatewayPolicies, type GatewayPoliciesOptions } from './server.ts';
 
 export interface DataPlanePolicies extends GatewayPolicies {
@@ -22,6 +23,8 @@ export interface DataPlaneDeps {
   onEvent?: GatewayPoliciesOptions['onEvent'];
   /** default `${dataDir}/spool/inference` */
   spoolDir?: string;
+  /** where a failed policy read (the database down) is logged; it is served from the last read meanwhile */
+  log?: Pick<EdgeLogger, 'warn'>;
 }
 
 /**
@@ -29,7 +32,11 @@ export interface DataPlaneDeps {
  * the gateway policies over them. close() flushes the inference log, then stops the source.
  */
 export async function openDataPlanePolicies(settings: Settings, deps: DataPlaneDeps): Promise<DataPlanePolicies> {
-  const policies = new DatabasePolicySource({ prisma: deps.prisma, pubsub: deps.pubsub });
+  const policies = new DatabasePolicySource({
+    prisma: deps.prisma,
+    pubsub: deps.pubsub,
+    onError: (what, error) => deps.log?.warn({ what, err: error instanceof Error ? error.message : String(error) }, 'policy read failed: serving the last policies read'),
+  });
   try {
     await policies.start();
   } catch (error) {

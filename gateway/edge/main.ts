@@ -49,6 +49,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       store: infra.store,
       registry: metrics,
       spoolDir,
+      log,
       onEvent: (event) => log.warn(event, event.type.startsWith('RATE_LIMIT') ? 'rate limit store' : 'inference log'),
     });
   } catch (err) {
