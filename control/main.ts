@@ -170,7 +170,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       logs: new LogService({ orchestrator, store: local ? logStore : null, searcher: local ? logSearcher : null }),
       metrics: metricsReader,
     },
-    inference: { store, workDir: join(settings.dataDir, 'inference-work') },
+    inference: { store, workDir: join(settings.dataDir, 'inference-work'), webhookAllowHosts: settings.inferenceTable.webhookAllowHosts },
   });
   // the inference table: scheduled runs per group, and webhook deliveries a stop left pending
   configureDuck({ memoryLimit: settings.inferenceTable.duckdbMemory ?? '384MB' });

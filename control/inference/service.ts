@@ -21,6 +21,7 @@ import { QualityRules } from './rules.ts';
 import { groupModels } from './signatures.ts';
 import { TableReader, windowSql } from './table.ts';
 import { abVerdict, type AbVerdict } from './verdict.ts';
+import { WebhookTargetPolicy } from './webhook-target.ts';
 import { WebhookDeliverer } from './webhooks.ts';
 
 export interface InferenceServiceDeps {
@@ -32,6 +33,8 @@ export interface InferenceServiceDeps {
   workDir: string;
   now?: () => Date;
   webhook?: { attempts?: number; minBackoffMs?: number; maxBackoffMs?: number; timeoutMs?: number };
+  /** admin allow-list of webhook destinations otherwise refused (SLUICE_WEBHOOK_ALLOW_HOSTS: host names, IPs, CIDRs) */
+  webhookAllowHosts?: readonly string[];
   leaseMs?: number;
   maxObjectsPerBatch?: number;
 }
@@ -85,9 +88,11 @@ export class InferenceService {
     });
     this.table = new TableReader(d.store, new LocalMirror(d.store, join(d.workDir, 'mirror')));
     this.labels = new Labels(d.store, this.table, d.workDir);
+    const policy = new WebhookTargetPolicy(d.webhookAllowHosts ?? []);
     this.deliverer = new WebhookDeliverer({
       prisma: d.prisma,
       ...d.webhook,
+      policy,
       secretFor: async (alertId) => {
         const alert = await d.prisma.qualityAlert.findUnique({ where: { id: alertId }, include: { rule: { select: { webhookSecretEnc: true } } } });
         return alert?.rule.webhookSecretEnc ? d.secrets.open(alert.rule.webhookSecretEnc) : null;
@@ -101,6 +106,7 @@ export class InferenceService {
       pubsub: d.pubsub,
       seal: (p) => d.secrets.seal(p),
       deliverer: this.deliverer,
+      policy,
       now: this.now,
       models: (groupId) => groupModels(d.prisma, groupId),
       quality: (groupId, from, to) => this.quality(groupId, from, to),
