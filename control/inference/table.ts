@@ -35,9 +35,10 @@ export class TableReader {
   }
 
   /**
-   * Runs `fn` with temp views `t_rows` (the table) and `t`, and the temp table `t_labels`
-   * (latest label per key, materialised once: every quality query joins it) — `t` is
-   * the rows left-joined with labels (label, label_class, label_num).
+   * Runs `fn` with temp views `t_rows` (the table), `t_labels` (latest label per key) and
+   * `t` — the rows left-joined with labels (label, label_class, label_num). Views, not
+   * tables: a query that reads no labels (drift, service quality) never pays for them, and
+   * one that does reads them once, with only the columns it uses.
    */
   async withTable<T>(group: string, fn: (v: TableViews) => Promise<T>): Promise<T> {
     const files = await this.dataFiles(group);
@@ -59,11 +60,11 @@ export class TableReader {
       }
       if (labelPaths.length) {
         await conn.run(
-          `CREATE OR REPLACE TEMP TABLE t_labels AS SELECT client_request_id, row_index, max_by(label, seq) AS label, max_by(label_class, seq) AS label_class, max_by(label_num, seq) AS label_num ` +
+          `CREATE OR REPLACE TEMP VIEW t_labels AS SELECT client_request_id, row_index, max_by(label, seq) AS label, max_by(label_class, seq) AS label_class, max_by(label_num, seq) AS label_num ` +
             `FROM read_parquet(${strList(labelPaths)}, union_by_name=true) GROUP BY client_request_id, row_index`,
         );
       } else {
-        await conn.run(`CREATE OR REPLACE TEMP TABLE t_labels AS SELECT NULL::VARCHAR AS client_request_id, NULL::INTEGER AS row_index, NULL::VARCHAR AS label, NULL::VARCHAR AS label_class, NULL::DOUBLE AS label_num WHERE false`);
+        await conn.run(`CREATE OR REPLACE TEMP VIEW t_labels AS SELECT NULL::VARCHAR AS client_request_id, NULL::INTEGER AS row_index, NULL::VARCHAR AS label, NULL::VARCHAR AS label_class, NULL::DOUBLE AS label_num WHERE false`);
       }
       await conn.run(
         `CREATE OR REPLACE TEMP VIEW t AS SELECT r.*, l.label, l.label_class, l.label_num FROM t_rows r ` +
