@@ -37,6 +37,8 @@ export interface InferenceServiceDeps {
   webhookAllowHosts?: readonly string[];
   leaseMs?: number;
   maxObjectsPerBatch?: number;
+  /** merge a group's label files once there are more than this many (default 64) */
+  labelCompactAfterFiles?: number;
 }
 
 export interface InferenceRowOut {
@@ -87,7 +89,7 @@ export class InferenceService {
       ...(d.maxObjectsPerBatch ? { maxObjectsPerBatch: d.maxObjectsPerBatch } : {}),
     });
     this.table = new TableReader(d.store, new LocalMirror(d.store, join(d.workDir, 'mirror')));
-    this.labels = new Labels(d.store, this.table, d.workDir);
+    this.labels = new Labels(d.store, this.table, d.workDir, d.labelCompactAfterFiles ? { compactAfterFiles: d.labelCompactAfterFiles } : {});
     const policy = new WebhookTargetPolicy(d.webhookAllowHosts ?? []);
     this.deliverer = new WebhookDeliverer({
       prisma: d.prisma,
