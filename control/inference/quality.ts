@@ -49,10 +49,12 @@ const isRegression = (m: VersionModel | undefined): boolean => {
   return t === 'double' || t === 'float';
 };
 
-function driftOf(feature: string, expected: number[], actual: number[], extra: Partial<FeatureDrift>): FeatureDrift {
+/** `ks`: finer bins for the KS test (else it uses the PSI bins) */
+function driftOf(feature: string, expected: number[], actual: number[], extra: Partial<FeatureDrift>, ks?: { expected: number[]; actual: number[] }): FeatureDrift {
   const count = actual.reduce((a, b) => a + b, 0);
   if (count === 0) return { feature, psi: null, ksPValue: null, jsDistance: null, count: 0, nullFraction: null, outOfRangeFraction: null, unseenCategories: null, ...extra };
-  return { feature, psi: psi(expected, actual), ksPValue: ksPValue(expected, actual)?.p ?? null, jsDistance: jsDistance(expected, actual), count, nullFraction: null, outOfRangeFraction: null, unseenCategories: null, ...extra };
+  const ksP = ks ? ksPValue(ks.expected, ks.actual) : ksPValue(expected, actual);
+  return { feature, psi: psi(expected, actual), ksPValue: ksP?.p ?? null, jsDistance: jsDistance(expected, actual), count, nullFraction: null, outOfRangeFraction: null, unseenCategories: null, ...extra };
 }
 
 function categoricalDrift(feature: string, base: CategoricalSummary, actual: Map<string, number>, nulls: number): FeatureDrift {
@@ -82,8 +84,19 @@ const dbl = (x: number): string => `'${String(x)}'::DOUBLE`;
 
 interface NumericCounts {
   bins: number[];
+  /** counts in the baseline's finer KS bins, when it has them */
+  ksBins: number[] | null;
   nulls: number;
   out: number;
+}
+
+const histogramSql = (c: string, edges: readonly number[]): string => (edges.length ? `histogram(${c}::DOUBLE, [${edges.map((e) => dbl(below(e))).join(', ')}])` : `count(${c})`);
+
+function binsOf(h: unknown, edges: readonly number[]): number[] {
+  const bins = new Array<number>(edges.length + 1).fill(0);
+  if (Array.isArray(h)) (h as { value: unknown }[]).forEach((cell, b) => (bins[b] = toNum(cell.value) ?? 0));
+  else if (edges.length === 0) bins[0] = toNum(h) ?? 0;
+  return bins;
 }
 
 /**
@@ -97,16 +110,12 @@ async function numericCounts(conn: DuckDBConnection, where: string, columns: { k
   if (columns.length === 0) return out;
   const aggs = columns.map(({ column, summary: s }, i) => {
     const c = ident(column);
-    const hist = s.edges.length ? `histogram(${c}::DOUBLE, [${s.edges.map((e) => dbl(below(e))).join(', ')}])` : `count(${c})`;
-    return `${hist} AS h${i}, count(${c}) FILTER (WHERE ${c} < ${dbl(s.min)} OR ${c} > ${dbl(s.max)}) AS o${i}, count(*) - count(${c}) AS z${i}`;
+    const ks = s.ks ? `, ${histogramSql(c, s.ks.edges)} AS k${i}` : '';
+    return `${histogramSql(c, s.edges)} AS h${i}${ks}, count(${c}) FILTER (WHERE ${c} < ${dbl(s.min)} OR ${c} > ${dbl(s.max)}) AS o${i}, count(*) - count(${c}) AS z${i}`;
   });
   const [r] = await query(conn, `SELECT ${aggs.join(', ')} FROM t_rows WHERE ${where}`);
   columns.forEach(({ key, summary: s }, i) => {
-    const h = r?.[`h${i}`];
-    const bins = new Array<number>(s.edges.length + 1).fill(0);
-    if (Array.isArray(h)) (h as { value: unknown }[]).forEach((cell, b) => (bins[b] = toNum(cell.value) ?? 0));
-    else if (s.edges.length === 0) bins[0] = toNum(h) ?? 0;
-    out.set(key, { bins, nulls: toNum(r?.[`z${i}`]) ?? 0, out: toNum(r?.[`o${i}`]) ?? 0 });
+    out.set(key, { bins: binsOf(r?.[`h${i}`], s.edges), ksBins: s.ks ? binsOf(r?.[`k${i}`], s.ks.edges) : null, nulls: toNum(r?.[`z${i}`]) ?? 0, out: toNum(r?.[`o${i}`]) ?? 0 });
   });
   return out;
 }
@@ -128,7 +137,9 @@ async function featureDrift(conn: DuckDBConnection, version: string, window: str
     if (s.type === 'numeric') {
       const c = counts.get(name) as NumericCounts;
       const n = c.bins.reduce((a, b) => a + b, 0);
-      drift.push(driftOf(name, s.counts, c.bins, { nullFraction: n + c.nulls > 0 ? c.nulls / (n + c.nulls) : null, outOfRangeFraction: n > 0 ? c.out / n : null }));
+      drift.push(
+        driftOf(name, s.counts, c.bins, { nullFraction: n + c.nulls > 0 ? c.nulls / (n + c.nulls) : null, outOfRangeFraction: n > 0 ? c.out / n : null }, s.ks && c.ksBins ? { expected: s.ks.counts, actual: c.ksBins } : undefined),
+      );
     } else {
       const rows = await query(conn, `SELECT CAST(${ident(featureColumn(name))} AS VARCHAR) AS v, count(*) AS n FROM t_rows WHERE ${where} GROUP BY 1`);
       const actual = new Map<string, number>();
@@ -146,7 +157,8 @@ async function featureDrift(conn: DuckDBConnection, version: string, window: str
     prediction = categoricalDrift('prediction', pb, new Map(rows.map((r) => [String(r.v), toNum(r.n) ?? 0])), 0);
   } else if (pb?.type === 'numeric') {
     // the prediction's drift is over the rows that have one (nulls are not a bin)
-    prediction = driftOf('prediction', pb.counts, (counts.get('\u0000prediction') as NumericCounts).bins, {});
+    const c = counts.get('\u0000prediction') as NumericCounts;
+    prediction = driftOf('prediction', pb.counts, c.bins, {}, pb.ks && c.ksBins ? { expected: pb.ks.counts, actual: c.ksBins } : undefined);
   }
   return { drift, prediction };
 }

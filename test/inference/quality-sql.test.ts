@@ -19,11 +19,13 @@ import type { VersionModel } from '../../control/inference/signatures.ts';
 const G = 'ref-group';
 const EDGES_A = [0.1, 0.5, 2.25, 7];
 const EDGES_B = [-3, 0, 1e-9, 100];
+// finer bins for the KS test on `a` (b has none, as older baselines: KS falls back to its bins)
+const KS_A = [-0.5, 0.1, 0.3, 0.5, 1, 2.25, 4, 7, 9];
 const baseline = parseBaseline({
   format: 1,
   rows: 1000,
   features: {
-    a: { type: 'numeric', edges: EDGES_A, counts: [100, 300, 250, 200, 150], min: -1, max: 10 },
+    a: { type: 'numeric', edges: EDGES_A, counts: [100, 300, 250, 200, 150], min: -1, max: 10, ks: { edges: KS_A, counts: [40, 60, 150, 150, 120, 130, 110, 90, 100, 50] } },
     b: { type: 'numeric', edges: EDGES_B, counts: [50, 200, 10, 640, 100], min: -10, max: 500 },
     c: { type: 'categorical', counts: { red: 600, white: 400 } },
   },
@@ -74,7 +76,10 @@ function reference() {
       if (v < s.min || v > s.max) out++;
     }
     const n = bins.reduce((x, y) => x + y, 0);
-    return { psi: psi(s.counts, bins), ks: ksPValue(s.counts, bins)!.p, js: jsDistance(s.counts, bins), count: n, nullFraction: nulls / (n + nulls), outOfRangeFraction: out / n };
+    const fine = s.ks ? new Array<number>(s.ks.edges.length + 1).fill(0) : null;
+    if (fine && s.ks) for (const r of ok) if (r[name] !== null) fine[binOf(s.ks.edges, r[name])]! += 1;
+    const ks = fine && s.ks ? ksPValue(s.ks.counts, fine)!.p : ksPValue(s.counts, bins)!.p;
+    return { psi: psi(s.counts, bins), ks, js: jsDistance(s.counts, bins), count: n, nullFraction: nulls / (n + nulls), outOfRangeFraction: out / n };
   };
   const cats = ['red', 'rose', 'white'];
   const base = { red: 600, white: 400 } as Record<string, number>;
@@ -139,6 +144,13 @@ describe('quality in SQL equals a row-by-row reference', () => {
       expect(binOf([e], below(e))).toBe(0);
       expect(below(e)).toBeLessThan(e);
     }
+  });
+
+  it('reads baselines with and without finer KS bins, and refuses malformed ones', () => {
+    expect((baseline.features.a as NumericSummary).ks?.edges).toEqual(KS_A);
+    expect((baseline.features.b as NumericSummary).ks).toBeUndefined();
+    const bad = { format: 1, rows: 1, features: { a: { type: 'numeric', edges: [1], counts: [1, 1], min: 0, max: 2, ks: { edges: [2, 1], counts: [1, 1, 1] } } } };
+    expect(() => parseBaseline(bad)).toThrow(/ks.edges must be strictly ascending/);
   });
 
   it('drift, data quality, accuracy and per-class metrics', async () => {
