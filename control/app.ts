@@ -35,7 +35,7 @@ export interface ControlPlaneParts {
   /** logs and metrics history; default: logs read from the orchestrator, no metrics history */
   operations?: Operations;
   /** the inference table and quality loop: its object store and scratch folder (omitted: not served) */
-  inference?: { store: ObjectStore; workDir: string } & Partial<Pick<InferenceServiceDeps, 'webhook' | 'leaseMs' | 'maxObjectsPerBatch'>>;
+  inference?: { store: ObjectStore; workDir: string } & Partial<Pick<InferenceServiceDeps, 'webhook' | 'webhookAllowHosts' | 'leaseMs' | 'maxObjectsPerBatch'>>;
   now?: () => Date;
   /** where failed sign-ins are counted (default: this process; RedisLoginCounters shares them) */
   loginCounters?: LoginCounters;

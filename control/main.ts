@@ -175,7 +175,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       logs: new LogService({ orchestrator, store: local ? logStore : null, searcher: local ? logSearcher : null }),
       metrics: metricsReader,
     },
-    inference: { store, workDir: join(settings.dataDir, 'inference-work') },
+    inference: { store, workDir: join(settings.dataDir, 'inference-work'), webhookAllowHosts: settings.inferenceTable.webhookAllowHosts },
     ...(loginCounters ? { loginCounters } : {}),
   });
   // the inference table: scheduled runs per group, and webhook deliveries a stop left pending

@@ -28,6 +28,8 @@ const SETTINGS = {
   SLUICE_K8S_NAMESPACE: text.default('sluice'),
   // the inference table
   SLUICE_INFERENCE_TABLE_INTERVAL: z.coerce.number().int().min(0).default(300),
+  // alert webhooks may not reach loopback/private/link-local addresses unless listed here (host names, IPs, CIDRs)
+  SLUICE_WEBHOOK_ALLOW_HOSTS: list.optional(),
   SLUICE_DUCKDB_MEMORY: z.string().trim().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'must be a size such as 384MB').optional(),
   // credentials and secrets
   SLUICE_ADMIN_TOKEN: text.optional(),
@@ -131,7 +133,7 @@ export interface Settings {
   orchestrator: 'local' | 'kubernetes';
   kubernetesNamespace: string;
   /** seconds between scheduled runs of a group with the table on (0 = on demand / per-group schedule only); DuckDB's memory budget (null = the part's default) */
-  inferenceTable: { intervalSeconds: number; duckdbMemory: string | null };
+  inferenceTable: { intervalSeconds: number; duckdbMemory: string | null; webhookAllowHosts: string[] };
   demo: boolean;
   host: string;
   ports: { control: number; edge: number; xds: number; gateway: number };
@@ -253,7 +255,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     objectStoreUrl: e.SLUICE_OBJECT_STORE ?? `file://${resolve(dataDir, 'objects')}`,
     orchestrator: e.SLUICE_ORCHESTRATOR,
     kubernetesNamespace: e.SLUICE_K8S_NAMESPACE,
-    inferenceTable: { intervalSeconds: e.SLUICE_INFERENCE_TABLE_INTERVAL, duckdbMemory: e.SLUICE_DUCKDB_MEMORY ?? null },
+    inferenceTable: { intervalSeconds: e.SLUICE_INFERENCE_TABLE_INTERVAL, duckdbMemory: e.SLUICE_DUCKDB_MEMORY ?? null, webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS ?? [] },
     demo: e.SLUICE_DEMO === '1',
     host,
     ports: { control: e.SLUICE_PORT, edge: e.SLUICE_EDGE_PORT, xds: e.SLUICE_XDS_PORT, gateway: e.SLUICE_GATEWAY_PORT },

@@ -3,7 +3,9 @@
 // trainer (runtime/demo/train.py for the demo). Format 1:
 //   { format: 1, rows: N,
 //     features: { <name>: { type: "numeric", edges: [interior quantile edges, ascending],
-//                           counts: [one per bin = edges.length + 1], min, max, nulls? }
+//                           counts: [one per bin = edges.length + 1], min, max, nulls?,
+//                           ks?: { edges, counts } — finer quantile bins (the demo: 100) for the
+//                           Kolmogorov–Smirnov test; without them KS uses the bins above }
 //               | { type: "categorical", counts: { <value>: n } } },
 //     prediction?: { type: "categorical", counts: { <class>: n } } | numeric as above }
 // A value v falls in numeric bin i = the number of interior edges <= v; the trainer bins the
@@ -17,6 +19,8 @@ export interface NumericSummary {
   min: number;
   max: number;
   nulls?: number;
+  /** finer quantile bins for the KS test (optional: older baselines have none) */
+  ks?: { edges: number[]; counts: number[] };
 }
 
 export interface CategoricalSummary {
@@ -35,16 +39,27 @@ export interface TrainingBaseline {
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
 
+function parseBins(where: string, edges: unknown, counts: unknown): { edges: number[]; counts: number[] } {
+  if (!Array.isArray(edges) || !edges.every((e) => typeof e === 'number' && Number.isFinite(e))) throw badInput(`baseline ${where}.edges must be finite numbers`, { field: 'baseline' });
+  for (let i = 1; i < edges.length; i++) if ((edges[i] as number) <= (edges[i - 1] as number)) throw badInput(`baseline ${where}.edges must be strictly ascending`, { field: 'baseline' });
+  if (!Array.isArray(counts) || counts.length !== edges.length + 1 || !counts.every(isCount)) throw badInput(`baseline ${where}.counts must be ${edges.length + 1} non-negative numbers (one per bin)`, { field: 'baseline' });
+  return { edges: edges as number[], counts: counts as number[] };
+}
+
 function parseSummary(where: string, raw: unknown): FeatureSummary {
   if (typeof raw !== 'object' || raw === null) throw badInput(`baseline ${where} must be an object`, { field: 'baseline' });
   const s = raw as Record<string, unknown>;
   if (s.type === 'numeric') {
-    const { edges, counts, min, max } = s;
-    if (!Array.isArray(edges) || !edges.every((e) => typeof e === 'number' && Number.isFinite(e))) throw badInput(`baseline ${where}.edges must be finite numbers`, { field: 'baseline' });
-    for (let i = 1; i < edges.length; i++) if ((edges[i] as number) <= (edges[i - 1] as number)) throw badInput(`baseline ${where}.edges must be strictly ascending`, { field: 'baseline' });
-    if (!Array.isArray(counts) || counts.length !== edges.length + 1 || !counts.every(isCount)) throw badInput(`baseline ${where}.counts must be ${edges.length + 1} non-negative numbers (one per bin)`, { field: 'baseline' });
+    const { edges, counts } = parseBins(where, s.edges, s.counts);
+    const { min, max } = s;
     if (typeof min !== 'number' || typeof max !== 'number' || !(min <= max)) throw badInput(`baseline ${where} needs numeric min <= max`, { field: 'baseline' });
-    return { type: 'numeric', edges: edges as number[], counts: counts as number[], min, max, ...(isCount(s.nulls) ? { nulls: s.nulls } : {}) };
+    let ks: NumericSummary['ks'];
+    if (s.ks !== undefined && s.ks !== null) {
+      if (typeof s.ks !== 'object') throw badInput(`baseline ${where}.ks must be an object with edges and counts`, { field: 'baseline' });
+      const k = s.ks as Record<string, unknown>;
+      ks = parseBins(`${where}.ks`, k.edges, k.counts);
+    }
+    return { type: 'numeric', edges, counts, min, max, ...(isCount(s.nulls) ? { nulls: s.nulls } : {}), ...(ks ? { ks } : {}) };
   }
   if (s.type === 'categorical') {
     const counts = s.counts;

@@ -6,6 +6,7 @@
 //   --batch-objects N     objects per checkpointed batch (default 256)
 //   --pause-before-commit MS   (testing) wait between storing a batch's files and its commit,
 //   --pause-at-batch N         from the N-th batch of this process on (default 1)
+//   --pause-before-claim MS    (testing) wait after the check for a running run, before claiming the lease
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings } from '../../platform/settings.ts';
@@ -18,7 +19,7 @@ import { configureDuck } from './duck.ts';
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { group: { type: 'string' }, 'batch-objects': { type: 'string' }, 'pause-before-commit': { type: 'string' }, 'lease-ms': { type: 'string' }, 'pause-at-batch': { type: 'string' } },
+    options: { group: { type: 'string' }, 'batch-objects': { type: 'string' }, 'pause-before-commit': { type: 'string' }, 'lease-ms': { type: 'string' }, 'pause-at-batch': { type: 'string' }, 'pause-before-claim': { type: 'string' } },
   });
   if (!values.group) {
     process.stderr.write('usage: inference-job --group <name or id> [--batch-objects N]\n');
@@ -44,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
       event: (input) => recordEvent(db.prisma, input, new Date()),
       ...(values['batch-objects'] ? { maxObjectsPerBatch: Number(values['batch-objects']) } : {}),
       ...(values['lease-ms'] ? { leaseMs: Number(values['lease-ms']) } : {}),
+      ...(values['pause-before-claim'] ? { beforeClaim: () => new Promise<void>((r) => setTimeout(r, Number(values['pause-before-claim']))) } : {}),
       ...(pause > 0 ? { beforeCommit: (batchId: string) => {
       process.stdout.write(`${JSON.stringify({ stored: batchId })}\n`);
       return ++batches >= pauseAt ? new Promise<void>((r) => setTimeout(r, pause)) : Promise.resolve();

@@ -6,6 +6,10 @@
 // redoes it with the same objects and the same file names, overwriting whatever part of it
 // was stored, so a crash leaves neither a duplicate nor a missing row; objects already in
 // the checkpoint are never read again, so a rerun with nothing new is a no-op.
+// One run per group across processes: a run first claims the group's InferenceJobLease row
+// (an atomic create, or a compare-and-swap takeover of an expired or dead holder's lease),
+// renews it while it works, stops before its next batch or commit if it lost it, and
+// releases it at the end; a second process finds the lease held and gets CONFLICT.
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -14,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { PrismaClient } from '../../platform/db/prisma.ts';
 import type { ObjectInfo, ObjectStore } from '../../platform/objectstore/port.ts';
 import { conflict, notFound } from '../../platform/errors.ts';
+import { isUniqueViolation } from '../../platform/db/errors.ts';
 import type { EventInput } from '../domain/events.ts';
 import { ident, str, withDuck } from './duck.ts';
 import { dataFileKey, logPrefix, quarantineKey } from './layout.ts';
@@ -32,6 +37,8 @@ export interface TableJobDeps {
   leaseMs?: number;
   maxObjectsPerBatch?: number;
   maxBytesPerBatch?: number;
+  /** test hook: runs after the check for a running run and before the lease is claimed */
+  beforeClaim?: () => Promise<void>;
   /** test hook: runs after a batch's files are stored and before its commit */
   beforeCommit?: (batchId: string) => Promise<void>;
 }
@@ -67,6 +74,12 @@ function alive(pid: number): boolean {
 function stale(run: { holder: string; heartbeatAt: Date }, now: Date, leaseMs: number): boolean {
   if (now.getTime() - run.heartbeatAt.getTime() > leaseMs) return true;
   const [host, pid] = run.holder.split(':');
+  return host === hostname() && Number(pid) !== process.pid && !alive(Number(pid));
+}
+
+/** The holder of a lease ran on this host in a process that is gone. */
+function deadHere(holder: string): boolean {
+  const [host, pid] = holder.split(':');
   return host === hostname() && Number(pid) !== process.pid && !alive(Number(pid));
 }
 
@@ -168,11 +181,33 @@ export class InferenceTableJob {
       if (!stale(other, now, leaseMs)) throw conflict(`an inference table run for ${group.name} is already in progress (${other.holder})`);
       await prisma.inferenceJobRun.update({ where: { id: other.id }, data: { state: 'FAILED', error: `its process (${other.holder}) stopped before finishing`, finishedAt: now } });
     }
-    const run = await prisma.inferenceJobRun.create({ data: { groupId, trigger, holder: HOLDER, heartbeatAt: now, startedAt: now } });
+    await this.deps.beforeClaim?.();
+    const runId = `run${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+    await this.claim(groupId, group.name, runId, leaseMs);
+    let lost = false;
+    let run: { id: string };
+    try {
+      // we hold the lease: any run still marked RUNNING lost it (its process died)
+      await prisma.inferenceJobRun.updateMany({ where: { groupId, state: 'RUNNING' }, data: { state: 'FAILED', error: 'its process stopped before finishing (the lease was taken over)', finishedAt: now } });
+      run = await prisma.inferenceJobRun.create({ data: { id: runId, groupId, trigger, holder: HOLDER, heartbeatAt: now, startedAt: now } });
+    } catch (err) {
+      await prisma.inferenceJobLease.deleteMany({ where: { groupId, runId } }).catch(() => undefined);
+      throw err;
+    }
     const beat = setInterval(() => {
-      void prisma.inferenceJobRun.update({ where: { id: run.id }, data: { heartbeatAt: this.now() } }).catch(() => undefined);
+      const at = this.now();
+      void prisma.inferenceJobLease
+        .updateMany({ where: { groupId, runId }, data: { expiresAt: new Date(at.getTime() + leaseMs) } })
+        .then((r) => {
+          if (r.count === 0) lost = true;
+        })
+        .catch(() => undefined);
+      void prisma.inferenceJobRun.update({ where: { id: run.id }, data: { heartbeatAt: at } }).catch(() => undefined);
     }, Math.max(200, Math.floor(leaseMs / 3)));
     beat.unref();
+    const checkLease = (): void => {
+      if (lost) throw conflict(`the inference table run ${runId} for ${group.name} lost its lease to another process`);
+    };
     const totals: TableJobResult = { id: run.id, objectsProcessed: 0, rowsWritten: 0, objectsQuarantined: 0, recordsQuarantined: 0 };
     try {
       const models = await groupModels(prisma, groupId);
@@ -182,7 +217,7 @@ export class InferenceTableJob {
       const infoOf = new Map(listed.map((o) => [o.key, o]));
       for (const b of pending) {
         const objects = b.objects.map((o) => infoOf.get(o.key) ?? { key: o.key, size: o.size, lastModified: new Date(0) });
-        await this.processBatch(group, models, b.id, run.id, objects, totals);
+        await this.processBatch(group, models, b.id, run.id, objects, totals, checkLease);
       }
       // 2. plan and process what is new
       const done = new Set((await prisma.inferenceTableObject.findMany({ where: { groupId }, select: { key: true } })).map((o) => o.key));
@@ -200,7 +235,7 @@ export class InferenceTableJob {
           bytes += o.size;
         }
         const batchId = await this.plan(groupId, run.id, chunk);
-        await this.processBatch(group, models, batchId, run.id, chunk, totals);
+        await this.processBatch(group, models, batchId, run.id, chunk, totals, checkLease);
       }
       await prisma.inferenceJobRun.update({ where: { id: run.id }, data: { state: 'SUCCEEDED', finishedAt: this.now(), heartbeatAt: this.now() } });
       return totals;
@@ -211,7 +246,32 @@ export class InferenceTableJob {
       throw err;
     } finally {
       clearInterval(beat);
+      await prisma.inferenceJobLease.deleteMany({ where: { groupId, runId } }).catch(() => undefined);
     }
+  }
+
+  /** Claims the group's lease for `runId`, or throws CONFLICT when a live run holds it. */
+  private async claim(groupId: string, name: string, runId: string, leaseMs: number): Promise<void> {
+    const { prisma } = this.deps;
+    for (let tries = 0; tries < 3; tries++) {
+      const now = this.now();
+      const expiresAt = new Date(now.getTime() + leaseMs);
+      try {
+        await prisma.inferenceJobLease.create({ data: { groupId, runId, holder: HOLDER, expiresAt } });
+        return;
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+      }
+      const current = await prisma.inferenceJobLease.findUnique({ where: { groupId } });
+      if (!current) continue; // released meanwhile: try to create it again
+      if (current.expiresAt.getTime() > now.getTime() && !deadHere(current.holder)) {
+        throw conflict(`an inference table run for ${name} is already in progress (${current.holder})`);
+      }
+      // expired or its process is gone: take it over only if nobody else did first
+      const taken = await prisma.inferenceJobLease.updateMany({ where: { groupId, runId: current.runId }, data: { runId, holder: HOLDER, expiresAt } });
+      if (taken.count === 1) return;
+    }
+    throw conflict(`an inference table run for ${name} is already in progress`);
   }
 
   /** Records the batch and its objects PENDING before anything is written (the write-ahead step). */
@@ -233,8 +293,11 @@ export class InferenceTableJob {
     runId: string,
     objects: ObjectInfo[],
     totals: TableJobResult,
+    /** throws when the run lost its lease: checked before the batch and before its commit */
+    checkLease: () => void,
   ): Promise<void> {
     const { prisma, store } = this.deps;
+    checkLease();
     const stage = new Stage(join(this.deps.workDir, `stage-${batchId}-${randomBytes(3).toString('hex')}`));
     const outcome = new Map<string, { state: 'DONE' | 'QUARANTINED'; records: number; rows: number; reason: string | null }>();
     const quarantined: { key: string; reason: string }[] = [];
@@ -299,6 +362,7 @@ export class InferenceTableJob {
       }
       await flush();
       await this.deps.beforeCommit?.(batchId);
+      checkLease();
       const rows = files.reduce((n, f) => n + f.rows, 0);
       await prisma.$transaction(async (tx) => {
         await tx.inferenceTableBatch.update({ where: { id: batchId }, data: { state: 'COMMITTED', files: files as unknown as object[], rows, committedAt: this.now(), runId } });

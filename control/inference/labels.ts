@@ -5,6 +5,12 @@
 // label per key, so late labels, relabels and resubmissions are idempotent. Labels whose
 // ids are not (yet) in the table are kept (their rows may still be on the way) and
 // reported back to the caller.
+// Compaction: once a group has more than `compactAfterFiles` label files, they are merged
+// into one (the latest label per key, keeping its seq, so a later submission still wins).
+// Crash-safe and idempotent by order: the merged file is stored first, the merged inputs
+// are deleted after; a crash in between leaves duplicates with equal seq and equal values,
+// which read the same, and the next compaction merges them. Files stored meanwhile are not
+// among the inputs and are kept.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -45,12 +51,54 @@ let seqCounter = 0;
 /** Orders submissions: later wins, also within one millisecond of one process. */
 const nextSeq = (): number => Date.now() * 1000 + (seqCounter = (seqCounter + 1) % 1000);
 
+export interface LabelsOptions {
+  /** merge a group's label files once there are more than this many (default 64) */
+  compactAfterFiles?: number;
+}
+
+const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '');
+
 export class Labels {
+  private readonly compactAfter: number;
+
   constructor(
     private readonly store: ObjectStore,
     private readonly table: TableReader,
     private readonly workDir: string,
-  ) {}
+    options: LabelsOptions = {},
+  ) {
+    this.compactAfter = options.compactAfterFiles ?? 64;
+  }
+
+  /**
+   * Merges the group's label files into one when there are more than the threshold (or
+   * always with `force`); returns how many files were merged (0: nothing to do).
+   */
+  async compact(group: string, force = false): Promise<number> {
+    const dir = mkdtempSync(join(this.workDir, 'labels-compact-'));
+    try {
+      return await this.table.withTable(group, async ({ conn, labelFiles }) => {
+        if (labelFiles.length < 2 || (!force && labelFiles.length <= this.compactAfter)) return 0;
+        const out = join(dir, 'labels.parquet');
+        await conn.run(`COPY (SELECT client_request_id, row_index, label, label_class, label_num, seq FROM t_labels ORDER BY client_request_id, row_index) TO ${str(out)} (FORMAT parquet, COMPRESSION zstd)`);
+        // 1. the merged file, 2. only then the inputs it holds
+        await this.store.put(`${labelsPrefix(group)}labels-${stamp()}-compact-${randomBytes(4).toString('hex')}.parquet`, await readFile(out), 'application/vnd.apache.parquet');
+        for (const f of labelFiles) await this.store.delete(f.key);
+        return labelFiles.length;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Compacts after a submission when the threshold is passed; the submission stands even if that fails. */
+  private async compactLater(group: string): Promise<void> {
+    try {
+      await this.compact(group);
+    } catch {
+      // the labels are stored; the next submission tries again
+    }
+  }
 
   async submit(group: string, labels: readonly LabelInput[]): Promise<LabelReport> {
     if (labels.length === 0) throw badInput('labels is empty', { field: 'labels' });
@@ -69,7 +117,9 @@ export class Labels {
     try {
       const src = join(dir, 'labels.ndjson');
       writeFileSync(src, lines.join('\n') + '\n');
-      return await this.store_(group, dir, `SELECT * FROM read_json(${str(src)}, format='newline_delimited', columns={'client_request_id': 'VARCHAR', 'row_index': 'INTEGER', 'label': 'VARCHAR', 'label_class': 'VARCHAR', 'label_num': 'DOUBLE', 'seq': 'BIGINT'})`, labels.length);
+      const report = await this.store_(group, dir, `SELECT * FROM read_json(${str(src)}, format='newline_delimited', columns={'client_request_id': 'VARCHAR', 'row_index': 'INTEGER', 'label': 'VARCHAR', 'label_class': 'VARCHAR', 'label_num': 'DOUBLE', 'seq': 'BIGINT'})`, labels.length);
+      await this.compactLater(group);
+      return report;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -94,7 +144,7 @@ export class Labels {
           ? `SELECT * FROM read_csv(${str(src)}, header=true, all_varchar=true, auto_detect=true)`
           : `SELECT client_request_id, row_index, CASE WHEN json_type(label) = 'VARCHAR' THEN label->>'$' ELSE CAST(label AS VARCHAR) END AS label, label AS label_json ` +
             `FROM read_json(${str(src)}, format='newline_delimited', columns={'client_request_id': 'VARCHAR', 'row_index': 'VARCHAR', 'label': 'JSON'})`;
-      return await this.table.withTable(group, async ({ conn }) => {
+      const report = await this.table.withTable(group, async ({ conn }) => {
         try {
           await conn.run(`CREATE OR REPLACE TEMP TABLE imp AS SELECT row_number() OVER () AS line, * FROM (${read})`);
         } catch (err) {
@@ -126,6 +176,8 @@ export class Labels {
         );
         return this.writeAndReport(conn, group, dir);
       });
+      await this.compactLater(group);
+      return report;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -143,7 +195,7 @@ export class Labels {
   private async writeAndReport(conn: DuckDBConnection, group: string, dir: string): Promise<LabelReport> {
     const out = join(dir, 'labels.parquet');
     await conn.run(`COPY (SELECT client_request_id, row_index, label, label_class, label_num, seq FROM new_labels) TO ${str(out)} (FORMAT parquet)`);
-    const key = `${labelsPrefix(group)}labels-${new Date().toISOString().replace(/[:.]/g, '')}-${randomBytes(4).toString('hex')}.parquet`;
+    const key = `${labelsPrefix(group)}labels-${stamp()}-${randomBytes(4).toString('hex')}.parquet`;
     await this.store.put(key, await readFile(out), 'application/vnd.apache.parquet');
     const [counts] = await query(
       conn,

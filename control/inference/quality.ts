@@ -6,7 +6,7 @@
 // latency). One scan per question, whatever the row count: the heavy lifting is aggregates.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CategoricalSummary, FeatureSummary, NumericSummary, TrainingBaseline } from './baseline.ts';
-import { ident, num, query, str, toNum } from './duck.ts';
+import { ident, query, str, toNum } from './duck.ts';
 import { featureColumn } from './records.ts';
 import type { VersionModel } from './signatures.ts';
 import { classMetrics, jsDistance, ksPValue, psi, type ClassMetrics } from './stats.ts';
@@ -49,10 +49,12 @@ const isRegression = (m: VersionModel | undefined): boolean => {
   return t === 'double' || t === 'float';
 };
 
-function driftOf(feature: string, expected: number[], actual: number[], extra: Partial<FeatureDrift>): FeatureDrift {
+/** `ks`: finer bins for the KS test (else it uses the PSI bins) */
+function driftOf(feature: string, expected: number[], actual: number[], extra: Partial<FeatureDrift>, ks?: { expected: number[]; actual: number[] }): FeatureDrift {
   const count = actual.reduce((a, b) => a + b, 0);
   if (count === 0) return { feature, psi: null, ksPValue: null, jsDistance: null, count: 0, nullFraction: null, outOfRangeFraction: null, unseenCategories: null, ...extra };
-  return { feature, psi: psi(expected, actual), ksPValue: ksPValue(expected, actual)?.p ?? null, jsDistance: jsDistance(expected, actual), count, nullFraction: null, outOfRangeFraction: null, unseenCategories: null, ...extra };
+  const ksP = ks ? ksPValue(ks.expected, ks.actual) : ksPValue(expected, actual);
+  return { feature, psi: psi(expected, actual), ksPValue: ksP?.p ?? null, jsDistance: jsDistance(expected, actual), count, nullFraction: null, outOfRangeFraction: null, unseenCategories: null, ...extra };
 }
 
 function categoricalDrift(feature: string, base: CategoricalSummary, actual: Map<string, number>, nulls: number): FeatureDrift {
@@ -67,38 +69,54 @@ function categoricalDrift(feature: string, base: CategoricalSummary, actual: Map
   );
 }
 
+/** The largest double below x: `v >= x` ⟺ `v > below(x)` for every double v. */
+export function below(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  if (!Number.isFinite(x)) return x;
+  const f = new Float64Array([x]);
+  const u = new BigInt64Array(f.buffer);
+  u[0] = x > 0 ? (u[0] as bigint) - 1n : (u[0] as bigint) + 1n;
+  return f[0] as number;
+}
+
+/** An exact DOUBLE literal (a decimal literal could be typed DECIMAL and rounded inside a list). */
+const dbl = (x: number): string => `'${String(x)}'::DOUBLE`;
+
+interface NumericCounts {
+  bins: number[];
+  /** counts in the baseline's finer KS bins, when it has them */
+  ksBins: number[] | null;
+  nulls: number;
+  out: number;
+}
+
+const histogramSql = (c: string, edges: readonly number[]): string => (edges.length ? `histogram(${c}::DOUBLE, [${edges.map((e) => dbl(below(e))).join(', ')}])` : `count(${c})`);
+
+function binsOf(h: unknown, edges: readonly number[]): number[] {
+  const bins = new Array<number>(edges.length + 1).fill(0);
+  if (Array.isArray(h)) (h as { value: unknown }[]).forEach((cell, b) => (bins[b] = toNum(cell.value) ?? 0));
+  else if (edges.length === 0) bins[0] = toNum(h) ?? 0;
+  return bins;
+}
+
 /**
- * Bin counts, nulls and out-of-range counts of numeric features of one version in one scan:
- * each row's features are unnested into (feature, code) pairs, code = bin * 3 + (0 in range,
- * 1 below the training min, 2 above the max), -1 for null, and counted in one hash
- * aggregate — a few comparisons per value instead of one filtered aggregate per bin.
+ * Bin counts, nulls and out-of-range counts of numeric columns in one scan: DuckDB's
+ * bounded `histogram(v, bounds)` puts v in the first bound >= v (binary search), so bounds
+ * at the double just below each baseline edge give exactly baseline.ts's rule (bin = number
+ * of edges <= v); every bin comes back, the last one (+inf) included.
  */
-async function numericCounts(conn: DuckDBConnection, where: string, features: [string, NumericSummary][]): Promise<Map<string, { bins: number[]; nulls: number; out: number }>> {
-  const out = new Map<string, { bins: number[]; nulls: number; out: number }>();
-  if (features.length === 0) return out;
-  const codes = features.map(([name, s]) => {
-    const c = ident(featureColumn(name));
-    const bin = s.edges.length ? s.edges.map((e) => `(${c} >= ${num(e)})::INTEGER`).join(' + ') : '0';
-    return `CASE WHEN ${c} IS NULL THEN -1 ELSE (${bin}) * 3 + CASE WHEN ${c} < ${num(s.min)} THEN 1 WHEN ${c} > ${num(s.max)} THEN 2 ELSE 0 END END`;
+async function numericCounts(conn: DuckDBConnection, where: string, columns: { key: string; column: string; summary: NumericSummary }[]): Promise<Map<string, NumericCounts>> {
+  const out = new Map<string, NumericCounts>();
+  if (columns.length === 0) return out;
+  const aggs = columns.map(({ column, summary: s }, i) => {
+    const c = ident(column);
+    const ks = s.ks ? `, ${histogramSql(c, s.ks.edges)} AS k${i}` : '';
+    return `${histogramSql(c, s.edges)} AS h${i}${ks}, count(${c}) FILTER (WHERE ${c} < ${dbl(s.min)} OR ${c} > ${dbl(s.max)}) AS o${i}, count(*) - count(${c}) AS z${i}`;
   });
-  const rows = await query(
-    conn,
-    `SELECT f, code, count(*) AS n FROM (SELECT unnest(range(${features.length})) AS f, unnest([${codes.join(', ')}]) AS code FROM t_rows WHERE ${where}) GROUP BY ALL`,
-  );
-  features.forEach(([name, s]) => out.set(name, { bins: new Array<number>(s.edges.length + 1).fill(0), nulls: 0, out: 0 }));
-  for (const r of rows) {
-    const [name] = features[Number(r.f)] as [string, NumericSummary];
-    const entry = out.get(name)!;
-    const code = Number(r.code);
-    const n = toNum(r.n) ?? 0;
-    if (code < 0) {
-      entry.nulls += n;
-      continue;
-    }
-    const bin = Math.floor(code / 3);
-    entry.bins[bin] = (entry.bins[bin] ?? 0) + n;
-    if (code % 3 !== 0) entry.out += n;
-  }
+  const [r] = await query(conn, `SELECT ${aggs.join(', ')} FROM t_rows WHERE ${where}`);
+  columns.forEach(({ key, summary: s }, i) => {
+    out.set(key, { bins: binsOf(r?.[`h${i}`], s.edges), ksBins: s.ks ? binsOf(r?.[`k${i}`], s.ks.edges) : null, nulls: toNum(r?.[`z${i}`]) ?? 0, out: toNum(r?.[`o${i}`]) ?? 0 });
+  });
   return out;
 }
 
@@ -110,14 +128,18 @@ async function featureDrift(conn: DuckDBConnection, version: string, window: str
   const where = `version = ${str(version)} AND status BETWEEN 200 AND 299 AND ${window}`;
   const known = new Set(model.signature?.inputs.map((c) => c.name) ?? Object.keys(baseline.features));
   const entries = Object.entries(baseline.features).filter(([name]) => known.has(name));
-  const numeric = entries.filter((e): e is [string, NumericSummary] => e[1].type === 'numeric');
-  const counts = await numericCounts(conn, where, numeric);
+  const numeric = entries.filter((e): e is [string, NumericSummary] => e[1].type === 'numeric').map(([name, summary]) => ({ key: name, column: featureColumn(name), summary }));
+  const pb: FeatureSummary | undefined = baseline.prediction;
+  // every numeric feature and a numeric prediction: one scan
+  const counts = await numericCounts(conn, where, pb?.type === 'numeric' ? [...numeric, { key: '\u0000prediction', column: 'prediction_num', summary: pb }] : numeric);
   const drift: FeatureDrift[] = [];
   for (const [name, s] of entries) {
     if (s.type === 'numeric') {
-      const c = counts.get(name) as { bins: number[]; nulls: number; out: number };
+      const c = counts.get(name) as NumericCounts;
       const n = c.bins.reduce((a, b) => a + b, 0);
-      drift.push(driftOf(name, s.counts, c.bins, { nullFraction: n + c.nulls > 0 ? c.nulls / (n + c.nulls) : null, outOfRangeFraction: n > 0 ? c.out / n : null }));
+      drift.push(
+        driftOf(name, s.counts, c.bins, { nullFraction: n + c.nulls > 0 ? c.nulls / (n + c.nulls) : null, outOfRangeFraction: n > 0 ? c.out / n : null }, s.ks && c.ksBins ? { expected: s.ks.counts, actual: c.ksBins } : undefined),
+      );
     } else {
       const rows = await query(conn, `SELECT CAST(${ident(featureColumn(name))} AS VARCHAR) AS v, count(*) AS n FROM t_rows WHERE ${where} GROUP BY 1`);
       const actual = new Map<string, number>();
@@ -130,16 +152,13 @@ async function featureDrift(conn: DuckDBConnection, version: string, window: str
     }
   }
   let prediction: FeatureDrift | null = null;
-  const pb: FeatureSummary | undefined = baseline.prediction;
   if (pb?.type === 'categorical') {
     const rows = await query(conn, `SELECT prediction_class AS v, count(*) AS n FROM t_rows WHERE ${where} AND prediction_class IS NOT NULL GROUP BY 1`);
     prediction = categoricalDrift('prediction', pb, new Map(rows.map((r) => [String(r.v), toNum(r.n) ?? 0])), 0);
   } else if (pb?.type === 'numeric') {
-    const agg = await query(
-      conn,
-      `SELECT ${Array.from({ length: pb.edges.length + 1 }, (_, b) => `count(*) FILTER (WHERE ${b === 0 ? 'true' : `prediction_num >= ${num(pb.edges[b - 1] as number)}`} AND ${b === pb.edges.length ? 'true' : `prediction_num < ${num(pb.edges[b] as number)}`}) AS b${b}`).join(', ')} FROM t_rows WHERE ${where} AND prediction_num IS NOT NULL`,
-    );
-    prediction = driftOf('prediction', pb.counts, Array.from({ length: pb.edges.length + 1 }, (_, b) => toNum(agg[0]?.[`b${b}`]) ?? 0), {});
+    // the prediction's drift is over the rows that have one (nulls are not a bin)
+    const c = counts.get('\u0000prediction') as NumericCounts;
+    prediction = driftOf('prediction', pb.counts, c.bins, {}, pb.ks && c.ksBins ? { expected: pb.ks.counts, actual: c.ksBins } : undefined);
   }
   return { drift, prediction };
 }

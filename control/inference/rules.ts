@@ -13,6 +13,7 @@ import { badInput, notFound } from '../../platform/errors.ts';
 import type { EventInput } from '../domain/events.ts';
 import type { FeatureDrift, VersionQuality } from './quality.ts';
 import type { VersionModel } from './signatures.ts';
+import type { WebhookTargetPolicy } from './webhook-target.ts';
 import type { WebhookDeliverer } from './webhooks.ts';
 
 export type QualityMetricName = 'ACCURACY' | 'PSI' | 'KS_P_VALUE' | 'JS_DISTANCE' | 'ERROR_RATE' | 'LATENCY_P99';
@@ -38,6 +39,8 @@ export interface RulesDeps {
   pubsub: PubSub;
   seal: (plain: string) => string;
   deliverer: WebhookDeliverer;
+  /** where webhooks may point */
+  policy: WebhookTargetPolicy;
   now: () => Date;
   models: (groupId: string) => Promise<Map<string, VersionModel>>;
   quality: (groupId: string, from: Date, to: Date) => Promise<VersionQuality[]>;
@@ -106,14 +109,8 @@ export class QualityRules {
     }
     let webhookUrl: string | null = null;
     if (input.webhookUrl) {
-      let u: URL;
-      try {
-        u = new URL(input.webhookUrl);
-      } catch {
-        throw badInput('webhookUrl is not a URL', { field: 'webhookUrl' });
-      }
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badInput('webhookUrl must be http or https', { field: 'webhookUrl' });
-      webhookUrl = u.toString();
+      // scheme, and no loopback/private/link-local destination unless the admin allows it
+      webhookUrl = (await this.d.policy.checkUrl(input.webhookUrl)).toString();
     }
     const webhookSecret = webhookUrl ? `whsec_${randomBytes(24).toString('base64url')}` : null;
     try {

@@ -21,6 +21,7 @@ import { QualityRules } from './rules.ts';
 import { groupModels } from './signatures.ts';
 import { TableReader, windowSql } from './table.ts';
 import { abVerdict, type AbVerdict } from './verdict.ts';
+import { WebhookTargetPolicy } from './webhook-target.ts';
 import { WebhookDeliverer } from './webhooks.ts';
 
 export interface InferenceServiceDeps {
@@ -32,8 +33,12 @@ export interface InferenceServiceDeps {
   workDir: string;
   now?: () => Date;
   webhook?: { attempts?: number; minBackoffMs?: number; maxBackoffMs?: number; timeoutMs?: number };
+  /** admin allow-list of webhook destinations otherwise refused (SLUICE_WEBHOOK_ALLOW_HOSTS: host names, IPs, CIDRs) */
+  webhookAllowHosts?: readonly string[];
   leaseMs?: number;
   maxObjectsPerBatch?: number;
+  /** merge a group's label files once there are more than this many (default 64) */
+  labelCompactAfterFiles?: number;
 }
 
 export interface InferenceRowOut {
@@ -84,10 +89,12 @@ export class InferenceService {
       ...(d.maxObjectsPerBatch ? { maxObjectsPerBatch: d.maxObjectsPerBatch } : {}),
     });
     this.table = new TableReader(d.store, new LocalMirror(d.store, join(d.workDir, 'mirror')));
-    this.labels = new Labels(d.store, this.table, d.workDir);
+    this.labels = new Labels(d.store, this.table, d.workDir, d.labelCompactAfterFiles ? { compactAfterFiles: d.labelCompactAfterFiles } : {});
+    const policy = new WebhookTargetPolicy(d.webhookAllowHosts ?? []);
     this.deliverer = new WebhookDeliverer({
       prisma: d.prisma,
       ...d.webhook,
+      policy,
       secretFor: async (alertId) => {
         const alert = await d.prisma.qualityAlert.findUnique({ where: { id: alertId }, include: { rule: { select: { webhookSecretEnc: true } } } });
         return alert?.rule.webhookSecretEnc ? d.secrets.open(alert.rule.webhookSecretEnc) : null;
@@ -101,6 +108,7 @@ export class InferenceService {
       pubsub: d.pubsub,
       seal: (p) => d.secrets.seal(p),
       deliverer: this.deliverer,
+      policy,
       now: this.now,
       models: (groupId) => groupModels(d.prisma, groupId),
       quality: (groupId, from, to) => this.quality(groupId, from, to),

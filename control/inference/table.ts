@@ -14,6 +14,8 @@ export interface TableViews {
   /** false when the group has no rows yet (the views exist, empty) */
   hasRows: boolean;
   files: ObjectInfo[];
+  /** the label files `t_labels` reads */
+  labelFiles: ObjectInfo[];
 }
 
 /** SQL for a numeric text's canonical class key (1.0 → '1'), matching records.ts classKey for numbers. */
@@ -35,9 +37,10 @@ export class TableReader {
   }
 
   /**
-   * Runs `fn` with temp views `t_rows` (the table) and `t`, and the temp table `t_labels`
-   * (latest label per key, materialised once: every quality query joins it) — `t` is
-   * the rows left-joined with labels (label, label_class, label_num).
+   * Runs `fn` with temp views `t_rows` (the table), `t_labels` (latest label per key) and
+   * `t` — the rows left-joined with labels (label, label_class, label_num). Views, not
+   * tables: a query that reads no labels (drift, service quality) never pays for them, and
+   * one that does reads them once, with only the columns it uses.
    */
   async withTable<T>(group: string, fn: (v: TableViews) => Promise<T>): Promise<T> {
     const files = await this.dataFiles(group);
@@ -59,17 +62,17 @@ export class TableReader {
       }
       if (labelPaths.length) {
         await conn.run(
-          `CREATE OR REPLACE TEMP TABLE t_labels AS SELECT client_request_id, row_index, max_by(label, seq) AS label, max_by(label_class, seq) AS label_class, max_by(label_num, seq) AS label_num ` +
+          `CREATE OR REPLACE TEMP VIEW t_labels AS SELECT client_request_id, row_index, max_by(label, seq) AS label, max_by(label_class, seq) AS label_class, max_by(label_num, seq) AS label_num, max(seq) AS seq ` +
             `FROM read_parquet(${strList(labelPaths)}, union_by_name=true) GROUP BY client_request_id, row_index`,
         );
       } else {
-        await conn.run(`CREATE OR REPLACE TEMP TABLE t_labels AS SELECT NULL::VARCHAR AS client_request_id, NULL::INTEGER AS row_index, NULL::VARCHAR AS label, NULL::VARCHAR AS label_class, NULL::DOUBLE AS label_num WHERE false`);
+        await conn.run(`CREATE OR REPLACE TEMP VIEW t_labels AS SELECT NULL::VARCHAR AS client_request_id, NULL::INTEGER AS row_index, NULL::VARCHAR AS label, NULL::VARCHAR AS label_class, NULL::DOUBLE AS label_num, NULL::BIGINT AS seq WHERE false`);
       }
       await conn.run(
         `CREATE OR REPLACE TEMP VIEW t AS SELECT r.*, l.label, l.label_class, l.label_num FROM t_rows r ` +
           `LEFT JOIN t_labels l ON r.client_request_id = l.client_request_id AND r.row_index = l.row_index`,
       );
-      return fn({ conn, hasRows: rowPaths.length > 0, files });
+      return fn({ conn, hasRows: rowPaths.length > 0, files, labelFiles });
     });
   }
 }

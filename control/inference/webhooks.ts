@@ -2,9 +2,14 @@
 //   x-sluice-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 // (re-signed on every attempt, so a receiver can reject stale timestamps), retried with
 // exponential back-off on timeouts, network errors and non-2xx answers, and every
-// delivery recorded (state, attempts, last status and error) in WebhookDelivery.
+// delivery recorded (state, attempts, last status and error) in WebhookDelivery. Every
+// attempt goes through the destination policy (webhook-target.ts): the URL is checked, the
+// connection's DNS lookup is pinned to the checked addresses, redirects are not followed,
+// and a refused destination fails the delivery at once (WEBHOOK_DESTINATION_FORBIDDEN).
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { PrismaClient } from '../../platform/db/prisma.ts';
+import { isForbiddenDestination, WEBHOOK_DESTINATION_FORBIDDEN, WebhookTargetPolicy } from './webhook-target.ts';
 
 export const SIGNATURE_HEADER = 'x-sluice-signature';
 
@@ -36,14 +41,22 @@ export interface WebhookOptions {
   timeoutMs?: number;
   /** called when a delivery reaches a final state (to refresh alertChanged) */
   onSettled?: (alertId: string) => void;
+  /** where deliveries may go (default: public addresses only) */
+  policy?: WebhookTargetPolicy;
 }
 
 export class WebhookDeliverer {
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly policy: WebhookTargetPolicy;
+  private readonly agent: Agent;
 
-  constructor(private readonly o: WebhookOptions) {}
+  constructor(private readonly o: WebhookOptions) {
+    this.policy = o.policy ?? new WebhookTargetPolicy();
+    // every connection resolves through the policy's pinned lookup
+    this.agent = new Agent({ connect: { lookup: this.policy.lookup } });
+  }
 
   /** Starts delivering in the background; `idle()` waits for every delivery under way. */
   enqueue(deliveryId: string): void {
@@ -65,6 +78,7 @@ export class WebhookDeliverer {
   close(): void {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
+    void this.agent.close().catch(() => undefined);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -88,20 +102,28 @@ export class WebhookDeliverer {
       const attempt: number = delivery.attempts + 1;
       let status: number | null = null;
       let error: string | null = null;
+      let forbidden = false;
       try {
+        await this.policy.checkUrl(delivery.url);
         const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'sluice-webhook/1' };
         if (secret) headers[SIGNATURE_HEADER] = signWebhook(secret, delivery.body, Math.floor(Date.now() / 1000));
-        const res: Response = await fetch(delivery.url, { method: 'POST', headers, body: delivery.body, signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000), redirect: 'manual' });
+        const res = await undiciFetch(delivery.url, { method: 'POST', headers, body: delivery.body, signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000), redirect: 'manual', dispatcher: this.agent });
         const code = res.status;
         status = code;
         await res.arrayBuffer().catch(() => undefined);
-        if (code < 200 || code >= 300) error = `answered HTTP ${code}`;
+        if (code >= 300 && code < 400) error = `answered HTTP ${code} (redirects are not followed)`;
+        else if (code < 200 || code >= 300) error = `answered HTTP ${code}`;
       } catch (err) {
         const e = err as Error;
-        error = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${this.o.timeoutMs ?? 10_000} ms` : `${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`;
+        const refusal = isForbiddenDestination(e) ? e : isForbiddenDestination(e.cause) ? e.cause : null;
+        if (refusal) {
+          forbidden = true;
+          error = `${WEBHOOK_DESTINATION_FORBIDDEN}: ${refusal.message}`;
+        } else error = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${this.o.timeoutMs ?? 10_000} ms` : `${e.message}${(e.cause as Error | undefined)?.message ? `: ${(e.cause as Error).message}` : ''}`;
       }
       const ok = error === null;
-      const final = ok || attempt >= max;
+      // a forbidden destination will not become allowed by retrying
+      const final = ok || forbidden || attempt >= max;
       delivery = await prisma.webhookDelivery.update({
         where: { id },
         data: { attempts: attempt, responseStatus: status, lastError: error, state: ok ? 'DELIVERED' : final ? 'FAILED' : 'PENDING', ...(ok ? { deliveredAt: new Date() } : {}) },

@@ -125,6 +125,18 @@ def graph_labels(model, rows):
 
 
 BASELINE_BINS = 10
+# finer quantile bins for the Kolmogorov-Smirnov test (its D is only measured at bin edges)
+KS_BINS = 100
+
+
+def quantile_bins(values, bins):
+    """Interior quantile edges (deduplicated) and the count of values in each bin."""
+    qs = np.quantile(values, np.linspace(0, 1, bins + 1))
+    interior = sorted(set(float(q) for q in qs[1:-1]))
+    counts = [0] * (len(interior) + 1)
+    for v in values:
+        counts[int(np.searchsorted(interior, v, side="right"))] += 1
+    return interior, counts
 
 
 def numeric_baseline(values):
@@ -132,11 +144,8 @@ def numeric_baseline(values):
     line into bins; a value v falls in bin i = number of interior edges <= v (the same
     rule as control/inference/baseline.ts), so counts here and in production agree."""
     values = np.asarray(values, dtype=np.float64)
-    qs = np.quantile(values, np.linspace(0, 1, BASELINE_BINS + 1))
-    interior = sorted(set(float(q) for q in qs[1:-1]))
-    counts = [0] * (len(interior) + 1)
-    for v in values:
-        counts[int(np.searchsorted(interior, v, side="right"))] += 1
+    interior, counts = quantile_bins(values, BASELINE_BINS)
+    ks_edges, ks_counts = quantile_bins(values, KS_BINS)
     return {
         "type": "numeric",
         "edges": interior,
@@ -146,6 +155,7 @@ def numeric_baseline(values):
         "mean": float(values.mean()),
         "std": float(values.std()),
         "nulls": 0,
+        "ks": {"edges": ks_edges, "counts": ks_counts},
     }
 
 

@@ -11,7 +11,7 @@ const modelTables = [
   'ApiKey', 'AuditLog', 'Event', 'Instance', 'MetricRollup', 'ModelVersion', 'Project', 'ProjectMember', 'RegisteredModel',
   'ResourceGroup', 'ResourceGroupProject', 'ResourceNode', 'ServiceGroup', 'ServiceVersion', 'User',
   // the inference table and quality loop
-  'InferenceJobRun', 'InferenceSchedule', 'InferenceTableBatch', 'InferenceTableObject', 'QualityAlert', 'QualityRule',
+  'InferenceJobLease', 'InferenceJobRun', 'InferenceSchedule', 'InferenceTableBatch', 'InferenceTableObject', 'QualityAlert', 'QualityRule',
   'QualitySnapshot', 'WebhookDelivery',
 ];
 

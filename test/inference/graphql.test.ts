@@ -64,6 +64,9 @@ describe.each(providers)('inference GraphQL (%s)', (provider) => {
     expect(codeOf(missing)).toBe('NOT_FOUND');
     const badUrl = await cp.gql(`mutation($g: ID!) { createQualityRule(groupId: $g, input: { name: "y", metric: ERROR_RATE, threshold: 0.1, webhookUrl: "ftp://x" }) { rule { id } } }`, { g: groupId });
     expect(codeOf(badUrl)).toBe('BAD_USER_INPUT');
+    const metadata = await cp.gql(`mutation($g: ID!) { createQualityRule(groupId: $g, input: { name: "m", metric: ERROR_RATE, threshold: 0.1, webhookUrl: "http://169.254.169.254/latest/meta-data/" }) { rule { id } } }`, { g: groupId });
+    expect(codeOf(metadata)).toBe('BAD_USER_INPUT');
+    expect((metadata.errors?.[0]?.extensions as { reason?: string } | undefined)?.reason).toBe('WEBHOOK_DESTINATION_FORBIDDEN');
     const noGroup = await cp.gql(`query { inferenceTable(groupId: "nope") { rowCount } }`);
     expect(codeOf(noGroup)).toBe('NOT_FOUND');
     expect(codeOf(await cp.gql(`query($g: ID!) { alerts(groupId: $g) { id } }`, { g: groupId }, null))).toBe('UNAUTHENTICATED');

@@ -56,6 +56,8 @@ describe('labels, quality, rules and webhooks', () => {
       workDir: join(dir, 'work'),
       now: () => clock,
       webhook: { attempts: 3, minBackoffMs: 20, maxBackoffMs: 50, timeoutMs: 300 },
+      // the receivers below listen on loopback: allowed explicitly
+      webhookAllowHosts: ['127.0.0.1'],
     });
     ({ groupId, v1 } = await seedGroup(db.prisma, G));
   }, 60_000);

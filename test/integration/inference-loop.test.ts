@@ -64,6 +64,8 @@ describe('the inference table and quality loop, end to end', () => {
     child = spawn(process.execPath, ['--import', 'tsx', 'control/main.ts'], {
       env: {
         ...process.env, SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', SLUICE_OBJECT_STORE: '', SLUICE_INFERENCE_TABLE_INTERVAL: '0',
+        // the test's webhook receiver listens on loopback: refused unless the admin allows it
+        SLUICE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
         ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
