@@ -19,6 +19,7 @@ import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
 import { RedisBucketStore } from '../../gateway/ratelimit/redis.ts';
 import { randomUUID } from 'node:crypto';
 import { startEdge, type EdgeLimits, type EdgeServer } from '../../gateway/edge/server.ts';
+import type { EdgeCors } from '../../gateway/edge/cors.ts';
 import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';
 import type { DataPlaneModel, DataPlaneSettings, DataPlaneVersion } from '../../xds/model.ts';
 
@@ -176,6 +177,8 @@ export interface StackOptions {
   /** the spool's synchronous file calls (a test simulates a full disk) */
   spoolFs?: Partial<SpoolFs>;
   onEvent?: (event: InferenceLogEvent) => void;
+  /** cross-origin callers (gateway/edge/cors.ts) */
+  cors?: EdgeCors | null;
 }
 
 export async function startStack(initial: DataPlaneModel, opts: StackOptions = {}): Promise<Stack> {
@@ -208,6 +211,7 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
     metrics: registry,
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.cors ? { cors: opts.cors } : {}),
   });
   const url = `http://127.0.0.1:${edge.port}`;
   return {
