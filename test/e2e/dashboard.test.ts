@@ -360,6 +360,7 @@ describe('dashboard (Chromium)', () => {
     await page.fill('input[name=name]', 'image-svc');
     await page.selectOption('select[name=source]', 'image');
     await page.fill('input[name=image]', 'registry.local/app:1');
+    await page.fill('input[name=command]', 'python -m serve');
     await page.fill('textarea[name=env]', '1BAD=x');
     await page.click('form[aria-label="add version"] button[type=submit]');
     await page.waitForSelector('label:has(textarea[name=env]) .field-error');
