@@ -83,7 +83,9 @@ describe('dashboard (Chromium)', () => {
     await page.goto(cp.url);
     await page.fill('input[name=token]', 'not-a-real-token');
     await page.click('button[type=submit]');
-    await expect.poll(() => page.locator('.error').textContent()).toMatch(/UNAUTHENTICATED|token/i);
+    // the server's message, under the token field; nothing stored
+    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent()).toMatch(/token/i);
+    expect(await page.evaluate(() => localStorage.getItem('sluice.token'))).toBeNull();
     expect(browserErrors.every((e) => e.includes('401'))).toBe(true); // the browser logs the refused request itself
     browserErrors.length = 0;
 
@@ -429,7 +431,9 @@ describe('dashboard (Chromium)', () => {
     await page.fill('input[name=username]', 'vera');
     await page.fill('input[name=password]', 'wrong password');
     await page.click('button[type=submit]');
-    await expect.poll(() => page.locator('.error').textContent()).toMatch(/UNAUTHENTICATED/);
+    // the server's message under the password field (which of the two was wrong is not told)
+    await expect.poll(() => page.locator('label:has(input[name=password]) .field-error').textContent()).toMatch(/wrong username or password/);
+    expect(await page.locator('.who').count()).toBe(0);
     browserErrors.length = 0;
     await page.fill('input[name=password]', 'correct horse battery');
     await page.click('button[type=submit]');
