@@ -84,7 +84,7 @@ describe('dashboard (Chromium)', () => {
     await page.fill('input[name=token]', 'not-a-real-token');
     await page.click('button[type=submit]');
     // the server's message, under the token field; nothing stored
-    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent()).toMatch(/token/i);
+    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent()).toMatch(/not valid|token/i);
     expect(await page.evaluate(() => localStorage.getItem('sluice.token'))).toBeNull();
     expect(browserErrors.every((e) => e.includes('401'))).toBe(true); // the browser logs the refused request itself
     browserErrors.length = 0;
