@@ -264,6 +264,12 @@ describe('dashboard (Chromium)', () => {
   });
 
   const axeReport: Record<string, string[]> = {};
+  /** pages wider than the 390 px viewport (a phone would scroll sideways): path → page width */
+  const narrowReport: Record<string, number> = {};
+  async function checkNarrow(path: string): Promise<void> {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > 391) narrowReport[path] = width;
+  }
 
   it('gives every group view its own address that survives a reload, at 1280 and 390 px', async () => {
     for (const tab of ['monitoring', 'debug', 'logs', 'events', 'instances', 'inference', 'quality', 'overview'] as const) {
@@ -279,6 +285,7 @@ describe('dashboard (Chromium)', () => {
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: join(SCREENSHOTS, `group-${tab}-${width}.png`), fullPage: true });
+        if (width === 390) await checkNarrow(path);
       }
       await page.setViewportSize({ width: 1400, height: 1000 });
     }
@@ -289,12 +296,14 @@ describe('dashboard (Chromium)', () => {
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: join(SCREENSHOTS, `page${path.replace(/\//g, '-')}-${width}.png`), fullPage: true });
+        if (width === 390) await checkNarrow(path);
       }
       await page.setViewportSize({ width: 1400, height: 1000 });
     }
     await page.goto(`${cp.url}/groups/fraud-model`);
     await page.waitForSelector('tr[data-version=v1]');
     expect(Object.fromEntries(Object.entries(axeReport).filter(([, problems]) => problems.length > 0))).toEqual({});
+    expect(narrowReport).toEqual({});
     expect(browserErrors).toEqual([]);
   });
 
