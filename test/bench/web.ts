@@ -16,7 +16,6 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'vite';
 import { chromium } from 'playwright-core';
 import { startTestControlPlane } from '../fixtures/control-plane.ts';
-import { testChromium } from '../fixtures/services.ts';
 import { report, round, type BenchRow } from './_report.ts';
 
 const GROUPS = 1000;
@@ -46,7 +45,8 @@ rows.push({ figure: 'bundle all files', value: kB(sum(files, 'gzip')), unit: 'kB
 // 2 and 3: a control plane with 1,000 groups and a week of rollups
 const cp = await startTestControlPlane({ provider: 'sqlite', webRoot });
 const browser = await chromium.launch({
-  executablePath: testChromium(),
+  // the test setup's Chromium (README, Tests): SLUICE_CHROMIUM, else Debian's
+  executablePath: process.env.SLUICE_CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
