@@ -236,9 +236,9 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await page.waitForSelector('[data-testid=logs]');
     await page.fill('input[name=log-query]', 'listening');
     await page.click('form[aria-label="log search"] button[type=submit]');
-    await expect.poll(() => page.locator('[data-testid=logs] span:not(.meta)').count(), { timeout: 20_000 }).toBeGreaterThan(0);
-    const lines = await page.locator('[data-testid=logs] span:not(.meta)').allTextContents();
-    expect(lines.every((l) => l.includes('listening'))).toBe(true);
+    // the unfiltered lines shown before give way to the matching ones only
+    const shown = () => page.locator('[data-testid=logs] span:not(.meta)').allTextContents();
+    await expect.poll(async () => { const lines = await shown(); return lines.length > 0 && lines.every((l) => l.includes('listening')); }, { timeout: 20_000 }).toBe(true);
     await page.fill('input[name=log-query]', 'no-such-line-xyz');
     await page.click('form[aria-label="log search"] button[type=submit]');
     await expect.poll(() => page.locator('[data-testid=logs]').textContent()).toMatch(/no line matches/);
