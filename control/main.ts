@@ -42,6 +42,7 @@ import { LogSearcher } from './logs/search.ts';
 import { LogService } from './logs/service.ts';
 import { LogDelivery } from './logs/delivery.ts';
 import { MetricsScraper } from './monitoring/scraper.ts';
+import { createEdgeCors } from '../gateway/edge/cors.ts';
 import { EmbeddedMetricsReader, type MetricsReader } from './monitoring/reader.ts';
 import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
 import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
@@ -244,6 +245,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     policy: { authorizer, rateLimiter, recorder },
     metrics,
     log: logger.child({ part: 'edge' }),
+    cors: createEdgeCors(settings.edgeCorsOrigins, settings.dataPlane.stickyHeader ? [settings.dataPlane.stickyHeader] : []),
   });
 
   // the edge in this process is read from the shared registry; edges started with `npm run
@@ -285,7 +287,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     schema: plane.schema,
     context: plane.contextFor,
     metrics,
-    webRoot: join(repoRoot, 'web', 'dist'),
+    webRoot: settings.webRoot ?? join(repoRoot, 'web', 'dist'),
     // model files go to /models/upload; GraphQL bodies stay small
     maxBodyBytes: settings.graphql.maxBodyBytes,
     limits: { maxDepth: settings.graphql.maxDepth, maxAliases: settings.graphql.maxAliases, maxCost: settings.graphql.maxCost },

@@ -6,6 +6,7 @@
 // never by an operator), which runtime/config.ts reads.
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { normalizeOrigin } from './origin.ts';
 
 /** messages never echo the value: it could be a secret */
 const PORT_ERROR = { error: 'is not a port (0-65535)' };
@@ -62,6 +63,8 @@ const SETTINGS = {
   SLUICE_GATEWAY_HOST: text.default('127.0.0.1'),
   SLUICE_XDS_ADDRESS: text.optional(),
   SLUICE_PUBLIC_EDGE_URL: text.optional(),
+  SLUICE_EDGE_CORS_ORIGINS: z.string().trim().optional(),
+  SLUICE_WEB_ROOT: text.optional(),
   SLUICE_STICKY_HEADER: z.string().trim().toLowerCase().regex(/^[!#$%&'*+.^_`|~0-9a-z-]*$/, 'must be an HTTP header name').optional(),
   // the Envoy bootstrap (npm run envoy:bootstrap)
   ENVOY_NODE_ID: text.default('sluice-edge-0'),
@@ -142,6 +145,10 @@ export interface Settings {
   /** where the xDS and gateway gRPC servers listen (their own settings; loopback by default) */
   grpcListenHosts: { xds: string; gateway: string };
   publicEdgeUrl: string;
+  /** origins whose pages may call the edge (CORS): the dashboard's own by default; [] = none */
+  edgeCorsOrigins: string[];
+  /** the built dashboard the control plane serves at / (null = web/dist of the installation) */
+  webRoot: string | null;
   auth: { adminToken: string | null; secretKey: string | null; jwt: JwtIssuerSettings | null };
   mlflow: { token?: string; username?: string; password?: string };
   /** what the xDS server pushes and the Envoy bootstrap says */
@@ -244,6 +251,28 @@ export function loadJwtIssuer(env: Record<string, string | undefined> = process.
   return jwtIssuer(parseEnv(env));
 }
 
+/**
+ * SLUICE_EDGE_CORS_ORIGINS: unset = the dashboard's own origins (the control plane's port on
+ * 127.0.0.1, localhost and SLUICE_HOST); `none` = no cross-origin caller; else exact origins.
+ * A wildcard is refused: the edge's answers are per-key secrets.
+ */
+function corsOrigins(value: string | undefined, host: string, controlPort: number): string[] {
+  if (value === undefined) {
+    const hosts = new Set(['127.0.0.1', 'localhost']);
+    if (!['0.0.0.0', '::', '[::]'].includes(host)) hosts.add(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+    return [...hosts].map((h) => `http://${h}:${controlPort}`);
+  }
+  if (value.toLowerCase() === 'none') return [];
+  const origins: string[] = [];
+  for (const item of value.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (item.includes('*')) throw new ConfigError('bad configuration: SLUICE_EDGE_CORS_ORIGINS: a wildcard is not allowed; list the exact origins (scheme://host:port)');
+    const origin = normalizeOrigin(item);
+    if (origin === null) throw new ConfigError(`bad configuration: SLUICE_EDGE_CORS_ORIGINS: ${JSON.stringify(item)} is not an origin (scheme://host[:port], no path)`);
+    origins.push(origin);
+  }
+  return origins;
+}
+
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const e = parseEnv(env);
   const dataDir = resolve(e.SLUICE_DATA_DIR);
@@ -260,6 +289,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     host,
     ports: { control: e.SLUICE_PORT, edge: e.SLUICE_EDGE_PORT, xds: e.SLUICE_XDS_PORT, gateway: e.SLUICE_GATEWAY_PORT },
     publicEdgeUrl: e.SLUICE_PUBLIC_EDGE_URL ?? `http://127.0.0.1:${e.SLUICE_EDGE_PORT}`,
+    edgeCorsOrigins: corsOrigins(e.SLUICE_EDGE_CORS_ORIGINS, host, e.SLUICE_PORT),
+    webRoot: e.SLUICE_WEB_ROOT ? resolve(e.SLUICE_WEB_ROOT) : null,
     auth: { adminToken: e.SLUICE_ADMIN_TOKEN ?? null, secretKey: e.SLUICE_SECRET_KEY ?? null, jwt: jwtIssuer(e) },
     mlflow: {
       ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}),

@@ -1,6 +1,6 @@
 // Users, projects and project membership, and signing in. Admins manage users and
 // projects; a project's admins and developers see and manage its services.
-import { badInput, conflict, notFound, unauthenticated } from '../../platform/errors.ts';
+import { SluiceError, badInput, conflict, notFound, unauthenticated } from '../../platform/errors.ts';
 import { requireAdmin, type Actor, type RoleName } from './actor.ts';
 import { audit } from './audit.ts';
 import type { DomainDeps } from './deps.ts';
@@ -137,7 +137,8 @@ export class People {
     const ok = await this.passwords.verify(String(password), encoded);
     if (!user || !user.passwordHash || !ok || user.disabled) {
       await this.throttle.failed(String(username), address);
-      throw unauthenticated('wrong username or password');
+      // the password field is the one to type again (which of the two was wrong is not told)
+      throw new SluiceError('UNAUTHENTICATED', 'wrong username or password', { field: 'password' });
     }
     await this.throttle.succeeded(String(username));
     const session = await this.sessions.issue({ userId: user.id, username: user.username, role: user.role, sessionEpoch: user.sessionEpoch });

@@ -116,6 +116,9 @@ export class ServiceVersions {
     if (command.some((c) => typeof c !== 'string' || c.length > 4096) || command.length > 256) {
       throw badInput('image.command must be at most 256 strings of at most 4096 characters', { field: 'image.command' });
     }
+    if (command.length === 0 && this.deps.orchestrator.runsImageEntrypoint !== true) {
+      throw badInput('image.command is required: this platform runs a custom image\'s startup command as a process (only Kubernetes runs the image\'s own entrypoint)', { field: 'image.command', reason: 'IMAGE_COMMAND_REQUIRED' });
+    }
     const env = image.env ?? [];
     for (const e of env) {
       if (!ENV_NAME.test(e.name)) throw badInput(`image.env name "${e.name}" is not a valid variable name`, { field: 'image.env' });

@@ -10,6 +10,7 @@ import './types/api-key.ts';
 import './types/resource-group.ts';
 import './types/people.ts';
 import './types/audit.ts';
+import './types/live-lists.ts';
 import './types/model-registry.ts';
 import './types/proxy-status.ts';
 import './types/monitoring.ts';

@@ -13,6 +13,7 @@ import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type Do
 import type { Registry } from 'prom-client';
 import type { GraphQLContext, RequestInfo } from '../graphql/context.ts';
 import { formatError } from '../graphql/errors.ts';
+import { mutationNotices } from '../graphql/mutation-notices.ts';
 import { SluiceError } from '../../platform/errors.ts';
 import { createTerminalServer, type TerminalLimits } from './terminal.ts';
 import {
@@ -237,6 +238,7 @@ export async function startControlServer(port: number, host: string, options: Co
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [
+      mutationNotices(log),
       {
         // the schema is for signed-in callers: anonymous ones may sign in, not explore
         async requestDidStart() {

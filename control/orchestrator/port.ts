@@ -119,6 +119,12 @@ export interface Orchestrator {
    * giving a version a command is an admin right: it would run with the control plane's rights.
    */
   readonly isolatesCommands?: boolean;
+  /**
+   * Whether an image version without a command runs the image's own entrypoint (a container).
+   * Where not (absent = not: the local orchestrator runs the command as a process), an image
+   * version needs a command, and one without is refused when it is added or edited.
+   */
+  readonly runsImageEntrypoint?: boolean;
   /** Start or re-scale a version. Idempotent; progress arrives through reports. */
   deploy(deployment: VersionDeployment): Promise<void>;
   /** Stop every replica of a version (graceful, then forced). A 'version' STOPPED report follows. */

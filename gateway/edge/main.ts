@@ -18,6 +18,7 @@ import { loadSettings } from '../../platform/settings.ts';
 import { openDataPlanePolicies, type DataPlanePolicies } from '../compose.ts';
 import { adoptOrphanSpools, edgeSpoolName } from '../inference-log/orphans.ts';
 import { startEdge } from './server.ts';
+import { createEdgeCors } from './cors.ts';
 import { XdsRoutingClient } from './xds-client.ts';
 
 export interface EdgeProcess {
@@ -76,6 +77,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     policy: { authorizer, rateLimiter, recorder },
     metrics,
     log,
+    cors: createEdgeCors(settings.edgeCorsOrigins, settings.dataPlane.stickyHeader ? [settings.dataPlane.stickyHeader] : []),
   });
   log.info({ url: `http://${settings.host}:${edge.port}/services/{group}/predict`, xds: xdsAddress, node: routing.nodeId, database: infra.db.safeUrl }, 'edge ready');
 

@@ -32,6 +32,7 @@ import { waitForEndpoint } from './cold-start.ts';
 import type { VersionPolicy } from '../policy/port.ts';
 import { XdsRoutingClient, type RoutingSource } from './xds-client.ts';
 import { parsePredictPath } from '../../xds/contract.ts';
+import type { EdgeCors } from './cors.ts';
 
 export interface EdgePolicy {
   /** Required: a route with auth on is refused (503) rather than let through without one. */
@@ -81,6 +82,8 @@ export interface StartEdgeOptions {
    * then never loses the record of an answered request. false answers first.
    */
   awaitRecord?: boolean;
+  /** cross-origin callers (the dashboard's debugger): CORS headers and preflights (cors.ts) */
+  cors?: EdgeCors | null;
 }
 
 export interface EdgeServer {
@@ -404,7 +407,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   // the Open Inference Protocol's routes, through the same stages (oip.ts)
   const oip = createEdgeOip({ routing, random, bodyLimits, rateLimiter, metrics, authorize, throttle, forward, answer, send, internal });
 
+  const cors = options.cors ?? null;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (cors !== null && cors.handle(req, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);

@@ -19,4 +19,6 @@ export const topics = {
   /** anything that changes the data plane (routes, weights, endpoints, auth, limits) */
   dataPlane: 'data-plane',
   proxyStatus: 'proxy-status',
+  /** each GraphQL mutation once it has answered (control/graphql/mutation-notices.ts) */
+  mutations: 'mutations',
 } as const;

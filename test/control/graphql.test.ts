@@ -149,6 +149,9 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
     const id = await createGroup('inputs');
     expect(codeOf(await cp.gql(`mutation($g: ID!) { addServiceVersion(groupId: $g, input: { name: "v1" }) { id } }`, { g: id }))).toBe('BAD_USER_INPUT');
     expect(codeOf(await addVersion(id, 'v1', { image: { image: 'x' } }))).toBe('BAD_USER_INPUT');
+    // a custom image with no startup command: this orchestrator cannot run an image's own entrypoint
+    const noCommand = await cp.gql(`mutation($g: ID!, $input: AddServiceVersionInput!) { addServiceVersion(groupId: $g, input: $input) { id } }`, { g: id, input: { name: 'v1', image: { image: 'registry.local/app:1' } } });
+    expect(noCommand.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'image.command', reason: 'IMAGE_COMMAND_REQUIRED' });
     expect(codeOf(await addVersion(id, 'v1', { model: { name: 'nope', version: '9' } }))).toBe('BAD_USER_INPUT');
     expect(codeOf(await addVersion(id, 'v1', { replicas: -1 }))).toBe('BAD_USER_INPUT');
     expect(codeOf(await addVersion(id, 'v1', { qpsLimit: 0 }))).toBe('BAD_USER_INPUT');

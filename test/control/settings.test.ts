@@ -110,4 +110,16 @@ describe('loadSettings', () => {
     expect(s.edgeXdsAddress).toBe('cp.internal:19000');
     expect(loadSettings({ SLUICE_XDS_ADDRESS: 'a:1' }).edgeXdsAddress).toBe('a:1');
   });
+
+  it('allows the dashboard\'s own origins on the edge by default, exact origins when listed, never a wildcard', () => {
+    expect(loadSettings({ SLUICE_PORT: '4100' }).edgeCorsOrigins).toEqual(['http://127.0.0.1:4100', 'http://localhost:4100']);
+    expect(loadSettings({ SLUICE_HOST: 'sluice.lan' }).edgeCorsOrigins).toEqual(['http://127.0.0.1:4000', 'http://localhost:4000', 'http://sluice.lan:4000']);
+    expect(loadSettings({ SLUICE_HOST: '0.0.0.0' }).edgeCorsOrigins).toHaveLength(2);
+    expect(loadSettings({ SLUICE_EDGE_CORS_ORIGINS: 'none' }).edgeCorsOrigins).toEqual([]);
+    expect(loadSettings({ SLUICE_EDGE_CORS_ORIGINS: 'https://Ops.Example.com, http://10.0.0.5:4000/' }).edgeCorsOrigins).toEqual(['https://ops.example.com', 'http://10.0.0.5:4000']);
+    expect(() => loadSettings({ SLUICE_EDGE_CORS_ORIGINS: '*' })).toThrow(/wildcard/);
+    expect(() => loadSettings({ SLUICE_EDGE_CORS_ORIGINS: 'https://*.example.com' })).toThrow(/wildcard/);
+    expect(() => loadSettings({ SLUICE_EDGE_CORS_ORIGINS: 'https://ops.example.com/dashboard' })).toThrow(/not an origin/);
+    expect(() => loadSettings({ SLUICE_EDGE_CORS_ORIGINS: 'ops.example.com' })).toThrow(/not an origin/);
+  });
 });

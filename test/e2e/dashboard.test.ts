@@ -83,7 +83,9 @@ describe('dashboard (Chromium)', () => {
     await page.goto(cp.url);
     await page.fill('input[name=token]', 'not-a-real-token');
     await page.click('button[type=submit]');
-    await expect.poll(() => page.locator('.error').textContent()).toMatch(/UNAUTHENTICATED|token/i);
+    // the server's message, under the token field; nothing stored
+    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent()).toMatch(/not valid|token/i);
+    expect(await page.evaluate(() => localStorage.getItem('sluice.token'))).toBeNull();
     expect(browserErrors.every((e) => e.includes('401'))).toBe(true); // the browser logs the refused request itself
     browserErrors.length = 0;
 
@@ -262,6 +264,12 @@ describe('dashboard (Chromium)', () => {
   });
 
   const axeReport: Record<string, string[]> = {};
+  /** pages wider than the 390 px viewport (a phone would scroll sideways): path → page width */
+  const narrowReport: Record<string, number> = {};
+  async function checkNarrow(path: string): Promise<void> {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > 391) narrowReport[path] = width;
+  }
 
   it('gives every group view its own address that survives a reload, at 1280 and 390 px', async () => {
     for (const tab of ['monitoring', 'debug', 'logs', 'events', 'instances', 'inference', 'quality', 'overview'] as const) {
@@ -277,6 +285,7 @@ describe('dashboard (Chromium)', () => {
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: join(SCREENSHOTS, `group-${tab}-${width}.png`), fullPage: true });
+        if (width === 390) await checkNarrow(path);
       }
       await page.setViewportSize({ width: 1400, height: 1000 });
     }
@@ -287,12 +296,14 @@ describe('dashboard (Chromium)', () => {
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: join(SCREENSHOTS, `page${path.replace(/\//g, '-')}-${width}.png`), fullPage: true });
+        if (width === 390) await checkNarrow(path);
       }
       await page.setViewportSize({ width: 1400, height: 1000 });
     }
     await page.goto(`${cp.url}/groups/fraud-model`);
     await page.waitForSelector('tr[data-version=v1]');
     expect(Object.fromEntries(Object.entries(axeReport).filter(([, problems]) => problems.length > 0))).toEqual({});
+    expect(narrowReport).toEqual({});
     expect(browserErrors).toEqual([]);
   });
 
@@ -360,6 +371,7 @@ describe('dashboard (Chromium)', () => {
     await page.fill('input[name=name]', 'image-svc');
     await page.selectOption('select[name=source]', 'image');
     await page.fill('input[name=image]', 'registry.local/app:1');
+    await page.fill('input[name=command]', 'python -m serve');
     await page.fill('textarea[name=env]', '1BAD=x');
     await page.click('form[aria-label="add version"] button[type=submit]');
     await page.waitForSelector('label:has(textarea[name=env]) .field-error');
@@ -428,7 +440,9 @@ describe('dashboard (Chromium)', () => {
     await page.fill('input[name=username]', 'vera');
     await page.fill('input[name=password]', 'wrong password');
     await page.click('button[type=submit]');
-    await expect.poll(() => page.locator('.error').textContent()).toMatch(/UNAUTHENTICATED/);
+    // the server's message under the password field (which of the two was wrong is not told)
+    await expect.poll(() => page.locator('label:has(input[name=password]) .field-error').textContent()).toMatch(/wrong username or password/);
+    expect(await page.locator('.who').count()).toBe(0);
     browserErrors.length = 0;
     await page.fill('input[name=password]', 'correct horse battery');
     await page.click('button[type=submit]');

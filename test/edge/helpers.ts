@@ -19,6 +19,7 @@ import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
 import { RedisBucketStore } from '../../gateway/ratelimit/redis.ts';
 import { randomUUID } from 'node:crypto';
 import { startEdge, type EdgeLimits, type EdgeServer } from '../../gateway/edge/server.ts';
+import type { EdgeCors } from '../../gateway/edge/cors.ts';
 import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';
 import type { DataPlaneModel, DataPlaneSettings, DataPlaneVersion } from '../../xds/model.ts';
 
@@ -180,6 +181,8 @@ export interface StackOptions {
   rateLimiter?: (policies: StaticPolicySource, registry: Registry) => RateLimiter;
   /** the folder holding the spool and the object store (default: a fresh temp folder, removed on close) */
   dir?: string;
+  /** cross-origin callers (gateway/edge/cors.ts) */
+  cors?: EdgeCors | null;
 }
 
 export async function startStack(initial: DataPlaneModel, opts: StackOptions = {}): Promise<Stack> {
@@ -212,6 +215,7 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
     metrics: registry,
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.cors ? { cors: opts.cors } : {}),
   });
   const url = `http://127.0.0.1:${edge.port}`;
   return {

@@ -110,6 +110,8 @@ describe('where commands cannot be isolated, setting one is an admin right', () 
       expect((await add(dev, 'v1')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expect((await add(cp.adminToken, 'v1')).errors).toBeUndefined();
       // an image without a command (Kubernetes runs the image's own entrypoint) stays a developer's right
+      // where the orchestrator runs image entrypoints (elsewhere it is refused for everyone: IMAGE_COMMAND_REQUIRED)
+      cp.orchestrator.runsImageEntrypoint = true;
       const noCommand = await cp.gql(
         `mutation($g: ID!, $input: AddServiceVersionInput!) { addServiceVersion(groupId: $g, input: $input) { id } }`,
         { g: group.data!.createServiceGroup.id, input: { name: 'v2', image: { image: 'x/y:1' } } },

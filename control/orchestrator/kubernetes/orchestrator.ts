@@ -297,6 +297,8 @@ export function createKubernetesOrchestrator(options: KubernetesOrchestratorOpti
     kind: 'kubernetes',
     // every command runs in its own container, never in the control plane's process or files
     isolatesCommands: true,
+    // an image without a command runs its own ENTRYPOINT/CMD
+    runsImageEntrypoint: true,
 
     async deploy(d: VersionDeployment): Promise<void> {
       const m = renderManifests(d, manifestOptions);

@@ -109,3 +109,5 @@ export const CREATE_QUALITY_RULE = `mutation CreateQualityRule($groupId: ID!, $i
 export const UPDATE_QUALITY_RULE = `mutation UpdateQualityRule($id: ID!, $input: QualityRuleUpdateInput!) { updateQualityRule(id: $id, input: $input) { ${QUALITY_RULE} } }`;
 export const DELETE_QUALITY_RULE = `mutation DeleteQualityRule($id: ID!) { deleteQualityRule(id: $id) }`;
 export const EVALUATE_QUALITY_RULES = `mutation EvaluateQualityRules($groupId: ID!) { evaluateQualityRules(groupId: $groupId) { id } }`;
+export const AUDIT_LOGGED = `subscription AuditLogged { auditLogged { at actions } }`;
+export const RESOURCE_GROUPS_CHANGED = `subscription ResourceGroupsChanged { resourceGroupsChanged }`;

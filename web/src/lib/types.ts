@@ -249,6 +249,15 @@ export type AuditQueryVariables = {
   filter?: AuditLogFilter | null;
 };
 
+/** result of AUDIT_LOGGED */
+export type AuditLoggedSubscription = {
+  auditLogged: {
+    at: string;
+    actions: string[];
+  };
+};
+export type AuditLoggedSubscriptionVariables = Record<string, never>;
+
 /** result of CREATE_API_KEY */
 export type CreateApiKeyMutation = {
   createApiKey: {
@@ -804,6 +813,12 @@ export type ResourceGroupsQuery = {
   };
 };
 export type ResourceGroupsQueryVariables = Record<string, never>;
+
+/** result of RESOURCE_GROUPS_CHANGED */
+export type ResourceGroupsChangedSubscription = {
+  resourceGroupsChanged: string;
+};
+export type ResourceGroupsChangedSubscriptionVariables = Record<string, never>;
 
 /** result of RESTART_INSTANCE */
 export type RestartInstanceMutation = {
