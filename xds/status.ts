@@ -120,14 +120,14 @@ export class ProxyStatusRegistry {
   connected(info: Omit<ProxyStatus, 'types'>): void {
     const entry: Entry = { ...info, types: new Map() };
     this.entries.set(info.streamId, entry);
-    this.emit(() => ({ kind: 'connected', proxy: view(entry) }));
+    this.emit(() => lazyEvent({ kind: 'connected' }, entry));
   }
 
   disconnected(streamId: string): void {
     const e = this.entries.get(streamId);
     if (!e) return;
     this.entries.delete(streamId);
-    this.emit(() => ({ kind: 'disconnected', proxy: view(e) }));
+    this.emit(() => lazyEvent({ kind: 'disconnected' }, e));
   }
 
   subscribed(streamId: string, typeUrl: XdsTypeUrl, names: Iterable<string> | '*'): void {
@@ -177,7 +177,7 @@ export class ProxyStatusRegistry {
       e.types.set(typeUrl, t);
     }
     fn(t);
-    this.emit(() => ({ kind: 'updated', proxy: view(e), typeUrl }));
+    this.emit(() => lazyEvent({ kind: 'updated', typeUrl }, e));
   }
 
   private emit(make: () => ProxyStatusEvent): void {
@@ -191,6 +191,19 @@ export class ProxyStatusRegistry {
       }
     }
   }
+}
+
+/**
+ * An event whose `proxy` view is built on first read, not per event: a fan-out makes one
+ * event per proxy per type, and most listeners never look. Read it in the listener (the
+ * view is of the proxy as it is when first read).
+ */
+function lazyEvent<E extends Omit<ProxyStatusEvent, 'proxy'>>(base: E, e: Entry): E & { readonly proxy: ProxyStatus } {
+  let proxy: ProxyStatus | undefined;
+  return Object.defineProperty(base, 'proxy', {
+    enumerable: true,
+    get: () => (proxy ??= view(e)),
+  }) as E & { readonly proxy: ProxyStatus };
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
