@@ -8,7 +8,7 @@
 //     header (version, type, removed names, nonce).
 // The bytes go to grpc-js as they are: the server's ADS method serializer passes a Buffer
 // through (see xds/server.ts, `adsServiceDefinition`).
-import { encode, type PackedAny, type XdsTypeUrl } from '../../proto/envoy.ts';
+import { encode, lookupType, type PackedAny, type XdsTypeUrl } from '../../proto/envoy.ts';
 import type { TypeSnapshot } from '../cache.ts';
 import type { XdsResource } from '../translate.ts';
 
@@ -68,7 +68,9 @@ export class ResponseEncoder {
       bySubscription.set(parts.subscriptionKey, body);
       this.stats.encoded += 1;
     }
-    return { bytes: Buffer.concat([body.bytes, asBuffer(encode(SOTW, { nonce }))]), count: body.count };
+    // the nonce alone: a string field, no checks needed (the body went through `encode`'s)
+    const tail = asBuffer(lookupType(SOTW).encode({ nonce }).finish());
+    return { bytes: Buffer.concat([body.bytes, tail]), count: body.count };
   }
 
   /** A whole DeltaDiscoveryResponse: the header's fields and one entry per changed resource. */
