@@ -127,7 +127,8 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
   };
   const first = cache.getSnapshot('x')!.types[TYPE_URL.route].version;
   const swarm = await startSwarm(port, n, prefix);
-  await waitAcks(server, prefix, n, first);
+  // connecting thousands of proxies on a loaded machine takes a while
+  await waitAcks(server, prefix, n, first, 300_000);
   const before = heapMb();
   const samples: number[] = [];
   const enc0 = { ...server.encodeStats };
