@@ -58,6 +58,7 @@ function model(groups: number, w: number, ports: [number, number] = [7001, 7002]
 function waitAcks(server: XdsServer, prefix: string, count: number, v: string, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = new Set<string>();
+    let timer: NodeJS.Timeout | undefined;
     const check = (streamId: string, nodeId: string, acked: string | null | undefined) => {
       if (nodeId.startsWith(prefix) && acked === v) done.add(streamId);
       if (done.size >= count) {
@@ -73,7 +74,8 @@ function waitAcks(server: XdsServer, prefix: string, count: number, v: string, t
       }
     });
     for (const p of server.registry.list()) check(p.streamId, p.nodeId, p.types[TYPE_URL.route]?.ackedVersion);
-    const timer = setTimeout(() => {
+    if (done.size >= count) return;
+    timer = setTimeout(() => {
       stop();
       reject(new Error(`only ${done.size}/${count} ACKed ${v}`));
     }, timeoutMs);
@@ -116,12 +118,13 @@ async function stopSwarm(child: ChildProcess) {
 const rows: BenchRow[] = [];
 const notes: Record<string, unknown> = { rounds: ROUNDS };
 
+let fanoutWeight = 80;
 async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: number) {
   const prefix = `swarm${n}-`;
-  let w = 80;
   const publish = () => {
-    w = w === 80 ? 20 : 80;
-    const snap = makeSnapshot(translate(model(1, w), SETTINGS));
+    // toggles from whatever the last fleet left (an odd round count must still change it)
+    fanoutWeight = fanoutWeight === 80 ? 20 : 80;
+    const snap = makeSnapshot(translate(model(1, fanoutWeight), SETTINGS));
     cache.setSnapshot(snap);
     return snap.types[TYPE_URL.route].version;
   };
