@@ -58,7 +58,10 @@ function model(groups: number, w: number, ports: [number, number] = [7001, 7002]
 function waitAcks(server: XdsServer, prefix: string, count: number, v: string, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = new Set<string>();
-    let timer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`only ${done.size}/${count} ACKed ${v}`));
+    }, timeoutMs);
     const check = (streamId: string, nodeId: string, acked: string | null | undefined) => {
       if (nodeId.startsWith(prefix) && acked === v) done.add(streamId);
       if (done.size >= count) {
@@ -74,11 +77,6 @@ function waitAcks(server: XdsServer, prefix: string, count: number, v: string, t
       }
     });
     for (const p of server.registry.list()) check(p.streamId, p.nodeId, p.types[TYPE_URL.route]?.ackedVersion);
-    if (done.size >= count) return;
-    timer = setTimeout(() => {
-      stop();
-      reject(new Error(`only ${done.size}/${count} ACKed ${v}`));
-    }, timeoutMs);
   });
 }
 
