@@ -4,17 +4,21 @@
 // make-before-break plan (ordering.ts) of the snapshot cache, with ACK/NACK bookkeeping in
 // the ProxyStatusRegistry.
 //
+// Responses are encoded once and shared by the streams that get the same bytes (ads/encode.ts):
+// the ADS methods' response serializer here passes a Buffer through as it is.
+//
 // Anything a client sends that does not fit (bad type URL, unknown names, garbage) is
 // ignored or ends that stream only; other streams never notice.
 import * as grpc from '@grpc/grpc-js';
 import { NO_GRPC_AUTH, assertExposable, serverAuthOptions, serverCredentials, type GrpcAuth } from '../platform/grpc-auth.ts';
 import { envoyServices } from '../proto/envoy.ts';
-import type { AggregatedDiscoveryServiceHandlers } from '../proto/generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
+import type { AggregatedDiscoveryServiceDefinition } from '../proto/generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
 import type { DiscoveryRequest__Output } from '../proto/generated/envoy/service/discovery/v3/DiscoveryRequest.ts';
 import type { DeltaDiscoveryRequest__Output } from '../proto/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest.ts';
 import type { SnapshotCache } from './cache.ts';
 import { ProxyStatusRegistry } from './status.ts';
-import type { AdsStream, StreamContext, StreamOptions, TypeStateBase, XdsLogger } from './ads/core.ts';
+import { HoldDeadlines, type AdsStream, type StreamContext, type StreamOptions, type TypeStateBase, type XdsLogger } from './ads/core.ts';
+import { ResponseEncoder } from './ads/encode.ts';
 import { SotwStream } from './ads/sotw.ts';
 import { DeltaStream } from './ads/delta.ts';
 
@@ -37,6 +41,30 @@ export interface XdsServerOptions {
 }
 
 const CONTROL_PLANE = 'sluice';
+
+/** The ADS handlers as this server implements them: requests decoded, responses pre-encoded. */
+export interface AdsHandlers extends grpc.UntypedServiceImplementation {
+  StreamAggregatedResources: grpc.handleBidiStreamingCall<DiscoveryRequest__Output, Buffer>;
+  DeltaAggregatedResources: grpc.handleBidiStreamingCall<DeltaDiscoveryRequest__Output, Buffer>;
+}
+
+/** A method whose response serializer passes pre-encoded bytes through (and encodes anything else). */
+function passBytesThrough<M extends { responseSerialize: (value: never) => Buffer }>(method: M) {
+  const serialize = method.responseSerialize as (value: unknown) => Buffer;
+  return { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)) };
+}
+
+let adsDefinition: grpc.ServiceDefinition | undefined;
+/** The ADS service definition served here: envoyServices().ads, its responses taken as bytes. */
+export function adsServiceDefinition(): grpc.ServiceDefinition {
+  if (adsDefinition) return adsDefinition;
+  const ads: AggregatedDiscoveryServiceDefinition = envoyServices().ads;
+  adsDefinition = {
+    StreamAggregatedResources: passBytesThrough(ads.StreamAggregatedResources),
+    DeltaAggregatedResources: passBytesThrough(ads.DeltaAggregatedResources),
+  };
+  return adsDefinition;
+}
 let streamCounter = 0;
 /** What the server needs of a stream of either kind. */
 type AnyStream = Pick<AdsStream<TypeStateBase>, 'close' | 'shutdown' | 'isClosed'>;
@@ -49,13 +77,17 @@ export class XdsServer {
 
   constructor(options: XdsServerOptions) {
     this.registry = options.registry ?? new ProxyStatusRegistry();
+    const holdTimeoutMs = options.holdTimeoutMs ?? 10_000;
+    const controlPlaneId = options.controlPlaneId ?? CONTROL_PLANE;
     this.ctxOptions = {
       cache: options.cache,
       registry: this.registry,
       logger: options.logger ?? silent,
       now: options.now ?? (() => new Date()),
-      controlPlaneId: options.controlPlaneId ?? CONTROL_PLANE,
-      holdTimeoutMs: options.holdTimeoutMs ?? 10_000,
+      controlPlaneId,
+      holdTimeoutMs,
+      encoder: new ResponseEncoder(controlPlaneId),
+      deadlines: new HoldDeadlines(holdTimeoutMs),
     };
   }
 
@@ -64,8 +96,13 @@ export class XdsServer {
     return this.streams.size;
   }
 
-  /** The ADS handlers, to add to a grpc.Server of one's own. */
-  handlers(): AggregatedDiscoveryServiceHandlers {
+  /** Encodings made and reused by the streams (for benchmarks and tests). */
+  get encodeStats(): Readonly<{ encoded: number; reused: number }> {
+    return this.ctxOptions.encoder.stats;
+  }
+
+  /** The ADS handlers, to add to a grpc.Server of one's own with `adsServiceDefinition()`. */
+  handlers(): AdsHandlers {
     return {
       StreamAggregatedResources: (call) => {
         const stream = new SotwStream(this.context(), call);
@@ -85,7 +122,7 @@ export class XdsServer {
 
   private attach<Req>(
     stream: AnyStream,
-    call: grpc.ServerDuplexStream<Req, unknown>,
+    call: grpc.ServerDuplexStream<Req, Buffer>,
     onRequest: (req: Req) => void,
   ): void {
     this.streams.add(stream);
@@ -126,7 +163,7 @@ export class XdsServer {
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
     });
-    server.addService(envoyServices().ads, this.handlers());
+    server.addService(adsServiceDefinition(), this.handlers());
     const bound = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host}:${port}`, serverCredentials(auth), (err, p) =>
         err ? reject(err) : resolve(p),

@@ -44,10 +44,11 @@ export interface ProxyStatus {
   types: Partial<Record<XdsTypeUrl, ProxyTypeStatus>>;
 }
 
+/** `streamId` and `nodeId` are there without building the `proxy` view (see `versions`). */
 export type ProxyStatusEvent =
-  | { kind: 'connected'; proxy: ProxyStatus }
-  | { kind: 'updated'; proxy: ProxyStatus; typeUrl: XdsTypeUrl }
-  | { kind: 'disconnected'; proxy: ProxyStatus };
+  | { kind: 'connected'; streamId: string; nodeId: string; proxy: ProxyStatus }
+  | { kind: 'updated'; streamId: string; nodeId: string; proxy: ProxyStatus; typeUrl: XdsTypeUrl }
+  | { kind: 'disconnected'; streamId: string; nodeId: string; proxy: ProxyStatus };
 
 export type ProxyStatusListener = (event: ProxyStatusEvent) => void;
 
@@ -101,6 +102,12 @@ export class ProxyStatusRegistry {
     return e && view(e);
   }
 
+  /** One stream's sent and ACKed version of one type, without building a view (cheap, for hot listeners). */
+  versions(streamId: string, typeUrl: XdsTypeUrl): { sent: string | null; acked: string | null } | undefined {
+    const t = this.entries.get(streamId)?.types.get(typeUrl);
+    return t && { sent: t.sentVersion, acked: t.ackedVersion };
+  }
+
   byNode(nodeId: string): ProxyStatus[] {
     return this.list().filter((p) => p.nodeId === nodeId);
   }
@@ -120,14 +127,14 @@ export class ProxyStatusRegistry {
   connected(info: Omit<ProxyStatus, 'types'>): void {
     const entry: Entry = { ...info, types: new Map() };
     this.entries.set(info.streamId, entry);
-    this.emit(() => ({ kind: 'connected', proxy: view(entry) }));
+    this.emit(() => lazyEvent('connected', entry));
   }
 
   disconnected(streamId: string): void {
     const e = this.entries.get(streamId);
     if (!e) return;
     this.entries.delete(streamId);
-    this.emit(() => ({ kind: 'disconnected', proxy: view(e) }));
+    this.emit(() => lazyEvent('disconnected', e));
   }
 
   subscribed(streamId: string, typeUrl: XdsTypeUrl, names: Iterable<string> | '*'): void {
@@ -177,7 +184,7 @@ export class ProxyStatusRegistry {
       e.types.set(typeUrl, t);
     }
     fn(t);
-    this.emit(() => ({ kind: 'updated', proxy: view(e), typeUrl }));
+    this.emit(() => lazyEvent('updated', e, typeUrl));
   }
 
   private emit(make: () => ProxyStatusEvent): void {
@@ -191,6 +198,34 @@ export class ProxyStatusRegistry {
       }
     }
   }
+}
+
+/**
+ * An event whose `proxy` view is built on first read, not per event: a fan-out makes one
+ * event per proxy per type, and most listeners never look. Read it in the listener (the
+ * view is of the proxy as it is when first read).
+ */
+class LazyEvent {
+  readonly streamId: string;
+  readonly nodeId: string;
+  private view: ProxyStatus | undefined;
+  constructor(
+    readonly kind: ProxyStatusEvent['kind'],
+    private readonly entry: Entry,
+    readonly typeUrl?: XdsTypeUrl,
+  ) {
+    this.streamId = entry.streamId;
+    this.nodeId = entry.nodeId;
+  }
+  get proxy(): ProxyStatus {
+    return (this.view ??= view(this.entry));
+  }
+}
+
+function lazyEvent(kind: 'connected' | 'disconnected', e: Entry): ProxyStatusEvent;
+function lazyEvent(kind: 'updated', e: Entry, typeUrl: XdsTypeUrl): ProxyStatusEvent;
+function lazyEvent(kind: ProxyStatusEvent['kind'], e: Entry, typeUrl?: XdsTypeUrl): ProxyStatusEvent {
+  return new LazyEvent(kind, e, typeUrl) as ProxyStatusEvent;
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -47,6 +47,12 @@ function open(i: number) {
 for (let i = 0; i < count; i++) open(i);
 process.send?.({ opened: count });
 process.on('message', (m: { cmd: string }) => {
+  if (m.cmd === 'cpu') {
+    // this process's own CPU so far: the simulated proxies' share of the 2 cores
+    const u = process.cpuUsage();
+    process.send?.({ cpuUs: u.user + u.system });
+    return;
+  }
   if (m.cmd === 'stop') {
     for (const c of calls) c.cancel();
     for (const c of clients) c.close();

@@ -3,7 +3,10 @@
 //     has ACKed the new route config, for 1, 100 and 500 simulated Envoy proxies (a
 //     separate process, one connection each) and for one real grpc-js-xds client;
 //  2. translation + snapshot + push-to-ACK time for 10,000 versions (5,000 groups of 2);
-//  3. server memory per connected proxy.
+//  3. server memory per connected proxy;
+//  4. server CPU and the simulated proxies' CPU per proxy per weight change (both share the
+//     machine's cores: when the swarm's CPU dominates, latency measures the swarm), with
+//     the encodings done vs reused (a response is encoded once per type set and subscription).
 // Run: node --import tsx test/bench/xds.ts [--rounds 20]
 // Prints a table and writes bench-results/xds.json.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -55,6 +58,10 @@ function model(groups: number, w: number, ports: [number, number] = [7001, 7002]
 function waitAcks(server: XdsServer, prefix: string, count: number, v: string, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = new Set<string>();
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`only ${done.size}/${count} ACKed ${v}`));
+    }, timeoutMs);
     const check = (streamId: string, nodeId: string, acked: string | null | undefined) => {
       if (nodeId.startsWith(prefix) && acked === v) done.add(streamId);
       if (done.size >= count) {
@@ -63,16 +70,13 @@ function waitAcks(server: XdsServer, prefix: string, count: number, v: string, t
         resolve();
       }
     };
+    // cheap per event (no proxy view): this watcher runs in the server's process
     const stop = server.registry.onChange((e) => {
       if (e.kind === 'updated' && e.typeUrl === TYPE_URL.route) {
-        check(e.proxy.streamId, e.proxy.nodeId, e.proxy.types[TYPE_URL.route]?.ackedVersion);
+        check(e.streamId, e.nodeId, server.registry.versions(e.streamId, TYPE_URL.route)?.acked);
       }
     });
     for (const p of server.registry.list()) check(p.streamId, p.nodeId, p.types[TYPE_URL.route]?.ackedVersion);
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`only ${done.size}/${count} ACKed ${v}`));
-    }, timeoutMs);
   });
 }
 
@@ -88,6 +92,21 @@ async function startSwarm(port: number, count: number, prefix: string): Promise<
   return child;
 }
 
+/** The swarm process's CPU so far (µs). */
+function swarmCpuUs(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: { cpuUs?: number }) => {
+      if (typeof m.cpuUs !== 'number') return;
+      child.off('message', on);
+      resolve(m.cpuUs);
+    };
+    child.on('message', on);
+    child.send({ cmd: 'cpu' });
+  });
+}
+
+const loadAvg = () => os.loadavg()[0]!.toFixed(1);
+
 async function stopSwarm(child: ChildProcess) {
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
   child.send({ cmd: 'stop' });
@@ -97,20 +116,25 @@ async function stopSwarm(child: ChildProcess) {
 const rows: BenchRow[] = [];
 const notes: Record<string, unknown> = { rounds: ROUNDS };
 
+let fanoutWeight = 80;
 async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: number) {
   const prefix = `swarm${n}-`;
-  let w = 80;
   const publish = () => {
-    w = w === 80 ? 20 : 80;
-    const snap = makeSnapshot(translate(model(1, w), SETTINGS));
+    // toggles from whatever the last fleet left (an odd round count must still change it)
+    fanoutWeight = fanoutWeight === 80 ? 20 : 80;
+    const snap = makeSnapshot(translate(model(1, fanoutWeight), SETTINGS));
     cache.setSnapshot(snap);
     return snap.types[TYPE_URL.route].version;
   };
   const first = cache.getSnapshot('x')!.types[TYPE_URL.route].version;
   const swarm = await startSwarm(port, n, prefix);
-  await waitAcks(server, prefix, n, first);
+  // connecting thousands of proxies on a loaded machine takes a while
+  await waitAcks(server, prefix, n, first, 300_000);
   const before = heapMb();
   const samples: number[] = [];
+  const enc0 = { ...server.encodeStats };
+  const swarm0 = await swarmCpuUs(swarm);
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < ROUNDS; i++) {
     const t0 = performance.now();
     const v = publish();
@@ -118,6 +142,9 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
     samples.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 20));
   }
+  const cpu = process.cpuUsage(cpu0);
+  const swarmUs = (await swarmCpuUs(swarm)) - swarm0;
+  const enc = server.encodeStats;
   await stopSwarm(swarm);
   await new Promise((r) => setTimeout(r, 300));
   const after = heapMb();
@@ -128,6 +155,13 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
     p50Ms: round(s.p50),
     p99Ms: round(s.p99),
     meanMs: round(s.mean),
+    // server CPU (this process: translate, snapshot, push, ACK handling, the bench's own
+    // ACK watcher) and the simulated proxies' CPU, per proxy per weight change
+    serverCpuUsPerProxy: round((cpu.user + cpu.system) / ROUNDS / n, 1),
+    swarmCpuUsPerProxy: round(swarmUs / ROUNDS / n, 1),
+    encodes: enc.encoded - enc0.encoded,
+    encodesReused: enc.reused - enc0.reused,
+    loadAvg: loadAvg(),
   });
   return { perProxyKb: ((before - after) * 1024) / n };
 }
@@ -146,7 +180,7 @@ async function main() {
     memory[n] = perProxyKb;
   }
   for (const n of fleet.filter((x) => x >= 500)) {
-    rows.push({ case: `server heap per connected proxy (${n}, small model)`, proxies: n, perProxyKiB: round(memory[n]!, 1) });
+    rows.push({ case: `server heap per connected proxy (${n}, small model)`, proxies: n, perProxyKiB: round(memory[n]!, 1), loadAvg: loadAvg() });
   }
 
   // 1b. one real grpc-js-xds client, through the API listener

@@ -6,13 +6,18 @@
 // listeners → routes.
 //
 // Holds are per stream, so a slow, silent or NACKing proxy never delays the others; a
-// stream whose holds outlast `holdTimeoutMs` is served the target as it is.
+// stream whose holds outlast `holdTimeoutMs` is served the target as it is (one shared
+// timer for every stream, see HoldDeadlines).
+//
+// Responses are written as bytes encoded once for every stream that gets the same thing
+// (encode.ts); the server's ADS method passes them through as they are.
 import * as grpc from '@grpc/grpc-js';
 import { TYPE_URL, isXdsTypeUrl, type XdsTypeUrl } from '../../proto/envoy.ts';
 import type { Node__Output } from '../../proto/generated/envoy/config/core/v3/Node.ts';
 import { PUSH_ORDER, type Snapshot, type SnapshotCache, type TypeSnapshot } from '../cache.ts';
 import { plan, type Plan } from '../ordering.ts';
 import type { ProxyStatusRegistry } from '../status.ts';
+import type { ResponseEncoder } from './encode.ts';
 
 export interface XdsLogger {
   info(obj: object, msg: string): void;
@@ -28,6 +33,77 @@ export interface StreamOptions {
   controlPlaneId: string;
   /** how long one proxy's make-before-break holds may last before they are lifted */
   holdTimeoutMs: number;
+  /** shared by every stream: responses encoded once */
+  encoder: ResponseEncoder;
+  /** shared by every stream: when each stream's holds expire */
+  deadlines: HoldDeadlines;
+}
+
+/** What a stream needs of its gRPC call: responses go out pre-encoded. */
+export interface AdsCall {
+  write(bytes: Buffer): boolean;
+  emit(event: 'error', err: { code: grpc.status; details: string }): boolean;
+  getPeer(): string;
+}
+
+/**
+ * Every stream's hold deadline on one timer. All holds last the same `holdTimeoutMs`, so
+ * the order they start in is the order they expire in: a Map (insertion-ordered) is the
+ * queue, adding and cancelling are O(1), and one timer waits for the head.
+ */
+export class HoldDeadlines {
+  private readonly queue = new Map<object, { at: number; fire: () => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Calls `fire` after the timeout unless cancelled first; a key already waiting keeps its time. */
+  start(key: object, fire: () => void): void {
+    if (this.queue.has(key)) return;
+    this.queue.set(key, { at: this.clock() + this.timeoutMs, fire });
+    this.arm();
+  }
+
+  cancel(key: object): void {
+    this.queue.delete(key);
+    if (this.queue.size === 0) this.disarm();
+  }
+
+  get size(): number {
+    return this.queue.size;
+  }
+
+  private arm(): void {
+    const head = this.queue.values().next();
+    if (head.done) return this.disarm();
+    if (this.timer && this.timerAt <= head.value.at) return;
+    this.disarm();
+    this.timerAt = head.value.at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, head.value.at - this.clock()));
+    this.timer.unref?.();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock();
+    for (const [key, d] of this.queue) {
+      if (d.at > now) break;
+      this.queue.delete(key);
+      d.fire();
+    }
+    this.arm();
+  }
 }
 
 export interface StreamContext {
@@ -75,20 +151,25 @@ export abstract class AdsStream<S extends TypeStateBase> {
   private closed = false;
   private current: { target: Snapshot; plan: Plan } | undefined;
   private holdingSince: number | undefined;
-  private holdTimer: NodeJS.Timeout | undefined;
   private expired = false;
+  protected readonly peer: string;
 
   constructor(
     protected readonly ctx: StreamContext,
     protected readonly protocol: 'sotw' | 'delta',
-    protected readonly peer: string,
-  ) {}
+    protected readonly call: AdsCall,
+  ) {
+    this.peer = call.getPeer();
+  }
 
   protected get registry() {
     return this.ctx.options.registry;
   }
   protected get log() {
     return this.ctx.options.logger;
+  }
+  protected get encoder() {
+    return this.ctx.options.encoder;
   }
   protected now() {
     return this.ctx.options.now();
@@ -195,23 +276,20 @@ export abstract class AdsStream<S extends TypeStateBase> {
   private trackHolds(p: Plan): void {
     const holding = p.heldRoutes.length > 0 || p.keptClusters.length > 0;
     if (!holding) {
+      if (this.holdingSince !== undefined) this.ctx.options.deadlines.cancel(this);
       this.holdingSince = undefined;
       this.expired = false;
-      if (this.holdTimer) clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
       return;
     }
     if (this.holdingSince !== undefined) return;
     this.holdingSince = Date.now();
     this.log.debug({ streamId: this.ctx.streamId, heldRoutes: p.heldRoutes, keptClusters: p.keptClusters.length }, 'xds updates held');
-    this.holdTimer = setTimeout(() => {
-      this.holdTimer = undefined;
+    this.ctx.options.deadlines.start(this, () => {
       this.log.warn({ streamId: this.ctx.streamId, nodeId: this.nodeId }, 'xds holds expired; serving the target as it is');
       this.expired = true;
       this.current = undefined;
       this.safely(() => this.pushChanges());
-    }, this.ctx.options.holdTimeoutMs);
-    this.holdTimer.unref?.();
+    });
   }
 
   /** True while this stream's last plan holds something back (an ACK may lift it). */
@@ -229,11 +307,36 @@ export abstract class AdsStream<S extends TypeStateBase> {
     }
   }
 
+  /**
+   * The end of every request, both protocols: the request's own type first (a new
+   * subscription is answered), then whatever an ACK may have released on the other types.
+   */
+  protected answer(url: XdsTypeUrl, state: S): void {
+    const snap = this.served();
+    if (!snap) return;
+    this.push(url, state, snap);
+    this.pushChanges();
+  }
+
   /** Sends the type's part of `snap` if the client lacks it; a no-op otherwise. */
   protected abstract push(url: XdsTypeUrl, state: S, snap: Snapshot): void;
-  protected abstract fail(code: grpc.status, details: string): void;
+
+  /** Records a response in the registry and writes its bytes. */
+  protected send(url: XdsTypeUrl, version: string, nonce: string, bytes: Buffer): void {
+    this.registry.sent(this.ctx.streamId, url, version, nonce, this.now());
+    this.call.write(bytes);
+  }
+
+  protected fail(code: grpc.status, details: string): void {
+    if (this.closed) return;
+    this.close();
+    this.call.emit('error', { code, details });
+  }
+
   /** Ends the call from the server side (shutdown). */
-  abstract shutdown(): void;
+  shutdown(): void {
+    this.fail(grpc.status.UNAVAILABLE, 'xDS server shutting down');
+  }
 
   protected safely(fn: () => void): void {
     if (this.closed) return;
@@ -249,7 +352,7 @@ export abstract class AdsStream<S extends TypeStateBase> {
     if (this.closed) return;
     this.closed = true;
     this.unwatch?.();
-    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.ctx.options.deadlines.cancel(this);
     this.registry.disconnected(this.ctx.streamId);
     if (this.nodeId !== undefined) {
       this.log.info({ streamId: this.ctx.streamId, nodeId: this.nodeId }, 'xds stream closed');

@@ -6,15 +6,11 @@
 // - a wildcard stream learns of resources that left the served set; a name asked for that
 //   does not exist is reported removed once, so the client does not wait for it;
 // - initial_resource_versions on a new stream tell what the client already holds.
-import * as grpc from '@grpc/grpc-js';
-import type { PackedAny, XdsTypeUrl } from '../../proto/envoy.ts';
-import type { AggregatedDiscoveryServiceHandlers } from '../../proto/generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
+import type { XdsTypeUrl } from '../../proto/envoy.ts';
 import type { DeltaDiscoveryRequest__Output } from '../../proto/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest.ts';
-import type { DeltaDiscoveryResponse } from '../../proto/generated/envoy/service/discovery/v3/DeltaDiscoveryResponse.ts';
 import type { Snapshot } from '../cache.ts';
-import { AdsStream, WILDCARD_TYPES, newTypeState, type StreamContext, type TypeStateBase } from './core.ts';
-
-export type AdsDeltaCall = Parameters<AggregatedDiscoveryServiceHandlers['DeltaAggregatedResources']>[0];
+import type { XdsResource } from '../translate.ts';
+import { AdsStream, WILDCARD_TYPES, newTypeState, type AdsCall, type StreamContext, type TypeStateBase } from './core.ts';
 
 interface DeltaTypeState extends TypeStateBase {
   /** what the client holds, name → version (resource hash) */
@@ -26,11 +22,8 @@ interface DeltaTypeState extends TypeStateBase {
 }
 
 export class DeltaStream extends AdsStream<DeltaTypeState> {
-  constructor(
-    ctx: StreamContext,
-    private readonly call: AdsDeltaCall,
-  ) {
-    super(ctx, 'delta', call.getPeer());
+  constructor(ctx: StreamContext, call: AdsCall) {
+    super(ctx, 'delta', call);
   }
 
   onRequest(req: DeltaDiscoveryRequest__Output): void {
@@ -64,16 +57,15 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
       }
     }
     if (first && state.wildcard) state.mustAnswer = true;
-    this.registry.subscribed(this.ctx.streamId, url, state.wildcard ? '*' : state.names);
-    const snap = this.served();
-    if (!snap) return;
-    this.push(url, state, snap);
-    this.pushChanges();
+    if (first || subscribe.length > 0 || unsubscribe.length > 0) {
+      this.registry.subscribed(this.ctx.streamId, url, state.wildcard ? '*' : state.names);
+    }
+    this.answer(url, state);
   }
 
   protected push(url: XdsTypeUrl, state: DeltaTypeState, snap: Snapshot): void {
     const type = snap.types[url];
-    const changed: { name: string; version: string; resource: PackedAny }[] = [];
+    const changed: { name: string; resource: XdsResource }[] = [];
     const removed: string[] = [];
     const wanted = new Set(state.names);
     if (state.wildcard) {
@@ -84,7 +76,7 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
       if (r) {
         state.reportedMissing.delete(name);
         if (state.known.get(name) !== r.hash) {
-          changed.push({ name, version: r.hash, resource: r.resource });
+          changed.push({ name, resource: r });
           state.known.set(name, r.hash);
         }
       } else if (state.known.has(name)) {
@@ -116,28 +108,10 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
       return;
     }
     const nonce = this.nextNonce();
-    const response: DeltaDiscoveryResponse = {
-      system_version_info: type.version,
-      resources: changed.map((c) => ({ name: c.name, version: c.version, resource: c.resource })),
-      type_url: url,
-      removed_resources: removed,
-      nonce,
-      control_plane: { identifier: this.ctx.options.controlPlaneId },
-    };
+    const bytes = this.encoder.delta({ url, systemVersion: type.version, removed, nonce }, changed);
     state.sentNonce = nonce;
     state.sentVersion = type.version;
     state.sentSet = type;
-    this.registry.sent(this.ctx.streamId, url, type.version, nonce, this.now());
-    this.call.write(response);
-  }
-
-  protected fail(code: grpc.status, details: string): void {
-    if (this.isClosed) return;
-    this.close();
-    this.call.emit('error', { code, details });
-  }
-
-  shutdown(): void {
-    this.fail(grpc.status.UNAVAILABLE, 'xDS server shutting down');
+    this.send(url, type.version, nonce, bytes);
   }
 }
