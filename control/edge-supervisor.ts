@@ -81,6 +81,25 @@ function isSupervisedEdge(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Stops an edge a crashed control plane left running (before a database migration: the edge
+ * would read a schema that changes under it). Returns its pid, or null if there was none.
+ */
+export async function stopLeftoverEdge(dataDir: string, timeoutMs = 15_000): Promise<number | null> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(dataDir, EDGE_PID_FILE), 'utf8').trim(), 10);
+  } catch {
+    return null;
+  }
+  if (!isSupervisedEdge(pid)) return null;
+  try { process.kill(pid, 'SIGTERM'); } catch { return null; }
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (isAlive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  return pid;
+}
+
 export class EdgeSupervisor {
   /** the edge's per-version answer stats, as of the last pull (at most a second old) */
   readonly stats = new VersionStats();
@@ -124,6 +143,12 @@ export class EdgeSupervisor {
     const started = await this.spawnAndWait(this.o.startTimeoutMs ?? 60_000);
     this.startPulling();
     return { ...started, adopted: false };
+  }
+
+  /** Tells the edge to re-read its policies now (a data-plane change); failures are logged. */
+  async refresh(): Promise<void> {
+    if (this.pid === null) return;
+    await socketCall(this.socketPath, 'POST', '/refresh').catch((error: unknown) => this.o.log.warn({ err: error }, 'could not tell the edge to refresh its policies'));
   }
 
   /** Whether the edge routes every running version of `model` (false if it cannot be asked). */

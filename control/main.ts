@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { runUntilSignalled } from '../platform/process.ts';
 import { lockDataDir } from '../platform/data-dir-lock.ts';
 import { loadSettings, type Settings } from '../platform/settings.ts';
-import { applyMigrations } from '../platform/db/migrate.ts';
+import { applyMigrations, pendingMigrations } from '../platform/db/migrate.ts';
 import { openInfrastructure } from '../platform/infrastructure.ts';
 import { openAuth } from './auth/index.ts';
 import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
@@ -35,7 +35,8 @@ import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDa
 import { startGatewayServer } from '../gateway/server.ts';
 import { openDataPlanePolicies } from '../gateway/compose.ts';
 import { recordEvent } from './domain/events.ts';
-import { EdgeSupervisor } from './edge-supervisor.ts';
+import { EdgeSupervisor, stopLeftoverEdge } from './edge-supervisor.ts';
+import { topics } from '../platform/pubsub/port.ts';
 import { LogStore } from './logs/store.ts';
 import { LogSearcher } from './logs/search.ts';
 import { LogService } from './logs/service.ts';
@@ -133,6 +134,11 @@ export async function main(env: Record<string, string | undefined> = process.env
   if (dataDirLock.tookOverFrom !== null) logger.info({ pid: dataDirLock.tookOverFrom }, 'took over the data dir lock of a stopped Sluice');
   mkdirSync(settings.modelImportDir, { recursive: true, mode: 0o700 });
 
+  // a schema change must not happen under an edge that outlived a crashed control plane
+  if (pendingMigrations(settings.databaseUrl)?.length !== 0) {
+    const stopped = await stopLeftoverEdge(settings.dataDir);
+    if (stopped !== null) logger.info({ pid: stopped }, 'stopped the edge a crashed control plane left running: the database needs migrating');
+  }
   const migrated = await applyMigrations(settings.databaseUrl);
   if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
   // the same factories as a stand-alone edge (gateway/edge/main.ts)
@@ -255,6 +261,11 @@ export async function main(env: Record<string, string | undefined> = process.env
     log: logger.child({ part: 'edge-supervisor' }),
   });
   const edgeStarted = await edge.start();
+  // pub/sub may be in-process: pass the data plane's change notices on to the edge
+  const dataPlaneNotices = pubsub.subscribe(topics.dataPlane);
+  void (async () => {
+    for await (const _ of dataPlaneNotices) await edge.refresh();
+  })();
   // the control plane's own registry (the Envoy plugins), the local edge's and the edges
   // started with `npm run edge` over HTTP. It runs with Prometheus too: the version list's live figures read it.
   const remoteEdge = (url: string) => async () => {
@@ -357,7 +368,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('inference scheduler', async () => { await inferenceScheduler?.close(); await plane.inference?.close(); });
     await step('canary guard', () => guard.close());
     await step('autoscaler', () => autoscaler?.close());
-    await step('edge', () => edge.close());
+    await step('edge', async () => { await dataPlaneNotices.return?.(); await edge.close(); });
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);
     await step('xDS server', () => xds.close());

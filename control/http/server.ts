@@ -13,6 +13,7 @@ import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type Do
 import type { Registry } from 'prom-client';
 import type { GraphQLContext, RequestInfo } from '../graphql/context.ts';
 import { formatError } from '../graphql/errors.ts';
+import { yieldingExecution } from '../graphql/yield.ts';
 import { SluiceError } from '../../platform/errors.ts';
 import { createTerminalServer, type TerminalLimits } from './terminal.ts';
 import {
@@ -227,7 +228,8 @@ export async function startControlServer(port: number, host: string, options: Co
   );
 
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: options.schema,
+    // resolvers yield to the loop between batches: /healthz and other callers get turns
+    schema: yieldingExecution(options.schema),
     introspection: true,
     // a huge document is refused while parsing, before any rule walks it
     parseOptions: { maxTokens: limits.maxTokens },

@@ -21,7 +21,7 @@ export interface EdgeControlSocket {
 
 const MAX_MODEL_BYTES = 8 * 1024 * 1024;
 
-export async function openEdgeControlSocket(path: string, parts: { stats: VersionStats; routing: RoutingSource; port: number }): Promise<EdgeControlSocket> {
+export async function openEdgeControlSocket(path: string, parts: { stats: VersionStats; routing: RoutingSource; port: number; refresh: () => Promise<void> }): Promise<EdgeControlSocket> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://edge');
     const json = (status: number, body: unknown) => {
@@ -32,6 +32,9 @@ export async function openEdgeControlSocket(path: string, parts: { stats: Versio
     if (req.method === 'GET' && url.pathname === '/stats') {
       const since = Number(url.searchParams.get('since') ?? '0');
       json(200, { pid: process.pid, port: parts.port, buckets: parts.stats.exportSince(Number.isFinite(since) ? since : 0) });
+    } else if (req.method === 'POST' && url.pathname === '/refresh') {
+      // the data plane changed (the control plane's pub/sub notice): re-read the policies now
+      parts.refresh().then(() => json(200, { refreshed: true }), (error: unknown) => json(500, { error: (error as Error).message }));
     } else if (req.method === 'POST' && url.pathname === '/routes-model') {
       const chunks: Buffer[] = [];
       let size = 0;
