@@ -135,7 +135,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   mkdirSync(settings.modelImportDir, { recursive: true, mode: 0o700 });
 
   // a schema change must not happen under an edge that outlived a crashed control plane
-  if (pendingMigrations(settings.databaseUrl)?.length !== 0) {
+  const pending = pendingMigrations(settings.databaseUrl);
+  if (pending !== null && pending.length > 0) {
     const stopped = await stopLeftoverEdge(settings.dataDir);
     if (stopped !== null) logger.info({ pid: stopped }, 'stopped the edge a crashed control plane left running: the database needs migrating');
   }
