@@ -241,7 +241,7 @@ export async function main(env: Record<string, string | undefined> = process.env
         .catch((e: unknown) => logger.error({ err: e }, 'could not record an event'));
     },
   });
-  const { authorizer, rateLimiter, recorder, capture } = gatewayPolicies;
+  const { authorizer, rateLimiter, capture } = gatewayPolicies;
   const gateway = await startGatewayServer({ port: settings.ports.gateway, host: settings.grpcListenHosts.gateway, authorizer, rateLimiter, capture, auth: grpcAuth });
   // the local edge: a process of its own (control/edge-supervisor.ts), so that neither a
   // hostile GraphQL query on this event loop nor a crash of this process stops predictions;
