@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { pino } from 'pino';
 import { runUntilSignalled } from '../platform/process.ts';
+import { lockDataDir } from '../platform/data-dir-lock.ts';
 import { loadSettings, type Settings } from '../platform/settings.ts';
-import { applyMigrations } from '../platform/db/migrate.ts';
+import { applyMigrations, pendingMigrations } from '../platform/db/migrate.ts';
 import { openInfrastructure } from '../platform/infrastructure.ts';
 import { openAuth } from './auth/index.ts';
 import type { Orchestrator, VersionDeployment } from './orchestrator/port.ts';
@@ -29,20 +30,19 @@ import { seedDemoModels } from './registry/demo.ts';
 import { setUpDemo, DEMO_KEY_FILE } from './demo.ts';
 import { loadDataPlaneModel } from './domain/data-plane.ts';
 import { createXdsControl } from '../xds/publisher.ts';
-import { grpcAuthOf } from '../platform/grpc-auth.ts';
+import { GRPC_TOKEN_FILE, grpcAuthOf, resolveGrpcToken } from '../platform/grpc-auth.ts';
 import { xdsSettingsOf } from '../xds/settings.ts';
 import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDataPlaneChanges } from './proxy-status.ts';
 import { startGatewayServer } from '../gateway/server.ts';
 import { openDataPlanePolicies } from '../gateway/compose.ts';
 import { recordEvent } from './domain/events.ts';
-import { startEdge } from '../gateway/edge/server.ts';
-import { waitForRoutes } from '../gateway/edge/ready.ts';
+import { EdgeSupervisor, stopLeftoverEdge } from './edge-supervisor.ts';
+import { topics } from '../platform/pubsub/port.ts';
 import { LogStore } from './logs/store.ts';
 import { LogSearcher } from './logs/search.ts';
 import { LogService } from './logs/service.ts';
 import { LogDelivery } from './logs/delivery.ts';
 import { MetricsScraper } from './monitoring/scraper.ts';
-import { createEdgeCors } from '../gateway/edge/cors.ts';
 import { EmbeddedMetricsReader, type MetricsReader } from './monitoring/reader.ts';
 import { createNvidiaSmiProbe } from './monitoring/gpu.ts';
 import { PrometheusMetricsReader } from './monitoring/prometheus.ts';
@@ -124,11 +124,23 @@ async function waitForReplicas(prisma: Awaited<ReturnType<typeof createControlPl
 }
 
 export async function main(env: Record<string, string | undefined> = process.env): Promise<() => Promise<void>> {
-  const settings = loadSettings(env);
+  const loaded = loadSettings(env);
+  // the gRPC ports always need a token: SLUICE_GRPC_TOKEN, or one generated in the data dir
+  protectDataDir(loaded.dataDir);
+  const settings: Settings = { ...loaded, grpc: { ...loaded.grpc, token: resolveGrpcToken(loaded.grpc.token, loaded.dataDir) } };
   logger = pino({ name: 'sluice', level: settings.logLevel }, pino.destination(2));
   protectDataDir(settings.dataDir);
+  // one Sluice per data dir: a second start fails here, before the database is opened
+  const dataDirLock = lockDataDir(settings.dataDir);
+  if (dataDirLock.tookOverFrom !== null) logger.info({ pid: dataDirLock.tookOverFrom }, 'took over the data dir lock of a stopped Sluice');
   mkdirSync(settings.modelImportDir, { recursive: true, mode: 0o700 });
 
+  // a schema change must not happen under an edge that outlived a crashed control plane
+  const pending = pendingMigrations(settings.databaseUrl);
+  if (pending !== null && pending.length > 0) {
+    const stopped = await stopLeftoverEdge(settings.dataDir);
+    if (stopped !== null) logger.info({ pid: stopped }, 'stopped the edge a crashed control plane left running: the database needs migrating');
+  }
   const migrated = await applyMigrations(settings.databaseUrl);
   if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
   // the same factories as a stand-alone edge (gateway/edge/main.ts)
@@ -236,20 +248,34 @@ export async function main(env: Record<string, string | undefined> = process.env
         .catch((e: unknown) => logger.error({ err: e }, 'could not record an event'));
     },
   });
-  const { authorizer, rateLimiter, recorder, capture } = gatewayPolicies;
+  const { authorizer, rateLimiter, capture } = gatewayPolicies;
   const gateway = await startGatewayServer({ port: settings.ports.gateway, host: settings.grpcListenHosts.gateway, authorizer, rateLimiter, capture, auth: grpcAuth });
-  const edge = await startEdge({
-    port: settings.ports.edge,
-    host: settings.host,
-    xds: { address: `${dialable(settings.grpcListenHosts.xds)}:${xdsPort}`, token: grpcAuth.token },
-    policy: { authorizer, rateLimiter, recorder },
-    metrics,
-    log: logger.child({ part: 'edge' }),
-    cors: createEdgeCors(settings.edgeCorsOrigins, settings.dataPlane.stickyHeader ? [settings.dataPlane.stickyHeader] : []),
+  // the local edge: a process of its own (control/edge-supervisor.ts), so that neither a
+  // hostile GraphQL query on this event loop nor a crash of this process stops predictions;
+  // what it needs from us is passed explicitly
+  const edge = new EdgeSupervisor({
+    dataDir: settings.dataDir,
+    env: {
+      ...env,
+      SLUICE_DATA_DIR: settings.dataDir,
+      DATABASE_URL: settings.databaseUrl,
+      REDIS_URL: settings.redisUrl ?? '',
+      SLUICE_OBJECT_STORE: settings.objectStoreUrl,
+      SLUICE_HOST: settings.host,
+      SLUICE_EDGE_PORT: String(settings.ports.edge),
+      SLUICE_XDS_ADDRESS: `${dialable(settings.grpcListenHosts.xds)}:${xdsPort}`,
+      SLUICE_GRPC_TOKEN: grpcAuth.token ?? '',
+    },
+    log: logger.child({ part: 'edge-supervisor' }),
   });
-
-  // the edge in this process is read from the shared registry; edges started with `npm run
-  // edge` over HTTP. It runs with Prometheus too: the version list's live figures read it.
+  const edgeStarted = await edge.start();
+  // pub/sub may be in-process: pass the data plane's change notices on to the edge
+  const dataPlaneNotices = pubsub.subscribe(topics.dataPlane);
+  void (async () => {
+    for await (const _ of dataPlaneNotices) await edge.refresh();
+  })();
+  // the control plane's own registry (the Envoy plugins), the local edge's and the edges
+  // started with `npm run edge` over HTTP. It runs with Prometheus too: the version list's live figures read it.
   const remoteEdge = (url: string) => async () => {
     const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
@@ -258,7 +284,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const scraper = new MetricsScraper({
     prisma,
     pubsub,
-    edges: [() => metrics.metrics(), ...settings.metrics.edgeUrls.map(remoteEdge)],
+    edges: [() => metrics.metrics(), remoteEdge(`http://${dialable(settings.host)}:${edgeStarted.port}/metrics`), ...settings.metrics.edgeUrls.map(remoteEdge)],
     gpu,
     intervalMs: settings.metrics.intervalMs,
     retentionMs: settings.metrics.retentionMs,
@@ -297,8 +323,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   });
 
   banner(`control plane  ${control.url}/graphql  (dashboard ${control.url}/)`);
-  banner(`edge           http://${settings.host}:${edge.port}/services/{group}/predict`);
-  const grpcDoor = grpcAuth.tls?.ca ? 'mTLS' : grpcAuth.token ? 'token' : 'loopback only';
+  banner(`edge           http://${settings.host}:${edgeStarted.port}/services/{group}/predict  (pid ${edgeStarted.pid}${edgeStarted.adopted ? ', adopted' : ''})`);
+  const grpcDoor = grpcAuth.tls?.ca ? 'mTLS' : loaded.grpc.token ? 'token' : `token in ${join(settings.dataDir, GRPC_TOKEN_FILE)}`;
   banner(`xDS (ADS)      ${settings.grpcListenHosts.xds}:${xdsPort}  (${grpcDoor})`);
   banner(`gateway gRPC   ${settings.grpcListenHosts.gateway}:${gateway.port}  (ext_authz, rate limit, ext_proc, access log; ${grpcDoor})`);
   banner(`database       ${db.safeUrl}`);
@@ -321,7 +347,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     logger.warn('some replicas brought back on start are not running yet; see their events');
   }
   await xds.rebuild();
-  if (!(await waitForRoutes(edge.routing, await loadDataPlaneModel(prisma), 15_000))) {
+  if (!(await edge.waitForRoutes(() => loadDataPlaneModel(prisma), 15_000))) {
     logger.warn('the edge has not caught up with the running versions yet');
   }
   banner('ready');
@@ -350,7 +376,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('inference scheduler', async () => { await inferenceScheduler?.close(); await plane.inference?.close(); });
     await step('canary guard', () => guard.close());
     await step('autoscaler', () => autoscaler?.close());
-    await step('edge', () => edge.close());
+    await step('edge', async () => { await dataPlaneNotices.return?.(); await edge.close(); });
     await step('gateway', () => gateway.close());
     await step('data-plane feed', stopDataPlaneFeed);
     await step('xDS server', () => xds.close());
@@ -363,6 +389,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('lifecycle', () => plane.domain.lifecycle.shutdown());
     await step('pub/sub and database', () => infra.close());
     await step('login counters', async () => loginCounters?.close());
+    dataDirLock.release();
   };
 }
 

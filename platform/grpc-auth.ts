@@ -5,9 +5,11 @@
 // in its `authorization` metadata (SLUICE_GRPC_TOKEN; Envoy sends it as the gRPC service's
 // initial_metadata) — and Sluice refuses to start them otherwise. A call without the token is
 // answered UNAUTHENTICATED before any handler runs: no cluster read, no NACK recorded, no
-// rate-limit budget spent, no inference record taken.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+// rate-limit budget spent, no inference record taken. On loopback too: without
+// SLUICE_GRPC_TOKEN, `npm start` generates one in the data dir (resolveGrpcToken below).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 
 export interface GrpcAuth {
@@ -101,4 +103,30 @@ export function clientAuthOptions(token: string | null | undefined): grpc.Client
       },
     });
   return { interceptors: [interceptor] };
+}
+
+export const GRPC_TOKEN_FILE = 'grpc-token';
+
+/**
+ * The token the gRPC ports require. Loopback is no boundary on a shared machine (any local
+ * process — the `nobody` user that custom commands run as included — can dial 127.0.0.1), so
+ * without SLUICE_GRPC_TOKEN one is generated on first start into `<data dir>/grpc-token`
+ * (0600, in the 0700 data dir) and read from there afterwards: `npm start`, its edge, `npm run
+ * edge` and `npm run envoy:bootstrap` on the same data dir all find the same token.
+ */
+export function resolveGrpcToken(configured: string | null, dataDir: string): string {
+  const given = configured?.trim();
+  if (given) return given;
+  const path = join(dataDir, GRPC_TOKEN_FILE);
+  try {
+    const stored = readFileSync(path, 'utf8').trim();
+    if (stored.length >= MIN_GRPC_TOKEN_LENGTH) return stored;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return token;
 }

@@ -22,9 +22,12 @@ export function runUntilSignalled(name: string, start: () => Promise<() => Promi
       process.on('SIGTERM', shutdown);
     })
     .catch((error: unknown) => {
-      console.error(`[${name}] failed to start: ${error instanceof Error ? error.message : String(error)}`);
-      // a bad setting is explained by its message; anything else gets its stack too
-      if (error instanceof Error && error.stack && !(error instanceof ConfigError)) console.error(error.stack);
+      const code = (error as { code?: unknown } | null)?.code;
+      const coded = typeof code === 'string' && /^[A-Z_]+$/.test(code);
+      console.error(`[${name}] failed to start${coded ? ` (${code})` : ''}: ${error instanceof Error ? error.message : String(error)}`);
+      // a bad setting or a coded refusal (DATA_DIR_IN_USE, ...) is explained by its message;
+      // anything else gets its stack too
+      if (error instanceof Error && error.stack && !(error instanceof ConfigError) && !coded) console.error(error.stack);
       process.exit(1);
     });
 }

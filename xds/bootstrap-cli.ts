@@ -1,8 +1,11 @@
 // `npm run envoy:bootstrap [-- --json] [-- --out FILE]`: prints the Envoy bootstrap for
-// this environment (SLUICE_XDS_HOST/PORT, SLUICE_GATEWAY_HOST/PORT, ENVOY_NODE_ID, ...).
+// this environment (SLUICE_XDS_HOST/PORT, SLUICE_GATEWAY_HOST/PORT, ENVOY_NODE_ID, ...), with
+// the gRPC token Envoy must present (SLUICE_GRPC_TOKEN, or the one `npm start` keeps in the data dir).
 import { writeFileSync } from 'node:fs';
 import { bootstrapJson, bootstrapYaml } from './bootstrap.ts';
-import { xdsSettingsFromEnv } from './settings.ts';
+import { xdsSettingsOf } from './settings.ts';
+import { loadSettings } from '../platform/settings.ts';
+import { resolveGrpcToken } from '../platform/grpc-auth.ts';
 
 function main(argv: string[]): number {
   const json = argv.includes('--json');
@@ -14,7 +17,9 @@ function main(argv: string[]): number {
   }
   let text: string;
   try {
-    const settings = xdsSettingsFromEnv();
+    const loaded = loadSettings(process.env);
+    // the token the xDS and gateway ports require: SLUICE_GRPC_TOKEN or the data dir's
+    const settings = xdsSettingsOf({ ...loaded, grpc: { ...loaded.grpc, token: resolveGrpcToken(loaded.grpc.token, loaded.dataDir) } });
     text = json ? bootstrapJson(settings) : bootstrapYaml(settings);
   } catch (err) {
     process.stderr.write(`envoy:bootstrap: ${(err as Error).message}\n`);

@@ -223,3 +223,10 @@ export function asksForIntrospection(document: DocumentNode): boolean {
 export function introspectionRefused(): GraphQLError {
   return new GraphQLError('introspection needs a signed-in caller: send a bearer token', { extensions: { code: 'UNAUTHENTICATED' } });
 }
+
+/** The estimated cost of the operation Apollo resolved (fragments of its document expanded). */
+export function operationCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, listFactor: number = DEFAULT_GRAPHQL_LIMITS.listFactor): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  return measureOperation(schema, operation, fragments, listFactor).cost;
+}

@@ -14,12 +14,15 @@ import type { Registry } from 'prom-client';
 import type { GraphQLContext, RequestInfo } from '../graphql/context.ts';
 import { formatError } from '../graphql/errors.ts';
 import { mutationNotices } from '../graphql/mutation-notices.ts';
+import { yieldingExecution } from '../graphql/yield.ts';
+import { ExpensiveGate, DEFAULT_EXPENSIVE_GATE } from '../graphql/expensive-gate.ts';
 import { SluiceError } from '../../platform/errors.ts';
 import { createTerminalServer, type TerminalLimits } from './terminal.ts';
 import {
   DEFAULT_GRAPHQL_LIMITS,
   asksForIntrospection,
   introspectionRefused,
+  operationCost,
   operationLimitsRule,
   type GraphQLLimits,
 } from '../graphql/limits.ts';
@@ -115,6 +118,7 @@ export async function startControlServer(port: number, host: string, options: Co
   const anonymousMaxBody = Math.min(options.anonymousMaxBodyBytes ?? 16 * 1024, maxBody);
   const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.limits };
   const limitsRule = operationLimitsRule(limits);
+  const expensive = new ExpensiveGate(DEFAULT_EXPENSIVE_GATE);
   const quota = new SocketQuota({ ...DEFAULT_SOCKET_QUOTA, ...options.socketQuota });
   const recheckMs = options.identityRecheckMs ?? 10_000;
   const server = createServer();
@@ -228,7 +232,8 @@ export async function startControlServer(port: number, host: string, options: Co
   );
 
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: options.schema,
+    // resolvers yield to the loop between batches: /healthz and other callers get turns
+    schema: yieldingExecution(options.schema),
     introspection: true,
     // a huge document is refused while parsing, before any rule walks it
     parseOptions: { maxTokens: limits.maxTokens },
@@ -242,9 +247,17 @@ export async function startControlServer(port: number, host: string, options: Co
       {
         // the schema is for signed-in callers: anonymous ones may sign in, not explore
         async requestDidStart() {
+          let release: (() => void) | undefined;
           return {
-            async didResolveOperation({ document, contextValue }) {
+            async didResolveOperation({ document, contextValue, operation }) {
               if (!contextValue.actor && asksForIntrospection(document)) throw introspectionRefused();
+              // an expensive operation waits for its turn (one per caller, a few at once)
+              if (operation && operationCost(options.schema, document, operation, limits.listFactor) > expensive.threshold) {
+                release = await expensive.enter(contextValue.actor?.userId ?? `address:${contextValue.clientAddress ?? ''}`);
+              }
+            },
+            async willSendResponse() {
+              release?.();
             },
           };
         },

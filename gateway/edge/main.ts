@@ -6,10 +6,14 @@
 // inference records go to SLUICE_OBJECT_STORE through a spool under SLUICE_DATA_DIR.
 // Serves SLUICE_EDGE_PORT (8080) on SLUICE_HOST. Built from the same factories as `npm start`
 // (platform/infrastructure.ts, gateway/compose.ts), from the one settings loader.
+// `npm start` runs its local edge this way too, as a supervised child (`--supervised`,
+// control/edge-supervisor.ts): it then also opens the control socket in the data dir
+// (gateway/edge/control-socket.ts) and records its pid in `<data dir>/edge.pid`, and it keeps
+// serving when the control plane dies (a crash) until a restarted one adopts it.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { openInfrastructure } from '../../platform/infrastructure.ts';
@@ -20,15 +24,27 @@ import { adoptOrphanSpools, edgeSpoolName } from '../inference-log/orphans.ts';
 import { startEdge } from './server.ts';
 import { createEdgeCors } from './cors.ts';
 import { XdsRoutingClient } from './xds-client.ts';
+import { EDGE_PID_FILE, EDGE_SOCKET, openEdgeControlSocket, type EdgeControlSocket } from './control-socket.ts';
+
+export interface EdgeMainOptions {
+  /** run as `npm start`'s edge: control socket, pid file, outlives a crashed control plane */
+  supervised?: boolean;
+}
 
 export interface EdgeProcess {
   port: number;
   close(): Promise<void>;
 }
 
-export async function main(env: Record<string, string | undefined> = process.env): Promise<EdgeProcess> {
+export async function main(env: Record<string, string | undefined> = process.env, options: EdgeMainOptions = {}): Promise<EdgeProcess> {
   const settings = loadSettings(env);
-  const log = pino({ name: 'sluice-edge', level: settings.logLevel });
+  if (options.supervised) {
+    // the control plane reads our stdout and stderr; when it dies (a crash) the pipes break,
+    // and the edge goes on serving without its logs rather than dying of EPIPE
+    process.stdout.on('error', () => {});
+    process.stderr.on('error', () => {});
+  }
+  const log = pino({ name: 'sluice-edge', level: settings.logLevel }, process.stdout);
   const xdsAddress = settings.edgeXdsAddress;
   // the spool is per process: two edges never share one; what a dead edge left in its own
   // (killed, or stopped while the store was down) is taken over before the writer opens ours
@@ -79,18 +95,40 @@ export async function main(env: Record<string, string | undefined> = process.env
     log,
     cors: createEdgeCors(settings.edgeCorsOrigins, settings.dataPlane.stickyHeader ? [settings.dataPlane.stickyHeader] : []),
   });
+  let control: EdgeControlSocket | null = null;
+  let watchDataDir: NodeJS.Timeout | undefined;
+  const pidFile = join(settings.dataDir, EDGE_PID_FILE);
+  if (options.supervised) {
+    control = await openEdgeControlSocket(join(settings.dataDir, EDGE_SOCKET), { stats: edge.stats, routing, port: edge.port, refresh: () => policies.refresh() });
+    writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  }
   log.info({ url: `http://${settings.host}:${edge.port}/services/{group}/predict`, xds: xdsAddress, node: routing.nodeId, database: infra.db.safeUrl }, 'edge ready');
 
   const close = async () => {
+    clearInterval(watchDataDir);
+    if (control) {
+      await control.close();
+      // only our own record: a successor may have written its pid already
+      try { if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile); } catch { /* gone already */ }
+    }
     unwatch();
     await edge.close();
     await routing.close();
     await dataPlane.close();
     await infra.close();
   };
+  if (options.supervised) {
+    // orphaned (its control plane crashed) and its data dir deleted: nothing left to serve for
+    watchDataDir = setInterval(() => {
+      if (existsSync(settings.dataDir)) return;
+      log.warn({ dataDir: settings.dataDir }, 'the data dir is gone; stopping');
+      void close().finally(() => process.exit(0));
+    }, 5_000);
+    watchDataDir.unref();
+  }
   return { port: edge.port, close };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runUntilSignalled('sluice-edge', async () => (await main()).close);
+  runUntilSignalled('sluice-edge', async () => (await main(process.env, { supervised: process.argv.includes('--supervised') })).close);
 }

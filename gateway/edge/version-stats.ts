@@ -23,6 +23,12 @@ export interface VersionStatsSource {
   window(group: string, seconds: number): VersionWindow[];
 }
 
+/** One second of one version's answers, as exportSince() hands it to another process. */
+export interface ExportedBucket extends Bucket {
+  group: string;
+  version: string;
+}
+
 interface Bucket {
   second: number;
   requests: number;
@@ -104,6 +110,38 @@ export class VersionStats implements VersionStatsSource {
       });
     }
     return out;
+  }
+
+  /**
+   * The buckets of `second` and later, for another process to merge (the control plane reads
+   * the stats of its edge process this way: control/edge-supervisor.ts).
+   */
+  exportSince(second: number): ExportedBucket[] {
+    const out: ExportedBucket[] = [];
+    for (const [group, versions] of this.series) {
+      for (const [version, buckets] of versions) {
+        for (const b of buckets) if (b.second >= second) out.push({ group, version, ...b, latencies: [...b.latencies] });
+      }
+    }
+    return out;
+  }
+
+  /** Takes exported buckets in: a bucket of a second already held is replaced (it grew since). */
+  merge(exported: readonly ExportedBucket[]): void {
+    const oldest = Math.floor(this.now() / 1000) - MAX_WINDOW_SECONDS;
+    for (const e of exported) {
+      if (!e.group || !e.version || e.second <= oldest) continue;
+      let versions = this.series.get(e.group);
+      if (!versions) this.series.set(e.group, (versions = new Map()));
+      let buckets = versions.get(e.version);
+      if (!buckets) versions.set(e.version, (buckets = []));
+      const bucket: Bucket = { second: e.second, requests: e.requests, errors: e.errors, latencySumMs: e.latencySumMs, cold: e.cold, latencies: e.latencies.slice(0, SAMPLES) };
+      const at = buckets.findIndex((b) => b.second >= e.second);
+      if (at === -1) buckets.push(bucket);
+      else if ((buckets[at] as Bucket).second === e.second) buckets[at] = bucket;
+      else buckets.splice(at, 0, bucket);
+      while (buckets.length > 0 && (buckets[0] as Bucket).second <= oldest) buckets.shift();
+    }
   }
 
   /** Forgets a group's history (after a rollback, so the next judgement starts fresh). */

@@ -4,6 +4,8 @@
 // migrations are recorded and skipped. `npm start` and the test fixtures call this.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -97,12 +99,37 @@ export async function applyMigrations(url: string, options: { migrationsDir?: st
   }
 }
 
+/**
+ * The migrations an SQLite database has not applied yet, read without the schema engine;
+ * null when that cannot be told (no file, no bookkeeping table yet, another provider). A
+ * start with nothing pending then leaves the file alone: the engine takes locks that a
+ * process still using the database (the edge that outlived a crashed control plane) would
+ * make it wait for in vain.
+ */
+export function pendingMigrations(url: string, migrationsDir?: string): string[] | null {
+  const target = parseDatabaseUrl(url);
+  if (target.provider !== 'sqlite' || !existsSync(target.path)) return null;
+  const wanted = migrationNames(migrationsDir ?? migrationsDirs.sqlite);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(target.path, { readonly: true, fileMustExist: true, timeout: 5_000 });
+    const rows = db.prepare('SELECT migration_name AS name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all() as { name: string }[];
+    const applied = new Set(rows.map((r) => r.name));
+    return wanted.filter((name) => !applied.has(name));
+  } catch {
+    return null;
+  } finally {
+    db?.close();
+  }
+}
+
 async function applyNow(target: DatabaseTarget, url: string, migrationsDir?: string): Promise<{ applied: string[] }> {
   const provider: Provider = target.provider;
   const dir = migrationsDir ?? migrationsDirs[provider];
   if (migrationNames(dir).length === 0) {
     throw new DatabaseError('DB_MIGRATIONS_MISSING', `no ${provider} migrations found in ${dir}`);
   }
+  if (pendingMigrations(url, dir)?.length === 0) return { applied: [] };
   const tracked = trackedFactory(migrationFactory(target));
   let opened: Awaited<ReturnType<typeof openSchemaEngine>> | undefined;
   try {

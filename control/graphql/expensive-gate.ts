@@ -1,0 +1,83 @@
+// Admission for expensive GraphQL operations: one whose estimated cost (limits.ts) is above
+// a threshold runs only when its caller has no other expensive operation running and fewer
+// than `global` run in the whole process; the others wait in line (FIFO), and a caller with
+// `maxWaiting` already in line is refused at once with TOO_MANY_REQUESTS. Each operation
+// yields the event loop every few ms (yield.ts); this gate bounds how many such operations
+// share it, so /healthz and cheap operations wait for at most `global` slices, however many
+// loops a hostile caller (or many callers) run.
+import { GraphQLError } from 'graphql';
+
+export interface ExpensiveGateOptions {
+  /** estimated cost above which an operation counts as expensive */
+  threshold: number;
+  /** expensive operations running at once in the process */
+  global: number;
+  /** expensive operations one caller may have waiting */
+  maxWaiting: number;
+}
+
+export const DEFAULT_EXPENSIVE_GATE: ExpensiveGateOptions = { threshold: 1_000, global: 2, maxWaiting: 4 };
+
+export const TOO_MANY_EXPENSIVE = 'TOO_MANY_REQUESTS';
+
+interface Waiter {
+  caller: string;
+  admit: (release: () => void) => void;
+}
+
+export class ExpensiveGate {
+  private running = 0;
+  private readonly runningBy = new Map<string, number>();
+  private readonly waitingBy = new Map<string, number>();
+  private readonly line: Waiter[] = [];
+
+  constructor(private readonly o: ExpensiveGateOptions = DEFAULT_EXPENSIVE_GATE) {}
+
+  get threshold(): number {
+    return this.o.threshold;
+  }
+
+  /** Waits for a turn; resolves with the release to call once the operation is done. */
+  async enter(caller: string): Promise<() => void> {
+    if (this.canRun(caller)) return this.start(caller);
+    const waiting = this.waitingBy.get(caller) ?? 0;
+    if (waiting >= this.o.maxWaiting) {
+      throw new GraphQLError(`too many expensive operations of yours are running or waiting (${this.o.maxWaiting} may wait); try again when they are done`, {
+        extensions: { code: TOO_MANY_EXPENSIVE },
+      });
+    }
+    this.waitingBy.set(caller, waiting + 1);
+    return new Promise<() => void>((admit) => this.line.push({ caller, admit }));
+  }
+
+  private canRun(caller: string): boolean {
+    return this.running < this.o.global && !this.runningBy.has(caller);
+  }
+
+  private start(caller: string): () => void {
+    this.running++;
+    this.runningBy.set(caller, 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      this.runningBy.delete(caller);
+      this.next();
+    };
+  }
+
+  /** Admits the first waiters in line whose caller may run now. */
+  private next(): void {
+    for (let i = 0; i < this.line.length && this.running < this.o.global; ) {
+      const w = this.line[i] as Waiter;
+      if (!this.canRun(w.caller)) { i++; continue; }
+      this.line.splice(i, 1);
+      const left = (this.waitingBy.get(w.caller) ?? 1) - 1;
+      if (left > 0) this.waitingBy.set(w.caller, left);
+      else this.waitingBy.delete(w.caller);
+      // counted as running before the waiter's continuation runs, so no one overtakes it
+      w.admit(this.start(w.caller));
+    }
+  }
+}
