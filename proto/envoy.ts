@@ -57,6 +57,7 @@ export const ENVOY_TYPES = {
   rbac: 'envoy.extensions.filters.http.rbac.v3.RBAC',
   rbacPerRoute: 'envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
   upstreamTlsContext: 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  lua: 'envoy.extensions.filters.http.lua.v3.Lua',
   extProc: 'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
   extProcPerRoute: 'envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
   httpGrpcAccessLog: 'envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
