@@ -81,7 +81,9 @@ function sotwProxy(client: ReturnType<typeof adsClient>, id: string, b: Behaviou
         s.send({ type_url: TYPE_URL.endpoint, resource_names: names, response_nonce: e?.nonce ?? '', version_info: e?.version ?? '' });
       }
     } else if (url === TYPE_URL.endpoint) {
-      h.endpoints = new Set((r.resources ?? []).map((a) => unpackAny<{ cluster_name: string }>(a).cluster_name));
+      // SotW EDS/RDS: a response carries what changed; what it leaves out is kept (not deleted)
+      for (const a of r.resources ?? []) h.endpoints.add(unpackAny<{ cluster_name: string }>(a).cluster_name);
+      for (const n of [...h.endpoints]) if (!edsNames.includes(n)) h.endpoints.delete(n);
       h.check('EDS');
       last[url] = { nonce: r.nonce!, version: r.version_info! };
       s.send({ type_url: url, resource_names: edsNames, response_nonce: r.nonce!, version_info: r.version_info! });
@@ -99,7 +101,7 @@ function sotwProxy(client: ReturnType<typeof adsClient>, id: string, b: Behaviou
         s.send({ type_url: url, resource_names: ['sluice-edge/wine'], response_nonce: r.nonce!, version_info: h.routeVersion, error_detail: { code: 3, message: 'refused' } });
         return;
       }
-      h.routes = new Map((r.resources ?? []).map((a) => [unpackAny<{ name: string }>(a).name, routeClusters(a)]));
+      for (const a of r.resources ?? []) h.routes.set(unpackAny<{ name: string }>(a).name, routeClusters(a));
       h.routeVersion = r.version_info!;
       h.check('RDS');
       s.ack(r as never, ['sluice-edge/wine']);
