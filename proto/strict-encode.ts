@@ -97,8 +97,29 @@ class BufWriter {
     return this.raw(w[t]!(v).finish());
   }
   string(v: string): this {
+    const n = v.length;
+    if (n < 128) {
+      // short strings (names, type URLs) are ASCII nearly always: byte per char, no call out
+      this.ensure(n + 1);
+      const buf = this.buf;
+      const start = this.pos;
+      buf[start] = n;
+      let p = start + 1;
+      for (let i = 0; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 128) {
+          p = -1;
+          break;
+        }
+        buf[p++] = c;
+      }
+      if (p !== -1) {
+        this.pos = p;
+        return this;
+      }
+    }
     this.fork();
-    this.ensure(v.length * 3);
+    this.ensure(n * 3);
     this.pos += this.buf.write(v, this.pos, 'utf8');
     return this.ldelim();
   }
@@ -321,10 +342,10 @@ function writeMessage(plan: TypePlan, type: protobuf.Type, value: unknown, w: Bu
     for (const k in value) if (k !== 'type_url' && k !== 'value') throw refuse('Any field');
     if (typeof value.type_url !== 'string' || !(value.value instanceof Uint8Array)) throw refuse('Any not packed');
   }
-  // the fields present, in the object's order; then written in field-number order
-  const fields: FieldPlan[] = [];
-  const values: unknown[] = [];
+  // first pass: check every key; see whether the fields come in field-number order already
+  let oneof: string | null = null;
   let oneofs: string[] | undefined;
+  let last = -1;
   let ordered = true;
   for (const k in value) {
     const v = value[k];
@@ -337,19 +358,32 @@ function writeMessage(plan: TypePlan, type: protobuf.Type, value: unknown, w: Bu
     }
     if (v === null) continue;
     if (f.oneof !== null) {
-      if (oneofs?.includes(f.oneof)) throw refuse(`oneof ${f.oneof}`);
-      (oneofs ??= []).push(f.oneof);
+      if (oneof === null) oneof = f.oneof;
+      else {
+        oneofs ??= [oneof];
+        if (oneofs.includes(f.oneof)) throw refuse(`oneof ${f.oneof}`);
+        oneofs.push(f.oneof);
+      }
     }
-    if (fields.length > 0 && fields[fields.length - 1]!.id > f.id) ordered = false;
-    fields.push(f);
-    values.push(v);
+    if (f.id < last) ordered = false;
+    last = f.id;
   }
   if (ordered) {
-    for (let i = 0; i < fields.length; i++) fields[i]!.write(w, values[i]);
+    for (const k in value) {
+      const v = value[k];
+      if (v === undefined || v === null) continue;
+      plan.fields.get(k)?.write(w, v);
+    }
     return;
   }
-  const order = fields.map((_, i) => i).sort((a, b) => fields[a]!.id - fields[b]!.id);
-  for (const i of order) fields[i]!.write(w, values[i]);
+  const present: [FieldPlan, unknown][] = [];
+  for (const k in value) {
+    const v = value[k];
+    const f = plan.fields.get(k);
+    if (f && v !== undefined && v !== null) present.push([f, v]);
+  }
+  present.sort((a, b) => a[0].id - b[0].id);
+  for (const [f, v] of present) f.write(w, v);
 }
 
 /** `object` as `type`, checked and encoded in one pass; throws StrictEncodeRefused on anything unfit. */

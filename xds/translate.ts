@@ -717,7 +717,8 @@ function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: Data
   const predict = versionFilterConfig(group, v, s);
   return sortedMap([
     ...Object.entries(predict).filter(([name]) => name !== FILTER.extProc),
-    [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
+    // ext_proc off, packed once (policiesOff's)
+    [FILTER.extProc, policiesOff()[FILTER.extProc]!],
   ]);
 }
 
