@@ -251,8 +251,22 @@ export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): Slu
   return { group: group.name, version: v.name, scale_to_zero: v.scaleToZero ? true : undefined };
 }
 
+// the /predict and OIP gRPC routes of a version carry the same packed overrides: built once
+// per group translation (`groupEpoch` moves on with each; a model's objects may be edited in
+// place between translations)
+const filterConfigMemo = new WeakMap<DataPlaneVersion, { epoch: number; group: DataPlaneGroup; s: DataPlaneSettings; out: Record<string, PackedAny> }>();
+let groupEpoch = 0;
+
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
 function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
+  const hit = filterConfigMemo.get(v);
+  if (hit && hit.epoch === groupEpoch && hit.group === group && hit.s === s) return hit.out;
+  const out = buildVersionFilterConfig(group, v, s);
+  filterConfigMemo.set(v, { epoch: groupEpoch, group, s, out });
+  return out;
+}
+
+function buildVersionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
   // a JWT-only version is checked by jwt_authn + rbac (xds/jwt-authn.ts), not ext_authz
   const authz: ExtAuthzPerRoute = v.authEnabled && !usesNativeJwt(v, s)
     ? {
@@ -884,6 +898,7 @@ interface GroupOutput {
 }
 
 function translateGroup(g: DataPlaneGroup, settings: DataPlaneSettings): GroupOutput {
+  groupEpoch += 1;
   const out: GroupOutput = {
     apiListener: {
       ...resource(TYPE_URL.listener, ENVOY_TYPES.listener, apiListenerName(g.name), apiListener(g)),
