@@ -56,7 +56,7 @@ function routeClusters(rc: RouteConfigShape): string[] {
 export function orderingViolations(seen: readonly Seen[]): string[] {
   const routes = new Map<string, string[]>();
   let clusters = new Set<string>();
-  let endpoints = new Set<string>();
+  const endpoints = new Set<string>();
   const violations: string[] = [];
   const referenced = () => new Set([...routes.values()].flat());
   seen.forEach((s, i) => {
