@@ -15,6 +15,7 @@ import protobuf from 'protobufjs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENVOY_INCLUDE_DIRS, ENVOY_PROTO_FILES } from './envoy-files.ts';
+import { StrictEncodeRefused, strictEncode } from './strict-encode.ts';
 import type { Any, Any__Output } from './generated/google/protobuf/Any.ts';
 import type { AggregatedDiscoveryServiceDefinition } from './generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
 import type { AggregatedDiscoveryServiceClient } from './generated/envoy/service/discovery/v3/AggregatedDiscoveryService.ts';
@@ -57,6 +58,7 @@ export const ENVOY_TYPES = {
   rbac: 'envoy.extensions.filters.http.rbac.v3.RBAC',
   rbacPerRoute: 'envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
   upstreamTlsContext: 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  lua: 'envoy.extensions.filters.http.lua.v3.Lua',
   extProc: 'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
   extProcPerRoute: 'envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
   httpGrpcAccessLog: 'envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
@@ -330,11 +332,20 @@ export function checkFields(typeName: string, object: unknown): void {
 // ---------------------------------------------------------------------------------------
 // Encoding
 
-/** Encodes `object` as `typeName` after the strict check; protobufjs writes fields in number order. */
+/**
+ * Encodes `object` as `typeName`, strictly (as checkFields): the same bytes protobufjs
+ * writes (fields in number order), in one checked pass (proto/strict-encode.ts). On a
+ * refusal the full check runs again for the exact error and its path.
+ */
 export function encode(typeName: string, object: object): Uint8Array {
   const type = lookupType(typeName);
-  checkMessage(type, object, '');
-  return type.encode(type.fromObject(object)).finish();
+  try {
+    return strictEncode(type, object);
+  } catch (err) {
+    if (!(err instanceof StrictEncodeRefused)) throw err;
+    checkMessage(type, object, '');
+    throw new EnvoyProtoError('ENVOY_BAD_VALUE', `cannot encode as ${type.fullName.slice(1)}: ${err.message}`);
+  }
 }
 
 /** Decodes bytes as `typeName` into the snake_case object form (longs and enums as strings). */

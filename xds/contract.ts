@@ -4,9 +4,29 @@
 // namespaces and their shapes. Each is written once here, with its one parser; nothing else
 // spells these strings (a test greps for that).
 
-/** The edge listener, and its route configuration (same name). */
+/**
+ * The edge listener. Its routes are scoped per group (Envoy's scoped routes, SRDS): the
+ * connection manager picks a group's own route configuration by the scope key, so a change
+ * in one group re-sends that group's routes only.
+ */
 export const EDGE_LISTENER = 'sluice-edge';
+/** The name of the edge listener's scoped-routes table (ScopedRoutes.name). */
 export const EDGE_ROUTE_CONFIG = EDGE_LISTENER;
+const EDGE_ROUTE_PREFIX = `${EDGE_LISTENER}/`;
+/** A group's own edge route configuration (CONTRACT: `sluice-edge/{group}`); the scope key is the group name. */
+export const edgeRouteConfigName = (group: string) => `${EDGE_ROUTE_PREFIX}${group}`;
+/** `sluice-edge/{group}` → the group; null for any other name. */
+export function parseEdgeRouteConfigName(name: string | null | undefined): string | null {
+  const n = name ?? '';
+  return n.startsWith(EDGE_ROUTE_PREFIX) && n.length > EDGE_ROUTE_PREFIX.length ? n.slice(EDGE_ROUTE_PREFIX.length) : null;
+}
+/**
+ * The request header the edge's scope key is read from. The first HTTP filter (Lua, see
+ * `edgeScopeScript`) sets it from the request itself — the group of a `/services/{group}/predict`
+ * path, or of an OIP gRPC call's `:authority` (`{group}.sluice`) — and removes whatever a
+ * client sent; each group's route configuration strips it before the request goes upstream.
+ */
+export const SCOPE_HEADER = 'x-sluice-scope';
 /** The header a caller pins a version with, and the answer names the version in. */
 export const PIN_HEADER = 'x-sluice-version';
 
@@ -65,7 +85,32 @@ export const OIP_GRPC_PATH_PREFIX = '/inference.GRPCInferenceService/';
 // group names are DNS labels ([a-z0-9-]): nothing in them needs escaping in a regex
 export const oipGrpcAuthorityRegex = (group: string) => `^${group}\\.sluice(:[0-9]+)?$`;
 
+/**
+ * The Lua code of the edge's first HTTP filter: the scope key (SCOPE_HEADER) from the
+ * request — the `{group}` of `/services/{group}/predict`, or for an OIP gRPC call the
+ * `{group}` of `:authority = {group}.sluice[:port]` — then the route cache is cleared, so the
+ * connection manager picks the scope again with the key in place. A request with neither
+ * has no key and no scope (Envoy answers 404). Same parsing as parsePredictPath and
+ * oipGrpcAuthorityRegex.
+ */
+export const edgeScopeScript = () =>
+  [
+    'function envoy_on_request(h)',
+    '  local headers = h:headers()',
+    `  headers:remove("${SCOPE_HEADER}")`,
+    '  local path = headers:get(":path") or ""',
+    '  local g = string.match(path, "^/services/([^/?#]+)/predict$") or string.match(path, "^/services/([^/?#]+)/predict[?#]")',
+    `  if g == nil and string.sub(path, 1, ${OIP_GRPC_PATH_PREFIX.length}) == "${OIP_GRPC_PATH_PREFIX}" then`,
+    '    g = string.match(headers:get(":authority") or "", "^([a-z0-9-]+)%.sluice:?[0-9]*$")',
+    '  end',
+    `  if g ~= nil then headers:add("${SCOPE_HEADER}", g) end`,
+    '  h:clearRouteCache()',
+    'end',
+    '',
+  ].join('\n');
+
 export const FILTER = {
+  lua: 'envoy.filters.http.lua',
   extAuthz: 'envoy.filters.http.ext_authz',
   rateLimit: 'envoy.filters.http.ratelimit',
   localRateLimit: 'envoy.filters.http.local_ratelimit',

@@ -1,11 +1,15 @@
 // Translation: the data-plane model → Envoy resources (pure, deterministic).
 //
 // What comes out, per model:
-//   LDS  `sluice-edge`        the edge listener: HCM → ext_authz, ratelimit, ext_proc, router;
-//                             access log to the gateway's ALS
+//   LDS  `sluice-edge`        the edge listener: HCM → lua (scope key), ext_authz, ratelimit,
+//                             ext_proc, router; access log to the gateway's ALS. Its routes are
+//                             scoped (Envoy's scoped routes, inline list): one scope per group,
+//                             keyed by the group name, naming the group's own RDS resource
 //        `{group}.sluice`     one API listener per group for proxyless gRPC clients
 //                             (grpc-js-xds: channel to `xds:///{group}.sluice`)
-//   RDS  `sluice-edge`        one virtual host, routes for `/services/{group}/predict`
+//   RDS  `sluice-edge/{g}`    the group's edge routes: `/services/{g}/predict` (pins, split) and
+//                             OIP gRPC by `:authority = {g}.sluice`; a change in one group
+//                             re-sends this one resource, not every group's routes
 //        `{group}.sluice`     the same split for the gRPC API listener
 //   CDS  `sluice/{g}/{v}`     one EDS cluster per running version (HTTP/1.1 upstream),
 //                             naming its group and version in metadata.filter_metadata.sluice;
@@ -18,8 +22,7 @@
 // order. Each resource carries a content hash used as its version.
 import { mlflowErrorBody, wireCode } from '../platform/scoring/errors.ts';
 import { createHash } from 'node:crypto';
-import protobuf from 'protobufjs';
-import { ENVOY_TYPES, TYPE_URL, encode, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
+import { ENVOY_TYPES, TYPE_URL, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
 import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
 import type { Route } from '../proto/generated/envoy/config/route/v3/Route.ts';
@@ -33,6 +36,8 @@ import type { Cluster } from '../proto/generated/envoy/config/cluster/v3/Cluster
 import type { ClusterLoadAssignment } from '../proto/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.ts';
 import type { HttpConnectionManager } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 import type { HttpFilter } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.ts';
+import type { ScopedRoutes } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/ScopedRoutes.ts';
+import type { Lua } from '../proto/generated/envoy/extensions/filters/http/lua/v3/Lua.ts';
 import type { Router } from '../proto/generated/envoy/extensions/filters/http/router/v3/Router.ts';
 import type { ExtAuthz } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.ts';
 import type { ExtAuthzPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
@@ -54,6 +59,8 @@ import {
   DESCRIPTOR,
   EDGE_LISTENER,
   EDGE_ROUTE_CONFIG,
+  edgeRouteConfigName,
+  edgeScopeScript,
   EXT_PROC_ATTRIBUTES,
   EXT_PROC_METADATA,
   FILTER,
@@ -64,6 +71,7 @@ import {
   OIP_GRPC_PATH_PREFIX,
   oipGrpcAuthorityRegex,
   RATE_LIMIT_DOMAIN,
+  SCOPE_HEADER,
   apiListenerName,
   clusterName,
   localRateLimitStatPrefix,
@@ -243,8 +251,22 @@ export function clusterMetadata(group: DataPlaneGroup, v: DataPlaneVersion): Slu
   return { group: group.name, version: v.name, scale_to_zero: v.scaleToZero ? true : undefined };
 }
 
+// the /predict and OIP gRPC routes of a version carry the same packed overrides: built once
+// per group translation (`groupEpoch` moves on with each; a model's objects may be edited in
+// place between translations)
+const filterConfigMemo = new WeakMap<DataPlaneVersion, { epoch: number; group: DataPlaneGroup; s: DataPlaneSettings; out: Record<string, PackedAny> }>();
+let groupEpoch = 0;
+
 /** Per-filter overrides for one version: auth on/off with context, capture on/off. */
 function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
+  const hit = filterConfigMemo.get(v);
+  if (hit && hit.epoch === groupEpoch && hit.group === group && hit.s === s) return hit.out;
+  const out = buildVersionFilterConfig(group, v, s);
+  filterConfigMemo.set(v, { epoch: groupEpoch, group, s, out });
+  return out;
+}
+
+function buildVersionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
   // a JWT-only version is checked by jwt_authn + rbac (xds/jwt-authn.ts), not ext_authz
   const authz: ExtAuthzPerRoute = v.authEnabled && !usesNativeJwt(v, s)
     ? {
@@ -483,26 +505,19 @@ function stickyVersionChoice(s: DataPlaneSettings): { use_hash_policy?: { value:
 }
 
 /**
- * The edge route configuration, assembled from routes encoded one by one (so a group's
- * routes can be reused from an earlier build). Written in field-number order (name, then
- * the virtual host; in it name, domains, then routes), exactly as protobufjs would encode
- * the whole message, so the bytes are the same as a one-piece encoding.
+ * A group's edge route configuration (`sluice-edge/{group}`), the scope its name keys: the
+ * /predict routes, the OIP gRPC routes, then the catch-all 404 for anything else that lands
+ * in the scope. The scope key header goes no further than Envoy.
  */
-function edgeRouteConfigBytes(routeBytes: Uint8Array[]): Uint8Array {
-  const lengthPrefix = (tag: number, len: number) => protobuf.Writer.create().uint32(tag).uint32(len).finish();
-  const vhChunks: Uint8Array[] = [encode(ENVOY_TYPES.virtualHost, { name: 'sluice', domains: ['*'] })];
-  for (const r of routeBytes) vhChunks.push(lengthPrefix(ROUTES_TAG, r.length), r);
-  // retry_policy (field 16) comes after routes (field 3)
-  vhChunks.push(edgeRetryPolicyBytes());
-  const vh = Buffer.concat(vhChunks);
-  const head = encode(ENVOY_TYPES.routeConfiguration, { name: EDGE_ROUTE_CONFIG } satisfies RouteConfiguration);
-  return Buffer.concat([head, lengthPrefix(VIRTUAL_HOSTS_TAG, vh.length), vh]);
+function edgeRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfiguration {
+  return {
+    name: edgeRouteConfigName(group.name),
+    virtual_hosts: [
+      { name: group.name, domains: ['*'], routes: [...edgeRoutes(group, s), ...oipGrpcEdgeRoutes(group, s), notFoundRoute()], retry_policy: EDGE_RETRY_POLICY },
+    ],
+    request_headers_to_remove: [SCOPE_HEADER],
+  };
 }
-// wire tags: field number << 3 | 2 (length-delimited)
-const VIRTUAL_HOSTS_TAG = (2 << 3) | 2; // RouteConfiguration.virtual_hosts
-const ROUTES_TAG = (3 << 3) | 2; // VirtualHost.routes
-
-const encodeRoute = (r: Route) => encode(ENVOY_TYPES.route, r);
 
 /**
  * The edge's retries, as the local edge makes them (gateway/edge/server.ts `forward`): one
@@ -525,12 +540,8 @@ export const EDGE_RETRY_POLICY: RetryPolicy = {
   ],
   host_selection_retry_max_attempts: 3,
 };
-let retryPolicyCache: Uint8Array | undefined;
-const edgeRetryPolicyBytes = () => (retryPolicyCache ??= encode(ENVOY_TYPES.virtualHost, { retry_policy: EDGE_RETRY_POLICY }));
-
-let notFoundCache: Uint8Array | undefined;
-const notFoundRoute = () =>
-  (notFoundCache ??= encodeRoute(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service')));
+let notFoundCache: Route | undefined;
+const notFoundRoute = () => (notFoundCache ??= errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service'));
 
 /**
  * Inference capture on Envoy: ext_proc in observability mode. Envoy copies the request and
@@ -563,6 +574,16 @@ function captureFilter(s: DataPlaneSettings): ExternalProcessor {
   };
 }
 
+/**
+ * The scope key filter, first in the chain: sets SCOPE_HEADER from the request's path or
+ * authority (contract.ts edgeScopeScript) and clears the route cache, so the scope — the
+ * group's own route configuration — is picked with the key in place.
+ */
+function scopeKeyFilter(): HttpFilter {
+  const lua: Lua = { default_source_code: { inline_string: edgeScopeScript() } };
+  return { name: FILTER.lua, typed_config: packAny(ENVOY_TYPES.lua, lua) };
+}
+
 function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
   const extAuthz: ExtAuthz = {
     grpc_service: gatewayGrpc(s),
@@ -582,12 +603,41 @@ function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
   };
   const extProc = captureFilter(s);
   return [
+    // first: the scope (the group's routes) must be picked before any filter reads its route
+    scopeKeyFilter(),
     ...jwtHttpFilters(s),
     { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
     localRateLimitMode(s) ? localRateLimitFilter() : { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
     { name: FILTER.extProc, typed_config: packAny(ENVOY_TYPES.extProc, extProc) },
     { name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) },
   ];
+}
+
+/**
+ * The edge's routes, scoped per group: the scope key is SCOPE_HEADER (set by the first
+ * filter), each group's scope names its own route configuration, fetched by RDS over ADS.
+ * The scopes themselves are inline (they change only when a group comes or goes).
+ */
+function edgeScopedRoutes(groups: readonly string[]): ScopedRoutes {
+  return {
+    name: EDGE_ROUTE_CONFIG,
+    scope_key_builder: { fragments: [{ header_value_extractor: { name: SCOPE_HEADER, index: 0 } }] },
+    rds_config_source: ADS,
+    scoped_route_configurations_list: {
+      scoped_route_configurations: groups.map((g) => ({
+        name: g,
+        route_configuration_name: edgeRouteConfigName(g),
+        key: { fragments: [{ string_key: g }] },
+      })),
+    },
+  };
+}
+
+/** The edge's per-connection buffer: ext_proc buffers whole bodies; the contract's default body limit is 10 MiB. */
+function maxBodyBytes(model: DataPlaneModel): number {
+  let max = 10 * 1024 * 1024;
+  for (const g of model.groups) for (const v of g.versions) max = Math.max(max, v.inferenceTable.maxBodyBytes);
+  return max;
 }
 
 function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
@@ -603,15 +653,12 @@ function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
   const hcm: HttpConnectionManager = {
     stat_prefix: 'sluice_edge',
     codec_type: 'AUTO',
-    rds: { route_config_name: EDGE_ROUTE_CONFIG, config_source: ADS },
+    scoped_routes: edgeScopedRoutes(model.groups.map((g) => g.name).sort()),
     http_filters: edgeHttpFilters(s),
     access_log: [{ name: FILTER.grpcAccessLog, typed_config: packAny(ENVOY_TYPES.httpGrpcAccessLog, accessLog) }],
     generate_request_id: { value: true },
   };
-  const maxBody = Math.max(
-    10 * 1024 * 1024,
-    ...model.groups.flatMap((g) => g.versions.map((v) => v.inferenceTable.maxBodyBytes)),
-  );
+  const maxBody = maxBodyBytes(model);
   return {
     name: EDGE_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: s.listenerPort } },
@@ -684,7 +731,8 @@ function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: Data
   const predict = versionFilterConfig(group, v, s);
   return sortedMap([
     ...Object.entries(predict).filter(([name]) => name !== FILTER.extProc),
-    [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
+    // ext_proc off, packed once (policiesOff's)
+    [FILTER.extProc, policiesOff()[FILTER.extProc]!],
   ]);
 }
 
@@ -843,13 +891,14 @@ function loadAssignment(group: DataPlaneGroup, v: DataPlaneVersion): ClusterLoad
 interface GroupOutput {
   apiListener: XdsResource;
   apiRoute: XdsResource;
+  /** the group's edge route configuration (`sluice-edge/{group}`) */
+  edgeRoute: XdsResource;
   clusters: XdsResource[];
   endpoints: XdsResource[];
-  /** encoded edge routes, in order */
-  edgeRoutes: Uint8Array[];
 }
 
 function translateGroup(g: DataPlaneGroup, settings: DataPlaneSettings): GroupOutput {
+  groupEpoch += 1;
   const out: GroupOutput = {
     apiListener: {
       ...resource(TYPE_URL.listener, ENVOY_TYPES.listener, apiListenerName(g.name), apiListener(g)),
@@ -858,7 +907,7 @@ function translateGroup(g: DataPlaneGroup, settings: DataPlaneSettings): GroupOu
     apiRoute: resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, apiListenerName(g.name), apiRouteConfig(g, settings)),
     clusters: [],
     endpoints: [],
-    edgeRoutes: [...edgeRoutes(g, settings), ...oipGrpcEdgeRoutes(g, settings)].map(encodeRoute),
+    edgeRoute: resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, edgeRouteConfigName(g.name), edgeRouteConfig(g, settings)),
   };
   for (const v of sortedVersions(g)) {
     const name = clusterName(g.name, v.name);
@@ -876,6 +925,7 @@ function translateGroup(g: DataPlaneGroup, settings: DataPlaneSettings): GroupOu
 function withGroupReferences(g: DataPlaneGroup, out: GroupOutput): GroupOutput {
   out.apiListener.references = [apiListenerName(g.name)];
   out.apiRoute.references = sortedVersions(g).map((v) => clusterName(g.name, v.name));
+  out.edgeRoute.references = out.apiRoute.references;
   return out;
 }
 
@@ -884,50 +934,47 @@ export type Translate = (model: DataPlaneModel, settings: DataPlaneSettings) => 
 /**
  * A translate function that remembers each group's output from the previous call and
  * reuses it while the group (and the settings) are unchanged: a weight change in one
- * group of thousands re-encodes that group and the edge route configuration only. The
- * output is the same as `translate` gives for the same input.
+ * group of thousands re-encodes that group's resources only (its edge and API route
+ * configurations, clusters, endpoints); the edge listener is re-encoded only when the set
+ * of groups (its scopes) or its body limit changes. The output is the same as `translate`
+ * gives for the same input.
  */
 export function createTranslator(): Translate {
   let settingsKey = '';
   let memo = new Map<string, GroupOutput>();
+  let listenerMemo: { key: string; resource: XdsResource } | undefined;
   return (model, settings) => {
     validate(model, settings);
     const sk = JSON.stringify(settings);
     if (sk !== settingsKey) {
       settingsKey = sk;
       memo = new Map();
+      listenerMemo = undefined;
     }
     const next = new Map<string, GroupOutput>();
     const groups = [...model.groups].sort(byName);
-    const listeners: XdsResource[] = [
-      { ...resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings)), references: [EDGE_ROUTE_CONFIG] },
-    ];
     const routes: XdsResource[] = [];
     const clusters: XdsResource[] = [];
     const endpoints: XdsResource[] = [];
-    const edge: Uint8Array[] = [];
+    const listeners: XdsResource[] = [];
     for (const g of groups) {
       const key = JSON.stringify(g);
       const out = next.get(key) ?? memo.get(key) ?? translateGroup(g, settings);
       next.set(key, out);
       listeners.push(out.apiListener);
-      routes.push(out.apiRoute);
+      routes.push(out.apiRoute, out.edgeRoute);
       clusters.push(...out.clusters);
       endpoints.push(...out.endpoints);
-      edge.push(...out.edgeRoutes);
     }
     memo = next;
     const jwks = jwksCluster(settings);
     if (jwks) clusters.push(resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, JWKS_CLUSTER, jwks));
-    edge.push(notFoundRoute());
-    const edgeBytes = edgeRouteConfigBytes(edge);
-    routes.push({
-      name: EDGE_ROUTE_CONFIG,
-      typeUrl: TYPE_URL.route,
-      resource: { type_url: TYPE_URL.route, value: edgeBytes },
-      hash: contentHash(edgeBytes),
-      references: clusters.map((c) => c.name),
-    });
+    const listenerKey = `${groups.map((g) => g.name).join(',')}|${maxBodyBytes(model)}`;
+    if (listenerMemo?.key !== listenerKey) {
+      const edge = resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings));
+      listenerMemo = { key: listenerKey, resource: { ...edge, references: groups.map((g) => edgeRouteConfigName(g.name)) } };
+    }
+    listeners.push(listenerMemo.resource);
     return {
       listeners: listeners.sort(byName),
       routes: routes.sort(byName),

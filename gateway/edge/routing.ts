@@ -1,7 +1,8 @@
 // The local edge's routing table, and how it is read out of the Envoy resources the xDS
 // server hands out (pure: no I/O). The edge plays Envoy's part, so it reads exactly what
-// Envoy would: the `sluice-edge` listener's HTTP connection manager (which filters run),
-// its route configuration (per group: pin routes on `x-sluice-version`, then a
+// Envoy would: the `sluice-edge` listener's HTTP connection manager (which filters run, and
+// its route scopes: one per group, keyed by the group name, each naming the group's own
+// route configuration), those route configurations (per group: pin routes on `x-sluice-version`, then a
 // weighted_clusters split or a direct 503; per-route / per-cluster-weight filter configs
 // that switch ext_authz and ext_proc on or off), the EDS clusters, and their endpoints.
 //
@@ -25,6 +26,7 @@ import type { ExtAuthzPerRoute__Output } from '../../proto/generated/envoy/exten
 import type { PerRouteConfig__Output as JwtPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/jwt_authn/v3/PerRouteConfig.ts';
 import type { ExtProcPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
 import { EDGE_LISTENER, FILTER, METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
+import type { ScopedRoutes__Output } from '../../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/ScopedRoutes.ts';
 
 export { EDGE_LISTENER, PIN_HEADER };
 
@@ -121,8 +123,21 @@ export const EMPTY_TABLE: RoutingTable = Object.freeze({
 // ---------------------------------------------------------------------------------------
 // Listener → HCM
 
-export interface EdgeListenerConfig {
+/** One route scope: requests whose scope key is `key` are routed by `routeConfigName`. */
+export interface EdgeRouteScope {
+  readonly key: string;
   readonly routeConfigName: string;
+}
+
+export interface EdgeListenerConfig {
+  /**
+   * Where the routes come from: one route configuration for every request (`rds`, key
+   * null), or one per scope (scoped routes: a group's /predict requests are routed by the
+   * scope whose key is the group name).
+   */
+  readonly scopes: readonly EdgeRouteScope[];
+  /** every route configuration the listener names, sorted (what RDS subscribes to) */
+  readonly routeConfigNames: readonly string[];
   /** names of the HTTP filters in the chain, in order (router last) */
   readonly httpFilters: readonly string[];
 }
@@ -152,12 +167,44 @@ export function parseListener(listener: Listener__Output): EdgeListenerConfig {
     hcm = unpack<HttpConnectionManager__Output>(listener.api_listener.api_listener, `listener ${name}`);
   }
   if (!hcm) throw bad(`listener ${name} has no HTTP connection manager`);
-  const rds = hcm.rds;
-  if (!rds?.route_config_name) throw bad(`listener ${name}: the connection manager must use RDS (route_config_name)`);
-  if (!usesAds(rds.config_source)) throw bad(`listener ${name}: RDS must come over ADS`);
+  let scopes: EdgeRouteScope[];
+  if (hcm.scoped_routes) {
+    scopes = parseScopes(hcm.scoped_routes, name);
+  } else {
+    const rds = hcm.rds;
+    if (!rds?.route_config_name) throw bad(`listener ${name}: the connection manager must use RDS (route_config_name) or scoped routes`);
+    if (!usesAds(rds.config_source)) throw bad(`listener ${name}: RDS must come over ADS`);
+    scopes = [{ key: '', routeConfigName: rds.route_config_name }];
+  }
   const httpFilters = (hcm.http_filters ?? []).map((f) => f.name ?? '');
   if (httpFilters.at(-1) !== FILTER.router) throw bad(`listener ${name}: the router must be the last HTTP filter`);
-  return Object.freeze({ routeConfigName: rds.route_config_name, httpFilters: Object.freeze(httpFilters) });
+  const routeConfigNames = Object.freeze([...new Set(scopes.map((x) => x.routeConfigName))].sort());
+  return Object.freeze({ scopes: Object.freeze(scopes.map((x) => Object.freeze(x))), routeConfigNames, httpFilters: Object.freeze(httpFilters) });
+}
+
+/**
+ * Scoped routes as Sluice emits them: an inline list of scopes, each with a one-fragment
+ * string key and a route configuration fetched by RDS over ADS. The key builder must read one
+ * whole header (the scope key the edge's first filter sets); the local edge itself keys by
+ * the group of the /predict path, which is what that header carries for /predict.
+ */
+function parseScopes(sr: ScopedRoutes__Output, listener: string): EdgeRouteScope[] {
+  const where = `listener ${listener} scoped routes`;
+  if (!usesAds(sr.rds_config_source)) throw bad(`${where}: RDS must come over ADS`);
+  const fragments = sr.scope_key_builder?.fragments ?? [];
+  if (fragments.length !== 1 || !fragments[0]?.header_value_extractor?.name) throw bad(`${where}: a scope key of one header is expected`);
+  const list = sr.scoped_route_configurations_list?.scoped_route_configurations;
+  if (!list) throw bad(`${where}: only an inline list of scopes is supported (no SRDS)`);
+  const seen = new Set<string>();
+  return list.map((scope) => {
+    const keys = scope.key?.fragments ?? [];
+    const key = keys[0]?.string_key;
+    if (keys.length !== 1 || !key) throw bad(`${where}: scope ${scope.name ?? ''} needs a key of one string fragment`);
+    if (seen.has(key)) throw bad(`${where}: two scopes with the key ${key}`);
+    seen.add(key);
+    if (!scope.route_configuration_name) throw bad(`${where}: scope ${scope.name ?? ''} names no route configuration`);
+    return { key, routeConfigName: scope.route_configuration_name };
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -413,6 +460,31 @@ export function parseRouteConfiguration(rc: RouteConfiguration__Output, listener
   return Object.freeze({ name, groups: out, notFound, clusters: Object.freeze([...clusters].sort()) });
 }
 
+/**
+ * The routes of a listener from its scopes' route configurations (all present): a scope
+ * keyed by a group contributes that group's routes only (Envoy routes the group's requests
+ * by that scope alone); an unscoped configuration (plain RDS) contributes all its groups.
+ * The catch-all answer is the first configuration's.
+ */
+export function mergeRouteConfigs(listener: EdgeListenerConfig, configs: ReadonlyMap<string, EdgeRouteConfig>): EdgeRouteConfig {
+  const groups = new Map<string, GroupRoutes>();
+  const clusters = new Set<string>();
+  let notFound: DirectAnswer | undefined;
+  for (const scope of listener.scopes) {
+    const rc = configs.get(scope.routeConfigName);
+    if (!rc) continue;
+    notFound ??= rc.notFound;
+    for (const g of rc.groups.values()) {
+      if (scope.key !== '' && g.name !== scope.key) continue;
+      if (groups.has(g.name)) continue;
+      groups.set(g.name, g);
+      for (const t of [...g.pins, ...g.weighted, ...(g.mirror ? [g.mirror.target] : [])]) clusters.add(t.cluster);
+    }
+  }
+  const name = listener.scopes.length === 1 ? (listener.scopes[0]?.routeConfigName ?? '') : listener.routeConfigNames.join(',');
+  return Object.freeze({ name, groups, notFound: notFound ?? EMPTY_TABLE.notFound, clusters: Object.freeze([...clusters].sort()) });
+}
+
 // ---------------------------------------------------------------------------------------
 // Clusters and endpoints
 
@@ -579,8 +651,12 @@ export interface RawResources {
 export function routingTableFromResources(res: RawResources, listenerName = EDGE_LISTENER): RoutingTable {
   const l = res.listeners.find((x) => x.name === listenerName);
   const listener = l ? parseListener(unpackAny<Listener__Output>(l.resource)) : null;
-  const rcRaw = listener ? res.routes.find((r) => r.name === listener.routeConfigName) : undefined;
-  const routes = rcRaw && listener ? parseRouteConfiguration(unpackAny<RouteConfiguration__Output>(rcRaw.resource), listener.httpFilters) : null;
+  const configs = new Map<string, EdgeRouteConfig>();
+  for (const name of listener?.routeConfigNames ?? []) {
+    const raw = res.routes.find((r) => r.name === name);
+    if (raw && listener) configs.set(name, parseRouteConfiguration(unpackAny<RouteConfiguration__Output>(raw.resource), listener.httpFilters));
+  }
+  const routes = listener && configs.size === listener.routeConfigNames.length ? mergeRouteConfigs(listener, configs) : null;
   const clusters = new Map<string, EdgeCluster>();
   // as the xDS client subscribes: only the clusters the routes name (not e.g. the JWKS one)
   const named = routes ? new Set(routes.clusters) : null;

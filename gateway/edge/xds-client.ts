@@ -1,7 +1,9 @@
 // The local edge as a client of Sluice's own xDS server: one ADS stream, state of the world
 // (envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources),
-// subscribing the way Envoy does for one listener: LDS `sluice-edge`, then the RDS name its
-// connection manager gives, CDS for the clusters the routes name, EDS for those clusters.
+// subscribing the way Envoy does for one listener: LDS `sluice-edge`, then the RDS names its
+// connection manager gives (one route configuration per group scope), CDS for the clusters
+// the routes name, EDS for those clusters. RDS and EDS responses may carry only some of the
+// names subscribed (what changed): an absent name keeps what the edge has.
 //
 // Every response is ACKed (version_info = its version, response_nonce = its nonce) or,
 // when the edge cannot use it, NACKed (version_info = the last version it accepted for that
@@ -27,6 +29,7 @@ import {
   EMPTY_TABLE,
   RoutingConfigError,
   buildRoutingTable,
+  mergeRouteConfigs,
   parseCluster,
   parseListener,
   parseLoadAssignment,
@@ -116,6 +119,8 @@ export class XdsRoutingClient implements RoutingSource {
   // accepted config
   private listener: EdgeListenerConfig | null = null;
   private routes: EdgeRouteConfig | null = null;
+  /** each route configuration the listener names, as last accepted */
+  private routeConfigs = new Map<string, EdgeRouteConfig>();
   private clusters = new Map<string, EdgeCluster>();
   private endpoints = new Map<string, readonly EdgeEndpoint[]>();
   private table: RoutingTable = EMPTY_TABLE;
@@ -259,7 +264,7 @@ export class XdsRoutingClient implements RoutingSource {
     call.on('end', () => end('server ended the stream'));
     // Re-subscribe to what the previous stream had (or start with the listener).
     this.subscribe(TYPE_URL.listener, [this.opts.listenerName]);
-    if (this.listener) this.subscribe(TYPE_URL.route, [this.listener.routeConfigName]);
+    if (this.listener) this.subscribe(TYPE_URL.route, [...this.listener.routeConfigNames]);
     if (this.routes) this.subscribe(TYPE_URL.cluster, [...this.routes.clusters]);
     if (this.clusters.size > 0) this.subscribe(TYPE_URL.endpoint, this.edsNames());
   }
@@ -347,22 +352,27 @@ export class XdsRoutingClient implements RoutingSource {
         return () => {
           this.listener = listener;
           this.haveListener = true;
+          const keep = new Set(listener?.routeConfigNames ?? []);
+          for (const name of [...this.routeConfigs.keys()]) if (!keep.has(name)) this.routeConfigs.delete(name);
           if (!listener) {
             this.routes = null;
             this.haveRoutes = true;
+          } else {
+            this.mergeRoutes();
           }
-          this.subscribe(TYPE_URL.route, listener ? [listener.routeConfigName] : []);
+          this.subscribe(TYPE_URL.route, listener ? [...listener.routeConfigNames] : []);
         };
       }
       case TYPE_URL.route: {
-        const wanted = this.listener?.routeConfigName;
-        const rc = decoded.find((r) => r.name === wanted) as RouteConfiguration__Output | undefined;
-        if (!rc) return undefined; // RDS: an absent name is not a deletion
-        const parsed = parseRouteConfiguration(rc, this.listener?.httpFilters ?? []);
+        const wanted = new Set(this.listener?.routeConfigNames ?? []);
+        // RDS: an absent name is not a deletion (a response may carry only what changed)
+        const parsed = decoded
+          .filter((r) => wanted.has(r.name ?? ''))
+          .map((rc) => parseRouteConfiguration(rc as RouteConfiguration__Output, this.listener?.httpFilters ?? []));
+        if (parsed.length === 0) return undefined;
         return () => {
-          this.routes = parsed;
-          this.haveRoutes = true;
-          this.subscribe(TYPE_URL.cluster, [...parsed.clusters]);
+          for (const rc of parsed) this.routeConfigs.set(rc.name, rc);
+          this.mergeRoutes();
         };
       }
       case TYPE_URL.cluster: {
@@ -392,6 +402,21 @@ export class XdsRoutingClient implements RoutingSource {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * The listener's routes once every route configuration it names has arrived (before that
+   * the previous routes stay, as Envoy keeps serving while a scope's routes are on the way);
+   * then CDS follows the clusters they name.
+   */
+  private mergeRoutes(): void {
+    const listener = this.listener;
+    if (!listener) return;
+    if (!listener.routeConfigNames.every((n) => this.routeConfigs.has(n))) return;
+    const merged = mergeRouteConfigs(listener, this.routeConfigs);
+    this.routes = merged;
+    this.haveRoutes = true;
+    this.subscribe(TYPE_URL.cluster, [...merged.clusters]);
   }
 
   /** Everything the routes need is here: a cluster the server said does not exist counts as here. */

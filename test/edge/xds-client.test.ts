@@ -77,7 +77,8 @@ describe('edge xDS client', () => {
     });
     const p = cp.xds.registry.byNode(c.nodeId)[0]!;
     expect(p.types[TYPE_URL.listener]?.subscribed).toEqual(['sluice-edge']);
-    expect(p.types[TYPE_URL.route]?.subscribed).toEqual(['sluice-edge']);
+    // the edge listener's routes are scoped per group: one RDS name per group
+    expect(p.types[TYPE_URL.route]?.subscribed).toEqual(['sluice-edge/wine']);
     expect(p.types[TYPE_URL.cluster]?.subscribed).toEqual(['sluice/wine/v1', 'sluice/wine/v2']);
     expect(p.types[TYPE_URL.endpoint]?.subscribed).toEqual(['sluice/wine/v1', 'sluice/wine/v2']);
     expect(p.types[TYPE_URL.route]?.ackedVersion).toBe(snap.types[TYPE_URL.route].version);
@@ -143,12 +144,12 @@ describe('edge xDS client', () => {
 
     // routes whose /predict route picks its cluster from a header: not something the edge does
     const badRoutes = packAny(ENVOY_TYPES.routeConfiguration, {
-      name: 'sluice-edge',
+      name: 'sluice-edge/wine',
       virtual_hosts: [{ name: 'sluice', domains: ['*'], routes: [{ name: 'x', match: { path: '/services/wine/predict' }, route: { cluster_header: 'x-cluster' } }] }],
     });
     const withBadRoutes: EnvoyResources = {
       ...good,
-      routes: good.routes.map((r) => (r.name === 'sluice-edge' ? { ...r, resource: badRoutes, hash: 'bad-routes' } : r)),
+      routes: good.routes.map((r) => (r.name === 'sluice-edge/wine' ? { ...r, resource: badRoutes, hash: 'bad-routes' } : r)),
     };
     cp.xds.cache.setSnapshot(makeSnapshot(withBadRoutes));
     await until('RDS NACK', () => c.stats.lastNack?.typeUrl === TYPE_URL.route);

@@ -28,7 +28,7 @@ describe('OIP gRPC routes for Envoy (decoded)', () => {
     groups: [{ groupId: 'g', name: 'wine', versions: [version('v1', 80, 9001, { authEnabled: true, qpsLimit: 5 }), version('v2', 20, 9002)] }],
   };
   const res = translate(model, SETTINGS);
-  const rc = decoded(res.routes.find((r) => r.name === 'sluice-edge')!.resource);
+  const rc = decoded(res.routes.find((r) => r.name === 'sluice-edge/wine')!.resource);
   const routes: Obj[] = rc.virtual_hosts[0].routes;
   const byName = (n: string) => routes.find((r) => r.name === n) as Obj;
 

@@ -26,7 +26,7 @@ const model = (p1: number, p2: number, percent: number | null): DataPlaneModel =
 describe('mirror: over xDS', () => {
   it('the split and the other versions’ pin routes carry a request mirror policy for the share', () => {
     const res = translate(model(1001, 1002, 25), SETTINGS);
-    const rc = unpackAny<RouteConfiguration__Output>(res.routes.find((r) => r.name === 'sluice-edge')!.resource);
+    const rc = unpackAny<RouteConfiguration__Output>(res.routes.find((r) => r.name === 'sluice-edge/wine')!.resource);
     const routes = rc.virtual_hosts![0]!.routes!;
     const policy = routes.find((r) => r.name === 'wine/default')!.route!.request_mirror_policies;
     expect(policy).toEqual([{ cluster: 'sluice/wine/v2', runtime_fraction: { default_value: { numerator: 25, denominator: 'HUNDRED' } } }]);

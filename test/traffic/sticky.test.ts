@@ -39,7 +39,7 @@ describe('sticky: the hash and the pick', () => {
 describe('sticky: carried over xDS', () => {
   it('the default route picks by hash policy (use_hash_policy) and the edge reads the header back', () => {
     const res = translate(wine(80, 20), STICKY);
-    const edge = res.routes.find((r) => r.name === 'sluice-edge')!;
+    const edge = res.routes.find((r) => r.name === 'sluice-edge/wine')!;
     const rc = unpackAny<RouteConfiguration__Output>(edge.resource);
     const def = rc.virtual_hosts![0]!.routes!.find((r) => r.name === 'wine/default')!;
     expect(def.route?.hash_policy?.[0]?.header?.header_name).toBe('x-user');

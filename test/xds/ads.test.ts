@@ -60,9 +60,9 @@ async function envoyLike(id: string) {
   s.send({ type_url: TYPE_URL.listener });
   const lds = await s.next(TYPE_URL.listener);
   s.ack(lds);
-  s.send({ type_url: TYPE_URL.route, resource_names: ['sluice-edge'] });
+  s.send({ type_url: TYPE_URL.route, resource_names: ['sluice-edge/wine'] });
   const rds = await s.next(TYPE_URL.route);
-  s.ack(rds, ['sluice-edge']);
+  s.ack(rds, ['sluice-edge/wine']);
   return { s, cds, eds, lds, rds, clusters };
 }
 
@@ -80,7 +80,7 @@ describe('ADS state of the world', () => {
     expect(clusters).toEqual(['sluice/wine/v1', 'sluice/wine/v2']);
     expect(names(eds)).toEqual(clusters);
     expect(names(lds)).toEqual(['sluice-edge']);
-    expect(names(rds)).toEqual(['sluice-edge']);
+    expect(names(rds)).toEqual(['sluice-edge/wine']);
     expect(cds.version_info).toBe(cache.getSnapshot('envoy-1')!.types[TYPE_URL.cluster].version);
     expect(cds.control_plane?.identifier).toBe('sluice');
     await waitFor(() => server.registry.byNode('envoy-1')[0]?.types[TYPE_URL.route]?.state === 'SYNCED');
@@ -96,7 +96,7 @@ describe('ADS state of the world', () => {
     const { s } = await envoyLike('envoy-2');
     publish(cache, model(0, 100));
     const rds = await s.next(TYPE_URL.route);
-    s.ack(rds, ['sluice-edge']);
+    s.ack(rds, ['sluice-edge/wine']);
     const rc = unpackAny<{ virtual_hosts: { routes: { name: string; route?: { weighted_clusters?: { clusters: { name: string; weight: { value: number } }[] } } }[] }[] }>(rds.resources![0]!);
     const def = rc.virtual_hosts[0]!.routes.find((r) => r.name === 'wine/default')!;
     expect(def.route!.weighted_clusters!.clusters.map((c) => [c.name, c.weight.value])).toEqual([['sluice/wine/v2', 100]]);
@@ -145,19 +145,19 @@ describe('ADS state of the world', () => {
 
   it('ignores requests with a stale nonce', async () => {
     const s = stream();
-    s.send({ node: node('stale'), type_url: TYPE_URL.route, resource_names: ['sluice-edge'] });
+    s.send({ node: node('stale'), type_url: TYPE_URL.route, resource_names: ['sluice-edge/wine'] });
     const first = await s.next(TYPE_URL.route);
     publish(cache, model(10, 90));
     const second = await s.next(TYPE_URL.route);
     expect(second.nonce).not.toBe(first.nonce);
     // an ACK of the first (stale) response must not count, nor cause a resend
-    s.ack(first, ['sluice-edge']);
+    s.ack(first, ['sluice-edge/wine']);
     await new Promise((r) => setTimeout(r, 100));
     const st = server.registry.byNode('stale')[0]!.types[TYPE_URL.route]!;
     expect(st.ackedVersion).toBeNull();
     expect(st.pendingNonce).toBe(second.nonce);
     expect(s.responses.pending()).toEqual([]);
-    s.ack(second, ['sluice-edge']);
+    s.ack(second, ['sluice-edge/wine']);
     await waitFor(() => server.registry.byNode('stale')[0]!.types[TYPE_URL.route]!.ackedVersion === second.version_info);
     publish(cache, model(80, 20));
     s.close();
@@ -213,9 +213,9 @@ describe('ADS state of the world', () => {
   it('handles 500 concurrent streams, mid-stream disconnects, and keeps serving the rest', async () => {
     const N = 500;
     const streams = Array.from({ length: N }, () => stream());
-    streams.forEach((s, i) => s.send({ node: node(`many-${i}`), type_url: TYPE_URL.route, resource_names: ['sluice-edge'] }));
+    streams.forEach((s, i) => s.send({ node: node(`many-${i}`), type_url: TYPE_URL.route, resource_names: ['sluice-edge/wine'] }));
     const firsts = await Promise.all(streams.map((s) => s.next(TYPE_URL.route, 20_000)));
-    firsts.forEach((r, i) => streams[i]!.ack(r, ['sluice-edge']));
+    firsts.forEach((r, i) => streams[i]!.ack(r, ['sluice-edge/wine']));
     await waitFor(() => server.registry.list().filter((p) => p.nodeId.startsWith('many-')).length === N, 10_000);
     // half drop mid-stream (one never ACKs its next response)
     const dropped = streams.filter((_, i) => i % 2 === 0);
@@ -225,13 +225,13 @@ describe('ADS state of the world', () => {
     const seconds = await Promise.all(kept.map((s) => s.next(TYPE_URL.route, 20_000)));
     for (const [i, r] of seconds.entries()) {
       expect(r.version_info).toBe(cache.getSnapshot('x')!.types[TYPE_URL.route].version);
-      kept[i]!.ack(r, ['sluice-edge']);
+      kept[i]!.ack(r, ['sluice-edge/wine']);
     }
     await waitFor(() => server.registry.list().filter((p) => p.nodeId.startsWith('many-')).length === N / 2, 10_000);
     for (const s of kept) s.close();
     await waitFor(() => server.registry.list().filter((p) => p.nodeId.startsWith('many-')).length === 0, 10_000);
     const { rds } = await envoyLike('after-many');
-    expect(names(rds)).toEqual(['sluice-edge']);
+    expect(names(rds)).toEqual(['sluice-edge/wine']);
     publish(cache, model(80, 20));
   }, 60_000);
 

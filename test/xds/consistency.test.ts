@@ -18,7 +18,7 @@ describe('snapshot consistency', () => {
   it.each<[string, (r: EnvoyResources) => EnvoyResources, RegExp]>([
     ['endpoints no cluster names', (r) => ({ ...r, clusters: r.clusters.filter((c) => c.name !== 'sluice/wine/v2') }), /endpoints sluice\/wine\/v2 are named by no cluster/],
     ['a route configuration no listener names', (r) => ({ ...r, listeners: r.listeners.filter((l) => l.name !== 'wine.sluice') }), /route configuration wine.sluice is named by no listener/],
-    ['a listener naming a missing route configuration', (r) => ({ ...r, routes: r.routes.filter((x) => x.name !== 'sluice-edge') }), /listener sluice-edge names route configuration sluice-edge, which is missing/],
+    ['a listener naming a missing route configuration', (r) => ({ ...r, routes: r.routes.filter((x) => x.name !== 'sluice-edge/wine') }), /listener sluice-edge names route configuration sluice-edge\/wine, which is missing/],
   ])('refuses %s and keeps the last good snapshot', (_, spoil, message) => {
     const cache = new SnapshotCache();
     const ok = makeSnapshot(good());
@@ -43,7 +43,7 @@ describe('snapshot consistency', () => {
       clusters: r.clusters.filter((c) => c.name !== 'sluice/wine/v1'),
       endpoints: r.endpoints.filter((c) => c.name !== 'sluice/wine/v1'),
     });
-    expect(snapshotProblems(bad)).toContain('route configuration sluice-edge names cluster sluice/wine/v1, which is missing');
+    expect(snapshotProblems(bad)).toContain('route configuration sluice-edge/wine names cluster sluice/wine/v1, which is missing');
   });
 
   it('the publisher reports the refusal as an event and keeps serving the last good snapshot', async () => {

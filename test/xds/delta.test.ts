@@ -122,7 +122,7 @@ describe('ADS delta', () => {
 
   it('records a NACK and does not resend the refused resources', async () => {
     const s = stream();
-    s.send({ node: node('delta-4'), type_url: TYPE_URL.route, resource_names_subscribe: ['sluice-edge'] });
+    s.send({ node: node('delta-4'), type_url: TYPE_URL.route, resource_names_subscribe: ['sluice-edge/wine'] });
     const r = await s.next(TYPE_URL.route);
     s.send({ type_url: TYPE_URL.route, response_nonce: r.nonce!, error_detail: { code: 3, message: 'bad route' } });
     await vi.waitFor(() => expect(server.registry.byNode('delta-4')[0]!.types[TYPE_URL.route]!.state).toBe('NACKED'), { timeout: 10_000 });

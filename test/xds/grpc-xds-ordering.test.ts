@@ -49,13 +49,14 @@ function routeClusters(rc: RouteConfigShape): string[] {
 }
 
 /**
- * Replays responses (SotW: each replaces its type's set) and returns every moment a
+ * Replays responses (SotW: a CDS response replaces the set; an RDS or EDS response carries
+ * what changed — absence is not deletion for those types) and returns every moment a
  * cluster or its endpoints went away while a held route configuration still named them.
  */
 export function orderingViolations(seen: readonly Seen[]): string[] {
   const routes = new Map<string, string[]>();
   let clusters = new Set<string>();
-  let endpoints = new Set<string>();
+  const endpoints = new Set<string>();
   const violations: string[] = [];
   const referenced = () => new Set([...routes.values()].flat());
   seen.forEach((s, i) => {
@@ -64,7 +65,11 @@ export function orderingViolations(seen: readonly Seen[]): string[] {
       for (const r of s.resources) routes.set(r.name, r.clusters);
       return;
     }
-    if (s.typeUrl !== TYPE_URL.cluster && s.typeUrl !== TYPE_URL.endpoint) return;
+    if (s.typeUrl === TYPE_URL.endpoint) {
+      for (const n of names) endpoints.add(n);
+      return;
+    }
+    if (s.typeUrl !== TYPE_URL.cluster) return;
     const before = s.typeUrl === TYPE_URL.cluster ? clusters : endpoints;
     const used = referenced();
     for (const gone of before) {
@@ -72,8 +77,9 @@ export function orderingViolations(seen: readonly Seen[]): string[] {
         violations.push(`response ${i} (${s.typeUrl.split('.').at(-1)}) dropped ${gone} while a held route names it`);
       }
     }
-    if (s.typeUrl === TYPE_URL.cluster) clusters = names;
-    else endpoints = names;
+    clusters = names;
+    // a cluster that went away takes its endpoints with it
+    for (const n of [...endpoints]) if (!names.has(n)) endpoints.delete(n);
   });
   return violations;
 }

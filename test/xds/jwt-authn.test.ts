@@ -40,10 +40,13 @@ const model: DataPlaneModel = {
 
 function edgeFilters(settings: DataPlaneSettings): Obj[] {
   const l = decodedAny(find(translate(model, settings).listeners, 'sluice-edge')!.resource);
-  return decodedAny(l.filter_chains[0].filters[0].typed_config).http_filters as Obj[];
+  const all = decodedAny(l.filter_chains[0].filters[0].typed_config).http_filters as Obj[];
+  // first of all the scope-key filter (the group's routes are picked before any filter reads them)
+  expect(all[0]!.name).toBe(FILTER.lua);
+  return all.slice(1);
 }
 function edgeRoutes(settings: DataPlaneSettings): Obj[] {
-  return decodedAny(find(translate(model, settings).routes, 'sluice-edge')!.resource).virtual_hosts[0].routes as Obj[];
+  return decodedAny(find(translate(model, settings).routes, 'sluice-edge/wine')!.resource).virtual_hosts[0].routes as Obj[];
 }
 function override(perFilter: Obj | undefined, filter: string, type: string): Obj | undefined {
   const any = perFilter?.[filter];

@@ -26,7 +26,7 @@ function edgeFilters(settings: DataPlaneSettings): Obj[] {
   return decodedAny(l.filter_chains[0].filters[0].typed_config).http_filters as Obj[];
 }
 function edgeRoutes(res: { routes: XdsResource[] }): Obj[] {
-  return decodedAny(find(res.routes, 'sluice-edge').resource).virtual_hosts[0].routes as Obj[];
+  return decodedAny(find(res.routes, 'sluice-edge/wine').resource).virtual_hosts[0].routes as Obj[];
 }
 /** The local limit override on a route's (or a weighted cluster's) per-filter config, decoded. */
 const localLimit = (perFilter: Obj | undefined): Obj | undefined => {
@@ -43,13 +43,13 @@ describe('local rate limiting: the pushed resources', () => {
 
   it('puts local_ratelimit (no bucket of its own) where the ratelimit callout was, and keeps the rest', () => {
     const filters = edgeFilters(local(2));
-    expect(filters.map((f) => f.name)).toEqual([FILTER.extAuthz, FILTER.localRateLimit, FILTER.extProc, FILTER.router]);
-    const cfg = decodedAny(filters[1]!.typed_config);
-    expect(filters[1]!.typed_config.type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.localRateLimit}`);
+    expect(filters.map((f) => f.name)).toEqual([FILTER.lua, FILTER.extAuthz, FILTER.localRateLimit, FILTER.extProc, FILTER.router]);
+    const cfg = decodedAny(filters[2]!.typed_config);
+    expect(filters[2]!.typed_config.type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.localRateLimit}`);
     expect(cfg.stat_prefix).toBe('sluice_local_rate_limit');
     expect(cfg.token_bucket).toBeFalsy();
     // global (the default without settings): the RateLimitService callout, no local filter
-    expect(edgeFilters(SETTINGS).map((f) => f.name)).toEqual([FILTER.extAuthz, FILTER.rateLimit, FILTER.extProc, FILTER.router]);
+    expect(edgeFilters(SETTINGS).map((f) => f.name)).toEqual([FILTER.lua, FILTER.extAuthz, FILTER.rateLimit, FILTER.extProc, FILTER.router]);
   });
 
   it('gives a limited version a token bucket of its share on its pin route and its weighted entry', () => {
@@ -92,13 +92,13 @@ describe('local rate limiting: shares follow the connected proxies', () => {
       for (;;) {
         const rds = await s.next(TYPE_URL.route, 60_000).catch(() => null);
         if (!rds) return;
-        s.ack(rds, ['sluice-edge']);
-        const routes = edgeRoutes({ routes: (rds.resources ?? []).map((r) => ({ name: 'sluice-edge', resource: r }) as unknown as XdsResource) });
+        s.ack(rds, ['sluice-edge/wine']);
+        const routes = edgeRoutes({ routes: (rds.resources ?? []).map((r) => ({ name: 'sluice-edge/wine', resource: r }) as unknown as XdsResource) });
         share = localLimit(routes.find((r) => r.name === 'wine/pin/v1')?.typed_per_filter_config)?.token_bucket.max_tokens ?? 0;
         updates++;
       }
     };
-    s.send({ node: { id, cluster: 'edge', user_agent_name: 'envoy' }, type_url: TYPE_URL.route, resource_names: ['sluice-edge'] });
+    s.send({ node: { id, cluster: 'edge', user_agent_name: 'envoy' }, type_url: TYPE_URL.route, resource_names: ['sluice-edge/wine'] });
     void pump();
     return { stream: s, client, share: () => share, updates: () => updates };
   }
@@ -119,7 +119,7 @@ describe('local rate limiting: shares follow the connected proxies', () => {
     // a proxyless client (not an Envoy) does not take a share
     const other = new SotwStream(adsClient(port));
     streams.push(other);
-    other.send({ node: { id: 'grpc-client', cluster: 'x', user_agent_name: 'grpc-node-js' }, type_url: TYPE_URL.route, resource_names: ['sluice-edge'] });
+    other.send({ node: { id: 'grpc-client', cluster: 'x', user_agent_name: 'grpc-node-js' }, type_url: TYPE_URL.route, resource_names: ['sluice-edge/wine'] });
     await other.next(TYPE_URL.route);
     const b = await envoy('envoy-b', port);
     let t0 = Date.now();

@@ -81,7 +81,9 @@ function sotwProxy(client: ReturnType<typeof adsClient>, id: string, b: Behaviou
         s.send({ type_url: TYPE_URL.endpoint, resource_names: names, response_nonce: e?.nonce ?? '', version_info: e?.version ?? '' });
       }
     } else if (url === TYPE_URL.endpoint) {
-      h.endpoints = new Set((r.resources ?? []).map((a) => unpackAny<{ cluster_name: string }>(a).cluster_name));
+      // SotW EDS/RDS: a response carries what changed; what it leaves out is kept (not deleted)
+      for (const a of r.resources ?? []) h.endpoints.add(unpackAny<{ cluster_name: string }>(a).cluster_name);
+      for (const n of [...h.endpoints]) if (!edsNames.includes(n)) h.endpoints.delete(n);
       h.check('EDS');
       last[url] = { nonce: r.nonce!, version: r.version_info! };
       s.send({ type_url: url, resource_names: edsNames, response_nonce: r.nonce!, version_info: r.version_info! });
@@ -91,18 +93,18 @@ function sotwProxy(client: ReturnType<typeof adsClient>, id: string, b: Behaviou
       }
     } else if (url === TYPE_URL.listener) {
       s.ack(r as never);
-      if (!last[url]) s.send({ type_url: TYPE_URL.route, resource_names: ['sluice-edge'] });
+      if (!last[url]) s.send({ type_url: TYPE_URL.route, resource_names: ['sluice-edge/wine'] });
       last[url] = { nonce: r.nonce!, version: r.version_info! };
     } else if (url === TYPE_URL.route) {
       h.routeResponses += 1;
       if (b.nackRoutes && h.routeResponses > 1) {
-        s.send({ type_url: url, resource_names: ['sluice-edge'], response_nonce: r.nonce!, version_info: h.routeVersion, error_detail: { code: 3, message: 'refused' } });
+        s.send({ type_url: url, resource_names: ['sluice-edge/wine'], response_nonce: r.nonce!, version_info: h.routeVersion, error_detail: { code: 3, message: 'refused' } });
         return;
       }
-      h.routes = new Map((r.resources ?? []).map((a) => [unpackAny<{ name: string }>(a).name, routeClusters(a)]));
+      for (const a of r.resources ?? []) h.routes.set(unpackAny<{ name: string }>(a).name, routeClusters(a));
       h.routeVersion = r.version_info!;
       h.check('RDS');
-      s.ack(r as never, ['sluice-edge']);
+      s.ack(r as never, ['sluice-edge/wine']);
     }
   });
   s.send({ node: node(id), type_url: TYPE_URL.cluster });
@@ -136,7 +138,7 @@ function deltaProxy(client: ReturnType<typeof adsClient>, id: string) {
       if (!started) {
         started = true;
         s.send({ type_url: TYPE_URL.listener });
-        s.send({ type_url: TYPE_URL.route, resource_names_subscribe: ['sluice-edge'] });
+        s.send({ type_url: TYPE_URL.route, resource_names_subscribe: ['sluice-edge/wine'] });
       }
     } else if (url === TYPE_URL.listener) {
       s.send({ type_url: url, response_nonce: r.nonce! });
@@ -193,7 +195,7 @@ describe('make-before-break across SotW and delta proxies', () => {
     cache.setSnapshot(makeSnapshot(translate(V123, SETTINGS)));
     const v1 = routeVersion(cache);
     await waitFor(() => healthy.every((p) => p.h.routeVersion === v1), 'v3 added on healthy proxies');
-    for (const p of healthy) expect(p.h.routes.get('sluice-edge')).toContain('sluice/wine/v3');
+    for (const p of healthy) expect(p.h.routes.get('sluice-edge/wine')).toContain('sluice/wine/v3');
 
     cache.setSnapshot(makeSnapshot(translate(V23, SETTINGS)));
     const v2 = routeVersion(cache);
@@ -225,9 +227,9 @@ describe('holds are bounded in time', () => {
     s.send({ type_url: TYPE_URL.endpoint, resource_names: ['sluice/wine/v1', 'sluice/wine/v2'] });
     const eds = await s.next(TYPE_URL.endpoint);
     s.ack(eds, ['sluice/wine/v1', 'sluice/wine/v2']);
-    s.send({ type_url: TYPE_URL.route, resource_names: ['sluice-edge'] });
+    s.send({ type_url: TYPE_URL.route, resource_names: ['sluice-edge/wine'] });
     const rds = await s.next(TYPE_URL.route);
-    s.ack(rds, ['sluice-edge']);
+    s.ack(rds, ['sluice-edge/wine']);
 
     cache.setSnapshot(makeSnapshot(translate(V123, SETTINGS)));
     const cds2 = await s.next(TYPE_URL.cluster);
@@ -256,7 +258,7 @@ describe('the plan (pure)', () => {
       expired: false,
     };
     const p = plan(b, progress);
-    expect(p.heldRoutes).toEqual(['sluice-edge', 'wine.sluice']);
+    expect(p.heldRoutes).toEqual(['sluice-edge/wine', 'wine.sluice']);
     expect(p.snapshot.types[TYPE_URL.route]).toEqual(a.types[TYPE_URL.route]);
     expect(p.snapshot.types[TYPE_URL.cluster]).toBe(b.types[TYPE_URL.cluster]);
     // clusters ACKed, endpoints not yet: still held

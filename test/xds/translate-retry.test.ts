@@ -29,7 +29,7 @@ const model = (v1Healthy: boolean[], v2Healthy: boolean[]): DataPlaneModel => ({
 });
 
 function edgeRoutes(m: DataPlaneModel): Obj {
-  return decodedAny(find(translate(m, SETTINGS).routes, 'sluice-edge').resource);
+  return decodedAny(find(translate(m, SETTINGS).routes, 'sluice-edge/wine').resource);
 }
 const split = (rc: Obj, route = 'wine/default') =>
   (rc.virtual_hosts[0].routes.find((r: Obj) => r.name === route).route.weighted_clusters.clusters as Obj[]).map((c) => [c.name, c.weight.value]);
@@ -37,7 +37,7 @@ const split = (rc: Obj, route = 'wine/default') =>
 describe('translate: a replica dies (Envoy agrees with the local edge)', () => {
   it('the edge virtual host retries once on another host when nothing reached a model or it never answered', () => {
     const vh = edgeRoutes(model([true, true], [true])).virtual_hosts[0];
-    expect(vh.name).toBe('sluice');
+    expect(vh.name).toBe('wine'); // the group's own scope
     expect(vh.retry_policy.retry_on).toBe('connect-failure,refused-stream,reset,retriable-status-codes');
     expect(vh.retry_policy.retriable_status_codes).toEqual([503]);
     expect(vh.retry_policy.num_retries).toEqual({ value: 1 });

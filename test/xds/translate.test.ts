@@ -62,13 +62,17 @@ const find = (list: XdsResource[], name: string) => {
   if (!r) throw new Error(`no resource ${name}`);
   return r;
 };
+/** A group's edge route configuration (its scope), decoded; `routes` of its one virtual host. */
+const edgeRc = (res: EnvoyResources, group: string): Obj => decodedAny(find(res.routes, `sluice-edge/${group}`).resource);
+const edgeRoutesOf = (res: EnvoyResources, group: string): Obj[] => edgeRc(res, group).virtual_hosts[0].routes as Obj[];
 
 describe('translate: decoded field by field', () => {
   const res = translate(model(), SETTINGS);
 
   it('emits the expected resource names, sorted', () => {
     expect(res.listeners.map((r) => r.name)).toEqual(['empty.sluice', 'sluice-edge', 'wine.sluice']);
-    expect(res.routes.map((r) => r.name)).toEqual(['empty.sluice', 'sluice-edge', 'wine.sluice']);
+    // the edge's routes are one configuration per group (its scope), beside the proxyless one
+    expect(res.routes.map((r) => r.name)).toEqual(['empty.sluice', 'sluice-edge/empty', 'sluice-edge/wine', 'wine.sluice']);
     expect(res.clusters.map((r) => r.name)).toEqual(['sluice/wine/v1', 'sluice/wine/v2']);
     expect(res.endpoints.map((r) => r.name)).toEqual(['sluice/wine/v1', 'sluice/wine/v2']);
     for (const [list, url] of [
@@ -83,7 +87,7 @@ describe('translate: decoded field by field', () => {
     expect(find(res.listeners, 'sluice-edge').onlyByName).toBeUndefined();
   });
 
-  it('edge listener: address, HCM with RDS over ADS, filters in order, gRPC access log', () => {
+  it('edge listener: address, HCM with routes scoped per group over ADS, filters in order, gRPC access log', () => {
     const l = decodedAny(find(res.listeners, 'sluice-edge').resource);
     expect(l.name).toBe('sluice-edge');
     expect(l.address.socket_address).toEqual({ address: '0.0.0.0', port_value: 10000, port_specifier: 'port_value' });
@@ -95,17 +99,32 @@ describe('translate: decoded field by field', () => {
     const hcm = decodedAny(f.typed_config);
     expect(hcm.stat_prefix).toBe('sluice_edge');
     expect(hcm.codec_type).toBe('AUTO');
-    expect(hcm.rds).toEqual({
-      route_config_name: 'sluice-edge',
-      config_source: { ads: {}, resource_api_version: 'V3', config_source_specifier: 'ads' },
+    expect(hcm.rds).toBeUndefined();
+    // scoped routes: the key is the scope header as a whole; one scope per group (sorted), each
+    // naming that group's route configuration, fetched by RDS over ADS
+    expect(hcm.scoped_routes.name).toBe('sluice-edge');
+    expect(hcm.scoped_routes.scope_key_builder).toEqual({
+      fragments: [{ header_value_extractor: { name: 'x-sluice-scope', index: 0, extract_type: 'index' }, type: 'header_value_extractor' }],
     });
+    expect(hcm.scoped_routes.rds_config_source).toEqual({ ads: {}, resource_api_version: 'V3', config_source_specifier: 'ads' });
+    expect(hcm.scoped_routes.scoped_route_configurations_list.scoped_route_configurations).toEqual(
+      ['empty', 'wine'].map((g) => ({ name: g, route_configuration_name: `sluice-edge/${g}`, key: { fragments: [{ string_key: g, type: 'string_key' }] } })),
+    );
+    expect(find(res.listeners, 'sluice-edge').references).toEqual(['sluice-edge/empty', 'sluice-edge/wine']);
     expect(hcm.http_filters.map((x: Obj) => x.name)).toEqual([
+      FILTER.lua,
       FILTER.extAuthz,
       FILTER.rateLimit,
       FILTER.extProc,
       FILTER.router,
     ]);
-    const [authzF, rlF, procF, routerF] = hcm.http_filters as Obj[];
+    const [luaF, authzF, rlF, procF, routerF] = hcm.http_filters as Obj[];
+    // the scope key filter: the group from the /predict path, or from an OIP gRPC call's :authority
+    const lua = decodedAny(luaF!.typed_config).default_source_code.inline_string as string;
+    expect(lua).toContain('headers:remove("x-sluice-scope")');
+    expect(lua).toContain('"^/services/([^/?#]+)/predict$"');
+    expect(lua).toContain('"/inference.GRPCInferenceService/"');
+    expect(lua).toContain('h:clearRouteCache()');
     const authz = decodedAny(authzF!.typed_config);
     expect(authz.grpc_service.envoy_grpc.cluster_name).toBe('sluice_gateway');
     expect(authz.grpc_service.timeout).toEqual({ seconds: '1' });
@@ -148,15 +167,19 @@ describe('translate: decoded field by field', () => {
   });
 
   it('edge routes: pin routes first, unknown pin 404, weighted default with per-version policy', () => {
-    const rc = decodedAny(find(res.routes, 'sluice-edge').resource);
-    expect(rc.name).toBe('sluice-edge');
+    const rc = edgeRc(res, 'wine');
+    expect(rc.name).toBe('sluice-edge/wine');
+    // the scope key stops at Envoy
+    expect(rc.request_headers_to_remove).toEqual(['x-sluice-scope']);
     expect(rc.virtual_hosts).toHaveLength(1);
     const vh = rc.virtual_hosts[0];
+    expect(vh.name).toBe('wine');
     expect(vh.domains).toEqual(['*']);
+    expect(edgeRoutesOf(res, 'empty').map((r) => r.name)).toEqual(['empty/pin/unknown', 'empty/default', 'not-found']);
+    expect(find(res.routes, 'sluice-edge/wine').references).toEqual(['sluice/wine/v1', 'sluice/wine/v2']);
+    expect(find(res.routes, 'sluice-edge/empty').references).toEqual([]);
     const names = vh.routes.map((r: Obj) => r.name);
     expect(names).toEqual([
-      'empty/pin/unknown',
-      'empty/default',
       'wine/pin/v1',
       'wine/pin/v2',
       'wine/pin/unknown',
@@ -167,7 +190,7 @@ describe('translate: decoded field by field', () => {
       'wine/oip-grpc/default',
       'not-found',
     ]);
-    const byName = (n: string): Obj => vh.routes.find((r: Obj) => r.name === n);
+    const byName = (n: string): Obj => [...vh.routes, ...edgeRoutesOf(res, 'empty')].find((r: Obj) => r.name === n);
 
     // a group with no running version answers 503 with a JSON error
     const empty = byName('empty/default');
@@ -330,14 +353,13 @@ describe('translate: decoded field by field', () => {
   it('a group without any QPS limit makes no rate-limit call on any route', () => {
     const m = model();
     m.groups[0]!.versions[0]!.qpsLimit = null;
-    const rc = decodedAny(find(translate(m, SETTINGS).routes, 'sluice-edge').resource);
-    for (const r of rc.virtual_hosts[0].routes as Obj[]) expect(r.route?.rate_limits).toBeUndefined();
+    const out = translate(m, SETTINGS);
+    for (const g of ['wine', 'empty']) for (const r of edgeRoutesOf(out, g)) expect(r.route?.rate_limits).toBeUndefined();
   });
 
   it('sticky header: hash policy on routes and ring-hash clusters', () => {
     const sticky = translate(model(), { ...SETTINGS, stickyHeader: 'x-user' });
-    const rc = decodedAny(find(sticky.routes, 'sluice-edge').resource);
-    const def = rc.virtual_hosts[0].routes.find((r: Obj) => r.name === 'wine/default');
+    const def = edgeRoutesOf(sticky, 'wine').find((r: Obj) => r.name === 'wine/default')!;
     expect(def.route.hash_policy).toEqual([{ header: { header_name: 'x-user' }, policy_specifier: 'header' }]);
     expect(decodedAny(find(sticky.clusters, 'sluice/wine/v1').resource).lb_policy).toBe('RING_HASH');
   });
@@ -373,19 +395,20 @@ describe('translate: determinism and edits', () => {
     fresh.groups.find((g) => g.name === 'wine')!.versions[0]!.weight = 0;
     fresh.groups.find((g) => g.name === 'wine')!.versions[1]!.weight = 100;
     expect(bytesOf(last)).toEqual(bytesOf(translate(fresh, SETTINGS)));
-    const rc = decodedAny(find(last.routes, 'sluice-edge').resource);
-    const def = rc.virtual_hosts[0].routes.find((r: Obj) => r.name === 'wine/default');
+    const routes = edgeRoutesOf(last, 'wine');
+    const def = routes.find((r: Obj) => r.name === 'wine/default')!;
     // a zero-weight version is not in the split, but stays pinnable
     expect(def.route.weighted_clusters.clusters.map((c: Obj) => [c.name, c.weight.value])).toEqual([
       ['sluice/wine/v2', 100],
     ]);
-    expect(rc.virtual_hosts[0].routes.some((r: Obj) => r.name === 'wine/pin/v1')).toBe(true);
+    expect(routes.some((r: Obj) => r.name === 'wine/pin/v1')).toBe(true);
   });
 
-  it('the edge route configuration, assembled from per-route pieces, equals a one-piece encoding', () => {
-    const edge = find(translate(model(), SETTINGS).routes, 'sluice-edge');
-    const whole = encode(ENVOY_TYPES.routeConfiguration, decodedAny(edge.resource));
-    expect(Buffer.from(whole).equals(Buffer.from(edge.resource.value))).toBe(true);
+  it('every route configuration encodes exactly as a one-piece protobufjs encoding of its decoded self', () => {
+    for (const rc of translate(model(), SETTINGS).routes) {
+      const whole = encode(ENVOY_TYPES.routeConfiguration, decodedAny(rc.resource));
+      expect(Buffer.from(whole).equals(Buffer.from(rc.resource.value)), rc.name).toBe(true);
+    }
   });
 
   it('a reusing translator gives what a fresh translate gives, edit after edit', () => {

@@ -6,10 +6,14 @@
 //   its last good config: that version is not resent;
 // - LDS/CDS with no names (or '*') is a wildcard subscription; RDS/EDS are by name; a
 //   changed subscription is answered even when the version did not change;
-// - a response carries the type's whole served set (for the names subscribed).
+// - an LDS/CDS response carries the type's whole served set (a listener or cluster missing
+//   from it is deleted); an RDS/EDS response carries only the subscribed resources the
+//   client does not hold as of its last ACK (absence is not deletion for these types), so a
+//   change to one group's routes sends that group's route configurations only.
 import type { XdsTypeUrl } from '../../proto/envoy.ts';
 import type { DiscoveryRequest__Output } from '../../proto/generated/envoy/service/discovery/v3/DiscoveryRequest.ts';
 import type { Snapshot } from '../cache.ts';
+import type { XdsResource } from '../translate.ts';
 import { AdsStream, WILDCARD_TYPES, newTypeState, type AdsCall, type StreamContext, type TypeStateBase } from './core.ts';
 
 interface SotwTypeState extends TypeStateBase {
@@ -19,6 +23,12 @@ interface SotwTypeState extends TypeStateBase {
   subscription: string;
   /** the subscription the last response was built for */
   sentFor: string | undefined;
+  /**
+   * RDS/EDS: what the client holds (name → hash) once it applies the last response, and as
+   * of its last ACK (with the version and subscription that ACK was for: the cache key of a diff)
+   */
+  sentHeld: ReadonlyMap<string, string> | undefined;
+  ackedHeld: { held: ReadonlyMap<string, string>; key: string } | undefined;
 }
 
 const subscriptionKey = (wildcard: boolean, names: readonly string[]) => (wildcard ? '*|' : '') + [...names].sort().join(',');
@@ -38,10 +48,12 @@ export class SotwStream extends AdsStream<SotwTypeState> {
       return;
     }
     if (!state) {
-      state = { ...newTypeState(), explicit: false, subscription: '', sentFor: undefined };
+      state = { ...newTypeState(), explicit: false, subscription: '', sentFor: undefined, sentHeld: undefined, ackedHeld: undefined };
       this.types.set(url, state);
     }
-    this.settle(url, state, { nonce, error: req.error_detail, clientVersion: req.version_info ?? '' });
+    if (this.settle(url, state, { nonce, error: req.error_detail, clientVersion: req.version_info ?? '' }) === 'ack' && state.sentHeld) {
+      state.ackedHeld = { held: state.sentHeld, key: `${state.sentVersion ?? ''}|${state.sentFor ?? ''}` };
+    }
     this.updateSubscription(url, state, req.resource_names ?? []);
     this.answer(url, state);
   }
@@ -75,10 +87,20 @@ export class SotwStream extends AdsStream<SotwTypeState> {
     }
     const nonce = this.nextNonce();
     const { names, wildcard } = state;
-    const { bytes } = this.encoder.sotw(
-      { url, type, subscriptionKey: state.subscription, selects: (r) => names.has(r.name) || (wildcard && !r.onlyByName) },
-      nonce,
-    );
+    const subscribed = (r: XdsResource) => names.has(r.name) || (wildcard && !r.onlyByName);
+    let parts = { url, type, subscriptionKey: state.subscription, selects: subscribed };
+    if (!WILDCARD_TYPES.has(url)) {
+      // RDS/EDS: only what the client does not hold as of its last ACK (not its last
+      // response: that one may yet be NACKed); absence is not deletion for these types
+      const held = new Map<string, string>();
+      for (const r of type.resources.values()) if (subscribed(r)) held.set(r.name, r.hash);
+      state.sentHeld = held;
+      const acked = state.ackedHeld;
+      if (acked) {
+        parts = { url, type, subscriptionKey: `${state.subscription}|since:${acked.key}`, selects: (r) => subscribed(r) && acked.held.get(r.name) !== r.hash };
+      }
+    }
+    const { bytes } = this.encoder.sotw(parts, nonce);
     state.sentVersion = type.version;
     state.sentSet = type;
     state.sentNonce = nonce;
