@@ -519,6 +519,11 @@ function edgeRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConf
   };
 }
 
+/** The edge's only route configuration while there is no group: every path is 404. */
+function edgeEmptyRouteConfig(): RouteConfiguration {
+  return { name: EDGE_ROUTE_CONFIG, virtual_hosts: [{ name: 'none', domains: ['*'], routes: [notFoundRoute()] }] };
+}
+
 /**
  * The edge's retries, as the local edge makes them (gateway/edge/server.ts `forward`): one
  * retry, on another replica of the picked version, when nothing reached a model or the
@@ -653,7 +658,11 @@ function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
   const hcm: HttpConnectionManager = {
     stat_prefix: 'sluice_edge',
     codec_type: 'AUTO',
-    scoped_routes: edgeScopedRoutes(model.groups.map((g) => g.name).sort()),
+    // Envoy wants at least one scope: with no group yet, one route configuration that only
+    // answers the 404 (edgeEmptyRouteConfig) stands in for the scopes
+    ...(model.groups.length > 0
+      ? { scoped_routes: edgeScopedRoutes(model.groups.map((g) => g.name).sort()) }
+      : { rds: { route_config_name: EDGE_ROUTE_CONFIG, config_source: ADS } }),
     http_filters: edgeHttpFilters(s),
     access_log: [{ name: FILTER.grpcAccessLog, typed_config: packAny(ENVOY_TYPES.httpGrpcAccessLog, accessLog) }],
     generate_request_id: { value: true },
@@ -942,7 +951,7 @@ export type Translate = (model: DataPlaneModel, settings: DataPlaneSettings) => 
 export function createTranslator(): Translate {
   let settingsKey = '';
   let memo = new Map<string, GroupOutput>();
-  let listenerMemo: { key: string; resource: XdsResource } | undefined;
+  let listenerMemo: { key: string; resource: XdsResource; emptyRoutes: XdsResource | null } | undefined;
   return (model, settings) => {
     validate(model, settings);
     const sk = JSON.stringify(settings);
@@ -972,9 +981,14 @@ export function createTranslator(): Translate {
     const listenerKey = `${groups.map((g) => g.name).join(',')}|${maxBodyBytes(model)}`;
     if (listenerMemo?.key !== listenerKey) {
       const edge = resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings));
-      listenerMemo = { key: listenerKey, resource: { ...edge, references: groups.map((g) => edgeRouteConfigName(g.name)) } };
+      listenerMemo = {
+        key: listenerKey,
+        resource: { ...edge, references: groups.length > 0 ? groups.map((g) => edgeRouteConfigName(g.name)) : [EDGE_ROUTE_CONFIG] },
+        emptyRoutes: groups.length > 0 ? null : resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, EDGE_ROUTE_CONFIG, edgeEmptyRouteConfig()),
+      };
     }
     listeners.push(listenerMemo.resource);
+    if (listenerMemo.emptyRoutes) routes.push(listenerMemo.emptyRoutes);
     return {
       listeners: listeners.sort(byName),
       routes: routes.sort(byName),

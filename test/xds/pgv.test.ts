@@ -79,6 +79,15 @@ describe('pushed resources pass Envoy’s validation rules (protoc-gen-validate)
       expect(allViolations(res)).toEqual([]);
     });
   }
+
+  it('before the first group exists (a fresh install): the edge listener still passes', () => {
+    // a scoped-routes list must hold one scope at least: the empty platform pushes one route
+    // configuration that answers 404 instead
+    const res = translate({ groups: [] }, SETTINGS);
+    expect(res.listeners.map((l) => l.name)).toEqual(['sluice-edge']);
+    expect(res.routes.map((r) => r.name)).toEqual(['sluice-edge']);
+    expect(allViolations(res)).toEqual([]);
+  });
 });
 
 describe('the checker refuses what Envoy would refuse', () => {
