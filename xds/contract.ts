@@ -91,13 +91,18 @@ export const oipGrpcAuthorityRegex = (group: string) => `^${group}\\.sluice(:[0-
  * `{group}` of `:authority = {group}.sluice[:port]` — then the route cache is cleared, so the
  * connection manager picks the scope again with the key in place. A request with neither
  * has no key and no scope (Envoy answers 404). Same parsing as parsePredictPath and
- * oipGrpcAuthorityRegex.
+ * oipGrpcAuthorityRegex. It also removes the identity headers a client may have sent
+ * (IDENTITY_HEADER, KEY_ID_HEADER): only Sluice's own filters set them.
  */
 export const edgeScopeScript = () =>
   [
     'function envoy_on_request(h)',
     '  local headers = h:headers()',
     `  headers:remove("${SCOPE_HEADER}")`,
+    // the caller's identity is Sluice's to say (ext_authz, or the router on a JWT-only
+    // route): a client-sent one would reach the runtime, the rate limit key and the access log
+    `  headers:remove("${IDENTITY_HEADER}")`,
+    `  headers:remove("${KEY_ID_HEADER}")`,
     '  local path = headers:get(":path") or ""',
     '  local g = string.match(path, "^/services/([^/?#]+)/predict$") or string.match(path, "^/services/([^/?#]+)/predict[?#]")',
     `  if g == nil and string.sub(path, 1, ${OIP_GRPC_PATH_PREFIX.length}) == "${OIP_GRPC_PATH_PREFIX}" then`,

@@ -6,6 +6,13 @@
 // require nothing; each version's route entry switches them on (or off) per route, exactly
 // where ext_authz would be. API keys on such a version get jwt_authn's 401, as the local edge
 // answers (gateway/authz.ts refuses them there).
+//
+// What goes upstream is what ext_authz lets through for a JWT (gateway/authz.ts
+// toCheckResponse): no Authorization header (the provider does not forward it) and the
+// verified caller in x-sluice-identity, `jwt:{iss}#{sub}` from the verified payload, set by
+// the router on the JWT-only version's routes (so the runtime and the access log see it).
+// A client-sent x-sluice-identity or x-sluice-key-id never gets that far: the edge's first
+// filter removes both from every request (contract.ts edgeScopeScript).
 import { isIP } from 'node:net';
 import { ENVOY_TYPES, packAny, type PackedAny } from '../proto/envoy.ts';
 import type { Cluster } from '../proto/generated/envoy/config/cluster/v3/Cluster.ts';
@@ -18,7 +25,8 @@ import type { RBAC } from '../proto/generated/envoy/extensions/filters/http/rbac
 import type { RBACPerRoute } from '../proto/generated/envoy/extensions/filters/http/rbac/v3/RBACPerRoute.ts';
 import type { Principal } from '../proto/generated/envoy/config/rbac/v3/Principal.ts';
 import type { UpstreamTlsContext } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/UpstreamTlsContext.ts';
-import { FILTER } from './contract.ts';
+import type { HeaderValueOption } from '../proto/generated/envoy/config/core/v3/HeaderValueOption.ts';
+import { FILTER, IDENTITY_HEADER } from './contract.ts';
 import type { DataPlaneJwtIssuer, DataPlaneSettings, DataPlaneVersion } from './model.ts';
 
 /** The cluster Envoy fetches the issuer's JWKS through. */
@@ -58,8 +66,9 @@ export function jwtHttpFilters(s: DataPlaneSettings): HttpFilter[] {
         // fetched when the listener comes up, so the first request does not wait for it
         async_fetch: { fast_listener: false },
       },
-      // the runtime sees the same Authorization header as behind ext_authz
-      forward: true,
+      // the credential stops here, as ext_authz removes it (headers_to_remove): the runtime
+      // learns the caller from x-sluice-identity, never from a replayable token
+      forward: false,
       payload_in_metadata: JWT_PAYLOAD_METADATA,
       require_expiration: true,
     };
@@ -76,6 +85,21 @@ export function jwtHttpFilters(s: DataPlaneSettings): HttpFilter[] {
     { name: FILTER.jwtAuthn, typed_config: packAny(ENVOY_TYPES.jwtAuthn, authn) },
     { name: FILTER.rbac, typed_config: packAny(ENVOY_TYPES.rbac, rbac) },
   ];
+}
+
+/** Envoy's header substitution for one claim of the verified payload (jwt_authn's dynamic metadata). */
+const claim = (name: string) => `%DYNAMIC_METADATA(${FILTER.jwtAuthn}:${JWT_PAYLOAD_METADATA}:${name})%`;
+/** x-sluice-identity of a verified JWT, as ext_authz writes it (gateway/authz.ts): `jwt:{iss}#{sub}`. */
+export const JWT_IDENTITY_VALUE = `jwt:${claim('iss')}#${claim('sub')}`;
+
+/**
+ * The headers the router adds on a JWT-only version's routes: the verified caller in
+ * x-sluice-identity (replacing anything of that name). None for any other version
+ * (ext_authz sets it there, or nobody is identified).
+ */
+export function jwtIdentityHeaders(v: DataPlaneVersion, s: DataPlaneSettings): HeaderValueOption[] {
+  if (!usesNativeJwt(v, s)) return [];
+  return [{ header: { key: IDENTITY_HEADER, value: JWT_IDENTITY_VALUE }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }];
 }
 
 /** A principal whose verified groups claim lists `value`. */

@@ -85,7 +85,7 @@ import {
   type DataPlaneSettings,
   type DataPlaneVersion,
 } from './model.ts';
-import { JWKS_CLUSTER, jwksCluster, jwtHttpFilters, jwtRouteFilterConfig, usesNativeJwt } from './jwt-authn.ts';
+import { JWKS_CLUSTER, jwksCluster, jwtHttpFilters, jwtIdentityHeaders, jwtRouteFilterConfig, usesNativeJwt } from './jwt-authn.ts';
 
 // ---------------------------------------------------------------------------------------
 // Output
@@ -423,6 +423,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
         hash_policy: hashPolicy,
         request_mirror_policies: group.mirror?.version === v.name ? [] : mirrorPolicies(group),
       },
+      ...identityOf(v, s),
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
       typed_per_filter_config: filterConfig.get(v.name),
       metadata: sluiceMetadata({ group: group.name, version: v.name }),
@@ -459,7 +460,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
             weight: { value: weights.get(v.name) ?? 0 },
             // the router adds these once this cluster is picked, so the runtime, the
             // client and the access log all see which version answered
-            request_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+            request_headers_to_add: [setHeader(PIN_HEADER, v.name), ...jwtIdentityHeaders(v, s)],
             response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
             typed_per_filter_config: filterConfig.get(v.name),
           }),
@@ -472,6 +473,12 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
     },
   });
   return routes;
+}
+
+/** The verified caller of a JWT-only version (jwt-authn.ts), added by the router on its pin route. */
+function identityOf(v: DataPlaneVersion, s: DataPlaneSettings): Pick<Route, 'request_headers_to_add'> {
+  const headers = jwtIdentityHeaders(v, s);
+  return headers.length > 0 ? { request_headers_to_add: headers } : {};
 }
 
 /**
@@ -703,7 +710,7 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
     name: `${group.name}/oip-grpc/pin/${v.name}`,
     match: match(v.name),
     route: { cluster: clusterName(group.name, v.name), timeout: ROUTE_TIMEOUT, rate_limits: pinRateLimits(group, v), hash_policy: hashPolicy },
-    request_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+    request_headers_to_add: [setHeader(PIN_HEADER, v.name), ...jwtIdentityHeaders(v, s)],
     response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
     typed_per_filter_config: filters.get(v.name),
     metadata: sluiceMetadata({ group: group.name, version: v.name }),
@@ -721,7 +728,7 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
           (v): ClusterWeight => ({
             name: clusterName(group.name, v.name),
             weight: { value: weights.get(v.name) ?? 0 },
-            request_headers_to_add: [setHeader(PIN_HEADER, v.name)],
+            request_headers_to_add: [setHeader(PIN_HEADER, v.name), ...jwtIdentityHeaders(v, s)],
             response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
             typed_per_filter_config: filters.get(v.name),
           }),

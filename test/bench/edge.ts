@@ -463,7 +463,7 @@ async function profile(group: GroupName, mode: Mode): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   const runtime = await spawnRuntime(demoEnv('1'), { built: mode === 'build' });
   await waitReady(runtime.url);
-  const edge = await startChild(Number(new URL(runtime.url).port), mode, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const edge = await startChild(Number(new URL(runtime.url).port), mode, ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${dir}`]);
   const t: Target = {
     name: group,
     port: edge.port,

@@ -4,8 +4,8 @@
 // reading those routes keeps checking such versions; the settings loader feeding the issuer.
 import { describe, expect, it } from 'vitest';
 import { ENVOY_TYPES, unpackAny } from '../../proto/envoy.ts';
-import { FILTER } from '../../xds/contract.ts';
-import { JWKS_CLUSTER, JWT_PAYLOAD_METADATA, JWT_REQUIREMENT } from '../../xds/jwt-authn.ts';
+import { FILTER, IDENTITY_HEADER, KEY_ID_HEADER, PIN_HEADER, SCOPE_HEADER } from '../../xds/contract.ts';
+import { JWKS_CLUSTER, JWT_IDENTITY_VALUE, JWT_PAYLOAD_METADATA, JWT_REQUIREMENT } from '../../xds/jwt-authn.ts';
 import type { DataPlaneModel, DataPlaneSettings } from '../../xds/model.ts';
 import { xdsSettingsFromEnv } from '../../xds/settings.ts';
 import { translate, type XdsResource } from '../../xds/translate.ts';
@@ -81,7 +81,8 @@ describe('jwt_authn for JWT-only versions: the pushed resources', () => {
       audiences: ['sluice', 'sluice-api'],
       remote_jwks: remote,
       jwks_source_specifier: 'remote_jwks',
-      forward: true,
+      // the token stops at Envoy, as behind ext_authz (headers_to_remove: authorization)
+      forward: false,
       payload_in_metadata: JWT_PAYLOAD_METADATA,
       require_expiration: true,
     });
@@ -144,6 +145,54 @@ describe('jwt_authn for JWT-only versions: the pushed resources', () => {
     // an open version: everything off
     expect(jwtOf(pin('v3'))).toEqual({ disabled: true, requirement_specifier: 'disabled' });
     expect(authzOf(pin('v3'))).toEqual({ disabled: true, override: 'disabled' });
+  });
+
+  it('hands the verified caller upstream as ext_authz does: x-sluice-identity from the payload, no Authorization', () => {
+    const decoded = decodedAny(edgeFilters(WITH_JWT)[0]!.typed_config);
+    for (const p of Object.values(decoded.providers as Obj)) expect((p as Obj).forward ?? false).toBe(false);
+    // jwt:{iss}#{sub} from jwt_authn's dynamic metadata, the identity ext_authz writes for a JWT
+    expect(JWT_IDENTITY_VALUE).toBe(
+      'jwt:%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_payload:iss)%#%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_payload:sub)%',
+    );
+    const identity = { header: { key: IDENTITY_HEADER, value: JWT_IDENTITY_VALUE }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' };
+    const pinHeader = (v: string) => ({ header: { key: PIN_HEADER, value: v }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+    const routes = edgeRoutes(WITH_JWT);
+    const route = (name: string) => routes.find((r) => r.name === name)!;
+    const entries = (name: string) => route(name).route.weighted_clusters.clusters as Obj[];
+    const entry = (name: string, v: string) => entries(name).find((c) => c.name === `sluice/wine/${v}`)!;
+    // /predict: the pin route and the weighted entry of the JWT-only version
+    expect(route('wine/pin/v1').request_headers_to_add).toEqual([identity]);
+    expect(entry('wine/default', 'v1').request_headers_to_add).toEqual([pinHeader('v1'), identity]);
+    // OIP gRPC through the edge: the same
+    expect(route('wine/oip-grpc/pin/v1').request_headers_to_add).toEqual([pinHeader('v1'), identity]);
+    expect(entry('wine/oip-grpc/default', 'v1').request_headers_to_add).toEqual([pinHeader('v1'), identity]);
+    // ext_authz identifies API-key callers (v2); an open version (v3) identifies nobody
+    for (const v of ['v2', 'v3']) {
+      expect(route(`wine/pin/${v}`).request_headers_to_add ?? []).toEqual([]);
+      expect(entry('wine/default', v).request_headers_to_add).toEqual([pinHeader(v)]);
+      expect(route(`wine/oip-grpc/pin/${v}`).request_headers_to_add).toEqual([pinHeader(v)]);
+      expect(entry('wine/oip-grpc/default', v).request_headers_to_add).toEqual([pinHeader(v)]);
+    }
+    // without an issuer the JWT-only version is behind ext_authz, which sets the identity itself
+    const plain = edgeRoutes(SETTINGS);
+    expect(plain.find((r) => r.name === 'wine/pin/v1')!.request_headers_to_add ?? []).toEqual([]);
+  });
+
+  it('removes a client-sent identity and key id in the first filter, before jwt_authn, ext_authz and the rate limit read them', () => {
+    for (const settings of [WITH_JWT, SETTINGS]) {
+      const l = decodedAny(find(translate(model, settings).listeners, 'sluice-edge')!.resource);
+      const first = (decodedAny(l.filter_chains[0].filters[0].typed_config).http_filters as Obj[])[0]!;
+      expect(first.name).toBe(FILTER.lua);
+      const lua = decodedAny(first.typed_config).default_source_code.inline_string as string;
+      const lines = lua.split('\n').map((x) => x.trim());
+      const at = (line: string) => lines.indexOf(line);
+      for (const h of [IDENTITY_HEADER, KEY_ID_HEADER]) {
+        // removed unconditionally, at the top of envoy_on_request (before any early return)
+        expect(at(`headers:remove("${h}")`)).toBeGreaterThan(at('local headers = h:headers()'));
+        expect(at(`headers:remove("${h}")`)).toBeLessThan(at('local path = headers:get(":path") or ""'));
+      }
+      expect(at(`headers:remove("${SCOPE_HEADER}")`)).toBeGreaterThan(0);
+    }
   });
 
   it('pushes the JWKS cluster (DNS, TLS with SNI for https) that the remote source names', () => {
