@@ -118,8 +118,16 @@ export function buildInferenceRecord(input: ExchangeInput, settings: InferenceTa
 }
 
 /** `inference-logs/{group}/{version}/dt=YYYY-MM-DD/hour=HH/` for a record (UTC). */
+// toISOString's own form (what every record carries): the date and hour are read off it as is
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/;
+
 export function partitionPrefix(record: Pick<InferenceRecord, 'group' | 'version' | 'timestamp'>): string {
-  const t = new Date(record.timestamp);
+  const ts = record.timestamp;
+  // (days past the 28th go through Date, which knows the month lengths)
+  if (UTC_ISO.test(ts) && ts.slice(5, 7) >= '01' && ts.slice(5, 7) <= '12' && ts.slice(8, 10) >= '01' && ts.slice(8, 10) <= '28' && ts.slice(11, 13) <= '23') {
+    return `inference-logs/${record.group}/${record.version}/dt=${ts.slice(0, 10)}/hour=${ts.slice(11, 13)}/`;
+  }
+  const t = new Date(ts);
   const iso = Number.isNaN(t.getTime()) ? new Date(0).toISOString() : t.toISOString();
   return `inference-logs/${record.group}/${record.version}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
 }

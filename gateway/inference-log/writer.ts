@@ -15,6 +15,9 @@ import { Counter, type Registry } from 'prom-client';
 import { SEALED_SUFFIX, Spool, type SpoolFs, type SpoolSync } from './spool.ts';
 
 const gzip = promisify(gzipCb);
+// Level 1: about a third less CPU per record than zlib's default 6 (measured on NDJSON records
+// of /predict bodies), for objects a few per cent larger; this CPU is the serving process's.
+const GZIP = { level: 1 };
 
 export type InferenceLogEvent =
   | { type: 'INFERENCE_LOG_STORE_UNAVAILABLE'; level: 'WARNING'; message: string; at: Date }
@@ -262,7 +265,7 @@ export class InferenceLogWriter {
     const { parts, records, discarded } = partitionBatch(text);
     const batch = path.basename(file, SEALED_SUFFIX);
     for (const [prefix, lines] of parts) {
-      const body = await gzip(Buffer.from(lines.join('\n') + '\n', 'utf8'));
+      const body = await gzip(lines.join('\n') + '\n', GZIP);
       await this.store.put(`${prefix}${batch}.ndjson.gz`, body, 'application/x-ndjson');
     }
     await unlink(file);

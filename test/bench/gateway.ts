@@ -39,6 +39,10 @@ const { values } = parseArgs({
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '4' },
+    // only the chain rows (build, with and without RLS), not the per-call rows
+    'chain-only': { type: 'boolean', default: false },
+    // --profile-chain: the chain server (build, with RLS) under --cpu-prof; profile in bench-results/profiles/
+    'profile-chain': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.n);
@@ -101,61 +105,74 @@ policies.setVersion(policy({ group: 'open', authEnabled: false }));
 const { key, hash } = generateApiKey();
 policies.addKey({ keyId: 'k1', hash, groupName: 'wine-quality', versionName: null });
 
-// 1. Authorizer, API key (lookup cached for 1 s) and auth-off.
-const authorizer = new Authorizer({ policies });
-rows.push(row('authz: API key (cached)', 1, await measure(N, 1, () => authorizer.check({ group: 'wine-quality', version: 'v1', authorization: `Bearer ${key}` }))));
-rows.push(row('authz: auth off', 1, await measure(N, 1, () => authorizer.check({ group: 'open', authorization: undefined }))));
-
-// 2. Rate limiter, in-process.
-const memLimiter = new RateLimiter({ policies, store: new MemoryBucketStore(), registry: new Registry() });
-rows.push(row('ratelimit: in-process', 1, await measure(N * 2, 1, () => memLimiter.check({ group: 'wine-quality', version: 'v1' }))));
-
-// 3. Rate limiter, Redis (one round trip + Lua per call).
-const prefix = `sluice:bench:${randomBytes(4).toString('hex')}:`;
-const redisStore = new RedisBucketStore(values.redis, { keyPrefix: prefix });
-const redisLimiter = new RateLimiter({ policies, store: redisStore });
-const rn = Math.min(N, 5000);
-rows.push(row('ratelimit: Redis', 1, await measure(rn, 1, () => redisLimiter.check({ group: 'wine-quality', version: 'v1' }))));
-rows.push(row('ratelimit: Redis', 32, await measure(rn * 2, 32, () => redisLimiter.check({ group: 'wine-quality', version: 'v1' }))));
-await redisLimiter.close();
-const admin = new Redis(values.redis);
-const left = await admin.keys(`${prefix}*`);
-if (left.length) await admin.del(...left);
-admin.disconnect();
-
-// 4. Inference recorder → spool (default mode: written, fdatasync in the background) → fs object store.
-const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-gw-'));
-const writer = new InferenceLogWriter({ store: new FsObjectStore(path.join(dir, 'objects')), spoolDir: path.join(dir, 'spool') });
-await writer.start();
-const recorder = new InferenceRecorder({ policies, sink: writer });
 const body = JSON.stringify({ client_request_id: 'c', dataframe_split: { columns: Array.from({ length: 13 }, (_, i) => `f${i}`), data: [Array.from({ length: 13 }, (_, i) => i * 1.5)] } });
-const exchange = (i: number) => ({ requestId: `r${i}-${Math.random()}`, group: 'wine-quality', version: 'v1', startedAt: Date.now(), latencyMs: 2.5, statusCode: 200, requestBody: body, responseBody: '{"predictions":[1]}' });
-const recN = Math.min(N, 2000);
-rows.push(row('recorder: record (spool, background fdatasync)', 1, await measure(Math.min(recN, 500), 1, (i) => recorder.record(exchange(i)))));
-rows.push(row('recorder: record (spool, background fdatasync)', 64, await measure(recN * 2, 64, (i) => recorder.record(exchange(i)))));
-const flushed = await writer.flush(30_000);
-await writer.close();
+let flushed: boolean | string = 'not run (--chain-only)';
+if (!values['chain-only'] && !values['profile-chain']) {
+  // 1. Authorizer, API key (lookup cached for 1 s) and auth-off.
+  const authorizer = new Authorizer({ policies });
+  rows.push(row('authz: API key (cached)', 1, await measure(N, 1, () => authorizer.check({ group: 'wine-quality', version: 'v1', authorization: `Bearer ${key}` }))));
+  rows.push(row('authz: auth off', 1, await measure(N, 1, () => authorizer.check({ group: 'open', authorization: undefined }))));
 
-// 5. ext_authz over gRPC, as Envoy calls it (loopback round trip).
-const capture = new EnvoyCapture({ recorder });
-const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer, rateLimiter: memLimiter, capture });
-const protos = envoyPackage();
-const client = new protos.envoy.service.auth.v3.Authorization(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
-const checkReq = { attributes: { request: { http: { headers: { authorization: key, 'x-request-id': 'r' } } }, context_extensions: { group: 'wine-quality', version: 'v1' } } };
-const grpcCheck = () => new Promise<void>((res, rej) => client.Check(checkReq, (err) => (err ? rej(err) : res())));
-const gn = Math.min(N, 3000);
-rows.push(row('ext_authz gRPC Check (client+server)', 1, await measure(gn, 1, grpcCheck)));
-rows.push(row('ext_authz gRPC Check (client+server)', 16, await measure(gn * 2, 16, grpcCheck)));
-client.close();
-await server.close(500);
-await capture.close();
-rmSync(dir, { recursive: true, force: true });
+  // 2. Rate limiter, in-process.
+  const memLimiter = new RateLimiter({ policies, store: new MemoryBucketStore(), registry: new Registry() });
+  rows.push(row('ratelimit: in-process', 1, await measure(N * 2, 1, () => memLimiter.check({ group: 'wine-quality', version: 'v1' }))));
 
+  // 3. Rate limiter, Redis (one round trip + Lua per call).
+  const prefix = `sluice:bench:${randomBytes(4).toString('hex')}:`;
+  const redisStore = new RedisBucketStore(values.redis, { keyPrefix: prefix });
+  const redisLimiter = new RateLimiter({ policies, store: redisStore });
+  const rn = Math.min(N, 5000);
+  rows.push(row('ratelimit: Redis', 1, await measure(rn, 1, () => redisLimiter.check({ group: 'wine-quality', version: 'v1' }))));
+  rows.push(row('ratelimit: Redis', 32, await measure(rn * 2, 32, () => redisLimiter.check({ group: 'wine-quality', version: 'v1' }))));
+  await redisLimiter.close();
+  const admin = new Redis(values.redis);
+  const left = await admin.keys(`${prefix}*`);
+  if (left.length) await admin.del(...left);
+  admin.disconnect();
+
+  // 4. Inference recorder → spool (default mode: written, fdatasync in the background) → fs object store.
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-gw-'));
+  const writer = new InferenceLogWriter({ store: new FsObjectStore(path.join(dir, 'objects')), spoolDir: path.join(dir, 'spool') });
+  await writer.start();
+  const recorder = new InferenceRecorder({ policies, sink: writer });
+
+  const exchange = (i: number) => ({ requestId: `r${i}-${Math.random()}`, group: 'wine-quality', version: 'v1', startedAt: Date.now(), latencyMs: 2.5, statusCode: 200, requestBody: body, responseBody: '{"predictions":[1]}' });
+  const recN = Math.min(N, 2000);
+  rows.push(row('recorder: record (spool, background fdatasync)', 1, await measure(Math.min(recN, 500), 1, (i) => recorder.record(exchange(i)))));
+  rows.push(row('recorder: record (spool, background fdatasync)', 64, await measure(recN * 2, 64, (i) => recorder.record(exchange(i)))));
+  flushed = await writer.flush(30_000);
+  await writer.close();
+
+  // 5. ext_authz over gRPC, as Envoy calls it (loopback round trip).
+  const capture = new EnvoyCapture({ recorder });
+  const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer, rateLimiter: memLimiter, capture });
+  const protos = envoyPackage();
+  const client = new protos.envoy.service.auth.v3.Authorization(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+  const checkReq = { attributes: { request: { http: { headers: { authorization: key, 'x-request-id': 'r' } } }, context_extensions: { group: 'wine-quality', version: 'v1' } } };
+  const grpcCheck = () => new Promise<void>((res, rej) => client.Check(checkReq, (err) => (err ? rej(err) : res())));
+  const gn = Math.min(N, 3000);
+  rows.push(row('ext_authz gRPC Check (client+server)', 1, await measure(gn, 1, grpcCheck)));
+  rows.push(row('ext_authz gRPC Check (client+server)', 16, await measure(gn * 2, 16, grpcCheck)));
+  client.close();
+  await server.close(500);
+  await capture.close();
+  rmSync(dir, { recursive: true, force: true });
+
+}
 // 6. The whole chain per request, as Envoy drives it, server CPU only.
 const chainRows: BenchRow[] = [];
-for (const mode of ['tsx', 'build'] as const) chainRows.push(await chain(mode, Number(values.rate), Number(values.seconds), true));
-// with SLUICE_ENVOY_RATE_LIMIT=local (the default) Envoy limits by itself: no RLS call
-chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), false));
+if (values['profile-chain']) {
+  const profDir = path.resolve('bench-results', 'profiles');
+  rmSync(profDir, { recursive: true, force: true });
+  chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), true, ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${profDir}`]));
+  console.log(`profile in ${profDir}`);
+} else {
+  for (const mode of values['chain-only'] ? (['build'] as const) : (['tsx', 'build'] as const)) {
+    chainRows.push(await chain(mode, Number(values.rate), Number(values.seconds), true));
+  }
+  // with SLUICE_ENVOY_RATE_LIMIT=local (the default) Envoy limits by itself: no RLS call
+  chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), false));
+}
 console.table(chainRows);
 
 report('gateway', [...rows, ...chainRows], {
@@ -178,7 +195,7 @@ function cpuMicrosOf(pid: number): number {
   return ns / 1000;
 }
 
-async function chain(mode: 'tsx' | 'build', rate: number, seconds: number, withRls: boolean): Promise<BenchRow> {
+async function chain(mode: 'tsx' | 'build', rate: number, seconds: number, withRls: boolean, nodeFlags: string[] = []): Promise<BenchRow> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const src = path.join(here, '_gateway-chain-server.ts');
   let argv: string[];
@@ -190,7 +207,7 @@ async function chain(mode: 'tsx' | 'build', rate: number, seconds: number, withR
     await bundleScript(path.relative(path.resolve(here, '../..'), src), out);
     argv = ['--enable-source-maps', out];
   }
-  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = spawn(process.execPath, [...nodeFlags, ...argv], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ready = await new Promise<{ port: number; key: string }>((resolve, reject) => {
     proc.once('message', (m: { port: number; key: string }) => resolve(m));
     proc.once('exit', (code) => reject(new Error(`chain server exited with ${code}`)));

@@ -241,6 +241,52 @@ describe('writer details', () => {
     expect([parts.size, records, discarded]).toEqual([1, 1, 2]);
   });
 
+  it('partitions by the timestamp read as is exactly as through Date, month ends and odd values included', () => {
+    // partitionPrefix reads date and hour off toISOString's form; Date is the reference
+    const reference = (text: string) => {
+      const parts = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        let r: InferenceRecord;
+        try {
+          r = JSON.parse(line) as InferenceRecord;
+        } catch {
+          continue;
+        }
+        const t = new Date(r.timestamp);
+        const iso = Number.isNaN(t.getTime()) ? new Date(0).toISOString() : t.toISOString();
+        const p = `inference-logs/${r.group}/${r.version}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+        parts.set(p, (parts.get(p) ?? 0) + 1);
+      }
+      return parts;
+    };
+    const at = (iso: string, over: Partial<InferenceRecord>) => JSON.stringify({ ...rec('h'), timestamp: iso, ...over });
+    const lines = [
+      // a client_request_id that spells a different group inside its string
+      at('2026-03-04T05:06:07.008Z', { client_request_id: 'x","group":"evil","version":"v9' }),
+      at('2026-03-04T05:06:07.008Z', { request_id: 'quote"and\\backslash', client_request_id: null }),
+      // group and version with escapes (never produced by Sluice's names, still read right)
+      at('2026-03-04T05:06:07.008Z', { group: 'g\u0041', version: 'v"1' }),
+      // month ends, leap day and an invalid date go through Date
+      at('2024-02-29T23:59:59.999Z', {}),
+      at('2026-02-30T01:00:00.000Z', {}),
+      at('2026-12-31T23:00:00Z', {}),
+      at('not a time', {}),
+    ];
+    const text = lines.join('\n') + '\n';
+    const { parts, records, discarded } = partitionBatch(text);
+    expect([records, discarded]).toEqual([lines.length, 0]);
+    expect(new Map([...parts].map(([k, v]) => [k, v.length]))).toEqual(reference(text));
+    expect([...parts.keys()]).toContain(`inference-logs/${rec('h').group}/v1/dt=2026-03-04/hour=05/`);
+    expect([...parts.keys()]).toContain('inference-logs/gA/v"1/dt=2026-03-04/hour=05/');
+    expect([...parts.keys()].some((k) => k.includes('evil'))).toBe(false);
+    // a line that starts like a record but is not one is still refused, wherever it is
+    const fake = '{"request_id":"r","client_request_id":null,"group":"g","version":"v1","timestamp":"2026-03-04T05:06:07.008Z",}';
+    expect(partitionBatch(`${fake}\n${lines[0]}\n`)).toMatchObject({ records: 1, discarded: 1 });
+    // a torn last line that happens to end in "}" is parsed in full (and refused)
+    const torn = lines[0]!.slice(0, lines[0]!.indexOf('"latency_ms"')) + '"x":{}';
+    expect(partitionBatch(`${lines[0]}\n${torn}`)).toMatchObject({ records: 1, discarded: 0 + 1 });
+  });
+
   it('refuses appends after close', async () => {
     const dir = tempDir();
     const w = new InferenceLogWriter({ store: new FsObjectStore(path.join(dir, 'o')), spoolDir: path.join(dir, 's') });
