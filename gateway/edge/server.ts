@@ -241,7 +241,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     group: EdgeGroup,
     first: EdgeVersion,
     pinned: boolean,
-    body: string,
+    body: string | Buffer,
     contentType: string = JSON_TYPE,
     call?: (version: EdgeVersion) => UpstreamCall,
   ): Promise<UpstreamResponse> {
@@ -367,7 +367,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       ex.requestBody = text;
       ex.clientRequestId = body.clientRequestId;
       if (group.mirror) shadow.mirror(group, version, ex.requestId, ex.clientRequestId, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
-      const up = await forward(req, ex, group, version, pick.pinned, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
+      // the bytes as they came (what `text` decodes): no second UTF-8 encoding on the way out
+      const up = await forward(req, ex, group, version, pick.pinned, raw, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const out = translateUpstream(ex, up);
       await answer(res, ex, out.status, out.body);
     } catch (err) {

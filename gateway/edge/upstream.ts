@@ -188,7 +188,7 @@ export class Upstreams {
    */
   invoke(
     ep: EdgeEndpoint,
-    body: string,
+    body: string | Buffer,
     headers: Record<string, string>,
     timeoutMs: number,
     _connectTimeoutMs = 0,
@@ -201,7 +201,7 @@ export class Upstreams {
       handler.timer = setTimeout(() => handler.expire(), timeout);
       // undici's own timeouts stay as a backstop
       pool.dispatch(
-        { path: call.path, method: call.method, headers, body: call.method === 'GET' && body === '' ? null : body, headersTimeout: timeout + 1000, bodyTimeout: timeout + 1000 },
+        { path: call.path, method: call.method, headers, body: call.method === 'GET' && body.length === 0 ? null : body, headersTimeout: timeout + 1000, bodyTimeout: timeout + 1000 },
         handler,
       );
     });
