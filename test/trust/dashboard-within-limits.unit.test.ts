@@ -1,0 +1,22 @@
+// Every document the dashboard sends (web/src/lib/queries.ts) is valid and within the
+// GraphQL limits: tightening the cost model (list-bounds.ts: lists of groups costed at their
+// page of 200) must never refuse a page of the dashboard.
+import { describe, expect, it } from 'vitest';
+import { parse, specifiedRules, validate } from 'graphql';
+import * as queries from '../../web/src/lib/queries.ts';
+import { schema } from '../../control/graphql/schema.ts';
+import { operationLimitsRule } from '../../control/graphql/limits.ts';
+
+const documents = Object.entries(queries).filter(
+  (entry): entry is [string, string] => typeof entry[1] === 'string' && /^\s*(query|mutation|subscription)\b/.test(entry[1]),
+);
+
+describe("the dashboard's documents", () => {
+  it('are many (the filter found them)', () => {
+    expect(documents.length).toBeGreaterThan(20);
+  });
+
+  it.each(documents)('%s is within the limits', (_name, text) => {
+    expect(validate(schema, parse(text), [...specifiedRules, operationLimitsRule()]).map((e) => e.message)).toEqual([]);
+  });
+});
