@@ -7,8 +7,8 @@ import * as queries from '../../web/src/lib/queries.ts';
 import { schema } from '../../control/graphql/schema.ts';
 import { operationLimitsRule } from '../../control/graphql/limits.ts';
 
-const documents = Object.entries(queries).filter(
-  (entry): entry is [string, string] => typeof entry[1] === 'string' && /^\s*(query|mutation|subscription)\b/.test(entry[1]),
+const documents: [string, string][] = Object.entries(queries as Record<string, unknown>).flatMap(([name, value]) =>
+  typeof value === 'string' && /^\s*(query|mutation|subscription)\b/.test(value) ? [[name, value] as [string, string]] : [],
 );
 
 describe("the dashboard's documents", () => {
