@@ -6,12 +6,17 @@ import { parse, specifiedRules, validate } from 'graphql';
 import * as queries from '../../web/src/lib/queries.ts';
 import { schema } from '../../control/graphql/schema.ts';
 import { operationLimitsRule } from '../../control/graphql/limits.ts';
+import { GROUP_PAGE_MAX } from '../../control/graphql/list-bounds.ts';
 
 const documents: [string, string][] = Object.entries(queries as Record<string, unknown>).flatMap(([name, value]) =>
   typeof value === 'string' && /^\s*(query|mutation|subscription)\b/.test(value) ? [[name, value] as [string, string]] : [],
 );
 
 describe("the dashboard's documents", () => {
+  it("read the group list in pages of the server's cap (a smaller cap would end the list early)", () => {
+    expect(queries.GROUP_PAGE).toBe(GROUP_PAGE_MAX);
+  });
+
   it('are many (the filter found them)', () => {
     expect(documents.length).toBeGreaterThan(20);
   });

@@ -100,6 +100,8 @@ describe('the worst allowed query costs what it does', () => {
     const two = await http(`{ serviceGroups(first: 2) { name } }`);
     expect(two.errors).toBeUndefined();
     expect((two.data!.serviceGroups as { name: string }[]).map((g) => g.name)).toEqual(['alpha', 'beta']);
+    const next = await http(`{ serviceGroups(first: 2, skip: 2) { name } }`); // the dashboard's next page
+    expect((next.data!.serviceGroups as { name: string }[]).map((g) => g.name)).toEqual(['gamma']);
     const huge = await http(`query($n: Int) { serviceGroups(first: $n) { name } }`, { n: 1_000_000_000 });
     expect(huge.errors).toBeUndefined();
     const names = (huge.data!.serviceGroups as { name: string }[]).map((g) => g.name);

@@ -66,8 +66,12 @@ builder.queryFields((t) => ({
   serviceGroups: t.prismaField({
     type: ['ServiceGroup'],
     authScopes: { authenticated: true },
-    description: `The groups the caller may read, oldest first: at most \`first\` (default and cap ${GROUP_PAGE_MAX}; page further with serviceGroupsConnection)`,
-    args: { filter: t.arg({ type: GroupFilter }), first: t.arg.int({ validate: z.number().int().min(0) }) },
+    description: `The groups the caller may read, oldest first: at most \`first\` (default and cap ${GROUP_PAGE_MAX}) after the first \`skip\`; read more pages with \`skip\` or serviceGroupsConnection`,
+    args: {
+      filter: t.arg({ type: GroupFilter }),
+      first: t.arg.int({ validate: z.number().int().min(0) }),
+      skip: t.arg.int({ validate: z.number().int().min(0) }),
+    },
     resolve: async (query, _root, args, ctx) =>
       ctx.prisma.serviceGroup.findMany({
         ...query,
@@ -75,6 +79,7 @@ builder.queryFields((t) => ({
         orderBy: { createdAt: 'asc' },
         // paged, so that the cost model's bound (list-bounds.ts) is what really runs
         take: groupPageSize(args.first),
+        skip: args.skip ?? 0,
       }),
   }),
   serviceGroupsConnection: t.prismaConnection({
