@@ -1,5 +1,6 @@
 // Maps every error a resolver can throw to a GraphQL error with a stable
 // `extensions.code`; unexpected errors are logged and masked.
+import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { SluiceError } from '../../platform/errors.ts';
@@ -27,7 +28,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   if (original instanceof SluiceError) {
     return { ...formatted, message: original.message, extensions: { ...formatted.extensions, code: original.code, ...(original.details ?? {}) } };
   }
-  if (original instanceof Error && original.name === 'InputValidationError') {
+  // an argument refused by its schema (the validation plugin's InputValidationError names
+  // itself PothosValidationError, so match the class, not the name)
+  if (original instanceof PothosValidationError) {
     return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT' } };
   }
   const prisma = prismaCode(original);

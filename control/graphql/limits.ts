@@ -26,7 +26,17 @@ import {
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
+  type ValueNode,
 } from 'graphql';
+import { LIST_BOUNDS } from './list-bounds.ts';
+
+/** How many items a paged list or connection returns: its resolver clamps to `max`. */
+export interface ListBound {
+  /** the size when neither `first` nor `last` is given */
+  default: number;
+  /** the most it returns, whatever `first`/`last` asks */
+  max: number;
+}
 
 export interface GraphQLLimits {
   /** deepest field nesting (the root field is depth 1) */
@@ -42,8 +52,13 @@ export interface GraphQLLimits {
    * per field than data, but as explosive when nested (types → fields → type → fields …)
    */
   maxIntrospectionCost: number;
-  /** the size a list is assumed to have when costing what is selected under it */
+  /** the size a list is assumed to have when costing what is selected under it (lists without a bound) */
   listFactor: number;
+  /**
+   * lists (and connections) whose real size is known: `Type.field` → the size the resolver
+   * returns without a size argument and the most it returns with one (list-bounds.ts)
+   */
+  listBounds: Readonly<Record<string, ListBound>>;
   /** lexical tokens the parser reads before it gives up */
   maxTokens: number;
 }
@@ -61,6 +76,7 @@ export const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = {
   maxCost: 5_000,
   maxIntrospectionCost: 60_000,
   listFactor: 10,
+  listBounds: LIST_BOUNDS,
   maxTokens: 5_000,
 };
 
@@ -101,17 +117,50 @@ function fieldDef(parent: GraphQLNamedType | undefined, node: FieldNode, schema:
   return undefined;
 }
 
+/** How lists are sized while costing: the default factor, the known bounds, and the operation's variables when known. */
+export interface ListSizing {
+  listFactor?: number;
+  listBounds?: Readonly<Record<string, ListBound>>;
+  /** absent while validating: a size argument set by a variable is then costed at its list's cap */
+  variables?: Readonly<Record<string, unknown>> | null;
+}
+
 /** Measures one operation (fragments expanded once each, memoized by fragment and type). */
 export function measureOperation(
   schema: GraphQLSchema,
   operation: OperationDefinitionNode,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
-  listFactor: number = DEFAULT_GRAPHQL_LIMITS.listFactor,
+  sizing: ListSizing = {},
 ): OperationMeasure {
+  const listFactor = sizing.listFactor ?? DEFAULT_GRAPHQL_LIMITS.listFactor;
+  const bounds = sizing.listBounds ?? DEFAULT_GRAPHQL_LIMITS.listBounds;
   const memo = new Map<string, Measured>();
   const visiting = new Set<string>();
 
-  function selectionSet(set: SelectionSetNode, parent: GraphQLNamedType | undefined, inSchema: boolean): Measured {
+  /** What a `first`/`last` argument asks for: a literal, a variable's value, or unknown (null). */
+  const asked = (value: ValueNode): number | null => {
+    if (value.kind === Kind.INT) return Number(value.value);
+    if (value.kind === Kind.NULL) return null;
+    if (value.kind === Kind.VARIABLE) {
+      // unknown while validating (no variables yet): the list's cap stands for it
+      const v = sizing.variables?.[value.name.value];
+      return typeof v === 'number' ? v : v === null ? null : Number.POSITIVE_INFINITY;
+    }
+    return Number.POSITIVE_INFINITY;
+  };
+
+  /** The real size of a bounded list or connection: what its size argument asks, clamped like its resolver does. */
+  const boundedSize = (bound: ListBound, node: FieldNode): number => {
+    let size: number | null = null;
+    for (const arg of node.arguments ?? []) {
+      if (arg.name.value !== 'first' && arg.name.value !== 'last') continue;
+      const n = asked(arg.value);
+      if (n !== null) size = Math.max(size ?? 0, n);
+    }
+    return Math.max(0, Math.min(size ?? bound.default, bound.max));
+  };
+
+  function selectionSet(set: SelectionSetNode, parent: GraphQLNamedType | undefined, inSchema: boolean, pagedEdges = false): Measured {
     let depth = 0;
     let aliases = 0;
     let fields = 0;
@@ -130,9 +179,13 @@ export function measureOperation(
         const isList = def ? isListType(getNullableType(def.type)) : false;
         const name = selection.name.value;
         const schemaField = inSchema || name === '__schema' || name === '__type';
-        const child = selection.selectionSet ? selectionSet(selection.selectionSet, def ? getNamedType(def.type) : undefined, schemaField) : ZERO;
+        const bound = parent && !schemaField ? bounds[`${parent.name}.${name}`] : undefined;
+        // a bounded connection multiplies by its page size once, at the connection: its
+        // `edges` list then costs what it holds, not a second factor
+        const connection = bound !== undefined && !isList;
+        const child = selection.selectionSet ? selectionSet(selection.selectionSet, def ? getNamedType(def.type) : undefined, schemaField, connection) : ZERO;
         const meta = name === '__typename';
-        const factor = isList ? listFactor : 1;
+        const factor = bound ? boundedSize(bound, selection) : pagedEdges && name === 'edges' ? 1 : isList ? listFactor : 1;
         add({
           depth: child.depth + (meta ? 0 : 1),
           aliases: child.aliases + (selection.alias ? 1 : 0),
@@ -142,17 +195,17 @@ export function measureOperation(
         });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) ?? undefined : parent;
-        add(selectionSet(selection.selectionSet, type, inSchema));
+        add(selectionSet(selection.selectionSet, type, inSchema, pagedEdges));
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
         if (!fragment || visiting.has(name)) continue; // unknown or cyclic: graphql's own rules report it
         const type = schema.getType(fragment.typeCondition.name.value) ?? undefined;
-        const key = `${name}@${type?.name ?? ''}@${inSchema}`;
+        const key = `${name}@${type?.name ?? ''}@${inSchema}@${pagedEdges}`;
         let measured = memo.get(key);
         if (!measured) {
           visiting.add(name);
-          measured = selectionSet(fragment.selectionSet, type, inSchema);
+          measured = selectionSet(fragment.selectionSet, type, inSchema, pagedEdges);
           visiting.delete(name);
           memo.set(key, measured);
         }
@@ -197,7 +250,7 @@ export function operationLimitsRule(limits: GraphQLLimits = DEFAULT_GRAPHQL_LIMI
       for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
       for (const d of document.definitions) {
         if (d.kind !== Kind.OPERATION_DEFINITION) continue;
-        for (const error of checkOperation(measureOperation(context.getSchema(), d, fragments, limits.listFactor), limits, d)) context.reportError(error);
+        for (const error of checkOperation(measureOperation(context.getSchema(), d, fragments, limits), limits, d)) context.reportError(error);
       }
       return false; // nothing more to visit: the measure walked what it needed
     },
@@ -224,9 +277,9 @@ export function introspectionRefused(): GraphQLError {
   return new GraphQLError('introspection needs a signed-in caller: send a bearer token', { extensions: { code: 'UNAUTHENTICATED' } });
 }
 
-/** The estimated cost of the operation Apollo resolved (fragments of its document expanded). */
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, listFactor: number = DEFAULT_GRAPHQL_LIMITS.listFactor): number {
+/** The estimated cost of the operation about to run (fragments of its document expanded, its variables known). */
+export function operationCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, sizing: ListSizing = {}): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  return measureOperation(schema, operation, fragments, listFactor).cost;
+  return measureOperation(schema, operation, fragments, sizing).cost;
 }

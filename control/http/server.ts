@@ -16,13 +16,13 @@ import { formatError } from '../graphql/errors.ts';
 import { mutationNotices } from '../graphql/mutation-notices.ts';
 import { yieldingExecution } from '../graphql/yield.ts';
 import { ExpensiveGate, DEFAULT_EXPENSIVE_GATE } from '../graphql/expensive-gate.ts';
+import { admit, gatedExecute } from '../graphql/gated-execute.ts';
 import { SluiceError } from '../../platform/errors.ts';
 import { createTerminalServer, type TerminalLimits } from './terminal.ts';
 import {
   DEFAULT_GRAPHQL_LIMITS,
   asksForIntrospection,
   introspectionRefused,
-  operationCost,
   operationLimitsRule,
   type GraphQLLimits,
 } from '../graphql/limits.ts';
@@ -41,6 +41,8 @@ export interface ControlServerOptions {
   anonymousMaxBodyBytes?: number;
   /** depth, aliases, fields, cost and parser tokens of one operation */
   limits?: Partial<GraphQLLimits>;
+  /** the line for expensive operations, shared by both transports (default: DEFAULT_EXPENSIVE_GATE) */
+  expensiveGate?: ExpensiveGate;
   /** graphql-ws sockets and subscriptions per user */
   socketQuota?: Partial<SocketQuotaLimits>;
   /** how often an open graphql-ws socket's credential is checked again (default 10 s) */
@@ -118,7 +120,7 @@ export async function startControlServer(port: number, host: string, options: Co
   const anonymousMaxBody = Math.min(options.anonymousMaxBodyBytes ?? 16 * 1024, maxBody);
   const limits: GraphQLLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.limits };
   const limitsRule = operationLimitsRule(limits);
-  const expensive = new ExpensiveGate(DEFAULT_EXPENSIVE_GATE);
+  const expensive = options.expensiveGate ?? new ExpensiveGate(DEFAULT_EXPENSIVE_GATE);
   const quota = new SocketQuota({ ...DEFAULT_SOCKET_QUOTA, ...options.socketQuota });
   const recheckMs = options.identityRecheckMs ?? 10_000;
   const server = createServer();
@@ -159,6 +161,8 @@ export async function startControlServer(port: number, host: string, options: Co
   const wsCleanup = useServer<{ authorization?: string }, SocketExtra>(
     {
       schema: options.schema,
+      // queries and mutations wait in the same line as over HTTP: a socket is no way around it
+      execute: gatedExecute(expensive, limits),
       onConnect: async (ctx) => {
         const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
         try {
@@ -249,12 +253,11 @@ export async function startControlServer(port: number, host: string, options: Co
         async requestDidStart() {
           let release: (() => void) | undefined;
           return {
-            async didResolveOperation({ document, contextValue, operation }) {
+            async didResolveOperation({ document, contextValue, operation, request }) {
               if (!contextValue.actor && asksForIntrospection(document)) throw introspectionRefused();
-              // an expensive operation waits for its turn (one per caller, a few at once)
-              if (operation && operationCost(options.schema, document, operation, limits.listFactor) > expensive.threshold) {
-                release = await expensive.enter(contextValue.actor?.userId ?? `address:${contextValue.clientAddress ?? ''}`);
-              }
+              // an expensive operation waits for its turn (one per caller, a few at once);
+              // graphql-ws goes through the same gate (gatedExecute below)
+              if (operation) release = await admit(expensive, contextValue, { schema: options.schema, document, operation, variables: request.variables }, limits);
             },
             async willSendResponse() {
               release?.();

@@ -54,7 +54,7 @@ describe('least privilege', () => {
     await cp?.close();
   });
 
-  const RG_DEEP = `{ resourceGroups { edges { node { id name boundGroup { name versions { name image { env { name value } command } } } projects { name serviceGroups { name } } } } } }`;
+  const RG_DEEP = `{ resourceGroups { edges { node { id name boundGroup { name versions { name image { env { name value } command } } } projects { name serviceGroups(first: 5) { name } } } } } }`;
 
   it('a viewer of no project sees no resource group, by list or by id', async () => {
     const list = await cp.gql<{ resourceGroups: { edges: unknown[] } }>(RG_DEEP, {}, viewerOfNothing);

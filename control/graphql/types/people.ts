@@ -6,6 +6,7 @@ import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 import { RoleEnum } from './enums.ts';
 import { readableGroupsWhere } from '../access.ts';
+import { GROUP_PAGE_MAX, groupPageSize } from '../list-bounds.ts';
 
 builder.prismaObject('User', {
   fields: (t) => ({
@@ -39,9 +40,16 @@ builder.prismaObject('Project', {
     // to those who may read them
     serviceGroups: t.prismaField({
       type: ['ServiceGroup'],
-      resolve: async (query, project, _args, ctx) => {
+      description: `The project's groups the caller may read, oldest first: at most \`first\` (default and cap ${GROUP_PAGE_MAX})`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      resolve: async (query, project, args, ctx) => {
         const where = await readableGroupsWhere(ctx);
-        return ctx.prisma.serviceGroup.findMany({ ...query, where: { AND: [where, { projectId: project.id }] }, orderBy: { createdAt: 'asc' } });
+        return ctx.prisma.serviceGroup.findMany({
+          ...query,
+          where: { AND: [where, { projectId: project.id }] },
+          orderBy: { createdAt: 'asc' },
+          take: groupPageSize(args.first), // the bound the cost model assumes (list-bounds.ts)
+        });
       },
     }),
   }),

@@ -12,6 +12,7 @@ import { requireActor, type GraphQLContext } from '../context.ts';
 import type { Prisma } from '../../../platform/db/prisma.ts';
 import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
 import { predictPath } from '../../../xds/contract.ts';
+import { GROUP_CONNECTION_DEFAULT, GROUP_PAGE_MAX, groupPageSize } from '../list-bounds.ts';
 
 export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
   fields: (t) => ({
@@ -65,19 +66,27 @@ builder.queryFields((t) => ({
   serviceGroups: t.prismaField({
     type: ['ServiceGroup'],
     authScopes: { authenticated: true },
-    args: { filter: t.arg({ type: GroupFilter }) },
+    description: `The groups the caller may read, oldest first: at most \`first\` (default and cap ${GROUP_PAGE_MAX}) after the first \`skip\`; read more pages with \`skip\` or serviceGroupsConnection`,
+    args: {
+      filter: t.arg({ type: GroupFilter }),
+      first: t.arg.int({ validate: z.number().int().min(0) }),
+      skip: t.arg.int({ validate: z.number().int().min(0) }),
+    },
     resolve: async (query, _root, args, ctx) =>
       ctx.prisma.serviceGroup.findMany({
         ...query,
         where: await filteredGroupsWhere(ctx, args.filter),
         orderBy: { createdAt: 'asc' },
+        // paged, so that the cost model's bound (list-bounds.ts) is what really runs
+        take: groupPageSize(args.first),
+        skip: args.skip ?? 0,
       }),
   }),
   serviceGroupsConnection: t.prismaConnection({
     type: 'ServiceGroup',
     cursor: 'id',
-    defaultSize: 20,
-    maxSize: 200,
+    defaultSize: GROUP_CONNECTION_DEFAULT,
+    maxSize: GROUP_PAGE_MAX,
     authScopes: { authenticated: true },
     args: { filter: t.arg({ type: GroupFilter }) },
     resolve: async (query, _root, args, ctx) =>

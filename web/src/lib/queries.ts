@@ -17,7 +17,9 @@ export const ME = `query Me { me { id username displayName role } }`;
 export const LOGIN = `mutation Login($username: String!, $password: String!) {
   login(username: $username, password: $password) { token expiresAt user { id username displayName role } } }`;
 
-export const GROUPS = `query Groups($filter: ServiceGroupFilter) { serviceGroups(filter: $filter) { ${GROUP_ROW} } }`;
+/** One page of the group list (the server returns at most GROUP_PAGE; the page reads on while pages are full). */
+export const GROUP_PAGE = 200;
+export const GROUPS = `query Groups($filter: ServiceGroupFilter, $skip: Int) { serviceGroups(filter: $filter, first: ${GROUP_PAGE}, skip: $skip) { ${GROUP_ROW} } }`;
 export const GROUPS_CHANGED = `subscription GroupsChanged { serviceGroupsChanged { groupId kind deleted } }`;
 export const CREATE_GROUP = `mutation CreateGroup($input: CreateServiceGroupInput!) { createServiceGroup(input: $input) { id name } }`;
 export const START_GROUP = `mutation StartGroup($id: ID!) { startServiceGroup(id: $id) { id status } }`;

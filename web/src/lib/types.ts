@@ -409,6 +409,7 @@ export type GroupsQuery = {
 };
 export type GroupsQueryVariables = {
   filter?: ServiceGroupFilter | null;
+  skip?: number | null;
 };
 
 /** result of GROUPS_CHANGED */
