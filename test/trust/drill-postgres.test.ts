@@ -42,6 +42,21 @@ interface GroupState { serviceGroup: { id: string; versions: { id: string; name:
 const GROUP = `{ serviceGroup(name: "wine-quality") { id versions { id name status trafficPercent } } }`;
 const SET_TRAFFIC = `mutation($g: ID!, $a: [TrafficAllocationInput!]!) { setTrafficAllocation(groupId: $g, allocations: $a) { id } }`;
 
+/** One GraphQL call as the admin that gives up after `ms` (a hang shows as code HANG, not as a stuck test). */
+async function graphql<T>(sluice: SluiceProcess, query: string, variables?: Record<string, unknown>, ms = 20_000): Promise<{ data?: T; errors?: { extensions?: { code?: string } }[]; status: number }> {
+  try {
+    const res = await fetch(`${sluice.controlUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${sluice.adminToken()}` },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(ms),
+    });
+    return { ...((await res.json()) as object), status: res.status };
+  } catch (err) {
+    return { errors: [{ extensions: { code: (err as Error).name === 'TimeoutError' ? 'HANG' : String(err) } }], status: 0 };
+  }
+}
+
 describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
   let root: string;
   let dataDir: string;
@@ -57,6 +72,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
   }, 180_000);
 
   afterAll(async () => {
+    if (pg?.proc.exitCode === null) pg.proc.kill('SIGCONT'); // a failed run may leave it frozen
     await sluice?.stop('SIGTERM');
     await pg?.stop();
     rmSync(root, { recursive: true, force: true });
@@ -115,7 +131,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
     const apiDown: { ms: number; code: string }[] = [];
     while (Date.now() - frozenAt < DOWN_MS - 12_000) {
       const t = Date.now();
-      const r = await sluice.graphql<GroupState>(GROUP);
+      const r = await graphql<GroupState>(sluice, GROUP);
       apiDown.push({ ms: Date.now() - t, code: r.errors?.[0]?.extensions?.code ?? (r.data ? 'OK' : '?') });
       await sleep(1000);
     }
@@ -123,9 +139,9 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
     const v1 = group.versions.find((v) => v.name === 'v1')!;
     const v2 = group.versions.find((v) => v.name === 'v2')!;
     const t = Date.now();
-    const failedSet = await sluice.graphql(SET_TRAFFIC, { g: group.id, a: [{ versionId: v1.id, percent: 0 }, { versionId: v2.id, percent: 100 }] });
+    const failedSet = await graphql(sluice, SET_TRAFFIC, { g: group.id, a: [{ versionId: v1.id, percent: 0 }, { versionId: v2.id, percent: 100 }] });
     apiDown.push({ ms: Date.now() - t, code: failedSet.errors?.[0]?.extensions?.code ?? 'OK' });
-    const healthDown = await fetch(`${sluice.controlUrl}/healthz`).then((r) => r.status).catch(() => 0);
+    const healthDown = await fetch(`${sluice.controlUrl}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status).catch(() => 0);
     await sleep(Math.max(0, DOWN_MS - (Date.now() - frozenAt)));
 
     pg.proc.kill('SIGCONT');
@@ -134,7 +150,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
     // recovers by itself: GraphQL answers again, without a restart
     let recovered: GroupState | undefined;
     while (!recovered && Date.now() - backAt < 30_000) {
-      const r = await sluice.graphql<GroupState>(GROUP);
+      const r = await graphql<GroupState>(sluice, GROUP);
       if (r.data?.serviceGroup) recovered = r.data;
       else await sleep(250);
     }
