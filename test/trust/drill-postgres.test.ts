@@ -42,6 +42,38 @@ interface GroupState { serviceGroup: { id: string; versions: { id: string; name:
 const GROUP = `{ serviceGroup(name: "wine-quality") { id versions { id name status trafficPercent } } }`;
 const SET_TRAFFIC = `mutation($g: ID!, $a: [TrafficAllocationInput!]!) { setTrafficAllocation(groupId: $g, allocations: $a) { id } }`;
 
+/** The pids of `pid`'s children (PostgreSQL's backends and auxiliary processes under the postmaster). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        // fields after the command (which may hold spaces) — state, then ppid
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * Freezes (SIGSTOP) or thaws (SIGCONT) the whole server: the postmaster and every backend.
+ * The postmaster alone is not enough — each open connection has its own backend process that
+ * would go on answering.
+ */
+function signalServer(pg: PrivatePostgres, signal: 'SIGSTOP' | 'SIGCONT'): number {
+  const postmaster = pg.proc.pid!;
+  if (signal === 'SIGSTOP') process.kill(postmaster, signal); // first: no new backend is forked meanwhile
+  const children = childrenOf(postmaster);
+  for (const pid of children) {
+    try { process.kill(pid, signal); } catch { /* exited meanwhile */ }
+  }
+  if (signal === 'SIGCONT') process.kill(postmaster, signal);
+  return children.length + 1;
+}
+
 /** One GraphQL call as the admin that gives up after `ms` (a hang shows as code HANG, not as a stuck test). */
 async function graphql<T>(sluice: SluiceProcess, query: string, variables?: Record<string, unknown>, ms = 20_000): Promise<{ data?: T; errors?: { extensions?: { code?: string } }[]; status: number }> {
   try {
@@ -72,7 +104,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
   }, 180_000);
 
   afterAll(async () => {
-    if (pg?.proc.exitCode === null) pg.proc.kill('SIGCONT'); // a failed run may leave it frozen
+    if (pg?.proc.exitCode === null) signalServer(pg, 'SIGCONT'); // a failed run may leave it frozen
     await sluice?.stop('SIGTERM');
     await pg?.stop();
     rmSync(root, { recursive: true, force: true });
@@ -125,7 +157,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
     await sleep(1500);
 
     // PostgreSQL freezes: GraphQL calls made meanwhile answer a stable code, each quickly
-    pg.proc.kill('SIGSTOP');
+    const frozen = signalServer(pg, 'SIGSTOP');
     phase = 'down';
     const frozenAt = Date.now();
     const apiDown: { ms: number; code: string }[] = [];
@@ -144,8 +176,11 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
     const healthDown = await fetch(`${sluice.controlUrl}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status).catch(() => 0);
     await sleep(Math.max(0, DOWN_MS - (Date.now() - frozenAt)));
 
-    pg.proc.kill('SIGCONT');
+    signalServer(pg, 'SIGCONT');
     phase = 'back';
+    if (sluice.child.exitCode !== null || sluice.child.signalCode !== null) console.log(`npm start exited (${sluice.child.exitCode ?? sluice.child.signalCode}):\n${sluice.output().slice(-6000)}`);
+    console.log(`[drill postgres] froze ${frozen} PostgreSQL processes; GraphQL while down ${JSON.stringify(apiDown)}, /healthz ${healthDown}`);
+    expect(apiDown.every((a) => a.code === 'DATABASE_UNAVAILABLE')).toBe(true);
     const backAt = Date.now();
     // recovers by itself: GraphQL answers again, without a restart
     let recovered: GroupState | undefined;
