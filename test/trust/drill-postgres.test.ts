@@ -227,7 +227,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
     expect(counts.failed).toBe(0);
     expect(counts.sent).toBe(counts.answered);
     for (const p of ['up', 'down', 'back'] as const) expect(Object.values(byPhase[p]).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    expect(apiDown.length).toBeGreaterThan(5);
+    expect(apiDown.length).toBeGreaterThanOrEqual(4); // calls of up to ~6 s each, a second apart, over ~18 s, and the mutation
     expect(apiDown.every((a) => a.code === 'DATABASE_UNAVAILABLE')).toBe(true);
     expect(slowest).toBeLessThan(12_000); // a bounded wait, never a hang
     expect(onlyV2).toBe(true);
