@@ -223,6 +223,9 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
     const slowest = Math.max(...apiDown.map((a) => a.ms));
     console.log(`[drill postgres] sent ${counts.sent}, answered ${counts.answered}, failed ${counts.failed}, records ${recorded.length}, lost ${lost}, duplicated ${duplicated}; answered by phase ${JSON.stringify(byPhase)}; failures ${JSON.stringify(failures)}; GraphQL while down ${JSON.stringify(apiDown)} (slowest ${slowest} ms), /healthz ${healthDown}; GraphQL back ${recoveredMs} ms after SIGCONT; traffic change reached the edge: ${onlyV2}`);
 
+    // background tasks whose failure nobody handled (platform/process.ts logs them instead of crashing)
+    const unhandled = sluice.output().split('\n').filter((l) => l.includes('unhandled rejection of a background task'));
+    console.log(`[drill postgres] unhandled background rejections: ${unhandled.length}${unhandled.length ? `\n${unhandled.slice(0, 3).join('\n')}` : ''}`);
     expect(sluice.child.exitCode).toBeNull(); // no crash
     expect(counts.failed).toBe(0);
     expect(counts.sent).toBe(counts.answered);
