@@ -38,7 +38,7 @@ describe('database unavailable', () => {
       const error = await db.prisma.user.findMany().then(() => null, (e: unknown) => e);
       const ms = Date.now() - t;
       expect(error).not.toBeNull();
-      expect(ms).toBeLessThan(PG_CONNECT_TIMEOUT_MS + 5_000);
+      expect(ms).toBeLessThan(PG_CONNECT_TIMEOUT_MS * 5); // bounded (a few seconds), not for ever; loose for a loaded machine
       expect(isDatabaseUnavailable(error)).toBe(true);
       const out = formatted(error);
       expect(out.extensions?.code).toBe('DATABASE_UNAVAILABLE');
