@@ -2,14 +2,20 @@
 // control plane: a hostile GraphQL query or a crash of the control plane does not stop
 // predictions) and supervises it: the edge is started with what it needs passed explicitly
 // (the xDS address and gRPC token, the database, Redis, the object store, the data dir for its
-// spool), its stdout and stderr are forwarded to ours, it is started again (with backoff) if it
-// dies, and stopped (SIGTERM, then SIGKILL) on shutdown. An edge left running by a control
+// spool), it is started again (with backoff) if it dies, and stopped (SIGTERM, then SIGKILL) on shutdown. An edge left running by a control
 // plane that crashed (`<data dir>/edge.pid`) is adopted rather than replaced, so a restart of
-// the control plane costs no request. The edge's per-version answer stats (the canary guard
+// the control plane costs no request.
+//
+// The edge's stdout and stderr go straight into files in the data dir (`edge-logs/`), not
+// pipes: a pipe breaks when the control plane crashes, and an adopted edge's output would
+// reach nobody. The supervisor tails the files by offset (the local replicas' tail,
+// orchestrator/local/logs.ts, offsets saved in `edge-logs/offsets.json`) and hands the lines
+// to `logSink`; a control plane that adopts the edge after a crash resumes where the crashed
+// one stopped, so the lines the edge wrote meanwhile arrive. The edge's per-version answer stats (the canary guard
 // and the autoscaler read them) are pulled each second over its control socket
 // (gateway/edge/control-socket.ts) into `stats`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +23,17 @@ import { isAlive } from '../platform/data-dir-lock.ts';
 import { EDGE_PID_FILE, EDGE_SOCKET } from '../gateway/edge/control-socket.ts';
 import { MAX_WINDOW_SECONDS, VersionStats, type ExportedBucket } from '../gateway/edge/version-stats.ts';
 import type { DataPlaneModel } from '../xds/model.ts';
+import { InstanceLogTail, type LogSink } from './orchestrator/local/logs.ts';
+
+/** The edge's output files and saved tail offsets, under the data dir. */
+export const EDGE_LOG_DIR = 'edge-logs';
+/** The platform log store (`<data dir>/platform-logs`, control/logs/store.ts) keeps the edge's lines under this key. */
+export const PLATFORM_LOG_DIR = 'platform-logs';
+export const EDGE_LOG_KEY = 'edge';
+/** How often the edge's output files are read (the lines' arrival time is the read time). */
+const LOG_POLL_MS = 250;
+/** Consumed output files are cut once they pass this size. */
+const LOG_FILE_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface SupervisorLog {
   info(obj: object, msg: string): void;
@@ -33,6 +50,10 @@ export interface EdgeSupervisorOptions {
   startTimeoutMs?: number;
   /** injectable for tests: the edge entry point and node arguments */
   command?: { execPath: string; args: string[] };
+  /** where the edge's output lines go (npm start: the log store and our stderr) */
+  logSink?: LogSink;
+  /** injectable for tests: the lines' time */
+  now?: () => Date;
 }
 
 export class EdgeStartError extends Error {
@@ -114,10 +135,39 @@ export class EdgeSupervisor {
   private watchTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private pulling = false;
+  private readonly logDir: string;
+  private readonly logTail: InstanceLogTail;
+  private logTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: EdgeSupervisorOptions) {
     this.socketPath = join(o.dataDir, EDGE_SOCKET);
     this.pidFile = join(o.dataDir, EDGE_PID_FILE);
+    this.logDir = join(o.dataDir, EDGE_LOG_DIR);
+    mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
+    // always resume: what an edge wrote while no control plane tailed it (adopted, or dead
+    // while we were down) is still due
+    this.logTail = new InstanceLogTail(
+      'edge',
+      { stdout: join(this.logDir, 'stdout.log'), stderr: join(this.logDir, 'stderr.log'), offsets: join(this.logDir, 'offsets.json') },
+      (lines) => this.o.logSink?.(lines),
+      o.now ?? (() => new Date()),
+      { resume: true, maxFileBytes: LOG_FILE_MAX_BYTES },
+    );
+  }
+
+  /** Hands the edge's new output lines to the sink now (also done every LOG_POLL_MS). */
+  drainLogs(): void {
+    try {
+      this.logTail.drain();
+    } catch (error) {
+      this.o.log.warn({ err: error }, 'could not read the edge output');
+    }
+  }
+
+  private startTailing(): void {
+    clearInterval(this.logTimer);
+    this.drainLogs();
+    this.logTimer = setInterval(() => this.drainLogs(), LOG_POLL_MS);
   }
 
   /** The edge's pid now (null while it is being restarted). */
@@ -131,6 +181,7 @@ export class EdgeSupervisor {
     const answer = survivor !== null ? await this.answers(5_000) : null;
     if (survivor !== null && answer !== null) {
       this.pid = survivor;
+      this.startTailing();
       this.o.log.info({ pid: survivor }, 'adopted the edge a stopped control plane left running');
       this.watchAdopted();
       this.startPulling();
@@ -140,6 +191,7 @@ export class EdgeSupervisor {
       this.o.log.warn({ pid: survivor }, 'a left-over edge does not answer; replacing it');
       await this.terminate(survivor, null);
     }
+    this.startTailing();
     const started = await this.spawnAndWait(this.o.startTimeoutMs ?? 60_000);
     this.startPulling();
     return { ...started, adopted: false };
@@ -177,6 +229,9 @@ export class EdgeSupervisor {
     clearInterval(this.watchTimer);
     clearTimeout(this.restartTimer);
     if (this.pid !== null) await this.terminate(this.pid, this.child, timeoutMs);
+    clearInterval(this.logTimer);
+    // the edge has stopped: its last lines, a final partial one included
+    try { this.logTail.drain(true); } catch { /* logged by the periodic drain before */ }
     this.pid = null;
     this.child = null;
   }
@@ -207,9 +262,16 @@ export class EdgeSupervisor {
     const { execPath, args } = this.o.command ?? defaultCommand();
     // its own process group: a Ctrl-C at the terminal reaches the control plane, which stops
     // the edge itself (in order); a crash of the control plane leaves the edge serving
-    const child = spawn(execPath, args, { env: this.o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    child.stdout?.pipe(process.stderr, { end: false });
-    child.stderr?.pipe(process.stderr, { end: false });
+    // output into files opened for append (O_APPEND: the tail may cut them once consumed)
+    const out = openSync(join(this.logDir, 'stdout.log'), 'a', 0o600);
+    const err = openSync(join(this.logDir, 'stderr.log'), 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(execPath, args, { env: this.o.env, stdio: ['ignore', out, err], detached: true });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
     this.child = child;
     this.pid = child.pid ?? null;
     child.once('exit', (code, signal) => {
@@ -224,8 +286,7 @@ export class EdgeSupervisor {
 
   private async spawnAndWait(timeoutMs: number): Promise<{ pid: number; port: number }> {
     const child = this.spawnChild();
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2_000); });
+    this.logTail.clearRecent();
     const exited = new Promise<'exited'>((r) => child.once('exit', () => r('exited')));
     const up = await Promise.race([this.answers(timeoutMs), exited]);
     if (up !== null && up !== 'exited' && up.pid === child.pid) {
@@ -233,7 +294,8 @@ export class EdgeSupervisor {
       return up;
     }
     if (up !== 'exited') await this.terminate(child.pid ?? -1, child);
-    throw new EdgeStartError(`the edge did not start${up === 'exited' ? ` (exit ${child.exitCode ?? child.signalCode})` : ' in time'}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
+    this.drainLogs();
+    throw new EdgeStartError(`the edge did not start${up === 'exited' ? ` (exit ${child.exitCode ?? child.signalCode})` : ' in time'}: ${this.logTail.lastStderr(1).join('')}`);
   }
 
   private restartLater(how: { code: number | null; signal: NodeJS.Signals | null }): void {

@@ -36,7 +36,7 @@ import { notifyProxyStatus, proxyStatusSource, publishProxyStatusChanges, feedDa
 import { startGatewayServer } from '../gateway/server.ts';
 import { openDataPlanePolicies } from '../gateway/compose.ts';
 import { recordEvent } from './domain/events.ts';
-import { EdgeSupervisor, stopLeftoverEdge } from './edge-supervisor.ts';
+import { EDGE_LOG_KEY, EdgeSupervisor, PLATFORM_LOG_DIR, stopLeftoverEdge } from './edge-supervisor.ts';
 import { topics } from '../platform/pubsub/port.ts';
 import { LogStore } from './logs/store.ts';
 import { LogSearcher } from './logs/search.ts';
@@ -154,6 +154,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   const auth = await openAuth({ dataDir: settings.dataDir, settings: settings.auth });
   // instance logs: on-disk segments per version (local replicas); the pod log API on Kubernetes
   const logStore = new LogStore({ root: join(settings.dataDir, 'logs'), capBytes: settings.logCapBytes });
+  // the platform's own processes' output (the local edge), apart from the versions' logs
+  const platformLogs = new LogStore({ root: join(settings.dataDir, PLATFORM_LOG_DIR), capBytes: settings.logCapBytes });
   const logSearcher = new LogSearcher();
   const orchestrator = await openOrchestrator(settings, logStore);
   const local = settings.orchestrator === 'local';
@@ -267,6 +269,12 @@ export async function main(env: Record<string, string | undefined> = process.env
       SLUICE_GRPC_TOKEN: grpcAuth.token ?? '',
     },
     log: logger.child({ part: 'edge-supervisor' }),
+    // the edge's own output: kept in the platform log store (an adopted edge's too) and shown
+    // on our stderr as before
+    logSink: (lines) => {
+      platformLogs.append(EDGE_LOG_KEY, lines);
+      process.stderr.write(lines.map((l) => `${l.line}\n`).join(''));
+    },
   });
   const edgeStarted = await edge.start();
   // pub/sub may be in-process: pass the data plane's change notices on to the edge

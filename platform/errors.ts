@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'CONFLICT'
   /** a peer the answer depends on (Prometheus, ...) cannot be reached */
   | 'UNAVAILABLE'
+  /** the control plane's database cannot be reached right now (retryable) */
+  | 'DATABASE_UNAVAILABLE'
   | 'TOO_MANY_REQUESTS'
   | 'INTERNAL';
 

@@ -2,8 +2,27 @@
 // or SIGTERM (once, however many signals arrive), and exit non-zero with a one-line reason
 // when it cannot start. Shared by `npm start` (control/main.ts) and `npm run edge`.
 import { ConfigError } from './settings.ts';
+import { isDatabaseUnavailable } from './db/unavailable.ts';
+
+/**
+ * The last line of defence during a database outage: a background task whose query failed
+ * because PostgreSQL is unreachable and whose rejection nobody handled is logged (with the
+ * error, so the task can be found and fixed) instead of ending the process — an outage of
+ * the database must not take the control plane or the edge down. Any other unhandled
+ * rejection still ends the process, as Node does by default.
+ */
+export function surviveDatabaseOutages(name: string, write: (line: string) => void = (l) => process.stderr.write(l)): (reason: unknown) => void {
+  const handler = (reason: unknown) => {
+    if (!isDatabaseUnavailable(reason)) throw reason;
+    const err = reason instanceof Error ? { type: reason.name, message: reason.message, stack: reason.stack } : { message: String(reason) };
+    write(`${JSON.stringify({ level: 50, time: Date.now(), name, code: 'DATABASE_UNAVAILABLE', err, msg: 'unhandled rejection of a background task: the database is unavailable; going on' })}\n`);
+  };
+  process.on('unhandledRejection', handler);
+  return handler;
+}
 
 export function runUntilSignalled(name: string, start: () => Promise<() => Promise<void>>): void {
+  surviveDatabaseOutages(name);
   start()
     .then((stop) => {
       let stopping = false;

@@ -4,6 +4,7 @@ import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { SluiceError } from '../../platform/errors.ts';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../../platform/db/unavailable.ts';
 
 function prismaCode(error: unknown): string | null {
   if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
@@ -32,6 +33,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   // itself PothosValidationError, so match the class, not the name)
   if (original instanceof PothosValidationError) {
     return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT' } };
+  }
+  // PostgreSQL stopped or frozen: a stable, retryable code instead of an internal error
+  if (isDatabaseUnavailable(original)) {
+    return { message: DATABASE_UNAVAILABLE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'DATABASE_UNAVAILABLE' } };
   }
   const prisma = prismaCode(original);
   if (prisma === 'CONFLICT') return { ...formatted, message: 'this conflicts with an existing record', extensions: { code: 'CONFLICT' } };

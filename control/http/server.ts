@@ -2,6 +2,7 @@
 // (graphql-ws, protocol graphql-transport-ws) on /graphql, the instance terminal's
 // WebSocket on /terminal (terminal.ts), the dashboard's static files at /, /healthz and
 // /metrics. One port, one server; WebSocket upgrades are routed here by path.
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../../platform/db/unavailable.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -292,6 +293,11 @@ export async function startControlServer(port: number, host: string, options: Co
     try {
       contextValue = await options.context(req.headers.authorization, { address: req.socket.remoteAddress ?? null });
     } catch (error) {
+      // the credential could not be checked at all: say so (retryable), not "bad credential"
+      if (isDatabaseUnavailable(error)) {
+        refuse(req, res, 503, { errors: [{ message: DATABASE_UNAVAILABLE_MESSAGE, extensions: { code: 'DATABASE_UNAVAILABLE' } }] });
+        return;
+      }
       const code = error instanceof SluiceError ? error.code : 'UNAUTHENTICATED';
       const message = error instanceof Error ? error.message : 'bad credential';
       refuse(req, res, 401, { errors: [{ message, extensions: { code } }] });

@@ -23,7 +23,9 @@ export class InferenceScheduler {
 
   start(): void {
     this.timer = setInterval(() => {
-      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
+      // a failed pass (the database unreachable) is reported and the next tick tries again;
+      // a rejection left unhandled here would take the control plane down
+      if (!this.ticking) this.ticking = this.tick().catch((error: unknown) => this.o.onError?.('*', error)).finally(() => (this.ticking = undefined));
     }, this.o.tickMs ?? 5000);
     this.timer.unref();
   }

@@ -52,7 +52,9 @@ export class LogDelivery {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.runOnce(), this.o.intervalMs ?? 10_000);
+    // a failed pass (the database unreachable) is reported and the next one tries again; a
+    // rejection left unhandled here would take the control plane down
+    this.timer = setInterval(() => void this.runOnce().catch((error: unknown) => this.o.onError?.('*', error)), this.o.intervalMs ?? 10_000);
     this.timer.unref();
   }
 

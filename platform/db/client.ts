@@ -9,7 +9,7 @@ import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from '../../prisma/generated/sqlite/client.ts';
 import { countingFactory, type StatementCounter } from './counting-adapter.ts';
 import { serializedAdapter } from './sqlite-serial.ts';
-import { parseDatabaseUrl, pgPoolConfig, redactUrl, type Provider } from './url.ts';
+import { parseDatabaseUrl, PG_QUERY_TIMEOUT_MS, pgPoolConfig, redactUrl, type Provider } from './url.ts';
 
 export type { Provider } from './url.ts';
 export { PrismaClient, Prisma } from '../../prisma/generated/sqlite/client.ts';
@@ -36,6 +36,8 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** How long a SQLite writer waits for a lock held by another connection (default 5000 ms). */
   sqliteBusyTimeoutMs?: number;
+  /** How long a PostgreSQL statement may wait for its answer before the call fails (default url.ts PG_QUERY_TIMEOUT_MS). */
+  pgQueryTimeoutMs?: number;
 }
 
 // WAL lets readers run while a writer writes (the edge and the control plane may both open
@@ -65,7 +67,7 @@ export async function createDatabase(url: string, options: DatabaseOptions = {})
     prisma = new PrismaClient({ adapter: countingFactory(factory, counter, (a) => prepareSqlite(a, busy)), transactionOptions });
   } else {
     const factory = new PrismaPg(
-      pgPoolConfig(target, options.poolSize ?? 10),
+      pgPoolConfig(target, options.poolSize ?? 10, { queryMs: options.pgQueryTimeoutMs ?? PG_QUERY_TIMEOUT_MS }),
       target.schema ? { schema: target.schema } : undefined,
     );
     // The PostgreSQL client is generated from the same models as the SQLite one (prisma/generate.ts

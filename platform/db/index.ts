@@ -4,3 +4,4 @@ export { createDatabase, Prisma, PrismaClient, type Database, type DatabaseOptio
 export { applyMigrations } from './migrate.ts';
 export { DatabaseError, isPrismaError, isUniqueViolation, type DatabaseErrorCode } from './errors.ts';
 export { parseDatabaseUrl, redactUrl } from './url.ts';
+export { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from './unavailable.ts';

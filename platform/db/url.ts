@@ -37,15 +37,34 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   throw new DatabaseError('DB_URL_UNSUPPORTED', `DATABASE_URL must start with file:, postgres:// or postgresql:// (got ${redactUrl(trimmed)})`);
 }
 
+/** How long a new connection may take (the TCP connect and PostgreSQL's startup). */
+export const PG_CONNECT_TIMEOUT_MS = 3_000;
+/**
+ * How long one statement may wait for its answer on the control plane's pool. Its queries are
+ * small; a longer wait means the server is gone, and the connection is dropped (pg-pool
+ * discards a client whose query failed). Migrations run without it.
+ */
+export const PG_QUERY_TIMEOUT_MS = 5_000;
+
+export interface PgTimeouts {
+  connectMs?: number;
+  /** unset: no client-side statement timeout */
+  queryMs?: number;
+}
+
 /**
  * pg pool settings for a target: a `?schema=` becomes the session's search_path, so that
  * unqualified SQL (migrations, the `_prisma_migrations` table, raw queries) lands in it, as
  * with Prisma's native engine.
  */
-export function pgPoolConfig(target: Extract<DatabaseTarget, { provider: 'postgresql' }>, max: number) {
+export function pgPoolConfig(target: Extract<DatabaseTarget, { provider: 'postgresql' }>, max: number, timeouts: PgTimeouts = {}) {
   return {
     connectionString: target.connectionString,
     max,
+    // a server that stops answering (frozen, a network partition) accepts connections and
+    // then says nothing: without these a call would wait for ever (unavailable.ts maps them)
+    connectionTimeoutMillis: timeouts.connectMs ?? PG_CONNECT_TIMEOUT_MS,
+    ...(timeouts.queryMs ? { query_timeout: timeouts.queryMs } : {}),
     ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
   };
 }

