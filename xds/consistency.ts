@@ -65,6 +65,9 @@ interface RefIndex {
   undeclared: number;
 }
 
+/** Checks done so far, by kind (tests count a change's cost by them). */
+export const checkStats = { full: 0, byDelta: 0 };
+
 // owned by the last snapshot checked in a line of changes: handed to the next one
 const indexes = new WeakMap<Snapshot, RefIndex>();
 
@@ -170,8 +173,12 @@ export function assertConsistent(s: Snapshot, prev?: Snapshot): void {
   if (prev && prev !== s) {
     const changed = changeProblems(prev, s);
     // a problem found by the deltas is reported by the full check (every problem, named)
-    if (changed !== null && changed.length === 0) return;
+    if (changed !== null && changed.length === 0) {
+      checkStats.byDelta += 1;
+      return;
+    }
   }
+  checkStats.full += 1;
   const problems = snapshotProblems(s);
   if (problems.length > 0) throw new XdsSnapshotError(problems);
   indexes.set(s, buildIndex(s));
