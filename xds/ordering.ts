@@ -19,7 +19,7 @@
 // names it; proxyless gRPC clients ask for clusters by name after they see the route, so
 // their routes are never held.
 import { TYPE_URL, type XdsTypeUrl } from '../proto/envoy.ts';
-import { typeSnapshot, type Snapshot, type TypeSnapshot } from './cache.ts';
+import { applyTypeChange, typeSnapshot, type Snapshot, type TypeSnapshot } from './cache.ts';
 import type { XdsResource } from './translate.ts';
 
 export interface ProxyProgress {
@@ -71,8 +71,25 @@ function holdRoutes(target: Snapshot, p: ProxyProgress): { types: TypeSnapshot; 
   const warm = (c: string) =>
     ackedClusters?.has(c) === true &&
     (p.wantsEndpoints === null || (p.wantsEndpoints(c) && ackedEndpoints?.has(c) === true));
-  const sent = p.sent[TYPE_URL.route]?.resources;
+  const sentSet = p.sent[TYPE_URL.route];
+  const sent = sentSet?.resources;
+  if (sentSet?.version === rds.version) return { types: rds, held: [] };
+  // built from what this proxy was sent: only the changed ones can need holding
+  const fromSent = sentSet !== undefined && rds.delta?.from === sentSet.version;
   const held: string[] = [];
+  if (fromSent) {
+    const back: XdsResource[] = [];
+    const drop: string[] = [];
+    for (const name of rds.delta!.changed) {
+      const r = rds.resources.get(name)!;
+      if ((r.references ?? []).every(warm)) continue;
+      held.push(name);
+      const prev = sent!.get(name);
+      if (prev) back.push(prev);
+      else drop.push(name);
+    }
+    return held.length === 0 ? { types: rds, held } : { types: applyTypeChange(rds, back, drop), held: held.sort() };
+  }
   const out: XdsResource[] = [];
   for (const [name, r] of rds.resources) {
     const prev = sent?.get(name);
@@ -97,7 +114,11 @@ function keepClusters(
   const none = { clusters: cds, endpoints: eds, names: [] };
   if (!sentClusters || sentClusters.version === cds.version) return none;
   const removed = new Set<string>();
-  for (const name of sentClusters.resources.keys()) if (!cds.resources.has(name)) removed.add(name);
+  if (cds.delta?.from === sentClusters.version) {
+    for (const name of cds.delta.removed) removed.add(name);
+  } else {
+    for (const name of sentClusters.resources.keys()) if (!cds.resources.has(name)) removed.add(name);
+  }
   if (removed.size === 0) return none;
   // every route configuration the proxy may be using: about to be served, sent, ACKed
   const named = new Set<string>();

@@ -6,10 +6,10 @@
 // serving) and is reported through `onError`/`lastError`; the next trigger retries.
 import type { DataPlaneModel, DataPlaneSettings } from './model.ts';
 import type { GrpcAuth } from '../platform/grpc-auth.ts';
-import { SnapshotCache, makeSnapshot, snapshotVersions, type Snapshot } from './cache.ts';
+import { SnapshotCache, snapshotVersions, type Snapshot } from './cache.ts';
 import { XdsServer, type XdsLogger } from './server.ts';
 import { ProxyStatusRegistry, type ProxyStatus } from './status.ts';
-import { createTranslator } from './translate.ts';
+import { createSnapshotBuilder } from './snapshot-builder.ts';
 import type { XdsTypeUrl } from '../proto/envoy.ts';
 
 export interface XdsControlOptions {
@@ -33,6 +33,8 @@ export interface PublishedInfo {
   loadMs: number;
   buildMs: number;
   resourceCount: number;
+  /** resources translated by this build (the changed groups' only, after the first) */
+  translated: number;
 }
 
 export interface XdsControl {
@@ -94,15 +96,15 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
   let current: Snapshot | undefined;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
-  const translate = createTranslator();
+  // incremental: a change re-translates and re-checks only the groups it touched
+  const builder = createSnapshotBuilder();
   const proxyShares = trackEnvoyProxies(options.settings, registry, () => trigger());
 
   async function build(): Promise<Snapshot> {
     const t0 = performance.now();
     const model = await options.loadModel();
     const t1 = performance.now();
-    const resources = translate(model, proxyShares.settings());
-    const snapshot = makeSnapshot(resources);
+    const snapshot = builder.build(model, proxyShares.settings());
     cache.setSnapshot(snapshot);
     const t2 = performance.now();
     current = snapshot;
@@ -111,8 +113,8 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
       versions: snapshotVersions(snapshot),
       loadMs: t1 - t0,
       buildMs: t2 - t1,
-      resourceCount:
-        resources.listeners.length + resources.routes.length + resources.clusters.length + resources.endpoints.length,
+      resourceCount: builder.last.resourceCount,
+      translated: builder.last.translated,
     };
     logger?.info(info, 'xds snapshot published');
     options.onPublished?.(info);

@@ -947,6 +947,154 @@ function withGroupReferences(g: DataPlaneGroup, out: GroupOutput): GroupOutput {
 
 export type Translate = (model: DataPlaneModel, settings: DataPlaneSettings) => EnvoyResources;
 
+/** What one translation pass produced, and how it differs from the pass before. */
+export interface TranslationPass {
+  /** every resource, each list sorted by name (built on call: O(all)) */
+  all(): EnvoyResources;
+  /**
+   * Resources translated again (new or changed groups, the edge listener when its scopes
+   * changed) and the names of resources gone, per type, since the previous pass; null when
+   * everything was translated (the first pass, or the settings changed).
+   */
+  changes: SnapshotChangeList | null;
+  /** resources translated (encoded) by this pass: what a change cost */
+  translated: number;
+}
+
+export interface SnapshotChangeList {
+  listeners: TypeChange;
+  routes: TypeChange;
+  clusters: TypeChange;
+  endpoints: TypeChange;
+}
+export interface TypeChange {
+  set: XdsResource[];
+  removed: string[];
+}
+
+const groupResources = (o: GroupOutput) => ({
+  listeners: [o.apiListener],
+  routes: [o.apiRoute, o.edgeRoute],
+  clusters: o.clusters,
+  endpoints: o.endpoints,
+});
+const outputSize = (o: GroupOutput) => 3 + o.clusters.length + o.endpoints.length;
+
+/**
+ * The translation state behind `createTranslator` and the snapshot builder: each group's
+ * output is remembered under the group's name with the group's content as its key, and a
+ * pass translates only the groups whose content changed (and the edge listener when the set
+ * of groups or its body limit changed), reporting what it translated and what is gone.
+ */
+export function createTranslationCore(): (model: DataPlaneModel, settings: DataPlaneSettings) => TranslationPass {
+  let settingsKey: string | undefined;
+  let memo = new Map<string, { key: string; out: GroupOutput }>();
+  let shared: { names: string; maxBody: number; listener: XdsResource; emptyRoutes: XdsResource | null; jwks: XdsResource | null } | undefined;
+  return (model, settings) => {
+    validate(model, settings);
+    const sk = JSON.stringify(settings);
+    const fresh = sk !== settingsKey;
+    if (fresh) {
+      settingsKey = sk;
+      memo = new Map();
+      shared = undefined;
+    }
+    let translated = 0;
+    const next = new Map<string, { key: string; out: GroupOutput }>();
+    const changed: GroupOutput[] = [];
+    const gone: GroupOutput[] = [];
+    let namesChanged = false;
+    for (const g of model.groups) {
+      // the group's whole content is its key: a model is rebuilt from the database per pass
+      const key = JSON.stringify(g);
+      const had = memo.get(g.name);
+      if (had && had.key === key) {
+        next.set(g.name, had);
+        continue;
+      }
+      if (!had) namesChanged = true;
+      else gone.push(had.out);
+      const out = translateGroup(g, settings);
+      translated += outputSize(out);
+      changed.push(out);
+      next.set(g.name, { key, out });
+    }
+    for (const [name, m] of memo) {
+      if (!next.has(name)) {
+        gone.push(m.out);
+        namesChanged = true;
+      }
+    }
+    memo = next;
+    const prevShared = shared;
+    // the edge listener names every group's scope and carries the largest body limit
+    const sorted = namesChanged || !shared ? [...next.keys()].sort() : null;
+    const namesKey = sorted ? sorted.join(',') : shared!.names;
+    const maxBody = maxBodyBytes(model);
+    if (!shared || shared.names !== namesKey || shared.maxBody !== maxBody) {
+      const names = sorted ?? [...next.keys()].sort();
+      const edge = resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings));
+      translated += 1;
+      const emptyRoutes = names.length > 0 ? null : (shared?.emptyRoutes ?? resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, EDGE_ROUTE_CONFIG, edgeEmptyRouteConfig()));
+      let jwks = shared?.jwks;
+      if (jwks === undefined) {
+        const c = jwksCluster(settings);
+        jwks = c ? resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, JWKS_CLUSTER, c) : null;
+      }
+      shared = {
+        names: namesKey,
+        maxBody,
+        listener: { ...edge, references: names.length > 0 ? names.map((n) => edgeRouteConfigName(n)) : [EDGE_ROUTE_CONFIG] },
+        emptyRoutes,
+        jwks,
+      };
+    }
+    const cur = shared;
+    const all = (): EnvoyResources => {
+      const listeners: XdsResource[] = [];
+      const routes: XdsResource[] = [];
+      const clusters: XdsResource[] = [];
+      const endpoints: XdsResource[] = [];
+      for (const { out } of next.values()) {
+        listeners.push(out.apiListener);
+        routes.push(out.apiRoute, out.edgeRoute);
+        clusters.push(...out.clusters);
+        endpoints.push(...out.endpoints);
+      }
+      if (cur.jwks) clusters.push(cur.jwks);
+      listeners.push(cur.listener);
+      if (cur.emptyRoutes) routes.push(cur.emptyRoutes);
+      return { listeners: listeners.sort(byName), routes: routes.sort(byName), clusters: clusters.sort(byName), endpoints: endpoints.sort(byName) };
+    };
+    if (fresh || !prevShared) return { all, changes: null, translated };
+    const changes: SnapshotChangeList = {
+      listeners: { set: [], removed: [] },
+      routes: { set: [], removed: [] },
+      clusters: { set: [], removed: [] },
+      endpoints: { set: [], removed: [] },
+    };
+    const kinds = ['listeners', 'routes', 'clusters', 'endpoints'] as const;
+    const kept = new Set<string>();
+    for (const o of changed) {
+      const r = groupResources(o);
+      for (const k of kinds) for (const x of r[k]) {
+        changes[k].set.push(x);
+        kept.add(`${k}:${x.name}`);
+      }
+    }
+    for (const o of gone) {
+      const r = groupResources(o);
+      for (const k of kinds) for (const x of r[k]) if (!kept.has(`${k}:${x.name}`)) changes[k].removed.push(x.name);
+    }
+    if (cur !== prevShared) {
+      changes.listeners.set.push(cur.listener);
+      if (cur.emptyRoutes) changes.routes.set.push(cur.emptyRoutes);
+      else if (prevShared.emptyRoutes) changes.routes.removed.push(prevShared.emptyRoutes.name);
+    }
+    return { all, changes, translated };
+  };
+}
+
 /**
  * A translate function that remembers each group's output from the previous call and
  * reuses it while the group (and the settings) are unchanged: a weight change in one
@@ -956,53 +1104,8 @@ export type Translate = (model: DataPlaneModel, settings: DataPlaneSettings) => 
  * gives for the same input.
  */
 export function createTranslator(): Translate {
-  let settingsKey = '';
-  let memo = new Map<string, GroupOutput>();
-  let listenerMemo: { key: string; resource: XdsResource; emptyRoutes: XdsResource | null } | undefined;
-  return (model, settings) => {
-    validate(model, settings);
-    const sk = JSON.stringify(settings);
-    if (sk !== settingsKey) {
-      settingsKey = sk;
-      memo = new Map();
-      listenerMemo = undefined;
-    }
-    const next = new Map<string, GroupOutput>();
-    const groups = [...model.groups].sort(byName);
-    const routes: XdsResource[] = [];
-    const clusters: XdsResource[] = [];
-    const endpoints: XdsResource[] = [];
-    const listeners: XdsResource[] = [];
-    for (const g of groups) {
-      const key = JSON.stringify(g);
-      const out = next.get(key) ?? memo.get(key) ?? translateGroup(g, settings);
-      next.set(key, out);
-      listeners.push(out.apiListener);
-      routes.push(out.apiRoute, out.edgeRoute);
-      clusters.push(...out.clusters);
-      endpoints.push(...out.endpoints);
-    }
-    memo = next;
-    const jwks = jwksCluster(settings);
-    if (jwks) clusters.push(resource(TYPE_URL.cluster, ENVOY_TYPES.cluster, JWKS_CLUSTER, jwks));
-    const listenerKey = `${groups.map((g) => g.name).join(',')}|${maxBodyBytes(model)}`;
-    if (listenerMemo?.key !== listenerKey) {
-      const edge = resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings));
-      listenerMemo = {
-        key: listenerKey,
-        resource: { ...edge, references: groups.length > 0 ? groups.map((g) => edgeRouteConfigName(g.name)) : [EDGE_ROUTE_CONFIG] },
-        emptyRoutes: groups.length > 0 ? null : resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, EDGE_ROUTE_CONFIG, edgeEmptyRouteConfig()),
-      };
-    }
-    listeners.push(listenerMemo.resource);
-    if (listenerMemo.emptyRoutes) routes.push(listenerMemo.emptyRoutes);
-    return {
-      listeners: listeners.sort(byName),
-      routes: routes.sort(byName),
-      clusters: clusters.sort(byName),
-      endpoints: endpoints.sort(byName),
-    };
-  };
+  const core = createTranslationCore();
+  return (model, settings) => core(model, settings).all();
 }
 
 /** The model as Envoy resources, each list sorted by name. Throws XdsTranslateError on a bad model. */

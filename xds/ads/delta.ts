@@ -19,6 +19,10 @@ interface DeltaTypeState extends TypeStateBase {
   reportedMissing: Set<string>;
   /** a wildcard stream's first request is answered even when there is nothing */
   mustAnswer: boolean;
+  /** bumped on every subscription change */
+  subscriptionEpoch: number;
+  /** the type set `known` was last brought up to, under which subscription */
+  knownAt: { version: string; epoch: number } | undefined;
 }
 
 export class DeltaStream extends AdsStream<DeltaTypeState> {
@@ -37,6 +41,8 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
         known: new Map(Object.entries(req.initial_resource_versions ?? {})),
         reportedMissing: new Set(),
         mustAnswer: false,
+        subscriptionEpoch: 0,
+        knownAt: undefined,
       };
       this.types.set(url, state);
     }
@@ -58,6 +64,7 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
     }
     if (first && state.wildcard) state.mustAnswer = true;
     if (first || subscribe.length > 0 || unsubscribe.length > 0) {
+      state.subscriptionEpoch += 1;
       this.registry.subscribed(this.ctx.streamId, url, state.wildcard ? '*' : state.names);
     }
     this.answer(url, state);
@@ -67,8 +74,18 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
     const type = snap.types[url];
     const changed: { name: string; resource: XdsResource }[] = [];
     const removed: string[] = [];
-    const wanted = new Set(state.names);
-    if (state.wildcard) {
+    const at = state.knownAt;
+    // built from the set this client was brought up to, same subscription: only the delta's
+    // names can differ (O(what changed), not O(subscribed))
+    const fromKnown = at !== undefined && at.epoch === state.subscriptionEpoch && type.delta?.from === at.version;
+    const wants = (name: string) => {
+      if (state.names.has(name)) return true;
+      if (!state.wildcard) return false;
+      const r = type.resources.get(name);
+      return r ? !r.onlyByName : state.known.has(name);
+    };
+    const wanted = fromKnown ? new Set([...type.delta!.changed, ...type.delta!.removed].filter(wants)) : new Set(state.names);
+    if (state.wildcard && !fromKnown) {
       for (const [name, r] of type.resources) if (!r.onlyByName) wanted.add(name);
     }
     for (const name of [...wanted].sort()) {
@@ -82,13 +99,14 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
       } else if (state.known.has(name)) {
         removed.push(name);
         state.known.delete(name);
-        state.reportedMissing.add(name);
+        // (a name held by wildcard alone is not a by-name subscription waiting on it)
+        if (state.names.has(name)) state.reportedMissing.add(name);
       } else if (!state.reportedMissing.has(name)) {
         removed.push(name);
         state.reportedMissing.add(name);
       }
     }
-    if (state.wildcard) {
+    if (state.wildcard && !fromKnown) {
       for (const name of [...state.known.keys()].sort()) {
         if (!wanted.has(name)) {
           removed.push(name);
@@ -96,6 +114,7 @@ export class DeltaStream extends AdsStream<DeltaTypeState> {
         }
       }
     }
+    state.knownAt = { version: type.version, epoch: state.subscriptionEpoch };
     const mustAnswer = state.mustAnswer;
     state.mustAnswer = false;
     if (changed.length === 0 && removed.length === 0 && !mustAnswer) {

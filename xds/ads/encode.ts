@@ -24,6 +24,11 @@ export interface SotwParts {
   subscriptionKey: string;
   /** which of the type's resources the subscription takes */
   selects: (r: XdsResource) => boolean;
+  /**
+   * When only these names can be selected (a set built from the one the client holds):
+   * checked instead of every resource of the type. Same selection either way.
+   */
+  candidates?: readonly string[];
 }
 
 export interface DeltaHeader {
@@ -31,6 +36,20 @@ export interface DeltaHeader {
   systemVersion: string;
   removed: readonly string[];
   nonce: string;
+}
+
+/**
+ * DiscoveryResponse.nonce (field 5, length-delimited) written by hand: the stream's nonce is
+ * a short decimal counter (ads/core.ts), so its tag, length and ASCII bytes are all there is.
+ */
+function nonceField(nonce: string): Buffer {
+  const len = Buffer.byteLength(nonce);
+  if (len > 127) return asBuffer(lookupType(SOTW).encode({ nonce }).finish());
+  const b = Buffer.allocUnsafe(2 + len);
+  b[0] = (5 << 3) | 2;
+  b[1] = len;
+  b.write(nonce, 2, 'utf8');
+  return b;
 }
 
 export class ResponseEncoder {
@@ -55,7 +74,15 @@ export class ResponseEncoder {
       this.stats.reused += 1;
     } else {
       const resources: PackedAny[] = [];
-      for (const r of parts.type.resources.values()) if (parts.selects(r)) resources.push(r.resource);
+      if (parts.candidates) {
+        // in name order, as the full walk gives them
+        for (const name of [...parts.candidates].sort()) {
+          const r = parts.type.resources.get(name);
+          if (r && parts.selects(r)) resources.push(r.resource);
+        }
+      } else {
+        for (const r of parts.type.resources.values()) if (parts.selects(r)) resources.push(r.resource);
+      }
       const bytes = asBuffer(
         encode(SOTW, {
           version_info: parts.type.version,
@@ -68,9 +95,7 @@ export class ResponseEncoder {
       bySubscription.set(parts.subscriptionKey, body);
       this.stats.encoded += 1;
     }
-    // the nonce alone: a string field, no checks needed (the body went through `encode`'s)
-    const tail = asBuffer(lookupType(SOTW).encode({ nonce }).finish());
-    return { bytes: Buffer.concat([body.bytes, tail]), count: body.count };
+    return { bytes: Buffer.concat([body.bytes, nonceField(nonce)]), count: body.count };
   }
 
   /** A whole DeltaDiscoveryResponse: the header's fields and one entry per changed resource. */

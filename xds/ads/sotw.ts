@@ -12,8 +12,9 @@
 //   change to one group's routes sends that group's route configurations only.
 import type { XdsTypeUrl } from '../../proto/envoy.ts';
 import type { DiscoveryRequest__Output } from '../../proto/generated/envoy/service/discovery/v3/DiscoveryRequest.ts';
-import type { Snapshot } from '../cache.ts';
+import type { Snapshot, TypeSnapshot } from '../cache.ts';
 import type { XdsResource } from '../translate.ts';
+import type { SotwParts } from './encode.ts';
 import { AdsStream, WILDCARD_TYPES, newTypeState, type AdsCall, type StreamContext, type TypeStateBase } from './core.ts';
 
 interface SotwTypeState extends TypeStateBase {
@@ -23,15 +24,37 @@ interface SotwTypeState extends TypeStateBase {
   subscription: string;
   /** the subscription the last response was built for */
   sentFor: string | undefined;
+  /** the subscription as a small id (subscriptions are interned: keys stay short at any size) */
+  subscriptionId: number;
   /**
-   * RDS/EDS: what the client holds (name → hash) once it applies the last response, and as
-   * of its last ACK (with the version and subscription that ACK was for: the cache key of a diff)
+   * RDS/EDS: what the client holds once it applies the last response, and as of its last
+   * ACK: the subscribed resources of that type set (shared, not copied per stream)
    */
-  sentHeld: ReadonlyMap<string, string> | undefined;
-  ackedHeld: { held: ReadonlyMap<string, string>; key: string } | undefined;
+  sentHeld: Held | undefined;
+  ackedHeld: Held | undefined;
+}
+
+interface Held {
+  type: TypeSnapshot;
+  subscriptionId: number;
+  subscribed: (r: XdsResource) => boolean;
 }
 
 const subscriptionKey = (wildcard: boolean, names: readonly string[]) => (wildcard ? '*|' : '') + [...names].sort().join(',');
+
+// subscriptions seen lately, as ids: equal subscriptions, equal ids (responses are cached by
+// them). Ids are never reused, so forgetting them all (bounded memory) only costs sharing.
+const subscriptionIds = new Map<string, number>();
+let lastSubscriptionId = 0;
+function internSubscription(key: string): number {
+  let id = subscriptionIds.get(key);
+  if (id === undefined) {
+    if (subscriptionIds.size >= 4096) subscriptionIds.clear();
+    id = ++lastSubscriptionId;
+    subscriptionIds.set(key, id);
+  }
+  return id;
+}
 
 export class SotwStream extends AdsStream<SotwTypeState> {
   constructor(ctx: StreamContext, call: AdsCall) {
@@ -48,11 +71,11 @@ export class SotwStream extends AdsStream<SotwTypeState> {
       return;
     }
     if (!state) {
-      state = { ...newTypeState(), explicit: false, subscription: '', sentFor: undefined, sentHeld: undefined, ackedHeld: undefined };
+      state = { ...newTypeState(), explicit: false, subscription: '', subscriptionId: 0, sentFor: undefined, sentHeld: undefined, ackedHeld: undefined };
       this.types.set(url, state);
     }
     if (this.settle(url, state, { nonce, error: req.error_detail, clientVersion: req.version_info ?? '' }) === 'ack' && state.sentHeld) {
-      state.ackedHeld = { held: state.sentHeld, key: `${state.sentVersion ?? ''}|${state.sentFor ?? ''}` };
+      state.ackedHeld = state.sentHeld;
     }
     this.updateSubscription(url, state, req.resource_names ?? []);
     this.answer(url, state);
@@ -75,6 +98,7 @@ export class SotwStream extends AdsStream<SotwTypeState> {
     state.wildcard = wildcard;
     state.names = new Set(named);
     state.subscription = key;
+    state.subscriptionId = internSubscription(key);
     this.registry.subscribed(this.ctx.streamId, url, state.wildcard ? '*' : state.names);
   }
 
@@ -88,16 +112,25 @@ export class SotwStream extends AdsStream<SotwTypeState> {
     const nonce = this.nextNonce();
     const { names, wildcard } = state;
     const subscribed = (r: XdsResource) => names.has(r.name) || (wildcard && !r.onlyByName);
-    let parts = { url, type, subscriptionKey: state.subscription, selects: subscribed };
+    let parts: SotwParts = { url, type, subscriptionKey: String(state.subscriptionId), selects: subscribed };
     if (!WILDCARD_TYPES.has(url)) {
       // RDS/EDS: only what the client does not hold as of its last ACK (not its last
       // response: that one may yet be NACKed); absence is not deletion for these types
-      const held = new Map<string, string>();
-      for (const r of type.resources.values()) if (subscribed(r)) held.set(r.name, r.hash);
-      state.sentHeld = held;
+      state.sentHeld = { type, subscriptionId: state.subscriptionId, subscribed };
       const acked = state.ackedHeld;
       if (acked) {
-        parts = { url, type, subscriptionKey: `${state.subscription}|since:${acked.key}`, selects: (r) => subscribed(r) && acked.held.get(r.name) !== r.hash };
+        const had = (r: XdsResource) => acked.subscribed(r) && acked.type.resources.get(r.name)?.hash === r.hash;
+        parts = {
+          url,
+          type,
+          // the same selection for every stream with this subscription and this ACKed set
+          subscriptionKey: `${state.subscriptionId}|since:${acked.type.version}|${acked.subscriptionId}`,
+          selects: (r) => subscribed(r) && !had(r),
+          // built from the ACKed set under the same subscription: only the changed can differ
+          ...(type.delta?.from === acked.type.version && acked.subscriptionId === state.subscriptionId
+            ? { candidates: type.delta.changed }
+            : {}),
+        };
       }
     }
     const { bytes } = this.encoder.sotw(parts, nonce);
