@@ -112,6 +112,7 @@ interface WorkerResult {
 /** One scanner worker, one job at a time (jobs queue); replaced when a job runs out of time. */
 export class LogSearcher {
   private worker: Worker | null = null;
+  private online: Promise<void> = Promise.resolve();
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 1;
   readonly timeoutMs: number;
@@ -160,12 +161,17 @@ export class LogSearcher {
     return next;
   }
 
-  private runNow(job: object): Promise<WorkerResult> {
-    const worker = this.ensureWorker();
+  private async runNow(job: object): Promise<WorkerResult> {
+    const { worker, online } = this.ensureWorker();
+    // the limit is the scan's: a worker still booting (slow on a loaded machine) is not counted;
+    // held referenced meanwhile, or a process with nothing else to do would exit under the job
+    worker.ref();
+    await online;
     const id = this.nextId++;
     return new Promise<WorkerResult>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
+        worker.unref();
         worker.off('message', onMessage);
         worker.off('error', onError);
       };
@@ -193,11 +199,18 @@ export class LogSearcher {
     });
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(): { worker: Worker; online: Promise<void> } {
     if (!this.worker) {
-      this.worker = new Worker(new URL('./search-worker.mjs', import.meta.url));
-      this.worker.unref();
+      const worker = new Worker(new URL('./search-worker.mjs', import.meta.url));
+      worker.unref();
+      this.worker = worker;
+      this.online = new Promise<void>((resolve) => {
+        // an error before 'online' (a worker that cannot start) is reported by the job's handler
+        worker.once('online', () => resolve());
+        worker.once('error', () => resolve());
+        worker.once('exit', () => resolve());
+      });
     }
-    return this.worker;
+    return { worker: this.worker, online: this.online };
   }
 }
