@@ -220,3 +220,4 @@ parentPort?.on('message', (job) => {
     parentPort.postMessage({ id: job.id, ok: false, message: error instanceof Error ? error.message : String(error) });
   }
 });
+parentPort?.postMessage({ ready: true });

@@ -175,7 +175,7 @@ export class LogSearcher {
         worker.off('message', onMessage);
         worker.off('error', onError);
       };
-      const onMessage = (msg: { id: number; ok: boolean; result?: WorkerResult; message?: string }) => {
+      const onMessage = (msg: { id?: number; ok: boolean; result?: WorkerResult; message?: string }) => {
         if (msg.id !== id) return;
         done();
         if (msg.ok && msg.result) resolve(msg.result);
@@ -205,8 +205,14 @@ export class LogSearcher {
       worker.unref();
       this.worker = worker;
       this.online = new Promise<void>((resolve) => {
-        // an error before 'online' (a worker that cannot start) is reported by the job's handler
-        worker.once('online', () => resolve());
+        // the worker says `ready` once its module is loaded and listening ('online' comes
+        // before that); one that cannot start ends the wait and the job's limit runs out
+        const onReady = (msg: { ready?: boolean }) => {
+          if (!msg?.ready) return;
+          worker.off('message', onReady);
+          resolve();
+        };
+        worker.on('message', onReady);
         worker.once('error', () => resolve());
         worker.once('exit', () => resolve());
       });
