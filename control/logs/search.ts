@@ -112,6 +112,7 @@ interface WorkerResult {
 /** One scanner worker, one job at a time (jobs queue); replaced when a job runs out of time. */
 export class LogSearcher {
   private worker: Worker | null = null;
+  private online: Promise<void> = Promise.resolve();
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 1;
   readonly timeoutMs: number;
@@ -160,16 +161,21 @@ export class LogSearcher {
     return next;
   }
 
-  private runNow(job: object): Promise<WorkerResult> {
-    const worker = this.ensureWorker();
+  private async runNow(job: object): Promise<WorkerResult> {
+    const { worker, online } = this.ensureWorker();
+    // the limit is the scan's: a worker still booting (slow on a loaded machine) is not counted;
+    // held referenced meanwhile, or a process with nothing else to do would exit under the job
+    worker.ref();
+    await online;
     const id = this.nextId++;
     return new Promise<WorkerResult>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
+        worker.unref();
         worker.off('message', onMessage);
         worker.off('error', onError);
       };
-      const onMessage = (msg: { id: number; ok: boolean; result?: WorkerResult; message?: string }) => {
+      const onMessage = (msg: { id?: number; ok: boolean; result?: WorkerResult; message?: string }) => {
         if (msg.id !== id) return;
         done();
         if (msg.ok && msg.result) resolve(msg.result);
@@ -193,11 +199,24 @@ export class LogSearcher {
     });
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(): { worker: Worker; online: Promise<void> } {
     if (!this.worker) {
-      this.worker = new Worker(new URL('./search-worker.mjs', import.meta.url));
-      this.worker.unref();
+      const worker = new Worker(new URL('./search-worker.mjs', import.meta.url));
+      worker.unref();
+      this.worker = worker;
+      this.online = new Promise<void>((resolve) => {
+        // the worker says `ready` once its module is loaded and listening ('online' comes
+        // before that); one that cannot start ends the wait and the job's limit runs out
+        const onReady = (msg: { ready?: boolean }) => {
+          if (!msg?.ready) return;
+          worker.off('message', onReady);
+          resolve();
+        };
+        worker.on('message', onReady);
+        worker.once('error', () => resolve());
+        worker.once('exit', () => resolve());
+      });
     }
-    return this.worker;
+    return { worker: this.worker, online: this.online };
   }
 }

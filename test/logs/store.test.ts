@@ -146,6 +146,80 @@ describe('log store', () => {
     expect(b.lines.map((l) => l.line)).toEqual(a.lines.map((l) => l.line));
   });
 
+  it('regex without a literal: every line once, newest first, across 64 KiB windows, segments and pages', async () => {
+    // ~3.3 MiB over two segments: the scanner reads 1 MiB chunks in 64 KiB windows, so every
+    // chunk and window edge falls somewhere in here; every line matches, so a line lost or
+    // repeated at an edge, or a cursor that lands wrong, shows in the sequence
+    const store = new LogStore({ root: dir, segmentBytes: 2 * 1024 * 1024 });
+    const count = 40_000;
+    const entry = (k: number) => `entry ${k} ${'-'.repeat(40)}${'x'.repeat(k % 17)}`;
+    for (let start = 0; start < count; start += 1000) {
+      const batch: LogLine[] = [];
+      for (let k = start; k < start + 1000; k++) batch.push(line(1_000_000 + k, k % 3, entry(k)));
+      store.append('ver-a', batch);
+    }
+    expect(store.stats('ver-a').segments).toBe(2);
+    const seen: string[] = [];
+    let before: string | null = null;
+    let pages = 0;
+    do {
+      const page = await searcher.search(store, 'ver-a', { ...all, query: '^\\w+ \\d+ ', regex: true, limit: 997, before });
+      seen.push(...page.lines.map((l) => `${l.instance} ${l.time.getTime()} ${l.line}`));
+      before = page.before;
+      pages++;
+    } while (before && pages < 100);
+    expect(seen).toEqual(Array.from({ length: count }, (_, i) => count - 1 - i).map((k) => `svc-v1-${k % 3} ${1_000_000 + k} ${entry(k)}`));
+  });
+
+  it('regex without a literal: finds the lines on the first and last line of a chunk', async () => {
+    // fixed-width lines, so which lines sit at the 1 MiB chunk edges is known beforehand
+    const store = new LogStore({ root: dir, segmentBytes: 64 * 1024 * 1024 });
+    const count = 60_000;
+    const width = Buffer.byteLength(`${1_000_000_000_000}\tsvc-v1-0\to\tline 0000000 nop\n`);
+    const size = count * width;
+    const edges = new Set<number>();
+    for (let end = size; end > 0; ) {
+      const startByte = Math.max(0, end - 1024 * 1024);
+      const first = Math.ceil(startByte / width); // the first whole line of this chunk
+      for (const k of [first - 1, first, first + 1, Math.floor((end - 1) / width)]) if (k >= 0 && k < count) edges.add(k);
+      end = first * width;
+    }
+    expect(edges.size).toBeGreaterThan(8);
+    for (let start = 0; start < count; start += 1000) {
+      const batch: LogLine[] = [];
+      for (let k = start; k < start + 1000; k++) batch.push({ time: new Date(1_000_000_000_000 + k), instance: 'svc-v1-0', stream: 'stdout', line: `line ${String(k).padStart(7, '0')} ${edges.has(k) ? 'hit' : 'nop'}` });
+      store.append('ver-a', batch);
+    }
+    expect(store.stats('ver-a').bytes).toBe(size);
+    const page = await searcher.search(store, 'ver-a', { ...all, query: '\\d h[i]t$', regex: true, limit: 1000 });
+    expect(page.lines.map((l) => Number(l.line.split(' ')[1]))).toEqual([...edges].sort((a, b) => b - a));
+    expect(page.before).toBeNull();
+  });
+
+  it('regex over non-ASCII lines: the text decoded right and the cursor on the right byte', async () => {
+    const store = new LogStore({ root: dir, segmentBytes: 256 * 1024 });
+    const count = 6000;
+    const text = (k: number) => (k % 5 === 0 ? `résumé ${k} ☃ ${'é'.repeat(k % 11)}` : `plain ${k} ${'e'.repeat(k % 11)}`);
+    for (let start = 0; start < count; start += 500) {
+      const batch: LogLine[] = [];
+      for (let k = start; k < start + 500; k++) batch.push(line(1_000_000 + k, k % 2, text(k)));
+      store.append('ver-a', batch);
+    }
+    const seen: string[] = [];
+    let before: string | null = null;
+    let pages = 0;
+    do {
+      const page = await searcher.search(store, 'ver-a', { ...all, query: '^\\S+ \\d+', regex: true, limit: 7, before });
+      seen.push(...page.lines.map((l) => l.line));
+      before = page.before;
+      pages++;
+    } while (before && pages < 2000);
+    expect(seen).toEqual(Array.from({ length: count }, (_, i) => text(count - 1 - i)));
+    // '.' is one character (é is two bytes): the window was decoded as UTF-8
+    const snow = await searcher.search(store, 'ver-a', { ...all, query: '^r.sum. \\d+ ☃ $', regex: true, limit: 3 });
+    expect(snow.lines.map((l) => l.line)).toEqual([text(5995), text(5940), text(5885)]);
+  });
+
   it('judges pattern shapes', () => {
     expect(unsafeShape('ERROR|WARN')).toBeNull();
     expect(unsafeShape('(GET|POST) /v\\d+/')).toBeNull();
