@@ -74,6 +74,9 @@ export function metricValue(rule: Pick<QualityRule, 'metric' | 'feature' | 'minR
 }
 
 export class QualityRules {
+  /** the group's evaluation in progress: evaluations of one group run one after another */
+  private readonly evaluating = new Map<string, Promise<unknown>>();
+
   constructor(private readonly d: RulesDeps) {}
 
   async create(groupId: string, input: QualityRuleInput, createdById: string | null): Promise<{ rule: QualityRule; webhookSecret: string | null }> {
@@ -136,8 +139,26 @@ export class QualityRules {
     }
   }
 
-  /** Evaluates every rule of the group; returns the alerts it opened, updated or resolved. */
-  async evaluate(groupId: string): Promise<string[]> {
+  /**
+   * Evaluates every rule of the group; returns the alerts it opened, updated or resolved.
+   * Serialized per group: the scheduler (after each table run) and an on-demand call used to
+   * overlap, and one of them could act on a stale view — open alerts read before the other
+   * resolved them, a metric computed before the other's — and raise a second alert, or a
+   * second RESOLVED, for one breach. Each evaluation now starts after the previous one ends
+   * and reads the open alerts afresh; resolving is also conditional (only the evaluation that
+   * flips OPEN to RESOLVED announces it), which covers other processes.
+   */
+  evaluate(groupId: string): Promise<string[]> {
+    const previous = this.evaluating.get(groupId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.evaluateNow(groupId));
+    this.evaluating.set(groupId, next);
+    void next.finally(() => {
+      if (this.evaluating.get(groupId) === next) this.evaluating.delete(groupId);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async evaluateNow(groupId: string): Promise<string[]> {
     const { prisma } = this.d;
     const group = await prisma.serviceGroup.findUnique({ where: { id: groupId }, select: { id: true, name: true } });
     if (!group) throw notFound(`service group ${groupId} does not exist`);
@@ -200,7 +221,9 @@ export class QualityRules {
   }
 
   private async resolveAlert(rule: QualityRule, group: { id: string; name: string }, alertId: string, version: string, value: number, now: Date): Promise<void> {
-    await this.d.prisma.qualityAlert.update({ where: { id: alertId }, data: { state: 'RESOLVED', openKey: null, resolvedAt: now, value } });
+    // only the evaluation that flips it announces it (another process may have resolved it first)
+    const flipped = await this.d.prisma.qualityAlert.updateMany({ where: { id: alertId, state: 'OPEN' }, data: { state: 'RESOLVED', openKey: null, resolvedAt: now, value } });
+    if (flipped.count === 0) return;
     await this.d.event({
       level: 'NORMAL',
       resourceKind: 'ServiceGroup',
