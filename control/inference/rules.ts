@@ -139,6 +139,11 @@ export class QualityRules {
     }
   }
 
+  /** A webhook URL as the policy allows it (WEBHOOK_DESTINATION_FORBIDDEN otherwise): rule creation and edits both go through it. */
+  async checkWebhookUrl(raw: string): Promise<string> {
+    return (await this.d.policy.checkUrl(raw)).toString();
+  }
+
   /**
    * Evaluates every rule of the group; returns the alerts it opened, updated or resolved.
    * Serialized per group: the scheduler (after each table run) and an on-demand call used to

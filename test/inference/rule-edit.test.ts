@@ -66,6 +66,15 @@ describe('updateQualityRule (sqlite)', () => {
     expect(await cp.plane.prisma.qualityRule.findUniqueOrThrow({ where: { id: withHook } })).toEqual(before);
   });
 
+  it('applies the webhook destination policy to an edited URL, in every spelling, and changes nothing', async () => {
+    const before = await cp.plane.prisma.qualityRule.findUniqueOrThrow({ where: { id: withHook } });
+    for (const url of ['http://[::1]:9000/hook', 'http://169.254.169.254/latest/meta-data/', 'http://2852039166/', 'http://167772161/hook', 'http://0xa.0.0.1/', 'http://[::ffff:10.0.0.1]/', 'http://[fd00::1]/', 'http://192.168.1.1/']) {
+      const res = await cp.gql(UPDATE, { id: withHook, i: { webhookUrl: url } });
+      expect(extensionsOf(res), url).toMatchObject({ code: 'BAD_USER_INPUT', field: 'webhookUrl', reason: 'WEBHOOK_DESTINATION_FORBIDDEN' });
+    }
+    expect(await cp.plane.prisma.qualityRule.findUniqueOrThrow({ where: { id: withHook } })).toEqual(before);
+  });
+
   it('refuses a webhook URL on a rule that has no signing secret', async () => {
     const res = await cp.gql(UPDATE, { id: withoutHook, i: { webhookUrl: 'https://retrain.example.com/hook' } });
     expect(extensionsOf(res)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'webhookUrl', reason: 'NO_WEBHOOK_SECRET' });

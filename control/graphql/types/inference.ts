@@ -20,7 +20,7 @@ export const QualityMetricEnum = builder.enumType(QualityMetric, { name: 'Qualit
 export const AlertStateEnum = builder.enumType(AlertState, { name: 'AlertState' });
 const LabelFileFormatEnum = builder.enumType('LabelFileFormat', { values: ['CSV', 'JSONL'] as const });
 
-function inference(ctx: GraphQLContext): InferenceService {
+export function inference(ctx: GraphQLContext): InferenceService {
   if (!ctx.inference) throw new SluiceError('INTERNAL', 'the inference table is not configured on this server');
   return ctx.inference;
 }

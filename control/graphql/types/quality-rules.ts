@@ -7,7 +7,7 @@ import { badInput, notFound } from '../../../platform/errors.ts';
 import { isUniqueViolation } from '../../../platform/db/errors.ts';
 import type { QualityRule } from '../../../prisma/generated/sqlite/client.ts';
 import { builder } from '../builder.ts';
-import { canManage } from './inference.ts';
+import { canManage, inference } from './inference.ts';
 
 export interface QualityRulePatch {
   name?: string | null;
@@ -81,6 +81,8 @@ builder.mutationFields((t) => ({
       if (!rule) throw notFound(`quality rule ${String(id)} does not exist`);
       await canManage(ctx, rule.groupId);
       const data = ruleChanges(rule, input);
+      // the same destination policy as creation and delivery (loopback, private, link-local... refused)
+      if (data.webhookUrl) data.webhookUrl = await inference(ctx).rules.checkWebhookUrl(data.webhookUrl);
       try {
         return await ctx.prisma.qualityRule.update({ ...query, where: { id: rule.id }, data });
       } catch (err) {
