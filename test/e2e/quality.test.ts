@@ -81,9 +81,12 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     groupId = (await gql<{ serviceGroup: { id: string } }>(`{ serviceGroup(name: "${GROUP}") { id } }`)).serviceGroup.id;
     // "ready" does not promise the demo's versions run (past its 120 s it goes on without the split):
     // the traffic below needs both
-    await expect
-      .poll(async () => (await gql<{ serviceGroup: { versions: { status: string }[] } }>(`{ serviceGroup(name: "${GROUP}") { versions { status } } }`)).serviceGroup.versions.map((v) => v.status), { timeout: 120_000, interval: 1000 })
-      .toEqual(['RUNNING', 'RUNNING']);
+    for (const deadline = Date.now() + 120_000; ; ) {
+      const statuses = (await gql<{ serviceGroup: { versions: { status: string }[] } }>(`{ serviceGroup(name: "${GROUP}") { versions { status } } }`)).serviceGroup.versions.map((v) => v.status);
+      if (statuses.length === 2 && statuses.every((st) => st === 'RUNNING')) break;
+      if (Date.now() > deadline) throw new Error(`the demo's versions are ${statuses.join(', ')} after 120 s`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
 
     browser = await chromium.launch({
       executablePath: testChromium(),
