@@ -84,6 +84,8 @@ describe('dashboard flow against npm start (Chromium)', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-flow-'));
     sluice = await startSluice({
       dataDir,
+      // a loaded shared machine can take longer than the default 150 s to bring the control plane up
+      readyTimeoutMs: 240_000,
       env: {
         SLUICE_DEMO: '0',
         SLUICE_WEB_ROOT: webRoot,
@@ -128,7 +130,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
         for (const s of updated) if (s.name === 'QPS') for (const p of s.points) if (p.v !== null && p.v > 0) liveQps.push({ t: p.t, v: p.v });
       });
     });
-  }, 300_000);
+  }, 420_000);
 
   afterAll(async () => {
     await browser?.close();
