@@ -25,6 +25,9 @@ const AXE = resolve('node_modules/axe-core/axe.min.js');
 
 interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
 
+/** What the page shows after a change: a loaded 2-core machine (load average 20+) needs seconds, not expect.poll's 1 s default. */
+const WAIT = { timeout: 30_000, interval: 250 };
+
 interface GroupRow { id: string; status: string; versions: { id: string; name: string; status: string; trafficPercent: number }[] }
 
 describe('dashboard flow against npm start (Chromium)', () => {
@@ -143,7 +146,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await page.goto(sluice.controlUrl);
     await page.fill('input[name=token]', 'not-the-admin-token');
     await page.click('button[type=submit]');
-    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent()).toMatch(/not valid|token/i);
+    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent(), WAIT).toMatch(/not valid|token/i);
     expect(await page.evaluate(() => localStorage.getItem('sluice.token'))).toBeNull();
     expect(await page.locator('h1:has-text("Service groups")').count()).toBe(0); // still signed out
     await shoot('signin');
@@ -212,8 +215,8 @@ describe('dashboard flow against npm start (Chromium)', () => {
 
     await page.fill('input[name=traffic-v1]', '70');
     await page.click('button:has-text("Apply split")');
-    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent()).toBe('70%');
-    await expect.poll(() => page.locator('tr[data-version=v2] [data-testid=traffic]').textContent()).toBe('30%');
+    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent(), WAIT).toBe('70%');
+    await expect.poll(() => page.locator('tr[data-version=v2] [data-testid=traffic]').textContent(), WAIT).toBe('30%');
     expect(Object.fromEntries((await group('flow'))!.versions.map((v) => [v.name, v.trafficPercent]))).toEqual({ v1: 70, v2: 30 });
   });
 
@@ -230,7 +233,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
   it('sends a debug request from the browser to the edge and shows the prediction and the curl', async () => {
     await page.click('nav.tabs a:has-text("Debug")');
     const body = page.locator('textarea[name=body]');
-    await expect.poll(async () => (await body.inputValue()).includes('alcohol')).toBe(true); // the signature's example row
+    await expect.poll(async () => (await body.inputValue()).includes('alcohol'), WAIT).toBe(true); // the signature's example row
     await page.fill('input[name=api-key]', apiKey);
     const preflights: string[] = [];
     page.on('request', (r) => {
@@ -268,7 +271,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
     // real requests through the edge, a few per second for a while
     const row = { dataframe_split: { columns: ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids', 'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'], data: [[13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050]] } };
     // the charts have their first data (the range's query) before anything counts as live
-    await expect.poll(() => page.locator('[data-testid=empty-reason]:has-text("loading")').count()).toBe(0);
+    await expect.poll(() => page.locator('[data-testid=empty-reason]:has-text("loading")').count(), WAIT).toBe(0);
     const charts = page.locator('[data-testid=charts]');
     const updatesBefore = Number(await charts.getAttribute('data-live-updates'));
     liveQps.length = 0;
@@ -299,12 +302,12 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await page.click('form[aria-label="log search"] button[type=submit]');
     // the unfiltered lines shown before give way to the matching ones only
     const shown = () => page.locator('[data-testid=logs] span:not(.meta)').allTextContents();
-    await expect.poll(async () => { const lines = await shown(); return lines.length > 0 && lines.every((l) => l.includes('listening')); }, { timeout: 20_000 }).toBe(true);
+    await expect.poll(async () => { const lines = await shown(); return lines.length > 0 && lines.every((l) => l.includes('listening')); }, { timeout: 60_000 }).toBe(true);
     await page.fill('input[name=log-query]', 'no-such-line-xyz');
     await page.click('form[aria-label="log search"] button[type=submit]');
-    await expect.poll(() => page.locator('[data-testid=logs]').textContent()).toMatch(/no line matches/);
+    await expect.poll(() => page.locator('[data-testid=logs]').textContent(), WAIT).toMatch(/no line matches/);
     await shoot('logs');
-  });
+  }, 120_000);
 
   it('shows a status change made through the API without a reload', async () => {
     await page.click('nav.tabs a:has-text("Overview")');
@@ -316,7 +319,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
     const stop = await sluice.graphql(`mutation($id: ID!) { stopServiceVersion(id: $id) { id } }`, { id: g.versions[1]!.id });
     expect(stop.errors).toBeUndefined();
     await expect.poll(() => page.locator('tr[data-version=v2] [data-status]').getAttribute('data-status'), { timeout: 60_000 }).toBe('STOPPED');
-    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent()).toBe('100%');
+    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent(), WAIT).toBe('100%');
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(9);
   }, 90_000);
 
