@@ -313,7 +313,7 @@ describe('dashboard (Chromium)', () => {
     expect(Object.fromEntries(Object.entries(axeReport).filter(([, problems]) => problems.length > 0))).toEqual({});
     expect(narrowReport).toEqual({});
     expect(browserErrors).toEqual([]);
-  });
+  }, 240_000); // 12 pages, each reloaded, scanned and shot twice: over 60 s at load average 30
 
   it('draws the monitoring charts, or says why a series is empty', async () => {
     await page.goto(`${cp.url}/groups/fraud-model/monitoring`);
