@@ -88,6 +88,14 @@ describe('dashboard (Chromium)', () => {
     expect(await page.evaluate(() => localStorage.getItem('sluice.token'))).toBeNull();
     expect(browserErrors.every((e) => e.includes('401'))).toBe(true); // the browser logs the refused request itself
     browserErrors.length = 0;
+    // the sign-in page is a page too: accessible, and usable at both widths
+    expect(await axeProblems()).toEqual([]);
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.screenshot({ path: join(SCREENSHOTS, `page-signin-${width}.png`), fullPage: true });
+      if (width === 390) expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(391);
+    }
+    await page.setViewportSize({ width: 1400, height: 1000 });
 
     await page.fill('input[name=token]', cp.adminToken);
     await page.click('button[type=submit]');
@@ -305,7 +313,7 @@ describe('dashboard (Chromium)', () => {
     expect(Object.fromEntries(Object.entries(axeReport).filter(([, problems]) => problems.length > 0))).toEqual({});
     expect(narrowReport).toEqual({});
     expect(browserErrors).toEqual([]);
-  });
+  }, 240_000); // 12 pages, each reloaded, scanned and shot twice: over 60 s at load average 30
 
   it('draws the monitoring charts, or says why a series is empty', async () => {
     await page.goto(`${cp.url}/groups/fraud-model/monitoring`);

@@ -6,7 +6,10 @@
 // then 70/30, an API key, a debug request sent by the browser to the edge (CORS) with its
 // prediction and curl, a body that is not JSON, monitoring charts receiving points from real
 // traffic live, log search, a status change made through the API arriving without a reload, stop
-// and delete. Each refusal changes nothing on the server. Screenshots go to __screenshots__/.
+// and delete. Each refusal shows the server's message on its field and changes nothing on the
+// server. Every page the flow visits (sign-in, create form, overview, debug, monitoring, logs, the
+// list) is scanned by axe-core (nothing serious or critical), checked for console errors, and
+// screenshotted at 1280 and 390 px into __screenshots__/.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +21,12 @@ import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
 
 const SCREENSHOTS = resolve('test/e2e/__screenshots__');
 const MODEL = resolve('runtime/demo/wine-classifier');
+const AXE = resolve('node_modules/axe-core/axe.min.js');
+
+interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
+
+/** What the page shows after a change: a loaded 2-core machine (load average 20+) needs seconds, not expect.poll's 1 s default. */
+const WAIT = { timeout: 30_000, interval: 250 };
 
 interface GroupRow { id: string; status: string; versions: { id: string; name: string; status: string; trafficPercent: number }[] }
 
@@ -29,6 +38,24 @@ describe('dashboard flow against npm start (Chromium)', () => {
   let page: Page;
   let apiKey = '';
   const browserErrors: string[] = [];
+  /** QPS points above zero that reached the page over metricsUpdated (read off its WebSocket) */
+  const liveQps: { t: string; v: number }[] = [];
+
+  async function groupNames(): Promise<string[]> {
+    const res = await sluice.graphql<{ serviceGroups: { name: string }[] }>(`{ serviceGroups { name } }`);
+    expect(res.errors).toBeUndefined();
+    return (res.data?.serviceGroups ?? []).map((g) => g.name).sort();
+  }
+
+  /** axe-core scan of the current page: the serious and critical violations, readable. */
+  async function axeProblems(): Promise<string[]> {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+    const violations = (await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
+      return (await axe.run(document, { resultTypes: ['violations'] })).violations;
+    })) as AxeViolation[];
+    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  }
 
   async function group(name: string): Promise<GroupRow | null> {
     const res = await sluice.graphql<{ serviceGroup: GroupRow | null }>(`query($name: String) { serviceGroup(name: $name) { id status versions { id name status trafficPercent } } }`, { name });
@@ -36,7 +63,10 @@ describe('dashboard flow against npm start (Chromium)', () => {
     return res.data?.serviceGroup ?? null;
   }
 
+  /** Per page: no serious/critical axe finding, no unexpected console error, screenshots at both widths. */
   async function shoot(name: string): Promise<void> {
+    expect({ page: name, axe: await axeProblems() }).toEqual({ page: name, axe: [] });
+    expect({ page: name, errors: unexpectedErrors() }).toEqual({ page: name, errors: [] });
     for (const width of [1280, 390]) {
       await page.setViewportSize({ width, height: 900 });
       await page.screenshot({ path: join(SCREENSHOTS, `flow-${name}-${width}.png`), fullPage: true });
@@ -57,6 +87,8 @@ describe('dashboard flow against npm start (Chromium)', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-flow-'));
     sluice = await startSluice({
       dataDir,
+      // a loaded shared machine can take longer than the default 150 s to bring the control plane up
+      readyTimeoutMs: 240_000,
       env: {
         SLUICE_DEMO: '0',
         SLUICE_WEB_ROOT: webRoot,
@@ -87,7 +119,21 @@ describe('dashboard flow against npm start (Chromium)', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') browserErrors.push(`console: ${m.text()}`);
     });
-  }, 300_000);
+    // the dashboard opens one WebSocket at sign-in for every live view: watch what it receives
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', ({ payload }) => {
+        let msg: { type?: string; payload?: { data?: { metricsUpdated?: { name: string; points: { t: string; v: number | null }[] }[] } } };
+        try {
+          msg = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8')) as typeof msg;
+        } catch {
+          return;
+        }
+        const updated = msg.type === 'next' ? msg.payload?.data?.metricsUpdated : undefined;
+        if (!updated) return;
+        for (const s of updated) if (s.name === 'QPS') for (const p of s.points) if (p.v !== null && p.v > 0) liveQps.push({ t: p.t, v: p.v });
+      });
+    });
+  }, 420_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -100,8 +146,10 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await page.goto(sluice.controlUrl);
     await page.fill('input[name=token]', 'not-the-admin-token');
     await page.click('button[type=submit]');
-    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent()).toMatch(/not valid|token/i);
+    await expect.poll(() => page.locator('label:has(input[name=token]) .field-error').textContent(), WAIT).toMatch(/not valid|token/i);
     expect(await page.evaluate(() => localStorage.getItem('sluice.token'))).toBeNull();
+    expect(await page.locator('h1:has-text("Service groups")').count()).toBe(0); // still signed out
+    await shoot('signin');
     await page.fill('input[name=token]', sluice.adminToken());
     await page.click('button[type=submit]');
     await page.waitForSelector('h1:has-text("Service groups")');
@@ -112,9 +160,14 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await page.goto(`${sluice.controlUrl}/new`);
     await page.fill('input[name=name]', 'Bad Name!');
     await page.fill('input[name=version-name]', 'v1');
+    const groupsBefore = await groupNames();
     await page.click('form[aria-label="add version"] button[type=submit]');
-    await page.waitForSelector('label:has(input[name=name]) .field-error');
+    const nameError = page.locator('label:has(input[name=name]) .field-error');
+    await nameError.waitFor();
+    // the server's own message (domain/names.ts), on the name field
+    expect(await nameError.textContent()).toMatch(/name "Bad Name!" is not a DNS-1123 label/);
     expect(await group('Bad Name!')).toBeNull();
+    expect(await groupNames()).toEqual(groupsBefore);
 
     await page.fill('input[name=name]', 'flow');
     await page.selectOption('select[name=source]', 'image');
@@ -124,6 +177,8 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await commandError.waitFor();
     expect(await commandError.textContent()).toMatch(/image\.command is required/);
     expect(await group('flow')).toBeNull(); // the group made for the refused version is gone again
+    expect(await groupNames()).toEqual(groupsBefore);
+    await shoot('new');
 
     await page.selectOption('select[name=source]', 'model');
     await page.selectOption('select[name=model]', 'wine');
@@ -160,8 +215,8 @@ describe('dashboard flow against npm start (Chromium)', () => {
 
     await page.fill('input[name=traffic-v1]', '70');
     await page.click('button:has-text("Apply split")');
-    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent()).toBe('70%');
-    await expect.poll(() => page.locator('tr[data-version=v2] [data-testid=traffic]').textContent()).toBe('30%');
+    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent(), WAIT).toBe('70%');
+    await expect.poll(() => page.locator('tr[data-version=v2] [data-testid=traffic]').textContent(), WAIT).toBe('30%');
     expect(Object.fromEntries((await group('flow'))!.versions.map((v) => [v.name, v.trafficPercent]))).toEqual({ v1: 70, v2: 30 });
   });
 
@@ -178,7 +233,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
   it('sends a debug request from the browser to the edge and shows the prediction and the curl', async () => {
     await page.click('nav.tabs a:has-text("Debug")');
     const body = page.locator('textarea[name=body]');
-    await expect.poll(async () => (await body.inputValue()).includes('alcohol')).toBe(true); // the signature's example row
+    await expect.poll(async () => (await body.inputValue()).includes('alcohol'), WAIT).toBe(true); // the signature's example row
     await page.fill('input[name=api-key]', apiKey);
     const preflights: string[] = [];
     page.on('request', (r) => {
@@ -215,18 +270,27 @@ describe('dashboard flow against npm start (Chromium)', () => {
     const qps = page.locator('figure[data-metric=QPS]');
     // real requests through the edge, a few per second for a while
     const row = { dataframe_split: { columns: ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids', 'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'], data: [[13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050]] } };
+    // the charts have their first data (the range's query) before anything counts as live
+    await expect.poll(() => page.locator('[data-testid=empty-reason]:has-text("loading")').count(), WAIT).toBe(0);
+    const charts = page.locator('[data-testid=charts]');
+    const updatesBefore = Number(await charts.getAttribute('data-live-updates'));
+    liveQps.length = 0;
     let sent = 0;
     const deadline = Date.now() + 60_000;
+    const arrived = async () => liveQps.length > 0 && Number(await charts.getAttribute('data-live-updates')) > updatesBefore && Number(await qps.getAttribute('data-values')) > 0;
     while (Date.now() < deadline) {
       const res = await fetch(`${sluice.edgeUrl}/services/flow/predict`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: JSON.stringify(row) });
       expect(res.status).toBe(200);
       sent++;
-      if (Number(await page.locator('[data-testid=charts]').getAttribute('data-live-updates')) > 0 && Number(await qps.getAttribute('data-values')) > 0) break;
+      if (await arrived()) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(sent).toBeGreaterThan(0);
+    // a QPS point above zero (real requests through the edge) came over metricsUpdated on the page's
+    // WebSocket, the page applied live messages after its first load, and the QPS chart has points
+    expect(liveQps.length, 'no QPS point above zero arrived over metricsUpdated').toBeGreaterThan(0);
+    expect(Number(await charts.getAttribute('data-live-updates'))).toBeGreaterThan(updatesBefore);
     expect(Number(await qps.getAttribute('data-values'))).toBeGreaterThan(0);
-    expect(Number(await page.locator('[data-testid=charts]').getAttribute('data-live-updates'))).toBeGreaterThan(0);
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7); // no reload
     await shoot('monitoring');
   }, 90_000);
@@ -238,12 +302,12 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await page.click('form[aria-label="log search"] button[type=submit]');
     // the unfiltered lines shown before give way to the matching ones only
     const shown = () => page.locator('[data-testid=logs] span:not(.meta)').allTextContents();
-    await expect.poll(async () => { const lines = await shown(); return lines.length > 0 && lines.every((l) => l.includes('listening')); }, { timeout: 20_000 }).toBe(true);
+    await expect.poll(async () => { const lines = await shown(); return lines.length > 0 && lines.every((l) => l.includes('listening')); }, { timeout: 60_000 }).toBe(true);
     await page.fill('input[name=log-query]', 'no-such-line-xyz');
     await page.click('form[aria-label="log search"] button[type=submit]');
-    await expect.poll(() => page.locator('[data-testid=logs]').textContent()).toMatch(/no line matches/);
+    await expect.poll(() => page.locator('[data-testid=logs]').textContent(), WAIT).toMatch(/no line matches/);
     await shoot('logs');
-  });
+  }, 120_000);
 
   it('shows a status change made through the API without a reload', async () => {
     await page.click('nav.tabs a:has-text("Overview")');
@@ -255,7 +319,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
     const stop = await sluice.graphql(`mutation($id: ID!) { stopServiceVersion(id: $id) { id } }`, { id: g.versions[1]!.id });
     expect(stop.errors).toBeUndefined();
     await expect.poll(() => page.locator('tr[data-version=v2] [data-status]').getAttribute('data-status'), { timeout: 60_000 }).toBe('STOPPED');
-    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent()).toBe('100%');
+    await expect.poll(() => page.locator('tr[data-version=v1] [data-testid=traffic]').textContent(), WAIT).toBe('100%');
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(9);
   }, 90_000);
 
@@ -266,6 +330,8 @@ describe('dashboard flow against npm start (Chromium)', () => {
     await page.click('.page-head button:has-text("Delete")');
     await page.waitForSelector('h1:has-text("Service groups")');
     expect(await group('flow')).toBeNull();
+    await page.waitForSelector('td.empty');
+    await shoot('groups');
     expect(unexpectedErrors()).toEqual([]);
   }, 90_000);
 });
