@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { DEMO_COLUMNS, DEMO_ROW } from '../fixtures/demo-traffic.ts';
 import { startSluice } from '../fixtures/sluice-process.ts';
 import { schema } from '../../control/graphql/schema.ts';
 import { DEFAULT_GRAPHQL_LIMITS, measureOperation } from '../../control/graphql/limits.ts';
@@ -21,9 +22,6 @@ import { report, round, summarize } from './_report.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const HOSTILE = Number(process.env.HOSTILE_CLIENTS ?? 4);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 50);
-const COLUMNS = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
-  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
-const ROW = [13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050];
 
 /**
  * Candidates for the worst query the limits still allow: each shape (deep nesting under a
@@ -98,7 +96,7 @@ async function main(): Promise<void> {
     const healthz = () => fetch(`${sluice.controlUrl}/healthz`).then((r) => r.text());
     const predict = () => fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
-      body: JSON.stringify({ dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+      body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
     }).then((r) => r.text());
 
     const sample = async (seconds: number) => {

@@ -9,13 +9,11 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { axeProblems } from '../fixtures/axe.ts';
 import { testChromium } from '../fixtures/services.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 
 const SCREENSHOTS = resolve('test/e2e/__screenshots__');
-const AXE = resolve('node_modules/axe-core/axe.min.js');
-
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
 
 interface GroupData {
   serviceGroup: { id: string; status: string; versions: { id: string; name: string; status: string; trafficPercent: number }[] } | null;
@@ -54,16 +52,6 @@ describe('dashboard (Chromium)', () => {
     if (webRoot) rmSync(webRoot, { recursive: true, force: true });
   });
 
-  /** axe-core scan of the current page: the serious and critical violations, readable. */
-  async function axeProblems(): Promise<string[]> {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
-      return (await axe.run(document, { resultTypes: ['violations'] })).violations;
-    }) as AxeViolation[];
-    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  }
-
   async function group(name: string): Promise<NonNullable<GroupData['serviceGroup']>> {
     const res = await cp.gql<GroupData>(`query($name: String) { serviceGroup(name: $name) { id status versions { id name status trafficPercent } } }`, { name });
     expect(res.errors).toBeUndefined();
@@ -89,7 +77,7 @@ describe('dashboard (Chromium)', () => {
     expect(browserErrors.every((e) => e.includes('401'))).toBe(true); // the browser logs the refused request itself
     browserErrors.length = 0;
     // the sign-in page is a page too: accessible, and usable at both widths
-    expect(await axeProblems()).toEqual([]);
+    expect(await axeProblems(page)).toEqual([]);
     for (const width of [1280, 390]) {
       await page.setViewportSize({ width, height: 900 });
       await page.screenshot({ path: join(SCREENSHOTS, `page-signin-${width}.png`), fullPage: true });
@@ -289,7 +277,7 @@ describe('dashboard (Chromium)', () => {
       expect(await page.locator('nav.tabs a.active').getAttribute('href')).toBe(path);
       if (tab === 'inference') await page.waitForSelector('[data-testid=inference] td.empty:has-text("No rows yet")');
       if (tab === 'quality') await page.waitForSelector('[data-testid=quality] td.empty:has-text("No alerts")');
-      axeReport[path] = await axeProblems();
+      axeReport[path] = await axeProblems(page);
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: join(SCREENSHOTS, `group-${tab}-${width}.png`), fullPage: true });
@@ -300,7 +288,7 @@ describe('dashboard (Chromium)', () => {
     for (const path of ['/new', '/resource-groups', '/audit', '/groups']) {
       await page.goto(`${cp.url}${path}`);
       await page.waitForSelector('main h1, main h2');
-      axeReport[path] = await axeProblems();
+      axeReport[path] = await axeProblems(page);
       for (const width of [1280, 390]) {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: join(SCREENSHOTS, `page${path.replace(/\//g, '-')}-${width}.png`), fullPage: true });

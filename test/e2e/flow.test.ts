@@ -16,14 +16,12 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { axeProblems } from '../fixtures/axe.ts';
 import { testChromium } from '../fixtures/services.ts';
 import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
 
 const SCREENSHOTS = resolve('test/e2e/__screenshots__');
 const MODEL = resolve('runtime/demo/wine-classifier');
-const AXE = resolve('node_modules/axe-core/axe.min.js');
-
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
 
 /** What the page shows after a change: a loaded 2-core machine (load average 20+) needs seconds, not expect.poll's 1 s default. */
 const WAIT = { timeout: 30_000, interval: 250 };
@@ -47,16 +45,6 @@ describe('dashboard flow against npm start (Chromium)', () => {
     return (res.data?.serviceGroups ?? []).map((g) => g.name).sort();
   }
 
-  /** axe-core scan of the current page: the serious and critical violations, readable. */
-  async function axeProblems(): Promise<string[]> {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-    const violations = (await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
-      return (await axe.run(document, { resultTypes: ['violations'] })).violations;
-    })) as AxeViolation[];
-    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  }
-
   async function group(name: string): Promise<GroupRow | null> {
     const res = await sluice.graphql<{ serviceGroup: GroupRow | null }>(`query($name: String) { serviceGroup(name: $name) { id status versions { id name status trafficPercent } } }`, { name });
     expect(res.errors).toBeUndefined();
@@ -65,7 +53,7 @@ describe('dashboard flow against npm start (Chromium)', () => {
 
   /** Per page: no serious/critical axe finding, no unexpected console error, screenshots at both widths. */
   async function shoot(name: string): Promise<void> {
-    expect({ page: name, axe: await axeProblems() }).toEqual({ page: name, axe: [] });
+    expect({ page: name, axe: await axeProblems(page) }).toEqual({ page: name, axe: [] });
     expect({ page: name, errors: unexpectedErrors() }).toEqual({ page: name, errors: [] });
     for (const width of [1280, 390]) {
       await page.setViewportSize({ width, height: 900 });

@@ -18,18 +18,17 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { MIN_SAMPLE } from '../../control/inference/verdict.ts';
 import { verifyWebhookSignature } from '../../control/inference/webhooks.ts';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
+import { axeProblems } from '../fixtures/axe.ts';
 import { testChromium } from '../fixtures/services.ts';
 import { freePort, startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
 import { HELDOUT } from '../inference/helpers.ts';
 
 const SCREENSHOTS = resolve('test/e2e/__screenshots__');
-const AXE = resolve('node_modules/axe-core/axe.min.js');
 const COLUMNS = HELDOUT.columns;
 const GROUP = 'wine-quality';
 /** What the page shows after a change: a loaded 2-core machine (load average 30) needs seconds, not expect.poll's 1 s default. */
 const WAIT = { timeout: 30_000, interval: 250 };
 
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
 interface Sent { clientRequestId: string; version: string; rows: number[][]; predictions: number[]; labels: number[] }
 
 describe('inference and quality tabs (Chromium, npm start)', () => {
@@ -122,16 +121,6 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     const res = await sluice.graphql<T>(query, variables);
     if (res.errors) throw new Error(JSON.stringify(res.errors));
     return res.data as T;
-  }
-
-  /** axe-core scan of the current page: the serious and critical violations, readable. */
-  async function axeProblems(): Promise<string[]> {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-    const violations = (await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
-      return (await axe.run(document, { resultTypes: ['violations'] })).violations;
-    })) as AxeViolation[];
-    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
   }
 
   async function screenshots(name: string): Promise<void> {
@@ -396,7 +385,7 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
       await page.goto(`${url}/groups/${GROUP}/${tab}`);
       await page.waitForSelector(tab === 'inference' ? '[data-testid=inference-rows] tbody tr[data-client-request-id]' : '[data-testid=alerts] tr[data-state]');
       if (tab === 'quality') await page.waitForSelector('[data-testid=accuracy-chart] canvas');
-      report[tab] = await axeProblems();
+      report[tab] = await axeProblems(page);
       await screenshots(`quality-e2e-${tab}`);
     }
     expect(Object.fromEntries(Object.entries(report).filter(([, p]) => p.length > 0))).toEqual({});

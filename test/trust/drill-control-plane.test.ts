@@ -8,31 +8,11 @@
 // the load runs through the crash and the restart and next to nothing fails. Counts are
 // printed for the note.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { DEMO_COLUMNS, DEMO_ROW, recordedIds } from '../fixtures/demo-traffic.ts';
 import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
-
-const COLUMNS = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
-  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
-const ROW = [13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050];
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-function recordedIds(dataDir: string, prefix: string): string[] {
-  return filesUnder(join(dataDir, 'objects', 'inference-logs', 'wine-quality'))
-    .filter((f) => f.endsWith('.ndjson.gz'))
-    .flatMap((f) => gunzipSync(readFileSync(f)).toString('utf8').trim().split('\n').filter(Boolean))
-    .map((l) => (JSON.parse(l) as { client_request_id?: string }).client_request_id ?? '')
-    .filter((id) => id.startsWith(prefix));
-}
 
 describe('drill: control plane stopped under traffic', () => {
   let dataDir: string;
@@ -63,7 +43,7 @@ describe('drill: control plane stopped under traffic', () => {
           try {
             const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
               method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
-              body: JSON.stringify({ client_request_id: id, dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+              body: JSON.stringify({ client_request_id: id, dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
             });
             await res.text();
             if (res.status === 200) {

@@ -9,34 +9,15 @@
 // answered and failed; every answered request has its inference record (lost = 0). Counts
 // are printed for the note.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { DEMO_COLUMNS, DEMO_ROW, recordedIds } from '../fixtures/demo-traffic.ts';
 import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
 import { startPrivatePostgres, type PrivatePostgres } from '../setup/services.ts';
 
-const COLUMNS = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
-  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
-const ROW = [13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050];
 const DOWN_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-function recordedIds(dataDir: string, prefix: string): string[] {
-  return filesUnder(join(dataDir, 'objects', 'inference-logs', 'wine-quality'))
-    .filter((f) => f.endsWith('.ndjson.gz'))
-    .flatMap((f) => gunzipSync(readFileSync(f)).toString('utf8').trim().split('\n').filter(Boolean))
-    .map((l) => (JSON.parse(l) as { client_request_id?: string }).client_request_id ?? '')
-    .filter((id) => id.startsWith(prefix));
-}
 
 interface GroupState { serviceGroup: { id: string; versions: { id: string; name: string; status: string; trafficPercent: number }[] } }
 const GROUP = `{ serviceGroup(name: "wine-quality") { id versions { id name status trafficPercent } } }`;
@@ -133,7 +114,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
         try {
           const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
             method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
-            body: JSON.stringify({ client_request_id: id, dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+            body: JSON.stringify({ client_request_id: id, dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
           });
           const text = await res.text();
           if (res.status === 200) {
@@ -201,7 +182,7 @@ describe('drill: PostgreSQL stopped for 30 s under traffic', () => {
       for (let i = 0; i < 10; i++) {
         const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
           method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
-          body: JSON.stringify({ dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+          body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
         });
         await res.text();
         seen.add(res.headers.get('x-sluice-version') ?? '?');

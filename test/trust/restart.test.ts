@@ -6,11 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEMO_COLUMNS, DEMO_ROW } from '../fixtures/demo-traffic.ts';
 import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
 
-const COLUMNS = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids',
-  'nonflavanoid_phenols', 'proanthocyanins', 'color_intensity', 'hue', 'od280/od315_of_diluted_wines', 'proline'];
-const ROW = [13.2, 1.78, 2.14, 11.2, 100, 2.65, 2.76, 0.26, 1.28, 4.38, 1.05, 3.4, 1050];
 
 const STATE = `{ serviceGroup(name: "wine-quality") { status versions { name status trafficPercent authEnabled } } }`;
 interface State { serviceGroup: { status: string; versions: { name: string; status: string; trafficPercent: number; authEnabled: boolean }[] } }
@@ -41,7 +39,7 @@ describe('a restart keeps every service as it was', () => {
       const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: key, 'x-sluice-version': version },
-        body: JSON.stringify({ dataframe_split: { columns: COLUMNS, data: [ROW] } }),
+        body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-sluice-version')).toBe(version);
