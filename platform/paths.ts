@@ -37,9 +37,9 @@ export const distDir: string = join(repoRoot, 'dist');
 
 /**
  * The file to run for one of the program's entry points, given its source path relative to
- * the root (e.g. `runtime/server.ts`): its compiled twin under dist/ when this process runs
+ * the root (e.g. `runtime/server.ts`, or a plain `.mjs` worker): its compiled twin under dist/ when this process runs
  * the build, else the source itself (to be run under tsx).
  */
 export function entryPath(sourcePath: string): string {
-  return runningBuilt ? join(distDir, sourcePath.replace(/\.ts$/, '.js')) : join(repoRoot, sourcePath);
+  return runningBuilt ? join(distDir, sourcePath.replace(/\.(ts|mjs)$/, '.js')) : join(repoRoot, sourcePath);
 }

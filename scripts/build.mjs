@@ -25,6 +25,7 @@ export const ENTRY_POINTS = [
   'control/monitoring/prometheus-config-cli.ts', // npm run prometheus:config
   'control/inference/job-cli.ts', // npm run inference:job
   'prisma/migrate.ts', // npm run db:migrate
+  'control/logs/search-worker.mjs', // the log search's worker thread (control/logs/search.ts)
 ];
 
 const common = {
@@ -81,7 +82,7 @@ export async function buildDist({ outdir = join(root, 'dist') } = {}) {
 function checkEntriesStayed(metafile, outdir) {
   const rel = relative(root, outdir);
   for (const entry of ENTRY_POINTS) {
-    const out = join(rel, entry.replace(/\.ts$/, '.js'));
+    const out = join(rel, entry.replace(/\.(ts|mjs)$/, '.js'));
     const bytes = metafile.outputs[out]?.inputs?.[entry]?.bytesInOutput ?? 0;
     if (bytes === 0) {
       throw new Error(`${entry} is imported by another module, so the build moved it into a shared chunk; import what it exports from a module of its own instead`);
@@ -97,7 +98,7 @@ function newestSource(dir, newest = 0) {
     if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
     const p = join(dir, entry.name);
     if (entry.isDirectory()) newest = newestSource(p, newest);
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    else if (entry.name.endsWith('.ts') || entry.name.endsWith('.mjs')) newest = Math.max(newest, statSync(p).mtimeMs);
   }
   return newest;
 }

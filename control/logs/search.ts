@@ -6,6 +6,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { badInput, SluiceError } from '../../platform/errors.ts';
+import { entryPath } from '../../platform/paths.ts';
 import type { LogLine } from '../orchestrator/port.ts';
 import { decodeCursor, encodeCursor, type LogStore, type ScanRange } from './store.ts';
 
@@ -201,7 +202,8 @@ export class LogSearcher {
 
   private ensureWorker(): { worker: Worker; online: Promise<void> } {
     if (!this.worker) {
-      const worker = new Worker(new URL('./search-worker.mjs', import.meta.url));
+      // from the package root, not this module's URL: in the build this code sits in a bundle elsewhere
+      const worker = new Worker(entryPath('control/logs/search-worker.mjs'));
       worker.unref();
       this.worker = worker;
       this.online = new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../platform/paths.ts';
 
@@ -21,9 +22,22 @@ afterAll(() => {
 
 describe('dist/', () => {
   it('holds one file per program, next to its source path', () => {
-    for (const f of ['control/main.js', 'gateway/edge/main.js', 'runtime/server.js', 'xds/bootstrap-cli.js', 'control/orchestrator/kubernetes/render-cli.js', 'prisma/migrate.js']) {
+    for (const f of ['control/main.js', 'gateway/edge/main.js', 'runtime/server.js', 'xds/bootstrap-cli.js', 'control/orchestrator/kubernetes/render-cli.js', 'prisma/migrate.js', 'control/logs/search-worker.js']) {
       expect(existsSync(join(repoRoot, 'dist', f)), f).toBe(true);
       expect(existsSync(join(repoRoot, 'dist', `${f}.map`)), `${f}.map`).toBe(true);
+    }
+  });
+
+  it('the log search worker thread starts from dist/ (the built control plane once looked for it beside its bundle, and every search failed)', async () => {
+    const worker = new Worker(join(repoRoot, 'dist', 'control', 'logs', 'search-worker.js'));
+    try {
+      const first = await new Promise<unknown>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      expect(first).toMatchObject({ ready: true });
+    } finally {
+      await worker.terminate();
     }
   });
 

@@ -38,7 +38,7 @@ describe('dashboard (Chromium)', () => {
     });
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(30_000); // a page load under a full parallel suite on 2 cores took over 10 s
     page.on('pageerror', (e) => browserErrors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error') browserErrors.push(`console: ${m.text()}`);
