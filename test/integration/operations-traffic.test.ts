@@ -11,7 +11,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -21,20 +20,11 @@ import { prometheusConfigYaml } from '../../control/monitoring/prometheus-config
 import { EmbeddedMetricsReader, type MetricSeries } from '../../control/monitoring/reader.ts';
 import { createDatabase } from '../../platform/db/client.ts';
 import { testPrometheus } from '../fixtures/services.ts';
+import { freePort } from '../fixtures/sluice-process.ts';
 
 const FAKE_RUNTIME = resolve('test/orchestrator/fixtures/fake-runtime.mjs');
 const MINUTES = Number(process.env.SLUICE_TRAFFIC_MINUTES ?? 2);
 const RPS = 10;
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

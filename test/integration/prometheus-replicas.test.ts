@@ -9,7 +9,6 @@
 // (prometheus-queries.test.ts covers the Envoy and DCGM series with in-process registries.)
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +18,7 @@ import { parsePrometheusText } from '../../control/monitoring/prom-text.ts';
 import type { MetricName, MetricsTarget } from '../../control/monitoring/reader.ts';
 import { testPrometheus } from '../fixtures/services.ts';
 import { DEMO_DIR, demoEnv, spawnRuntime, waitReady, type Heldout, type SpawnedRuntime } from '../runtime/spawn-runtime.ts';
+import { freePort } from '../fixtures/sluice-process.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const STEP = 15 as 60; // seconds (PromQL evaluates any step; a short one keeps the test short)
@@ -27,16 +27,6 @@ const QUIET_MS = 2_000;
 const RATES = [6, 3]; // scoring requests per second, per replica
 const CLK_TCK = 100; // Linux USER_HZ (the /proc/<pid>/stat unit)
 const heldout = JSON.parse(readFileSync(`${DEMO_DIR}/heldout.json`, 'utf8')) as Heldout;
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** CPU seconds the kernel has charged to a process (user + system). */
 function cpuSeconds(pid: number): number {
