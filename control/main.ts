@@ -205,7 +205,11 @@ export async function main(env: Record<string, string | undefined> = process.env
     : null;
   inferenceScheduler?.start();
   await plane.inference?.deliverer.resume();
-  // a report the lifecycle could not apply (a database error, say) is logged and an event
+  // a report that met an unreachable database is retried by the lifecycle (logged here);
+  // one it could not apply otherwise (a database error, say) is logged and an event
+  plane.domain.lifecycle.onRetry((error, report, attempt) => {
+    if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: error, report: report.type, versionId: report.versionId, attempt }, 'database unavailable: an orchestrator report will be applied when it answers');
+  });
   plane.domain.lifecycle.onError((error, report) => {
     logger.error({ err: error, report: report.type, versionId: report.versionId }, 'lifecycle could not apply an orchestrator report');
     void recordEvent(prisma, {

@@ -1,6 +1,9 @@
 // The lifecycle listens to the orchestrator: its reports become instance rows, folded
 // events and version status transitions (STARTING → RUNNING / FAILED, STOPPING →
-// STOPPED). Reports for one version are applied in order, one at a time.
+// STOPPED). Reports for one version are applied in order, one at a time. A report that
+// meets an unreachable database (PostgreSQL stopped or frozen) is applied again with back-off
+// until the database answers, so what happened to replicas during an outage is not lost.
+import { isDatabaseUnavailable } from '../../platform/db/unavailable.ts';
 import type { Orchestrator, OrchestratorReport } from '../orchestrator/port.ts';
 import { ChangeFeed } from './changes.ts';
 import type { DomainDeps } from './deps.ts';
@@ -8,15 +11,22 @@ import { recordEvent } from './events.ts';
 import { nextVersionStatus } from './status.ts';
 import { transitionVersion } from './transitions.ts';
 
+/** Wait before the n-th retry (1-based) of a report that met an unreachable database. */
+export type RetryDelay = (attempt: number) => number;
+const defaultRetryDelay: RetryDelay = (attempt) => Math.min(250 * 2 ** (attempt - 1), 5_000);
+
 export class Lifecycle {
   private readonly changes: ChangeFeed;
+  private readonly retryListeners = new Set<(error: unknown, report: OrchestratorReport, attempt: number) => void>();
+  private readonly retryWaits = new Set<() => void>();
+  private closed = false;
   private readonly queues = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | null = null;
   private readonly failures: unknown[] = [];
   private shuttingDown = false;
   private readonly errorListeners = new Set<(error: unknown, report: OrchestratorReport) => void>();
 
-  constructor(private readonly deps: DomainDeps) {
+  constructor(private readonly deps: DomainDeps, private readonly retryDelay: RetryDelay = defaultRetryDelay) {
     this.changes = new ChangeFeed(deps.pubsub);
   }
 
@@ -40,6 +50,12 @@ export class Lifecycle {
     return () => this.errorListeners.delete(listener);
   }
 
+  /** Told each time a report is put back because the database could not be reached (main.ts logs it). */
+  onRetry(listener: (error: unknown, report: OrchestratorReport, attempt: number) => void): () => void {
+    this.retryListeners.add(listener);
+    return () => this.retryListeners.delete(listener);
+  }
+
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -59,6 +75,10 @@ export class Lifecycle {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     this.close();
+    // a report still waiting for the database gives up now (told to the error listeners):
+    // shutdown must not hang on an outage
+    this.closed = true;
+    for (const wake of this.retryWaits) wake();
     await this.idle();
   }
 
@@ -66,7 +86,7 @@ export class Lifecycle {
     const key = report.versionId;
     const previous = this.queues.get(key) ?? Promise.resolve();
     const next = previous
-      .then(() => this.apply(report))
+      .then(() => this.applyUntilReachable(report))
       .catch((error: unknown) => {
         // kept bounded: the listeners (log, events) are the record, this is for tests
         if (this.failures.push(error) > 100) this.failures.shift();
@@ -82,6 +102,37 @@ export class Lifecycle {
         if (this.queues.get(key) === next) this.queues.delete(key);
       });
     this.queues.set(key, next);
+  }
+
+  private async applyUntilReachable(report: OrchestratorReport): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.apply(report);
+        return;
+      } catch (error) {
+        if (this.closed || !isDatabaseUnavailable(error)) throw error;
+        for (const listener of this.retryListeners) {
+          try {
+            listener(error, report, attempt);
+          } catch {
+            // a failing listener must not stop the retry
+          }
+        }
+        await this.wait(this.retryDelay(attempt));
+      }
+    }
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.retryWaits.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.retryWaits.add(wake);
+    });
   }
 
   async apply(report: OrchestratorReport): Promise<void> {
