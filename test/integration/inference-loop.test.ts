@@ -9,25 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { verifyWebhookSignature } from '../../control/inference/webhooks.ts';
+import { freePort } from '../fixtures/sluice-process.ts';
 import { HELDOUT } from '../inference/helpers.ts';
 
 const COLUMNS = HELDOUT.columns;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Sent { clientRequestId: string; version: string; rows: number[][]; predictions: number[]; labels: number[] }
 
@@ -61,7 +52,8 @@ describe('the inference table and quality loop, end to end', () => {
     const ports = { SLUICE_PORT: await freePort(), SLUICE_EDGE_PORT: await freePort(), SLUICE_XDS_PORT: await freePort(), SLUICE_GATEWAY_PORT: await freePort() };
     edge = `http://127.0.0.1:${ports.SLUICE_EDGE_PORT}`;
     control = `http://127.0.0.1:${ports.SLUICE_PORT}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'control/main.ts'], {
+    // `npm start` exactly: the built control plane (test/global-build.ts keeps dist/ current)
+    child = spawn(process.execPath, ['--enable-source-maps', 'dist/control/main.js'], {
       env: {
         ...process.env, SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', SLUICE_OBJECT_STORE: '', SLUICE_INFERENCE_TABLE_INTERVAL: '0',
         // the test's webhook receiver listens on loopback: refused unless the admin allows it

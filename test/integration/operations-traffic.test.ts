@@ -76,7 +76,8 @@ describe('metrics from real traffic through the edge', () => {
       await sleep(100);
     }
     // the control plane answers `metrics` from that Prometheus; its embedded scraper still runs
-    child = spawn(process.execPath, ['--import', 'tsx', 'control/main.ts'], {
+    // `npm start` exactly: the built control plane (test/global-build.ts keeps dist/ current)
+    child = spawn(process.execPath, ['--enable-source-maps', 'dist/control/main.js'], {
       env: {
         ...process.env, SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', SLUICE_OBJECT_STORE: '', SLUICE_DEMO: '0',
         SLUICE_METRICS_INTERVAL_SECONDS: '5', SLUICE_PROMETHEUS_URL: prometheusUrl,
