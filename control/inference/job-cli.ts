@@ -27,10 +27,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const settings = loadSettings(process.env);
   // The job streams log objects into Parquet. DuckDB's JSON functions hold a whole vector of
-  // records (2,048 requests of up to 64 rows) per thread: one thread and 256 MB keep the
+  // records (2,048 requests of up to 64 rows) per thread: one thread and 192 MB keep the
   // process under 512 MiB at peak; two threads need more than twice that memory and are
   // barely faster on the 2-core machines this runs on.
-  configureDuck({ memoryLimit: settings.inferenceTable.duckdbMemory ?? '256MB', threads: 1 });
+  configureDuck({ memoryLimit: settings.inferenceTable.duckdbMemory ?? '192MB', threads: 1 });
   const db = await createDatabase(settings.databaseUrl);
   try {
     const group = await db.prisma.serviceGroup.findFirst({ where: { OR: [{ id: values.group }, { name: values.group }] }, select: { id: true } });

@@ -41,8 +41,13 @@ export const sqlSignature = (model: VersionModel | undefined): ModelSignature | 
 
 const RECORD_COLUMNS = ['request_id', 'client_request_id', 'group', 'version', 'timestamp', 'status_code', 'latency_ms', 'error', 'request', 'response', 'request_truncated', 'shadow', 'protocol'];
 const ABSENT_ERROR = 'request body not captured (truncated or absent): features unknown';
-/** Minified JSON of rows of numbers (or nulls): two levels of arrays, no strings, objects or booleans. */
-const NUMBER_ROWS = String.raw`\[(\[[^\[\]"{}tf]*\](,\[[^\[\]"{}tf]*\])*)?\]`;
+/** A number or null as DuckDB's json_extract writes it (minified; infinities would be words). */
+const JSON_NUMBER = String.raw`(-?\d+(\.\d+)?([eE][-+]?\d+)?|null)`;
+/** Minified JSON rows of exactly `n` numbers (or nulls) each: checked as text, without a parse. */
+const numberRows = (n: number): string => {
+  const row = String.raw`\[${JSON_NUMBER}(,${JSON_NUMBER}){${n - 1}}\]`;
+  return String.raw`\[(${row}(,${row})*)?\]`;
+};
 const NUMBER_LIST = String.raw`\[[^\[\]"{}tf]*\]`;
 const INT_LIMIT: Record<string, string> = { int: '2147483647', long: '9223372036854774784' };
 
@@ -52,12 +57,17 @@ const jsNumberText = (p: string): string =>
 /** Numbers jsNumberText prints as JavaScript does: integers below 1e15, others in [1e-4, 1e15). */
 const jsPrintable = (p: string): string => `(isfinite(${p}) AND abs(${p}) < 1e15 AND (${p} = trunc(${p}) OR abs(${p}) >= 1e-4))`;
 
+const KIND = `CASE WHEN status < 200 OR status >= 300 THEN 'refused' WHEN truncated OR req IS NULL THEN 'absent' ELSE 'rows' END`;
+
 /**
- * One row per record, with what both passes need: the record's fields as records.ts reads
- * them, its kind (refused, absent: no features; rows: one row per input row), the request's
- * data as DOUBLE[][] and the predictions as DOUBLE[].
+ * One row per record: its fields as records.ts reads them, its kind (refused, absent: no
+ * features; rows: one row per input row), the request's columns (`cols`), its data as
+ * DOUBLE[][] and the predictions as DOUBLE[]. For the classify pass (`check`) also the
+ * request's data as minified JSON text (`dtext`), which the checks read without parsing
+ * it twice; the write pass only reads records that passed, so it parses each body once,
+ * straight into typed lists.
  */
-function recordsSql(paths: readonly string[]): string {
+function recordsSql(paths: readonly string[], check: boolean): string {
   const columns = `{${RECORD_COLUMNS.map((c) => `${str(c)}: 'JSON'`).join(', ')}}`;
   const isStr = (c: string): string => `coalesce(json_type(${ident(c)}) = 'VARCHAR', false)`;
   const isTrue = (c: string): string => `coalesce(json_type(${ident(c)}) = 'BOOLEAN' AND ${ident(c)}::VARCHAR = 'true', false)`;
@@ -71,17 +81,30 @@ function recordsSql(paths: readonly string[]): string {
     `${isStr('protocol')} AND json_extract_string(protocol, '$') = 'oip' AS oip, ` +
     `CASE WHEN ${isStr('request')} THEN json_extract_string(request, '$') END AS req, CASE WHEN ${isStr('response')} THEN json_extract_string(response, '$') END AS resp ` +
     `FROM read_json(${strList(paths)}, format='newline_delimited', records=true, filename=true, columns=${columns})`;
+  if (!check) {
+    const body = `json_transform(req, '{"dataframe_split": {"columns": ["VARCHAR"], "data": [["DOUBLE"]]}}').dataframe_split`;
+    return (
+      `SELECT *, b.columns AS cols, b.data AS data FROM (SELECT *, CASE WHEN kind = 'rows' THEN ${body} END AS b, ` +
+      `CASE WHEN kind = 'rows' AND resp IS NOT NULL THEN json_transform(resp, '{"predictions": ["DOUBLE"]}').predictions END AS preds ` +
+      `FROM (SELECT *, ${KIND} AS kind FROM (${r0})))`
+    );
+  }
   const r1 =
-    `SELECT *, CASE WHEN status < 200 OR status >= 300 THEN 'refused' WHEN truncated OR req IS NULL THEN 'absent' ELSE 'rows' END AS kind, ` +
+    `SELECT *, ${KIND} AS kind, ` +
     `CASE WHEN status BETWEEN 200 AND 299 AND NOT truncated AND req IS NOT NULL AND NOT oip AND starts_with(req, '{') ` +
     `THEN json_extract(req, ['$.dataframe_split.columns', '$.dataframe_split.data']) END AS split, ` +
     `CASE WHEN resp IS NOT NULL AND json_valid(resp) THEN json_extract(resp, '$.predictions') END AS pj FROM (${r0})`;
   const r2 =
     `SELECT *, CASE WHEN json_type(split[1]) = 'ARRAY' THEN split[1]::JSON[] END AS colsj, ` +
-    `CASE WHEN json_type(split[2]) = 'ARRAY' AND regexp_full_match(split[2]::VARCHAR, ${str(NUMBER_ROWS)}) THEN json_transform(split[2], '[["DOUBLE"]]')::DOUBLE[][] END AS data, ` +
+    `split[2]::VARCHAR AS dtext, ` +
+    // rows of numbers (the classify pass checks their text first; only the write pass needs the values)
+    `CASE WHEN json_type(split[2]) = 'ARRAY' THEN json_transform(split[2], '[["DOUBLE"]]')::DOUBLE[][] END AS data, ` +
     `CASE WHEN json_type(pj) = 'ARRAY' AND regexp_full_match(pj::VARCHAR, ${str(NUMBER_LIST)}) THEN json_transform(pj, '["DOUBLE"]')::DOUBLE[] END AS preds FROM (${r1})`;
   return `SELECT *, list_transform(colsj, lambda x: json_extract_string(x, '$')) AS cols FROM (${r2})`;
 }
+
+/** Rows in a data text that passed numberRows: its '[' less the outer one (only meaningful for taken records). */
+const ROW_COUNT = `coalesce(strlen(dtext) - strlen(replace(dtext, '[', '')) - 1, 0)`;
 
 const all = (list: string, lambda: string): string => `coalesce(list_bool_and(list_transform(${list}, ${lambda})), true)`;
 
@@ -92,11 +115,9 @@ function rowsOk(signature: ModelSignature): string {
   const parts = [
     'split IS NOT NULL',
     'colsj IS NOT NULL',
-    'data IS NOT NULL',
     all('colsj', `lambda x: json_type(x) = 'VARCHAR'`),
     `list_sort(cols) = ${strList([...names].sort())}::VARCHAR[]`,
-    `(len(data) = 0 OR (list_min(list_transform(data, lambda r: len(r))) = ${n} AND list_max(list_transform(data, lambda r: len(r))) = ${n}))`,
-    all('flatten(data)', 'lambda v: v IS NULL OR isfinite(v)'),
+    `regexp_full_match(dtext, ${str(numberRows(n))})`,
   ];
   signature.inputs.forEach((c) => {
     const limit = INT_LIMIT[c.type];
@@ -131,8 +152,8 @@ function fastSql(group: string, models: Map<string, VersionModel>): string {
 export async function classify(conn: DuckDBConnection, group: string, models: Map<string, VersionModel>, paths: readonly string[]): Promise<Map<string, FastObject & { fast: boolean }>> {
   const rows = await query(
     conn,
-    `SELECT f, count(*) AS records, sum(CASE WHEN kind = 'rows' THEN len(data) ELSE 1 END) AS nrows, coalesce(bool_and(coalesce(${fastSql(group, models)}, false)), true) AS fast, list(DISTINCT ver) AS versions ` +
-      `FROM (${recordsSql(paths)}) GROUP BY f`,
+    `SELECT f, count(*) AS records, sum(CASE WHEN kind = 'rows' THEN ${ROW_COUNT} ELSE 1 END) AS nrows, coalesce(bool_and(coalesce(${fastSql(group, models)}, false)), true) AS fast, list(DISTINCT ver) AS versions ` +
+      `FROM (${recordsSql(paths, true)}) GROUP BY f`,
   );
   const out = new Map<string, FastObject & { fast: boolean }>();
   for (const r of rows) {
@@ -190,7 +211,7 @@ export async function writeRows(conn: DuckDBConnection, models: Map<string, Vers
       `unnest(CASE WHEN kind = 'rows' THEN range(len(data)) ELSE [0] END) AS i, ` +
       `unnest(CASE WHEN kind = 'rows' THEN data ELSE [NULL] END) AS drow, ` +
       `unnest(CASE WHEN kind = 'rows' THEN preds[1:len(data)] END) AS pred ` +
-      `FROM (SELECT ${perRecord.join(', ')}, data, preds FROM (${recordsSql(paths)}) WHERE ver = ${str(version)})`;
+      `FROM (SELECT ${perRecord.join(', ')}, data, preds FROM (${recordsSql(paths, false)}) WHERE ver = ${str(version)})`;
     const dir = join(outDir, String(v++));
     await mkdir(dir, { recursive: true });
     await conn.run(
