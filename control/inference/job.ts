@@ -419,7 +419,7 @@ export class InferenceTableJob {
    * Any failure here only moves objects to that path: it never loses or doubles a row.
    */
   private async sqlPass(
-    group: { name: string },
+    group: { id: string; name: string },
     models: Map<string, VersionModel>,
     batchId: string,
     objects: ObjectInfo[],
@@ -495,7 +495,13 @@ export class InferenceTableJob {
       // whatever the SQL pass stored is overwritten or unused: its objects go the other way
       for (const f of files.splice(0)) await store.delete(f.key).catch(() => undefined);
       done.clear();
-      process.emitWarning(`inference table batch ${batchId}: the SQL pass failed, reading its objects record by record: ${(err as Error).message}`);
+      // slower, never wrong; said out loud so that a DuckDB memory limit too small for the
+      // group's requests does not go unnoticed
+      const message = `batch ${batchId}: DuckDB's bulk read failed, its objects were read record by record: ${(err as Error).message.slice(0, 500)}`;
+      process.emitWarning(`inference table ${group.name} ${message}`);
+      await this.deps
+        .event?.({ level: 'WARNING', resourceKind: 'ServiceGroup', resourceName: group.name, groupId: group.id, reason: 'InferenceTableBulkReadFailed', message })
+        .catch(() => undefined);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
