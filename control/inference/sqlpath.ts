@@ -159,8 +159,8 @@ export async function classify(conn: DuckDBConnection, group: string, models: Ma
   for (const r of rows) {
     out.set(String(r.f), { records: toNum(r.records) ?? 0, rows: toNum(r.nrows) ?? 0, fast: r.fast === true, versions: (r.versions as (string | null)[]).filter((v): v is string => v !== null) });
   }
-  // an object with no record at all (only blank lines) has no group: taken, with nothing to write
-  for (const p of paths) if (!out.has(p)) out.set(p, { records: 0, rows: 0, fast: true, versions: [] });
+  // an object DuckDB named no row for (no record at all, or a path it spelled differently)
+  // is left to the record path: never taken as empty on the strength of an absence
   return out;
 }
 
