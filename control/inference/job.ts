@@ -6,6 +6,8 @@
 // redoes it with the same objects and the same file names, overwriting whatever part of it
 // was stored, so a crash leaves neither a duplicate nor a missing row; objects already in
 // the checkpoint are never read again, so a rerun with nothing new is a no-op.
+// Inside a batch, DuckDB reads in bulk the objects it can type exactly (sqlpath.ts); the
+// rest are read record by record (records.ts) — see sqlPass.
 // One run per group across processes: a run first claims the group's InferenceJobLease row
 // (an atomic create, or a compare-and-swap takeover of an expired or dead holder's lease),
 // renews it while it works, stops before its next batch or commit if it lost it, and
