@@ -28,6 +28,11 @@ export function duckInstance(options: DuckOptions = defaults): Promise<DuckDBIns
     return DuckDBInstance.create(':memory:', {
       memory_limit: options.memoryLimit ?? '384MB',
       threads: String(options.threads ?? 2),
+      // a partitioned COPY buffers this many rows per partition before writing (default 512k):
+      // with 25 columns that alone was a few hundred MiB of the job's peak memory
+      partitioned_write_flush_threshold: '32768',
+      // hand freed memory back to the OS instead of keeping it for later queries
+      allocator_flush_threshold: '32MB',
       temp_directory: temp,
       // row order inside a Parquet file carries no meaning here; not keeping it lets COPY stream
       preserve_insertion_order: 'false',

@@ -6,12 +6,14 @@
 // redoes it with the same objects and the same file names, overwriting whatever part of it
 // was stored, so a crash leaves neither a duplicate nor a missing row; objects already in
 // the checkpoint are never read again, so a rerun with nothing new is a no-op.
+// Inside a batch, DuckDB reads in bulk the objects it can type exactly (sqlpath.ts); the
+// rest are read record by record (records.ts) — see sqlPass.
 // One run per group across processes: a run first claims the group's InferenceJobLease row
 // (an atomic create, or a compare-and-swap takeover of an expired or dead holder's lease),
 // renews it while it works, stops before its next batch or commit if it lost it, and
 // releases it at the end; a second process finds the lease held and gets CONFLICT.
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -21,9 +23,11 @@ import { conflict, notFound } from '../../platform/errors.ts';
 import { isUniqueViolation } from '../../platform/db/errors.ts';
 import type { EventInput } from '../domain/events.ts';
 import { ident, str, withDuck } from './duck.ts';
-import { dataFileKey, logPrefix, quarantineKey } from './layout.ts';
+import { dataFileKey, groupTablePrefix, logPrefix, quarantineKey } from './layout.ts';
 import { DUCK_TYPES, FIXED_COLUMNS, UnreadableObjectError, featureColumn, parseLogObject, type BadRecord } from './records.ts';
 import { groupModels, type VersionModel } from './signatures.ts';
+import { classify, gzipIntact, writeRows, type FastObject } from './sqlpath.ts';
+import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 
 export interface TableJobDeps {
   prisma: PrismaClient;
@@ -37,6 +41,8 @@ export interface TableJobDeps {
   leaseMs?: number;
   maxObjectsPerBatch?: number;
   maxBytesPerBatch?: number;
+  /** false: every object record by record (records.ts), none through DuckDB's batch read (sqlpath.ts) */
+  sqlPath?: boolean;
   /** test hook: runs after the check for a running run and before the lease is claimed */
   beforeClaim?: () => Promise<void>;
   /** test hook: runs after a batch's files are stored and before its commit */
@@ -217,7 +223,7 @@ export class InferenceTableJob {
       const infoOf = new Map(listed.map((o) => [o.key, o]));
       for (const b of pending) {
         const objects = b.objects.map((o) => infoOf.get(o.key) ?? { key: o.key, size: o.size, lastModified: new Date(0) });
-        await this.processBatch(group, models, b.id, run.id, objects, totals, checkLease);
+        await this.processBatch(group, models, b.id, run.id, objects, totals, checkLease, true);
       }
       // 2. plan and process what is new
       const done = new Set((await prisma.inferenceTableObject.findMany({ where: { groupId }, select: { key: true } })).map((o) => o.key));
@@ -295,10 +301,19 @@ export class InferenceTableJob {
     totals: TableJobResult,
     /** throws when the run lost its lease: checked before the batch and before its commit */
     checkLease: () => void,
+    /** a batch a crashed run planned: whatever part of it that run stored is removed first */
+    redo = false,
   ): Promise<void> {
     const { prisma, store } = this.deps;
     checkLease();
-    const stage = new Stage(join(this.deps.workDir, `stage-${batchId}-${randomBytes(3).toString('hex')}`));
+    if (redo) {
+      // its files are rewritten under the same names, but which objects take which path could
+      // differ this time (a batch query that failed for want of memory), so nothing is left to chance
+      const mine = `/part-${batchId}-`;
+      for (const f of await store.list(groupTablePrefix(group.name))) if (f.key.includes(mine)) await store.delete(f.key);
+    }
+    const scratch = join(this.deps.workDir, `stage-${batchId}-${randomBytes(3).toString('hex')}`);
+    const stage = new Stage(scratch);
     const outcome = new Map<string, { state: 'DONE' | 'QUARANTINED'; records: number; rows: number; reason: string | null }>();
     const quarantined: { key: string; reason: string }[] = [];
     let badRecords = 0;
@@ -329,7 +344,11 @@ export class InferenceTableJob {
       });
     };
     try {
+      const sql = this.deps.sqlPath === false ? { done: new Map<string, FastObject>(), files: [] } : await this.sqlPass(group, models, batchId, objects, join(scratch, 'sql'));
+      files.push(...sql.files);
+      for (const [key, o] of sql.done) outcome.set(key, { state: 'DONE', records: o.records, rows: o.rows, reason: null });
       for (const o of objects) {
+        if (sql.done.has(o.key)) continue;
         let body: Buffer;
         try {
           body = (await store.get(o.key)).body;
@@ -394,6 +413,101 @@ export class InferenceTableJob {
     } finally {
       stage.dispose();
     }
+  }
+
+  /**
+   * The batch's objects DuckDB can take (sqlpath.ts), read in one query and written in one
+   * COPY per version, their files stored; the others are left to the record-by-record path.
+   * Any failure here only moves objects to that path: it never loses or doubles a row.
+   */
+  private async sqlPass(
+    group: { id: string; name: string },
+    models: Map<string, VersionModel>,
+    batchId: string,
+    objects: ObjectInfo[],
+    dir: string,
+  ): Promise<{ done: Map<string, FastObject>; files: DataFile[] }> {
+    const { store } = this.deps;
+    const done = new Map<string, FastObject>();
+    const files: DataFile[] = [];
+    mkdirSync(dir, { recursive: true });
+    // local files for DuckDB: the folder store's own, or downloads (a missing one stays with the other path)
+    const local = new Map<string, string>();
+    const candidates = objects.filter((o) => o.size > 0 && o.key.endsWith('.ndjson.gz'));
+    if (store instanceof FsObjectStore) {
+      for (const o of candidates) local.set(o.key, join(store.root, ...o.key.split('/')));
+    } else {
+      const queue = candidates.map((o, i) => [o, i] as const);
+      await Promise.all(
+        Array.from({ length: Math.min(4, queue.length) }, async () => {
+          for (let next = queue.shift(); next; next = queue.shift()) {
+            const [o, i] = next;
+            try {
+              const path = join(dir, `src-${i}.ndjson.gz`);
+              await writeFile(path, (await store.get(o.key)).body);
+              local.set(o.key, path);
+            } catch {
+              // vanished or unreachable: the other path says which
+            }
+          }
+        }),
+      );
+    }
+    const keys = candidates.map((o) => o.key).filter((k) => local.has(k));
+    if (keys.length === 0) return { done, files };
+    const paths = keys.map((k) => local.get(k) as string);
+    const out = join(dir, 'out');
+    try {
+      await withDuck(async (conn) => {
+        const [intact, seen] = await Promise.all([
+          Promise.all(paths.map((p) => gzipIntact(p))),
+          classify(conn, group.name, models, paths).catch(async () => {
+            // one object DuckDB cannot read fails the batch query: ask one at a time
+            const each = new Map<string, FastObject & { fast: boolean }>();
+            for (const p of paths) {
+              const one = await classify(conn, group.name, models, [p]).catch(() => null);
+              const o = one?.get(p);
+              if (o) each.set(p, o);
+            }
+            return each;
+          }),
+        ]);
+        const taken = new Map<string, FastObject>();
+        const byVersion = new Map<string, string[]>();
+        keys.forEach((key, i) => {
+          const p = paths[i] as string;
+          const o = seen.get(p);
+          if (!o?.fast || !intact[i]) return;
+          taken.set(key, o);
+          for (const v of o.versions) byVersion.set(v, [...(byVersion.get(v) ?? []), p]);
+        });
+        if (taken.size === 0) return;
+        const written = await writeRows(conn, models, byVersion, out);
+        for (const [n, f] of written.entries()) {
+          const key = dataFileKey(group.name, f.version, f.dt, batchId, `s${n}`);
+          files.push({ key, version: f.version, dt: f.dt, rows: f.rows });
+          await store.putFile(key, f.path, 'application/vnd.apache.parquet');
+        }
+        const expected = [...taken.values()].reduce((n, o) => n + o.rows, 0);
+        const got = files.reduce((n, f) => n + f.rows, 0);
+        if (got !== expected) throw new Error(`the SQL pass wrote ${got} rows for ${expected}`);
+        for (const [k, o] of taken) done.set(k, o);
+      });
+    } catch (err) {
+      // whatever the SQL pass stored is overwritten or unused: its objects go the other way
+      for (const f of files.splice(0)) await store.delete(f.key).catch(() => undefined);
+      done.clear();
+      // slower, never wrong; said out loud so that a DuckDB memory limit too small for the
+      // group's requests does not go unnoticed
+      const message = `batch ${batchId}: DuckDB's bulk read failed, its objects were read record by record: ${(err as Error).message.slice(0, 500)}`;
+      process.emitWarning(`inference table ${group.name} ${message}`);
+      await this.deps
+        .event?.({ level: 'WARNING', resourceKind: 'ServiceGroup', resourceName: group.name, groupId: group.id, reason: 'InferenceTableBulkReadFailed', message })
+        .catch(() => undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { done, files };
   }
 }
 

@@ -8,7 +8,7 @@ export const TABLE_ROOT = 'inference-table';
 
 export const logPrefix = (group: string): string => `inference-logs/${group}/`;
 export const groupTablePrefix = (group: string): string => `${TABLE_ROOT}/group=${group}/`;
-export const dataFileKey = (group: string, version: string, dt: string, batchId: string, part: number): string =>
+export const dataFileKey = (group: string, version: string, dt: string, batchId: string, part: number | string): string =>
   `${TABLE_ROOT}/group=${group}/version=${version}/dt=${dt}/part-${batchId}-${part}.parquet`;
 export const labelsPrefix = (group: string): string => `${TABLE_ROOT}/_labels/group=${group}/`;
 export const quarantinePrefix = (group: string): string => `${TABLE_ROOT}/_quarantine/group=${group}/`;

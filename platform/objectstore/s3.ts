@@ -39,6 +39,10 @@ export class S3ObjectStore implements ObjectStore {
       // One quick attempt: callers (the inference-log spool) own retrying, and a dead
       // endpoint must surface as STORE_UNAVAILABLE in seconds, not minutes.
       maxAttempts: 2,
+      // Checksums only where S3 requires them: by default the SDK sends a streamed body (putFile)
+      // aws-chunked with a CRC trailer, which S3 API servers that do not speak that encoding
+      // (s3rver, older MinIO) store verbatim, framing and all: a corrupt object.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
       ...options.client,
     });
     const endpoint = options.client?.endpoint;
