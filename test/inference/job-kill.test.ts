@@ -21,7 +21,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const G = 'wine-quality';
 
 function runCli(env: NodeJS.ProcessEnv, args: string[]): { child: ChildProcess; lines: string[]; exited: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'control/inference/job-cli.ts', '--group', G, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--max-old-space-size=192', '--enable-source-maps', 'dist/control/inference/job-cli.js', '--group', G, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let out = '';
   child.stdout!.on('data', (d: Buffer) => {
