@@ -43,6 +43,10 @@ const { values } = parseArgs({
     // --profile <plain|policy|capture>: no table; one 1,000 rps run on that group with the
     // edge under --cpu-prof, and its top functions by self time (profile in bench-results/)
     profile: { type: 'string' },
+    // --open-only nginx,plain,policy,capture: no table; only the 1,000 rps open-loop runs of
+    // those targets, each --repeat times in turn (a quick, repeatable CPU-per-request figure)
+    'open-only': { type: 'string' },
+    repeat: { type: 'string', default: '3' },
   },
 });
 
@@ -497,6 +501,58 @@ async function profile(group: GroupName, mode: Mode): Promise<void> {
   console.log(`profile: ${path.join(dir, file)}`);
 }
 
+/** --open-only: the open-loop runs alone, interleaved and repeated, to see the noise. */
+async function openOnly(names: string[], mode: Mode): Promise<void> {
+  const seconds = Number(values.seconds);
+  const repeat = Number(values.repeat);
+  const heldout = JSON.parse(readFileSync(`${DEMO_DIR}/heldout.json`, 'utf8')) as Heldout;
+  const body = JSON.stringify({ client_request_id: 'bench', dataframe_split: { columns: heldout.columns, data: [heldout.rows[0]] } });
+  if (mode === 'build') {
+    // @ts-expect-error -- a plain .mjs script without type declarations
+    const { buildIfStale } = (await import('../../scripts/build.mjs')) as { buildIfStale(): Promise<unknown> };
+    await buildIfStale();
+  }
+  const runtime = await spawnRuntime(demoEnv('1'), { built: mode === 'build' });
+  await waitReady(runtime.url);
+  const runtimePort = Number(new URL(runtime.url).port);
+  // node flags for the edge child (e.g. --perf-basic-prof, to look at it with perf record)
+  const edge = await startChild(runtimePort, mode, (process.env.SLUICE_BENCH_EDGE_FLAGS ?? '').split(' ').filter(Boolean));
+  console.log(`edge pid ${edge.proc.pid}`);
+  const nginx = names.includes('nginx') ? await startNginx(runtimePort) : null;
+  const none = async () => 0;
+  try {
+    const targets: Target[] = [
+      { name: 'direct', port: runtimePort, path: '/invocations', headers: {}, cpu: none },
+      ...(nginx ? [{ name: 'nginx', port: nginx.port, path: '/invocations', headers: {}, cpu: () => nginx.cpuMicros() }] : []),
+      ...GROUPS.filter((g) => names.includes(g)).map((g) => ({
+        name: g,
+        port: edge.port,
+        path: `/services/${g}/predict`,
+        headers: (g === 'plain' ? {} : { authorization: `Bearer ${edge.keys[g]}` }) as Record<string, string>,
+        cpu: () => edge.cpuMicros(),
+      })),
+    ];
+    for (const t of targets) await cannon(t, body, 1, 16, none);
+    const seen: Record<string, number[]> = {};
+    for (let r = 0; r < repeat; r++) {
+      let directP99 = 0;
+      for (const t of targets) {
+        const open = await fixedRate(t, body, 1000, seconds, t.cpu);
+        if (t.name === 'direct') directP99 = open.p99;
+        const cpu = t.name === 'direct' ? 0 : open.cpuMicros / open.answered;
+        (seen[t.name] ??= []).push(round(cpu, 0));
+        console.log(`${mode} ${t.name.padEnd(8)} CPU ${String(round(cpu, 0)).padStart(4)} µs/req  p99 ${round(open.p99 * 1000, 0)} µs (added ${round((open.p99 - directP99) * 1000, 0)})  failures ${open.failures}  load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+      }
+    }
+    for (const [name, xs] of Object.entries(seen)) if (name !== 'direct') console.log(`${mode} ${name}: ${xs.join(' / ')} µs/req`);
+  } finally {
+    await edge.stop();
+    await nginx?.stop();
+    await runtime.stop();
+  }
+}
+
 if (values.child) await child(Number(values['runtime-port']));
+else if (values['open-only']) await openOnly(values['open-only'].split(','), (values.modes.split(',')[0] as Mode) ?? 'build');
 else if (values.profile) await profile(values.profile as GroupName, (values.modes.split(',')[0] as Mode) ?? 'build');
 else await parent();
