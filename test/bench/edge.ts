@@ -8,6 +8,9 @@
 //              takes a token and none is refused)
 //   capture    auth + rate limit + inference table (SLUICE_CAPTURE_SYNC default: answered
 //              once the record is written to the spool, fdatasync in the background)
+// A "node floor" row is a bare node:http server + one undici dispatch per request in the
+// edge's process (no routing, policy, validation, metrics or envelope): the least any proxy
+// built on this stack costs, so the edge's own share is its row minus this one.
 // Each of those runs twice, once per mode: "tsx" (the sources under tsx, as every process
 // ran before the build) and "build" (the same modules compiled by esbuild with the options
 // of scripts/build.mjs, and the runtime replica from dist/, as `npm start` runs them now).
@@ -154,7 +157,7 @@ http {
 }
 
 type ToChild = { type: 'cpu' } | { type: 'stop' };
-type FromChild = { type: 'ready'; port: number; keys: Record<string, string> } | { type: 'cpu'; user: number; system: number };
+type FromChild = { type: 'ready'; port: number; floorPort: number; keys: Record<string, string> } | { type: 'cpu'; user: number; system: number };
 
 // ---------------------------------------------------------------------------------------
 // Child: xDS control + edge with real policy objects
@@ -200,6 +203,7 @@ async function child(runtimePort: number): Promise<void> {
     policy: { authorizer, rateLimiter, recorder },
     metrics: registry,
   });
+  const floor = await startFloorProxy(runtimePort);
   process.on('message', (msg: ToChild) => {
     if (msg.type === 'cpu') {
       const u = process.cpuUsage();
@@ -207,6 +211,7 @@ async function child(runtimePort: number): Promise<void> {
     } else if (msg.type === 'stop') {
       void (async () => {
         await edge.close();
+        await floor.close();
         await xds.close();
         await writer.close();
         rmSync(dir, { recursive: true, force: true });
@@ -214,7 +219,57 @@ async function child(runtimePort: number): Promise<void> {
       })();
     }
   });
-  process.send?.({ type: 'ready', port: edge.port, keys } satisfies FromChild);
+  process.send?.({ type: 'ready', port: edge.port, floorPort: floor.port, keys } satisfies FromChild);
+}
+
+/**
+ * The floor under any Node proxy with this stack: node:http's server and one undici Pool
+ * dispatch per request to the runtime, with no routing, policy, validation, metrics or
+ * envelope. What the edge costs above this row is the edge's own work.
+ */
+async function startFloorProxy(runtimePort: number): Promise<{ port: number; close(): Promise<void> }> {
+  const { createServer: createHttpServer } = await import('node:http');
+  const { Pool } = await import('undici');
+  const pool = new Pool(`http://127.0.0.1:${runtimePort}`, { connections: 64, pipelining: 1 });
+  const server = createHttpServer({ noDelay: true }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const out: Buffer[] = [];
+      let status = 0;
+      pool.dispatch(
+        { path: '/invocations', method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) },
+        {
+          onConnect() {},
+          onHeaders(code: number) {
+            status = code;
+            return true;
+          },
+          onData(chunk: Buffer) {
+            out.push(chunk);
+            return true;
+          },
+          onComplete() {
+            const body = Buffer.concat(out);
+            res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+            res.end(body);
+          },
+          onError() {
+            res.writeHead(502).end();
+          },
+        },
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await pool.destroy();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -223,6 +278,8 @@ async function child(runtimePort: number): Promise<void> {
 interface EdgeChild {
   proc: ChildProcess;
   port: number;
+  /** the bare node:http + undici proxy beside the edge (startFloorProxy) */
+  floorPort: number;
   keys: Record<string, string>;
   cpuMicros(): Promise<number>;
   stop(): Promise<void>;
@@ -258,6 +315,7 @@ async function startChild(runtimePort: number, mode: Mode, nodeFlags: string[] =
     return {
       proc,
       port: ready.port,
+      floorPort: ready.floorPort,
       keys: ready.keys,
       async cpuMicros() {
         return cpuMicrosOf([proc.pid!]);
@@ -395,6 +453,7 @@ async function parent(): Promise<void> {
       const targets: Target[] = [
         { name: 'direct /invocations', port: runtimePort, path: '/invocations', headers: {}, cpu: none },
         ...(nginx ? [{ name: 'nginx (proxy_pass)', port: nginx.port, path: '/invocations', headers: {}, cpu: () => nginx.cpuMicros() }] : []),
+        { name: 'node floor (http+undici)', port: edge.floorPort, path: '/invocations', headers: {}, cpu: () => edge.cpuMicros() },
         ...GROUPS.map((g) => ({
           name: `edge ${g}`,
           port: edge.port,
@@ -524,6 +583,7 @@ async function openOnly(names: string[], mode: Mode): Promise<void> {
     const targets: Target[] = [
       { name: 'direct', port: runtimePort, path: '/invocations', headers: {}, cpu: none },
       ...(nginx ? [{ name: 'nginx', port: nginx.port, path: '/invocations', headers: {}, cpu: () => nginx.cpuMicros() }] : []),
+      ...(names.includes('floor') ? [{ name: 'floor', port: edge.floorPort, path: '/invocations', headers: {}, cpu: () => edge.cpuMicros() }] : []),
       ...GROUPS.filter((g) => names.includes(g)).map((g) => ({
         name: g,
         port: edge.port,
