@@ -9,14 +9,15 @@ import { Registry } from 'prom-client';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { generateApiKey } from '../../gateway/authz.ts';
 import { StaticPolicySource } from '../../gateway/policy/port.ts';
-import { createGatewayPolicies, startGatewayServer } from '../../gateway/server.ts';
+import { GATEWAY_GRPC_OPTIONS, createGatewayPolicies, startGatewayServer } from '../../gateway/server.ts';
 import { envoyServices } from '../../proto/envoy.ts';
 import * as grpc from '@grpc/grpc-js';
 
 if (process.env.SLUICE_BENCH_CHAIN_VARIANT === 'empty-unary') {
-  // grpc-js's floor: the ext_authz service with a handler that answers at once
+  // grpc-js's floor: the ext_authz service with a handler that answers at once, on a
+  // server with the gateway's own options
   const services = envoyServices();
-  const server = new grpc.Server();
+  const server = new grpc.Server(GATEWAY_GRPC_OPTIONS);
   server.addService(services.authorization, { Check: (_call: unknown, cb: (err: null, res: object) => void) => cb(null, {}) });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
