@@ -35,13 +35,20 @@ export interface GatewayServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * The plugin services' gRPC server options. Channelz (grpc-js's per-call and per-socket
+ * bookkeeping for its introspection service) is off: nothing here serves or reads it, and
+ * Envoy calls these services once or twice per request.
+ */
+export const GATEWAY_GRPC_OPTIONS: grpc.ServerOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0 };
+
 export async function startGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
   const services = envoyServices();
   const auth = options.auth ?? NO_GRPC_AUTH;
   const host = options.host ?? '127.0.0.1';
   // ext_authz probes keys, rate limit spends budgets, ALS/ext_proc write records: loopback, or authenticated
   assertExposable('the gateway gRPC server', host, auth);
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...serverAuthOptions(auth) });
+  const server = new grpc.Server({ ...GATEWAY_GRPC_OPTIONS, ...serverAuthOptions(auth) });
   server.addService(services.authorization, createAuthorizationService(options.authorizer));
   server.addService(services.rateLimit, createRateLimitService(options.rateLimiter));
   server.addService(services.externalProcessor, options.capture.processor);

@@ -17,7 +17,7 @@ import type { InferenceRecorder } from '../inference-log/recorder.ts';
 import { drain, readBody, type BodyLimits } from './body.ts';
 import { EdgeError } from './errors.ts';
 import { silentLogger, type EdgeLogger } from './log.ts';
-import { createEdgeMetrics } from './metrics.ts';
+import { createEdgeMetrics, type SeriesTally } from './metrics.ts';
 import { envelope } from './envelope.ts';
 import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type RoutingTable } from './routing.ts';
 import { UpstreamFailure, Upstreams, type UpstreamCall, type UpstreamResponse } from './upstream.ts';
@@ -111,6 +111,8 @@ export interface Exchange {
   requestBody: Buffer | string | null;
   bytesIn: number;
   error: string | null;
+  /** the (group, version) series its answer is counted in, once the version is known */
+  series?: SeriesTally;
   /** which protocol the request spoke (the inference table reads its body accordingly) */
   protocol?: 'oip';
 }
@@ -187,11 +189,11 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       if (awaitRecord) await record;
     }
     const out = send(res, status, body, ex.requestId, headers, ex.version?.name);
-    metrics.requests.inc({ group, version, code: String(status) });
-    metrics.duration.observe({ group, version }, (performance.now() - ex.t0) / 1000);
-    if (ex.version) stats.record(group, version, status, performance.now() - ex.t0);
-    if (ex.bytesIn > 0) metrics.requestBytes.inc({ group, version }, ex.bytesIn);
-    if (out > 0) metrics.responseBytes.inc({ group, version }, out);
+    const tookMs = performance.now() - ex.t0;
+    // (the series found when the version was picked, unless a retry moved to another one)
+    const series = ex.series !== undefined && ex.series.version === version && ex.series.group === group ? ex.series : metrics.tally.series(group, version);
+    series.answered(status, tookMs / 1000, ex.bytesIn, out);
+    if (ex.version) stats.record(group, version, status, tookMs);
   }
 
   function fail(res: ServerResponse, ex: Exchange, err: EdgeError): Promise<void> {
@@ -344,8 +346,9 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     }
     ex.version = version;
     ex.capture = version.policy.capture;
-    const labels = { group: group.name, version: version.name };
-    metrics.inflight.inc(labels);
+    const series = metrics.tally.series(group.name, version.name);
+    ex.series = series;
+    series.enter();
     let releaseSlot: (() => void) | undefined;
     try {
       const declared = req.headers['content-length'];
@@ -381,7 +384,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       if (closeAfter) res.once('finish', () => req.socket.destroy());
     } finally {
       releaseSlot?.();
-      metrics.inflight.dec(labels);
+      series.leave();
     }
   }
 
@@ -473,7 +476,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
           ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
           : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
     const body = new EdgeError(ecode, message, undefined, status).body(randomUUID());
-    metrics.requests.inc({ group: '', version: '', code: String(status) });
+    metrics.tally.series('', '').counted(status);
     socket.end(
       `HTTP/1.1 ${status} ${ecode.replace(/_/g, ' ')}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );

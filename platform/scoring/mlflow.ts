@@ -65,6 +65,9 @@ const bad = (message: string, details?: Record<string, unknown>) => protocolErro
  * sent; here it is compared case-insensitively, as RFC 9110 says media types are.)
  */
 export function scoringContentType(header: string | undefined): ScoringContent {
+  // the usual headers, answered without splitting (the edge reads this on every request)
+  if (header === 'application/json') return 'json';
+  if (header === 'text/csv') return 'csv';
   const parts = (header ?? '').split(';').map((p) => p.trim());
   const media = (parts[0] ?? '').toLowerCase();
   const params = new Map<string, string>();
@@ -91,18 +94,27 @@ export function scoringContentType(header: string | undefined): ScoringContent {
 // ---------------------------------------------------------------------------------------
 // Decoding (no model)
 
+const invalidSplit = (why: string) => bad(`Provided dataframe_split field is not a valid dataframe representation: ${why}`);
+
+// (plain loops and module-level helpers: the edge runs this on every request, and a closure
+// made per call costs more than the checks themselves)
 function splitFrame(split: unknown): Frame {
   if (!isObject(split)) throw bad(`Dataframe split format must be a dictionary. Got ${kindOf(split)}.`);
-  const invalid = (why: string) => bad(`Provided dataframe_split field is not a valid dataframe representation: ${why}`);
-  for (const key of Object.keys(split)) if (key !== 'columns' && key !== 'data' && key !== 'index') throw invalid(`unknown field "${key}" (expected columns, data, index)`);
+  const invalid = invalidSplit;
+  for (const key in split) {
+    if (Object.hasOwn(split, key) && key !== 'columns' && key !== 'data' && key !== 'index') throw invalid(`unknown field "${key}" (expected columns, data, index)`);
+  }
   let columns: string[] | null = null;
   if (split.columns !== undefined && split.columns !== null) {
     if (!Array.isArray(split.columns)) throw invalid('columns must be a list of column names');
-    columns = split.columns.map((c, i) => {
-      if (typeof c === 'string') return c;
-      if (typeof c === 'number') return String(c);
-      throw invalid(`columns[${i}] must be a column name, got ${kindOf(c)}`);
-    });
+    const given = split.columns as unknown[];
+    columns = new Array<string>(given.length);
+    for (let i = 0; i < given.length; i++) {
+      const c = given[i];
+      if (typeof c === 'string') columns[i] = c;
+      else if (typeof c === 'number') columns[i] = String(c);
+      else throw invalid(`columns[${i}] must be a column name, got ${kindOf(c)}`);
+    }
     const seen = new Set<string>();
     for (const c of columns) {
       if (seen.has(c)) throw invalid(`column "${c}" is named twice`);
@@ -178,9 +190,14 @@ function frameSize(frame: Frame): number {
 /** A parsed JSON body → the request's frame. Throws ProtocolError (400). */
 export function decodeMlflowJson(body: unknown): MlflowRequest {
   if (!isObject(body)) throw bad(`${REQUIRED_INPUT_FORMAT}. Received ${Array.isArray(body) ? 'a list' : `unexpected input type '${kindOf(body)}'`}.`);
-  const present = MLFLOW_FORMATS.filter((f) => Object.hasOwn(body, f));
-  if (present.length !== 1) throw bad(`${REQUIRED_INPUT_FORMAT}. Received dictionary with input fields: ${JSON.stringify(Object.keys(body))}.`);
-  const format = present[0] as (typeof MLFLOW_FORMATS)[number];
+  let format: (typeof MLFLOW_FORMATS)[number] | undefined;
+  let present = 0;
+  for (const f of MLFLOW_FORMATS) {
+    if (!Object.hasOwn(body, f)) continue;
+    format = f;
+    present++;
+  }
+  if (present !== 1 || format === undefined) throw bad(`${REQUIRED_INPUT_FORMAT}. Received dictionary with input fields: ${JSON.stringify(Object.keys(body))}.`);
   const params = body.params;
   if (params !== undefined && params !== null && !isObject(params)) {
     throw protocolError('INVALID_PARAMETER_VALUE', `Parameters must be a dictionary. Got type '${kindOf(params)}'.`, undefined, 400);

@@ -9,29 +9,46 @@ import { Registry } from 'prom-client';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { generateApiKey } from '../../gateway/authz.ts';
 import { StaticPolicySource } from '../../gateway/policy/port.ts';
-import { createGatewayPolicies, startGatewayServer } from '../../gateway/server.ts';
+import { GATEWAY_GRPC_OPTIONS, createGatewayPolicies, startGatewayServer } from '../../gateway/server.ts';
+import { envoyServices } from '../../proto/envoy.ts';
+import * as grpc from '@grpc/grpc-js';
 
-const policies = new StaticPolicySource();
-policies.setVersion({
-  group: 'wine-quality',
-  version: 'v1',
-  authEnabled: true,
-  qpsLimit: 1e9, // never throttles: the chain's cost, not the refusal, is measured
-  keyQpsLimit: null,
-  inference: { enabled: true, sampleRate: 1, maxBodyBytes: 64 * 1024 },
-});
-const { key, hash } = generateApiKey();
-policies.addKey({ keyId: 'k1', hash, groupName: 'wine-quality', versionName: null });
-const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-chain-'));
-const gp = await createGatewayPolicies({ policies, store: new FsObjectStore(path.join(dir, 'objects')), dataDir: dir, registry: new Registry() });
-const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer: gp.authorizer, rateLimiter: gp.rateLimiter, capture: gp.capture });
-process.on('message', (msg: { type: string }) => {
-  if (msg.type !== 'stop') return;
-  void (async () => {
-    await server.close(500);
-    await gp.close();
-    rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
-  })();
-});
-process.send?.({ type: 'ready', port: server.port, key });
+if (process.env.SLUICE_BENCH_CHAIN_VARIANT === 'empty-unary') {
+  // grpc-js's floor: the ext_authz service with a handler that answers at once, on a
+  // server with the gateway's own options
+  const services = envoyServices();
+  const server = new grpc.Server(GATEWAY_GRPC_OPTIONS);
+  server.addService(services.authorization, { Check: (_call: unknown, cb: (err: null, res: object) => void) => cb(null, {}) });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  process.on('message', () => server.tryShutdown(() => process.exit(0)));
+  process.send?.({ type: 'ready', port, key: '' });
+} else await serveChain();
+
+async function serveChain(): Promise<void> {
+  const policies = new StaticPolicySource();
+  policies.setVersion({
+    group: 'wine-quality',
+    version: 'v1',
+    authEnabled: true,
+    qpsLimit: 1e9, // never throttles: the chain's cost, not the refusal, is measured
+    keyQpsLimit: null,
+    inference: { enabled: true, sampleRate: 1, maxBodyBytes: 64 * 1024 },
+  });
+  const { key, hash } = generateApiKey();
+  policies.addKey({ keyId: 'k1', hash, groupName: 'wine-quality', versionName: null });
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-chain-'));
+  const gp = await createGatewayPolicies({ policies, store: new FsObjectStore(path.join(dir, 'objects')), dataDir: dir, registry: new Registry() });
+  const server = await startGatewayServer({ port: 0, host: '127.0.0.1', authorizer: gp.authorizer, rateLimiter: gp.rateLimiter, capture: gp.capture });
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type !== 'stop') return;
+    void (async () => {
+      await server.close(500);
+      await gp.close();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    })();
+  });
+  process.send?.({ type: 'ready', port: server.port, key });
+}

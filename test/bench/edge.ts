@@ -8,6 +8,9 @@
 //              takes a token and none is refused)
 //   capture    auth + rate limit + inference table (SLUICE_CAPTURE_SYNC default: answered
 //              once the record is written to the spool, fdatasync in the background)
+// A "node floor" row is a bare node:http server + one undici dispatch per request in the
+// edge's process (no routing, policy, validation, metrics or envelope): the least any proxy
+// built on this stack costs, so the edge's own share is its row minus this one.
 // Each of those runs twice, once per mode: "tsx" (the sources under tsx, as every process
 // ran before the build) and "build" (the same modules compiled by esbuild with the options
 // of scripts/build.mjs, and the runtime replica from dist/, as `npm start` runs them now).
@@ -43,6 +46,10 @@ const { values } = parseArgs({
     // --profile <plain|policy|capture>: no table; one 1,000 rps run on that group with the
     // edge under --cpu-prof, and its top functions by self time (profile in bench-results/)
     profile: { type: 'string' },
+    // --open-only nginx,plain,policy,capture: no table; only the 1,000 rps open-loop runs of
+    // those targets, each --repeat times in turn (a quick, repeatable CPU-per-request figure)
+    'open-only': { type: 'string' },
+    repeat: { type: 'string', default: '3' },
   },
 });
 
@@ -150,7 +157,7 @@ http {
 }
 
 type ToChild = { type: 'cpu' } | { type: 'stop' };
-type FromChild = { type: 'ready'; port: number; keys: Record<string, string> } | { type: 'cpu'; user: number; system: number };
+type FromChild = { type: 'ready'; port: number; floorPort: number; keys: Record<string, string> } | { type: 'cpu'; user: number; system: number };
 
 // ---------------------------------------------------------------------------------------
 // Child: xDS control + edge with real policy objects
@@ -196,6 +203,7 @@ async function child(runtimePort: number): Promise<void> {
     policy: { authorizer, rateLimiter, recorder },
     metrics: registry,
   });
+  const floor = await startFloorProxy(runtimePort);
   process.on('message', (msg: ToChild) => {
     if (msg.type === 'cpu') {
       const u = process.cpuUsage();
@@ -203,6 +211,7 @@ async function child(runtimePort: number): Promise<void> {
     } else if (msg.type === 'stop') {
       void (async () => {
         await edge.close();
+        await floor.close();
         await xds.close();
         await writer.close();
         rmSync(dir, { recursive: true, force: true });
@@ -210,7 +219,57 @@ async function child(runtimePort: number): Promise<void> {
       })();
     }
   });
-  process.send?.({ type: 'ready', port: edge.port, keys } satisfies FromChild);
+  process.send?.({ type: 'ready', port: edge.port, floorPort: floor.port, keys } satisfies FromChild);
+}
+
+/**
+ * The floor under any Node proxy with this stack: node:http's server and one undici Pool
+ * dispatch per request to the runtime, with no routing, policy, validation, metrics or
+ * envelope. What the edge costs above this row is the edge's own work.
+ */
+async function startFloorProxy(runtimePort: number): Promise<{ port: number; close(): Promise<void> }> {
+  const { createServer: createHttpServer } = await import('node:http');
+  const { Pool } = await import('undici');
+  const pool = new Pool(`http://127.0.0.1:${runtimePort}`, { connections: 64, pipelining: 1 });
+  const server = createHttpServer({ noDelay: true }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const out: Buffer[] = [];
+      let status = 0;
+      pool.dispatch(
+        { path: '/invocations', method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) },
+        {
+          onConnect() {},
+          onHeaders(code: number) {
+            status = code;
+            return true;
+          },
+          onData(chunk: Buffer) {
+            out.push(chunk);
+            return true;
+          },
+          onComplete() {
+            const body = Buffer.concat(out);
+            res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+            res.end(body);
+          },
+          onError() {
+            res.writeHead(502).end();
+          },
+        },
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await pool.destroy();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -219,6 +278,8 @@ async function child(runtimePort: number): Promise<void> {
 interface EdgeChild {
   proc: ChildProcess;
   port: number;
+  /** the bare node:http + undici proxy beside the edge (startFloorProxy) */
+  floorPort: number;
   keys: Record<string, string>;
   cpuMicros(): Promise<number>;
   stop(): Promise<void>;
@@ -254,6 +315,7 @@ async function startChild(runtimePort: number, mode: Mode, nodeFlags: string[] =
     return {
       proc,
       port: ready.port,
+      floorPort: ready.floorPort,
       keys: ready.keys,
       async cpuMicros() {
         return cpuMicrosOf([proc.pid!]);
@@ -391,6 +453,7 @@ async function parent(): Promise<void> {
       const targets: Target[] = [
         { name: 'direct /invocations', port: runtimePort, path: '/invocations', headers: {}, cpu: none },
         ...(nginx ? [{ name: 'nginx (proxy_pass)', port: nginx.port, path: '/invocations', headers: {}, cpu: () => nginx.cpuMicros() }] : []),
+        { name: 'node floor (http+undici)', port: edge.floorPort, path: '/invocations', headers: {}, cpu: () => edge.cpuMicros() },
         ...GROUPS.map((g) => ({
           name: `edge ${g}`,
           port: edge.port,
@@ -497,6 +560,59 @@ async function profile(group: GroupName, mode: Mode): Promise<void> {
   console.log(`profile: ${path.join(dir, file)}`);
 }
 
+/** --open-only: the open-loop runs alone, interleaved and repeated, to see the noise. */
+async function openOnly(names: string[], mode: Mode): Promise<void> {
+  const seconds = Number(values.seconds);
+  const repeat = Number(values.repeat);
+  const heldout = JSON.parse(readFileSync(`${DEMO_DIR}/heldout.json`, 'utf8')) as Heldout;
+  const body = JSON.stringify({ client_request_id: 'bench', dataframe_split: { columns: heldout.columns, data: [heldout.rows[0]] } });
+  if (mode === 'build') {
+    // @ts-expect-error -- a plain .mjs script without type declarations
+    const { buildIfStale } = (await import('../../scripts/build.mjs')) as { buildIfStale(): Promise<unknown> };
+    await buildIfStale();
+  }
+  const runtime = await spawnRuntime(demoEnv('1'), { built: mode === 'build' });
+  await waitReady(runtime.url);
+  const runtimePort = Number(new URL(runtime.url).port);
+  // node flags for the edge child (e.g. --perf-basic-prof, to look at it with perf record)
+  const edge = await startChild(runtimePort, mode, (process.env.SLUICE_BENCH_EDGE_FLAGS ?? '').split(' ').filter(Boolean));
+  console.log(`edge pid ${edge.proc.pid}`);
+  const nginx = names.includes('nginx') ? await startNginx(runtimePort) : null;
+  const none = async () => 0;
+  try {
+    const targets: Target[] = [
+      { name: 'direct', port: runtimePort, path: '/invocations', headers: {}, cpu: none },
+      ...(nginx ? [{ name: 'nginx', port: nginx.port, path: '/invocations', headers: {}, cpu: () => nginx.cpuMicros() }] : []),
+      ...(names.includes('floor') ? [{ name: 'floor', port: edge.floorPort, path: '/invocations', headers: {}, cpu: () => edge.cpuMicros() }] : []),
+      ...GROUPS.filter((g) => names.includes(g)).map((g) => ({
+        name: g,
+        port: edge.port,
+        path: `/services/${g}/predict`,
+        headers: (g === 'plain' ? {} : { authorization: `Bearer ${edge.keys[g]}` }) as Record<string, string>,
+        cpu: () => edge.cpuMicros(),
+      })),
+    ];
+    for (const t of targets) await cannon(t, body, 1, 16, none);
+    const seen: Record<string, number[]> = {};
+    for (let r = 0; r < repeat; r++) {
+      let directP99 = 0;
+      for (const t of targets) {
+        const open = await fixedRate(t, body, 1000, seconds, t.cpu);
+        if (t.name === 'direct') directP99 = open.p99;
+        const cpu = t.name === 'direct' ? 0 : open.cpuMicros / open.answered;
+        (seen[t.name] ??= []).push(round(cpu, 0));
+        console.log(`${mode} ${t.name.padEnd(8)} CPU ${String(round(cpu, 0)).padStart(4)} µs/req  p99 ${round(open.p99 * 1000, 0)} µs (added ${round((open.p99 - directP99) * 1000, 0)})  failures ${open.failures}  load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+      }
+    }
+    for (const [name, xs] of Object.entries(seen)) if (name !== 'direct') console.log(`${mode} ${name}: ${xs.join(' / ')} µs/req`);
+  } finally {
+    await edge.stop();
+    await nginx?.stop();
+    await runtime.stop();
+  }
+}
+
 if (values.child) await child(Number(values['runtime-port']));
+else if (values['open-only']) await openOnly(values['open-only'].split(','), (values.modes.split(',')[0] as Mode) ?? 'build');
 else if (values.profile) await profile(values.profile as GroupName, (values.modes.split(',')[0] as Mode) ?? 'build');
 else await parent();

@@ -129,8 +129,9 @@ try {
     const scrapeMs: number[] = [];
     for (let i = 0; i < 60; i++) {
       for (const v of ['v1', 'v2']) {
-        edge.requests.inc({ group: 'shop', version: v, code: '200' }, 100);
-        for (let k = 0; k < 20; k++) edge.duration.observe({ group: 'shop', version: v }, 0.001 * (k + 1));
+        const series = edge.tally.series('shop', v);
+        series.counted(200, 80);
+        for (let k = 0; k < 20; k++) series.answered(200, 0.001 * (k + 1), 0, 0);
       }
       runtime.observe(200, 0.002, 1);
       const t0 = performance.now();

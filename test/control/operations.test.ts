@@ -174,14 +174,12 @@ describe.each(providers)('Operations API on %s', (provider) => {
         if (s > 0) {
           for (let k = 0; k < 150; k++) {
             const throttled = k < 60;
-            edge.requests.inc({ group: 'ops-demo', version: 'v1', code: throttled ? '429' : '200' });
+            edge.tally.series('ops-demo', 'v1').answered(throttled ? 429 : 200, 0.02, 0, 0);
             if (throttled) edge.throttled?.inc({ group: 'ops-demo', version: 'v1' });
-            edge.duration.observe({ group: 'ops-demo', version: 'v1' }, 0.02);
             if (!throttled && k % 2 === 0) runtime.observe(200, 0.004, 1);
           }
           for (let k = 0; k < 15; k++) {
-            edge.requests.inc({ group: 'ops-demo', version: 'v2', code: k < 5 ? '503' : '200' });
-            edge.duration.observe({ group: 'ops-demo', version: 'v2' }, 0.2);
+            edge.tally.series('ops-demo', 'v2').answered(k < 5 ? 503 : 200, 0.2, 0, 0);
           }
         }
         await scraper.scrapeOnce();
@@ -273,7 +271,7 @@ describe.each(providers)('Operations API on %s', (provider) => {
     let series: Awaited<typeof got> | null = null;
     void got.then((s) => (series = s));
     for (let i = 0; i < 100 && (i < 3 || !series); i++) {
-      edge.requests.inc({ group: 'ops-demo', version: 'v2', code: '200' }, 30);
+      edge.tally.series('ops-demo', 'v2').counted(200, 30);
       await scraper.scrapeOnce();
       now += 15_000;
       await Promise.race([got, new Promise((r) => setTimeout(r, 50))]);
