@@ -3,7 +3,8 @@
 // records only the record-by-record path can read or must quarantine) are run once with
 // DuckDB's batch read (sqlpath.ts) and once record by record (records.ts); every row, value
 // and column type must match, the same objects must be quarantined, and the batch read must
-// have taken the objects it can (so a silent fallback cannot pass for agreement).
+// have taken the objects it can (so a silent fallback cannot pass for agreement); a batch
+// whose bulk read fails goes record by record with an event and loses nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,20 +65,34 @@ describe('inference table job: DuckDB batch read = record by record', () => {
   let dir: string;
   let store: FsObjectStore;
   const results: Record<string, TableJobResult> = {};
+  const events: { reason: string; message: string }[] = [];
 
   beforeAll(async () => {
     db = await freshDatabase('sqlite');
     dir = mkdtempSync(join(tmpdir(), 'sluice-table-sql-'));
     store = new FsObjectStore(join(dir, 'objects'));
     const objs = objects();
-    for (const [g, sqlPath] of [['by-record', false], ['by-sql', true]] as const) {
+    // 'bulk-fails': the batch read's first Parquet upload fails (a full disk, an object store
+    // refusing), so the whole batch must go record by record, with an event, and lose nothing
+    let bulkUploadsToFail = 1;
+    const failingStore = Object.create(store, {
+      putFile: {
+        value: async (key: string, file: string, contentType?: string) => {
+          if (/-s\d+\.parquet$/.test(key) && bulkUploadsToFail-- > 0) throw new Error('object store refused the upload');
+          return store.putFile(key, file, contentType);
+        },
+      },
+    }) as FsObjectStore;
+    for (const [g, sqlPath] of [['by-record', false], ['by-sql', true], ['bulk-fails', true]] as const) {
       const { groupId } = await seedGroup(db.prisma, g);
       for (const o of objs) {
         const lines = o.lines(g);
         const body = gzipSync(Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n'));
         await store.put(`${partitionPrefix(lines[0] as unknown as InferenceRecord)}${o.name}.ndjson.gz`, o.raw ? o.raw(body) : body);
       }
-      results[g] = await new InferenceTableJob({ prisma: db.prisma, store, workDir: join(dir, 'work'), sqlPath }).run(groupId);
+      const jobStore = g === 'bulk-fails' ? failingStore : store;
+      const event = async (e: { reason: string; message: string }) => { events.push(e); };
+      results[g] = await new InferenceTableJob({ prisma: db.prisma, store: jobStore, workDir: join(dir, 'work'), sqlPath, event }).run(groupId);
     }
   }, 120_000);
 
@@ -116,6 +131,20 @@ describe('inference table job: DuckDB batch read = record by record', () => {
     const { id: _b, ...b } = results['by-sql']!;
     expect(b).toEqual(a);
     expect(a).toMatchObject({ objectsQuarantined: 1, recordsQuarantined: 2 });
+  });
+
+  it('reads a batch record by record when its bulk read fails, says so in an event, and loses no row', async () => {
+    const a = await table('by-record');
+    const c = await table('bulk-fails');
+    const strip = (rows: Rec[]) => rows.map(({ filename: _f, ...r }) => r);
+    expect(strip(c.rows)).toEqual(strip(a.rows));
+    expect(c.rows.some((r) => /-s\d+\.parquet$/.test(String(r.filename)))).toBe(false);
+    const { id: _a, ...ra } = results['by-record']!;
+    const { id: _c, ...rc } = results['bulk-fails']!;
+    expect(rc).toEqual(ra);
+    expect(events.filter((e) => e.reason === 'InferenceTableBulkReadFailed')).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('object store refused the upload') }),
+    ]);
   });
 
   it('took through DuckDB the objects it can, and left the others to the record path', async () => {
