@@ -352,8 +352,8 @@ function localRateLimitFilter(): HttpFilter {
 const JSON_HEADERS = constant([setHeader('content-type', 'application/json')]);
 
 function errorRoute(name: string, match: Route['match'], status: number, code: string, message: string): Route {
+  // (a Route's fields in the order they are numbered: the encoder's fast path)
   return {
-    name,
     match,
     direct_response: {
       status,
@@ -363,6 +363,7 @@ function errorRoute(name: string, match: Route['match'], status: number, code: s
     response_headers_to_add: JSON_HEADERS,
     // no version is involved, so neither policy nor capture applies
     typed_per_filter_config: policiesOff(),
+    name,
   };
 }
 
@@ -388,8 +389,8 @@ function pinRateLimits(group: DataPlaneGroup, v: DataPlaneVersion): RateLimit[] 
   return [
     {
       actions: [
-        { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: group.name } },
-        { generic_key: { descriptor_key: DESCRIPTOR.version, descriptor_value: v.name } },
+        { generic_key: { descriptor_value: group.name, descriptor_key: DESCRIPTOR.group } },
+        { generic_key: { descriptor_value: v.name, descriptor_key: DESCRIPTOR.version } },
         keyAction,
       ],
     },
@@ -402,7 +403,7 @@ function splitRateLimits(group: DataPlaneGroup, split: DataPlaneVersion[]): Rate
   return [
     {
       actions: [
-        { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: group.name } },
+        { generic_key: { descriptor_value: group.name, descriptor_key: DESCRIPTOR.group } },
         { destination_cluster: {} },
         keyAction,
       ],
@@ -438,7 +439,6 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   const routes: Route[] = [];
   for (const v of versions) {
     routes.push({
-      name: `${group.name}/pin/${v.name}`,
       match: { path, headers: [{ name: PIN_HEADER, string_match: { exact: v.name } }] },
       route: {
         cluster: clusterName(group.name, v.name),
@@ -447,10 +447,11 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
         hash_policy: hashPolicy,
         request_mirror_policies: group.mirror?.version === v.name ? [] : mirrorPolicies(group),
       },
+      metadata: sluiceMetadata({ group: group.name, version: v.name }),
       ...identityOf(v, s),
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
       typed_per_filter_config: filterConfig.get(v.name),
-      metadata: sluiceMetadata({ group: group.name, version: v.name }),
+      name: `${group.name}/pin/${v.name}`,
     });
   }
   routes.push(
@@ -471,10 +472,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
     return routes;
   }
   routes.push({
-    name: `${group.name}/default`,
     match: { path },
-    // the version is the router's pick: the cluster (and its metadata) names it
-    metadata: sluiceMetadata({ group: group.name }),
     route: {
       weighted_clusters: {
         ...stickyVersionChoice(s),
@@ -495,6 +493,9 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
       hash_policy: hashPolicy,
       request_mirror_policies: mirrorPolicies(group),
     },
+    // the version is the router's pick: the cluster (and its metadata) names it
+    metadata: sluiceMetadata({ group: group.name }),
+    name: `${group.name}/default`,
   });
   return routes;
 }
@@ -697,7 +698,7 @@ function edgeListener(names: readonly string[], maxBody: number, s: DataPlaneSet
     // answers the 404 (edgeEmptyRouteConfig) stands in for the scopes
     ...(names.length > 0
       ? { scoped_routes: edgeScopedRoutes(names) }
-      : { rds: { route_config_name: EDGE_ROUTE_CONFIG, config_source: ADS } }),
+      : { rds: { config_source: ADS, route_config_name: EDGE_ROUTE_CONFIG } }),
     http_filters: edgeHttpFilters(s),
     access_log: [{ name: FILTER.grpcAccessLog, typed_config: packAny(ENVOY_TYPES.httpGrpcAccessLog, accessLog) }],
     generate_request_id: { value: true },
@@ -734,21 +735,19 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
   const filters = new Map(versions.map((v) => [v.name, oipGrpcFilterConfig(group, v, s)]));
   const hashPolicy = hashPolicyOf(s);
   const routes: Route[] = versions.map((v) => ({
-    name: `${group.name}/oip-grpc/pin/${v.name}`,
     match: match(v.name),
     route: { cluster: clusterName(group.name, v.name), timeout: ROUTE_TIMEOUT, rate_limits: pinRateLimits(group, v), hash_policy: hashPolicy },
+    metadata: sluiceMetadata({ group: group.name, version: v.name }),
     request_headers_to_add: [setHeader(PIN_HEADER, v.name), ...jwtIdentityHeaders(v, s)],
     response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
     typed_per_filter_config: filters.get(v.name),
-    metadata: sluiceMetadata({ group: group.name, version: v.name }),
+    name: `${group.name}/oip-grpc/pin/${v.name}`,
   }));
   const weights = integerWeights(versions);
   const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
   if (weighted.length === 0) return routes;
   routes.push({
-    name: `${group.name}/oip-grpc/default`,
     match: match(),
-    metadata: sluiceMetadata({ group: group.name }),
     route: {
       weighted_clusters: {
         clusters: weighted.map(
@@ -765,6 +764,8 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
       rate_limits: splitRateLimits(group, weighted),
       hash_policy: hashPolicy,
     },
+    metadata: sluiceMetadata({ group: group.name }),
+    name: `${group.name}/oip-grpc/default`,
   });
   return routes;
 }
@@ -785,7 +786,7 @@ function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: Data
 function apiListener(group: DataPlaneGroup): Listener {
   const hcm: HttpConnectionManager = {
     stat_prefix: `sluice_api_${group.name}`,
-    rds: { route_config_name: apiListenerName(group.name), config_source: ADS },
+    rds: { config_source: ADS, route_config_name: apiListenerName(group.name) },
     // grpc-js-xds requires the router, and last
     http_filters: [{ name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) }],
   };
@@ -799,18 +800,16 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
   const versions = sortedVersions(group);
   const hashPolicy = hashPolicyOf(s);
   const routes: Route[] = versions.map((v) => ({
-    name: `${group.name}/pin/${v.name}`,
     match: { prefix: '/', headers: [{ name: PIN_HEADER, string_match: { exact: v.name } }] },
     route: { cluster: clusterName(group.name, v.name), hash_policy: hashPolicy },
     metadata: sluiceMetadata({ group: group.name, version: v.name }),
+    name: `${group.name}/pin/${v.name}`,
   }));
   const weights = integerWeights(versions);
   const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
   if (weighted.length > 0) {
     routes.push({
-      name: `${group.name}/default`,
       match: { prefix: '/' },
-      metadata: sluiceMetadata({ group: group.name }),
       route: {
         // proxyless gRPC clients (grpc-js-xds 1.14) ignore use_hash_policy and pick at random
         weighted_clusters: {
@@ -822,6 +821,8 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
         },
         hash_policy: hashPolicy,
       },
+      metadata: sluiceMetadata({ group: group.name }),
+      name: `${group.name}/default`,
     });
   }
   return {
@@ -880,16 +881,16 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
   // fields in the order they are numbered (the encoder's fast path)
   return {
     name,
-    alt_stat_name: `sluice_${group.name}_${v.name}`,
-    metadata: sluiceMetadata(clusterMetadata(group, v)),
     type: 'EDS',
     eds_cluster_config: { eds_config: ADS, service_name: name },
     connect_timeout: shared.connect_timeout,
     lb_policy: s.stickyHeader ? 'RING_HASH' : 'ROUND_ROBIN',
-    ...concurrencyLimit(v),
-    typed_extension_protocol_options: shared.typed_extension_protocol_options,
     health_checks: shared.health_checks,
+    ...concurrencyLimit(v),
     outlier_detection: shared.outlier_detection,
+    metadata: sluiceMetadata(clusterMetadata(group, v)),
+    alt_stat_name: `sluice_${group.name}_${v.name}`,
+    typed_extension_protocol_options: shared.typed_extension_protocol_options,
   };
 }
 
@@ -929,8 +930,6 @@ function loadAssignment(group: DataPlaneGroup, v: DataPlaneVersion): ClusterLoad
         : [
             {
               locality: { region: 'sluice' },
-              // gRPC clients ignore a locality without a weight
-              load_balancing_weight: { value: 1 },
               lb_endpoints: healthy.map((e) => ({
                 endpoint: {
                   address: { socket_address: { address: e.host, port_value: e.port } },
@@ -938,6 +937,8 @@ function loadAssignment(group: DataPlaneGroup, v: DataPlaneVersion): ClusterLoad
                 },
                 health_status: 'HEALTHY',
               })),
+              // gRPC clients ignore a locality without a weight
+              load_balancing_weight: { value: 1 },
             },
           ],
   };
