@@ -54,6 +54,20 @@ function nonceField(nonce: string): Buffer {
   return b;
 }
 
+/** `body` with the stream's nonce field appended, in one allocation (once per stream and push). */
+function withNonce(body: Buffer, nonce: string): Buffer {
+  const len = nonce.length;
+  // a decimal counter: ASCII, one byte per char, its length one byte
+  if (len > 127 || !/^[0-9]+$/.test(nonce)) return Buffer.concat([body, nonceField(nonce)]);
+  const out = Buffer.allocUnsafe(body.length + 2 + len);
+  body.copy(out, 0);
+  let p = body.length;
+  out[p++] = (5 << 3) | 2;
+  out[p++] = len;
+  out.write(nonce, p, 'latin1');
+  return out;
+}
+
 export class ResponseEncoder {
   /** per type set (dropped with it), per subscription: the response less its nonce */
   private readonly sotwBodies = new WeakMap<TypeSnapshot, Map<string, { bytes: Buffer; count: number }>>();
@@ -97,7 +111,7 @@ export class ResponseEncoder {
       bySubscription.set(parts.subscriptionKey, body);
       this.stats.encoded += 1;
     }
-    return { bytes: Buffer.concat([body.bytes, nonceField(nonce)]), count: body.count };
+    return { bytes: withNonce(body.bytes, nonce), count: body.count };
   }
 
   /** A whole DeltaDiscoveryResponse: the header's fields and one entry per changed resource. */
