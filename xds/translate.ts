@@ -1041,14 +1041,19 @@ const outputSize = (o: GroupOutput) => 3 + o.clusters.length + o.endpoints.lengt
  */
 export function createTranslationCore(): (model: DataPlaneModel, settings: DataPlaneSettings) => TranslationPass {
   let settingsKey: string | undefined;
+  let proxies: number | undefined;
   let memo = new Map<string, GroupMemo>();
   // how many groups ask for each body limit (the edge listener carries the largest)
   let bodyLimits = new Map<number, number>();
   let shared: { names: string; maxBody: number; listener: XdsResource; emptyRoutes: XdsResource | null; jwks: XdsResource | null } | undefined;
   return (model, settings) => {
-    const sk = JSON.stringify(settings);
+    // the proxy count of local rate limiting (it changes as proxies come and go) shapes the
+    // groups with a QPS limit only: those are translated again, not the whole model
+    const sk = JSON.stringify({ ...settings, rateLimit: settings.rateLimit && { ...settings.rateLimit, proxies: undefined } });
     const fresh = sk !== settingsKey;
     if (fresh) validateSettings(settings);
+    const shares = localRateLimitMode(settings) ? (settings.rateLimit?.proxies ?? 1) : undefined;
+    const sharesChanged = !fresh && shares !== proxies;
     // nothing below changes the state until the pass is through (a bad group throws first)
     const prevMemo = fresh ? new Map<string, GroupMemo>() : memo;
     const limits = fresh ? new Map<number, number>() : new Map(bodyLimits);
@@ -1067,7 +1072,7 @@ export function createTranslationCore(): (model: DataPlaneModel, settings: DataP
       if (next.has(g.name)) throw bad(`group ${g.name} appears twice`);
       // compared with the copy kept of it: a model is rebuilt per pass, or edited in place
       const had = prevMemo.get(g.name);
-      if (had && plainEqual(had.group, g)) {
+      if (had && plainEqual(had.group, g) && !(sharesChanged && g.versions.some((v) => v.qpsLimit !== null))) {
         next.set(g.name, had);
         continue;
       }
@@ -1101,6 +1106,7 @@ export function createTranslationCore(): (model: DataPlaneModel, settings: DataP
       settingsKey = sk;
       shared = undefined;
     }
+    proxies = shares;
     memo = next;
     bodyLimits = limits;
     const prevShared = shared;

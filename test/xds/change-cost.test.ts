@@ -210,3 +210,29 @@ describe('what a pass compares instead of re-translating', () => {
     expect(builder.last.translated).toBe(7);
   });
 });
+
+describe('local rate limiting as proxies come and go', () => {
+  it('translates again only the groups with a QPS limit, and gives what a full translation gives', () => {
+    const local = (proxies: number) => ({ ...SETTINGS, rateLimit: { mode: 'local' as const, proxies } });
+    const m = model(80);
+    const limited = new Set([3, 400, 999]);
+    for (const i of limited) m.groups[i]!.versions[1]!.qpsLimit = 90;
+    const builder = createSnapshotBuilder();
+    builder.build(m, local(2));
+    const next = builder.build(m, local(3));
+    expect(builder.last.full).toBe(false);
+    expect(builder.last.translated).toBe(limited.size * 7);
+    const full = createSnapshotBuilder().build(m, local(3));
+    for (const url of [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.cluster, TYPE_URL.endpoint] as XdsTypeUrl[]) {
+      expect(next.types[url].version).toBe(full.types[url].version);
+    }
+    // each proxy's share: ceil(90 / 3)
+    const edge = decode<Obj>('envoy.config.route.v3.RouteConfiguration', next.types[TYPE_URL.route].resources.get(`sluice-edge/${groupName(400)}`)!.resource.value);
+    const perFilter = edge.virtual_hosts[0].routes.find((r: Obj) => r.name === `${groupName(400)}/pin/v2`).typed_per_filter_config;
+    const bucket = decode<Obj>('envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit', perFilter['envoy.filters.http.local_ratelimit'].value);
+    expect(bucket.token_bucket.max_tokens).toBe(30);
+    // the mode itself is a settings change: everything again
+    builder.build(m, SETTINGS);
+    expect(builder.last.full).toBe(true);
+  });
+});
