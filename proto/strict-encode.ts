@@ -9,6 +9,12 @@
 //
 // Same bytes as protobufjs (`type.encode(type.fromObject(o))`): fields in field-number
 // order, map entries in the object's key order, proto3 numeric repeated fields packed.
+// A frozen value (message, map or repeated field) is encoded once and its bytes reused each
+// time the same object is met again, for the same field: translation builds its constants
+// (retry policy, health checks, per-version filter overrides, ...) once, deeply frozen, and
+// thousands of resources embed them. A frozen value is taken as deeply immutable: freeze
+// such values whole (xds/translate.ts `constant`), never only their top level.
+//
 // Strict the same way as proto/envoy.ts checkFields: an unknown field, an enum string
 // that is not a value, a scalar of the wrong kind, or two members of one oneof set all
 // throw — the caller (proto/envoy.ts) re-runs the full check for the exact error and path.
@@ -283,15 +289,42 @@ function elementWriter(f: protobuf.Field): { write: Write; wire: number; message
   return { write: scalarWriter(f.type), wire: WIRE[f.type] ?? 2, message: null };
 }
 
+/** The field writer; a frozen value (map, repeated field, message) is memoized whole. */
 function fieldWriter(f: protobuf.Field): FieldPlan['write'] {
+  // a single message field's writer memoizes already (plainFieldWriter `single`)
+  return f.repeated || f instanceof protobuf.MapField ? memoFrozen(plainFieldWriter(f)) : plainFieldWriter(f);
+}
+
+/**
+ * `write`, with frozen values' encodings (tag included) kept per object: checked and
+ * encoded the first time, copied after.
+ */
+function memoFrozen(write: Write): Write {
+  const memo = new WeakMap<object, Buffer>();
+  return (w, v) => {
+    if (typeof v !== 'object' || v === null || !Object.isFrozen(v)) return write(w, v);
+    const hit = memo.get(v);
+    if (hit) {
+      w.raw(hit);
+      return;
+    }
+    const start = w.pos;
+    write(w, v);
+    // final once written: an enclosing length moves these bytes later, never changes them
+    memo.set(v, Buffer.from(w.buf.subarray(start, w.pos)));
+  };
+}
+
+function plainFieldWriter(f: protobuf.Field): FieldPlan['write'] {
   const el = elementWriter(f);
   const tag = (f.id << 3) | el.wire;
+  // an element of a repeated message field may be frozen on its own (a constant route)
   const single: Write = el.message
-    ? (w, v) => {
+    ? memoFrozen((w, v) => {
         w.uint32((f.id << 3) | 2).fork();
         el.write(w, v);
         w.ldelim();
-      }
+      })
     : (w, v) => {
         w.uint32(tag);
         el.write(w, v);

@@ -21,7 +21,7 @@
 // sorted order, maps are built with sorted keys, and protobufjs encodes fields in number
 // order. Each resource carries a content hash used as its version.
 import { mlflowErrorBody, wireCode } from '../platform/scoring/errors.ts';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ENVOY_TYPES, TYPE_URL, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
 import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
@@ -85,6 +85,7 @@ import {
   type DataPlaneSettings,
   type DataPlaneVersion,
 } from './model.ts';
+import { plainClone, plainEqual } from './plain-data.ts';
 import { JWKS_CLUSTER, jwksCluster, jwtHttpFilters, jwtIdentityHeaders, jwtRouteFilterConfig, usesNativeJwt } from './jwt-authn.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -128,8 +129,8 @@ export class XdsTranslateError extends Error {
   }
 }
 
-export const contentHash = (bytes: Uint8Array) =>
-  createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+// one-shot: no Hash object per resource (a fifth of a cold translation's time went there)
+export const contentHash = (bytes: Uint8Array) => hash('sha256', bytes, 'hex').slice(0, 16);
 
 function resource(typeUrl: XdsTypeUrl, typeName: string, name: string, body: object): XdsResource {
   const packed = packAny(typeName, body);
@@ -144,9 +145,10 @@ const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_WEIGHT = 0xffffffff;
 
-function validate(model: DataPlaneModel, settings: DataPlaneSettings): void {
-  const bad = (m: string) => new XdsTranslateError('XDS_BAD_MODEL', m);
-  const port = (p: number) => Number.isInteger(p) && p > 0 && p < 65536;
+const bad = (m: string) => new XdsTranslateError('XDS_BAD_MODEL', m);
+const port = (p: number) => Number.isInteger(p) && p > 0 && p < 65536;
+
+function validateSettings(settings: DataPlaneSettings): void {
   if (!port(settings.listenerPort)) {
     throw new XdsTranslateError('XDS_BAD_SETTINGS', `listenerPort ${settings.listenerPort} is not a port`);
   }
@@ -159,31 +161,30 @@ function validate(model: DataPlaneModel, settings: DataPlaneSettings): void {
   if (settings.stickyHeader !== null && !/^[a-z0-9-]+$/.test(settings.stickyHeader)) {
     throw new XdsTranslateError('XDS_BAD_SETTINGS', `stickyHeader ${settings.stickyHeader} is not a header name`);
   }
-  const groups = new Set<string>();
-  for (const g of model.groups) {
-    if (!DNS_LABEL.test(g.name)) throw bad(`group name ${JSON.stringify(g.name)} is not a DNS-1123 label`);
-    if (groups.has(g.name)) throw bad(`group ${g.name} appears twice`);
-    groups.add(g.name);
-    if (g.mirror) {
-      if (!g.versions.some((v) => v.name === g.mirror?.version)) throw bad(`mirror of ${g.name} names ${g.mirror.version}, not a running version of the group`);
-      if (!Number.isInteger(g.mirror.percent) || g.mirror.percent < 1 || g.mirror.percent > 100) throw bad(`mirror percent of ${g.name} must be 1..100`);
+}
+
+/** Everything but the uniqueness of group names across the model (the caller checks that). */
+function validateGroup(g: DataPlaneGroup): void {
+  if (!DNS_LABEL.test(g.name)) throw bad(`group name ${JSON.stringify(g.name)} is not a DNS-1123 label`);
+  if (g.mirror) {
+    if (!g.versions.some((v) => v.name === g.mirror?.version)) throw bad(`mirror of ${g.name} names ${g.mirror.version}, not a running version of the group`);
+    if (!Number.isInteger(g.mirror.percent) || g.mirror.percent < 1 || g.mirror.percent > 100) throw bad(`mirror percent of ${g.name} must be 1..100`);
+  }
+  const versions = new Set<string>();
+  for (const v of g.versions) {
+    if (!DNS_LABEL.test(v.name)) throw bad(`version name ${JSON.stringify(v.name)} is not a DNS-1123 label`);
+    if (versions.has(v.name)) throw bad(`version ${g.name}/${v.name} appears twice`);
+    versions.add(v.name);
+    if (!Number.isFinite(v.weight) || v.weight < 0) throw bad(`weight of ${g.name}/${v.name} must be ≥ 0`);
+    if (v.qpsLimit !== null && !(Number.isFinite(v.qpsLimit) && v.qpsLimit > 0)) {
+      throw bad(`qpsLimit of ${g.name}/${v.name} must be > 0 or null`);
     }
-    const versions = new Set<string>();
-    for (const v of g.versions) {
-      if (!DNS_LABEL.test(v.name)) throw bad(`version name ${JSON.stringify(v.name)} is not a DNS-1123 label`);
-      if (versions.has(v.name)) throw bad(`version ${g.name}/${v.name} appears twice`);
-      versions.add(v.name);
-      if (!Number.isFinite(v.weight) || v.weight < 0) throw bad(`weight of ${g.name}/${v.name} must be ≥ 0`);
-      if (v.qpsLimit !== null && !(Number.isFinite(v.qpsLimit) && v.qpsLimit > 0)) {
-        throw bad(`qpsLimit of ${g.name}/${v.name} must be > 0 or null`);
-      }
-      const instances = new Set<string>();
-      for (const e of v.endpoints) {
-        if (!port(e.port)) throw bad(`endpoint ${e.instance} of ${g.name}/${v.name} has port ${e.port}`);
-        if (!e.host) throw bad(`endpoint ${e.instance} of ${g.name}/${v.name} has no host`);
-        if (instances.has(e.instance)) throw bad(`instance ${e.instance} appears twice in ${g.name}/${v.name}`);
-        instances.add(e.instance);
-      }
+    const instances = new Set<string>();
+    for (const e of v.endpoints) {
+      if (!port(e.port)) throw bad(`endpoint ${e.instance} of ${g.name}/${v.name} has port ${e.port}`);
+      if (!e.host) throw bad(`endpoint ${e.instance} of ${g.name}/${v.name} has no host`);
+      if (instances.has(e.instance)) throw bad(`instance ${e.instance} appears twice in ${g.name}/${v.name}`);
+      instances.add(e.instance);
     }
   }
 }
@@ -207,7 +208,17 @@ function integerWeights(versions: DataPlaneVersion[]): Map<string, number> {
 // ---------------------------------------------------------------------------------------
 // Shared pieces
 
-const ADS: ConfigSource = { ads: {}, resource_api_version: 'V3' };
+/**
+ * A value every resource of a kind embeds, deeply frozen: the encoder writes a frozen value
+ * once and copies its bytes wherever the same object appears again (proto/strict-encode.ts).
+ */
+function constant<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Object.isFrozen(value)) return value;
+  for (const v of Object.values(value)) constant(v);
+  return Object.freeze(value);
+}
+
+const ADS: ConfigSource = constant({ ads: {}, resource_api_version: 'V3' });
 
 const gatewayGrpc = (s: DataPlaneSettings): GrpcService => ({
   envoy_grpc: { cluster_name: s.gatewayCluster },
@@ -262,6 +273,7 @@ function versionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: Data
   const hit = filterConfigMemo.get(v);
   if (hit && hit.epoch === groupEpoch && hit.group === group && hit.s === s) return hit.out;
   const out = buildVersionFilterConfig(group, v, s);
+  constant(out);
   filterConfigMemo.set(v, { epoch: groupEpoch, group, s, out });
   return out;
 }
@@ -307,7 +319,7 @@ export function localShare(qps: number, proxies: number): number {
   return Math.max(1, Math.ceil(qps / Math.max(1, proxies)));
 }
 
-const ALWAYS: RuntimeFractionalPercent = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
+const ALWAYS: RuntimeFractionalPercent = constant({ default_value: { numerator: 100, denominator: 'HUNDRED' } });
 
 /**
  * The per-version override of the local_ratelimit filter: a token bucket of this proxy's
@@ -337,11 +349,11 @@ function localRateLimitFilter(): HttpFilter {
   };
 }
 
-const JSON_HEADERS = [setHeader('content-type', 'application/json')];
+const JSON_HEADERS = constant([setHeader('content-type', 'application/json')]);
 
 function errorRoute(name: string, match: Route['match'], status: number, code: string, message: string): Route {
+  // (a Route's fields in the order they are numbered: the encoder's fast path)
   return {
-    name,
     match,
     direct_response: {
       status,
@@ -351,21 +363,22 @@ function errorRoute(name: string, match: Route['match'], status: number, code: s
     response_headers_to_add: JSON_HEADERS,
     // no version is involved, so neither policy nor capture applies
     typed_per_filter_config: policiesOff(),
+    name,
   };
 }
 
 let policiesOffCache: Record<string, PackedAny> | undefined;
 function policiesOff(): Record<string, PackedAny> {
-  policiesOffCache ??= sortedMap([
+  policiesOffCache ??= constant(sortedMap([
     [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, { disabled: true } satisfies ExtAuthzPerRoute)],
     [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
-  ]);
+  ]));
   return policiesOffCache;
 }
 
-const keyAction: RateLimitAction = {
+const keyAction: RateLimitAction = constant({
   request_headers: { header_name: KEY_ID_HEADER, descriptor_key: DESCRIPTOR.key, skip_if_absent: true },
-};
+});
 
 /**
  * Pin route: (group, version, key?) when any version of the group has a QPS limit (the
@@ -376,8 +389,8 @@ function pinRateLimits(group: DataPlaneGroup, v: DataPlaneVersion): RateLimit[] 
   return [
     {
       actions: [
-        { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: group.name } },
-        { generic_key: { descriptor_key: DESCRIPTOR.version, descriptor_value: v.name } },
+        { generic_key: { descriptor_value: group.name, descriptor_key: DESCRIPTOR.group } },
+        { generic_key: { descriptor_value: v.name, descriptor_key: DESCRIPTOR.version } },
         keyAction,
       ],
     },
@@ -390,7 +403,7 @@ function splitRateLimits(group: DataPlaneGroup, split: DataPlaneVersion[]): Rate
   return [
     {
       actions: [
-        { generic_key: { descriptor_key: DESCRIPTOR.group, descriptor_value: group.name } },
+        { generic_key: { descriptor_value: group.name, descriptor_key: DESCRIPTOR.group } },
         { destination_cluster: {} },
         keyAction,
       ],
@@ -400,21 +413,32 @@ function splitRateLimits(group: DataPlaneGroup, split: DataPlaneVersion[]): Rate
 
 const sortedVersions = (g: DataPlaneGroup) => [...g.versions].sort(byName);
 
+const hashPolicies = new Map<string, readonly { header: { header_name: string } }[]>();
+/** The routes' hash policy: by the sticky header, when there is one (shared, frozen). */
+function hashPolicyOf(s: DataPlaneSettings): { header: { header_name: string } }[] {
+  const key = s.stickyHeader ?? '';
+  let p = hashPolicies.get(key);
+  if (!p) {
+    p = constant(s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : []);
+    hashPolicies.set(key, p);
+  }
+  return p as { header: { header_name: string } }[];
+}
+
 // ---------------------------------------------------------------------------------------
 // Edge (Envoy)
 
-const ROUTE_TIMEOUT = { seconds: 60 };
+const ROUTE_TIMEOUT = constant({ seconds: 60 });
 
 function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
   const path = predictPath(group.name);
   const versions = sortedVersions(group);
   // the pin route and the weighted entry of a version carry the same overrides
   const filterConfig = new Map(versions.map((v) => [v.name, versionFilterConfig(group, v, s)]));
-  const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
+  const hashPolicy = hashPolicyOf(s);
   const routes: Route[] = [];
   for (const v of versions) {
     routes.push({
-      name: `${group.name}/pin/${v.name}`,
       match: { path, headers: [{ name: PIN_HEADER, string_match: { exact: v.name } }] },
       route: {
         cluster: clusterName(group.name, v.name),
@@ -423,10 +447,11 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
         hash_policy: hashPolicy,
         request_mirror_policies: group.mirror?.version === v.name ? [] : mirrorPolicies(group),
       },
+      metadata: sluiceMetadata({ group: group.name, version: v.name }),
       ...identityOf(v, s),
       response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
       typed_per_filter_config: filterConfig.get(v.name),
-      metadata: sluiceMetadata({ group: group.name, version: v.name }),
+      name: `${group.name}/pin/${v.name}`,
     });
   }
   routes.push(
@@ -447,10 +472,7 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
     return routes;
   }
   routes.push({
-    name: `${group.name}/default`,
     match: { path },
-    // the version is the router's pick: the cluster (and its metadata) names it
-    metadata: sluiceMetadata({ group: group.name }),
     route: {
       weighted_clusters: {
         ...stickyVersionChoice(s),
@@ -471,6 +493,9 @@ function edgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
       hash_policy: hashPolicy,
       request_mirror_policies: mirrorPolicies(group),
     },
+    // the version is the router's pick: the cluster (and its metadata) names it
+    metadata: sluiceMetadata({ group: group.name }),
+    name: `${group.name}/default`,
   });
   return routes;
 }
@@ -540,7 +565,7 @@ function edgeEmptyRouteConfig(): RouteConfiguration {
  * Envoy keeps a retry in the picked cluster, so a version with no healthy replica leaves
  * the split instead (integerWeights).
  */
-export const EDGE_RETRY_POLICY: RetryPolicy = {
+export const EDGE_RETRY_POLICY: RetryPolicy = constant({
   retry_on: 'connect-failure,refused-stream,reset,retriable-status-codes',
   retriable_status_codes: [503],
   num_retries: { value: 1 },
@@ -551,9 +576,9 @@ export const EDGE_RETRY_POLICY: RetryPolicy = {
     },
   ],
   host_selection_retry_max_attempts: 3,
-};
+});
 let notFoundCache: Route | undefined;
-const notFoundRoute = () => (notFoundCache ??= errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service'));
+const notFoundRoute = () => (notFoundCache ??= constant(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service')));
 
 /**
  * Inference capture on Envoy: ext_proc in observability mode. Envoy copies the request and
@@ -645,14 +670,18 @@ function edgeScopedRoutes(groups: readonly string[]): ScopedRoutes {
   };
 }
 
-/** The edge's per-connection buffer: ext_proc buffers whole bodies; the contract's default body limit is 10 MiB. */
-function maxBodyBytes(model: DataPlaneModel): number {
-  let max = 10 * 1024 * 1024;
-  for (const g of model.groups) for (const v of g.versions) max = Math.max(max, v.inferenceTable.maxBodyBytes);
+/** The contract's default body limit: the edge's per-connection buffer is never below it. */
+const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
+
+/** The largest body a group's versions capture (ext_proc buffers whole bodies). */
+function groupBodyLimit(g: DataPlaneGroup): number {
+  let max = 0;
+  for (const v of g.versions) max = Math.max(max, v.inferenceTable.maxBodyBytes);
   return max;
 }
 
-function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
+/** The edge listener for the groups `names` (sorted), its buffer `maxBody` bytes. */
+function edgeListener(names: readonly string[], maxBody: number, s: DataPlaneSettings): Listener {
   const accessLog: HttpGrpcAccessLogConfig = {
     common_config: {
       log_name: ACCESS_LOG_NAME,
@@ -667,14 +696,13 @@ function edgeListener(model: DataPlaneModel, s: DataPlaneSettings): Listener {
     codec_type: 'AUTO',
     // Envoy wants at least one scope: with no group yet, one route configuration that only
     // answers the 404 (edgeEmptyRouteConfig) stands in for the scopes
-    ...(model.groups.length > 0
-      ? { scoped_routes: edgeScopedRoutes(model.groups.map((g) => g.name).sort()) }
-      : { rds: { route_config_name: EDGE_ROUTE_CONFIG, config_source: ADS } }),
+    ...(names.length > 0
+      ? { scoped_routes: edgeScopedRoutes(names) }
+      : { rds: { config_source: ADS, route_config_name: EDGE_ROUTE_CONFIG } }),
     http_filters: edgeHttpFilters(s),
     access_log: [{ name: FILTER.grpcAccessLog, typed_config: packAny(ENVOY_TYPES.httpGrpcAccessLog, accessLog) }],
     generate_request_id: { value: true },
   };
-  const maxBody = maxBodyBytes(model);
   return {
     name: EDGE_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: s.listenerPort } },
@@ -705,23 +733,21 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
   });
   const versions = sortedVersions(group);
   const filters = new Map(versions.map((v) => [v.name, oipGrpcFilterConfig(group, v, s)]));
-  const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
+  const hashPolicy = hashPolicyOf(s);
   const routes: Route[] = versions.map((v) => ({
-    name: `${group.name}/oip-grpc/pin/${v.name}`,
     match: match(v.name),
     route: { cluster: clusterName(group.name, v.name), timeout: ROUTE_TIMEOUT, rate_limits: pinRateLimits(group, v), hash_policy: hashPolicy },
+    metadata: sluiceMetadata({ group: group.name, version: v.name }),
     request_headers_to_add: [setHeader(PIN_HEADER, v.name), ...jwtIdentityHeaders(v, s)],
     response_headers_to_add: [setHeader(PIN_HEADER, v.name)],
     typed_per_filter_config: filters.get(v.name),
-    metadata: sluiceMetadata({ group: group.name, version: v.name }),
+    name: `${group.name}/oip-grpc/pin/${v.name}`,
   }));
   const weights = integerWeights(versions);
   const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
   if (weighted.length === 0) return routes;
   routes.push({
-    name: `${group.name}/oip-grpc/default`,
     match: match(),
-    metadata: sluiceMetadata({ group: group.name }),
     route: {
       weighted_clusters: {
         clusters: weighted.map(
@@ -738,6 +764,8 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
       rate_limits: splitRateLimits(group, weighted),
       hash_policy: hashPolicy,
     },
+    metadata: sluiceMetadata({ group: group.name }),
+    name: `${group.name}/oip-grpc/default`,
   });
   return routes;
 }
@@ -758,7 +786,7 @@ function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: Data
 function apiListener(group: DataPlaneGroup): Listener {
   const hcm: HttpConnectionManager = {
     stat_prefix: `sluice_api_${group.name}`,
-    rds: { route_config_name: apiListenerName(group.name), config_source: ADS },
+    rds: { config_source: ADS, route_config_name: apiListenerName(group.name) },
     // grpc-js-xds requires the router, and last
     http_filters: [{ name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) }],
   };
@@ -770,20 +798,18 @@ function apiListener(group: DataPlaneGroup): Listener {
 
 function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfiguration {
   const versions = sortedVersions(group);
-  const hashPolicy = s.stickyHeader ? [{ header: { header_name: s.stickyHeader } }] : [];
+  const hashPolicy = hashPolicyOf(s);
   const routes: Route[] = versions.map((v) => ({
-    name: `${group.name}/pin/${v.name}`,
     match: { prefix: '/', headers: [{ name: PIN_HEADER, string_match: { exact: v.name } }] },
     route: { cluster: clusterName(group.name, v.name), hash_policy: hashPolicy },
     metadata: sluiceMetadata({ group: group.name, version: v.name }),
+    name: `${group.name}/pin/${v.name}`,
   }));
   const weights = integerWeights(versions);
   const weighted = versions.filter((v) => (weights.get(v.name) ?? 0) > 0);
   if (weighted.length > 0) {
     routes.push({
-      name: `${group.name}/default`,
       match: { prefix: '/' },
-      metadata: sluiceMetadata({ group: group.name }),
       route: {
         // proxyless gRPC clients (grpc-js-xds 1.14) ignore use_hash_policy and pick at random
         weighted_clusters: {
@@ -795,6 +821,8 @@ function apiRouteConfig(group: DataPlaneGroup, s: DataPlaneSettings): RouteConfi
         },
         hash_policy: hashPolicy,
       },
+      metadata: sluiceMetadata({ group: group.name }),
+      name: `${group.name}/default`,
     });
   }
   return {
@@ -814,21 +842,16 @@ function runtimeProtocolOptions(): HttpProtocolOptions {
   return { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } };
 }
 
-function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Cluster {
-  const name = clusterName(group.name, v.name);
-  const http1: HttpProtocolOptions = runtimeProtocolOptions();
-  return {
-    name,
-    alt_stat_name: `sluice_${group.name}_${v.name}`,
-    metadata: sluiceMetadata(clusterMetadata(group, v)),
-    type: 'EDS',
-    eds_cluster_config: { eds_config: ADS, service_name: name },
+// what every version's cluster carries alike, encoded once (frozen)
+let clusterConstants:
+  | Pick<Cluster, 'connect_timeout' | 'typed_extension_protocol_options' | 'health_checks' | 'outlier_detection'>
+  | undefined;
+function sharedClusterParts() {
+  clusterConstants ??= constant({
     connect_timeout: { seconds: 2 },
-    lb_policy: s.stickyHeader ? 'RING_HASH' : 'ROUND_ROBIN',
-    ...concurrencyLimit(v),
     // model runtimes speak HTTP/1.1, and HTTP/2 for gRPC
     typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(ENVOY_TYPES.httpProtocolOptions, http1),
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(ENVOY_TYPES.httpProtocolOptions, runtimeProtocolOptions()),
     },
     health_checks: [
       {
@@ -848,6 +871,26 @@ function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlane
       base_ejection_time: { seconds: 30 },
       max_ejection_percent: { value: 50 },
     },
+  });
+  return clusterConstants;
+}
+
+function versionCluster(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Cluster {
+  const name = clusterName(group.name, v.name);
+  const shared = sharedClusterParts();
+  // fields in the order they are numbered (the encoder's fast path)
+  return {
+    name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS, service_name: name },
+    connect_timeout: shared.connect_timeout,
+    lb_policy: s.stickyHeader ? 'RING_HASH' : 'ROUND_ROBIN',
+    health_checks: shared.health_checks,
+    ...concurrencyLimit(v),
+    outlier_detection: shared.outlier_detection,
+    metadata: sluiceMetadata(clusterMetadata(group, v)),
+    alt_stat_name: `sluice_${group.name}_${v.name}`,
+    typed_extension_protocol_options: shared.typed_extension_protocol_options,
   };
 }
 
@@ -887,8 +930,6 @@ function loadAssignment(group: DataPlaneGroup, v: DataPlaneVersion): ClusterLoad
         : [
             {
               locality: { region: 'sluice' },
-              // gRPC clients ignore a locality without a weight
-              load_balancing_weight: { value: 1 },
               lb_endpoints: healthy.map((e) => ({
                 endpoint: {
                   address: { socket_address: { address: e.host, port_value: e.port } },
@@ -896,6 +937,8 @@ function loadAssignment(group: DataPlaneGroup, v: DataPlaneVersion): ClusterLoad
                 },
                 health_status: 'HEALTHY',
               })),
+              // gRPC clients ignore a locality without a weight
+              load_balancing_weight: { value: 1 },
             },
           ],
   };
@@ -978,6 +1021,16 @@ const groupResources = (o: GroupOutput) => ({
   clusters: o.clusters,
   endpoints: o.endpoints,
 });
+/** Groups checked and translated again so far (tests count a change's cost by it). */
+export const translationStats = { groupsTranslated: 0 };
+
+/** A group as last translated: a copy of its content (to compare the next model's with), its output. */
+interface GroupMemo {
+  group: DataPlaneGroup;
+  bodyLimit: number;
+  out: GroupOutput;
+}
+
 const outputSize = (o: GroupOutput) => 3 + o.clusters.length + o.endpoints.length;
 
 /**
@@ -988,52 +1041,82 @@ const outputSize = (o: GroupOutput) => 3 + o.clusters.length + o.endpoints.lengt
  */
 export function createTranslationCore(): (model: DataPlaneModel, settings: DataPlaneSettings) => TranslationPass {
   let settingsKey: string | undefined;
-  let memo = new Map<string, { key: string; out: GroupOutput }>();
+  let proxies: number | undefined;
+  let memo = new Map<string, GroupMemo>();
+  // how many groups ask for each body limit (the edge listener carries the largest)
+  let bodyLimits = new Map<number, number>();
   let shared: { names: string; maxBody: number; listener: XdsResource; emptyRoutes: XdsResource | null; jwks: XdsResource | null } | undefined;
   return (model, settings) => {
-    validate(model, settings);
-    const sk = JSON.stringify(settings);
+    // the proxy count of local rate limiting (it changes as proxies come and go) shapes the
+    // groups with a QPS limit only: those are translated again, not the whole model
+    const sk = JSON.stringify({ ...settings, rateLimit: settings.rateLimit && { ...settings.rateLimit, proxies: undefined } });
     const fresh = sk !== settingsKey;
-    if (fresh) {
-      settingsKey = sk;
-      memo = new Map();
-      shared = undefined;
-    }
+    if (fresh) validateSettings(settings);
+    const shares = localRateLimitMode(settings) ? (settings.rateLimit?.proxies ?? 1) : undefined;
+    const sharesChanged = !fresh && shares !== proxies;
+    // nothing below changes the state until the pass is through (a bad group throws first)
+    const prevMemo = fresh ? new Map<string, GroupMemo>() : memo;
+    const limits = fresh ? new Map<number, number>() : new Map(bodyLimits);
+    const countLimit = (limit: number, by: 1 | -1) => {
+      const n = (limits.get(limit) ?? 0) + by;
+      if (n === 0) limits.delete(limit);
+      else limits.set(limit, n);
+    };
     let translated = 0;
-    const next = new Map<string, { key: string; out: GroupOutput }>();
+    const next = new Map<string, GroupMemo>();
     const changed: GroupOutput[] = [];
     const gone: GroupOutput[] = [];
     let namesChanged = false;
+    let added = 0;
     for (const g of model.groups) {
-      // the group's whole content is its key: a model is rebuilt from the database per pass
-      const key = JSON.stringify(g);
-      const had = memo.get(g.name);
-      if (had && had.key === key) {
+      if (next.has(g.name)) throw bad(`group ${g.name} appears twice`);
+      // compared with the copy kept of it: a model is rebuilt per pass, or edited in place
+      const had = prevMemo.get(g.name);
+      if (had && plainEqual(had.group, g) && !(sharesChanged && g.versions.some((v) => v.qpsLimit !== null))) {
         next.set(g.name, had);
         continue;
       }
-      if (!had) namesChanged = true;
-      else gone.push(had.out);
+      validateGroup(g);
+      translationStats.groupsTranslated += 1;
+      if (!had) {
+        namesChanged = true;
+        added += 1;
+      } else {
+        gone.push(had.out);
+        countLimit(had.bodyLimit, -1);
+      }
       const out = translateGroup(g, settings);
       translated += outputSize(out);
       changed.push(out);
-      next.set(g.name, { key, out });
+      const bodyLimit = groupBodyLimit(g);
+      countLimit(bodyLimit, 1);
+      next.set(g.name, { group: plainClone(g), bodyLimit, out });
     }
-    for (const [name, m] of memo) {
-      if (!next.has(name)) {
-        gone.push(m.out);
-        namesChanged = true;
+    // a group gone shows as fewer of the old names than there were
+    if (next.size - added < prevMemo.size) {
+      for (const [name, m] of prevMemo) {
+        if (!next.has(name)) {
+          gone.push(m.out);
+          countLimit(m.bodyLimit, -1);
+          namesChanged = true;
+        }
       }
     }
+    if (fresh) {
+      settingsKey = sk;
+      shared = undefined;
+    }
+    proxies = shares;
     memo = next;
+    bodyLimits = limits;
     const prevShared = shared;
     // the edge listener names every group's scope and carries the largest body limit
     const sorted = namesChanged || !shared ? [...next.keys()].sort() : null;
     const namesKey = sorted ? sorted.join(',') : shared!.names;
-    const maxBody = maxBodyBytes(model);
+    const maxBody = Math.max(DEFAULT_BODY_LIMIT, ...limits.keys());
     if (!shared || shared.names !== namesKey || shared.maxBody !== maxBody) {
       const names = sorted ?? [...next.keys()].sort();
-      const edge = resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(model, settings));
+      const edge = resource(TYPE_URL.listener, ENVOY_TYPES.listener, EDGE_LISTENER, edgeListener(names, maxBody, settings));
       translated += 1;
       const emptyRoutes = names.length > 0 ? null : (shared?.emptyRoutes ?? resource(TYPE_URL.route, ENVOY_TYPES.routeConfiguration, EDGE_ROUTE_CONFIG, edgeEmptyRouteConfig()));
       let jwks = shared?.jwks;

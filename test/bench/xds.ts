@@ -55,30 +55,56 @@ function model(groups: number, w: number, ports: [number, number] = [7001, 7002]
   };
 }
 
-/** Resolves when `count` streams whose node id starts with `prefix` ACKed route version `v`. */
-function waitAcks(server: XdsServer, prefix: string, count: number, v: string, timeoutMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = new Set<string>();
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`only ${done.size}/${count} ACKed ${v}`));
-    }, timeoutMs);
-    const check = (streamId: string, nodeId: string, acked: string | null | undefined) => {
-      if (nodeId.startsWith(prefix) && acked === v) done.add(streamId);
-      if (done.size >= count) {
-        stop();
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    // cheap per event (no proxy view): this watcher runs in the server's process
-    const stop = server.registry.onChange((e) => {
-      if (e.kind === 'updated' && e.typeUrl === TYPE_URL.route) {
-        check(e.streamId, e.nodeId, server.registry.versions(e.streamId, TYPE_URL.route)?.acked);
-      }
-    });
-    for (const p of server.registry.list()) check(p.streamId, p.nodeId, p.types[TYPE_URL.route]?.ackedVersion);
+/**
+ * The route version each stream of a fleet ACKed last, kept up from the registry's events:
+ * O(1) per event and per wait, so the bench's own bookkeeping (it runs in the server's
+ * process) does not grow with the fleet. `waitAcks` resolves once `count` streams whose
+ * node id starts with `prefix` ACKed route version `v`.
+ */
+function ackTracker(server: XdsServer, prefix: string) {
+  const acked = new Map<string, string>();
+  const perVersion = new Map<string, number>();
+  let waiting: { v: string; count: number; resolve: () => void } | undefined;
+  const move = (streamId: string, v: string | null | undefined) => {
+    const old = acked.get(streamId);
+    if (old === v) return;
+    if (old !== undefined) perVersion.set(old, perVersion.get(old)! - 1);
+    if (v === null || v === undefined) acked.delete(streamId);
+    else {
+      acked.set(streamId, v);
+      perVersion.set(v, (perVersion.get(v) ?? 0) + 1);
+    }
+    if (waiting && (perVersion.get(waiting.v) ?? 0) >= waiting.count) {
+      const w = waiting;
+      waiting = undefined;
+      w.resolve();
+    }
+  };
+  const stop = server.registry.onChange((e) => {
+    if (!e.nodeId.startsWith(prefix)) return;
+    if (e.kind === 'disconnected') move(e.streamId, null);
+    else if (e.kind === 'updated' && e.typeUrl === TYPE_URL.route) move(e.streamId, server.registry.versions(e.streamId, TYPE_URL.route)?.acked);
   });
+  return {
+    waitAcks(count: number, v: string, timeoutMs = 60_000): Promise<void> {
+      if ((perVersion.get(v) ?? 0) >= count) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting = undefined;
+          reject(new Error(`only ${perVersion.get(v) ?? 0}/${count} ACKed ${v}`));
+        }, timeoutMs);
+        waiting = {
+          v,
+          count,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+      });
+    },
+    stop,
+  };
 }
 
 async function startSwarm(port: number, count: number, prefix: string): Promise<ChildProcess> {
@@ -130,9 +156,10 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
     return snap.types[TYPE_URL.route].version;
   };
   const first = cache.getSnapshot('x')!.types[TYPE_URL.route].version;
+  const acks = ackTracker(server, prefix);
   const swarm = await startSwarm(port, n, prefix);
   // connecting thousands of proxies on a loaded machine takes a while
-  await waitAcks(server, prefix, n, first, 300_000);
+  await acks.waitAcks(n, first, 300_000);
   const before = heapMb();
   const samples: number[] = [];
   const enc0 = { ...server.encodeStats };
@@ -141,7 +168,7 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
   for (let i = 0; i < ROUNDS; i++) {
     const t0 = performance.now();
     const v = publish();
-    await waitAcks(server, prefix, n, v);
+    await acks.waitAcks(n, v);
     samples.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -149,6 +176,7 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
   const swarmUs = (await swarmCpuUs(swarm)) - swarm0;
   const enc = server.encodeStats;
   await stopSwarm(swarm);
+  acks.stop();
   await new Promise((r) => setTimeout(r, 300));
   const after = heapMb();
   const s = summarize(samples);
@@ -260,8 +288,9 @@ async function main() {
     rows.push({ case: 'snapshot (hash + index) 10,000 versions', proxies: 0, ms: round(t2 - t1) });
     cache.setSnapshot(snap);
     const t3 = performance.now();
+    const bigAcks = ackTracker(server, 'big-');
     const swarm = await startSwarm(port, 1, 'big-');
-    await waitAcks(server, 'big-', 1, snap.types[TYPE_URL.route].version, 120_000);
+    await bigAcks.waitAcks(1, snap.types[TYPE_URL.route].version, 120_000);
     const t4 = performance.now();
     rows.push({ case: 'initial sync of 10,000 versions to 1 proxy (connect → RDS ACK)', proxies: 1, ms: round(t4 - t3) });
     // one group's weights change: the translator reuses the other 4,999 groups
@@ -295,7 +324,7 @@ async function main() {
         rows.push({ case: 'bytes sent per proxy for one weight change among 10,000 versions', proxies: 1, bytes });
       }
       cache.setSnapshot(next);
-      await waitAcks(server, 'big-', 1, next.types[TYPE_URL.route].version, 120_000);
+      await bigAcks.waitAcks(1, next.types[TYPE_URL.route].version, 120_000);
       samples.push(performance.now() - s0);
     }
     const tr = summarize(translateMs);
@@ -303,6 +332,7 @@ async function main() {
     const s = summarize(samples);
     rows.push({ case: 'one weight change among 10,000 versions → ACK (1 proxy)', proxies: 1, p50Ms: round(s.p50), p99Ms: round(s.p99), meanMs: round(s.mean) });
     await stopSwarm(swarm);
+    bigAcks.stop();
     // the one-shot translate (no reuse) for comparison
     const f0 = performance.now();
     translate(big, SETTINGS);

@@ -9,6 +9,7 @@ import { SnapshotCache, changeStats } from '../../xds/cache.ts';
 import { checkStats } from '../../xds/consistency.ts';
 import type { DataPlaneModel } from '../../xds/model.ts';
 import { createSnapshotBuilder } from '../../xds/snapshot-builder.ts';
+import { translationStats } from '../../xds/translate.ts';
 import { HoldDeadlines, type AdsCall, type StreamOptions } from '../../xds/ads/core.ts';
 import { ResponseEncoder } from '../../xds/ads/encode.ts';
 import { SotwStream } from '../../xds/ads/sotw.ts';
@@ -104,7 +105,10 @@ describe('a change among 1,000 groups costs what it changed', () => {
 
     const applied0 = changeStats.applied;
     const checks0 = { ...checkStats };
+    const groups0 = translationStats.groupsTranslated;
     const next = builder.build(model(30), SETTINGS);
+    // the other 999 groups were compared with their last content, not checked or translated
+    expect(translationStats.groupsTranslated - groups0).toBe(1);
     cache.setSnapshot(next);
     // one group: its API listener, API and edge route configurations, 2 clusters, 2 endpoints
     expect(builder.last.full).toBe(false);
@@ -156,5 +160,79 @@ describe('a change among 1,000 groups costs what it changed', () => {
     expect(h.encoder.stats.encoded - enc0.encoded).toBe(2);
     expect(h.encoder.stats.reused - enc0.reused).toBe(8);
     for (const s of h.streams) s.close();
+  });
+});
+
+describe('what a pass compares instead of re-translating', () => {
+  it('sees a group edited in place (the same objects, new content) and only that group', () => {
+    const builder = createSnapshotBuilder();
+    const m = model(80);
+    builder.build(m, SETTINGS);
+    const g = m.groups[7]!;
+    g.versions[0]!.weight = 10;
+    g.versions[1]!.weight = 90;
+    const groups0 = translationStats.groupsTranslated;
+    const next = builder.build(m, SETTINGS);
+    expect(translationStats.groupsTranslated - groups0).toBe(1);
+    expect(next.types[TYPE_URL.route].delta?.changed.slice().sort()).toEqual([`sluice-edge/${g.name}`, `${g.name}.sluice`]);
+    // an unchanged rebuild (fresh objects, same data; an undefined member counts as absent)
+    const same = model(80);
+    same.groups[7]!.versions[0]!.weight = 10;
+    same.groups[7]!.versions[1]!.weight = 90;
+    same.groups[3]!.mirror = undefined;
+    builder.build(same, SETTINGS);
+    expect(builder.last.translated).toBe(0);
+  });
+
+  it('keeps the edge listener buffer at the largest body limit as groups change and leave', () => {
+    const builder = createSnapshotBuilder();
+    const m = model(80);
+    const buffer = (s: ReturnType<typeof builder.build>) =>
+      decode<Obj>('envoy.config.listener.v3.Listener', s.types[TYPE_URL.listener].resources.get('sluice-edge')!.resource.value).per_connection_buffer_limit_bytes.value;
+    expect(buffer(builder.build(m, SETTINGS))).toBe(10 * 1024 * 1024);
+    m.groups[1]!.versions[0]!.inferenceTable = { enabled: true, sampleRate: 1, maxBodyBytes: 32 * 1024 * 1024 };
+    m.groups[2]!.versions[1]!.inferenceTable = { enabled: true, sampleRate: 1, maxBodyBytes: 16 * 1024 * 1024 };
+    expect(buffer(builder.build(m, SETTINGS))).toBe(32 * 1024 * 1024);
+    m.groups.splice(1, 1);
+    expect(buffer(builder.build(m, SETTINGS))).toBe(16 * 1024 * 1024);
+    m.groups[1]!.versions[1]!.inferenceTable.maxBodyBytes = 1024;
+    expect(buffer(builder.build(m, SETTINGS))).toBe(10 * 1024 * 1024);
+  });
+
+  it('refuses a model naming a group twice, and keeps its state: the next good model builds from the last', () => {
+    const builder = createSnapshotBuilder();
+    builder.build(model(80), SETTINGS);
+    const dup = model(30);
+    dup.groups.push({ ...dup.groups[0]! });
+    expect(() => builder.build(dup, SETTINGS)).toThrow(/appears twice/);
+    builder.build(model(30), SETTINGS);
+    expect(builder.last.full).toBe(false);
+    expect(builder.last.translated).toBe(7);
+  });
+});
+
+describe('local rate limiting as proxies come and go', () => {
+  it('translates again only the groups with a QPS limit, and gives what a full translation gives', () => {
+    const local = (proxies: number) => ({ ...SETTINGS, rateLimit: { mode: 'local' as const, proxies } });
+    const m = model(80);
+    const limited = new Set([3, 400, 999]);
+    for (const i of limited) m.groups[i]!.versions[1]!.qpsLimit = 90;
+    const builder = createSnapshotBuilder();
+    builder.build(m, local(2));
+    const next = builder.build(m, local(3));
+    expect(builder.last.full).toBe(false);
+    expect(builder.last.translated).toBe(limited.size * 7);
+    const full = createSnapshotBuilder().build(m, local(3));
+    for (const url of [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.cluster, TYPE_URL.endpoint] as XdsTypeUrl[]) {
+      expect(next.types[url].version).toBe(full.types[url].version);
+    }
+    // each proxy's share: ceil(90 / 3)
+    const edge = decode<Obj>('envoy.config.route.v3.RouteConfiguration', next.types[TYPE_URL.route].resources.get(`sluice-edge/${groupName(400)}`)!.resource.value);
+    const perFilter = edge.virtual_hosts[0].routes.find((r: Obj) => r.name === `${groupName(400)}/pin/v2`).typed_per_filter_config;
+    const bucket = decode<Obj>('envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit', perFilter['envoy.filters.http.local_ratelimit'].value);
+    expect(bucket.token_bucket.max_tokens).toBe(30);
+    // the mode itself is a settings change: everything again
+    builder.build(m, SETTINGS);
+    expect(builder.last.full).toBe(true);
   });
 });

@@ -28,7 +28,7 @@ describe('ResponseEncoder', () => {
     const parts = { url: TYPE_URL.cluster, type, subscriptionKey: '*|', selects: () => true };
     const a = enc.sotw(parts, '1');
     const b = enc.sotw(parts, '2');
-    expect(enc.stats).toEqual({ encoded: 1, reused: 1 });
+    expect(enc.stats).toEqual({ encoded: 1, reused: 1, resourcesEncoded: type.resources.size, resourcesReused: 0 });
     const whole = encode(SOTW, {
       version_info: type.version,
       resources: [...type.resources.values()].map((r) => r.resource),
@@ -44,6 +44,11 @@ describe('ResponseEncoder', () => {
     const named = enc.sotw({ ...parts, subscriptionKey: one, selects: (r) => r.name === one }, '3');
     expect(named.count).toBe(1);
     expect(enc.stats.encoded).toBe(2);
+    // ... made of the resource's entry encoded for the first: no resource is encoded twice
+    expect(enc.stats).toMatchObject({ resourcesEncoded: type.resources.size, resourcesReused: 1 });
+    expect(decode<{ resources: unknown[] }>(SOTW, named.bytes).resources).toEqual(
+      decode<{ resources: unknown[] }>(SOTW, encode(SOTW, { resources: [type.resources.get(one)!.resource] })).resources,
+    );
   });
 
   it('a delta response from per-resource entries decodes as the whole response encoded at once', () => {
@@ -54,7 +59,7 @@ describe('ResponseEncoder', () => {
     const header = { url: TYPE_URL.cluster, systemVersion: type.version, removed: ['gone'], nonce: '7' };
     const bytes = enc.delta(header, changed);
     enc.delta({ ...header, nonce: '8' }, changed);
-    expect(enc.stats).toEqual({ encoded: changed.length, reused: changed.length });
+    expect(enc.stats).toMatchObject({ encoded: changed.length, reused: changed.length });
     const whole = encode(DELTA, {
       system_version_info: type.version,
       resources: changed.map((c) => ({ name: c.name, version: c.resource.hash, resource: c.resource.resource })),

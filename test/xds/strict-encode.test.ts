@@ -28,6 +28,31 @@ const settings: DataPlaneSettings[] = [
 ];
 
 describe('strict encoder', () => {
+  it('writes a frozen value once and copies it after, for the field it was met in; an unfrozen one each time', () => {
+    const type = 'envoy.config.route.v3.RouteConfiguration';
+    const route = (name: string, seconds: number) => ({ name, match: { prefix: '/' }, route: { cluster: 'c', timeout: { seconds } } });
+    const shared = Object.freeze(route('shared', 60)) as ReturnType<typeof route>;
+    Object.freeze(shared.match);
+    Object.freeze(shared.route);
+    Object.freeze(shared.route.timeout);
+    const config = (routes: object[]) => ({ name: 'rc', virtual_hosts: [{ name: 'vh', domains: ['*'], routes }] });
+    const plain = (routes: object[]) => {
+      const t = lookupType(type);
+      return Buffer.from(t.encode(t.fromObject(config(routes))).finish());
+    };
+    const twice = [shared, route('own', 5), shared];
+    expect(Buffer.from(encode(type, config(twice))).equals(plain(twice))).toBe(true);
+    expect(Buffer.from(encode(type, config(twice))).equals(plain(twice))).toBe(true);
+    // an unfrozen value is encoded each time: an edit in place shows
+    const mutable = route('own', 5);
+    expect(Buffer.from(encode(type, config([mutable]))).equals(plain([mutable]))).toBe(true);
+    mutable.route.timeout.seconds = 7;
+    expect(Buffer.from(encode(type, config([mutable]))).equals(plain([route('own', 7)]))).toBe(true);
+    // a frozen value is still checked, the first time
+    const bad = Object.freeze({ name: 'x', match: Object.freeze({ prefix: '/' }), nonsense: 1 });
+    expect(() => encode(type, config([bad]))).toThrow(EnvoyProtoError);
+  });
+
   it('gives protobufjs’s bytes for every translated resource', () => {
     for (const s of settings) {
       const res = translate(model, s);
