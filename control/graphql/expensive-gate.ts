@@ -37,11 +37,15 @@ export class ExpensiveGate {
     return this.o.threshold;
   }
 
-  /** Waits for a turn; resolves with the release to call once the operation is done. */
-  async enter(caller: string): Promise<() => void> {
+  /**
+   * Waits for a turn; resolves with the release to call once the operation is done.
+   * `refuse: false` never refuses (a subscription's event: its number waiting is bounded by
+   * the caller's subscriptions, and dropping it would lose the update).
+   */
+  async enter(caller: string, options: { refuse?: boolean } = {}): Promise<() => void> {
     if (this.canRun(caller)) return this.start(caller);
     const waiting = this.waitingBy.get(caller) ?? 0;
-    if (waiting >= this.o.maxWaiting) {
+    if (waiting >= this.o.maxWaiting && options.refuse !== false) {
       throw new GraphQLError(`too many expensive operations of yours are running or waiting (${this.o.maxWaiting} may wait); try again when they are done`, {
         extensions: { code: TOO_MANY_EXPENSIVE },
       });
