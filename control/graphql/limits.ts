@@ -131,6 +131,12 @@ function fieldDef(parent: GraphQLNamedType | undefined, node: FieldNode, schema:
 
 const SIZE_ARGS: readonly string[] = ['first', 'last'];
 
+/** Inside a bounded page: the name of its list of items and the page's size. */
+interface PagedItems {
+  name: string;
+  size: number;
+}
+
 /** How lists are sized while costing: the default factor, the known bounds, and the operation's variables when known. */
 export interface ListSizing {
   listFactor?: number;
@@ -182,7 +188,7 @@ export function measureOperation(
     return Math.max(0, Math.min(size ?? bound.default, bound.max));
   };
 
-  function selectionSet(set: SelectionSetNode, parent: GraphQLNamedType | undefined, inSchema: boolean, pagedItems: string | null = null): Measured {
+  function selectionSet(set: SelectionSetNode, parent: GraphQLNamedType | undefined, inSchema: boolean, paged: PagedItems | null = null): Measured {
     let depth = 0;
     let aliases = 0;
     let fields = 0;
@@ -202,14 +208,20 @@ export function measureOperation(
         const name = selection.name.value;
         const schemaField = inSchema || name === '__schema' || name === '__type';
         const bound = parent && !schemaField ? bounds[`${parent.name}.${name}`] : undefined;
-        // a bounded connection (or page) multiplies by its page size once, at the connection:
-        // its `edges` (or `items`) list then costs what it holds, not a second factor
+        // a bounded connection (or page) is not a list itself: its `edges` (or `items`) list
+        // holds the page, so that list is multiplied by the page size and the page's own
+        // fields (pageInfo, a cursor) are counted once
         const connection = bound !== undefined && !isList;
         const child = selection.selectionSet
-          ? selectionSet(selection.selectionSet, def ? getNamedType(def.type) : undefined, schemaField, connection ? (bound.items ?? 'edges') : null)
+          ? selectionSet(
+              selection.selectionSet,
+              def ? getNamedType(def.type) : undefined,
+              schemaField,
+              connection ? { name: bound.items ?? 'edges', size: boundedSize(bound, selection) } : null,
+            )
           : ZERO;
         const meta = name === '__typename';
-        const factor = bound ? boundedSize(bound, selection) : pagedItems !== null && name === pagedItems ? 1 : isList ? listFactor : 1;
+        const factor = connection ? 1 : bound ? boundedSize(bound, selection) : paged !== null && name === paged.name ? paged.size : isList ? listFactor : 1;
         add({
           depth: child.depth + (meta ? 0 : 1),
           aliases: child.aliases + (selection.alias ? 1 : 0),
@@ -219,17 +231,17 @@ export function measureOperation(
         });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) ?? undefined : parent;
-        add(selectionSet(selection.selectionSet, type, inSchema, pagedItems));
+        add(selectionSet(selection.selectionSet, type, inSchema, paged));
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
         if (!fragment || visiting.has(name)) continue; // unknown or cyclic: graphql's own rules report it
         const type = schema.getType(fragment.typeCondition.name.value) ?? undefined;
-        const key = `${name}@${type?.name ?? ''}@${inSchema}@${pagedItems ?? ''}`;
+        const key = `${name}@${type?.name ?? ''}@${inSchema}@${paged ? `${paged.name}:${paged.size}` : ''}`;
         let measured = memo.get(key);
         if (!measured) {
           visiting.add(name);
-          measured = selectionSet(fragment.selectionSet, type, inSchema, pagedItems);
+          measured = selectionSet(fragment.selectionSet, type, inSchema, paged);
           visiting.delete(name);
           memo.set(key, measured);
         }

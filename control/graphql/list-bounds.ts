@@ -49,6 +49,8 @@ export const DELIVERIES_PER_ALERT_MAX = 10;
 /** Runs of an inference table (`runs(first:)`), snapshots of quality (`qualityHistory(first:)`), rows (`inferenceRows(first:)`). */
 export const INFERENCE_RUNS_MAX = 100;
 export const QUALITY_HISTORY_MAX = 1000;
+/** 50 snapshots with up to DRIFT_FEATURES_MAX drift entries each fit the cost budget; 100 did not. */
+export const QUALITY_HISTORY_DEFAULT = 50;
 export const INFERENCE_ROWS_DEFAULT = 100;
 export const INFERENCE_ROWS_MAX = 10_000;
 /** Per-class and per-feature entries of one quality result, comparisons of one verdict, unknown label keys reported. */
@@ -63,8 +65,6 @@ export const LOG_LINES_MAX = 5000;
 export const LOG_SEARCH_PAGE = { default: SEARCH_DEFAULT_LIMIT, max: SEARCH_MAX_LIMIT, args: ['limit'], items: 'lines' } as const;
 /** Series of one metrics answer: one per metric name asked (names are deduplicated). */
 export const METRIC_SERIES_MAX = METRIC_NAMES.length;
-/** Points of one series: the longest range (15 days) at the finest step (1 minute); a longer window is refused. */
-export const MAX_POINTS_PER_SERIES = 15 * 24 * 60;
 /** The other connections: default page and cap (Pothos' defaultSize/maxSize). */
 export const EVENTS_PAGE = { default: 50, max: 500 } as const;
 export const USERS_PAGE = { default: 50, max: 500 } as const;
@@ -106,7 +106,7 @@ export const LIST_BOUNDS: Readonly<Record<string, ListBound>> = {
   'Query.qualityRules': fixed(QUALITY_RULES_MAX),
   'Alert.deliveries': fixed(DELIVERIES_PER_ALERT_MAX),
   'InferenceTable.runs': { default: 10, max: INFERENCE_RUNS_MAX },
-  'Query.qualityHistory': { default: 100, max: QUALITY_HISTORY_MAX },
+  'Query.qualityHistory': { default: QUALITY_HISTORY_DEFAULT, max: QUALITY_HISTORY_MAX },
   'Query.inferenceRows': { default: INFERENCE_ROWS_DEFAULT, max: INFERENCE_ROWS_MAX },
   'Query.qualityMetrics': fixed(VERSIONS_PER_GROUP_MAX),
   'VersionQuality.classes': fixed(QUALITY_CLASSES_MAX),
@@ -122,11 +122,11 @@ export const LIST_BOUNDS: Readonly<Record<string, ListBound>> = {
  * Lists costed at the limits' `listFactor`, each for a stated reason: a leaf list (its items
  * have nothing under them to multiply), or a list whose size its parent's arguments decide
  * in a way the cost model does not follow (a metrics series holds window ÷ step points;
- * metrics.ts refuses more than MAX_POINTS_PER_SERIES).
+ * monitoring/reader.ts refuses more than MAX_POINTS).
  */
 export const LISTS_COSTED_BY_FACTOR: Readonly<Record<string, string>> = {
   'AuditNotice.actions': 'leaf list (strings)',
-  'MetricSeries.points': 'window ÷ step points, at most MAX_POINTS_PER_SERIES (refused above); the live stream sends one',
+  'MetricSeries.points': 'window ÷ step points, at most MAX_POINTS (22 000, refused above: monitoring/reader.ts); the live stream sends one',
 };
 
 /** The number of groups a list returns for its `first` argument (absent: the whole page). */

@@ -84,8 +84,9 @@ describe('list bounds', () => {
 
   it('cost registered models, their versions, resource groups and their nodes at their caps', () => {
     expect(measure(`{ registeredModels { versions { version } } }`).cost).toBe(1 + MODELS_PAGE_MAX * (1 + MODEL_VERSIONS_MAX));
-    expect(measure(`{ resourceGroups { edges { node { nodes { name } } } } }`).cost).toBe(1 + RESOURCE_GROUPS_PAGE.default * (1 + 1 + 1 + NODES_PER_RESOURCE_GROUP_MAX));
-    expect(measure(`{ resourceGroups(first: 1000) { edges { node { id } } } }`).cost).toBe(1 + RESOURCE_GROUPS_PAGE.max * (1 + 1 + 1));
+    // a connection: its edges hold the page; its pageInfo is counted once
+    expect(measure(`{ resourceGroups { pageInfo { hasNextPage } edges { node { nodes { name } } } } }`).cost - 2).toBe(2 + RESOURCE_GROUPS_PAGE.default * (1 + 1 + NODES_PER_RESOURCE_GROUP_MAX));
+    expect(measure(`{ resourceGroups(first: 1000) { edges { node { id } } } }`).cost).toBe(2 + RESOURCE_GROUPS_PAGE.max * (1 + 1));
   });
 
   it('refuse at validation what no variable value could make cheap, and leave a variable page to the cost with its value', () => {

@@ -16,7 +16,7 @@ import { assertGroupReadable } from '../access.ts';
 import { builder } from '../builder.ts';
 import { requireActor, type GraphQLContext } from '../context.ts';
 import { z } from 'zod';
-import { ALERTS_PAGE_DEFAULT, ALERTS_PAGE_MAX, DELIVERIES_PER_ALERT_MAX, DRIFT_FEATURES_MAX, INFERENCE_RUNS_MAX, QUALITY_CLASSES_MAX, QUALITY_HISTORY_MAX, QUALITY_RULES_MAX, UNKNOWN_LABELS_MAX, VERDICT_COMPARISONS_MAX, VERSIONS_PER_GROUP_MAX, capped, pageSize } from '../list-bounds.ts';
+import { ALERTS_PAGE_DEFAULT, ALERTS_PAGE_MAX, DELIVERIES_PER_ALERT_MAX, DRIFT_FEATURES_MAX, INFERENCE_RUNS_MAX, QUALITY_CLASSES_MAX, QUALITY_HISTORY_DEFAULT, QUALITY_HISTORY_MAX, QUALITY_RULES_MAX, UNKNOWN_LABELS_MAX, VERDICT_COMPARISONS_MAX, VERSIONS_PER_GROUP_MAX, capped, pageSize } from '../list-bounds.ts';
 
 export const QualityMetricEnum = builder.enumType(QualityMetric, { name: 'QualityMetric' });
 export const AlertStateEnum = builder.enumType(AlertState, { name: 'AlertState' });
@@ -277,7 +277,7 @@ builder.queryFields((t) => ({
     args: {
       groupId: t.arg.id({ required: true }),
       version: t.arg.string(),
-      first: t.arg.int({ defaultValue: 100 }),
+      first: t.arg.int({ defaultValue: QUALITY_HISTORY_DEFAULT }),
       before: t.arg({ type: 'DateTime', description: 'only snapshots whose window ends before this (the next page: the last windowTo seen)' }),
     },
     resolve: async (query, _r, { groupId, version, first, before }, ctx) => {
@@ -286,7 +286,7 @@ builder.queryFields((t) => ({
         ...query,
         where: { groupId: String(groupId), ...(version ? { version } : {}), ...(before ? { windowTo: { lt: before } } : {}) },
         orderBy: { windowTo: 'desc' },
-        take: Math.min(QUALITY_HISTORY_MAX, Math.max(1, first ?? 100)),
+        take: Math.min(QUALITY_HISTORY_MAX, Math.max(1, first ?? QUALITY_HISTORY_DEFAULT)),
       });
     },
   }),
