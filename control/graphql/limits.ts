@@ -4,6 +4,9 @@
 // where every list multiplies what is under it — and refuses what is over. The same checks
 // serve HTTP (Apollo's validation rules) and graphql-ws (its onSubscribe), so a socket is no
 // way around them. The walk memoizes each fragment, so a "fragment bomb" costs linear time.
+// Lists are sized by list-bounds.ts; a size set by a variable is unknown while validating,
+// so the cost of such an operation is checked again where its variables arrive
+// (gated-execute.ts: Apollo's didResolveOperation, graphql-ws' execute and subscribe).
 import {
   GraphQLError,
   Kind,
@@ -257,7 +260,10 @@ export function measureOperation(
   return { depth: m.depth, aliases: m.aliases, fields: m.fields, cost: m.cost, introspectionCost: m.introspectionCost, variableSized };
 }
 
-function refusal(limit: Exclude<keyof OperationMeasure, 'variableSized'>, measured: number, max: number, node: OperationDefinitionNode): GraphQLError {
+/** The measured quantities that have a limit. */
+type Limited = Exclude<keyof OperationMeasure, 'variableSized'>;
+
+function refusal(limit: Limited, measured: number, max: number, node: OperationDefinitionNode): GraphQLError {
   const what = { depth: 'nesting depth', aliases: 'aliases', fields: 'field selections', cost: 'estimated cost', introspectionCost: 'estimated introspection cost' }[limit];
   return new GraphQLError(`operation refused: its ${what} is ${measured >= CAP ? 'unbounded' : measured}, the limit is ${max}`, {
     nodes: [node],
@@ -268,12 +274,11 @@ function refusal(limit: Exclude<keyof OperationMeasure, 'variableSized'>, measur
 /** Refusals for one operation, empty when it is within every limit. */
 export function checkOperation(measure: OperationMeasure, limits: GraphQLLimits, node: OperationDefinitionNode): GraphQLError[] {
   const out: GraphQLError[] = [];
-  type Limit = Exclude<keyof OperationMeasure, 'variableSized'>;
   if (measure.depth > limits.maxDepth) out.push(refusal('depth', measure.depth, limits.maxDepth, node));
   if (measure.aliases > limits.maxAliases) out.push(refusal('aliases', measure.aliases, limits.maxAliases, node));
   if (measure.fields > limits.maxFields) out.push(refusal('fields', measure.fields, limits.maxFields, node));
   // a cost that depends on variables is checked once they are known (checkOperationCost)
-  if (measure.cost > limits.maxCost && !measure.variableSized) out.push(refusal('cost' satisfies Limit, measure.cost, limits.maxCost, node));
+  if (measure.cost > limits.maxCost && !measure.variableSized) out.push(refusal('cost', measure.cost, limits.maxCost, node));
   if (measure.introspectionCost > limits.maxIntrospectionCost) {
     out.push(refusal('introspectionCost', measure.introspectionCost, limits.maxIntrospectionCost, node));
   }
