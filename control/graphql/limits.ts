@@ -345,5 +345,8 @@ export function operationCost(
  * document) cannot see them.
  */
 export function checkOperationCost(cost: number, limits: Pick<GraphQLLimits, 'maxCost'>, node: OperationDefinitionNode): GraphQLError | null {
-  return cost > limits.maxCost ? refusal('cost', cost, limits.maxCost, node) : null;
+  if (cost <= limits.maxCost) return null;
+  const refused = refusal('cost', cost, limits.maxCost, node);
+  // 400 over HTTP like a refusal at validation (Apollo answers errors thrown before execution with 500 otherwise)
+  return new GraphQLError(refused.message, { nodes: [node], extensions: { ...refused.extensions, http: { status: 400 } } });
 }
