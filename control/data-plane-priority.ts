@@ -118,6 +118,9 @@ export class Spawner {
     readonly tid: number,
   ) {
     worker.on('message', (m: FromSpawner) => this.onMessage(m));
+    // a spawner gone (terminated at shutdown, or crashed) answers every waiting spawn
+    worker.on('error', (error: Error) => this.failPending(error));
+    worker.on('exit', (code: number) => this.failPending(new Error(`the spawner thread exited (${code})`)));
     worker.unref();
   }
 
@@ -168,6 +171,13 @@ export class Spawner {
       child.exitCode = m.code;
       child.signalCode = m.signal;
       child.emit('exit', m.code, m.signal);
+    }
+  }
+
+  private failPending(error: Error): void {
+    for (const [id, waiting] of this.pending) {
+      this.settled(id);
+      waiting.reject(error);
     }
   }
 
