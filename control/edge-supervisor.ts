@@ -14,7 +14,6 @@
 // one stopped, so the lines the edge wrote meanwhile arrive. The edge's per-version answer stats (the canary guard
 // and the autoscaler read them) are pulled each second over its control socket
 // (gateway/edge/control-socket.ts) into `stats`.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { extname, join } from 'node:path';
@@ -24,6 +23,7 @@ import { EDGE_PID_FILE, EDGE_SOCKET } from '../gateway/edge/control-socket.ts';
 import { MAX_WINDOW_SECONDS, VersionStats, type ExportedBucket } from '../gateway/edge/version-stats.ts';
 import type { DataPlaneModel } from '../xds/model.ts';
 import { InstanceLogTail, type LogSink } from './orchestrator/local/logs.ts';
+import { spawnDirect, type SpawnedChild, type SpawnProcess } from './data-plane-priority.ts';
 
 /** The edge's output files and saved tail offsets, under the data dir. */
 export const EDGE_LOG_DIR = 'edge-logs';
@@ -54,6 +54,8 @@ export interface EdgeSupervisorOptions {
   logSink?: LogSink;
   /** injectable for tests: the lines' time */
   now?: () => Date;
+  /** how the edge is started: from a thread left at the normal priority (data-plane-priority.ts); default directly */
+  spawn?: SpawnProcess;
 }
 
 export class EdgeStartError extends Error {
@@ -126,7 +128,7 @@ export class EdgeSupervisor {
   readonly stats = new VersionStats();
   private readonly socketPath: string;
   private readonly pidFile: string;
-  private child: ChildProcess | null = null;
+  private child: SpawnedChild | null = null;
   private pid: number | null = null;
   private stopping = false;
   private restarts = 0;
@@ -258,16 +260,16 @@ export class EdgeSupervisor {
     }
   }
 
-  private spawnChild(): ChildProcess {
+  private async spawnChild(): Promise<SpawnedChild> {
     const { execPath, args } = this.o.command ?? defaultCommand();
     // its own process group: a Ctrl-C at the terminal reaches the control plane, which stops
     // the edge itself (in order); a crash of the control plane leaves the edge serving
     // output into files opened for append (O_APPEND: the tail may cut them once consumed)
     const out = openSync(join(this.logDir, 'stdout.log'), 'a', 0o600);
     const err = openSync(join(this.logDir, 'stderr.log'), 'a', 0o600);
-    let child: ChildProcess;
+    let child: SpawnedChild;
     try {
-      child = spawn(execPath, args, { env: this.o.env, stdio: ['ignore', out, err], detached: true });
+      child = await (this.o.spawn ?? spawnDirect)({ command: execPath, args, env: this.o.env, stdout: out, stderr: err, detached: true });
     } finally {
       closeSync(out);
       closeSync(err);
@@ -285,7 +287,7 @@ export class EdgeSupervisor {
   }
 
   private async spawnAndWait(timeoutMs: number): Promise<{ pid: number; port: number }> {
-    const child = this.spawnChild();
+    const child = await this.spawnChild();
     this.logTail.clearRecent();
     const exited = new Promise<'exited'>((r) => child.once('exit', () => r('exited')));
     const up = await Promise.race([this.answers(timeoutMs), exited]);
@@ -342,7 +344,7 @@ export class EdgeSupervisor {
     }
   }
 
-  private async terminate(pid: number, child: ChildProcess | null, timeoutMs = 15_000): Promise<void> {
+  private async terminate(pid: number, child: SpawnedChild | null, timeoutMs = 15_000): Promise<void> {
     if (pid <= 0) return;
     const gone = () => (child ? child.exitCode !== null || child.signalCode !== null : !isAlive(pid));
     try { process.kill(pid, 'SIGTERM'); } catch { return; }

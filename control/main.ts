@@ -37,6 +37,7 @@ import { startGatewayServer } from '../gateway/server.ts';
 import { openDataPlanePolicies } from '../gateway/compose.ts';
 import { recordEvent } from './domain/events.ts';
 import { EDGE_LOG_KEY, EdgeSupervisor, PLATFORM_LOG_DIR, stopLeftoverEdge } from './edge-supervisor.ts';
+import { prioritizeDataPlane, type SpawnProcess } from './data-plane-priority.ts';
 import { topics } from '../platform/pubsub/port.ts';
 import { LogStore } from './logs/store.ts';
 import { LogSearcher } from './logs/search.ts';
@@ -59,7 +60,7 @@ function banner(message: string): void {
 /** Operational logs: structured (pino), on stderr so the banner stays readable. */
 let logger = pino({ name: 'sluice', level: 'info' }, pino.destination(2));
 
-async function openOrchestrator(settings: Settings, logStore: LogStore): Promise<Orchestrator> {
+async function openOrchestrator(settings: Settings, logStore: LogStore, spawnProcess: SpawnProcess): Promise<Orchestrator> {
   if (settings.orchestrator === 'kubernetes') {
     const { createKubernetesOrchestrator } = await import('./orchestrator/kubernetes/index.ts');
     return createKubernetesOrchestrator({
@@ -75,6 +76,8 @@ async function openOrchestrator(settings: Settings, logStore: LogStore): Promise
     logStore,
     // image commands run as an unprivileged user where we can switch users (as root)
     runAs: resolveRunAs(settings.runAs),
+    // replicas are data plane: started from the thread left at the normal priority
+    spawn: spawnProcess,
     capacity: { cpu: cpus().length * 4, memoryGiB: Math.floor(totalmem() / 2 ** 30), gpus: [] },
   });
 }
@@ -134,6 +137,11 @@ export async function main(env: Record<string, string | undefined> = process.env
   const dataDirLock = lockDataDir(settings.dataDir);
   if (dataDirLock.tookOverFrom !== null) logger.info({ pid: dataDirLock.tookOverFrom }, 'took over the data dir lock of a stopped Sluice');
   mkdirSync(settings.modelImportDir, { recursive: true, mode: 0o700 });
+  // the data plane gets the CPU first: this process's threads (GraphQL and the rest of the
+  // control plane) take a lower priority; the edge and replicas are spawned from a thread
+  // that keeps the normal one (control/data-plane-priority.ts)
+  const priority = await prioritizeDataPlane({ nice: settings.controlPlaneNice });
+  if (priority.lowered > 0) logger.info({ nice: priority.nice, threads: priority.lowered }, 'control plane runs at a lower CPU priority than the data plane');
 
   // a schema change must not happen under an edge that outlived a crashed control plane
   const pending = pendingMigrations(settings.databaseUrl);
@@ -157,7 +165,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   // the platform's own processes' output (the local edge), apart from the versions' logs
   const platformLogs = new LogStore({ root: join(settings.dataDir, PLATFORM_LOG_DIR), capBytes: settings.logCapBytes });
   const logSearcher = new LogSearcher();
-  const orchestrator = await openOrchestrator(settings, logStore);
+  const orchestrator = await openOrchestrator(settings, logStore, priority.spawn);
   const local = settings.orchestrator === 'local';
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -273,6 +281,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       SLUICE_GRPC_TOKEN: grpcAuth.token ?? '',
     },
     log: logger.child({ part: 'edge-supervisor' }),
+    spawn: priority.spawn,
     // the edge's own output: kept in the platform log store (an adopted edge's too) and shown
     // on our stderr as before
     logSink: (lines) => {
@@ -401,6 +410,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     await step('lifecycle', () => plane.domain.lifecycle.shutdown());
     await step('pub/sub and database', () => infra.close());
     await step('login counters', async () => loginCounters?.close());
+    await step('spawner', () => priority.close());
     dataDirLock.release();
   };
 }

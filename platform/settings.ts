@@ -96,6 +96,8 @@ const SETTINGS = {
   NODE_ENV: z.string().optional(),
   // least privilege (control/orchestrator/local/launch.ts, control/registry/*)
   SLUICE_RUN_AS: text.default('nobody'),
+  // the data plane first (control/data-plane-priority.ts): the nice value of the control plane's own threads
+  SLUICE_CONTROL_PLANE_NICE: z.coerce.number().int().min(0).max(19).default(10),
   SLUICE_MODEL_IMPORT_DIR: text.optional(),
   SLUICE_MLFLOW_TRUSTED_URIS: list.optional(),
   // the gRPC ports listen on loopback unless told otherwise (and then need SLUICE_GRPC_TOKEN or mTLS)
@@ -199,6 +201,8 @@ export interface Settings {
   modelImportDir: string;
   /** the user image versions' commands run as (local orchestrator, when running as root); "none" = no switch */
   runAs: string;
+  /** the nice value of the control plane's threads; the edge and local replicas keep the normal priority (0: nothing lowered) */
+  controlPlaneNice: number;
   /** who may call the gRPC ports: a shared token and/or TLS files (platform/grpc-auth.ts) */
   grpc: { token: string | null; tlsCert: string | null; tlsKey: string | null; tlsCa: string | null };
   /** inference capture: answer once the record is in the spool ('background', fdatasync every ≤ 50 ms) or once it is on disk ('always') */
@@ -328,6 +332,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     },
     development: e.NODE_ENV === 'development',
     runAs: e.SLUICE_RUN_AS,
+    controlPlaneNice: e.SLUICE_CONTROL_PLANE_NICE,
     modelImportDir: resolve(e.SLUICE_MODEL_IMPORT_DIR ?? resolve(dataDir, 'import')),
     mlflowTrustedUris: e.SLUICE_MLFLOW_TRUSTED_URIS ?? [],
     grpcListenHosts: { xds: e.SLUICE_XDS_LISTEN_HOST, gateway: e.SLUICE_GATEWAY_LISTEN_HOST },

@@ -16,7 +16,10 @@ export interface ExpensiveGateOptions {
   maxWaiting: number;
 }
 
-export const DEFAULT_EXPENSIVE_GATE: ExpensiveGateOptions = { threshold: 1_000, global: 2, maxWaiting: 4 };
+// maxWaiting: one dashboard page loads several documents at once, and with every list costed
+// at its real bound (list-bounds.ts) most of them are over the threshold: four waiting
+// refused the page's own fifth request
+export const DEFAULT_EXPENSIVE_GATE: ExpensiveGateOptions = { threshold: 1_000, global: 2, maxWaiting: 16 };
 
 export const TOO_MANY_EXPENSIVE = 'TOO_MANY_REQUESTS';
 
@@ -37,13 +40,18 @@ export class ExpensiveGate {
     return this.o.threshold;
   }
 
-  /** Waits for a turn; resolves with the release to call once the operation is done. */
-  async enter(caller: string): Promise<() => void> {
+  /**
+   * Waits for a turn; resolves with the release to call once the operation is done.
+   * `refuse: false` never refuses (a subscription's event: its number waiting is bounded by
+   * the caller's subscriptions, and dropping it would lose the update).
+   */
+  async enter(caller: string, options: { refuse?: boolean } = {}): Promise<() => void> {
     if (this.canRun(caller)) return this.start(caller);
     const waiting = this.waitingBy.get(caller) ?? 0;
-    if (waiting >= this.o.maxWaiting) {
+    if (waiting >= this.o.maxWaiting && options.refuse !== false) {
       throw new GraphQLError(`too many expensive operations of yours are running or waiting (${this.o.maxWaiting} may wait); try again when they are done`, {
-        extensions: { code: TOO_MANY_EXPENSIVE },
+        // 429 over HTTP (Apollo answers errors thrown before execution with 500 otherwise)
+        extensions: { code: TOO_MANY_EXPENSIVE, http: { status: 429 } },
       });
     }
     this.waitingBy.set(caller, waiting + 1);

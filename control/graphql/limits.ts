@@ -4,6 +4,9 @@
 // where every list multiplies what is under it — and refuses what is over. The same checks
 // serve HTTP (Apollo's validation rules) and graphql-ws (its onSubscribe), so a socket is no
 // way around them. The walk memoizes each fragment, so a "fragment bomb" costs linear time.
+// Lists are sized by list-bounds.ts; a size set by a variable is unknown while validating,
+// so the cost of such an operation is checked again where its variables arrive
+// (gated-execute.ts: Apollo's didResolveOperation, graphql-ws' execute and subscribe).
 import {
   GraphQLError,
   Kind,
@@ -11,6 +14,7 @@ import {
   TypeMetaFieldDef,
   TypeNameMetaFieldDef,
   getNamedType,
+  getVariableValues,
   getNullableType,
   isListType,
   isObjectType,
@@ -36,6 +40,10 @@ export interface ListBound {
   default: number;
   /** the most it returns, whatever `first`/`last` asks */
   max: number;
+  /** the arguments that ask for a size (default `first` and `last`) */
+  args?: readonly string[];
+  /** on an object field (a connection, a page): its list of the items counted (default `edges`) */
+  items?: string;
 }
 
 export interface GraphQLLimits {
@@ -86,6 +94,13 @@ export interface OperationMeasure {
   fields: number;
   cost: number;
   introspectionCost: number;
+  /**
+   * whether a list's size argument is a variable whose value was not known (while
+   * validating): the cost then assumes that list's cap, and the cost check waits for the
+   * operation's variables (`checkOperationCost`), so a small page is not refused for the
+   * size a huge one would have
+   */
+  variableSized: boolean;
 }
 
 /** The error code a refused operation carries in `extensions.code`. */
@@ -117,6 +132,14 @@ function fieldDef(parent: GraphQLNamedType | undefined, node: FieldNode, schema:
   return undefined;
 }
 
+const SIZE_ARGS: readonly string[] = ['first', 'last'];
+
+/** Inside a bounded page: the name of its list of items and the page's size. */
+interface PagedItems {
+  name: string;
+  size: number;
+}
+
 /** How lists are sized while costing: the default factor, the known bounds, and the operation's variables when known. */
 export interface ListSizing {
   listFactor?: number;
@@ -136,6 +159,7 @@ export function measureOperation(
   const bounds = sizing.listBounds ?? DEFAULT_GRAPHQL_LIMITS.listBounds;
   const memo = new Map<string, Measured>();
   const visiting = new Set<string>();
+  let variableSized = false;
 
   /** What a `first`/`last` argument asks for: a literal, a variable's value, or unknown (null). */
   const asked = (value: ValueNode): number | null => {
@@ -143,8 +167,14 @@ export function measureOperation(
     if (value.kind === Kind.NULL) return null;
     if (value.kind === Kind.VARIABLE) {
       // unknown while validating (no variables yet): the list's cap stands for it
-      const v = sizing.variables?.[value.name.value];
-      return typeof v === 'number' ? v : v === null ? null : Number.POSITIVE_INFINITY;
+      if (!sizing.variables) {
+        variableSized = true;
+        return Number.POSITIVE_INFINITY;
+      }
+      const v = sizing.variables[value.name.value];
+      // not sent (or null): the argument is unset, so the list returns its default size
+      if (v === undefined || v === null) return null;
+      return typeof v === 'number' ? v : Number.POSITIVE_INFINITY;
     }
     return Number.POSITIVE_INFINITY;
   };
@@ -152,15 +182,16 @@ export function measureOperation(
   /** The real size of a bounded list or connection: what its size argument asks, clamped like its resolver does. */
   const boundedSize = (bound: ListBound, node: FieldNode): number => {
     let size: number | null = null;
+    const names = bound.args ?? SIZE_ARGS;
     for (const arg of node.arguments ?? []) {
-      if (arg.name.value !== 'first' && arg.name.value !== 'last') continue;
+      if (!names.includes(arg.name.value)) continue;
       const n = asked(arg.value);
       if (n !== null) size = Math.max(size ?? 0, n);
     }
     return Math.max(0, Math.min(size ?? bound.default, bound.max));
   };
 
-  function selectionSet(set: SelectionSetNode, parent: GraphQLNamedType | undefined, inSchema: boolean, pagedEdges = false): Measured {
+  function selectionSet(set: SelectionSetNode, parent: GraphQLNamedType | undefined, inSchema: boolean, paged: PagedItems | null = null): Measured {
     let depth = 0;
     let aliases = 0;
     let fields = 0;
@@ -180,12 +211,20 @@ export function measureOperation(
         const name = selection.name.value;
         const schemaField = inSchema || name === '__schema' || name === '__type';
         const bound = parent && !schemaField ? bounds[`${parent.name}.${name}`] : undefined;
-        // a bounded connection multiplies by its page size once, at the connection: its
-        // `edges` list then costs what it holds, not a second factor
+        // a bounded connection (or page) is not a list itself: its `edges` (or `items`) list
+        // holds the page, so that list is multiplied by the page size and the page's own
+        // fields (pageInfo, a cursor) are counted once
         const connection = bound !== undefined && !isList;
-        const child = selection.selectionSet ? selectionSet(selection.selectionSet, def ? getNamedType(def.type) : undefined, schemaField, connection) : ZERO;
+        const child = selection.selectionSet
+          ? selectionSet(
+              selection.selectionSet,
+              def ? getNamedType(def.type) : undefined,
+              schemaField,
+              connection ? { name: bound.items ?? 'edges', size: boundedSize(bound, selection) } : null,
+            )
+          : ZERO;
         const meta = name === '__typename';
-        const factor = bound ? boundedSize(bound, selection) : pagedEdges && name === 'edges' ? 1 : isList ? listFactor : 1;
+        const factor = connection ? 1 : bound ? boundedSize(bound, selection) : paged !== null && name === paged.name ? paged.size : isList ? listFactor : 1;
         add({
           depth: child.depth + (meta ? 0 : 1),
           aliases: child.aliases + (selection.alias ? 1 : 0),
@@ -195,17 +234,17 @@ export function measureOperation(
         });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) ?? undefined : parent;
-        add(selectionSet(selection.selectionSet, type, inSchema, pagedEdges));
+        add(selectionSet(selection.selectionSet, type, inSchema, paged));
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
         if (!fragment || visiting.has(name)) continue; // unknown or cyclic: graphql's own rules report it
         const type = schema.getType(fragment.typeCondition.name.value) ?? undefined;
-        const key = `${name}@${type?.name ?? ''}@${inSchema}@${pagedEdges}`;
+        const key = `${name}@${type?.name ?? ''}@${inSchema}@${paged ? `${paged.name}:${paged.size}` : ''}`;
         let measured = memo.get(key);
         if (!measured) {
           visiting.add(name);
-          measured = selectionSet(fragment.selectionSet, type, inSchema, pagedEdges);
+          measured = selectionSet(fragment.selectionSet, type, inSchema, paged);
           visiting.delete(name);
           memo.set(key, measured);
         }
@@ -218,10 +257,13 @@ export function measureOperation(
   const root =
     operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
   const m = selectionSet(operation.selectionSet, root ?? undefined, false);
-  return { depth: m.depth, aliases: m.aliases, fields: m.fields, cost: m.cost, introspectionCost: m.introspectionCost };
+  return { depth: m.depth, aliases: m.aliases, fields: m.fields, cost: m.cost, introspectionCost: m.introspectionCost, variableSized };
 }
 
-function refusal(limit: keyof OperationMeasure, measured: number, max: number, node: OperationDefinitionNode): GraphQLError {
+/** The measured quantities that have a limit. */
+type Limited = Exclude<keyof OperationMeasure, 'variableSized'>;
+
+function refusal(limit: Limited, measured: number, max: number, node: OperationDefinitionNode): GraphQLError {
   const what = { depth: 'nesting depth', aliases: 'aliases', fields: 'field selections', cost: 'estimated cost', introspectionCost: 'estimated introspection cost' }[limit];
   return new GraphQLError(`operation refused: its ${what} is ${measured >= CAP ? 'unbounded' : measured}, the limit is ${max}`, {
     nodes: [node],
@@ -235,7 +277,8 @@ export function checkOperation(measure: OperationMeasure, limits: GraphQLLimits,
   if (measure.depth > limits.maxDepth) out.push(refusal('depth', measure.depth, limits.maxDepth, node));
   if (measure.aliases > limits.maxAliases) out.push(refusal('aliases', measure.aliases, limits.maxAliases, node));
   if (measure.fields > limits.maxFields) out.push(refusal('fields', measure.fields, limits.maxFields, node));
-  if (measure.cost > limits.maxCost) out.push(refusal('cost', measure.cost, limits.maxCost, node));
+  // a cost that depends on variables is checked once they are known (checkOperationCost)
+  if (measure.cost > limits.maxCost && !measure.variableSized) out.push(refusal('cost', measure.cost, limits.maxCost, node));
   if (measure.introspectionCost > limits.maxIntrospectionCost) {
     out.push(refusal('introspectionCost', measure.introspectionCost, limits.maxIntrospectionCost, node));
   }
@@ -277,9 +320,33 @@ export function introspectionRefused(): GraphQLError {
   return new GraphQLError('introspection needs a signed-in caller: send a bearer token', { extensions: { code: 'UNAUTHENTICATED' } });
 }
 
-/** The estimated cost of the operation about to run (fragments of its document expanded, its variables known). */
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, sizing: ListSizing = {}): number {
+/**
+ * The estimated cost of the operation about to run (fragments of its document expanded),
+ * with its variables coerced as execution will (a variable's default applies when it is not
+ * sent); variables that do not coerce leave the list at its cap (execution refuses them).
+ */
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  sizing: ListSizing & { variables: Readonly<Record<string, unknown>> | null | undefined },
+): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  return measureOperation(schema, operation, fragments, sizing).cost;
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], { ...(sizing.variables ?? {}) });
+  const variables = coerced.coerced ?? {};
+  return measureOperation(schema, operation, fragments, { ...sizing, variables }).cost;
+}
+
+/**
+ * The cost check of an operation whose variables are known: the refusal when its cost with
+ * those values is over the budget, else null. Run where the variables arrive — Apollo's
+ * didResolveOperation, graphql-ws' execute and subscribe — because validation (cached per
+ * document) cannot see them.
+ */
+export function checkOperationCost(cost: number, limits: Pick<GraphQLLimits, 'maxCost'>, node: OperationDefinitionNode): GraphQLError | null {
+  if (cost <= limits.maxCost) return null;
+  const refused = refusal('cost', cost, limits.maxCost, node);
+  // 400 over HTTP like a refusal at validation (Apollo answers errors thrown before execution with 500 otherwise)
+  return new GraphQLError(refused.message, { nodes: [node], extensions: { ...refused.extensions, http: { status: 400 } } });
 }

@@ -17,7 +17,7 @@ import { formatError } from '../graphql/errors.ts';
 import { mutationNotices } from '../graphql/mutation-notices.ts';
 import { yieldingExecution } from '../graphql/yield.ts';
 import { ExpensiveGate, DEFAULT_EXPENSIVE_GATE } from '../graphql/expensive-gate.ts';
-import { admit, gatedExecute } from '../graphql/gated-execute.ts';
+import { admit, gatedExecute, gatedSubscribe } from '../graphql/gated-execute.ts';
 import { SluiceError } from '../../platform/errors.ts';
 import { createTerminalServer, type TerminalLimits } from './terminal.ts';
 import {
@@ -164,6 +164,8 @@ export async function startControlServer(port: number, host: string, options: Co
       schema: options.schema,
       // queries and mutations wait in the same line as over HTTP: a socket is no way around it
       execute: gatedExecute(expensive, limits),
+      // each event of a subscription is an execution too: costed when it starts, gated per event
+      subscribe: gatedSubscribe(expensive, limits),
       onConnect: async (ctx) => {
         const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
         try {

@@ -369,7 +369,7 @@ describe.each(providers)('GraphQL control plane on %s', (provider) => {
       await addVersion(id, 'a');
       await addVersion(id, 'b');
     }
-    const query = `query { serviceGroups(first: 30) { ${GROUP_FIELDS} project { name } } }`;
+    const query = `query { serviceGroups(first: 20) { ${GROUP_FIELDS} project { name } } }`;
     const start = cp.db.queryCount();
     const r = await cp.gql<{ serviceGroups: unknown[] }>(query);
     const statements = cp.db.queryCount() - start;

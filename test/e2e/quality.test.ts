@@ -193,7 +193,7 @@ describe('inference and quality tabs (Chromium, npm start)', () => {
     expect(Number(await page.locator('[data-testid=row-count]').textContent())).toBe(totalRows());
     expect(await page.locator('[data-testid=label-coverage]').textContent()).toMatch(new RegExp(`0 of ${totalRows()} labelled \\(0\\.0%\\)`));
     // a single-row request and one row of a batch, as sent and as answered (the oldest rows: show more than the newest 50)
-    await page.selectOption('select[name=rows-first]', '1000');
+    await page.selectOption('select[name=rows-first]', '400');
     await expect.poll(() => page.locator('[data-testid=inference-rows] tbody tr[data-client-request-id]').count(), WAIT).toBe(totalRows());
     for (const [s, rowIndex] of [[sent[0]!, 0], [sent[8]!, 3]] as const) {
       const row = page.locator(`tr[data-client-request-id="${s.clientRequestId}"][data-row-index="${rowIndex}"]`);

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 import { startControlServer, type ControlServer } from '../../control/http/server.ts';
 import { ExpensiveGate } from '../../control/graphql/expensive-gate.ts';
-import { GROUP_PAGE_MAX } from '../../control/graphql/list-bounds.ts';
+import { ENV_ENTRIES_MAX, GROUP_PAGE_MAX, TAGS_MAX } from '../../control/graphql/list-bounds.ts';
 
 interface GqlError { message: string; extensions?: Record<string, unknown> }
 interface Result { data?: Record<string, unknown> | null; errors?: GqlError[] }
@@ -21,6 +21,7 @@ describe('the worst allowed query costs what it does', () => {
   let cp: TestControlPlane;
   let server: ControlServer;
   let adminId: string;
+  let alphaId: string;
   const clients: Client[] = [];
 
   const http = async (query: string, variables: Record<string, unknown> = {}, base = server.url): Promise<Result> => {
@@ -61,6 +62,7 @@ describe('the worst allowed query costs what it does', () => {
       expect(created.errors).toBeUndefined();
     }
     adminId = ((await http(`{ me { id } }`)).data!.me as { id: string }).id;
+    alphaId = ((await http(`{ serviceGroup(name: "alpha") { id } }`)).data!.serviceGroup as { id: string }).id;
   });
 
   afterAll(async () => {
@@ -92,7 +94,7 @@ describe('the worst allowed query costs what it does', () => {
   });
 
   it("refuses every group reached through projects (a project's groups are a list of groups too)", async () => {
-    const r = await http(`{ projects(first: 1) { edges { node { serviceGroups { versions { name } } } } } }`);
+    const r = await http(`{ projects(first: 1) { edges { node { serviceGroups { versions { name status } } } } } }`);
     expect(codes(r)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
   });
 
@@ -153,6 +155,81 @@ describe('the worst allowed query costs what it does', () => {
       expect(r.data!.serviceGroup).toMatchObject({ name: 'alpha' });
     } finally {
       await lined.close();
+    }
+  });
+
+  it('costs a page size given by a variable with its value: a small page is answered, a large one refused, on both transports', async () => {
+    // validation alone could only assume the cap for $n, so even $n = 1 was refused
+    const paged = `query($n: Int) { serviceGroups(first: $n) { name versions { name instances { name state node } } } }`;
+    for (const r of await both(paged, { n: 1 })) {
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.serviceGroups).toHaveLength(1);
+    }
+    for (const r of await both(paged, { n: 200 })) {
+      expect(codes(r)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
+      expect(r.data ?? null).toBeNull();
+    }
+    // a huge value is clamped to the cap, not taken at its word (nor as unbounded)
+    expect(codes(await http(paged, { n: 1e12 }))).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
+  });
+
+  it("pages a group's keys and caps what is written to lists that are costed at a cap", async () => {
+    for (let i = 0; i < 3; i++) expect((await http(`mutation($g: ID!) { createApiKey(groupId: $g) { key } }`, { g: alphaId })).errors).toBeUndefined();
+    const nested = await http(`{ serviceGroup(name: "alpha") { apiKeys(first: 2) { id } } }`);
+    expect((nested.data!.serviceGroup as { apiKeys: unknown[] }).apiKeys).toHaveLength(2);
+    const top = await http(`query($g: ID!) { apiKeys(groupId: $g, first: 2, skip: 2) { id } }`, { g: alphaId });
+    expect(top.errors).toBeUndefined();
+    expect(top.data!.apiKeys).toHaveLength(1);
+
+    const tags = Array.from({ length: TAGS_MAX + 1 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
+    const rg = await http(`mutation($t: [TagInput!]) { createResourceGroup(name: "too-many-tags", tags: $t) { id } }`, { t: tags });
+    expect(rg.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const env = Array.from({ length: ENV_ENTRIES_MAX + 1 }, (_, i) => ({ name: `E${i}`, value: 'v' }));
+    const version = await http(`mutation($g: ID!, $env: [EnvVarInput!]) { addServiceVersion(groupId: $g, input: { name: "envs", image: { image: "busybox", command: ["true"], env: $env } }) { id } }`, { g: alphaId, env });
+    expect(version.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('costs a subscription with its variables when it starts: over the budget refused, a small page accepted', async () => {
+    const gated = await startControlServer(0, '127.0.0.1', { schema: cp.plane.schema, context: cp.plane.contextFor, log: () => undefined, terminal: false });
+    try {
+      const client = socket(gated.url);
+      const live = `subscription($id: ID!, $n: Int) { serviceGroupChanged(id: $id) { description versions(first: $n) { name instances { name state node startedAt restartCount } } } }`;
+      // each event would execute this at its cost: refused at once, not left to every event
+      const big = await Promise.race([overSocket(client, live, { id: alphaId, n: 16 }), new Promise<Result>((r) => setTimeout(() => r({ errors: [{ message: 'no answer in 5 s' }] }), 5000))]);
+      expect(codes(big)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
+      // a small page: accepted (validation alone refused it, assuming the cap for $n)
+      const failures: unknown[] = [];
+      client.subscribe({ query: live, variables: { id: alphaId, n: 1 } }, { next: () => undefined, error: (e) => failures.push(e), complete: () => undefined });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(failures).toEqual([]);
+    } finally {
+      await gated.close();
+    }
+  });
+
+  it("runs each expensive event's execution of a subscription through the gate (a burst of events cannot fan out unbounded)", async () => {
+    const gate = new ExpensiveGate({ threshold: 100, global: 1, maxWaiting: 0 });
+    const gated = await startControlServer(0, '127.0.0.1', { schema: cp.plane.schema, context: cp.plane.contextFor, log: () => undefined, terminal: false, expensiveGate: gate });
+    try {
+      const client = socket(gated.url);
+      // cost ~100s per event (> the gate's 100): expensive
+      const live = `subscription($id: ID!) { serviceGroupChanged(id: $id) { description versions(first: 1) { name instances { name state node } } } }`;
+      const events: Result[] = [];
+      const failures: unknown[] = [];
+      client.subscribe({ query: live, variables: { id: alphaId } }, { next: (r) => events.push(r as Result), error: (e) => failures.push(e), complete: () => undefined });
+      await new Promise((r) => setTimeout(r, 300));
+
+      const release = await gate.enter(adminId); // the caller's expensive operation in progress
+      expect((await http(`mutation($id: ID!) { updateServiceGroup(id: $id, input: { description: "held" }) { id } }`, { id: alphaId }, gated.url)).errors).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(events).toHaveLength(0); // the event waits for the caller's turn
+      release();
+      await expect.poll(() => events.length, { timeout: 5000 }).toBeGreaterThan(0);
+      expect(events[0]!.errors).toBeUndefined();
+      expect(events[0]!.data!.serviceGroupChanged).toMatchObject({ description: 'held' });
+      expect(failures).toEqual([]); // waited, never refused: the update is not lost
+    } finally {
+      await gated.close();
     }
   });
 });

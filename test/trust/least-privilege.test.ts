@@ -54,7 +54,8 @@ describe('least privilege', () => {
     await cp?.close();
   });
 
-  const RG_DEEP = `{ resourceGroups { edges { node { id name boundGroup { name versions { name image { env { name value } command } } } projects { name serviceGroups(first: 5) { name } } } } } }`;
+  // pages small enough for the cost budget (every list is costed at its real bound, list-bounds.ts)
+  const RG_DEEP = `{ resourceGroups(first: 5) { edges { node { id name boundGroup { name versions(first: 2) { name image { env { name value } command } } } projects(first: 5) { name serviceGroups(first: 5) { name } } } } } }`;
 
   it('a viewer of no project sees no resource group, by list or by id', async () => {
     const list = await cp.gql<{ resourceGroups: { edges: unknown[] } }>(RG_DEEP, {}, viewerOfNothing);

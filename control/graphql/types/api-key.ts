@@ -1,6 +1,8 @@
 // GraphQL for API keys: create (the key is shown once), revoke, list with last use.
 import { assertGroupReadable } from '../access.ts';
+import { z } from 'zod';
 import { builder } from '../builder.ts';
+import { API_KEYS_PAGE_MAX, pageSize } from '../list-bounds.ts';
 import { reselect } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 
@@ -32,13 +34,21 @@ builder.queryFields((t) => ({
   apiKeys: t.prismaField({
     type: ['ApiKey'],
     authScopes: { authenticated: true },
-    args: { groupId: t.arg.id({ required: true }), includeRevoked: t.arg.boolean({ defaultValue: false }) },
-    resolve: async (query, _root, { groupId, includeRevoked }, ctx) => {
+    description: `The group's keys, newest first: at most \`first\` (default and cap ${API_KEYS_PAGE_MAX}) after the first \`skip\``,
+    args: {
+      groupId: t.arg.id({ required: true }),
+      includeRevoked: t.arg.boolean({ defaultValue: false }),
+      first: t.arg.int({ validate: z.number().int().min(0) }),
+      skip: t.arg.int({ validate: z.number().int().min(0) }),
+    },
+    resolve: async (query, _root, { groupId, includeRevoked, first, skip }, ctx) => {
       await assertGroupReadable(ctx, groupId);
       return ctx.prisma.apiKey.findMany({
         ...query,
         where: { groupId, ...(includeRevoked ? {} : { revokedAt: null }) },
         orderBy: { createdAt: 'desc' },
+        take: pageSize(first, API_KEYS_PAGE_MAX),
+        skip: skip ?? 0,
       });
     },
   }),

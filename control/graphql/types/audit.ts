@@ -1,5 +1,6 @@
 // GraphQL for the audit log: who did what, when, with the row before and after (admins).
 import { builder } from '../builder.ts';
+import { AUDIT_PAGE } from '../list-bounds.ts';
 
 builder.prismaObject('AuditLog', {
   fields: (t) => ({
@@ -23,8 +24,8 @@ builder.queryFields((t) => ({
   auditLogs: t.prismaConnection({
     type: 'AuditLog',
     cursor: 'id',
-    defaultSize: 50,
-    maxSize: 500,
+    defaultSize: AUDIT_PAGE.default,
+    maxSize: AUDIT_PAGE.max,
     authScopes: { admin: true },
     args: { filter: t.arg({ type: AuditFilter }) },
     resolve: (query, _root, { filter }, ctx) =>

@@ -15,6 +15,8 @@ import { alertTopic, type QualityMetricName } from '../../inference/rules.ts';
 import { assertGroupReadable } from '../access.ts';
 import { builder } from '../builder.ts';
 import { requireActor, type GraphQLContext } from '../context.ts';
+import { z } from 'zod';
+import { ALERTS_PAGE_DEFAULT, ALERTS_PAGE_MAX, DELIVERIES_PER_ALERT_MAX, DRIFT_FEATURES_MAX, INFERENCE_RUNS_MAX, QUALITY_CLASSES_MAX, QUALITY_HISTORY_DEFAULT, QUALITY_HISTORY_MAX, QUALITY_RULES_MAX, UNKNOWN_LABELS_MAX, VERDICT_COMPARISONS_MAX, VERSIONS_PER_GROUP_MAX, capped, pageSize } from '../list-bounds.ts';
 
 export const QualityMetricEnum = builder.enumType(QualityMetric, { name: 'QualityMetric' });
 export const AlertStateEnum = builder.enumType(AlertState, { name: 'AlertState' });
@@ -60,7 +62,7 @@ const InferenceTableRef = builder.objectRef<{ groupId: string; rowCount: number;
     runs: t.prismaField({
       type: ['InferenceJobRun'],
       args: { first: t.arg.int({ defaultValue: 10 }) },
-      resolve: (query, p, { first }, ctx) => ctx.prisma.inferenceJobRun.findMany({ ...query, where: { groupId: p.groupId }, orderBy: { startedAt: 'desc' }, take: Math.min(100, Math.max(1, first ?? 10)) }),
+      resolve: (query, p, { first }, ctx) => ctx.prisma.inferenceJobRun.findMany({ ...query, where: { groupId: p.groupId }, orderBy: { startedAt: 'desc' }, take: Math.min(INFERENCE_RUNS_MAX, Math.max(1, first ?? 10)) }),
     }),
   }),
 });
@@ -113,12 +115,13 @@ const VersionQualityRef = builder.objectRef<VersionQuality>('VersionQuality').im
     labelledRows: t.exposeInt('labelledRows'),
     shadowRows: t.exposeInt('shadowRows'),
     accuracy: t.exposeFloat('accuracy', { nullable: true }),
-    classes: t.field({ type: [ClassQualityRef], resolve: (q) => q.classes }),
+    // in-memory lists capped at their bound (list-bounds.ts), what the cost model assumes
+    classes: t.field({ type: [ClassQualityRef], resolve: (q) => capped(q.classes, QUALITY_CLASSES_MAX) }),
     mae: t.exposeFloat('mae', { nullable: true }),
     rmse: t.exposeFloat('rmse', { nullable: true }),
     errorRate: t.exposeFloat('errorRate', { nullable: true }),
     latencyP99Ms: t.exposeFloat('latencyP99Ms', { nullable: true }),
-    drift: t.field({ type: [FeatureDriftRef], resolve: (q) => q.drift }),
+    drift: t.field({ type: [FeatureDriftRef], resolve: (q) => capped(q.drift, DRIFT_FEATURES_MAX) }),
     predictionDrift: t.field({ type: FeatureDriftRef, nullable: true, resolve: (q) => q.predictionDrift }),
   }),
 });
@@ -163,7 +166,11 @@ builder.prismaObject('QualityAlert', {
     version: t.exposeString('version', { nullable: true }),
     openedAt: t.expose('openedAt', { type: 'DateTime' }),
     resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
-    deliveries: t.relation('deliveries', { query: { orderBy: { createdAt: 'asc' } } }),
+    deliveries: t.relation('deliveries', {
+      description: `The alert's webhook deliveries, oldest first: at most \`first\` (default and cap ${DELIVERIES_PER_ALERT_MAX})`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { createdAt: 'asc' }, take: pageSize(args.first, DELIVERIES_PER_ALERT_MAX) }),
+    }),
   }),
 });
 
@@ -195,7 +202,7 @@ const AbVerdictRef = builder.objectRef<AbVerdict>('AbVerdict').implement({
     versionA: t.exposeString('versionA', { nullable: true }),
     versionB: t.exposeString('versionB', { nullable: true }),
     outcome: t.exposeString('outcome', { description: 'the accuracy comparison: A_BETTER, B_BETTER, NO_SIGNIFICANT_DIFFERENCE or NOT_ENOUGH_DATA' }),
-    comparisons: t.field({ type: [ComparisonRef], resolve: (v) => v.comparisons }),
+    comparisons: t.field({ type: [ComparisonRef], resolve: (v) => capped(v.comparisons, VERDICT_COMPARISONS_MAX) }),
   }),
 });
 
@@ -208,7 +215,7 @@ const LabelReportRef = builder.objectRef<LabelReport>('LabelReport').implement({
     received: t.exposeInt('received'),
     labelled: t.exposeInt('labelled', { description: 'table rows these labels apply to now' }),
     unknownCount: t.exposeInt('unknownCount', { description: 'labels whose id is not in the table (kept: their rows may still arrive)' }),
-    unknown: t.field({ type: [LabelKeyRef], description: 'the first 100 unknown ids', resolve: (r) => r.unknown }),
+    unknown: t.field({ type: [LabelKeyRef], description: `the first ${UNKNOWN_LABELS_MAX} unknown ids`, resolve: (r) => capped(r.unknown, UNKNOWN_LABELS_MAX) }),
     key: t.exposeString('key', { description: 'the label file written to the store' }),
   }),
 });
@@ -267,10 +274,20 @@ builder.queryFields((t) => ({
     type: ['QualitySnapshot'],
     description: 'Quality of the last hour as stored after each table run, newest first (the trend to chart)',
     authScopes: { authenticated: true },
-    args: { groupId: t.arg.id({ required: true }), version: t.arg.string(), first: t.arg.int({ defaultValue: 100 }) },
-    resolve: async (query, _r, { groupId, version, first }, ctx) => {
+    args: {
+      groupId: t.arg.id({ required: true }),
+      version: t.arg.string(),
+      first: t.arg.int({ defaultValue: QUALITY_HISTORY_DEFAULT }),
+      before: t.arg({ type: 'DateTime', description: 'only snapshots whose window ends before this (the next page: the last windowTo seen)' }),
+    },
+    resolve: async (query, _r, { groupId, version, first, before }, ctx) => {
       await assertGroupReadable(ctx, String(groupId));
-      return ctx.prisma.qualitySnapshot.findMany({ ...query, where: { groupId: String(groupId), ...(version ? { version } : {}) }, orderBy: { windowTo: 'desc' }, take: Math.min(1000, Math.max(1, first ?? 100)) });
+      return ctx.prisma.qualitySnapshot.findMany({
+        ...query,
+        where: { groupId: String(groupId), ...(version ? { version } : {}), ...(before ? { windowTo: { lt: before } } : {}) },
+        orderBy: { windowTo: 'desc' },
+        take: Math.min(QUALITY_HISTORY_MAX, Math.max(1, first ?? QUALITY_HISTORY_DEFAULT)),
+      });
     },
   }),
   inferenceTable: t.field({
@@ -298,7 +315,7 @@ builder.queryFields((t) => ({
     args: { groupId: t.arg.id({ required: true }), from: t.arg({ type: 'DateTime' }), to: t.arg({ type: 'DateTime' }) },
     resolve: async (_r, { groupId, from, to }, ctx) => {
       await assertGroupReadable(ctx, String(groupId));
-      return inference(ctx).quality(String(groupId), from ?? null, to ?? null);
+      return capped(await inference(ctx).quality(String(groupId), from ?? null, to ?? null), VERSIONS_PER_GROUP_MAX);
     },
   }),
   abVerdict: t.field({
@@ -313,10 +330,16 @@ builder.queryFields((t) => ({
   alerts: t.prismaField({
     type: ['QualityAlert'],
     authScopes: { authenticated: true },
-    args: { groupId: t.arg.id({ required: true }), state: t.arg({ type: AlertStateEnum }) },
-    resolve: async (query, _r, { groupId, state }, ctx) => {
+    description: `The group's alerts, newest first: at most \`first\` (default ${ALERTS_PAGE_DEFAULT}, cap ${ALERTS_PAGE_MAX})`,
+    args: { groupId: t.arg.id({ required: true }), state: t.arg({ type: AlertStateEnum }), first: t.arg.int({ validate: z.number().int().min(0) }) },
+    resolve: async (query, _r, { groupId, state, first }, ctx) => {
       await assertGroupReadable(ctx, String(groupId));
-      return ctx.prisma.qualityAlert.findMany({ ...query, where: { groupId: String(groupId), ...(state ? { state } : {}) }, orderBy: { openedAt: 'desc' } });
+      return ctx.prisma.qualityAlert.findMany({
+        ...query,
+        where: { groupId: String(groupId), ...(state ? { state } : {}) },
+        orderBy: { openedAt: 'desc' },
+        take: Math.min(first ?? ALERTS_PAGE_DEFAULT, ALERTS_PAGE_MAX),
+      });
     },
   }),
   qualityRules: t.prismaField({
@@ -325,7 +348,7 @@ builder.queryFields((t) => ({
     args: { groupId: t.arg.id({ required: true }) },
     resolve: async (query, _r, { groupId }, ctx) => {
       await assertGroupReadable(ctx, String(groupId));
-      return ctx.prisma.qualityRule.findMany({ ...query, where: { groupId: String(groupId) }, orderBy: { createdAt: 'asc' } });
+      return ctx.prisma.qualityRule.findMany({ ...query, where: { groupId: String(groupId) }, orderBy: { createdAt: 'asc' }, take: QUALITY_RULES_MAX });
     },
   }),
   inferenceSchedule: t.field({
@@ -417,7 +440,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _r, { groupId }, ctx) => {
       await canManage(ctx, String(groupId));
       const ids = await inference(ctx).rules.evaluate(String(groupId));
-      return ctx.prisma.qualityAlert.findMany({ ...query, where: { id: { in: ids } }, orderBy: { openedAt: 'desc' } });
+      return ctx.prisma.qualityAlert.findMany({ ...query, where: { id: { in: ids } }, orderBy: { openedAt: 'desc' }, take: QUALITY_RULES_MAX });
     },
   }),
   setInferenceSchedule: t.field({

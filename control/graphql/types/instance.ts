@@ -2,7 +2,9 @@
 import { topics } from '../../../platform/pubsub/port.ts';
 import type { ChangeNotice } from '../../domain/changes.ts';
 import { assertGroupReadable, assertVersionReadable, readableGroupsWhere } from '../access.ts';
+import { z } from 'zod';
 import { builder } from '../builder.ts';
+import { EVENTS_PAGE, INSTANCES_PER_VERSION_MAX, pageSize } from '../list-bounds.ts';
 import { requireActor } from '../context.ts';
 import { EventLevelEnum, InstanceStateEnum } from './enums.ts';
 
@@ -49,17 +51,18 @@ builder.queryFields((t) => ({
   instances: t.prismaField({
     type: ['Instance'],
     authScopes: { authenticated: true },
-    args: { versionId: t.arg.id({ required: true }) },
-    resolve: async (query, _root, { versionId }, ctx) => {
+    description: `The version's instances by name: at most \`first\` (default and cap ${INSTANCES_PER_VERSION_MAX})`,
+    args: { versionId: t.arg.id({ required: true }), first: t.arg.int({ validate: z.number().int().min(0) }) },
+    resolve: async (query, _root, { versionId, first }, ctx) => {
       await assertVersionReadable(ctx, versionId);
-      return ctx.prisma.instance.findMany({ ...query, where: { versionId }, orderBy: { name: 'asc' } });
+      return ctx.prisma.instance.findMany({ ...query, where: { versionId }, orderBy: { name: 'asc' }, take: pageSize(first, INSTANCES_PER_VERSION_MAX) });
     },
   }),
   events: t.prismaConnection({
     type: 'Event',
     cursor: 'id',
-    defaultSize: 50,
-    maxSize: 500,
+    defaultSize: EVENTS_PAGE.default,
+    maxSize: EVENTS_PAGE.max,
     authScopes: { authenticated: true },
     args: { filter: t.arg({ type: EventFilter }) },
     resolve: async (query, _root, { filter }, ctx) => {

@@ -1,5 +1,7 @@
 // GraphQL for the built-in model registry: registered models and their versions.
+import { z } from 'zod';
 import { builder } from '../builder.ts';
+import { MODELS_PAGE_MAX, MODEL_VERSIONS_MAX, pageSize } from '../list-bounds.ts';
 import { requireActor } from '../context.ts';
 import { SluiceError } from '../../../platform/errors.ts';
 
@@ -9,7 +11,11 @@ builder.prismaObject('RegisteredModel', {
     name: t.exposeString('name'),
     description: t.exposeString('description'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    versions: t.relation('versions', { query: { orderBy: { createdAt: 'asc' } } }),
+    versions: t.relation('versions', {
+      description: `The model's versions, oldest first: at most \`first\` (default and cap ${MODEL_VERSIONS_MAX})`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { createdAt: 'asc' }, take: pageSize(args.first, MODEL_VERSIONS_MAX) }),
+    }),
   }),
 });
 
@@ -31,7 +37,10 @@ builder.queryFields((t) => ({
   registeredModels: t.prismaField({
     type: ['RegisteredModel'],
     authScopes: { authenticated: true },
-    resolve: (query, _root, _args, ctx) => ctx.prisma.registeredModel.findMany({ ...query, orderBy: { name: 'asc' } }),
+    description: `Registered models by name: at most \`first\` (default and cap ${MODELS_PAGE_MAX}) after the first \`skip\``,
+    args: { first: t.arg.int({ validate: z.number().int().min(0) }), skip: t.arg.int({ validate: z.number().int().min(0) }) },
+    resolve: (query, _root, args, ctx) =>
+      ctx.prisma.registeredModel.findMany({ ...query, orderBy: { name: 'asc' }, take: pageSize(args.first, MODELS_PAGE_MAX), skip: args.skip ?? 0 }),
   }),
 }));
 

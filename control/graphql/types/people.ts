@@ -6,7 +6,7 @@ import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 import { RoleEnum } from './enums.ts';
 import { readableGroupsWhere } from '../access.ts';
-import { GROUP_PAGE_MAX, groupPageSize } from '../list-bounds.ts';
+import { GROUP_PAGE_MAX, MEMBERS_PAGE_MAX, PROJECTS_PAGE, USERS_PAGE, groupPageSize, pageSize } from '../list-bounds.ts';
 
 builder.prismaObject('User', {
   fields: (t) => ({
@@ -17,7 +17,11 @@ builder.prismaObject('User', {
     disabled: t.exposeBoolean('disabled'),
     external: t.boolean({ resolve: (u) => u.externalSubject != null }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    memberships: t.relation('memberships'),
+    memberships: t.relation('memberships', {
+      description: `at most \`first\` (default and cap ${MEMBERS_PAGE_MAX})`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { projectId: 'asc' }, take: pageSize(args.first, MEMBERS_PAGE_MAX) }),
+    }),
   }),
 });
 
@@ -35,7 +39,11 @@ builder.prismaObject('Project', {
     name: t.exposeString('name'),
     description: t.exposeString('description'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    members: t.relation('members'),
+    members: t.relation('members', {
+      description: `at most \`first\` (default and cap ${MEMBERS_PAGE_MAX})`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { userId: 'asc' }, take: pageSize(args.first, MEMBERS_PAGE_MAX) }),
+    }),
     // a project reached from elsewhere (a resource group, a user) shows its services only
     // to those who may read them
     serviceGroups: t.prismaField({
@@ -72,8 +80,8 @@ builder.queryFields((t) => ({
   users: t.prismaConnection({
     type: 'User',
     cursor: 'id',
-    defaultSize: 50,
-    maxSize: 500,
+    defaultSize: USERS_PAGE.default,
+    maxSize: USERS_PAGE.max,
     authScopes: { admin: true },
     args: { usernameContains: t.arg.string() },
     resolve: (query, _root, { usernameContains }, ctx) =>
@@ -82,8 +90,8 @@ builder.queryFields((t) => ({
   projects: t.prismaConnection({
     type: 'Project',
     cursor: 'id',
-    defaultSize: 50,
-    maxSize: 500,
+    defaultSize: PROJECTS_PAGE.default,
+    maxSize: PROJECTS_PAGE.max,
     authScopes: { authenticated: true },
     resolve: (query, _root, _args, ctx) => {
       const actor = requireActor(ctx);

@@ -2,6 +2,7 @@
 // ACKed for each resource type and any NACK (like `istioctl proxy-status`).
 import { topics } from '../../../platform/pubsub/port.ts';
 import { builder } from '../builder.ts';
+import { PROXIES_MAX, PROXY_TYPES_MAX, capped } from '../list-bounds.ts';
 
 export interface ProxyTypeStatus {
   typeUrl: string;
@@ -37,12 +38,13 @@ const ProxyStatusRef = builder.objectRef<ProxyStatusEntry & { synced: boolean }>
     nodeId: t.exposeString('nodeId'),
     connectedAt: t.expose('connectedAt', { type: 'DateTime' }),
     synced: t.exposeBoolean('synced', { description: 'true when every type ACKed the version the control plane serves' }),
-    types: t.field({ type: [ProxyTypeStatusRef], resolve: (p) => p.types }),
+    types: t.field({ type: [ProxyTypeStatusRef], resolve: (p) => capped(p.types, PROXY_TYPES_MAX) }),
   }),
 });
 
 function withSync(source: ProxyStatusSource): (ProxyStatusEntry & { synced: boolean })[] {
-  return source.list().map((p) => {
+  // capped at the bound the cost model assumes (list-bounds.ts)
+  return capped(source.list(), PROXIES_MAX).map((p) => {
     const current = source.currentVersions(p.nodeId);
     return { ...p, synced: p.types.every((ty) => current[ty.typeUrl] === undefined || ty.ackedVersion === current[ty.typeUrl]) };
   });

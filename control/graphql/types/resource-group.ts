@@ -10,6 +10,10 @@ import { readableGroupsWhere } from '../access.ts';
 import type { Prisma } from '../../../platform/db/prisma.ts';
 import { computeCapacity } from '../../domain/resource-groups.ts';
 import { NodeStateEnum } from './enums.ts';
+import { z } from 'zod';
+import { NODES_PER_RESOURCE_GROUP_MAX, PROJECTS_PER_RESOURCE_GROUP_MAX, RESOURCE_GROUPS_PAGE, TAGS_MAX, capped, pageSize } from '../list-bounds.ts';
+
+const tagsValidation = z.array(z.unknown()).max(TAGS_MAX, `at most ${TAGS_MAX} tags`);
 
 const Tag = builder.objectRef<{ key: string; value: string }>('Tag').implement({
   fields: (t) => ({ key: t.exposeString('key'), value: t.exposeString('value') }),
@@ -44,9 +48,14 @@ builder.prismaObject('ResourceGroup', {
     id: t.exposeID('id'),
     name: t.exposeString('name'),
     description: t.exposeString('description'),
-    tags: t.field({ type: [Tag], resolve: (rg) => (rg.tags as { key: string; value: string }[] | null) ?? [] }),
+    // capped like on write (list-bounds.ts): what the cost model assumes
+    tags: t.field({ type: [Tag], resolve: (rg) => capped((rg.tags as { key: string; value: string }[] | null) ?? [], TAGS_MAX) }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    nodes: t.relation('nodes', { query: { orderBy: { name: 'asc' } } }),
+    nodes: t.relation('nodes', {
+      description: `The group's nodes by name: at most \`first\` (default and cap ${NODES_PER_RESOURCE_GROUP_MAX}); capacity counts them all`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { name: 'asc' }, take: pageSize(args.first, NODES_PER_RESOURCE_GROUP_MAX) }),
+    }),
     boundGroup: t.prismaField({
       type: 'ServiceGroup',
       nullable: true,
@@ -60,11 +69,13 @@ builder.prismaObject('ResourceGroup', {
     }),
     projects: t.prismaField({
       type: ['Project'],
+      description: `The associated projects the caller may read: at most \`first\` (default and cap ${PROJECTS_PER_RESOURCE_GROUP_MAX})`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
       select: { projects: { select: { project: true } } },
-      resolve: async (_query, rg, _args, ctx) => {
+      resolve: async (_query, rg, args, ctx) => {
         const readable = await readableProjectIds(ctx.prisma, requireActor(ctx));
         const projects = rg.projects.map((p) => p.project);
-        return readable === null ? projects : projects.filter((p) => readable.includes(p.id));
+        return capped(readable === null ? projects : projects.filter((p) => readable.includes(p.id)), pageSize(args.first, PROJECTS_PER_RESOURCE_GROUP_MAX));
       },
     }),
     capacity: t.field({
@@ -97,8 +108,8 @@ builder.queryFields((t) => ({
   resourceGroups: t.prismaConnection({
     type: 'ResourceGroup',
     cursor: 'id',
-    defaultSize: 50,
-    maxSize: 200,
+    defaultSize: RESOURCE_GROUPS_PAGE.default,
+    maxSize: RESOURCE_GROUPS_PAGE.max,
     authScopes: { authenticated: true },
     args: { nameContains: t.arg.string() },
     resolve: async (query, _root, { nameContains }, ctx) => {
@@ -123,7 +134,7 @@ builder.mutationFields((t) => ({
     args: {
       name: t.arg.string({ required: true }),
       description: t.arg.string(),
-      tags: t.arg({ type: [TagInput] }),
+      tags: t.arg({ type: [TagInput], validate: tagsValidation }),
       projectIds: t.arg.idList(),
     },
     resolve: (query, _root, args, ctx) =>
@@ -137,7 +148,7 @@ builder.mutationFields((t) => ({
   updateResourceGroup: t.prismaField({
     type: 'ResourceGroup',
     authScopes: { admin: true },
-    args: { id: t.arg.id({ required: true }), description: t.arg.string(), tags: t.arg({ type: [TagInput] }) },
+    args: { id: t.arg.id({ required: true }), description: t.arg.string(), tags: t.arg({ type: [TagInput], validate: tagsValidation }) },
     resolve: (query, _root, args, ctx) =>
       reselect(ctx.domain.resourceGroups.update(requireActor(ctx), args.id, { description: args.description ?? null, tags: args.tags ?? null }), ctx.prisma.resourceGroup, query, args.id),
   }),

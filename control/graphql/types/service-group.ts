@@ -12,7 +12,7 @@ import { requireActor, type GraphQLContext } from '../context.ts';
 import type { Prisma } from '../../../platform/db/prisma.ts';
 import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
 import { predictPath } from '../../../xds/contract.ts';
-import { GROUP_CONNECTION_DEFAULT, GROUP_PAGE_MAX, groupPageSize } from '../list-bounds.ts';
+import { API_KEYS_PAGE_MAX, GROUP_CONNECTION_DEFAULT, GROUP_PAGE_MAX, VERSIONS_PER_GROUP_MAX, groupPageSize, pageSize } from '../list-bounds.ts';
 
 export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
   fields: (t) => ({
@@ -30,8 +30,17 @@ export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
     callAddress: t.string({
       resolve: (group, _args, ctx) => `${ctx.domain.deps.edgeBaseUrl}${predictPath(group.name)}`,
     }),
-    versions: t.relation('versions', { query: { orderBy: { createdAt: 'asc' } } }),
-    apiKeys: t.relation('apiKeys', { query: { orderBy: { createdAt: 'desc' } } }),
+    // capped (list-bounds.ts): the cost model multiplies what is selected under them by the cap
+    versions: t.relation('versions', {
+      description: `The group's versions, oldest first: at most \`first\` (default and cap ${VERSIONS_PER_GROUP_MAX}); totalVersions counts them all`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { createdAt: 'asc' }, take: pageSize(args.first, VERSIONS_PER_GROUP_MAX) }),
+    }),
+    apiKeys: t.relation('apiKeys', {
+      description: `The group's API keys, newest first: at most \`first\` (default and cap ${API_KEYS_PAGE_MAX})`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { createdAt: 'desc' }, take: pageSize(args.first, API_KEYS_PAGE_MAX) }),
+    }),
     resourceGroup: t.relation('resourceGroup', { nullable: true }),
   }),
 });

@@ -9,6 +9,8 @@ import { builder } from '../builder.ts';
 import { reselect, idOf } from '../reselect.ts';
 import { requireActor } from '../context.ts';
 import { ModelSourceEnum, ResourceSourceEnum, ServiceStatusEnum } from './enums.ts';
+import { z } from 'zod';
+import { COMMAND_ARGS_MAX, ENV_ENTRIES_MAX, INSTANCES_PER_VERSION_MAX, LOG_LINES_DEFAULT, LOG_LINES_MAX, capped, pageSize } from '../list-bounds.ts';
 
 const ModelRef = builder.objectRef<{ source: string; name: string; version: string; trackingUri: string | null }>('ModelRef').implement({
   fields: (t) => ({
@@ -35,9 +37,10 @@ const ImageSource = builder.objectRef<{
 }>('ImageSource').implement({
   fields: (t) => ({
     image: t.exposeString('image'),
-    command: t.exposeStringList('command'),
+    // capped like on write (list-bounds.ts): what the cost model assumes
+    command: t.stringList({ resolve: (s) => capped(s.command, COMMAND_ARGS_MAX) }),
     port: t.exposeInt('port'),
-    env: t.field({ type: [EnvVar], resolve: (s) => s.env }),
+    env: t.field({ type: [EnvVar], resolve: (s) => capped(s.env, ENV_ENTRIES_MAX) }),
     registryUsername: t.exposeString('registryUsername', { nullable: true }),
     // the password itself is stored encrypted and never leaves the server
     hasRegistryPassword: t.exposeBoolean('hasRegistryPassword'),
@@ -122,15 +125,19 @@ export const ServiceVersionRef = builder.prismaObject('ServiceVersion', {
       type: InferenceTableSettings,
       resolve: (v) => ({ enabled: v.inferenceTableEnabled, sampleRate: v.inferenceSampleRate, maxBodyBytes: v.inferenceMaxBodyBytes }),
     }),
-    instances: t.relation('instances', { query: { orderBy: { name: 'asc' } } }),
+    instances: t.relation('instances', {
+      description: `The version's instances by name: at most \`first\` (default and cap ${INSTANCES_PER_VERSION_MAX}, the most replicas a version may have)`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
+      query: (args) => ({ orderBy: { name: 'asc' }, take: pageSize(args.first, INSTANCES_PER_VERSION_MAX) }),
+    }),
     runningInstances: t.relationCount('instances', { where: { state: 'RUNNING' } }),
     logs: t.field({
       type: [LogLineRef],
-      args: { instance: t.arg.string(), limit: t.arg.int({ defaultValue: 200 }) },
+      args: { instance: t.arg.string(), limit: t.arg.int({ defaultValue: LOG_LINES_DEFAULT }) },
       resolve: (v, args, ctx) =>
         ctx.domain.deps.orchestrator.logs(v.id, {
           ...(args.instance ? { instance: args.instance } : {}),
-          limit: Math.min(Math.max(args.limit ?? 200, 1), 5000),
+          limit: Math.min(Math.max(args.limit ?? LOG_LINES_DEFAULT, 1), LOG_LINES_MAX),
         }),
     }),
   }),
@@ -150,9 +157,9 @@ const EnvVarInput = builder.inputType('EnvVarInput', {
 const ImageSourceInput = builder.inputType('ImageSourceInput', {
   fields: (t) => ({
     image: t.string({ required: true }),
-    command: t.stringList(),
+    command: t.stringList({ validate: z.array(z.string()).max(COMMAND_ARGS_MAX, `at most ${COMMAND_ARGS_MAX} command arguments`) }),
     port: t.int(),
-    env: t.field({ type: [EnvVarInput] }),
+    env: t.field({ type: [EnvVarInput], validate: z.array(z.unknown()).max(ENV_ENTRIES_MAX, `at most ${ENV_ENTRIES_MAX} environment entries`) }),
     registryUsername: t.string(),
     registryPassword: t.string(),
   }),

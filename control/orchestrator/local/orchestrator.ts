@@ -24,6 +24,7 @@ import { isSameProcess, readGroupUsage, waitGroupGone } from './proc-stats.ts';
 import { killGroup, Replica, type ReplicaTiming } from './replica.ts';
 import { listStateFiles, removeStateFile, type InstanceStateRecord } from './state-files.ts';
 import { openShell } from './terminal.ts';
+import type { SpawnProcess } from '../../data-plane-priority.ts';
 
 export interface Clock {
   now(): Date;
@@ -51,6 +52,8 @@ export interface LocalOrchestratorOptions {
    * process, and then only admins may give a version a command (isolatesCommands false)
    */
   runAs?: RunAs | null;
+  /** how replica processes are started (control/data-plane-priority.ts); default directly */
+  spawn?: SpawnProcess;
 }
 
 const defaultTiming: Omit<ReplicaTiming, 'backoff'> = {
@@ -159,6 +162,7 @@ export function createLocalOrchestrator(options: LocalOrchestratorOptions): Orch
       specHash: entry.hash,
       runtimeCommand,
       runAs: options.runAs ?? null,
+      ...(options.spawn ? { spawn: options.spawn } : {}),
       timing,
       now,
       logSink: (lines) => logStore.append(d.versionId, lines),

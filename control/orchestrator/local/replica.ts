@@ -3,7 +3,7 @@
 // back-off when it dies, gives up on a crash loop, and stops it gracefully then by force so
 // nothing is left behind. It can also adopt a process a crashed control plane left running.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnDirect, type SpawnedChild, type SpawnProcess } from '../../data-plane-priority.ts';
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { InstanceReport, InstanceStateName, OrchestratorReport, VersionDeployment } from '../port.ts';
@@ -50,6 +50,8 @@ export interface ReplicaContext {
   emit: (report: OrchestratorReport) => void;
   /** readiness or failure changed: the version recomputes its status */
   onChange: () => void;
+  /** how the replica's process is started (data-plane-priority.ts); default directly */
+  spawn?: SpawnProcess;
 }
 
 interface Run {
@@ -58,7 +60,7 @@ interface Run {
   port: number;
   procStartTime: number | null;
   startedMs: number;
-  child: ChildProcess | null; // null for an adopted process
+  child: SpawnedChild | null; // null for an adopted process
   launch: LaunchSpec | null;
   tail: InstanceLogTail;
   becameReady: boolean;
@@ -205,14 +207,17 @@ export class Replica {
     }
     const outFd = openSync(join(workDir, 'stdout.raw'), 'a');
     const errFd = openSync(join(workDir, 'stderr.raw'), 'a');
-    let child: ChildProcess;
+    let child: SpawnedChild;
     try {
       // detached: its own process group, so a signal to -pid reaches everything it starts.
-      child = spawn(launch.command, launch.args, {
+      child = await (this.ctx.spawn ?? spawnDirect)({
+        command: launch.command,
+        args: launch.args,
         cwd: workDir,
         env: launch.env,
         detached: true,
-        stdio: ['ignore', outFd, errFd],
+        stdout: outFd,
+        stderr: errFd,
         ...(launch.runAs ? { uid: launch.runAs.uid, gid: launch.runAs.gid } : {}),
       });
     } finally {
@@ -235,7 +240,7 @@ export class Replica {
     port: number,
     procStartTime: number | null,
     startedMs: number,
-    child: ChildProcess | null,
+    child: SpawnedChild | null,
     launch: LaunchSpec | null,
     resumeLogs: boolean,
   ): Run {

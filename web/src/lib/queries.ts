@@ -2,14 +2,17 @@
 export const GROUP_ROW = `
   id name type status description creator createdAt runningVersions totalVersions callAddress`;
 
+/** Instances shown per version (the group's document must fit the server's cost budget; runningInstances counts them all). */
+export const INSTANCE_PAGE = 16;
+
 export const VERSION_FIELDS = `
   id name description status statusReason trafficPercent replicas qpsLimit authEnabled creator updatedAt
   modelSource resourceSource resourceGroup { name }
   logDeliveryEnabled inferenceTable { enabled sampleRate } currentQps throttledQps concurrency
   resources { cpu memoryGiB gpuType gpuCount label } model { source name version trackingUri }
-  image { image command port env { name value } registryUsername hasRegistryPassword }
+  image { image command port env { name } registryUsername hasRegistryPassword }
   runningInstances
-  instances { id name state stateReason restartCount node cpuMillicores memoryBytes startedAt }`;
+  instances(first: ${INSTANCE_PAGE}) { id name state stateReason restartCount node cpuMillicores memoryBytes startedAt }`;
 
 export const GROUP_DETAIL = `${GROUP_ROW} updatedAt versions { ${VERSION_FIELDS} }`;
 
@@ -29,7 +32,9 @@ export const DELETE_GROUP = `mutation DeleteGroup($id: ID!) { deleteServiceGroup
 export const GROUP = `query Group($id: ID, $name: String) { serviceGroup(id: $id, name: $name) { ${GROUP_DETAIL} } }`;
 export const UPDATE_GROUP = `mutation UpdateGroup($id: ID!, $input: UpdateServiceGroupInput!) { updateServiceGroup(id: $id, input: $input) { id description type } }`;
 export const GROUP_CHANGED = `subscription GroupChanged($id: ID!) { serviceGroupChanged(id: $id) { ${GROUP_DETAIL} } }`;
-export const MODELS = `query Models { registeredModels { name versions { version } } }`;
+/** Registered models per request (each with up to 100 versions: the page fits the server's cost budget). */
+export const MODEL_PAGE = 40;
+export const MODELS = `query Models($skip: Int) { registeredModels(first: ${MODEL_PAGE}, skip: $skip) { name versions { version } } }`;
 export const ADD_VERSION = `mutation AddVersion($groupId: ID!, $input: AddServiceVersionInput!) { addServiceVersion(groupId: $groupId, input: $input) { id name } }`;
 export const UPDATE_VERSION = `mutation UpdateVersion($id: ID!, $input: UpdateServiceVersionInput!) { updateServiceVersion(id: $id, input: $input) { id } }`;
 export const START_VERSION = `mutation StartVersion($id: ID!) { startServiceVersion(id: $id) { id status } }`;
@@ -51,7 +56,9 @@ export const EVENTS = `query Events($groupId: ID!) { events(filter: { groupId: $
 export const PROXY_STATUS = `query ProxyStatus { proxyStatus { nodeId connectedAt synced types { typeUrl ackedVersion nackedVersion nackError } } }`;
 export const PROXY_STATUS_CHANGED = `subscription ProxyStatusChanged { proxyStatusChanged { nodeId connectedAt synced types { typeUrl ackedVersion nackedVersion nackError } } }`;
 
-export const RESOURCE_GROUPS = `query ResourceGroups { resourceGroups(first: 200) { edges { node {
+/** Resource groups per request (each with up to 50 nodes and 50 projects: the page fits the server's cost budget). */
+export const RESOURCE_GROUP_PAGE = 8;
+export const RESOURCE_GROUPS = `query ResourceGroups($after: String) { resourceGroups(first: ${RESOURCE_GROUP_PAGE}, after: $after) { pageInfo { hasNextPage endCursor } edges { node {
   id name description createdAt tags { key value }
   nodes { id name cpu memoryGiB gpuType gpuCount state }
   boundGroup { id name } projects { id name }
@@ -67,7 +74,8 @@ export const AUDIT = `query Audit($after: String, $filter: AuditLogFilter) { aud
   edges { node { id actorName action resourceKind resourceId before after at } } } }`;
 
 // Debugging: the registered models' signatures, to prefill a valid example row.
-export const MODEL_SIGNATURES = `query ModelSignatures { registeredModels { name versions { version signature } } }`;
+export const MODEL_SIGNATURE_PAGE = 20;
+export const MODEL_SIGNATURES = `query ModelSignatures($skip: Int) { registeredModels(first: ${MODEL_SIGNATURE_PAGE}, skip: $skip) { name versions { version signature } } }`;
 
 // Operations: metrics history and its live stream, stored logs and their live tail.
 export const METRICS = `query Metrics($groupId: ID!, $versionId: ID, $instance: String, $names: [MetricName!]!, $range: TimeRange, $from: DateTime, $to: DateTime, $step: MetricStep) {
@@ -82,6 +90,8 @@ export const LOG_TAIL = `subscription LogTail($versionId: ID!, $instance: String
 
 // Inference table and quality: the table with its runs and rows, labels, quality over time,
 // the A/B verdict, rules and alerts with their webhook deliveries.
+/** The row counts the inference tab offers (the largest must fit the server's cost budget). */
+export const INFERENCE_ROW_CHOICES = [50, 200, 400] as const;
 export const INFERENCE = `query Inference($groupId: ID!, $versionId: ID, $first: Int) {
   inferenceTable(groupId: $groupId) { rowCount labelledRows lastRunAt running pathPattern
     runs(first: 1) { id state objectsTotal objectsProcessed objectsQuarantined rowsWritten startedAt finishedAt error } }
@@ -98,14 +108,20 @@ export const IMPORT_LABELS = `mutation ImportLabels($groupId: ID!, $key: String!
 export const QUALITY_RULE = `id name metric feature threshold versionId windowSeconds minRows webhookUrl hasWebhookSecret createdAt`;
 export const ALERT_FIELDS = `id state value version openedAt resolvedAt rule { id name metric feature threshold }
   deliveries { id event state attempts responseStatus lastError url createdAt deliveredAt }`;
+/** Newest alerts shown on the quality page. */
+export const ALERT_PAGE = 10;
 export const QUALITY = `query Quality($groupId: ID!) {
   serviceGroup(id: $groupId) { id versions { id name } }
   qualityMetrics(groupId: $groupId) { version rows labelledRows accuracy mae errorRate latencyP99Ms drift { feature psi count } }
-  qualityHistory(groupId: $groupId, first: 500) { version windowTo rows labelledRows quality { accuracy drift { feature psi } } }
   abVerdict(groupId: $groupId) { versionA versionB outcome
     comparisons { metric outcome a b sampleA sampleB difference pValue confidenceLow confidenceHigh note } }
   qualityRules(groupId: $groupId) { ${QUALITY_RULE} }
-  alerts(groupId: $groupId) { ${ALERT_FIELDS} } }`;
+  alerts(groupId: $groupId, first: ${ALERT_PAGE}) { ${ALERT_FIELDS} } }`;
+/** Snapshots per request, and how many the charts show (pages of the history, newest first). */
+export const QUALITY_HISTORY_PAGE = 64;
+export const QUALITY_HISTORY_SHOWN = 500;
+export const QUALITY_HISTORY = `query QualityHistory($groupId: ID!, $before: DateTime) {
+  qualityHistory(groupId: $groupId, first: ${QUALITY_HISTORY_PAGE}, before: $before) { version windowTo rows labelledRows quality { accuracy drift { feature psi } } } }`;
 export const ALERT_CHANGED = `subscription AlertChanged($groupId: ID!) { alertChanged(groupId: $groupId) { ${ALERT_FIELDS} } }`;
 export const CREATE_QUALITY_RULE = `mutation CreateQualityRule($groupId: ID!, $input: QualityRuleInput!) { createQualityRule(groupId: $groupId, input: $input) { webhookSecret rule { ${QUALITY_RULE} } } }`;
 export const UPDATE_QUALITY_RULE = `mutation UpdateQualityRule($id: ID!, $input: QualityRuleUpdateInput!) { updateQualityRule(id: $id, input: $input) { ${QUALITY_RULE} } }`;

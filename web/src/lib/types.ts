@@ -630,7 +630,9 @@ export type ModelSignaturesQuery = {
     }[];
   }[];
 };
-export type ModelSignaturesQueryVariables = Record<string, never>;
+export type ModelSignaturesQueryVariables = {
+  skip?: number | null;
+};
 
 /** result of MODELS */
 export type ModelsQuery = {
@@ -641,7 +643,9 @@ export type ModelsQuery = {
     }[];
   }[];
 };
-export type ModelsQueryVariables = Record<string, never>;
+export type ModelsQueryVariables = {
+  skip?: number | null;
+};
 
 /** result of PROXY_STATUS */
 export type ProxyStatusQuery = {
@@ -698,19 +702,6 @@ export type QualityQuery = {
       count: number;
     }>;
   }>;
-  qualityHistory: Array<{
-    version: string;
-    windowTo: string;
-    rows: number;
-    labelledRows: number;
-    quality: {
-      accuracy: number | null;
-      drift: Array<{
-        feature: string;
-        psi: number | null;
-      }>;
-    };
-  }>;
   abVerdict: {
     versionA: string | null;
     versionB: string | null;
@@ -734,6 +725,27 @@ export type QualityQuery = {
 };
 export type QualityQueryVariables = {
   groupId: string;
+};
+
+/** result of QUALITY_HISTORY */
+export type QualityHistoryQuery = {
+  qualityHistory: Array<{
+    version: string;
+    windowTo: string;
+    rows: number;
+    labelledRows: number;
+    quality: {
+      accuracy: number | null;
+      drift: Array<{
+        feature: string;
+        psi: number | null;
+      }>;
+    };
+  }>;
+};
+export type QualityHistoryQueryVariables = {
+  groupId: string;
+  before?: string | null;
 };
 
 /** result of REMOVE_NODE */
@@ -765,6 +777,10 @@ export type ResourceGroupChoicesQueryVariables = Record<string, never>;
 /** result of RESOURCE_GROUPS */
 export type ResourceGroupsQuery = {
   resourceGroups: {
+    pageInfo: {
+      hasNextPage: boolean;
+      endCursor: string | null;
+    };
     edges: Array<{
       node: {
         id: string;
@@ -813,7 +829,9 @@ export type ResourceGroupsQuery = {
     }>;
   };
 };
-export type ResourceGroupsQueryVariables = Record<string, never>;
+export type ResourceGroupsQueryVariables = {
+  after?: string | null;
+};
 
 /** result of RESOURCE_GROUPS_CHANGED */
 export type ResourceGroupsChangedSubscription = {
@@ -1028,10 +1046,9 @@ export type Version = {
     image: string;
     command: string[];
     port: number;
-    env: Array<{
+    env: {
       name: string;
-      value: string | null;
-    }>;
+    }[];
     registryUsername: string | null;
     hasRegistryPassword: boolean;
   } | null;
