@@ -65,4 +65,25 @@ describe('model registry over GraphQL', () => {
     expect(list.data?.registeredModels.map((m) => m.name)).toContain('wine-classifier');
     expect(codeOf(await cp.gql(REGISTER, { input: { name: 'nope', version: '1', path: join(DEMO, 'model.onnx'), signature } }, token))).toBe('FORBIDDEN');
   });
+
+  it('lists a model\'s newest versions past the cap, oldest first, so the latest stays pickable', async () => {
+    const model = await cp.db.prisma.registeredModel.create({ data: { name: 'many-versions' } });
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    await cp.db.prisma.modelVersion.createMany({
+      data: Array.from({ length: 105 }, (_, i) => ({
+        modelId: model.id, version: String(i + 1), artifactUri: 'models/many-versions/model.onnx', signature: signature as object, createdAt: new Date(start + i * 1000),
+      })),
+    });
+    const list = await cp.gql<{ registeredModels: { name: string; versions: { version: string }[] }[] }>(
+      `query { registeredModels(first: 10) { name versions { version } } }`,
+    );
+    const versions = list.data!.registeredModels.find((m) => m.name === 'many-versions')!.versions.map((v) => v.version);
+    expect(versions).toHaveLength(100);
+    expect(versions[0]).toBe('6');
+    expect(versions.at(-1)).toBe('105');
+    const few = await cp.gql<{ registeredModels: { name: string; versions: { version: string }[] }[] }>(
+      `query { registeredModels(first: 10) { name versions(first: 2) { version } } }`,
+    );
+    expect(few.data!.registeredModels.find((m) => m.name === 'many-versions')!.versions.map((v) => v.version)).toEqual(['104', '105']);
+  });
 });

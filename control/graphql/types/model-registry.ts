@@ -11,10 +11,13 @@ builder.prismaObject('RegisteredModel', {
     name: t.exposeString('name'),
     description: t.exposeString('description'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    versions: t.relation('versions', {
-      description: `The model's versions, oldest first: at most \`first\` (default and cap ${MODEL_VERSIONS_MAX})`,
+    versions: t.prismaField({
+      type: ['ModelVersion'],
+      description: `The model's newest \`first\` versions (default and cap ${MODEL_VERSIONS_MAX}), oldest first`,
       args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
-      query: (args) => ({ orderBy: { createdAt: 'asc' }, take: pageSize(args.first, MODEL_VERSIONS_MAX) }),
+      // the newest are the ones a user picks from: past the cap, the oldest are left out
+      resolve: async (query, model, args, ctx) =>
+        (await ctx.prisma.modelVersion.findMany({ ...query, where: { modelId: model.id }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: pageSize(args.first, MODEL_VERSIONS_MAX) })).reverse(),
     }),
   }),
 });
