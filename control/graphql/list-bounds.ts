@@ -9,6 +9,7 @@
 import type { ListBound } from './limits.ts';
 import { DEFAULT_LIMIT as SEARCH_DEFAULT_LIMIT, MAX_LIMIT as SEARCH_MAX_LIMIT } from '../logs/search.ts';
 import { METRIC_NAMES } from '../monitoring/reader.ts';
+import { MAX_VERSIONS_PER_GROUP } from '../domain/versions.ts';
 
 /** The most service groups one list returns (`serviceGroups(first:)`, `Project.serviceGroups(first:)`). */
 export const GROUP_PAGE_MAX = 200;
@@ -16,8 +17,8 @@ export const GROUP_PAGE_MAX = 200;
 /** The connection of groups: its page size when `first`/`last` is not given, and its cap. */
 export const GROUP_CONNECTION_DEFAULT = 20;
 
-/** Versions of one group (`ServiceGroup.versions(first:)`), oldest first. */
-export const VERSIONS_PER_GROUP_MAX = 16;
+/** Versions of one group (`ServiceGroup.versions(first:)`), oldest first: the most a group may hold (its write-side limit). */
+export const VERSIONS_PER_GROUP_MAX = MAX_VERSIONS_PER_GROUP;
 /** Instances of one version (`ServiceVersion.instances(first:)`, `instances(versionId:, first:)`): the most replicas a version may ask for (release-settings.ts). */
 export const INSTANCES_PER_VERSION_MAX = 64;
 /** Environment entries of one image version: refused above this on write, capped on read. */

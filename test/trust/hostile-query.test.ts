@@ -15,6 +15,9 @@ import { ENV_ENTRIES_MAX, GROUP_PAGE_MAX, TAGS_MAX } from '../../control/graphql
 interface GqlError { message: string; extensions?: Record<string, unknown> }
 interface Result { data?: Record<string, unknown> | null; errors?: GqlError[] }
 
+/** A group with every scalar and its versions' scalars: cheap for a page of 10, not for all 200. */
+const WIDE_GROUP = 'id name type status description creator createdAt runningVersions totalVersions callAddress versions { id name status statusReason trafficPercent replicas qpsLimit authEnabled createdAt }';
+
 const codes = (r: Result) => (r.errors ?? []).map((e) => [e.extensions?.code, e.extensions?.limit]);
 
 describe('the worst allowed query costs what it does', () => {
@@ -72,21 +75,22 @@ describe('the worst allowed query costs what it does', () => {
   });
 
   it('refuses nesting under the list of every group by its real size, over HTTP and graphql-ws', async () => {
-    // costed at 10 groups this was 1 211, well within the budget; the list returns up to 200
-    for (const r of await both(`{ serviceGroups { versions { group { versions { id } } } } }`)) {
+    // costed at 10 groups (and 10 versions each) this was 1 010, well within the budget; the
+    // list returns up to 200 groups of at most 2 versions: 5 801
+    for (const r of await both(`{ serviceGroups { ${WIDE_GROUP} } }`)) {
       expect(codes(r)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
       expect(r.data ?? null).toBeNull();
     }
   });
 
   it('refuses the same through a fragment and an inline fragment', async () => {
-    const viaFragment = `fragment G on ServiceGroup { versions { group { versions { id } } } } { serviceGroups { ...G } }`;
-    const viaInline = `{ serviceGroups { ... on ServiceGroup { versions { group { versions { id } } } } } }`;
+    const viaFragment = `fragment G on ServiceGroup { ${WIDE_GROUP} } { serviceGroups { ...G } }`;
+    const viaInline = `{ serviceGroups { ... on ServiceGroup { ${WIDE_GROUP} } } }`;
     for (const q of [viaFragment, viaInline]) for (const r of await both(q)) expect(codes(r)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
   });
 
   it('costs the connection of groups by the page it asks for, not 10 edges', async () => {
-    const big = await http(`{ serviceGroupsConnection(first: 200) { edges { node { versions { group { versions { id } } } } } } }`);
+    const big = await http(`{ serviceGroupsConnection(first: 200) { edges { node { versions { group { versions { instances { name } } } } } } } }`);
     expect(codes(big)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
     const small = await http(`{ serviceGroupsConnection(first: 2) { edges { node { name versions { name } } } } }`);
     expect(small.errors).toBeUndefined();
@@ -94,7 +98,7 @@ describe('the worst allowed query costs what it does', () => {
   });
 
   it("refuses every group reached through projects (a project's groups are a list of groups too)", async () => {
-    const r = await http(`{ projects(first: 1) { edges { node { serviceGroups { versions { name status } } } } } }`);
+    const r = await http(`{ projects(first: 1) { edges { node { serviceGroups { versions { name instances { name } } } } } } }`);
     expect(codes(r)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
   });
 
@@ -110,7 +114,7 @@ describe('the worst allowed query costs what it does', () => {
     expect(names.length).toBeLessThanOrEqual(GROUP_PAGE_MAX);
     expect(names).toEqual(expect.arrayContaining(['alpha', 'beta', 'gamma']));
     // a variable is costed at the list's cap, whatever it will say: nesting under it is refused
-    const nested = await http(`query($n: Int) { serviceGroups(first: $n) { versions { group { versions { id } } } } }`, { n: 1_000_000_000 });
+    const nested = await http(`query($n: Int) { serviceGroups(first: $n) { versions { group { versions { instances { name } } } } } }`, { n: 1_000_000_000 });
     expect(codes(nested)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
     const negative = await http(`{ serviceGroups(first: -1) { name } }`);
     expect(negative.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -193,9 +197,9 @@ describe('the worst allowed query costs what it does', () => {
     const gated = await startControlServer(0, '127.0.0.1', { schema: cp.plane.schema, context: cp.plane.contextFor, log: () => undefined, terminal: false });
     try {
       const client = socket(gated.url);
-      const live = `subscription($id: ID!, $n: Int) { serviceGroupChanged(id: $id) { description versions(first: $n) { name instances { name state node startedAt restartCount } } } }`;
+      const live = `subscription($id: ID!, $n: Int) { serviceGroupChanged(id: $id) { description a: apiKeys(first: $n) { id name prefix groupId versionId createdAt lastUsedAt revokedAt revoked } b: apiKeys(first: $n) { id name prefix createdAt } } }`;
       // each event would execute this at its cost: refused at once, not left to every event
-      const big = await Promise.race([overSocket(client, live, { id: alphaId, n: 16 }), new Promise<Result>((r) => setTimeout(() => r({ errors: [{ message: 'no answer in 5 s' }] }), 5000))]);
+      const big = await Promise.race([overSocket(client, live, { id: alphaId, n: 500 }), new Promise<Result>((r) => setTimeout(() => r({ errors: [{ message: 'no answer in 5 s' }] }), 5000))]);
       expect(codes(big)).toContainEqual(['QUERY_TOO_COMPLEX', 'cost']);
       // a small page: accepted (validation alone refused it, assuming the cap for $n)
       const failures: unknown[] = [];

@@ -90,8 +90,8 @@ describe('list bounds', () => {
   });
 
   it('refuse at validation what no variable value could make cheap, and leave a variable page to the cost with its value', () => {
-    // the old costing allowed this: versions and instances at 10 each
-    expect(refusals(`{ serviceGroups(first: 1) { versions { instances { name state node startedAt restartCount } } } }`)).toContain('cost');
+    // the old costing allowed this: versions and instances at 10 each (8 × 511 = 4 088)
+    expect(refusals(`{ serviceGroups(first: 8) { versions { instances { name state node startedAt restartCount } } } }`)).toContain('cost');
     const paged = `query($n: Int) { serviceGroups(first: $n) { versions { name instances { name state } } } }`;
     expect(refusals(paged)).toEqual([]); // decided once $n is known
     expect(measure(paged).variableSized).toBe(true);
