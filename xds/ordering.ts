@@ -43,12 +43,27 @@ export interface Plan {
   keptClusters: string[];
 }
 
+// (every stream re-plans on every change: the common "nothing held" answer allocates little)
+const NOTHING: string[] = [];
+Object.freeze(NOTHING);
+
+/** Whether the proxy has ACKed cluster `c` and, when it takes EDS, its endpoints. */
+function isWarm(c: string, p: ProxyProgress, clusters: ReadonlyMap<string, unknown> | undefined, endpoints: ReadonlyMap<string, unknown> | undefined): boolean {
+  return clusters?.has(c) === true && (p.wantsEndpoints === null || (p.wantsEndpoints(c) && endpoints?.has(c) === true));
+}
+
+/** Whether every cluster `r` names is warm. */
+function allWarm(r: XdsResource, p: ProxyProgress, clusters: ReadonlyMap<string, unknown> | undefined, endpoints: ReadonlyMap<string, unknown> | undefined): boolean {
+  for (const c of r.references ?? NOTHING) if (!isWarm(c, p, clusters, endpoints)) return false;
+  return true;
+}
+
 /** The snapshot to serve one proxy now; pure. */
 export function plan(target: Snapshot, p: ProxyProgress): Plan {
-  if (p.expired) return { snapshot: target, heldRoutes: [], keptClusters: [] };
+  if (p.expired) return { snapshot: target, heldRoutes: NOTHING, keptClusters: NOTHING };
   const routes = holdRoutes(target, p);
   const kept = keepClusters(target, p, routes.types);
-  if (routes.held.length === 0 && kept.names.length === 0) return { snapshot: target, heldRoutes: [], keptClusters: [] };
+  if (routes.held.length === 0 && kept.names.length === 0) return { snapshot: target, heldRoutes: NOTHING, keptClusters: NOTHING };
   return {
     snapshot: {
       types: {
@@ -65,15 +80,12 @@ export function plan(target: Snapshot, p: ProxyProgress): Plan {
 
 function holdRoutes(target: Snapshot, p: ProxyProgress): { types: TypeSnapshot; held: string[] } {
   const rds = target.types[TYPE_URL.route];
-  if (!p.clustersByWildcard) return { types: rds, held: [] };
+  if (!p.clustersByWildcard) return { types: rds, held: NOTHING };
   const ackedClusters = p.acked[TYPE_URL.cluster]?.resources;
   const ackedEndpoints = p.acked[TYPE_URL.endpoint]?.resources;
-  const warm = (c: string) =>
-    ackedClusters?.has(c) === true &&
-    (p.wantsEndpoints === null || (p.wantsEndpoints(c) && ackedEndpoints?.has(c) === true));
   const sentSet = p.sent[TYPE_URL.route];
   const sent = sentSet?.resources;
-  if (sentSet?.version === rds.version) return { types: rds, held: [] };
+  if (sentSet?.version === rds.version) return { types: rds, held: NOTHING };
   // built from what this proxy was sent: only the changed ones can need holding
   const fromSent = sentSet !== undefined && rds.delta?.from === sentSet.version;
   const held: string[] = [];
@@ -82,25 +94,25 @@ function holdRoutes(target: Snapshot, p: ProxyProgress): { types: TypeSnapshot; 
     const drop: string[] = [];
     for (const name of rds.delta!.changed) {
       const r = rds.resources.get(name)!;
-      if ((r.references ?? []).every(warm)) continue;
+      if (allWarm(r, p, ackedClusters, ackedEndpoints)) continue;
       held.push(name);
       const prev = sent!.get(name);
       if (prev) back.push(prev);
       else drop.push(name);
     }
-    return held.length === 0 ? { types: rds, held } : { types: applyTypeChange(rds, back, drop), held: held.sort() };
+    return held.length === 0 ? { types: rds, held: NOTHING } : { types: applyTypeChange(rds, back, drop), held: held.sort() };
   }
   const out: XdsResource[] = [];
   for (const [name, r] of rds.resources) {
     const prev = sent?.get(name);
-    if ((prev && prev.hash === r.hash) || (r.references ?? []).every(warm)) {
+    if ((prev && prev.hash === r.hash) || allWarm(r, p, ackedClusters, ackedEndpoints)) {
       out.push(r);
       continue;
     }
     held.push(name);
     if (prev) out.push(prev);
   }
-  return held.length === 0 ? { types: rds, held } : { types: typeSnapshot(out), held };
+  return held.length === 0 ? { types: rds, held: NOTHING } : { types: typeSnapshot(out), held };
 }
 
 function keepClusters(
@@ -111,7 +123,7 @@ function keepClusters(
   const cds = target.types[TYPE_URL.cluster];
   const eds = target.types[TYPE_URL.endpoint];
   const sentClusters = p.sent[TYPE_URL.cluster];
-  const none = { clusters: cds, endpoints: eds, names: [] };
+  const none = { clusters: cds, endpoints: eds, names: NOTHING };
   if (!sentClusters || sentClusters.version === cds.version) return none;
   const removed = new Set<string>();
   if (cds.delta?.from === sentClusters.version) {

@@ -19,6 +19,7 @@ import type { SnapshotCache } from './cache.ts';
 import { ProxyStatusRegistry } from './status.ts';
 import { HoldDeadlines, type AdsStream, type StreamContext, type StreamOptions, type TypeStateBase, type XdsLogger } from './ads/core.ts';
 import { ResponseEncoder } from './ads/encode.ts';
+import { decodePlainRequest } from './ads/request.ts';
 import { SotwStream } from './ads/sotw.ts';
 import { DeltaStream } from './ads/delta.ts';
 
@@ -54,13 +55,19 @@ function passBytesThrough<M extends { responseSerialize: (value: never) => Buffe
   return { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)) };
 }
 
+/** A SotW method whose plain ACKs are read without the full decoder (ads/request.ts). */
+function plainAcksFast<M extends { requestDeserialize: (bytes: Buffer) => DiscoveryRequest__Output }>(method: M): M {
+  const deserialize = method.requestDeserialize;
+  return { ...method, requestDeserialize: (bytes: Buffer) => decodePlainRequest(bytes) ?? deserialize(bytes) };
+}
+
 let adsDefinition: grpc.ServiceDefinition | undefined;
-/** The ADS service definition served here: envoyServices().ads, its responses taken as bytes. */
+/** The ADS service definition served here: envoyServices().ads, its responses taken as bytes, SotW ACKs read fast. */
 export function adsServiceDefinition(): grpc.ServiceDefinition {
   if (adsDefinition) return adsDefinition;
   const ads: AggregatedDiscoveryServiceDefinition = envoyServices().ads;
   adsDefinition = {
-    StreamAggregatedResources: passBytesThrough(ads.StreamAggregatedResources),
+    StreamAggregatedResources: plainAcksFast(passBytesThrough(ads.StreamAggregatedResources)),
     DeltaAggregatedResources: passBytesThrough(ads.DeltaAggregatedResources),
   };
   return adsDefinition;

@@ -138,37 +138,43 @@ export class ProxyStatusRegistry {
   }
 
   subscribed(streamId: string, typeUrl: XdsTypeUrl, names: Iterable<string> | '*'): void {
-    this.patch(streamId, typeUrl, (t) => {
-      t.subscribed = names === '*' ? '*' : [...names].sort();
-    });
+    const t = this.typeOf(streamId, typeUrl);
+    if (!t) return;
+    t.subscribed = names === '*' ? '*' : [...names].sort();
+    this.updated(streamId, typeUrl);
   }
 
+  // (sent and acked run for every proxy on every change: no closure or view per call)
   sent(streamId: string, typeUrl: XdsTypeUrl, version: string, nonce: string, at: Date): void {
-    this.patch(streamId, typeUrl, (t) => {
-      t.sentVersion = version;
-      t.sentAt = at;
-      t.pendingNonce = nonce;
-    });
+    const t = this.typeOf(streamId, typeUrl);
+    if (!t) return;
+    t.sentVersion = version;
+    t.sentAt = at;
+    t.pendingNonce = nonce;
+    this.updated(streamId, typeUrl);
   }
 
   acked(streamId: string, typeUrl: XdsTypeUrl, version: string, at: Date): void {
-    this.patch(streamId, typeUrl, (t) => {
-      t.ackedVersion = version;
-      t.ackedAt = at;
-      t.pendingNonce = null;
-    });
+    const t = this.typeOf(streamId, typeUrl);
+    if (!t) return;
+    t.ackedVersion = version;
+    t.ackedAt = at;
+    t.pendingNonce = null;
+    this.updated(streamId, typeUrl);
   }
 
   nacked(streamId: string, typeUrl: XdsTypeUrl, nack: ProxyNack): void {
-    this.patch(streamId, typeUrl, (t) => {
-      t.lastNack = nack;
-      t.pendingNonce = null;
-    });
+    const t = this.typeOf(streamId, typeUrl);
+    if (!t) return;
+    t.lastNack = nack;
+    t.pendingNonce = null;
+    this.updated(streamId, typeUrl);
   }
 
-  private patch(streamId: string, typeUrl: XdsTypeUrl, fn: (t: MutableType) => void): void {
+  /** The stream's record of one type (made on first use); undefined for a stream not connected. */
+  private typeOf(streamId: string, typeUrl: XdsTypeUrl): MutableType | undefined {
     const e = this.entries.get(streamId);
-    if (!e) return;
+    if (!e) return undefined;
     let t = e.types.get(typeUrl);
     if (!t) {
       t = {
@@ -183,13 +189,30 @@ export class ProxyStatusRegistry {
       };
       e.types.set(typeUrl, t);
     }
-    fn(t);
-    this.emit(() => lazyEvent('updated', e, typeUrl));
+    return t;
+  }
+
+  private updated(streamId: string, typeUrl: XdsTypeUrl): void {
+    if (this.listeners.size === 0) return;
+    this.dispatch(lazyEvent('updated', this.entries.get(streamId)!, typeUrl));
   }
 
   private emit(make: () => ProxyStatusEvent): void {
     if (this.listeners.size === 0) return;
-    const event = make();
+    this.dispatch(make());
+  }
+
+  private dispatch(event: ProxyStatusEvent): void {
+    if (this.listeners.size === 1) {
+      // the usual case: no copy of the listener set per event
+      const [only] = this.listeners;
+      try {
+        only!(event);
+      } catch {
+        /* a broken listener must not break the ADS stream that reported */
+      }
+      return;
+    }
     for (const l of [...this.listeners]) {
       try {
         l(event);

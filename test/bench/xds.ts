@@ -1,7 +1,8 @@
 // Benchmark: the xDS server.
 //  1. time from a weight change (translate + set snapshot) until every connected proxy
-//     has ACKed the new route config, for 1, 100 and 500 simulated Envoy proxies (a
-//     separate process, one connection each) and for one real grpc-js-xds client;
+//     has ACKed the new route config, for 1, 100, 500 and 5,000 simulated Envoy proxies (a
+//     separate process, one HTTP/2 connection each; 500 once more with grpc-js clients)
+//     and for one real grpc-js-xds client;
 //  2. translation + snapshot + push-to-ACK time for 10,000 versions (5,000 groups of 2);
 //  3. server memory per connected proxy;
 //  4. server CPU and the simulated proxies' CPU per proxy per weight change (both share the
@@ -107,8 +108,16 @@ function ackTracker(server: XdsServer, prefix: string) {
   };
 }
 
-async function startSwarm(port: number, count: number, prefix: string): Promise<ChildProcess> {
-  const child = fork(fileURLToPath(new URL('./_xds-swarm.ts', import.meta.url)), [String(port), String(count), prefix], {
+/**
+ * The simulated proxies: plain HTTP/2 with gRPC framing by hand (_xds-swarm-h2.ts, the
+ * default: a C++ Envoy's xDS client costs the server's machine nothing, and grpc-js's
+ * client machinery on the same 2 cores otherwise dominates the fan-out's time), or grpc-js
+ * clients (_xds-swarm.ts, the swarm of earlier figures).
+ */
+type SwarmKind = 'h2' | 'grpc-js';
+async function startSwarm(port: number, count: number, prefix: string, kind: SwarmKind = 'h2'): Promise<ChildProcess> {
+  const file = kind === 'h2' ? './_xds-swarm-h2.ts' : './_xds-swarm.ts';
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [String(port), String(count), prefix], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -146,8 +155,8 @@ const notes: Record<string, unknown> = { rounds: ROUNDS };
 let fanoutWeight = 80;
 // as the publisher builds them: incrementally (a weight change re-translates its group only)
 const fanoutBuilder = createSnapshotBuilder();
-async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: number) {
-  const prefix = `swarm${n}-`;
+async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: number, kind: SwarmKind = 'h2') {
+  const prefix = `swarm${kind}${n}-`;
   const publish = () => {
     // toggles from whatever the last fleet left (an odd round count must still change it)
     fanoutWeight = fanoutWeight === 80 ? 20 : 80;
@@ -157,7 +166,7 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
   };
   const first = cache.getSnapshot('x')!.types[TYPE_URL.route].version;
   const acks = ackTracker(server, prefix);
-  const swarm = await startSwarm(port, n, prefix);
+  const swarm = await startSwarm(port, n, prefix, kind);
   // connecting thousands of proxies on a loaded machine takes a while
   await acks.waitAcks(n, first, 300_000);
   const before = heapMb();
@@ -181,7 +190,7 @@ async function fanout(server: XdsServer, cache: SnapshotCache, port: number, n: 
   const after = heapMb();
   const s = summarize(samples);
   rows.push({
-    case: `weight change → all ACK (${n} simulated Envoy)`,
+    case: `weight change → all ACK (${n} simulated Envoy${kind === 'h2' ? '' : ', grpc-js clients'})`,
     proxies: n,
     p50Ms: round(s.p50),
     p99Ms: round(s.p99),
@@ -210,6 +219,8 @@ async function main() {
     const { perProxyKb } = await fanout(server, cache, port, n);
     memory[n] = perProxyKb;
   }
+  // the same at 500 with grpc-js clients as the proxies (the swarm of earlier figures)
+  await fanout(server, cache, port, 500, 'grpc-js');
   for (const n of fleet.filter((x) => x >= 500)) {
     rows.push({ case: `server heap per connected proxy (${n}, small model)`, proxies: n, perProxyKiB: round(memory[n]!, 1), loadAvg: loadAvg() });
   }

@@ -265,7 +265,7 @@ export abstract class AdsStream<S extends TypeStateBase> {
       sent,
       acked,
       clustersByWildcard: cds?.wildcard === true,
-      wantsEndpoints: eds ? (n) => eds.wildcard || eds.names.has(n) : null,
+      wantsEndpoints: eds ? this.wantsEndpoints : null,
       expired: this.expired,
     });
     this.current = { target, plan: p };
@@ -291,6 +291,12 @@ export abstract class AdsStream<S extends TypeStateBase> {
       this.safely(() => this.pushChanges());
     });
   }
+
+  /** Whether this stream's EDS subscription takes cluster `name`'s endpoints (one closure per stream, not per plan). */
+  private readonly wantsEndpoints = (name: string): boolean => {
+    const eds = this.types.get(TYPE_URL.endpoint);
+    return eds !== undefined && (eds.wildcard || eds.names.has(name));
+  };
 
   /** True while this stream's last plan holds something back (an ACK may lift it). */
   protected get holding(): boolean {

@@ -20,40 +20,110 @@ import { AdsStream, WILDCARD_TYPES, newTypeState, type AdsCall, type StreamConte
 interface SotwTypeState extends TypeStateBase {
   /** true once the client named resources explicitly (then empty means none) */
   explicit: boolean;
-  /** the subscription now, as a key (kept with the subscription, not recomputed per push) */
-  subscription: string;
-  /** the subscription the last response was built for */
+  /** the subscription now (interned: streams that subscribe alike share one) */
+  sub: Subscription;
+  /** the subscription the last response was built for, as its key */
   sentFor: string | undefined;
-  /** the subscription as a small id (subscriptions are interned: keys stay short at any size) */
-  subscriptionId: number;
   /**
    * RDS/EDS: what the client holds once it applies the last response, and as of its last
-   * ACK: the subscribed resources of that type set (shared, not copied per stream)
+   * ACK: the subscribed resources of that type set (shared by every stream alike, not
+   * copied per stream)
    */
   sentHeld: Held | undefined;
   ackedHeld: Held | undefined;
 }
 
-interface Held {
-  type: TypeSnapshot;
-  subscriptionId: number;
-  subscribed: (r: XdsResource) => boolean;
+/**
+ * One subscription (a type's names, or wildcard), shared by every stream that subscribes
+ * alike: its selection is built once, not per stream and push, and its small id keys the
+ * encoded responses (ads/encode.ts) at any subscription size.
+ */
+class Subscription {
+  readonly idKey: string;
+  constructor(
+    readonly id: number,
+    readonly key: string,
+    readonly names: ReadonlySet<string>,
+    readonly wildcard: boolean,
+  ) {
+    this.idKey = String(id);
+  }
+  readonly selects = (r: XdsResource): boolean => this.names.has(r.name) || (this.wildcard && !r.onlyByName);
+}
+
+/** A type set as held under one subscription; interned, so its "what changed since" selections are shared. */
+class Held {
+  /** per subscription now: the selection of what the client lacks, and its response key */
+  private readonly since = new Map<number, { key: string; selects: (r: XdsResource) => boolean }>();
+  constructor(
+    readonly type: TypeSnapshot,
+    readonly sub: Subscription,
+  ) {}
+
+  /** The subscribed resources of `sub` that this held set lacks or holds at another version. */
+  lacking(sub: Subscription): { key: string; selects: (r: XdsResource) => boolean } {
+    let hit = this.since.get(sub.id);
+    if (!hit) {
+      const { type, sub: had } = this;
+      hit = {
+        // the same selection for every stream with this subscription and this ACKed set
+        key: `${sub.id}|since:${type.version}|${had.id}`,
+        selects: (r) => sub.selects(r) && !(had.selects(r) && type.resources.get(r.name)?.hash === r.hash),
+      };
+      this.since.set(sub.id, hit);
+    }
+    return hit;
+  }
+}
+
+const helds = new WeakMap<TypeSnapshot, Map<number, Held>>();
+function heldOf(type: TypeSnapshot, sub: Subscription): Held {
+  let bySub = helds.get(type);
+  if (!bySub) {
+    bySub = new Map();
+    helds.set(type, bySub);
+  }
+  let h = bySub.get(sub.id);
+  if (!h) {
+    h = new Held(type, sub);
+    bySub.set(sub.id, h);
+  }
+  return h;
 }
 
 const subscriptionKey = (wildcard: boolean, names: readonly string[]) => (wildcard ? '*|' : '') + [...names].sort().join(',');
 
-// subscriptions seen lately, as ids: equal subscriptions, equal ids (responses are cached by
-// them). Ids are never reused, so forgetting them all (bounded memory) only costs sharing.
-const subscriptionIds = new Map<string, number>();
+// subscriptions seen lately: equal subscriptions, one object (responses are cached by its
+// id). Ids are never reused, so forgetting them all (bounded memory) only costs sharing.
+const subscriptions = new Map<string, Subscription>();
 let lastSubscriptionId = 0;
-function internSubscription(key: string): number {
-  let id = subscriptionIds.get(key);
-  if (id === undefined) {
-    if (subscriptionIds.size >= 4096) subscriptionIds.clear();
-    id = ++lastSubscriptionId;
-    subscriptionIds.set(key, id);
+function internSubscription(key: string, names: ReadonlySet<string>, wildcard: boolean): Subscription {
+  let sub = subscriptions.get(key);
+  if (sub === undefined) {
+    if (subscriptions.size >= 4096) subscriptions.clear();
+    sub = new Subscription(++lastSubscriptionId, key, names, wildcard);
+    subscriptions.set(key, sub);
   }
-  return id;
+  return sub;
+}
+const NONE = new Subscription(0, '', new Set(), false);
+
+/**
+ * Whether `names` (a request's resource_names) is `state`'s subscription as it stands: an
+ * ACK repeats it nearly always, and this answers without building its key.
+ */
+function sameSubscription(url: XdsTypeUrl, state: SotwTypeState, names: readonly string[]): boolean {
+  const sub = state.sub;
+  let named = 0;
+  let star = false;
+  for (const n of names) {
+    if (n === '*') star = true;
+    else if (!sub.names.has(n)) return false;
+    else named += 1;
+  }
+  if (named !== sub.names.size) return false;
+  const wildcard = star || (named === 0 && !state.explicit && WILDCARD_TYPES.has(url));
+  return wildcard === sub.wildcard;
 }
 
 export class SotwStream extends AdsStream<SotwTypeState> {
@@ -71,7 +141,7 @@ export class SotwStream extends AdsStream<SotwTypeState> {
       return;
     }
     if (!state) {
-      state = { ...newTypeState(), explicit: false, subscription: '', subscriptionId: 0, sentFor: undefined, sentHeld: undefined, ackedHeld: undefined };
+      state = { ...newTypeState(), explicit: false, sub: NONE, sentFor: undefined, sentHeld: undefined, ackedHeld: undefined };
       this.types.set(url, state);
     }
     if (this.settle(url, state, { nonce, error: req.error_detail, clientVersion: req.version_info ?? '' }) === 'ack' && state.sentHeld) {
@@ -82,6 +152,8 @@ export class SotwStream extends AdsStream<SotwTypeState> {
   }
 
   private updateSubscription(url: XdsTypeUrl, state: SotwTypeState, names: string[]): void {
+    // an ACK repeats the subscription: nothing to record then
+    if (state.sentNonce !== undefined && sameSubscription(url, state, names)) return;
     const named = names.filter((n) => n !== '*');
     let wildcard: boolean;
     if (names.includes('*')) {
@@ -93,51 +165,43 @@ export class SotwStream extends AdsStream<SotwTypeState> {
     }
     if (named.length > 0) state.explicit = true;
     const key = subscriptionKey(wildcard, named);
-    // an ACK repeats the subscription: nothing to record then
-    if (key === state.subscription && state.sentNonce !== undefined) return;
+    if (key === state.sub.key && state.sentNonce !== undefined) return;
     state.wildcard = wildcard;
     state.names = new Set(named);
-    state.subscription = key;
-    state.subscriptionId = internSubscription(key);
+    state.sub = internSubscription(key, state.names, wildcard);
     this.registry.subscribed(this.ctx.streamId, url, state.wildcard ? '*' : state.names);
   }
 
   protected push(url: XdsTypeUrl, state: SotwTypeState, snap: Snapshot): void {
     const type = snap.types[url];
-    const sameSubscription = state.subscription === state.sentFor;
-    if (sameSubscription && (type.version === state.sentVersion || type.version === state.nackedVersion)) return;
+    if (state.sub.key === state.sentFor && (type.version === state.sentVersion || type.version === state.nackedVersion)) return;
     if (!state.wildcard && state.names.size === 0 && state.sentVersion === undefined && !WILDCARD_TYPES.has(url)) {
       return; // nothing asked for yet
     }
     const nonce = this.nextNonce();
-    const { names, wildcard } = state;
-    const subscribed = (r: XdsResource) => names.has(r.name) || (wildcard && !r.onlyByName);
-    let parts: SotwParts = { url, type, subscriptionKey: String(state.subscriptionId), selects: subscribed };
-    if (!WILDCARD_TYPES.has(url)) {
+    const sub = state.sub;
+    let parts: SotwParts;
+    const acked = state.ackedHeld;
+    if (WILDCARD_TYPES.has(url)) {
+      parts = { url, type, subscriptionKey: sub.idKey, selects: sub.selects };
+    } else {
       // RDS/EDS: only what the client does not hold as of its last ACK (not its last
       // response: that one may yet be NACKed); absence is not deletion for these types
-      state.sentHeld = { type, subscriptionId: state.subscriptionId, subscribed };
-      const acked = state.ackedHeld;
-      if (acked) {
-        const had = (r: XdsResource) => acked.subscribed(r) && acked.type.resources.get(r.name)?.hash === r.hash;
-        parts = {
-          url,
-          type,
-          // the same selection for every stream with this subscription and this ACKed set
-          subscriptionKey: `${state.subscriptionId}|since:${acked.type.version}|${acked.subscriptionId}`,
-          selects: (r) => subscribed(r) && !had(r),
-          // built from the ACKed set under the same subscription: only the changed can differ
-          ...(type.delta?.from === acked.type.version && acked.subscriptionId === state.subscriptionId
-            ? { candidates: type.delta.changed }
-            : {}),
-        };
+      state.sentHeld = heldOf(type, sub);
+      if (!acked) {
+        parts = { url, type, subscriptionKey: sub.idKey, selects: sub.selects };
+      } else {
+        const lacking = acked.lacking(sub);
+        parts = { url, type, subscriptionKey: lacking.key, selects: lacking.selects };
+        // built from the ACKed set under the same subscription: only the changed can differ
+        if (type.delta?.from === acked.type.version && acked.sub === sub) parts.candidates = type.delta.changed;
       }
     }
     const { bytes } = this.encoder.sotw(parts, nonce);
     state.sentVersion = type.version;
     state.sentSet = type;
     state.sentNonce = nonce;
-    state.sentFor = state.subscription;
+    state.sentFor = state.sub.key;
     this.send(url, type.version, nonce, bytes);
   }
 }
