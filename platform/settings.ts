@@ -89,7 +89,7 @@ const SETTINGS = {
   // what one caller may ask of the control plane (control/graphql/limits.ts, socket-quota.ts)
   SLUICE_GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   SLUICE_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(15),
-  SLUICE_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  SLUICE_GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(10),
   SLUICE_GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5_000),
   SLUICE_WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
   SLUICE_WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(1).default(100),
