@@ -10,6 +10,7 @@ import { TYPE_URL, decode, encode, unpackAny } from '../../proto/envoy.ts';
 import type { DiscoveryResponse__Output } from '../../proto/generated/envoy/service/discovery/v3/DiscoveryResponse.ts';
 import type { Listener__Output } from '../../proto/generated/envoy/config/listener/v3/Listener.ts';
 import { parseListener } from '../../gateway/edge/routing.ts';
+import { answerSwarmControl } from './_swarm-control.ts';
 
 const [portArg, countArg, prefix = 'swarm'] = process.argv.slice(2);
 const port = Number(portArg);
@@ -96,15 +97,6 @@ function open(i: number) {
 
 for (let i = 0; i < count; i++) open(i);
 process.send?.({ opened: count });
-process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'cpu') {
-    // this process's own CPU so far: the simulated proxies' share of the cores
-    const u = process.cpuUsage();
-    process.send?.({ cpuUs: u.user + u.system });
-    return;
-  }
-  if (m.cmd === 'stop') {
-    for (const s of sessions) s.destroy();
-    process.exit(0);
-  }
+answerSwarmControl(() => {
+  for (const s of sessions) s.destroy();
 });

@@ -9,6 +9,7 @@ import type { DiscoveryRequest } from '../../proto/generated/envoy/service/disco
 import type { DiscoveryResponse__Output } from '../../proto/generated/envoy/service/discovery/v3/DiscoveryResponse.ts';
 import type { Listener__Output } from '../../proto/generated/envoy/config/listener/v3/Listener.ts';
 import { parseListener } from '../../gateway/edge/routing.ts';
+import { answerSwarmControl } from './_swarm-control.ts';
 
 const [portArg, countArg, prefix = 'swarm'] = process.argv.slice(2);
 const port = Number(portArg);
@@ -56,16 +57,7 @@ function open(i: number) {
 
 for (let i = 0; i < count; i++) open(i);
 process.send?.({ opened: count });
-process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'cpu') {
-    // this process's own CPU so far: the simulated proxies' share of the 2 cores
-    const u = process.cpuUsage();
-    process.send?.({ cpuUs: u.user + u.system });
-    return;
-  }
-  if (m.cmd === 'stop') {
-    for (const c of calls) c.cancel();
-    for (const c of clients) c.close();
-    process.exit(0);
-  }
+answerSwarmControl(() => {
+  for (const c of calls) c.cancel();
+  for (const c of clients) c.close();
 });
