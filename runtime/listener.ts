@@ -3,17 +3,21 @@
 // one port and xDS one endpoint per instance, so Envoy, the edge and proxyless gRPC
 // clients all reach the same address. A connection's first bytes decide: the HTTP/2
 // connection preface goes to the gRPC server (listening on loopback only, spliced at the
-// TCP level), anything else to the HTTP server, which then owns the socket as if it had
-// accepted it (keep-alive, timeouts and closeIdleConnections work as usual).
+// TCP level), anything else to the HTTP server, which then serves the socket as if it had
+// accepted it. The HTTP server never listens itself, so Node's own connection tracking
+// (closeIdleConnections) never starts for it: this listener keeps count of each socket's
+// requests in progress, so that closing ends idle keep-alive sockets at once and busy ones as
+// their last answer is sent — a client's pooled idle connection held a stopping runtime until
+// the orchestrator's 10 s grace ran out.
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export interface FrontListener {
   server: Server;
   port: number;
-  /** stop accepting; open gRPC splices are cut */
+  /** stop accepting; open gRPC splices and idle HTTP sockets are cut, busy ones once answered */
   close(): Promise<void>;
 }
 
@@ -26,6 +30,26 @@ function preface(chunk: Buffer): 'h2' | 'http1' | 'more' {
 
 export async function listenFront(http: HttpServer, grpcPort: number, port: number, host: string): Promise<FrontListener> {
   const splices = new Set<Socket>();
+  /** sockets not yet sorted (no bytes yet): nothing is in progress on them */
+  const unsorted = new Set<Socket>();
+  /** HTTP sockets → requests in progress on each */
+  const httpSockets = new Map<Socket, number>();
+  /** answers not sent yet: told to close their connection once closing begins */
+  const answering = new Set<ServerResponse>();
+  let closing = false;
+  http.on('request', (req, res: ServerResponse) => {
+    const socket = req.socket;
+    httpSockets.set(socket, (httpSockets.get(socket) ?? 0) + 1);
+    if (closing) res.shouldKeepAlive = false;
+    else answering.add(res);
+    res.once('close', () => {
+      answering.delete(res);
+      const left = (httpSockets.get(socket) ?? 1) - 1;
+      if (!httpSockets.has(socket)) return; // the socket closed meanwhile
+      httpSockets.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+  });
   const toGrpc = (socket: Socket, head: Buffer) => {
     const upstream = connect(grpcPort, '127.0.0.1');
     splices.add(socket);
@@ -45,13 +69,20 @@ export async function listenFront(http: HttpServer, grpcPort: number, port: numb
   };
   const server = createServer({ pauseOnConnect: true }, (socket) => {
     let head: Buffer = Buffer.alloc(0);
+    unsorted.add(socket);
+    socket.once('close', () => {
+      unsorted.delete(socket);
+      httpSockets.delete(socket);
+    });
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const kind = preface(head);
       if (kind === 'more') return;
       socket.off('data', onData);
       socket.pause();
+      unsorted.delete(socket);
       if (kind === 'h2') return toGrpc(socket, head);
+      httpSockets.set(socket, 0);
       socket.unshift(head);
       http.emit('connection', socket);
       socket.resume();
@@ -73,8 +104,12 @@ export async function listenFront(http: HttpServer, grpcPort: number, port: numb
     port: typeof addr === 'object' && addr ? addr.port : port,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         server.close(() => resolve());
         for (const s of splices) s.destroy();
+        for (const s of unsorted) s.destroy();
+        for (const [s, inProgress] of httpSockets) if (inProgress === 0) s.destroy();
+        for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
       }),
   };
 }

@@ -61,14 +61,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: finishing in-flight requests');
-    // In-flight requests finish; idle keep-alive sockets are closed so close() can return.
-    // The front listener owns every accepted socket: it closes once the last one has (in-flight
-    // requests finish; keep-alive sockets are closed as soon as they fall idle).
+    // In-flight requests finish. The front listener owns every accepted socket: it closes
+    // idle keep-alive sockets at once and busy ones as their last answer is sent, and
+    // resolves once the last one has.
     void front.close().then(() => model.close().finally(() => process.exit(0)));
     grpcServer.tryShutdown(() => {});
-    app.server.close();
-    app.server.closeIdleConnections();
-    setInterval(() => app.server.closeIdleConnections(), 100).unref();
     setTimeout(() => {
       log.warn('in-flight requests did not finish in 10 s; exiting');
       process.exit(0);
