@@ -27,7 +27,6 @@ import { dataFileKey, groupTablePrefix, logPrefix, quarantineKey } from './layou
 import { DUCK_TYPES, FIXED_COLUMNS, UnreadableObjectError, featureColumn, parseLogObject, type BadRecord } from './records.ts';
 import { groupModels, type VersionModel } from './signatures.ts';
 import { classify, gzipIntact, writeRows, type FastObject } from './sqlpath.ts';
-import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 
 export interface TableJobDeps {
   prisma: PrismaClient;
@@ -434,8 +433,8 @@ export class InferenceTableJob {
     // local files for DuckDB: the folder store's own, or downloads (a missing one stays with the other path)
     const local = new Map<string, string>();
     const candidates = objects.filter((o) => o.size > 0 && o.key.endsWith('.ndjson.gz'));
-    if (store instanceof FsObjectStore) {
-      for (const o of candidates) local.set(o.key, join(store.root, ...o.key.split('/')));
+    if (store.localPath) {
+      for (const o of candidates) local.set(o.key, store.localPath(o.key));
     } else {
       const queue = candidates.map((o, i) => [o, i] as const);
       await Promise.all(

@@ -32,6 +32,10 @@ export class FsObjectStore implements ObjectStore {
     this.description = `file://${this.root}`;
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   private pathOf(key: string): string {
     return path.join(this.root, ...checkObjectKey(key).split('/'));
   }

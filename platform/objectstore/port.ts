@@ -45,6 +45,9 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Where the store lives, without credentials, for logs and the README. */
   readonly description: string;
+  /** The object's file on this machine, for readers that open files themselves (DuckDB);
+   *  only a store that keeps objects as local files has it. */
+  localPath?(key: string): string;
 }
 
 /** Rejects keys that could escape the bucket root or that S3 and a file system would read differently. */
