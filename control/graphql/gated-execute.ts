@@ -26,6 +26,17 @@ export function gateCaller(ctx: GraphQLContext): string {
 /** What `admit` needs of the limits: how lists are sized and the budget. */
 export type AdmitLimits = ListSizing & Pick<GraphQLLimits, 'maxCost'>;
 
+/** The operation's cost with its variables; throws QUERY_TOO_COMPLEX over the budget. */
+function costWithinBudget(
+  args: { schema: ExecutionArgs['schema']; document: DocumentNode; operation: OperationDefinitionNode; variables?: Readonly<Record<string, unknown>> | null | undefined },
+  limits: AdmitLimits,
+): number {
+  const cost = operationCost(args.schema, args.document, args.operation, { ...limits, variables: args.variables ?? undefined });
+  const refused = checkOperationCost(cost, limits, args.operation);
+  if (refused) throw refused;
+  return cost;
+}
+
 /**
  * Checks the operation's cost with its variables (QUERY_TOO_COMPLEX over the budget), then
  * waits for its turn when that cost is over the gate's threshold; resolves with the release
@@ -38,9 +49,7 @@ export async function admit(
   args: { schema: ExecutionArgs['schema']; document: DocumentNode; operation: OperationDefinitionNode; variables?: Readonly<Record<string, unknown>> | null | undefined },
   limits: AdmitLimits,
 ): Promise<() => void> {
-  const cost = operationCost(args.schema, args.document, args.operation, { ...limits, variables: args.variables ?? {} });
-  const refused = checkOperationCost(cost, limits, args.operation);
-  if (refused) throw refused;
+  const cost = costWithinBudget({ ...args, variables: args.variables ?? {} }, limits);
   if (cost <= gate.threshold) return () => undefined;
   return gate.enter(gateCaller(ctx));
 }
@@ -90,9 +99,13 @@ export function gatedSubscribe(
 ): (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   return async (args) => {
     const operation = operationOf(args);
-    const cost = operation ? operationCost(args.schema, args.document, operation, { ...limits, variables: args.variableValues }) : 0;
-    const refused = operation ? checkOperationCost(cost, limits, operation) : null;
-    if (refused) return { errors: [refused] };
+    let cost = 0;
+    try {
+      if (operation) cost = costWithinBudget({ schema: args.schema, document: args.document, operation, variables: args.variableValues }, limits);
+    } catch (error) {
+      if (error instanceof GraphQLError) return { errors: [error] };
+      throw error;
+    }
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     const caller = gateCaller(args.contextValue as GraphQLContext);
