@@ -163,8 +163,11 @@ describe('the metrics query against a real Prometheus scraping Envoy, the replic
     const series = await reader.query(t, { names: [...names], fromMs: from, toMs: from + STEP * 1000, stepSec: STEP });
     return Object.fromEntries(series.map((s) => [s.name, { values: s.points.map((p) => p.v), reason: s.reason }]));
   };
-  // a counter read at whole numbers moves by rate ± 1 per scrape: a tenth of a request/s at most
-  const near = (value: number | null | undefined, expected: number, tolerance = 0.1 * Math.max(1, expected)) => {
+  // a counter read at whole numbers moves by rate ± 1 per scrape, and Prometheus stamps a sample
+  // with the scrape's start while these exporters compute it when they answer: on a loaded
+  // machine that lag varies by scrape and bends a 10 s rate by some tenths (measured 0.1–0.25 of
+  // the rate in full runs), so a fifth of the rate, and at least 0.2/s, is allowed
+  const near = (value: number | null | undefined, expected: number, tolerance = 0.2 * Math.max(1, expected)) => {
     expect(value).not.toBeNull();
     expect(Math.abs((value as number) - expected)).toBeLessThanOrEqual(tolerance);
   };
