@@ -25,7 +25,6 @@
 // Prints a table and writes bench-results/edge.json. Only 127.0.0.1 is loaded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,6 +34,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { DEMO_DIR, demoEnv, spawnRuntime, waitReady, type Heldout } from '../runtime/spawn-runtime.ts';
 import { report, round, summarize, type BenchRow } from './_report.ts';
+import { freePort } from '../fixtures/ports.ts';
 
 const { values } = parseArgs({
   options: {
@@ -74,16 +74,6 @@ function cpuMicrosOf(pids: number[]): number {
     }
   }
   return ns / 1000;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Nginx {

@@ -232,15 +232,36 @@ export async function startStack(initial: DataPlaneModel, opts: StackOptions = {
       policiesFor(next, policies);
       const before = edge.routing.current();
       await xds.rebuild();
-      // wait until the edge's table changed and holds every endpoint of the new model
-      const want = JSON.stringify(next.groups.map((g) => [g.name, g.versions.map((v) => [v.name, v.endpoints.filter((e) => e.healthy).map((e) => e.port)])]));
+      // wait until the edge's table changed and holds every endpoint and the split of the new
+      // model (routes and endpoints arrive as separate xDS resources: one can land before the other)
+      const shares = (pairs: [string, number][]) => {
+        const total = pairs.reduce((sum, [, w]) => sum + w, 0);
+        return pairs.map(([name, w]) => [name, total > 0 ? Math.round((w / total) * 1e3) : 0]);
+      };
+      // the translator leaves a version without a healthy replica out of the split while another serves
+      const splitOf = (versions: DataPlaneModel['groups'][number]['versions']) => {
+        const weighted = versions.filter((v) => v.weight > 0);
+        const serving = weighted.filter((v) => v.endpoints.some((e) => e.healthy));
+        return serving.length > 0 ? serving : weighted;
+      };
+      const want = JSON.stringify(
+        next.groups.map((g) => [
+          g.name,
+          g.versions.map((v) => [v.name, v.endpoints.filter((e) => e.healthy).map((e) => e.port)]),
+          shares(splitOf(g.versions).map((v) => [v.name, v.weight])),
+        ]),
+      );
       const deadline = Date.now() + 5000;
       for (;;) {
         const t = edge.routing.current();
         const have = JSON.stringify(
           next.groups.map((g) => {
             const eg = t.groups.get(g.name);
-            return [g.name, g.versions.map((v) => [v.name, (eg?.pins.get(v.name)?.endpoints ?? []).map((e) => e.port)])];
+            return [
+              g.name,
+              g.versions.map((v) => [v.name, (eg?.pins.get(v.name)?.endpoints ?? []).map((e) => e.port)]),
+              shares((eg?.weighted ?? []).map((w) => [w.version.name, w.weight])),
+            ];
           }),
         );
         if (t !== before && have === want) return;

@@ -11,7 +11,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,20 +22,10 @@ import { createXdsControl, type XdsControl } from '../../xds/publisher.ts';
 import { SETTINGS, dpVersion, sleep, startFakeRuntime, type FakeRuntime } from '../edge/helpers.ts';
 import { freshDatabase, type TestDatabase } from '../fixtures/db.ts';
 import { startS3rver, type S3Fixture } from '../objectstore/s3rver-fixture.ts';
+import { freePort } from '../fixtures/ports.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const GROUP = 'durable';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function until(what: string, timeoutMs: number, test: () => boolean | Promise<boolean>, everyMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -12,7 +12,7 @@
 // one line naming the package. Tests read what was chosen through test/fixtures/services.ts.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import type { TestServices } from '../fixtures/services.ts';
+import { freePort } from '../fixtures/ports.ts';
 
 const execFileP = promisify(execFile);
 /** Where to look: this machine's environment and defaults (tests of this module pass others). */
@@ -66,18 +67,6 @@ function onPath(binary: string): string | null {
     if (dir && executable(join(dir, binary))) return join(dir, binary);
   }
   return null;
-}
-
-/** A port nobody listens on right now (the kernel's pick); the caller retries on a lost race. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function pgAnswers(url: string): Promise<boolean> {
