@@ -4,11 +4,15 @@
 // clients all reach the same address. A connection's first bytes decide: the HTTP/2
 // connection preface goes to the gRPC server (listening on loopback only, spliced at the
 // TCP level), anything else to the HTTP server, which then serves the socket as if it had
-// accepted it. The HTTP server never listens itself, so Node's own connection tracking
-// (closeIdleConnections) never starts for it: this listener keeps count of each socket's
-// requests in progress, so that closing ends idle keep-alive sockets at once and busy ones as
-// their last answer is sent — a client's pooled idle connection held a stopping runtime until
-// the orchestrator's 10 s grace ran out.
+// accepted it. The HTTP server never listens itself, and Node starts its connection tracking
+// — the periodic check behind headersTimeout and requestTimeout — only when a server emits
+// 'listening': without it a client trickling its headers held a replica's socket forever
+// (slowloris). So the listener announces the HTTP server as listening when it starts
+// accepting for it, and gives a connection that has not yet shown which protocol it speaks
+// the same headersTimeout. It also keeps count of each socket's requests in progress, so that
+// closing ends idle keep-alive sockets at once and busy ones as their last answer is sent —
+// a client's pooled idle connection held a stopping runtime until the orchestrator's 10 s
+// grace ran out.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 
@@ -89,8 +93,16 @@ export async function listenFront(http: HttpServer, grpcPort: number, port: numb
     };
     socket.on('data', onData);
     socket.once('error', () => socket.destroy());
+    // silent, or stalled inside the HTTP/2 preface: neither server's timeouts cover it yet
+    const unsortedTimer = setTimeout(() => {
+      if (unsorted.has(socket)) socket.destroy();
+    }, http.headersTimeout > 0 ? http.headersTimeout : 60_000);
+    unsortedTimer.unref();
+    socket.once('close', () => clearTimeout(unsortedTimer));
     socket.resume();
   });
+  // Node's connection tracking (headersTimeout, requestTimeout) starts on this event
+  http.emit('listening');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
