@@ -1,7 +1,7 @@
 // The local orchestrator's pure parts: back-off steps, the capacity ledger, the log ring,
 // /proc parsing.
 
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -48,6 +48,53 @@ it('a tail that takes over after a crash reads what the replica wrote but nobody
     new InstanceLogTail('i-0', paths, (lines) => second.push(...lines), () => new Date(1), options).drain();
     expect(first.map((l) => l.line)).toEqual(['tailed before the crash']);
     expect(second.map((l) => l.line)).toEqual(['half a line', 'written just before the crash', 'an error too']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('a tail past its file cap cuts the raw file only once it has read all of it: a backlog larger than one read is not thrown away', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-logtail-'));
+  try {
+    const paths = { stdout: join(dir, 'stdout.raw'), stderr: join(dir, 'stderr.raw'), offsets: join(dir, 'log-offsets.json') };
+    const got: string[] = [];
+    // a cap smaller than one read's slice (512 KiB): the first read already passes it
+    const tail = new InstanceLogTail('i-0', paths, (lines) => got.push(...lines.map((l) => l.line)), () => new Date(0), { resume: false, maxFileBytes: 256 * 1024 });
+    let n = 0;
+    const write = (bytes: number) => {
+      let chunk = '';
+      while (chunk.length < bytes) chunk += `line ${n++} ${'x'.repeat(40)}\n`;
+      appendFileSync(paths.stdout, chunk);
+    };
+    write(900 * 1024); // a backlog of two reads
+    for (let turn = 0; turn < 3; turn++) {
+      tail.drain();
+      write(300 * 1024); // the replica keeps writing between reads
+    }
+    for (let turn = 0; turn < 20; turn++) tail.drain();
+    expect(got).toHaveLength(n);
+    expect(got.at(-1)).toMatch(new RegExp(`^line ${n - 1} `));
+    // and once caught up the raw file was cut, so it stays bounded
+    tail.drain();
+    expect(statSync(paths.stdout).size).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('a tail left far behind (four caps) skips to the end and says in the log how much it dropped', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-logtail-'));
+  try {
+    const paths = { stdout: join(dir, 'stdout.raw'), stderr: join(dir, 'stderr.raw'), offsets: join(dir, 'log-offsets.json') };
+    const got: string[] = [];
+    const tail = new InstanceLogTail('i-0', paths, (lines) => got.push(...lines.map((l) => l.line)), () => new Date(0), { resume: false, maxFileBytes: 64 * 1024 });
+    appendFileSync(paths.stdout, 'y'.repeat(300 * 1024) + '\n');
+    tail.drain();
+    expect(got).toEqual([`[sluice] ${300 * 1024 + 1} bytes of output dropped unread: the process wrote faster than its logs could be stored`]);
+    expect(statSync(paths.stdout).size).toBe(0);
+    appendFileSync(paths.stdout, 'after the drop\n');
+    tail.drain();
+    expect(got.at(-1)).toBe('after the drop');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

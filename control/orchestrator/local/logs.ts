@@ -7,7 +7,7 @@
 // resumes exactly there: lines the replica wrote just before the crash, not yet tailed, are
 // not skipped (at worst a line is stored twice, never lost).
 
-import { closeSync, existsSync, openSync, readSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import type { LogLine } from '../port.ts';
 
 const MAX_LINE = 16 * 1024;
@@ -17,6 +17,8 @@ const MAX_LINE = 16 * 1024;
  * control plane for long, and the throughput is not bounded by the poll period.
  */
 const READ_SLICE = 512 * 1024;
+/** A raw file this many caps ahead of its reader is skipped to its end (dropped, with a note). */
+const BEHIND_LIMIT = 4;
 
 /** Follows one append-only file from an offset and hands back complete lines. */
 class FileFollower {
@@ -41,30 +43,46 @@ class FileFollower {
 
   read(): string[] {
     this.more = false;
-    let size: number;
+    let fd: number;
     try {
-      size = statSync(this.path).size;
+      fd = openSync(this.path, 'r+');
     } catch {
       return [];
     }
-    if (size < this.offset) this.offset = 0; // truncated under us
-    if (size === this.offset) return [];
-    const fd = openSync(this.path, 'r');
-    let text: string;
+    let text = '';
+    const notes: string[] = [];
     try {
-      const buf = Buffer.alloc(Math.min(size - this.offset, READ_SLICE));
-      const n = readSync(fd, buf, 0, buf.length, this.offset);
-      this.more = n === READ_SLICE;
-      this.offset += n;
-      text = buf.subarray(0, n).toString('utf8');
+      let size = fstatSync(fd).size;
+      if (size < this.offset) this.offset = 0; // truncated under us
+      if (size - this.offset > this.maxBytes * BEHIND_LIMIT) {
+        // Written faster than it can be stored for long: the raw file would grow without
+        // bound. What cannot be read is dropped, and said so in the log itself.
+        const skipped = size - this.offset;
+        this.offset = size;
+        this.partial = '';
+        notes.push(`[sluice] ${skipped} bytes of output dropped unread: the process wrote faster than its logs could be stored`);
+      } else if (size > this.offset) {
+        const buf = Buffer.alloc(Math.min(size - this.offset, READ_SLICE));
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        this.more = n === READ_SLICE;
+        this.offset += n;
+        text = buf.subarray(0, n).toString('utf8');
+      }
+      // The writer appends with O_APPEND, so cutting the file to zero once it is consumed keeps
+      // it bounded — but only once all of it is consumed (a backlog past the cap was cut
+      // unread before, silently). The check and the cut are two syscalls back to back on one
+      // descriptor: a write landing between them is the only output this can lose.
+      if (this.offset >= this.maxBytes && !this.more) {
+        size = fstatSync(fd).size;
+        if (size === this.offset) {
+          ftruncateSync(fd, 0);
+          this.offset = 0;
+        } else {
+          this.more = true; // more arrived meanwhile: read it first, cut on a later turn
+        }
+      }
     } finally {
       closeSync(fd);
-    }
-    // The writer appends with O_APPEND, so cutting the file to zero once it is consumed is
-    // safe and keeps it bounded; bytes written between the read and the cut are the price.
-    if (this.offset >= this.maxBytes) {
-      truncateSync(this.path, 0);
-      this.offset = 0;
     }
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
@@ -72,7 +90,8 @@ class FileFollower {
       parts.push(this.partial);
       this.partial = '';
     }
-    return parts.map((p) => (p.endsWith('\r') ? p.slice(0, -1) : p)).flatMap(splitLong);
+    const lines = parts.map((p) => (p.endsWith('\r') ? p.slice(0, -1) : p)).flatMap(splitLong);
+    return notes.length > 0 ? [...notes, ...lines] : lines;
   }
 
   /** What is left without a newline (the process has exited). */
