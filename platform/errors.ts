@@ -12,6 +12,8 @@ export type ErrorCode =
   /** the control plane's database cannot be reached right now (retryable) */
   | 'DATABASE_UNAVAILABLE'
   | 'TOO_MANY_REQUESTS'
+  /** the caller took too long to send its request */
+  | 'REQUEST_TIMEOUT'
   | 'INTERNAL';
 
 export class SluiceError extends Error {

@@ -53,6 +53,11 @@ export interface ControlServerOptions {
   log?: (error: unknown) => void;
   /** limits of the /terminal WebSocket; false turns the terminal off (upgrades get 404) */
   terminal?: Partial<TerminalLimits> | false;
+  /** how long a client may take over its headers, and over a GraphQL body (defaults 10 s, 30 s) */
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+  /** open connections from one address at once (default 256); more are closed as they arrive */
+  maxConnectionsPerAddress?: number;
 }
 
 export interface ControlServer {
@@ -79,29 +84,72 @@ class BodyTooLarge extends SluiceError {
   }
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new BodyTooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLarge(limit);
-    chunks.push(chunk as Buffer);
+class BodyTooSlow extends SluiceError {
+  constructor(ms: number) {
+    super('REQUEST_TIMEOUT', `request body not received within ${ms} ms`);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**
- * Answers without reading the rest of the body: the connection closes after the answer, so
- * whatever the client still sends is never read (or buffered) here.
+ * The body, bounded in size and in time: a caller trickling a small body would otherwise hold
+ * the connection for Node's whole request timeout (5 minutes), and many such callers the
+ * process's descriptors.
  */
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.reject(new BodyTooLarge(limit));
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error: Error | null) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      if (error) {
+        req.pause(); // the answer closes the connection; what is left is never read
+        reject(error);
+      } else {
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return finish(new BodyTooLarge(limit));
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(null);
+    const onError = (error: Error) => finish(error);
+    const timer = setTimeout(() => finish(new BodyTooSlow(timeoutMs)), timeoutMs);
+    req.on('data', onData).once('end', onEnd).once('error', onError);
+  });
+}
+
+/** How much of a refused body is read and thrown away, at most, before the connection is cut. */
+const LINGER = { bytes: 16 * 1024 * 1024, ms: 5_000 };
+
+/**
+ * Answers at once, without buffering the rest of the body. The client may still be sending:
+ * closing on it then would reset the connection and the client might see the reset instead
+ * of this answer (it did, one time in a few, for a 14 MB body). So what it still sends is read
+ * and thrown away for a moment (nginx's lingering close), up to LINGER; past that, or at
+ * once for a client too slow to send (`linger: false`), the connection is cut.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, linger = true): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
-  // the answer goes out at once; the connection closes after it, so the rest of the body is
-  // never read into memory (Node discards it while closing)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(linger ? {} : { connection: 'close' }) });
   res.end(text);
+  if (!linger || req.complete) return;
+  const socket = req.socket;
+  let discarded = 0;
+  const cut = () => socket.destroy();
+  const timer = setTimeout(cut, LINGER.ms);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER.bytes) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 type SocketExtra = {
@@ -124,7 +172,27 @@ export async function startControlServer(port: number, host: string, options: Co
   const expensive = options.expensiveGate ?? new ExpensiveGate(DEFAULT_EXPENSIVE_GATE);
   const quota = new SocketQuota({ ...DEFAULT_SOCKET_QUOTA, ...options.socketQuota });
   const recheckMs = options.identityRecheckMs ?? 10_000;
-  const server = createServer();
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
+  const server = createServer({ headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 2))) });
+  // Connections per address: slow or idle connections are cheap for a client to open and
+  // each holds a descriptor here, so one address may not hold more than its share.
+  const perAddressCap = options.maxConnectionsPerAddress ?? 256;
+  const perAddress = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const address = socket.remoteAddress ?? '';
+    const open = (perAddress.get(address) ?? 0) + 1;
+    if (open > perAddressCap) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, open);
+    socket.once('close', () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
+  });
   // noServer: two WebSocket servers share this port, so upgrades are routed by path below
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBody });
   const terminals = options.terminal === false ? null : createTerminalServer({ context: options.context, log, limits: options.terminal ?? {} });
@@ -315,8 +383,12 @@ export async function startControlServer(port: number, host: string, options: Co
       }
       let text: string;
       try {
-        text = await readBody(req, limit);
+        text = await readBody(req, limit, bodyTimeoutMs);
       } catch (error) {
+        if (error instanceof BodyTooSlow) {
+          refuse(req, res, 408, { errors: [{ message: error.message, extensions: { code: error.code } }] }, false);
+          return;
+        }
         if (!(error instanceof BodyTooLarge)) throw error;
         const hint = contextValue.actor ? ' (upload model files to /models/upload)' : ' (sign in for a larger limit)';
         refuse(req, res, 413, { errors: [{ message: `${error.message}${hint}`, extensions: { code: 'PAYLOAD_TOO_LARGE', limit } }] });
