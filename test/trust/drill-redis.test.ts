@@ -43,7 +43,7 @@ describe('drill: Redis stopped under traffic', () => {
     redis = await startRedis(port);
     rt = await startFakeRuntime('v1');
     stack = await startStack(
-      { groups: [{ groupId: 'g', name: 'wine', versions: [dpVersion({ name: 'v1', weight: 100, ports: [rt.port], capture: true, qps: 40 })] }] },
+      { groups: [{ groupId: 'g', name: 'wine', versions: [dpVersion({ name: 'v1', weight: 100, ports: [rt.port], capture: true, qps: 8 })] }] },
       { rateLimiter: (policies, registry) => createRateLimiter({ policies, registry, redisUrl: `redis://127.0.0.1:${port}`, redisKeyPrefix: 'drill:', onStoreEvent: (e) => events.push(e) }) },
     );
   }, 60_000);
