@@ -5,6 +5,7 @@ import { builder } from '../builder.ts';
 import { API_KEYS_PAGE_MAX, pageSize } from '../list-bounds.ts';
 import { reselect } from '../reselect.ts';
 import { requireActor } from '../context.ts';
+import { cursorRow, pastRow } from '../keyset.ts';
 
 export const ApiKeyRef = builder.prismaObject('ApiKey', {
   fields: (t) => ({
@@ -34,19 +35,22 @@ builder.queryFields((t) => ({
   apiKeys: t.prismaField({
     type: ['ApiKey'],
     authScopes: { authenticated: true },
-    description: `The group's keys, newest first: at most \`first\` (default and cap ${API_KEYS_PAGE_MAX}) after the first \`skip\``,
+    description: `The group's keys, newest first: at most \`first\` (default and cap ${API_KEYS_PAGE_MAX}); the next page is \`after\` the last key's id (\`skip\` also works, but repeats or misses keys created or deleted between pages)`,
     args: {
       groupId: t.arg.id({ required: true }),
       includeRevoked: t.arg.boolean({ defaultValue: false }),
       first: t.arg.int({ validate: z.number().int().min(0) }),
       skip: t.arg.int({ validate: z.number().int().min(0) }),
+      after: t.arg.id({ description: 'the id of the last key of the previous page' }),
     },
-    resolve: async (query, _root, { groupId, includeRevoked, first, skip }, ctx) => {
+    resolve: async (query, _root, { groupId, includeRevoked, first, skip, after }, ctx) => {
       await assertGroupReadable(ctx, groupId);
+      const where = { groupId, ...(includeRevoked ? {} : { revokedAt: null }) };
+      const cursor = after ? cursorRow(await ctx.prisma.apiKey.findFirst({ where: { groupId, id: String(after) }, select: { id: true, createdAt: true } }), 'after') : null;
       return ctx.prisma.apiKey.findMany({
         ...query,
-        where: { groupId, ...(includeRevoked ? {} : { revokedAt: null }) },
-        orderBy: { createdAt: 'desc' },
+        where: cursor ? { AND: [where, pastRow(cursor, 'desc')] } : where,
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: pageSize(first, API_KEYS_PAGE_MAX),
         skip: skip ?? 0,
       });

@@ -4,6 +4,7 @@ import { builder } from '../builder.ts';
 import { MODELS_PAGE_MAX, MODEL_VERSIONS_MAX, pageSize } from '../list-bounds.ts';
 import { requireActor } from '../context.ts';
 import { SluiceError } from '../../../platform/errors.ts';
+import { cursorRow, pastRow } from '../keyset.ts';
 
 builder.prismaObject('RegisteredModel', {
   fields: (t) => ({
@@ -13,11 +14,14 @@ builder.prismaObject('RegisteredModel', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     versions: t.prismaField({
       type: ['ModelVersion'],
-      description: `The model's newest \`first\` versions (default and cap ${MODEL_VERSIONS_MAX}), oldest first`,
-      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
-      // the newest are the ones a user picks from: past the cap, the oldest are left out
-      resolve: async (query, model, args, ctx) =>
-        (await ctx.prisma.modelVersion.findMany({ ...query, where: { modelId: model.id }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: pageSize(args.first, MODEL_VERSIONS_MAX) })).reverse(),
+      description: `The model's newest \`first\` versions (default and cap ${MODEL_VERSIONS_MAX}), oldest first; older ones are \`before\` the id of the oldest version of the previous page`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }), before: t.arg.id({ description: 'the id of the oldest version of the previous page' }) },
+      // the newest are the ones a user picks from; older ones page backwards with `before`
+      resolve: async (query, model, args, ctx) => {
+        const cursor = args.before ? cursorRow(await ctx.prisma.modelVersion.findFirst({ where: { modelId: model.id, id: String(args.before) }, select: { id: true, createdAt: true } }), 'before') : null;
+        const where = { modelId: model.id };
+        return (await ctx.prisma.modelVersion.findMany({ ...query, where: cursor ? { AND: [where, pastRow(cursor, 'desc')] } : where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: pageSize(args.first, MODEL_VERSIONS_MAX) })).reverse();
+      },
     }),
   }),
 });
@@ -40,10 +44,14 @@ builder.queryFields((t) => ({
   registeredModels: t.prismaField({
     type: ['RegisteredModel'],
     authScopes: { authenticated: true },
-    description: `Registered models by name: at most \`first\` (default and cap ${MODELS_PAGE_MAX}) after the first \`skip\``,
-    args: { first: t.arg.int({ validate: z.number().int().min(0) }), skip: t.arg.int({ validate: z.number().int().min(0) }) },
+    description: `Registered models by name: at most \`first\` (default and cap ${MODELS_PAGE_MAX}); the next page is \`after\` the last model's name (\`skip\` also works, but repeats or misses models registered or deleted between pages)`,
+    args: {
+      first: t.arg.int({ validate: z.number().int().min(0) }),
+      skip: t.arg.int({ validate: z.number().int().min(0) }),
+      after: t.arg.string({ description: 'the name of the last model of the previous page' }),
+    },
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.registeredModel.findMany({ ...query, orderBy: { name: 'asc' }, take: pageSize(args.first, MODELS_PAGE_MAX), skip: args.skip ?? 0 }),
+      ctx.prisma.registeredModel.findMany({ ...query, where: args.after ? { name: { gt: args.after } } : {}, orderBy: { name: 'asc' }, take: pageSize(args.first, MODELS_PAGE_MAX), skip: args.skip ?? 0 }),
   }),
 }));
 

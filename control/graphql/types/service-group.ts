@@ -13,6 +13,7 @@ import type { Prisma } from '../../../platform/db/prisma.ts';
 import { ServiceStatusEnum, ServiceTypeEnum } from './enums.ts';
 import { predictPath } from '../../../xds/contract.ts';
 import { API_KEYS_PAGE_MAX, GROUP_CONNECTION_DEFAULT, GROUP_PAGE_MAX, VERSIONS_PER_GROUP_MAX, groupPageSize, pageSize } from '../list-bounds.ts';
+import { cursorRow, pastRow } from '../keyset.ts';
 
 export const ServiceGroupRef = builder.prismaObject('ServiceGroup', {
   fields: (t) => ({
@@ -75,21 +76,27 @@ builder.queryFields((t) => ({
   serviceGroups: t.prismaField({
     type: ['ServiceGroup'],
     authScopes: { authenticated: true },
-    description: `The groups the caller may read, oldest first: at most \`first\` (default and cap ${GROUP_PAGE_MAX}) after the first \`skip\`; read more pages with \`skip\` or serviceGroupsConnection`,
+    description: `The groups the caller may read, oldest first: at most \`first\` (default and cap ${GROUP_PAGE_MAX}); the next page is \`after\` the last group's id (\`skip\` also works, but repeats or misses groups created or deleted between pages)`,
     args: {
       filter: t.arg({ type: GroupFilter }),
       first: t.arg.int({ validate: z.number().int().min(0) }),
       skip: t.arg.int({ validate: z.number().int().min(0) }),
+      after: t.arg.id({ description: 'the id of the last group of the previous page' }),
     },
-    resolve: async (query, _root, args, ctx) =>
-      ctx.prisma.serviceGroup.findMany({
+    resolve: async (query, _root, args, ctx) => {
+      const where = await filteredGroupsWhere(ctx, args.filter);
+      const after = args.after
+        ? cursorRow(await ctx.prisma.serviceGroup.findFirst({ where: { AND: [await readableGroupsWhere(ctx), { id: String(args.after) }] }, select: { id: true, createdAt: true } }), 'after')
+        : null;
+      return ctx.prisma.serviceGroup.findMany({
         ...query,
-        where: await filteredGroupsWhere(ctx, args.filter),
-        orderBy: { createdAt: 'asc' },
+        where: after ? { AND: [where, pastRow(after, 'asc')] } : where,
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
         // paged, so that the cost model's bound (list-bounds.ts) is what really runs
         take: groupPageSize(args.first),
         skip: args.skip ?? 0,
-      }),
+      });
+    },
   }),
   serviceGroupsConnection: t.prismaConnection({
     type: 'ServiceGroup',

@@ -22,7 +22,7 @@ export const LOGIN = `mutation Login($username: String!, $password: String!) {
 
 /** One page of the group list (the server returns at most GROUP_PAGE; the page reads on while pages are full). */
 export const GROUP_PAGE = 200;
-export const GROUPS = `query Groups($filter: ServiceGroupFilter, $skip: Int) { serviceGroups(filter: $filter, first: ${GROUP_PAGE}, skip: $skip) { ${GROUP_ROW} } }`;
+export const GROUPS = `query Groups($filter: ServiceGroupFilter, $after: ID) { serviceGroups(filter: $filter, first: ${GROUP_PAGE}, after: $after) { ${GROUP_ROW} } }`;
 export const GROUPS_CHANGED = `subscription GroupsChanged { serviceGroupsChanged { groupId kind deleted } }`;
 export const CREATE_GROUP = `mutation CreateGroup($input: CreateServiceGroupInput!) { createServiceGroup(input: $input) { id name } }`;
 export const START_GROUP = `mutation StartGroup($id: ID!) { startServiceGroup(id: $id) { id status } }`;
@@ -34,7 +34,7 @@ export const UPDATE_GROUP = `mutation UpdateGroup($id: ID!, $input: UpdateServic
 export const GROUP_CHANGED = `subscription GroupChanged($id: ID!) { serviceGroupChanged(id: $id) { ${GROUP_DETAIL} } }`;
 /** Registered models per request (each with up to 100 versions: the page fits the server's cost budget). */
 export const MODEL_PAGE = 40;
-export const MODELS = `query Models($skip: Int) { registeredModels(first: ${MODEL_PAGE}, skip: $skip) { name versions { version } } }`;
+export const MODELS = `query Models($after: String) { registeredModels(first: ${MODEL_PAGE}, after: $after) { name versions { version } } }`;
 export const ADD_VERSION = `mutation AddVersion($groupId: ID!, $input: AddServiceVersionInput!) { addServiceVersion(groupId: $groupId, input: $input) { id name } }`;
 export const UPDATE_VERSION = `mutation UpdateVersion($id: ID!, $input: UpdateServiceVersionInput!) { updateServiceVersion(id: $id, input: $input) { id } }`;
 export const START_VERSION = `mutation StartVersion($id: ID!) { startServiceVersion(id: $id) { id status } }`;
@@ -75,7 +75,7 @@ export const AUDIT = `query Audit($after: String, $filter: AuditLogFilter) { aud
 
 // Debugging: the registered models' signatures, to prefill a valid example row.
 export const MODEL_SIGNATURE_PAGE = 20;
-export const MODEL_SIGNATURES = `query ModelSignatures($skip: Int) { registeredModels(first: ${MODEL_SIGNATURE_PAGE}, skip: $skip) { name versions { version signature } } }`;
+export const MODEL_SIGNATURES = `query ModelSignatures($after: String) { registeredModels(first: ${MODEL_SIGNATURE_PAGE}, after: $after) { name versions { version signature } } }`;
 
 // Operations: metrics history and its live stream, stored logs and their live tail.
 export const METRICS = `query Metrics($groupId: ID!, $versionId: ID, $instance: String, $names: [MetricName!]!, $range: TimeRange, $from: DateTime, $to: DateTime, $step: MetricStep) {

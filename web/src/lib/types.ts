@@ -409,7 +409,7 @@ export type GroupsQuery = {
 };
 export type GroupsQueryVariables = {
   filter?: ServiceGroupFilter | null;
-  skip?: number | null;
+  after?: string | null;
 };
 
 /** result of GROUPS_CHANGED */
@@ -631,7 +631,7 @@ export type ModelSignaturesQuery = {
   }[];
 };
 export type ModelSignaturesQueryVariables = {
-  skip?: number | null;
+  after?: string | null;
 };
 
 /** result of MODELS */
@@ -644,7 +644,7 @@ export type ModelsQuery = {
   }[];
 };
 export type ModelsQueryVariables = {
-  skip?: number | null;
+  after?: string | null;
 };
 
 /** result of PROXY_STATUS */
