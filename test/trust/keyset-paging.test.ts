@@ -89,4 +89,25 @@ describe('keyset paging of the plain lists', () => {
     expect(older.map((v) => v.version)).toEqual(['2', '3']);
     expect((await versions(older[0]!.id)).map((v) => v.version)).toEqual(['1']);
   });
+
+  it("a project's members page by user id (after the last one read)", async () => {
+    const project = (await cp.gql<{ createProject: { id: string } }>(`mutation { createProject(name: "paged") { id } }`)).data!.createProject.id;
+    const userIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const u = await cp.gql<{ createUser: { id: string } }>(`mutation($n: String!) { createUser(username: $n, password: "correct-horse-9", role: VIEWER) { id } }`, { n: `member-${i}` });
+      userIds.push(u.data!.createUser.id);
+      expect((await cp.gql(`mutation($p: ID!, $u: ID!) { setProjectMember(projectId: $p, userId: $u, role: VIEWER) { id } }`, { p: project, u: u.data!.createUser.id })).errors).toBeUndefined();
+    }
+    const members = async (after: string | null) =>
+      (await cp.gql<{ projects: { edges: { node: { id: string; members: { user: { id: string } }[] } }[] } }>(`query($a: ID) { projects { edges { node { id members(first: 2, after: $a) { user { id } } } } } }`, { a: after }))
+        .data!.projects.edges.find((e) => e.node.id === project)!.node.members.map((m) => m.user.id);
+    const seen: string[] = [];
+    for (let after: string | null = null; ;) {
+      const page = await members(after);
+      seen.push(...page);
+      if (page.length < 2) break;
+      after = page.at(-1)!;
+    }
+    expect(seen).toEqual([...userIds].sort());
+  });
 });

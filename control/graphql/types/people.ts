@@ -18,9 +18,9 @@ builder.prismaObject('User', {
     external: t.boolean({ resolve: (u) => u.externalSubject != null }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     memberships: t.relation('memberships', {
-      description: `at most \`first\` (default and cap ${MEMBERS_PAGE_MAX})`,
-      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
-      query: (args) => ({ orderBy: { projectId: 'asc' }, take: pageSize(args.first, MEMBERS_PAGE_MAX) }),
+      description: `by project id: at most \`first\` (default and cap ${MEMBERS_PAGE_MAX}); the next page is \`after\` the last one's project id`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }), after: t.arg.id({ description: 'the project id of the last membership of the previous page' }) },
+      query: (args) => ({ where: args.after ? { projectId: { gt: String(args.after) } } : {}, orderBy: { projectId: 'asc' }, take: pageSize(args.first, MEMBERS_PAGE_MAX) }),
     }),
   }),
 });
@@ -40,9 +40,9 @@ builder.prismaObject('Project', {
     description: t.exposeString('description'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     members: t.relation('members', {
-      description: `at most \`first\` (default and cap ${MEMBERS_PAGE_MAX})`,
-      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
-      query: (args) => ({ orderBy: { userId: 'asc' }, take: pageSize(args.first, MEMBERS_PAGE_MAX) }),
+      description: `by user id: at most \`first\` (default and cap ${MEMBERS_PAGE_MAX}); the next page is \`after\` the last member's user id`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }), after: t.arg.id({ description: 'the user id of the last member of the previous page' }) },
+      query: (args) => ({ where: args.after ? { userId: { gt: String(args.after) } } : {}, orderBy: { userId: 'asc' }, take: pageSize(args.first, MEMBERS_PAGE_MAX) }),
     }),
     // a project reached from elsewhere (a resource group, a user) shows its services only
     // to those who may read them

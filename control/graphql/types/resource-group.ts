@@ -52,9 +52,9 @@ builder.prismaObject('ResourceGroup', {
     tags: t.field({ type: [Tag], resolve: (rg) => capped((rg.tags as { key: string; value: string }[] | null) ?? [], TAGS_MAX) }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     nodes: t.relation('nodes', {
-      description: `The group's nodes by name: at most \`first\` (default and cap ${NODES_PER_RESOURCE_GROUP_MAX}); capacity counts them all`,
-      args: { first: t.arg.int({ validate: z.number().int().min(0) }) },
-      query: (args) => ({ orderBy: { name: 'asc' }, take: pageSize(args.first, NODES_PER_RESOURCE_GROUP_MAX) }),
+      description: `The group's nodes by name: at most \`first\` (default and cap ${NODES_PER_RESOURCE_GROUP_MAX}), the next page \`after\` the last name; capacity counts them all`,
+      args: { first: t.arg.int({ validate: z.number().int().min(0) }), after: t.arg.string({ description: 'the name of the last node of the previous page' }) },
+      query: (args) => ({ where: args.after ? { name: { gt: args.after } } : {}, orderBy: { name: 'asc' }, take: pageSize(args.first, NODES_PER_RESOURCE_GROUP_MAX) }),
     }),
     boundGroup: t.prismaField({
       type: 'ServiceGroup',
