@@ -8,6 +8,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
@@ -318,6 +319,8 @@ export async function startControlServer(port: number, host: string, options: Co
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [
+      // no HTTP caching of GraphQL answers here, and its hook ran for every field resolved
+      ApolloServerPluginCacheControlDisabled(),
       mutationNotices(log),
       {
         // the schema is for signed-in callers: anonymous ones may sign in, not explore

@@ -2,7 +2,7 @@
 // window at one- or five-minute steps) and `metricsUpdated` (each new point), plus the live
 // traffic figures on ServiceVersion for list views. Names fixed in CONTRACT.md, "Operations".
 import { badInput, notFound } from '../../../platform/errors.ts';
-import { METRIC_NAMES, type MetricName, type MetricSeries, type MetricsTarget } from '../../monitoring/reader.ts';
+import { MAX_POINTS_PER_OPERATION, METRIC_NAMES, stepCount, type MetricName, type MetricSeries, type MetricsTarget } from '../../monitoring/reader.ts';
 import { metricsTopic, type MetricsNotice } from '../../monitoring/scraper.ts';
 import { RANGE_MS, resolveWindow, type TimeRangeName } from '../../monitoring/window.ts';
 import { assertGroupReadable } from '../access.ts';
@@ -45,6 +45,24 @@ async function targetFor(ctx: GraphQLContext, groupId: string, versionId: string
   return { groupId, groupName: group.name, versions: group.versions, versionId: version, instance };
 }
 
+/**
+ * Points asked for so far by each running operation. Keyed by the operation's coerced
+ * variables, an object GraphQL makes afresh for every execution (the context can outlive one:
+ * a graphql-ws socket keeps its context across operations, and a cached document is reused).
+ */
+const pointsOfOperation = new WeakMap<object, number>();
+
+function spendPoints(operationKey: object, points: number): void {
+  const spent = (pointsOfOperation.get(operationKey) ?? 0) + points;
+  if (spent > MAX_POINTS_PER_OPERATION) {
+    throw badInput(`this operation asks for ${spent} metric points (series × steps, aliases included); at most ${MAX_POINTS_PER_OPERATION} per operation: ask fewer metrics, a shorter window or FIVE_MINUTES`, {
+      reason: 'TOO_MANY_POINTS',
+      limit: MAX_POINTS_PER_OPERATION,
+    });
+  }
+  pointsOfOperation.set(operationKey, spent);
+}
+
 builder.queryFields((t) => ({
   metrics: t.field({
     type: [MetricSeriesRef],
@@ -60,14 +78,17 @@ builder.queryFields((t) => ({
       to: t.arg({ type: 'DateTime' }),
       step: t.arg({ type: MetricStepEnum }),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       if (args.names.length === 0) throw badInput('ask for at least one metric name', { reason: 'NO_METRIC_NAMES' });
       const reader = ctx.operations.metrics;
       if (!reader) throw badInput('this control plane keeps no metrics history', { reason: 'NO_METRICS_HISTORY' });
       const window = resolveWindow({ range: args.range ?? null, from: args.from ?? null, to: args.to ?? null }, Date.now(), 'LAST_1H');
       const stepSec = args.step ? (args.step === 'ONE_MINUTE' ? 60 : 300) : window.toMs - window.fromMs <= RANGE_MS.LAST_24H ? 60 : 300;
+      const names = [...new Set(args.names)] as MetricName[];
+      // counted before anything is read, so a refused operation costs nothing
+      spendPoints(info.variableValues, names.length * stepCount(window.fromMs, window.toMs, stepSec));
       const target = await targetFor(ctx, String(args.groupId), args.versionId != null ? String(args.versionId) : null, args.instance ?? null);
-      return reader.query(target, { names: [...new Set(args.names)] as MetricName[], ...window, stepSec });
+      return reader.query(target, { names, ...window, stepSec });
     },
   }),
 }));

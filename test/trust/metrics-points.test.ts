@@ -1,0 +1,50 @@
+// A signed-in viewer's metrics query cannot take the control plane down. The cost model costs
+// a series' points as a short list, but a series holds window ÷ step points: ten aliases of a
+// 15-day, one-minute query for every metric — 3.2 million points — ran the process out of
+// memory, and one alias held it for half a minute. Points are now counted per operation
+// before anything is read; the dashboard's largest preset view still fits.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
+import { MAX_POINTS_PER_OPERATION, METRIC_NAMES } from '../../control/monitoring/reader.ts';
+
+const ALL = METRIC_NAMES.join(' ');
+
+describe('metric points per operation', () => {
+  let cp: TestControlPlane;
+  let groupId: string;
+
+  beforeAll(async () => {
+    cp = await startTestControlPlane({ provider: 'sqlite' });
+    const g = await cp.gql<{ createServiceGroup: { id: string } }>(`mutation { createServiceGroup(input: { name: "points", type: MODEL_SERVICE }) { id } }`);
+    groupId = g.data!.createServiceGroup.id;
+  });
+  afterAll(async () => {
+    await cp?.close();
+  });
+
+  it('refuses ten aliases of 15 days at one minute for every metric before reading anything', async () => {
+    const query = `{ ${Array.from({ length: 10 }, (_, i) => `a${i}: metrics(groupId: "${groupId}", names: [${ALL}], range: LAST_15D, step: ONE_MINUTE) { name points { t v } }`).join(' ')} }`;
+    const r = await cp.gql(query);
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'TOO_MANY_POINTS', limit: MAX_POINTS_PER_OPERATION });
+    // and the control plane is still there
+    expect((await cp.gql(`{ serviceGroup(id: "${groupId}") { name } }`)).data).toEqual({ serviceGroup: { name: 'points' } });
+  });
+
+  it('counts aliases together, whatever the window comes in (variables too)', async () => {
+    // 15 days at five minutes for every metric is 64 815 points: one alias fits, two do not
+    const one = await cp.gql(`query($r: TimeRange) { metrics(groupId: "${groupId}", names: [${ALL}], range: $r) { name } }`, { r: 'LAST_15D' });
+    expect(one.errors).toBeUndefined();
+    const two = await cp.gql(`query($r: TimeRange) { a: metrics(groupId: "${groupId}", names: [${ALL}], range: $r) { name } b: metrics(groupId: "${groupId}", names: [${ALL}], range: $r) { name } }`, { r: 'LAST_15D' });
+    expect(two.errors?.[0]?.extensions).toMatchObject({ reason: 'TOO_MANY_POINTS' });
+  });
+
+  it("answers the dashboard's largest preset view, again and again (the count is per operation)", async () => {
+    const query = `{ metrics(groupId: "${groupId}", names: [${ALL}], range: LAST_15D) { name points { t v } } }`;
+    for (let i = 0; i < 2; i++) {
+      const r = await cp.gql<{ metrics: { points: unknown[] }[] }>(query);
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.metrics).toHaveLength(METRIC_NAMES.length);
+      expect(r.data!.metrics[0]!.points.length).toBeGreaterThan(4_000);
+    }
+  });
+});
