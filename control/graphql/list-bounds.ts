@@ -122,12 +122,12 @@ export const LIST_BOUNDS: Readonly<Record<string, ListBound>> = {
 /**
  * Lists costed at the limits' `listFactor`, each for a stated reason: a leaf list (its items
  * have nothing under them to multiply), or a list whose size its parent's arguments decide
- * in a way the cost model does not follow (a metrics series holds window ÷ step points;
- * monitoring/reader.ts refuses more than MAX_POINTS).
+ * in a way the cost model does not follow (a metrics series holds window ÷ step points; the
+ * metrics resolver refuses more than MAX_POINTS a series and MAX_POINTS_PER_OPERATION in all).
  */
 export const LISTS_COSTED_BY_FACTOR: Readonly<Record<string, string>> = {
   'AuditNotice.actions': 'leaf list (strings)',
-  'MetricSeries.points': 'window ÷ step points, at most MAX_POINTS (22 000, refused above: monitoring/reader.ts); the live stream sends one',
+  'MetricSeries.points': 'window ÷ step points, at most MAX_POINTS (22 000) a series and MAX_POINTS_PER_OPERATION (70 000) an operation, counted by the metrics resolver before it reads (monitoring/reader.ts); the live stream sends one',
 };
 
 /** The number of groups a list returns for its `first` argument (absent: the whole page). */
