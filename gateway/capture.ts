@@ -1,8 +1,11 @@
-// Envoy ext_proc (envoy.service.ext_proc.v3.ExternalProcessor/Process) in observe-only use:
-// one stream per HTTP request, in buffered mode it sees request headers, request body,
-// response headers and response body, answers each with "no change", and hands the
-// processor half of the exchange to the joiner. EnvoyCapture wires ext_proc + ALS → join →
-// InferenceRecorder.
+// Inference capture from Envoy. The pushed configuration captures with the `sluice.capture`
+// Lua filter and the access log alone (xds/contract.ts captureScript): each ALS entry then
+// carries the bodies and becomes a record at once. ext_proc
+// (envoy.service.ext_proc.v3.ExternalProcessor/Process, one stream per request: request
+// headers, body, response headers, body, each answered "no change") stays served for
+// Envoys configured to use it (an Envoy whose Lua filter lacks filterContext), whose
+// processor half is joined with the access-log half by request id. EnvoyCapture wires
+// ext_proc + ALS → join → InferenceRecorder.
 import type * as grpc from '@grpc/grpc-js';
 import { createAccessLogService } from './accesslog.ts';
 import type { AccessLogServiceHandlers } from '../proto/generated/envoy/service/accesslog/v3/AccessLogService.ts';
@@ -209,7 +212,28 @@ export class EnvoyCapture {
       maxCaptureBytes: options.maxCaptureBytes,
       now: options.now,
     });
-    this.accessLog = createAccessLogService((h) => this.joiner.addAccessLogHalf(h));
+    this.accessLog = createAccessLogService(
+      (half, captured) => {
+        if (captured) {
+          // the entry is the whole exchange: its processor half is in it, so the join
+          // completes now (and a late ext_proc half for the same request is dropped)
+          this.joiner.addProcessorHalf({
+            requestId: half.requestId,
+            group: captured.group,
+            version: captured.version,
+            startedAt: half.startedAt,
+            endedAt: half.startedAt + (half.latencyMs ?? 0),
+            statusCode: half.statusCode,
+            requestBody: captured.requestBody,
+            responseBody: captured.responseBody,
+            error: null,
+            ...(captured.sampled !== undefined ? { sampled: captured.sampled } : {}),
+          });
+        }
+        this.joiner.addAccessLogHalf(half);
+      },
+      { maxCaptureBytes: options.maxCaptureBytes },
+    );
   }
 
   /** Emits every half-joined request now and waits until their records are written. */

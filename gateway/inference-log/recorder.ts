@@ -65,7 +65,9 @@ export class InferenceRecorder {
     const { inference } = policy;
     if (!inference.enabled) return 'disabled';
     const rate = Math.min(1, Math.max(0, inference.sampleRate));
-    if (rate < 1 && this.random() >= rate) return 'unsampled';
+    // a data plane that sampled already (Envoy's capture filter) is not drawn twice
+    if (input.sampled === false) return 'unsampled';
+    if (input.sampled === undefined && rate < 1 && this.random() >= rate) return 'unsampled';
     await this.sink.append(buildInferenceRecord(input, inference, rate));
     return 'recorded';
   }
