@@ -92,6 +92,9 @@ export interface AccessLogServiceOptions {
   maxCaptureBytes?: number;
   /** an entry that could not be read (logged; the other entries of the message still count) */
   onBadEntry?: (err: Error) => void;
+  /** called around each message's entries, so the sink can hand them on together */
+  onMessageStart?: () => void;
+  onMessageEnd?: () => void;
 }
 
 export function createAccessLogService(
@@ -106,6 +109,7 @@ export function createAccessLogService(
       callback: grpc.sendUnaryData<StreamAccessLogsResponse>,
     ) {
       call.on('data', (msg: StreamAccessLogsMessage__Output) => {
+        options.onMessageStart?.();
         for (const entry of msg.http_logs?.log_entry ?? []) {
           // one bad entry must not cost the rest of the batch (nor the stream)
           try {
@@ -115,6 +119,7 @@ export function createAccessLogService(
             onBadEntry(err instanceof Error ? err : new Error(String(err)));
           }
         }
+        options.onMessageEnd?.();
       });
       call.on('end', () => callback(null, {}));
       call.on('error', () => {

@@ -16,6 +16,7 @@ import type { ProcessingResponse } from '../proto/generated/envoy/service/ext_pr
 import type { Struct__Output } from '../proto/generated/google/protobuf/Struct.ts';
 import { headerValueOf } from './envoy-headers.ts';
 import { ExchangeJoiner, type ProcessorHalf } from './inference-log/join.ts';
+import type { ExchangeInput } from './inference-log/record.ts';
 import type { InferenceRecorder } from './inference-log/recorder.ts';
 import { METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../xds/contract.ts';
 
@@ -192,6 +193,8 @@ export class EnvoyCapture {
   readonly processor: ExternalProcessorHandlers;
   readonly accessLog: AccessLogServiceHandlers;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** exchanges completed by the access-log message being read: recorded together at its end */
+  private collecting: ExchangeInput[] | null = null;
   unroutable = 0;
 
   constructor(options: EnvoyCaptureOptions) {
@@ -202,10 +205,12 @@ export class EnvoyCapture {
         this.unroutable++;
       },
       onExchange: (ex) => {
+        if (this.collecting) {
+          this.collecting.push(ex);
+          return;
+        }
         const onError = options.onError ?? ((err: Error) => console.error(`sluice capture: inference record ${ex.requestId} not written: ${err.message}`));
-        const p = options.recorder.record(ex).catch((err: unknown) => onError(err as Error));
-        this.inFlight.add(p);
-        void p.finally(() => this.inFlight.delete(p));
+        this.track(options.recorder.record(ex).catch((err: unknown) => onError(err as Error)));
       },
     });
     this.processor = createExternalProcessorService((h) => this.joiner.addProcessorHalf(h), {
@@ -232,8 +237,26 @@ export class EnvoyCapture {
         }
         this.joiner.addAccessLogHalf(half);
       },
-      { maxCaptureBytes: options.maxCaptureBytes },
+      {
+        maxCaptureBytes: options.maxCaptureBytes,
+        // one spool write for every record an access-log message completes (up to ~100 a message)
+        onMessageStart: () => {
+          this.collecting = [];
+        },
+        onMessageEnd: () => {
+          const batch = this.collecting ?? [];
+          this.collecting = null;
+          if (batch.length === 0) return;
+          const onError = options.onError ?? ((err: Error) => console.error(`sluice capture: ${batch.length} inference record(s) not written: ${err.message}`));
+          this.track(options.recorder.recordMany(batch).catch((err: unknown) => onError(err as Error)));
+        },
+      },
     );
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
   }
 
   /** Emits every half-joined request now and waits until their records are written. */

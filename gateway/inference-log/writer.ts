@@ -154,6 +154,18 @@ export class InferenceLogWriter {
     if (this.spoolFailing) this.spoolRecovered();
   }
 
+  /** append() for several records in one spool write (Spool.appendMany); a failure fails them all. */
+  async appendMany(records: readonly InferenceRecord[]): Promise<void> {
+    try {
+      await this.spool.appendMany(records);
+    } catch (err) {
+      this.spoolFailed(err);
+      throw err;
+    }
+    this.stats.acknowledged += records.length;
+    if (this.spoolFailing) this.spoolRecovered();
+  }
+
   /** A record the spool refused (full disk): counted, and one event per outage (not per record). */
   private spoolFailed(err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
