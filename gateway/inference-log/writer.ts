@@ -159,7 +159,7 @@ export class InferenceLogWriter {
     try {
       await this.spool.appendMany(records);
     } catch (err) {
-      this.spoolFailed(err);
+      this.spoolFailed(err, records.length);
       throw err;
     }
     this.stats.acknowledged += records.length;
@@ -167,14 +167,14 @@ export class InferenceLogWriter {
   }
 
   /** A record the spool refused (full disk): counted, and one event per outage (not per record). */
-  private spoolFailed(err: unknown): void {
+  private spoolFailed(err: unknown, records = 1): void {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    this.spoolErrors?.inc({ code });
+    this.spoolErrors?.inc({ code }, records);
     if (this.spoolFailing) {
-      this.spoolFailing.failures++;
+      this.spoolFailing.failures += records;
       return;
     }
-    this.spoolFailing = { since: Date.now(), failures: 1 };
+    this.spoolFailing = { since: Date.now(), failures: records };
     this.emit({
       type: 'INFERENCE_LOG_SPOOL_FAILED',
       level: 'WARNING',
