@@ -76,8 +76,9 @@ function metaBody(s: Struct__Output, key: string, maxBytes: number): Buffer | nu
 /** The capture filter's namespace of an entry, or null when the filter did not see the request. */
 export function capturedExchange(entry: HTTPAccessLogEntry__Output, maxBytes = DEFAULT_MAX_CAPTURE_BYTES): CapturedExchange | null {
   const ns = entry.common_properties?.metadata?.filter_metadata?.[CAPTURE_METADATA_NAMESPACE];
-  if (!ns || typeof ns.fields !== 'object' || ns.fields === null) return null;
-  const sampled = ns.fields[CAPTURE_KEY.sampled]?.boolValue;
+  // present at all = the filter saw the request (an empty Struct arrives without `fields`)
+  if (!ns) return null;
+  const sampled = ns.fields?.[CAPTURE_KEY.sampled]?.boolValue;
   return {
     sampled: typeof sampled === 'boolean' ? sampled : undefined,
     group: metaString(ns, CAPTURE_KEY.group),
