@@ -105,5 +105,4 @@ export class InferenceRecorder {
     if (record) await this.sink.append(record);
     return outcome;
   }
-
 }
