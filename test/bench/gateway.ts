@@ -231,6 +231,7 @@ console.table(chainRows);
 report('gateway', [...rows, ...chainRows], {
   machine: `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores shared with other work`,
   cpu: 'cpu µs/call = process.cpuUsage (user+system) over the run / calls; the gRPC rows include the grpc-js client in the same process; chain rows: the server process alone (/proc schedstat)',
+  saturation: 'a chain row whose p50 runs to tens of ms or seconds had the bench client falling behind (it shares the machine): its requests reach the server in bursts, which reads as less server CPU per request; compare rows whose p50 stays at a few ms (--rate 200 on a busy 2-core machine)',
   loadavg: `${loadStart.map((x) => x.toFixed(2)).join(' ')} at start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at end (1/5/15 min)`,
   recorder: `records written to the spool (fdatasync in the background every ≤ 50 ms); writer flushed cleanly: ${flushed}`,
 });
