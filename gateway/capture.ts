@@ -1,8 +1,11 @@
-// Envoy ext_proc (envoy.service.ext_proc.v3.ExternalProcessor/Process) in observe-only use:
-// one stream per HTTP request, in buffered mode it sees request headers, request body,
-// response headers and response body, answers each with "no change", and hands the
-// processor half of the exchange to the joiner. EnvoyCapture wires ext_proc + ALS → join →
-// InferenceRecorder.
+// Inference capture from Envoy. The pushed configuration captures with the `sluice.capture`
+// Lua filter and the access log alone (xds/contract.ts captureScript): each ALS entry then
+// carries the bodies and becomes a record at once. ext_proc
+// (envoy.service.ext_proc.v3.ExternalProcessor/Process, one stream per request: request
+// headers, body, response headers, body, each answered "no change") stays served for
+// Envoys configured to use it (an Envoy whose Lua filter lacks filterContext), whose
+// processor half is joined with the access-log half by request id. EnvoyCapture wires
+// ext_proc + ALS → join → InferenceRecorder.
 import type * as grpc from '@grpc/grpc-js';
 import { createAccessLogService } from './accesslog.ts';
 import type { AccessLogServiceHandlers } from '../proto/generated/envoy/service/accesslog/v3/AccessLogService.ts';
@@ -13,6 +16,7 @@ import type { ProcessingResponse } from '../proto/generated/envoy/service/ext_pr
 import type { Struct__Output } from '../proto/generated/google/protobuf/Struct.ts';
 import { headerValueOf } from './envoy-headers.ts';
 import { ExchangeJoiner, type ProcessorHalf } from './inference-log/join.ts';
+import type { ExchangeInput } from './inference-log/record.ts';
 import type { InferenceRecorder } from './inference-log/recorder.ts';
 import { METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../xds/contract.ts';
 
@@ -189,6 +193,8 @@ export class EnvoyCapture {
   readonly processor: ExternalProcessorHandlers;
   readonly accessLog: AccessLogServiceHandlers;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** exchanges completed by the access-log message being read: recorded together at its end */
+  private collecting: ExchangeInput[] | null = null;
   unroutable = 0;
 
   constructor(options: EnvoyCaptureOptions) {
@@ -199,17 +205,58 @@ export class EnvoyCapture {
         this.unroutable++;
       },
       onExchange: (ex) => {
+        if (this.collecting) {
+          this.collecting.push(ex);
+          return;
+        }
         const onError = options.onError ?? ((err: Error) => console.error(`sluice capture: inference record ${ex.requestId} not written: ${err.message}`));
-        const p = options.recorder.record(ex).catch((err: unknown) => onError(err as Error));
-        this.inFlight.add(p);
-        void p.finally(() => this.inFlight.delete(p));
+        this.track(options.recorder.record(ex).catch((err: unknown) => onError(err as Error)));
       },
     });
     this.processor = createExternalProcessorService((h) => this.joiner.addProcessorHalf(h), {
       maxCaptureBytes: options.maxCaptureBytes,
       now: options.now,
     });
-    this.accessLog = createAccessLogService((h) => this.joiner.addAccessLogHalf(h));
+    this.accessLog = createAccessLogService(
+      (half, captured) => {
+        if (captured) {
+          // the entry is the whole exchange: its processor half is in it, so the join
+          // completes now (and a late ext_proc half for the same request is dropped)
+          this.joiner.addProcessorHalf({
+            requestId: half.requestId,
+            group: captured.group,
+            version: captured.version,
+            startedAt: half.startedAt,
+            endedAt: half.startedAt + (half.latencyMs ?? 0),
+            statusCode: half.statusCode,
+            requestBody: captured.requestBody,
+            responseBody: captured.responseBody,
+            error: null,
+            ...(captured.sampled !== undefined ? { sampled: captured.sampled } : {}),
+          });
+        }
+        this.joiner.addAccessLogHalf(half);
+      },
+      {
+        maxCaptureBytes: options.maxCaptureBytes,
+        // one spool write for every record an access-log message completes (up to ~100 a message)
+        onMessageStart: () => {
+          this.collecting = [];
+        },
+        onMessageEnd: () => {
+          const batch = this.collecting ?? [];
+          this.collecting = null;
+          if (batch.length === 0) return;
+          const onError = options.onError ?? ((err: Error) => console.error(`sluice capture: ${batch.length} inference record(s) not written: ${err.message}`));
+          this.track(options.recorder.recordMany(batch).catch((err: unknown) => onError(err as Error)));
+        },
+      },
+    );
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
   }
 
   /** Emits every half-joined request now and waits until their records are written. */

@@ -59,6 +59,7 @@ export const ENVOY_TYPES = {
   rbacPerRoute: 'envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
   upstreamTlsContext: 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   lua: 'envoy.extensions.filters.http.lua.v3.Lua',
+  luaPerRoute: 'envoy.extensions.filters.http.lua.v3.LuaPerRoute',
   extProc: 'envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
   extProcPerRoute: 'envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
   httpGrpcAccessLog: 'envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
@@ -143,13 +144,19 @@ function loadRoot(): protobuf.Root {
  * - `WeightedCluster.use_hash_policy = 5` (google.protobuf.BoolValue, in the
  *   `random_value_specifier` oneof; Envoy ≥ 1.36): the route's hash_policy picks the
  *   weighted cluster, so a caller's header value keeps them on one version (sticky A/B).
+ * - `LuaPerRoute.filter_context = 4` (google.protobuf.Struct, outside the `override` oneof):
+ *   a route's own data for the Lua script, read there with `handle:filterContext()` — the
+ *   capture filter's version settings (xds/contract.ts captureScript).
  */
 function addNewerEnvoyFields(root: protobuf.Root): void {
   const wc = root.lookupType('envoy.config.route.v3.WeightedCluster');
-  if (wc.fields.use_hash_policy) return;
-  const field = new protobuf.Field('use_hash_policy', 5, 'google.protobuf.BoolValue');
-  wc.add(field);
-  wc.oneofs?.random_value_specifier?.add(field);
+  if (!wc.fields.use_hash_policy) {
+    const field = new protobuf.Field('use_hash_policy', 5, 'google.protobuf.BoolValue');
+    wc.add(field);
+    wc.oneofs?.random_value_specifier?.add(field);
+  }
+  const luaPerRoute = root.lookupType('envoy.extensions.filters.http.lua.v3.LuaPerRoute');
+  if (!luaPerRoute.fields.filter_context) luaPerRoute.add(new protobuf.Field('filter_context', 4, 'google.protobuf.Struct'));
 }
 
 /**

@@ -122,6 +122,8 @@ export const FILTER = {
   jwtAuthn: 'envoy.filters.http.jwt_authn',
   rbac: 'envoy.filters.http.rbac',
   extProc: 'envoy.filters.http.ext_proc',
+  /** the inference capture (a Lua filter of its own, after the limits): see captureScript */
+  capture: 'sluice.capture',
   router: 'envoy.filters.http.router',
   hcm: 'envoy.filters.network.http_connection_manager',
   grpcAccessLog: 'envoy.access_loggers.http_grpc',
@@ -166,6 +168,84 @@ export const ACCESS_LOG_NAME = 'sluice-edge';
 export const METADATA_NAMESPACE = 'sluice';
 /** Envoy attributes the ext_proc filter asks for: the gateway reads group/version from them. */
 export const EXT_PROC_ATTRIBUTES = ['xds.cluster_name', 'xds.route_metadata'] as const;
+
+/**
+ * Inference capture on Envoy without a callout: the `sluice.capture` Lua filter copies the
+ * request and response bodies into this dynamic-metadata namespace, and Envoy's gRPC access
+ * logger carries every dynamic-metadata namespace in its entry
+ * (HTTPAccessLogEntry.common_properties.metadata.filter_metadata), so the bodies reach the
+ * gateway on the long-lived, batched ALS stream instead of an ext_proc stream per request.
+ * Keys: CAPTURE_KEY. Bodies are base64 (a proto3 string must be UTF-8; a body cut at its limit,
+ * or a CSV in another encoding, need not be).
+ */
+export const CAPTURE_METADATA_NAMESPACE = 'sluice.capture';
+export const CAPTURE_KEY = {
+  /** boolean: the request was drawn by the version's sample rate (false: no bodies, no record) */
+  sampled: 'sampled',
+  group: 'group',
+  version: 'version',
+  /** base64 of the first maxBodyBytes + 1 bytes of each body (one more than kept: the record's truncated flag) */
+  request: 'request',
+  response: 'response',
+} as const;
+/** The capture filter's named script (Lua.source_codes) routes refer to in their LuaPerRoute. */
+export const CAPTURE_SCRIPT_NAME = 'capture';
+/** LuaPerRoute.filter_context keys of a captured version (what the script reads). */
+export const CAPTURE_CONTEXT = { group: 'group', version: 'version', sampleRate: 'sample_rate', maxBytes: 'max_bytes' } as const;
+
+/**
+ * The capture script. Per route, LuaPerRoute names it and hands it the version in
+ * filter_context ({group, version, sample_rate, max_bytes}). On the request it draws the
+ * sample (math.random per worker's Lua state) and records the decision; when sampled it
+ * reads the body with bodyChunks — which passes every chunk on at once and buffers nothing
+ * in Envoy: the script keeps its own copy of at most max_bytes — and stores it base64 in
+ * CAPTURE_METADATA_NAMESPACE; the response side does the same for the answer's body. The
+ * access log, written when the stream completes, then carries both. A request the filter
+ * never saw (refused by ext_authz or the limit before it) has no namespace: the gateway
+ * records it from the access log alone, bodiless, as before.
+ */
+export const captureScript = () =>
+  [
+    `local NS = "${CAPTURE_METADATA_NAMESPACE}"`,
+    '-- the first max bytes of the body, as the chunks stream past (nil: no body at all)',
+    'local function collect(h, max)',
+    '  local parts, size, seen = {}, 0, false',
+    '  for chunk in h:bodyChunks() do',
+    '    seen = true',
+    '    local n = chunk:length()',
+    '    if n > max - size then n = max - size end',
+    '    if n > 0 then',
+    '      parts[#parts + 1] = chunk:getBytes(0, n)',
+    '      size = size + n',
+    '    end',
+    '  end',
+    '  if not seen then return nil end',
+    '  return table.concat(parts)',
+    'end',
+    'function envoy_on_request(h)',
+    '  local ctx = h:filterContext() or {}',
+    `  local rate = tonumber(ctx.${CAPTURE_CONTEXT.sampleRate}) or 0`,
+    `  local max = tonumber(ctx.${CAPTURE_CONTEXT.maxBytes}) or 0`,
+    '  local sampled = rate >= 1 or math.random() < rate',
+    '  local md = h:streamInfo():dynamicMetadata()',
+    `  md:set(NS, "${CAPTURE_KEY.sampled}", sampled)`,
+    `  if ctx.${CAPTURE_CONTEXT.group} ~= nil then md:set(NS, "${CAPTURE_KEY.group}", ctx.${CAPTURE_CONTEXT.group}) end`,
+    `  if ctx.${CAPTURE_CONTEXT.version} ~= nil then md:set(NS, "${CAPTURE_KEY.version}", ctx.${CAPTURE_CONTEXT.version}) end`,
+    '  if not sampled then return end',
+    '  local body = collect(h, max)',
+    `  if body ~= nil then md:set(NS, "${CAPTURE_KEY.request}", h:base64Escape(body)) end`,
+    'end',
+    'function envoy_on_response(h)',
+    '  local md = h:streamInfo():dynamicMetadata()',
+    '  local mine = md:get(NS)',
+    `  if mine == nil or mine.${CAPTURE_KEY.sampled} ~= true then return end`,
+    '  local ctx = h:filterContext() or {}',
+    `  local max = tonumber(ctx.${CAPTURE_CONTEXT.maxBytes}) or 0`,
+    '  local body = collect(h, max)',
+    `  if body ~= nil then md:set(NS, "${CAPTURE_KEY.response}", h:base64Escape(body)) end`,
+    'end',
+    '',
+  ].join('\n');
 
 /** `filter_metadata.sluice` of a version cluster, as plain data (a google.protobuf.Struct on the wire). */
 export interface SluiceClusterMetadata {

@@ -2,7 +2,8 @@
 //
 // What comes out, per model:
 //   LDS  `sluice-edge`        the edge listener: HCM → lua (scope key), ext_authz, ratelimit,
-//                             ext_proc, router; access log to the gateway's ALS. Its routes are
+//                             lua (capture), router; access log to the gateway's ALS, which
+//                             carries the captured bodies (no ext_proc). Its routes are
 //                             scoped (Envoy's scoped routes, inline list): one scope per group,
 //                             keyed by the group name, naming the group's own RDS resource
 //        `{group}.sluice`     one API listener per group for proxyless gRPC clients
@@ -38,12 +39,11 @@ import type { HttpConnectionManager } from '../proto/generated/envoy/extensions/
 import type { HttpFilter } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.ts';
 import type { ScopedRoutes } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/ScopedRoutes.ts';
 import type { Lua } from '../proto/generated/envoy/extensions/filters/http/lua/v3/Lua.ts';
+import type { LuaPerRoute } from '../proto/generated/envoy/extensions/filters/http/lua/v3/LuaPerRoute.ts';
 import type { Router } from '../proto/generated/envoy/extensions/filters/http/router/v3/Router.ts';
 import type { ExtAuthz } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.ts';
 import type { ExtAuthzPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
 import type { RateLimit as RateLimitFilter } from '../proto/generated/envoy/extensions/filters/http/ratelimit/v3/RateLimit.ts';
-import type { ExternalProcessor } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExternalProcessor.ts';
-import type { ExtProcPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
 import type { LocalRateLimit } from '../proto/generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.ts';
 import type { RuntimeFractionalPercent } from '../proto/generated/envoy/config/core/v3/RuntimeFractionalPercent.ts';
 import type { HttpGrpcAccessLogConfig } from '../proto/generated/envoy/extensions/access_loggers/grpc/v3/HttpGrpcAccessLogConfig.ts';
@@ -55,14 +55,15 @@ import type { Struct } from '../proto/generated/google/protobuf/Struct.ts';
 import type { Value } from '../proto/generated/google/protobuf/Value.ts';
 import {
   ACCESS_LOG_NAME,
+  CAPTURE_CONTEXT,
+  CAPTURE_SCRIPT_NAME,
+  captureScript,
   CONTEXT_KEY,
   DESCRIPTOR,
   EDGE_LISTENER,
   EDGE_ROUTE_CONFIG,
   edgeRouteConfigName,
   edgeScopeScript,
-  EXT_PROC_ATTRIBUTES,
-  EXT_PROC_METADATA,
   FILTER,
   IDENTITY_HEADER,
   KEY_ID_HEADER,
@@ -290,23 +291,35 @@ function buildVersionFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s:
         },
       }
     : { disabled: true };
-  const extProc: ExtProcPerRoute = v.inferenceTable.enabled
-    ? {
-        overrides: {
-          grpc_initial_metadata: [
-            { key: EXT_PROC_METADATA.group, value: group.name },
-            { key: EXT_PROC_METADATA.version, value: v.name },
-          ],
-        },
-      }
-    : { disabled: true };
   const local = localRateLimitFor(group, v, s);
   return sortedMap([
+    [FILTER.capture, packAny(ENVOY_TYPES.luaPerRoute, captureFor(group, v))],
     [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, authz)],
-    [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, extProc)],
     ...(local ? [[FILTER.localRateLimit, packAny(ENVOY_TYPES.localRateLimit, local)] as [string, PackedAny]] : []),
     ...jwtRouteFilterConfig(group.name, v, s),
   ]);
+}
+
+/** LuaPerRoute with `filter_context` (Envoy's field 4; proto/envoy.ts adds it to the vendored proto). */
+export type LuaPerRouteWithContext = LuaPerRoute & { filter_context?: Struct };
+
+/**
+ * The capture filter's per-version override: the named capture script with the version's
+ * settings as its filter_context — the sample rate, and the most body bytes to copy: one
+ * more than the table keeps, so the record can say it was truncated. Off when the
+ * version's inference table is.
+ */
+function captureFor(group: DataPlaneGroup, v: DataPlaneVersion): LuaPerRouteWithContext {
+  if (!v.inferenceTable.enabled) return { disabled: true };
+  return {
+    name: CAPTURE_SCRIPT_NAME,
+    filter_context: toStruct({
+      [CAPTURE_CONTEXT.group]: group.name,
+      [CAPTURE_CONTEXT.version]: v.name,
+      [CAPTURE_CONTEXT.sampleRate]: Math.min(1, Math.max(0, v.inferenceTable.sampleRate)),
+      [CAPTURE_CONTEXT.maxBytes]: v.inferenceTable.maxBodyBytes + 1,
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -370,8 +383,8 @@ function errorRoute(name: string, match: Route['match'], status: number, code: s
 let policiesOffCache: Record<string, PackedAny> | undefined;
 function policiesOff(): Record<string, PackedAny> {
   policiesOffCache ??= constant(sortedMap([
+    [FILTER.capture, packAny(ENVOY_TYPES.luaPerRoute, { disabled: true } satisfies LuaPerRoute)],
     [FILTER.extAuthz, packAny(ENVOY_TYPES.extAuthzPerRoute, { disabled: true } satisfies ExtAuthzPerRoute)],
-    [FILTER.extProc, packAny(ENVOY_TYPES.extProcPerRoute, { disabled: true } satisfies ExtProcPerRoute)],
   ]));
   return policiesOffCache;
 }
@@ -581,34 +594,18 @@ let notFoundCache: Route | undefined;
 const notFoundRoute = () => (notFoundCache ??= constant(errorRoute('not-found', { prefix: '/' }, 404, 'NOT_FOUND', 'no such service')));
 
 /**
- * Inference capture on Envoy: ext_proc in observability mode. Envoy copies the request and
- * response (headers and streamed body chunks) to the gateway and never waits for an
- * answer, so capture costs the request no round trip and a slow or absent gateway cannot
- * delay it (it drops what it cannot send). Observability mode takes bodies only STREAMED;
- * the gateway reassembles the chunks. The stream may outlive the request by up to
- * deferred_close_timeout while the gateway reads the tail.
+ * Inference capture on Envoy, with no callout of its own: a second Lua filter whose named
+ * script (xds/contract.ts captureScript) each captured version's routes switch on with
+ * LuaPerRoute (its settings in filter_context). It copies the sampled request's bodies —
+ * streamed past, never buffered by Envoy — into dynamic metadata, which the gRPC access log
+ * entry carries to the gateway on its long-lived, batched stream. No default script: a
+ * route that does not name it (errors, OIP gRPC, a version with the table off) runs nothing.
+ * It sits after ext_authz and the rate limit, as ext_proc did: a refused request is logged
+ * (from the access log alone) but its body is not copied.
  */
-function captureFilter(s: DataPlaneSettings): ExternalProcessor {
-  return {
-    grpc_service: gatewayGrpc(s),
-    // capture must never break serving
-    failure_mode_allow: true,
-    observability_mode: true,
-    deferred_close_timeout: { seconds: 5 },
-    processing_mode: {
-      request_header_mode: 'SEND',
-      response_header_mode: 'SEND',
-      request_body_mode: 'STREAMED',
-      response_body_mode: 'STREAMED',
-      request_trailer_mode: 'SKIP',
-      response_trailer_mode: 'SKIP',
-    },
-    // the route's metadata (group, pinned version) and the picked cluster reach the
-    // processor as attributes; forwarding_namespaces passes dynamic metadata (not route
-    // metadata) under `sluice`, for deployments whose own filters set it
-    request_attributes: [...EXT_PROC_ATTRIBUTES],
-    metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
-  };
+function captureFilter(): HttpFilter {
+  const lua: Lua = { source_codes: { [CAPTURE_SCRIPT_NAME]: { inline_string: captureScript() } }, stat_prefix: 'sluice_capture' };
+  return { name: FILTER.capture, typed_config: packAny(ENVOY_TYPES.lua, lua) };
 }
 
 /**
@@ -638,14 +635,13 @@ function edgeHttpFilters(s: DataPlaneSettings): HttpFilter[] {
     enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
     timeout: { seconds: 0, nanos: 200_000_000 },
   };
-  const extProc = captureFilter(s);
   return [
     // first: the scope (the group's routes) must be picked before any filter reads its route
     scopeKeyFilter(),
     ...jwtHttpFilters(s),
     { name: FILTER.extAuthz, typed_config: packAny(ENVOY_TYPES.extAuthz, extAuthz) },
     localRateLimitMode(s) ? localRateLimitFilter() : { name: FILTER.rateLimit, typed_config: packAny(ENVOY_TYPES.rateLimit, rateLimit) },
-    { name: FILTER.extProc, typed_config: packAny(ENVOY_TYPES.extProc, extProc) },
+    captureFilter(),
     { name: FILTER.router, typed_config: packAny(ENVOY_TYPES.router, {} satisfies Router) },
   ];
 }
@@ -721,7 +717,7 @@ function edgeListener(names: readonly string[], maxBody: number, s: DataPlaneSet
  * OIP gRPC calls (`/inference.GRPCInferenceService/…`) to a group, told apart by their
  * `:authority` (`{group}.sluice`, as KServe routes gRPC by host), pinned by x-sluice-version
  * or split by the group's weights exactly as its /predict route. Credentials and rate limits
- * apply as on /predict; the body capture (ext_proc) is off: the bodies are protobuf, not the
+ * apply as on /predict; the body capture is off: the bodies are protobuf, not the
  * JSON the inference table reads.
  */
 function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[] {
@@ -770,13 +766,13 @@ function oipGrpcEdgeRoutes(group: DataPlaneGroup, s: DataPlaneSettings): Route[]
   return routes;
 }
 
-/** The version's ext_authz settings as on /predict; no ext_proc capture of protobuf bodies. */
+/** The version's ext_authz settings as on /predict; no capture of protobuf bodies. */
 function oipGrpcFilterConfig(group: DataPlaneGroup, v: DataPlaneVersion, s: DataPlaneSettings): Record<string, PackedAny> {
   const predict = versionFilterConfig(group, v, s);
   return sortedMap([
-    ...Object.entries(predict).filter(([name]) => name !== FILTER.extProc),
-    // ext_proc off, packed once (policiesOff's)
-    [FILTER.extProc, policiesOff()[FILTER.extProc]!],
+    ...Object.entries(predict).filter(([name]) => name !== FILTER.capture),
+    // capture off, packed once (policiesOff's)
+    [FILTER.capture, policiesOff()[FILTER.capture]!],
   ]);
 }
 

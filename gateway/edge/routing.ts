@@ -4,7 +4,7 @@
 // its route scopes: one per group, keyed by the group name, each naming the group's own
 // route configuration), those route configurations (per group: pin routes on `x-sluice-version`, then a
 // weighted_clusters split or a direct 503; per-route / per-cluster-weight filter configs
-// that switch ext_authz and ext_proc on or off), the EDS clusters, and their endpoints.
+// that switch ext_authz and the capture (Lua capture filter or ext_proc) on or off), the EDS clusters, and their endpoints.
 //
 // Every parse step throws RoutingConfigError on something the edge cannot serve from, so
 // the xDS client can NACK that response and keep its last good table.
@@ -25,6 +25,7 @@ import type { Duration__Output } from '../../proto/generated/google/protobuf/Dur
 import type { ExtAuthzPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.ts';
 import type { PerRouteConfig__Output as JwtPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/jwt_authn/v3/PerRouteConfig.ts';
 import type { ExtProcPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
+import type { LuaPerRoute__Output } from '../../proto/generated/envoy/extensions/filters/http/lua/v3/LuaPerRoute.ts';
 import { EDGE_LISTENER, FILTER, METADATA_NAMESPACE, PIN_HEADER, parseClusterName, parsePredictPath } from '../../xds/contract.ts';
 import type { ScopedRoutes__Output } from '../../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/ScopedRoutes.ts';
 
@@ -55,7 +56,7 @@ export interface EdgeVersionPolicy {
   readonly auth: boolean;
   /** the route carries rate_limits (the RateLimiter knows the numbers) */
   readonly rateLimited: boolean;
-  /** ext_proc on for this route: the request/response go to the inference table */
+  /** capture on for this route (the capture filter, or ext_proc): the request/response go to the inference table */
   readonly capture: boolean;
 }
 
@@ -265,6 +266,12 @@ function filterOverrides(map: Record<string, Any__Output> | undefined, where: st
   if (proc) {
     const cfg = unpack<ExtProcPerRoute__Output>(proc, `${where} ext_proc`);
     out.capture = !cfg.disabled;
+  }
+  // the capture filter (Lua, named script, no default): on where a route names the script
+  const capture = map[FILTER.capture];
+  if (capture) {
+    const cfg = unpack<LuaPerRoute__Output>(capture, `${where} capture`);
+    out.capture = !cfg.disabled && Boolean(cfg.name);
   }
   return out;
 }

@@ -15,6 +15,8 @@ export interface ProcessorHalf {
   requestBody: Buffer | null;
   responseBody: Buffer | null;
   error: string | null;
+  /** the data plane drew the sample itself (ExchangeInput.sampled); absent: the recorder draws */
+  sampled?: boolean;
 }
 
 export interface AccessLogHalf {
@@ -132,6 +134,7 @@ export class ExchangeJoiner {
       requestBody: proc?.requestBody ?? null,
       responseBody: proc?.responseBody ?? null,
       error: proc?.error ?? log?.error ?? null,
+      ...(proc?.sampled !== undefined ? { sampled: proc.sampled } : {}),
     });
   }
 }

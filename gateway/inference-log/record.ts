@@ -47,6 +47,11 @@ export interface ExchangeInput {
   protocol?: 'oip';
   /** A mirrored copy's answer (shadow traffic): recorded with `"shadow": true`. */
   shadow?: boolean;
+  /**
+   * The data plane drew the sample itself (Envoy's capture filter, before copying any body):
+   * true = record it without drawing again, false = not sampled. Absent: the recorder draws.
+   */
+  sampled?: boolean;
 }
 
 function cut(body: Buffer | string | null | undefined, max: number): { text: string | null; truncated: boolean } {

@@ -7,6 +7,8 @@ import { buildInferenceRecord, type ExchangeInput, type InferenceRecord } from '
 
 export interface RecordSink {
   append(record: InferenceRecord): Promise<void>;
+  /** several records in one write (the writer's); absent: append() each */
+  appendMany?(records: readonly InferenceRecord[]): Promise<void>;
 }
 
 export interface InferenceRecorderOptions {
@@ -58,15 +60,49 @@ export class InferenceRecorder {
     }
   }
 
-  private async recordInner(input: ExchangeInput): Promise<RecordOutcome> {
+  /**
+   * record() for several exchanges at once (every exchange of one Envoy access-log message):
+   * the same decisions, one spool write for all the records. Resolves with each outcome in
+   * order; rejects when the spool cannot be written (each record counted 'failed').
+   */
+  async recordMany(inputs: readonly ExchangeInput[]): Promise<RecordOutcome[]> {
+    const outcomes: RecordOutcome[] = [];
+    const records: InferenceRecord[] = [];
+    for (const input of inputs) {
+      const decided = this.decide(input);
+      outcomes.push(decided.outcome);
+      if (decided.record) records.push(decided.record);
+    }
+    try {
+      if (records.length > 0) {
+        if (this.sink.appendMany) await this.sink.appendMany(records);
+        else await Promise.all(records.map((r) => this.sink.append(r)));
+      }
+    } catch (err) {
+      for (const o of outcomes) this.counter?.inc({ outcome: o === 'recorded' ? 'failed' : o });
+      throw err;
+    }
+    for (const o of outcomes) this.counter?.inc({ outcome: o });
+    return outcomes;
+  }
+
+  /** The version's settings applied to one exchange: the record to write, or why there is none. */
+  private decide(input: ExchangeInput): { outcome: RecordOutcome; record?: InferenceRecord } {
     const policy = this.policies.versionPolicies(input.group).find((p) => p.version === input.version);
     // Unknown names never become object-store paths.
-    if (!policy) return 'unknown-version';
+    if (!policy) return { outcome: 'unknown-version' };
     const { inference } = policy;
-    if (!inference.enabled) return 'disabled';
+    if (!inference.enabled) return { outcome: 'disabled' };
     const rate = Math.min(1, Math.max(0, inference.sampleRate));
-    if (rate < 1 && this.random() >= rate) return 'unsampled';
-    await this.sink.append(buildInferenceRecord(input, inference, rate));
-    return 'recorded';
+    // a data plane that sampled already (Envoy's capture filter) is not drawn twice
+    if (input.sampled === false) return { outcome: 'unsampled' };
+    if (input.sampled === undefined && rate < 1 && this.random() >= rate) return { outcome: 'unsampled' };
+    return { outcome: 'recorded', record: buildInferenceRecord(input, inference, rate) };
+  }
+
+  private async recordInner(input: ExchangeInput): Promise<RecordOutcome> {
+    const { outcome, record } = this.decide(input);
+    if (record) await this.sink.append(record);
+    return outcome;
   }
 }

@@ -177,12 +177,50 @@ export class Spool {
     });
   }
 
+  /**
+   * Several records at once, as append() each but in one write(2) per batch file they land
+   * in ('always': one group commit): the Envoy capture hands over every record of one
+   * access-log message together, so a batch of entries costs the spool one syscall, not one
+   * per entry. Batch boundaries are kept exactly (a batch never holds more than
+   * maxBatchRecords). Resolves when every record is written; rejects (all of them counted as
+   * failed) when a write fails.
+   */
+  appendMany(records: readonly InferenceRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('inference log spool is closed'));
+    if (records.length === 0) return Promise.resolve();
+    const lines = records.map((r) => JSON.stringify(r) + '\n');
+    if (this.sync === 'background') {
+      try {
+        for (let i = 0; i < lines.length; ) {
+          const b = this.batch ?? this.openBatch();
+          const room = Math.max(1, this.o.maxBatchRecords - b.records);
+          let bytes = b.bytes;
+          let n = 0;
+          // at least one line per write, then as many as fit the batch's record and byte limits
+          while (i + n < lines.length && n < room && (n === 0 || bytes < this.o.maxBatchBytes)) bytes += Buffer.byteLength(lines[i + n++]!, 'utf8');
+          this.writeNow(n === 1 ? lines[i]! : lines.slice(i, i + n).join(''), n);
+          i += n;
+        }
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      // (one waiter for the lot: the loop settles every waiter of a flush together)
+      this.pending.push(...lines);
+      this.waiters.push({ resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
   // -------------------------------------------------------------------------------------
   // 'background' mode
 
-  private writeNow(line: string): void {
+  /** Writes `records` whole lines (`text`) into the open batch, synchronously. */
+  private writeNow(text: string, records = 1): void {
     const b = this.batch ?? this.openBatch();
-    const buf = Buffer.from(line, 'utf8');
+    const buf = Buffer.from(text, 'utf8');
     let off = 0;
     try {
       // a short write (disk nearly full) gets one more try for the rest, then counts as failed
@@ -194,7 +232,7 @@ export class Spool {
       this.rotate();
       throw err;
     }
-    b.records++;
+    b.records += records;
     b.bytes += buf.length;
     b.dirty = true;
     if (b.records >= this.o.maxBatchRecords || b.bytes >= this.o.maxBatchBytes) this.rotate();

@@ -154,15 +154,27 @@ export class InferenceLogWriter {
     if (this.spoolFailing) this.spoolRecovered();
   }
 
+  /** append() for several records in one spool write (Spool.appendMany); a failure fails them all. */
+  async appendMany(records: readonly InferenceRecord[]): Promise<void> {
+    try {
+      await this.spool.appendMany(records);
+    } catch (err) {
+      this.spoolFailed(err, records.length);
+      throw err;
+    }
+    this.stats.acknowledged += records.length;
+    if (this.spoolFailing) this.spoolRecovered();
+  }
+
   /** A record the spool refused (full disk): counted, and one event per outage (not per record). */
-  private spoolFailed(err: unknown): void {
+  private spoolFailed(err: unknown, records = 1): void {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    this.spoolErrors?.inc({ code });
+    this.spoolErrors?.inc({ code }, records);
     if (this.spoolFailing) {
-      this.spoolFailing.failures++;
+      this.spoolFailing.failures += records;
       return;
     }
-    this.spoolFailing = { since: Date.now(), failures: 1 };
+    this.spoolFailing = { since: Date.now(), failures: records };
     this.emit({
       type: 'INFERENCE_LOG_SPOOL_FAILED',
       level: 'WARNING',

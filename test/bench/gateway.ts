@@ -10,6 +10,8 @@
 //   node --import tsx test/bench/gateway.ts [--n 20000] [--redis redis://127.0.0.1:6379] [--rate 500] [--seconds 4]
 // Prints a table and writes bench-results/gateway.json.
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,10 +31,11 @@ import { RateLimiter } from '../../gateway/ratelimit/limiter.ts';
 import { MemoryBucketStore } from '../../gateway/ratelimit/memory.ts';
 import { RedisBucketStore } from '../../gateway/ratelimit/redis.ts';
 import { startGatewayServer } from '../../gateway/server.ts';
-import { envoyPackage } from '../../proto/envoy.ts';
+import { encode, envoyPackage } from '../../proto/envoy.ts';
 import * as grpc from '@grpc/grpc-js';
 import { report, round, summarize, type BenchRow } from './_report.ts';
 import { check, envoyClients, shouldRateLimit } from '../gateway/helpers.ts';
+import { CAPTURE_KEY, CAPTURE_METADATA_NAMESPACE } from '../../xds/contract.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,21 +45,29 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '4' },
     // only the chain rows (build, with and without RLS), not the per-call rows
     'chain-only': { type: 'boolean', default: false },
+    // the chain rows N times each, round-robin; each reports its median (and least) cpu µs/request
+    repeat: { type: 'string', default: '1' },
     // --profile-chain: the chain server (build, with RLS) under --cpu-prof; profile in bench-results/profiles/
     'profile-chain': { type: 'boolean', default: false },
+    // with --profile-chain: which chain variant to profile (default: the chain before the capture filter, with RLS)
+    'profile-variant': { type: 'string', default: 'chain' },
   },
 });
 const N = Number(values.n);
+const loadStart = os.loadavg();
 
 /**
  * Envoy's gRPC access logger buffers entries and sends them as one StreamAccessLogsMessage
- * when its buffer reaches buffer_size_bytes (default 16 KiB) or every buffer_flush_interval
- * (default 1 s); the pushed config sets neither. An entry like the bench's is ~100-160 bytes
- * encoded, so ~100 entries make one message. (--als-per-request sends one per request, the
- * worst case, as earlier rounds of this bench did.)
+ * once the buffered entries' encoded size reaches buffer_size_bytes (default 16 KiB) or every
+ * buffer_flush_interval (default 1 s); the pushed config sets neither. The bench flushes the
+ * same way, by the entries' encoded size: a bodiless entry like the bench's is ~100-160
+ * bytes (~100 a message), one carrying the captured bodies (base64) ~560 (~30 a message).
+ * (The "a message per request" row sends one per request, the worst case, as earlier
+ * rounds of this bench did.)
  */
-const ALS_ENTRIES_PER_MESSAGE = 100;
+const ALS_BUFFER_BYTES = 16 * 1024;
 const ALS_FLUSH_MS = 1000;
+const ENVOY_ENTRY_TYPE = 'envoy.data.accesslog.v3.HTTPAccessLogEntry';
 
 
 const policy = (over: Partial<VersionPolicy>): VersionPolicy => ({
@@ -176,24 +187,52 @@ const chainRows: BenchRow[] = [];
 if (values['profile-chain']) {
   const profDir = path.resolve('bench-results', 'profiles');
   rmSync(profDir, { recursive: true, force: true });
-  chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), true, ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${profDir}`]));
+  const variant = values['profile-variant'] as ChainVariant;
+  chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), variant === 'chain', ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${profDir}`], variant));
   console.log(`profile in ${profDir}`);
 } else {
-  for (const mode of values['chain-only'] ? (['build'] as const) : (['tsx', 'build'] as const)) {
-    chainRows.push(await chain(mode, Number(values.rate), Number(values.seconds), true));
+  if (!values['chain-only']) chainRows.push(await chain('tsx', Number(values.rate), Number(values.seconds), true));
+  const rate = Number(values.rate);
+  const secs = Number(values.seconds);
+  const runs: (() => Promise<BenchRow>)[] = [
+    () => chain('build', rate, secs, true),
+    // with SLUICE_ENVOY_RATE_LIMIT=local (the default) Envoy limits by itself: no RLS call
+    () => chain('build', rate, secs, false),
+    // the default chain now: capture rides in the access-log entry (the Lua capture filter's
+    // dynamic metadata), no ext_proc stream
+    () => chain('build', rate, secs, false, [], 'als-capture'),
+    // each lever alone: capture by ext_proc stream vs by access-log entry; ext_authz over
+    // grpc-js vs over node:http (Envoy's http_service mode)
+    () => chain('build', rate, secs, false, [], 'ext-proc-only'),
+    () => chain('build', rate, secs, false, [], 'als-capture-only'),
+    () => chain('build', rate, secs, false, [], 'authz-grpc'),
+    () => chain('build', rate, secs, false, [], 'authz-http'),
+    // the access log as earlier rounds sent it (one message per request), for comparison
+    ...(values['chain-only'] ? [] : [() => chain('build', rate, secs, false, [], 'chain', true)]),
+    // grpc-js's own floor: what one unary call costs the server with nothing to do
+    () => chain('build', rate, secs, false, [], 'empty-unary'),
+  ];
+  // --repeat N: every row N times, round-robin (so a burst of other load on a shared machine
+  // hits all rows alike); each row reports the median and the least of its runs
+  const repeat = Math.max(1, Number(values.repeat));
+  const results: BenchRow[][] = runs.map(() => []);
+  for (let r = 0; r < repeat; r++) for (const [i, run] of runs.entries()) results[i]!.push(await run());
+  for (const list of results) {
+    const cpus = list.map((x) => Number(x['cpu µs/call'])).sort((a, b) => a - b);
+    chainRows.push({
+      ...list[0]!,
+      'cpu µs/call': round(cpus[Math.floor((cpus.length - 1) / 2)]!, 1),
+      ...(repeat > 1 ? { 'cpu µs/call (least)': round(cpus[0]!, 1), runs: repeat } : {}),
+    });
   }
-  // with SLUICE_ENVOY_RATE_LIMIT=local (the default) Envoy limits by itself: no RLS call
-  chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), false));
-  // the access log as earlier rounds sent it (one message per request), for comparison
-  chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), false, [], 'chain', true));
-  // grpc-js's own floor: what one unary call costs the server with nothing to do
-  chainRows.push(await chain('build', Number(values.rate), Number(values.seconds), false, [], 'empty-unary'));
 }
 console.table(chainRows);
 
 report('gateway', [...rows, ...chainRows], {
   machine: `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores shared with other work`,
-  cpu: 'cpu µs/call = process.cpuUsage (user+system) over the run / calls; the gRPC rows include the grpc-js client in the same process',
+  cpu: 'cpu µs/call = process.cpuUsage (user+system) over the run / calls; the gRPC rows include the grpc-js client in the same process; chain rows: the server process alone (/proc schedstat)',
+  saturation: 'a chain row whose p50 runs to tens of ms or seconds had the bench client falling behind (it shares the machine): its requests reach the server in bursts, which reads as less server CPU per request; compare rows whose p50 stays at a few ms (--rate 200 on a busy 2-core machine)',
+  loadavg: `${loadStart.map((x) => x.toFixed(2)).join(' ')} at start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at end (1/5/15 min)`,
   recorder: `records written to the spool (fdatasync in the background every ≤ 50 ms); writer flushed cleanly: ${flushed}`,
 });
 process.exit(0);
@@ -211,7 +250,29 @@ function cpuMicrosOf(pid: number): number {
   return ns / 1000;
 }
 
-type ChainVariant = 'chain' | 'empty-unary';
+/**
+ * What one bench request costs the server:
+ * - chain: ext_authz Check (+ RLS when asked) + an ext_proc stream with both bodies + an ALS entry (the pushed config before the capture filter)
+ * - als-capture: ext_authz Check (+ RLS when asked) + an ALS entry carrying both bodies in its dynamic metadata (the pushed config now)
+ * - ext-proc-only / als-capture-only: the capture alone, each way
+ * - authz-grpc / authz-http: the ext_authz check alone, over grpc-js and over node:http
+ * - empty-unary: one grpc-js unary call to a handler that answers at once
+ */
+type ChainVariant = 'chain' | 'als-capture' | 'ext-proc-only' | 'als-capture-only' | 'authz-grpc' | 'authz-http' | 'empty-unary';
+
+// (a function: the top-level runs above call chain() before a const here would be initialised)
+function leverRowName(variant: Exclude<ChainVariant, 'chain' | 'als-capture' | 'empty-unary'>): string {
+  switch (variant) {
+    case 'ext-proc-only':
+      return 'capture alone: one ext_proc stream (observability) with both bodies + its ALS entry (batched)';
+    case 'als-capture-only':
+      return 'capture alone: one ALS entry carrying both bodies in dynamic metadata (batched)';
+    case 'authz-grpc':
+      return 'authz alone: ext_authz Check over grpc-js';
+    case 'authz-http':
+      return 'authz alone: the same check over node:http (ext_authz http_service mode, keep-alive)';
+  }
+}
 
 async function chain(
   mode: 'tsx' | 'build',
@@ -237,8 +298,8 @@ async function chain(
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, SLUICE_BENCH_CHAIN_VARIANT: variant },
   });
-  const ready = await new Promise<{ port: number; key: string }>((resolve, reject) => {
-    proc.once('message', (m: { port: number; key: string }) => resolve(m));
+  const ready = await new Promise<{ port: number; key: string; httpPort?: number }>((resolve, reject) => {
+    proc.once('message', (m: { port: number; key: string; httpPort?: number }) => resolve(m));
     proc.once('exit', (code) => reject(new Error(`chain server exited with ${code}`)));
   });
   const c = envoyClients(ready.port);
@@ -248,16 +309,69 @@ async function chain(
   const hdrs = (h: Record<string, string>) => ({ headers: Object.entries(h).map(([k, v]) => ({ key: k, value: v })) });
   const reqBody = Buffer.from(body);
   const resBody = Buffer.from('{"predictions":[1]}');
+  const reqBody64 = reqBody.toString('base64');
+  const resBody64 = resBody.toString('base64');
   type AlsMessage = Parameters<typeof als.write>[0];
   type AlsEntry = NonNullable<NonNullable<AlsMessage['http_logs']>['log_entry']>[number];
   let alsBuffer: AlsEntry[] = [];
+  let alsBufferBytes = 0;
+  let alsMessages = 0;
+  let alsEntries = 0;
   const flushAls = () => {
     if (alsBuffer.length === 0) return;
+    alsMessages++;
+    alsEntries += alsBuffer.length;
+    alsBufferBytes = 0;
     als.write({ identifier: first ? { node: { id: 'bench-envoy', cluster: 'edge' }, log_name: 'sluice' } : undefined, http_logs: { log_entry: alsBuffer } });
     first = false;
     alsBuffer = [];
   };
   const alsTimer = setInterval(flushAls, ALS_FLUSH_MS);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const httpCheck = (rid: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: ready.httpPort, path: '/services/wine-quality/predict', method: 'POST', agent, headers: { authorization: `Bearer ${ready.key}`, 'x-request-id': rid, 'content-length': '0' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve(String(res.headers['x-sluice-key-id'] ?? '')) : reject(new Error(`authz ${res.statusCode}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  // the access-log entry of one request; with the capture filter, its bodies in dynamic metadata
+  const alsEntry = (rid: string, withBodies: boolean): AlsEntry => ({
+    common_properties: {
+      upstream_cluster: 'sluice/wine-quality/v1',
+      start_time: { seconds: String(Math.floor(Date.now() / 1000)) },
+      ...(withBodies
+        ? {
+            metadata: {
+              filter_metadata: {
+                [CAPTURE_METADATA_NAMESPACE]: {
+                  fields: {
+                    [CAPTURE_KEY.sampled]: { boolValue: true },
+                    [CAPTURE_KEY.group]: { stringValue: 'wine-quality' },
+                    [CAPTURE_KEY.version]: { stringValue: 'v1' },
+                    [CAPTURE_KEY.request]: { stringValue: reqBody64 },
+                    [CAPTURE_KEY.response]: { stringValue: resBody64 },
+                  },
+                },
+              },
+            },
+          }
+        : {}),
+    },
+    request: { request_id: rid, path: '/services/wine-quality/predict' },
+    response: { response_code: { value: 200 } },
+  });
+  const logOne = (rid: string, withBodies: boolean) => {
+    const entry = alsEntry(rid, withBodies);
+    alsBuffer.push(entry);
+    alsBufferBytes += encode(ENVOY_ENTRY_TYPE, entry).length;
+    if (alsPerRequest || alsBufferBytes >= ALS_BUFFER_BYTES) flushAls();
+  };
   const one = async (): Promise<void> => {
     const rid = `chain-${mode}-${n++}`;
     if (variant === 'empty-unary') {
@@ -265,17 +379,33 @@ async function chain(
       await check(c, { attributes: { request: { http: { headers: { 'x-request-id': rid } } } } });
       return;
     }
-    const auth = await check(c, {
-      attributes: { request: { http: { headers: { authorization: `Bearer ${ready.key}`, 'x-request-id': rid } } }, context_extensions: { group: 'wine-quality', version: 'v1' } },
-    });
-    if (auth.http_response !== 'ok_response') throw new Error('chain: authz refused');
-    const keyId = auth.ok_response?.headers?.find((h) => h.header?.key === 'x-sluice-key-id')?.header?.value ?? '';
+    if (variant === 'authz-http') {
+      await httpCheck(rid);
+      return;
+    }
+    if (variant === 'als-capture-only') {
+      logOne(rid, true);
+      return;
+    }
+    let keyId = '';
+    if (variant !== 'ext-proc-only') {
+      const auth = await check(c, {
+        attributes: { request: { http: { headers: { authorization: `Bearer ${ready.key}`, 'x-request-id': rid } } }, context_extensions: { group: 'wine-quality', version: 'v1' } },
+      });
+      if (auth.http_response !== 'ok_response') throw new Error('chain: authz refused');
+      keyId = auth.ok_response?.headers?.find((h) => h.header?.key === 'x-sluice-key-id')?.header?.value ?? '';
+    }
+    if (variant === 'authz-grpc') return;
     if (withRls) {
       const rl = await shouldRateLimit(c, {
         domain: 'sluice',
         descriptors: [{ entries: [{ key: 'group', value: 'wine-quality' }, { key: 'version', value: 'v1' }, { key: 'key', value: keyId }] }],
       });
       if (rl.overall_code !== 'OK') throw new Error('chain: throttled');
+    }
+    if (variant === 'als-capture') {
+      logOne(rid, true);
+      return;
     }
     // observability mode: Envoy sends and never waits for an answer
     const call = c.extProc.Process();
@@ -289,12 +419,7 @@ async function chain(
     call.write({ observability_mode: true, response_headers: { headers: hdrs({ ':status': '200', 'content-type': 'application/json', 'x-sluice-version': 'v1' }) } });
     call.write({ observability_mode: true, response_body: { body: resBody, end_of_stream: true } });
     call.end();
-    alsBuffer.push({
-      common_properties: { upstream_cluster: 'sluice/wine-quality/v1', start_time: { seconds: String(Math.floor(Date.now() / 1000)) } },
-      request: { request_id: rid, path: '/services/wine-quality/predict' },
-      response: { response_code: { value: 200 } },
-    });
-    if (alsPerRequest || alsBuffer.length >= ALS_ENTRIES_PER_MESSAGE) flushAls();
+    logOne(rid, false);
     await ended;
   };
   // warm-up, then a fixed-rate run (1 ms schedule) with the server's CPU around it
@@ -318,6 +443,7 @@ async function chain(
   clearInterval(alsTimer);
   flushAls();
   als.end();
+  agent.destroy();
   c.close();
   const exited = new Promise((r) => proc.once('exit', r));
   proc.send({ type: 'stop' });
@@ -327,7 +453,9 @@ async function chain(
     name:
       variant === 'empty-unary'
         ? `floor: one grpc-js unary call to an empty handler, ${mode}`
-        : `chain: authz + ${withRls ? 'RLS' : '(local limit, no RLS)'} + ext_proc (observability) + ALS ${alsPerRequest ? '(a message per request)' : `(batched as Envoy: ${ALS_ENTRIES_PER_MESSAGE} entries or ${ALS_FLUSH_MS} ms)`}, ${mode}`,
+        : variant === 'chain' || variant === 'als-capture'
+          ? `chain${variant === 'chain' ? ' (before)' : ' (now)'}: authz + ${withRls ? 'RLS' : '(local limit, no RLS)'} + ${variant === 'chain' ? 'ext_proc (observability) + ALS' : 'ALS entry carrying the bodies (capture filter)'} ${alsPerRequest ? '(a message per request)' : `(batched as Envoy: 16 KiB or ${ALS_FLUSH_MS} ms, ~${Math.round(alsEntries / Math.max(1, alsMessages))} entries a message)`}, ${mode}`
+          : `${leverRowName(variant)}, ${mode}`,
     concurrency: `${rate}/s`,
     calls: lat.length,
     'cpu µs/call': round(cpu / Math.max(1, lat.length), 1),

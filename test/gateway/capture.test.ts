@@ -1,13 +1,17 @@
 // Inference capture as Envoy drives it: ext_proc Process streams (buffered mode) and ALS
 // StreamAccessLogs messages built from the Envoy protos, joined by request id into exactly
-// one record per request in the object store, including when one half never comes.
+// one record per request in the object store, including when one half never comes; and the
+// capture the pushed configuration uses now — the `sluice.capture` Lua filter's dynamic
+// metadata in the access-log entry alone — making the same records.
 import type * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HTTPAccessLogEntry } from '../../proto/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { ProcessingRequest } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse__Output } from '../../proto/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StaticPolicySource } from '../../gateway/policy/port.ts';
-import { METADATA_NAMESPACE } from '../../xds/contract.ts';
+import { CAPTURE_KEY, CAPTURE_METADATA_NAMESPACE, METADATA_NAMESPACE } from '../../xds/contract.ts';
+import type { Value } from '../../proto/generated/google/protobuf/Value.ts';
+import { capturedExchange } from '../../gateway/accesslog.ts';
 import { demoPolicies, readRecords, startTestGateway, version, type TestGateway } from './helpers.ts';
 
 const hdrs = (h: Record<string, string>, raw = false) => ({
@@ -273,5 +277,151 @@ describe('join of ext_proc and access log into one record', () => {
     const recs = await readRecords(gw.store);
     expect(recs.map((r) => r.record.request_id).sort()).toEqual([...ids].sort());
     for (const { key, record } of recs) expect(key.startsWith(`inference-logs/wine-quality/${record.version}/`)).toBe(true);
+  });
+});
+
+/** The `sluice.capture` namespace as the capture filter leaves it (xds/contract.ts captureScript). */
+function captured(o: { sampled?: boolean; group?: string; version?: string; request?: string | Buffer; response?: string | Buffer }): Record<string, Value> {
+  const b64 = (x: string | Buffer) => ({ stringValue: Buffer.from(x).toString('base64') });
+  const fields: Record<string, Value> = {};
+  if (o.sampled !== undefined) fields[CAPTURE_KEY.sampled] = { boolValue: o.sampled };
+  if (o.group !== undefined) fields[CAPTURE_KEY.group] = { stringValue: o.group };
+  if (o.version !== undefined) fields[CAPTURE_KEY.version] = { stringValue: o.version };
+  if (o.request !== undefined) fields[CAPTURE_KEY.request] = b64(o.request);
+  if (o.response !== undefined) fields[CAPTURE_KEY.response] = b64(o.response);
+  return fields;
+}
+
+/** An access-log entry carrying a capture namespace with these fields. */
+function capturedEntry(base: Parameters<typeof logEntry>[0], fields: Record<string, Value>): HTTPAccessLogEntry {
+  const e = logEntry(base);
+  e.common_properties = { ...e.common_properties, metadata: { filter_metadata: { [CAPTURE_METADATA_NAMESPACE]: { fields } } } };
+  return e;
+}
+
+const byId = async () => new Map((await readRecords(gw.store)).map((r) => [r.record.request_id, r.record]));
+const withoutId = <T extends { request_id: string }>(r: T | undefined) => {
+  const { request_id: _, ...rest } = r!;
+  return rest;
+};
+const recordsTotal = async (outcome: string) =>
+  (await gw.registry.getSingleMetric('sluice_inference_records_total')!.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+
+describe('capture by the access log alone (the capture filter\'s dynamic metadata)', () => {
+  // a join window no busy test machine outlasts: the ext_proc records compared against must be
+  // joined ones (settle() emits anything still pending)
+  beforeEach(async () => {
+    await gw.close();
+    gw = await startTestGateway(policies, { joinTimeoutMs: 60_000 });
+  });
+
+  it('an entry carrying both bodies becomes the record the ext_proc + access-log join made, at once (no join wait)', async () => {
+    const start = Date.parse('2026-11-27T21:15:30.250Z');
+    const response = JSON.stringify({ client_request_id: 'client-1', predictions: [2] });
+    // before: ext_proc stream + bodiless entry
+    await runExtProc(gw, { requestId: 'old', requestBody: predictBody('client-1'), answeringVersion: 'v1', responseBody: response, chunks: 2 });
+    await sendAccessLogs(gw, [logEntry({ requestId: 'old', cluster: 'sluice/wine-quality/v1', startMs: start, latencyMs: 12.5 })]);
+    // now: the entry alone
+    await sendAccessLogs(gw, [
+      capturedEntry(
+        { requestId: 'new', cluster: 'sluice/wine-quality/v1', startMs: start, latencyMs: 12.5 },
+        captured({ sampled: true, group: 'wine-quality', version: 'v1', request: predictBody('client-1'), response }),
+      ),
+    ]);
+    // complete from the one entry: nothing waits for an ext_proc half
+    expect(gw.capture.joiner.pendingCount).toBe(0);
+    await settle();
+    const recs = await byId();
+    expect(recs.size).toBe(2);
+    expect(withoutId(recs.get('new'))).toEqual(withoutId(recs.get('old')));
+    expect(recs.get('new')).toMatchObject({ request: predictBody('client-1'), response, client_request_id: 'client-1', status_code: 200, latency_ms: 12.5, sampling_fraction: 1 });
+  });
+
+  it('a body over maxBodyBytes is cut there and flagged truncated, as ext_proc capture did', async () => {
+    // wine-quality/v2 keeps 64 bytes; the filter copies 65 (max_bytes = maxBodyBytes + 1)
+    const long = predictBody('x'.repeat(100));
+    await runExtProc(gw, { requestId: 'old-long', requestBody: long, answeringVersion: 'v2', responseBody: '{"predictions":[1]}' });
+    await sendAccessLogs(gw, [
+      logEntry({ requestId: 'old-long', cluster: 'sluice/wine-quality/v2' }),
+      capturedEntry(
+        { requestId: 'new-long', cluster: 'sluice/wine-quality/v2' },
+        captured({ sampled: true, group: 'wine-quality', version: 'v2', request: Buffer.from(long).subarray(0, 65), response: '{"predictions":[1]}' }),
+      ),
+      // a filter that sent more than it was told to (or a hand-made entry) is cut all the same
+      capturedEntry({ requestId: 'huge', cluster: 'sluice/wine-quality/v2' }, captured({ sampled: true, request: Buffer.alloc(3 * 1024 * 1024, 0x61) })),
+    ]);
+    await settle();
+    const recs = await byId();
+    expect(recs.get('new-long')).toMatchObject({ request: long.slice(0, 64), request_truncated: true, response_truncated: false, client_request_id: null });
+    expect(withoutId(recs.get('new-long'))).toEqual(withoutId(recs.get('old-long')));
+    expect(recs.get('huge')).toMatchObject({ request: 'a'.repeat(64), request_truncated: true });
+  });
+
+  it('sampling is the filter\'s draw: sampled entries are all recorded at the version\'s rate, unsampled ones not at all', async () => {
+    policies.setVersion(version('sampled', 'v1', { inference: { enabled: true, sampleRate: 0.25, maxBodyBytes: 1024 } }));
+    const entry = (id: string, sampled: boolean) =>
+      capturedEntry({ requestId: id, cluster: 'sluice/sampled/v1', path: '/services/sampled/predict' }, captured(sampled ? { sampled, request: '{}', response: '{}' } : { sampled }));
+    const drawn = Array.from({ length: 20 }, (_, i) => entry(`in-${i}`, true));
+    const skipped = Array.from({ length: 20 }, (_, i) => entry(`out-${i}`, false));
+    const unsampledBefore = await recordsTotal('unsampled');
+    await sendAccessLogs(gw, [...drawn, ...skipped], 3);
+    // an unsampled entry is settled too: no record will come for it, so nothing waits
+    expect(gw.capture.joiner.pendingCount).toBe(0);
+    await settle();
+    const recs = [...(await byId()).values()];
+    // drawing again at 0.25 would keep all 20 with probability 0.25^20
+    expect(recs.map((r) => r.request_id).sort()).toEqual(drawn.map((e) => e.request!.request_id!).sort());
+    for (const r of recs) expect(r).toMatchObject({ group: 'sampled', version: 'v1', sampling_fraction: 0.25, request: '{}', response: '{}' });
+    expect((await recordsTotal('unsampled')) - unsampledBefore).toBe(20);
+  });
+
+  it('a request the filter never saw (refused before it) is recorded from the access log alone, bodiless, as before', async () => {
+    await sendAccessLogs(gw, [logEntry({ requestId: 'refused', cluster: 'sluice/wine-quality/v1', status: 401, details: 'ext_authz_denied' })]);
+    // it waits for an ext_proc half that will not come (the join window), as before
+    expect(gw.capture.joiner.pendingCount).toBe(1);
+    await settle();
+    expect((await byId()).get('refused')).toMatchObject({ status_code: 401, request: null, response: null, error: 'HTTP 401' });
+  });
+
+  it('malformed or oversized capture metadata neither breaks the stream nor costs the other entries of its message', async () => {
+    const good = capturedEntry({ requestId: 'good', cluster: 'sluice/wine-quality/v1' }, captured({ sampled: true, request: predictBody('g'), response: '{"predictions":[0]}' }));
+    const entries: HTTPAccessLogEntry[] = [
+      // bodies of the wrong type, a nested struct for the group, a sampled flag as text
+      capturedEntry({ requestId: 'wrong-types', cluster: 'sluice/wine-quality/v1' }, {
+        [CAPTURE_KEY.sampled]: { stringValue: 'yes' },
+        [CAPTURE_KEY.group]: { structValue: { fields: {} } },
+        [CAPTURE_KEY.request]: { numberValue: 42 },
+        [CAPTURE_KEY.response]: { listValue: { values: [{ stringValue: 'x' }] } },
+      }),
+      // not base64 at all
+      capturedEntry({ requestId: 'not-base64', cluster: 'sluice/wine-quality/v1' }, { [CAPTURE_KEY.sampled]: { boolValue: true }, [CAPTURE_KEY.request]: { stringValue: '!!!\u0000%%%' } }),
+      // an empty namespace
+      capturedEntry({ requestId: 'empty-ns', cluster: 'sluice/wine-quality/v1' }, {}),
+      // no request id: nothing to key a record on
+      capturedEntry({ requestId: '', cluster: 'sluice/wine-quality/v1' }, captured({ sampled: true, request: '{}' })),
+      good,
+    ];
+    await sendAccessLogs(gw, entries);
+    // every entry with a namespace settled at once, however malformed
+    expect(gw.capture.joiner.pendingCount).toBe(0);
+    await settle();
+    const recs = await byId();
+    expect([...recs.keys()].sort()).toEqual(['empty-ns', 'good', 'not-base64', 'wrong-types']);
+    expect(recs.get('good')).toMatchObject({ request: predictBody('g'), response: '{"predictions":[0]}', client_request_id: 'g' });
+    expect(recs.get('wrong-types')).toMatchObject({ group: 'wine-quality', version: 'v1', request: null, response: null });
+    expect(recs.get('not-base64')).toMatchObject({ request: '', request_truncated: false });
+    // the stream still takes entries afterwards
+    await sendAccessLogs(gw, [capturedEntry({ requestId: 'after', cluster: 'sluice/wine-quality/v1' }, captured({ sampled: true, request: '{}' }))]);
+    await settle();
+    expect((await byId()).get('after')).toMatchObject({ request: '{}' });
+  });
+
+  it('decodes a body only up to the capture bound, whatever the entry holds', () => {
+    const e = capturedEntry({ requestId: 'b', cluster: 'sluice/wine-quality/v1' }, captured({ sampled: true, request: Buffer.alloc(1000, 0x62) }));
+    const c = capturedExchange(e as never, 10);
+    expect(c?.requestBody?.toString()).toBe('b'.repeat(10));
+    expect(c?.responseBody).toBeNull();
+    expect(c?.sampled).toBe(true);
+    expect(capturedExchange(logEntry({ requestId: 'plain' }) as never)).toBeNull();
   });
 });

@@ -101,6 +101,54 @@ describe('spool durability modes', () => {
   }
 });
 
+describe('appendMany: the records of one access-log message in one write', () => {
+  it("'background': one write per batch file, every record in the file when it resolves, batch limits kept exactly", async () => {
+    const dir = tempDir();
+    const disk = new FillableDisk();
+    const sealedSizes: number[] = [];
+    const spool = new Spool({ dir, maxBatchRecords: 7, maxBatchBytes: 1 << 20, maxBatchAgeMs: 60_000, onSealed: () => undefined, fs: disk });
+    await spool.open();
+    await spool.append(rec('single'));
+    const before = disk.writes;
+    await spool.appendMany(Array.from({ length: 20 }, (_, i) => rec(`many-${i}`)));
+    // 1 + 20 records over batches of 7: the open one takes 6 more, then 7, then 7 (the last stays open)
+    expect(disk.writes - before).toBe(3);
+    await spool.sealNow();
+    for (const n of readdirSync(dir).filter((f) => f.endsWith('.ndjson') && !f.endsWith(OPEN_SUFFIX)).sort()) {
+      sealedSizes.push(readFileSync(path.join(dir, n), 'utf8').trim().split('\n').length);
+    }
+    expect(sealedSizes).toEqual([7, 7, 7]);
+    await spool.close();
+  });
+
+  it("'always': one group commit for the lot", async () => {
+    const dir = tempDir();
+    const spool = new Spool({ dir, maxBatchRecords: 1000, maxBatchBytes: 1 << 20, maxBatchAgeMs: 60_000, onSealed: () => undefined, sync: 'always' });
+    await spool.open();
+    await spool.appendMany([rec('m-0'), rec('m-1'), rec('m-2')]);
+    expect(openBatchText(dir).trim().split('\n').map((l) => (JSON.parse(l) as InferenceRecord).request_id)).toEqual(['m-0', 'm-1', 'm-2']);
+    await spool.close();
+  });
+
+  it('a full disk rejects the lot, counted once per record, and the spool takes records again afterwards', async () => {
+    const dir = tempDir();
+    const disk = new FillableDisk();
+    const registry = new Registry();
+    const store = new FsObjectStore(path.join(dir, 'objects'));
+    const writer = new InferenceLogWriter({ store, spoolDir: path.join(dir, 'spool'), spoolFs: disk, registry });
+    await writer.start();
+    disk.full = true;
+    await expect(writer.appendMany([rec('lost-0'), rec('lost-1')])).rejects.toThrow(/ENOSPC/);
+    const errors = (await registry.getSingleMetric('sluice_inference_spool_errors_total')!.get()).values;
+    expect(errors).toEqual([expect.objectContaining({ labels: { code: 'ENOSPC' }, value: 2 })]);
+    disk.full = false;
+    await writer.appendMany([rec('kept-0'), rec('kept-1')]);
+    expect(await writer.flush(10_000)).toBe(true);
+    expect((await readRecords(store)).map((r) => r.record.request_id).sort()).toEqual(['kept-0', 'kept-1']);
+    await writer.close();
+  });
+});
+
 describe('spool on a full disk', () => {
   it('rejects the records it cannot write, raises one event per outage and a metric, and loses nothing it acknowledged', async () => {
     const dir = tempDir();

@@ -55,7 +55,8 @@ describe('OIP gRPC routes for Envoy (decoded)', () => {
     expect(pin.route.cluster).toBe('sluice/wine/v1');
     expect(pin.match.headers.map((h: Obj) => h.name)).toEqual([':authority', 'x-sluice-version']);
     const filters = pin.typed_per_filter_config;
-    expect(decoded(filters['envoy.filters.http.ext_proc'])).toMatchObject({ disabled: true });
+    expect(decoded(filters['sluice.capture'])).toMatchObject({ disabled: true });
+    expect(filters['envoy.filters.http.ext_proc']).toBeUndefined();
     const predictPin = byName('wine/pin/v1').typed_per_filter_config;
     expect(filters['envoy.filters.http.ext_authz']).toEqual(predictPin['envoy.filters.http.ext_authz']);
   });

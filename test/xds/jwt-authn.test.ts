@@ -69,7 +69,7 @@ const groupsPrincipal = (value: string) => ({
 describe('jwt_authn for JWT-only versions: the pushed resources', () => {
   it('puts jwt_authn (a provider per issuer, the JWKS as a remote source) and rbac before ext_authz', () => {
     const filters = edgeFilters(WITH_JWT);
-    expect(filters.map((f) => f.name)).toEqual([FILTER.jwtAuthn, FILTER.rbac, FILTER.extAuthz, FILTER.rateLimit, FILTER.extProc, FILTER.router]);
+    expect(filters.map((f) => f.name)).toEqual([FILTER.jwtAuthn, FILTER.rbac, FILTER.extAuthz, FILTER.rateLimit, FILTER.capture, FILTER.router]);
     expect(filters[0]!.typed_config.type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.jwtAuthn}`);
     const remote = {
       http_uri: { uri: JWT!.jwksUrl, cluster: JWKS_CLUSTER, http_upstream_type: 'cluster', timeout: { seconds: '5' } },
@@ -213,7 +213,7 @@ describe('jwt_authn for JWT-only versions: the pushed resources', () => {
   });
 
   it('pushes nothing of it without an issuer: a JWT-only version stays behind ext_authz', () => {
-    expect(edgeFilters(SETTINGS).map((f) => f.name)).toEqual([FILTER.extAuthz, FILTER.rateLimit, FILTER.extProc, FILTER.router]);
+    expect(edgeFilters(SETTINGS).map((f) => f.name)).toEqual([FILTER.extAuthz, FILTER.rateLimit, FILTER.capture, FILTER.router]);
     const routes = edgeRoutes(SETTINGS);
     const pf = routes.find((r) => r.name === 'wine/pin/v1')!.typed_per_filter_config as Obj;
     expect(jwtOf(pf)).toBeUndefined();

@@ -43,13 +43,13 @@ describe('local rate limiting: the pushed resources', () => {
 
   it('puts local_ratelimit (no bucket of its own) where the ratelimit callout was, and keeps the rest', () => {
     const filters = edgeFilters(local(2));
-    expect(filters.map((f) => f.name)).toEqual([FILTER.lua, FILTER.extAuthz, FILTER.localRateLimit, FILTER.extProc, FILTER.router]);
+    expect(filters.map((f) => f.name)).toEqual([FILTER.lua, FILTER.extAuthz, FILTER.localRateLimit, FILTER.capture, FILTER.router]);
     const cfg = decodedAny(filters[2]!.typed_config);
     expect(filters[2]!.typed_config.type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.localRateLimit}`);
     expect(cfg.stat_prefix).toBe('sluice_local_rate_limit');
     expect(cfg.token_bucket).toBeFalsy();
     // global (the default without settings): the RateLimitService callout, no local filter
-    expect(edgeFilters(SETTINGS).map((f) => f.name)).toEqual([FILTER.lua, FILTER.extAuthz, FILTER.rateLimit, FILTER.extProc, FILTER.router]);
+    expect(edgeFilters(SETTINGS).map((f) => f.name)).toEqual([FILTER.lua, FILTER.extAuthz, FILTER.rateLimit, FILTER.capture, FILTER.router]);
   });
 
   it('gives a limited version a token bucket of its share on its pin route and its weighted entry', () => {

@@ -1,7 +1,7 @@
 // Every resource the xDS server pushes passes Envoy's own validation rules (the
 // protoc-gen-validate annotations in the protos, checked by proto/pgv.ts), nested typed
 // configs included: ext_authz, ratelimit, local_ratelimit with per-version buckets,
-// jwt_authn + rbac, ext_proc in observability mode, the gRPC access log, clusters with
+// jwt_authn + rbac, the capture filter (Lua, per-route script and filter_context), the gRPC access log, clusters with
 // circuit breakers, health checks, TLS to the JWKS host. And the checker itself refuses
 // what Envoy would refuse.
 import { describe, expect, it } from 'vitest';
@@ -75,7 +75,10 @@ describe('pushed resources pass Envoy’s validation rules (protoc-gen-validate)
         expect(types).toContain(ENVOY_TYPES.rbacPerRoute);
       }
       if (settings.rateLimit?.mode === 'local') expect(types).toContain(ENVOY_TYPES.localRateLimit);
-      expect(types).toContain(ENVOY_TYPES.extProc);
+      // the capture filter (Lua) and its per-route script/context; no ext_proc
+      expect(types).toContain(ENVOY_TYPES.lua);
+      expect(types).toContain(ENVOY_TYPES.luaPerRoute);
+      expect(types).not.toContain(ENVOY_TYPES.extProc);
       expect(allViolations(res)).toEqual([]);
     });
   }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENVOY_TYPES, TYPE_URL, encode, unpackAny } from '../../proto/envoy.ts';
 import { makeSnapshot } from '../../xds/cache.ts';
-import { apiListenerName, DESCRIPTOR, FILTER, IDENTITY_HEADER, KEY_ID_HEADER, parseClusterName, RATE_LIMIT_DOMAIN } from '../../xds/contract.ts';
+import { apiListenerName, CAPTURE_SCRIPT_NAME, captureScript, DESCRIPTOR, FILTER, IDENTITY_HEADER, KEY_ID_HEADER, parseClusterName, RATE_LIMIT_DOMAIN } from '../../xds/contract.ts';
 import type { DataPlaneModel } from '../../xds/model.ts';
 import { XdsTranslateError, createTranslator, translate, type EnvoyResources, type XdsResource } from '../../xds/translate.ts';
 import { SETTINGS, version } from './fixtures/model.ts';
@@ -115,10 +115,10 @@ describe('translate: decoded field by field', () => {
       FILTER.lua,
       FILTER.extAuthz,
       FILTER.rateLimit,
-      FILTER.extProc,
+      FILTER.capture,
       FILTER.router,
     ]);
-    const [luaF, authzF, rlF, procF, routerF] = hcm.http_filters as Obj[];
+    const [luaF, authzF, rlF, captureF, routerF] = hcm.http_filters as Obj[];
     // the scope key filter: the group from the /predict path, or from an OIP gRPC call's :authority
     const lua = decodedAny(luaF!.typed_config).default_source_code.inline_string as string;
     expect(lua).toContain('headers:remove("x-sluice-scope")');
@@ -137,24 +137,16 @@ describe('translate: decoded field by field', () => {
     expect(rl.rate_limit_service.transport_api_version).toBe('V3');
     expect(rl.failure_mode_deny).toBeFalsy();
     expect(rl.enable_x_ratelimit_headers).toBe('DRAFT_VERSION_03');
-    const proc = decodedAny(procF!.typed_config);
-    expect(proc.grpc_service.envoy_grpc.cluster_name).toBe('sluice_gateway');
-    expect(proc.failure_mode_allow).toBe(true);
-    // capture off the request's path: Envoy sends copies and never waits for an answer
-    expect(proc.observability_mode).toBe(true);
-    expect(proc.deferred_close_timeout).toEqual({ seconds: '5' });
-    expect(proc.message_timeout).toBeFalsy();
-    expect(proc.processing_mode).toEqual({
-      request_header_mode: 'SEND',
-      response_header_mode: 'SEND',
-      request_body_mode: 'STREAMED',
-      response_body_mode: 'STREAMED',
-      request_trailer_mode: 'SKIP',
-      response_trailer_mode: 'SKIP',
-    });
-    // the route's metadata reaches the processor as an attribute; dynamic metadata under `sluice` is forwarded
-    expect(proc.request_attributes).toEqual(['xds.cluster_name', 'xds.route_metadata']);
-    expect(proc.metadata_options).toEqual({ forwarding_namespaces: { untyped: ['sluice'] } });
+    // the capture: a Lua filter with one named script and no default one (routes switch it
+    // on), nothing sent anywhere by the filter itself; no ext_proc in the chain
+    expect(captureF!.typed_config.type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.lua}`);
+    const capture = decodedAny(captureF!.typed_config);
+    expect(capture.default_source_code).toBeUndefined();
+    expect(capture.inline_code).toBeFalsy();
+    expect(capture.stat_prefix).toBe('sluice_capture');
+    expect(Object.keys(capture.source_codes)).toEqual([CAPTURE_SCRIPT_NAME]);
+    expect(capture.source_codes[CAPTURE_SCRIPT_NAME]).toEqual({ inline_string: captureScript(), specifier: 'inline_string' });
+    expect(hcm.http_filters.map((x: Obj) => x.typed_config.type_url)).not.toContain(`type.googleapis.com/${ENVOY_TYPES.extProc}`);
     expect(routerF!.typed_config.type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.router}`);
     expect(hcm.access_log).toHaveLength(1);
     expect(hcm.access_log[0].name).toBe(FILTER.grpcAccessLog);
@@ -213,17 +205,27 @@ describe('translate: decoded field by field', () => {
     expect(pin.route.timeout).toEqual({ seconds: '60' });
     expect(pin.response_headers_to_add[0].header).toEqual({ key: 'x-sluice-version', value: 'v1' });
     expect(sluiceMeta(pin)).toEqual({ group: 'wine', version: 'v1' });
-    // auth on: context extensions group/version; capture on: ext_proc metadata
+    // auth on: context extensions group/version; capture on: the capture script, with the
+    // version's sample rate and one byte over its body limit (the truncated flag) as its context
     const pinAuthz = decodedAny(pin.typed_per_filter_config[FILTER.extAuthz]);
     expect(pinAuthz).toEqual({
       check_settings: { context_extensions: { group: 'wine', version: 'v1' } },
       override: 'check_settings',
     });
-    const pinProc = decodedAny(pin.typed_per_filter_config[FILTER.extProc]);
-    expect(pinProc.overrides.grpc_initial_metadata).toEqual([
-      { key: 'x-sluice-group', value: 'wine' },
-      { key: 'x-sluice-version', value: 'v1' },
-    ]);
+    expect(pin.typed_per_filter_config[FILTER.capture].type_url).toBe(`type.googleapis.com/${ENVOY_TYPES.luaPerRoute}`);
+    expect(decodedAny(pin.typed_per_filter_config[FILTER.capture])).toEqual({
+      name: CAPTURE_SCRIPT_NAME,
+      override: 'name',
+      filter_context: {
+        fields: {
+          group: { stringValue: 'wine', kind: 'stringValue' },
+          max_bytes: { numberValue: 2 * 1024 * 1024 + 1, kind: 'numberValue' },
+          sample_rate: { numberValue: 0.25, kind: 'numberValue' },
+          version: { stringValue: 'v1', kind: 'stringValue' },
+        },
+      },
+    });
+    expect(pin.typed_per_filter_config[FILTER.extProc]).toBeUndefined();
     // v1 has a QPS limit: descriptors group, version, API key id
     expect(pin.route.rate_limits).toHaveLength(1);
     expect(pin.route.rate_limits[0].actions).toEqual([
@@ -240,7 +242,7 @@ describe('translate: decoded field by field', () => {
     // v2 has no QPS limit of its own; the group does, so the gateway is asked (and says OK)
     expect(pin2.route.rate_limits[0].actions[1].generic_key).toEqual({ descriptor_key: 'version', descriptor_value: 'v2' });
     expect(decodedAny(pin2.typed_per_filter_config[FILTER.extAuthz])).toEqual({ disabled: true, override: 'disabled' });
-    expect(decodedAny(pin2.typed_per_filter_config[FILTER.extProc])).toEqual({ disabled: true, override: 'disabled' });
+    expect(decodedAny(pin2.typed_per_filter_config[FILTER.capture])).toEqual({ disabled: true, override: 'disabled' });
 
     const unknown = byName('wine/pin/unknown');
     expect(unknown.match.headers[0]).toMatchObject({ name: 'x-sluice-version', present_match: true });
@@ -262,7 +264,9 @@ describe('translate: decoded field by field', () => {
       version: 'v1',
     });
     expect(decodedAny(wc[1]!.typed_per_filter_config[FILTER.extAuthz])).toEqual({ disabled: true, override: 'disabled' });
-    expect(decodedAny(wc[1]!.typed_per_filter_config[FILTER.extProc])).toEqual({ disabled: true, override: 'disabled' });
+    expect(decodedAny(wc[1]!.typed_per_filter_config[FILTER.capture])).toEqual({ disabled: true, override: 'disabled' });
+    // the weighted entry of a captured version carries the same capture context as its pin route
+    expect(decodedAny(wc[0]!.typed_per_filter_config[FILTER.capture])).toEqual(decodedAny(pin.typed_per_filter_config[FILTER.capture]));
     // the split learns its version only once the router picks: destination_cluster
     expect(def.route.rate_limits).toHaveLength(1);
     expect(def.route.rate_limits[0].actions.map((a: Obj) => a.action_specifier)).toEqual([
