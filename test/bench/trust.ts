@@ -20,6 +20,7 @@ import { DEMO_COLUMNS, DEMO_ROW } from '../fixtures/demo-traffic.ts';
 import { startSluice } from '../fixtures/sluice-process.ts';
 import { schema } from '../../control/graphql/schema.ts';
 import { DEFAULT_GRAPHQL_LIMITS, measureOperation } from '../../control/graphql/limits.ts';
+import { METRIC_NAMES } from '../../control/monitoring/reader.ts';
 import { report, round, summarize } from './_report.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -28,11 +29,12 @@ const GROUPS = Number(process.env.BENCH_GROUPS ?? 50);
 
 /**
  * Candidates for the worst query the limits still allow: each shape (deep nesting under a
- * short page, a wide selection under a full page, groups reached through projects) with as
+ * short page, a wide selection under a full page, groups reached through projects, the most
+ * metric points an operation may hold) with as
  * many aliases as the cost budget admits. Which is worst depends on the data, so main()
  * runs each and keeps the one the control plane takes longest to answer.
  */
-function allowedCandidates(): { query: string; aliases: number; cost: number }[] {
+function allowedCandidates(demoGroupId: string): { query: string; aliases: number; cost: number }[] {
   const deep = `name versions { name status group { name versions { name trafficPercent instances { name state } } } }`;
   const bodies: string[] = [];
   for (const page of [200, 51, 20, 5, 2]) {
@@ -43,10 +45,14 @@ function allowedCandidates(): { query: string; aliases: number; cost: number }[]
   }
   bodies.push(`serviceGroups { id name type status description creator createdAt runningVersions totalVersions callAddress }`);
   bodies.push(`projects { edges { node { serviceGroups { name versions { name status } } } } }`);
+  // the most metric points one operation may ask for (MAX_POINTS_PER_OPERATION: the largest
+  // preset view, every metric; a second alias is over it)
+  const metrics = `metrics(groupId: "${demoGroupId}", names: [${METRIC_NAMES.join(' ')}], range: LAST_15D) { name points { t v } }`;
+  bodies.push(metrics);
   const out: { query: string; aliases: number; cost: number }[] = [];
   for (const body of bodies) {
     let best = { query: '', aliases: 0, cost: 0 };
-    for (let n = 1; n <= DEFAULT_GRAPHQL_LIMITS.maxAliases; n++) {
+    for (let n = 1; n <= (body === metrics ? 1 : DEFAULT_GRAPHQL_LIMITS.maxAliases); n++) {
       const query = `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${body}`).join(' ')} }`;
       const op = parse(query).definitions[0] as OperationDefinitionNode;
       const m = measureOperation(schema, op, new Map<string, FragmentDefinitionNode>());
@@ -84,7 +90,9 @@ async function main(): Promise<void> {
     const token = sluice.adminToken();
     // the worst allowed query: of the candidates, the one the control plane is slowest to answer
     let worst = { query: '', aliases: 0, cost: 0, ms: 0 };
-    for (const candidate of allowedCandidates()) {
+    const demo = await sluice.graphql<{ serviceGroups: { id: string; name: string }[] }>(`{ serviceGroups(first: 200) { id name } }`);
+    const demoGroupId = demo.data!.serviceGroups.find((g) => g.name === 'wine-quality')!.id;
+    for (const candidate of allowedCandidates(demoGroupId)) {
       const runs: number[] = [];
       for (let i = 0; i < 3; i++) {
         const t = performance.now();
