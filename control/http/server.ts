@@ -311,6 +311,9 @@ export async function startControlServer(port: number, host: string, options: Co
     // resolvers yield to the loop between batches: /healthz and other callers get turns
     schema: yieldingExecution(options.schema),
     introspection: true,
+    // "Did you mean …?" in validation errors spells out the schema field by field to anyone,
+    // anonymous callers included, for whom introspection is off
+    hideSchemaDetailsFromClientErrors: true,
     // a huge document is refused while parsing, before any rule walks it
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: [limitsRule],

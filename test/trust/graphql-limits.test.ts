@@ -179,6 +179,13 @@ describe('GraphQL limits', () => {
     const hidden = await gql(`query { ...F } fragment F on Query { __type(name: "ServiceGroup") { name } }`, null);
     expect(hidden.json.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect((await gql(`{ __schema { queryType { name } } }`, userToken)).json.errors).toBeUndefined();
+    // nor spelled out by the validation errors' suggestions (a misspelt field answered "Did you
+    // mean …?" with the real names: the schema, field by field, without introspection)
+    for (const probe of [`{ serviceGroupz { id } }`, `{ serviceGroups { nam } }`, `mutation { logn(username: "a", password: "b") { token } }`]) {
+      const guessed = await gql(probe, null);
+      expect(guessed.json.errors?.length).toBeGreaterThan(0);
+      expect(JSON.stringify(guessed.json)).not.toMatch(/did you mean/i);
+    }
     // signing in stays possible
     const login = await gql(`mutation { login(username: "dana", password: "correct-horse-9") { token } }`, null);
     expect(login.json.errors).toBeUndefined();
