@@ -33,6 +33,7 @@ describe('drill: control plane stopped under traffic', () => {
       const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
       const prefix = `drill-${signal}-`;
       const counts = { sent: 0, answered: 0, failed: 0, answeredWhileDown: 0 };
+      const failedBy = new Map<string, number>();
       let down = false;
       const answeredIds = new Set<string>();
       let stop = false;
@@ -50,9 +51,14 @@ describe('drill: control plane stopped under traffic', () => {
               counts.answered++;
               answeredIds.add(id);
               if (down) counts.answeredWhileDown++;
-            } else counts.failed++;
-          } catch {
+            } else {
+              counts.failed++;
+              failedBy.set(`${res.status}${down ? ' (down)' : ''}`, (failedBy.get(`${res.status}${down ? ' (down)' : ''}`) ?? 0) + 1);
+            }
+          } catch (error) {
             counts.failed++;
+            const why = `${(error as { cause?: { code?: string } }).cause?.code ?? 'error'}${down ? ' (down)' : ''}`;
+            failedBy.set(why, (failedBy.get(why) ?? 0) + 1);
             await new Promise((r) => setTimeout(r, 20)); // down: do not spin
           }
         }
@@ -87,7 +93,7 @@ describe('drill: control plane stopped under traffic', () => {
       }
       const lost = [...answeredIds].filter((id) => !recorded.includes(id)).length;
       const duplicated = recorded.length - new Set(recorded).size;
-      console.log(`[drill ${signal}] sent ${counts.sent}, answered ${counts.answered} (${counts.answeredWhileDown} while the control plane was down or starting), failed ${counts.failed}, records ${recorded.length}, lost ${lost}, duplicated ${duplicated}`);
+      console.log(`[drill ${signal}] sent ${counts.sent}, answered ${counts.answered} (${counts.answeredWhileDown} while the control plane was down or starting), failed ${counts.failed} ${JSON.stringify(Object.fromEntries(failedBy))}, records ${recorded.length}, lost ${lost}, duplicated ${duplicated}`);
       expect(counts.answered).toBeGreaterThan(0);
       if (signal === 'SIGKILL') {
         // the data plane survives the control plane: it served all along
