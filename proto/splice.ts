@@ -1,0 +1,303 @@
+// Encoded messages as templates: the bytes of a message whose strings name things by
+// placeholders, cut into constant runs, string holes and the length-delimited parts around
+// the holes, so that the same message for other names is the constant bytes, the strings
+// with the names put in, and the enclosing lengths written anew — no object built, checked
+// or walked. xds/translate.ts encodes a group's resources once per shape (all groups alike
+// but for their names) with placeholder names and instantiates the rest (groupTemplates).
+//
+// The template is cut by reading the encoded bytes against the message's descriptor: a
+// string field whose text holds a placeholder becomes a hole; a message field, a map entry,
+// or a packed google.protobuf.Any's `value` (read as the message its type_url names) that
+// holds a hole becomes a part whose length is written at instantiation; everything else is
+// copied as it is. A template whose constant bytes still hold a placeholder (a name in a
+// bytes field, say) is refused: the caller encodes such messages the ordinary way.
+import protobuf from 'protobufjs';
+
+/** A string field's text: constant pieces and name indexes (into `instantiate`'s `names`). */
+interface Hole {
+  kind: 'hole';
+  /** constant text (UTF-8) and name indexes */
+  segments: readonly (Buffer | number)[];
+}
+/** A length-delimited part holding a hole: its length is written at instantiation. */
+interface Part {
+  kind: 'part';
+  items: readonly Item[];
+}
+/** Bytes copied as they are. */
+interface Const {
+  kind: 'const';
+  bytes: Buffer;
+}
+type Item = Const | Hole | Part;
+
+/** A message's encoding with its names as holes. */
+export interface MessageTemplate {
+  readonly items: readonly Item[];
+  /** how many names it takes */
+  readonly names: number;
+}
+
+/**
+ * Placeholder names: `names(n)` are n distinct DNS labels that sort as their index does,
+ * with a per-process random stem no configuration can hold by chance.
+ */
+export class Placeholders {
+  readonly stem = `zq${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`;
+  private readonly pattern = new RegExp(`${this.stem}(\\d{4})z`, 'g');
+  static readonly MAX = 10_000;
+  name(i: number): string {
+    if (!Number.isInteger(i) || i < 0 || i >= Placeholders.MAX) throw new RangeError(`placeholder ${i}`);
+    return `${this.stem}${String(i).padStart(4, '0')}z`;
+  }
+  /** `text` cut at its placeholders (null: it holds none). */
+  segments(text: string): (string | number)[] | null {
+    const out: (string | number)[] = [];
+    let last = 0;
+    for (const m of text.matchAll(this.pattern)) {
+      if (m.index > last) out.push(text.slice(last, m.index));
+      out.push(Number(m[1]));
+      last = m.index + m[0].length;
+    }
+    if (last === 0 && out.length === 0) return null;
+    if (last < text.length) out.push(text.slice(last));
+    return out;
+  }
+}
+
+class Refused extends Error {}
+
+function readVarint(b: Uint8Array, pos: { p: number }): number {
+  let x = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos.p >= b.length) throw new Refused('truncated varint');
+    const c = b[pos.p++]!;
+    x += (c & 127) * 2 ** shift;
+    if (c < 128) return x;
+    shift += 7;
+    if (shift > 63) throw new Refused('varint too long');
+  }
+}
+
+/** What a length-delimited field holds, by field number. */
+type Resolve = (id: number) => { kind: 'message'; resolve: Resolve; isAny: boolean } | { kind: 'string' } | { kind: 'any-value' } | null;
+type Lookup = (typeUrl: string) => protobuf.Type | null;
+
+const ANY = '.google.protobuf.Any';
+
+function messageOf(type: protobuf.Type, lookup: Lookup) {
+  return { kind: 'message' as const, resolve: resolverOf(type, lookup), isAny: type.fullName === ANY };
+}
+
+function resolverOf(type: protobuf.Type, lookup: Lookup): Resolve {
+  const isAny = type.fullName === ANY;
+  return (id) => {
+    if (isAny && id === 2) return { kind: 'any-value' };
+    const f = type.fieldsById[id];
+    if (!f) return null;
+    f.resolve();
+    if (f instanceof protobuf.MapField) {
+      const value = f.resolvedType;
+      const entry: Resolve = (eid) => {
+        if (eid === 1) return f.keyType === 'string' ? { kind: 'string' } : null;
+        if (eid !== 2) return null;
+        if (value instanceof protobuf.Type) return messageOf(value, lookup);
+        return f.type === 'string' ? { kind: 'string' } : null;
+      };
+      return { kind: 'message', resolve: entry, isAny: false };
+    }
+    if (f.resolvedType instanceof protobuf.Type) return messageOf(f.resolvedType, lookup);
+    if (f.type === 'string') return { kind: 'string' };
+    return null;
+  };
+}
+
+/**
+ * Cuts `bytes` (an encoded `type`) into a template of the names `placeholders` stands for;
+ * null when it cannot be one (a placeholder outside a string field, bytes that do not read
+ * as `type`). `lookup` resolves a packed Any's type URL to its message type.
+ */
+export function cutTemplate(
+  type: protobuf.Type,
+  bytes: Uint8Array,
+  placeholders: Placeholders,
+  lookup: Lookup,
+): MessageTemplate | null {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let names = 0;
+  const cut = (resolve: Resolve, start: number, end: number, isAny: boolean): Item[] => {
+    const items: Item[] = [];
+    let constStart = start;
+    const pos = { p: start };
+    let typeUrl: string | null = null;
+    const flush = (to: number) => {
+      if (to > constStart) items.push({ kind: 'const', bytes: Buffer.from(buf.subarray(constStart, to)) });
+    };
+    while (pos.p < end) {
+      const tag = readVarint(buf, pos);
+      const id = Math.floor(tag / 8);
+      const wire = tag % 8;
+      if (wire === 0) readVarint(buf, pos);
+      else if (wire === 1) pos.p += 8;
+      else if (wire === 5) pos.p += 4;
+      else if (wire === 2) {
+        const lenAt = pos.p;
+        const len = readVarint(buf, pos);
+        const from = pos.p;
+        const to = from + len;
+        if (to > end) throw new Refused('length past the end');
+        pos.p = to;
+        const what = resolve(id);
+        let item: Item | null = null;
+        if (what?.kind === 'string') {
+          const text = buf.toString('utf8', from, to);
+          if (isAny && id === 1) typeUrl = text;
+          const segments = placeholders.segments(text);
+          if (segments) {
+            item = { kind: 'hole', segments: segments.map((x) => (typeof x === 'number' ? x : Buffer.from(x, 'utf8'))) };
+            for (const s of segments) if (typeof s === 'number') names = Math.max(names, s + 1);
+          }
+        } else if (what?.kind === 'message' || what?.kind === 'any-value') {
+          // a packed Any's payload is read as the message its type URL (written first) names
+          const anyType = what.kind === 'any-value' && typeUrl !== null ? lookup(typeUrl) : null;
+          const inner = what.kind === 'message' ? what : anyType ? messageOf(anyType, lookup) : null;
+          if (inner) {
+            const parts = cut(inner.resolve, from, to, inner.isAny);
+            if (parts.some((x) => x.kind !== 'const')) item = { kind: 'part', items: parts };
+          }
+        }
+        if (item) {
+          flush(lenAt);
+          items.push(item);
+          constStart = to;
+        }
+      } else throw new Refused(`wire type ${wire}`);
+      if (pos.p > end) throw new Refused('field past the end');
+    }
+    flush(end);
+    return items;
+  };
+  let items: Item[];
+  try {
+    items = cut(resolverOf(type, lookup), 0, buf.length, type.fullName === ANY);
+  } catch (err) {
+    if (err instanceof Refused) return null;
+    throw err;
+  }
+  // a placeholder left in the constant bytes (not in a string field) cannot be filled in
+  const stem = Buffer.from(placeholders.stem);
+  const clean = (list: readonly Item[]): boolean =>
+    list.every((x) => (x.kind === 'const' ? !x.bytes.includes(stem) : x.kind === 'hole' || clean(x.items)));
+  if (!clean(items)) return null;
+  return { items: merge(items), names };
+}
+
+/** Adjacent constant runs joined. */
+function merge(items: readonly Item[]): Item[] {
+  const out: Item[] = [];
+  for (const x of items) {
+    const y: Item = x.kind === 'part' ? { kind: 'part', items: merge(x.items) } : x;
+    const last = out[out.length - 1];
+    if (y.kind === 'const' && last?.kind === 'const') out[out.length - 1] = { kind: 'const', bytes: Buffer.concat([last.bytes, y.bytes]) };
+    else out.push(y);
+  }
+  return out;
+}
+
+/** Names to fill in, as their UTF-8 bytes (made once for all of a group's templates). */
+export type NameBytes = readonly Buffer[];
+export const nameBytes = (names: readonly string[]): NameBytes => names.map((n) => Buffer.from(n, 'utf8'));
+
+/** Where instances are written: `n` bytes of a buffer. */
+export type Allocate = (n: number) => Buffer;
+
+/**
+ * An allocator that carves instances out of shared chunks, for a pass that fills in
+ * many: one allocation per chunk instead of one per message. A chunk stays alive while any
+ * message in it does, so chunks start small and double (at most 1 MiB): a pass that
+ * writes little holds little more than it wrote.
+ */
+export function chunkAllocator(): Allocate {
+  let chunk = Buffer.alloc(0);
+  let used = 0;
+  let next = 16 * 1024;
+  return (n) => {
+    if (used + n > chunk.length) {
+      chunk = Buffer.allocUnsafeSlow(Math.max(n, next));
+      used = 0;
+      next = Math.min(next * 2, 1024 * 1024);
+    }
+    const out = chunk.subarray(used, used + n);
+    used += n;
+    return out;
+  };
+}
+
+const varintSize = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+// the lengths of an instance's holes and parts, in the order they are met (reused)
+const lengths: number[] = [];
+let cursor = 0;
+
+function measure(items: readonly Item[], names: NameBytes): number {
+  let n = 0;
+  for (const x of items) {
+    if (x.kind === 'const') n += x.bytes.length;
+    else if (x.kind === 'hole') {
+      let len = 0;
+      for (const seg of x.segments) len += typeof seg === 'number' ? names[seg]!.length : seg.length;
+      lengths.push(len);
+      n += varintSize(len) + len;
+    } else {
+      const at = lengths.length;
+      lengths.push(0);
+      const len = measure(x.items, names);
+      lengths[at] = len;
+      n += varintSize(len) + len;
+    }
+  }
+  return n;
+}
+
+function copy(src: Buffer, out: Buffer, pos: number): number {
+  const n = src.length;
+  if (n > 24) out.set(src, pos);
+  else for (let i = 0; i < n; i++) out[pos + i] = src[i]!;
+  return pos + n;
+}
+
+function varint(out: Buffer, pos: number, n: number): number {
+  while (n > 127) {
+    out[pos++] = (n & 127) | 128;
+    n >>>= 7;
+  }
+  out[pos++] = n;
+  return pos;
+}
+
+function write(items: readonly Item[], names: NameBytes, out: Buffer, pos: number): number {
+  for (const x of items) {
+    if (x.kind === 'const') pos = copy(x.bytes, out, pos);
+    else if (x.kind === 'hole') {
+      pos = varint(out, pos, lengths[cursor++]!);
+      for (const seg of x.segments) pos = copy(typeof seg === 'number' ? names[seg]! : seg, out, pos);
+    } else {
+      pos = varint(out, pos, lengths[cursor++]!);
+      pos = write(x.items, names, out, pos);
+    }
+  }
+  return pos;
+}
+
+/** The template's message for `names` (index i where placeholder i stood), in a buffer from `allocate`. */
+export function instantiate(t: MessageTemplate, names: NameBytes, allocate: Allocate = Buffer.allocUnsafe): Buffer {
+  if (names.length < t.names) throw new RangeError(`template takes ${t.names} names, got ${names.length}`);
+  lengths.length = 0;
+  cursor = 0;
+  const size = measure(t.items, names);
+  const out = allocate(size);
+  const end = write(t.items, names, out, 0);
+  if (end !== size) throw new Error(`template instance is ${end} bytes, measured ${size}`);
+  return out;
+}
