@@ -36,6 +36,8 @@ export interface MessageTemplate {
   readonly items: readonly Item[];
   /** how many names it takes */
   readonly names: number;
+  /** `items` as instructions, last first (see `compile`) */
+  readonly program: Program;
 }
 
 /**
@@ -190,7 +192,11 @@ export function cutTemplate(
   const clean = (list: readonly Item[]): boolean =>
     list.every((x) => (x.kind === 'const' ? !x.bytes.includes(stem) : x.kind === 'hole' || clean(x.items)));
   if (!clean(items)) return null;
-  return { items: merge(items), names };
+  const merged = merge(items);
+  const program = compile(merged, names);
+  // instantiate keeps the open parts' ends in a fixed stack
+  if (program.depth > MAX_DEPTH) return null;
+  return { items: merged, names, program };
 }
 
 /** Adjacent constant runs joined. */
@@ -236,68 +242,119 @@ export function chunkAllocator(): Allocate {
 
 const varintSize = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
 
-// the lengths of an instance's holes and parts, in the order they are met (reused)
-const lengths: number[] = [];
-let cursor = 0;
+// An instance is written back to front, as some protobuf encoders do: a length-delimited
+// part's content is written before its length, so every length is known when it is
+// written, in one pass with no measuring and no moving. The template is compiled to that
+// order once: instructions in an Int32Array over one pool of its constant bytes.
+const CONST = 0; // CONST i: constant bytes i
+const NAME = 1; // NAME i: name i's bytes
+const END = 2; // END: the end of a length-delimited part (its start is met later)
+const START = 3; // START: the part's start: its length goes in front
 
-function measure(items: readonly Item[], names: NameBytes): number {
-  let n = 0;
-  for (const x of items) {
-    if (x.kind === 'const') n += x.bytes.length;
-    else if (x.kind === 'hole') {
-      let len = 0;
-      for (const seg of x.segments) len += typeof seg === 'number' ? names[seg]!.length : seg.length;
-      lengths.push(len);
-      n += varintSize(len) + len;
-    } else {
-      const at = lengths.length;
-      lengths.push(0);
-      const len = measure(x.items, names);
-      lengths[at] = len;
-      n += varintSize(len) + len;
+interface Program {
+  ops: Int32Array;
+  /** the constant runs (views of one pool) */
+  consts: Uint8Array[];
+  /** an instance's size at most, but for its names: constant bytes and 5 per length */
+  fixed: number;
+  /** how often each name is written */
+  uses: Int32Array;
+  /** the deepest nesting of length-delimited parts */
+  depth: number;
+}
+
+function compile(items: readonly Item[], names: number): Program {
+  const ops: number[] = [];
+  const pool: Buffer[] = [];
+  let poolSize = 0;
+  const starts: number[] = [];
+  let lengths = 0;
+  const uses = new Int32Array(names);
+  let depth = 0;
+  let deepest = 0;
+  const constant = (b: Buffer) => {
+    ops.push(CONST, pool.length);
+    starts.push(poolSize);
+    pool.push(b);
+    poolSize += b.length;
+  };
+  const emit = (list: readonly Item[]) => {
+    for (let i = list.length - 1; i >= 0; i--) {
+      const x = list[i]!;
+      if (x.kind === 'const') {
+        constant(x.bytes);
+        continue;
+      }
+      ops.push(END);
+      lengths += 1;
+      deepest = Math.max(deepest, ++depth);
+      if (x.kind === 'part') emit(x.items);
+      else {
+        for (let j = x.segments.length - 1; j >= 0; j--) {
+          const seg = x.segments[j]!;
+          if (typeof seg === 'number') {
+            ops.push(NAME, seg);
+            uses[seg]! += 1;
+          } else constant(seg);
+        }
+      }
+      ops.push(START);
+      depth -= 1;
     }
-  }
-  return n;
+  };
+  emit(items);
+  const joined = Buffer.concat(pool);
+  const consts = pool.map((b, i) => new Uint8Array(joined.buffer, joined.byteOffset + starts[i]!, b.length));
+  return { ops: Int32Array.from(ops), consts, fixed: poolSize + 5 * lengths, uses, depth: deepest };
 }
 
-function copy(src: Buffer, out: Buffer, pos: number): number {
-  const n = src.length;
-  if (n > 24) out.set(src, pos);
-  else for (let i = 0; i < n; i++) out[pos + i] = src[i]!;
-  return pos + n;
-}
-
-function varint(out: Buffer, pos: number, n: number): number {
-  while (n > 127) {
-    out[pos++] = (n & 127) | 128;
-    n >>>= 7;
-  }
-  out[pos++] = n;
-  return pos;
-}
-
-function write(items: readonly Item[], names: NameBytes, out: Buffer, pos: number): number {
-  for (const x of items) {
-    if (x.kind === 'const') pos = copy(x.bytes, out, pos);
-    else if (x.kind === 'hole') {
-      pos = varint(out, pos, lengths[cursor++]!);
-      for (const seg of x.segments) pos = copy(typeof seg === 'number' ? names[seg]! : seg, out, pos);
-    } else {
-      pos = varint(out, pos, lengths[cursor++]!);
-      pos = write(x.items, names, out, pos);
-    }
-  }
-  return pos;
-}
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+const MAX_DEPTH = 256;
+const ends = new Int32Array(MAX_DEPTH);
 
 /** The template's message for `names` (index i where placeholder i stood), in a buffer from `allocate`. */
 export function instantiate(t: MessageTemplate, names: NameBytes, allocate: Allocate = Buffer.allocUnsafe): Buffer {
   if (names.length < t.names) throw new RangeError(`template takes ${t.names} names, got ${names.length}`);
-  lengths.length = 0;
-  cursor = 0;
-  const size = measure(t.items, names);
-  const out = allocate(size);
-  const end = write(t.items, names, out, 0);
-  if (end !== size) throw new Error(`template instance is ${end} bytes, measured ${size}`);
+  const { ops, consts, fixed, uses } = t.program;
+  let bound = fixed;
+  for (let i = 0; i < uses.length; i++) bound += uses[i]! * names[i]!.length;
+  if (scratch.length < bound) scratch = Buffer.allocUnsafeSlow(Math.max(bound, scratch.length * 2));
+  const buf = scratch;
+  let pos = bound;
+  let depth = 0;
+  for (let k = 0; k < ops.length; ) {
+    const op = ops[k]!;
+    if (op === CONST) {
+      const bytes = consts[ops[k + 1]!]!;
+      k += 2;
+      const len = bytes.length;
+      pos -= len;
+      // (TypedArray set, not Buffer copy: Node's copy goes through JS and a subarray each call)
+      if (len > 32) buf.set(bytes, pos);
+      else for (let i = 0; i < len; i++) buf[pos + i] = bytes[i]!;
+    } else if (op === NAME) {
+      const name = names[ops[k + 1]!]!;
+      k += 2;
+      const len = name.length;
+      pos -= len;
+      if (len > 32) buf.set(name, pos);
+      else for (let i = 0; i < len; i++) buf[pos + i] = name[i]!;
+    } else if (op === END) {
+      k += 1;
+      ends[depth++] = pos;
+    } else {
+      k += 1;
+      let len = ends[--depth]! - pos;
+      pos -= varintSize(len);
+      let p = pos;
+      while (len > 127) {
+        buf[p++] = (len & 127) | 128;
+        len >>>= 7;
+      }
+      buf[p] = len;
+    }
+  }
+  const out = allocate(bound - pos);
+  out.set(buf.subarray(pos, bound));
   return out;
 }
