@@ -33,10 +33,9 @@ type Item = Const | Hole | Part;
 
 /** A message's encoding with its names as holes. */
 export interface MessageTemplate {
-  readonly items: readonly Item[];
   /** how many names it takes */
   readonly names: number;
-  /** `items` as instructions, last first (see `compile`) */
+  /** the cut template as instructions, last first (see `compile`; the cut itself is not kept) */
   readonly program: Program;
 }
 
@@ -196,7 +195,7 @@ export function cutTemplate(
   const program = compile(merged, names);
   // instantiate keeps the open parts' ends in a fixed stack
   if (program.depth > MAX_DEPTH) return null;
-  return { items: merged, names, program };
+  return { names, program };
 }
 
 /** Adjacent constant runs joined. */
