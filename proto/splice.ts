@@ -53,6 +53,7 @@ export class Placeholders {
   }
   /** `text` cut at its placeholders (null: it holds none). */
   segments(text: string): (string | number)[] | null {
+    if (!text.includes(this.stem)) return null;
     const out: (string | number)[] = [];
     let last = 0;
     for (const m of text.matchAll(this.pattern)) {
@@ -82,36 +83,51 @@ function readVarint(b: Uint8Array, pos: { p: number }): number {
 }
 
 /** What a length-delimited field holds, by field number. */
-type Resolve = (id: number) => { kind: 'message'; resolve: Resolve; isAny: boolean } | { kind: 'string' } | { kind: 'any-value' } | null;
+type Resolve = (id: number) => FieldKind | null;
+type MessageKind = { kind: 'message'; resolve: Resolve; isAny: boolean };
+type FieldKind = MessageKind | { kind: 'string' } | { kind: 'any-value' };
 type Lookup = (typeUrl: string) => protobuf.Type | null;
 
 const ANY = '.google.protobuf.Any';
+const STRING: FieldKind = { kind: 'string' };
+const ANY_VALUE: FieldKind = { kind: 'any-value' };
 
-function messageOf(type: protobuf.Type, lookup: Lookup) {
-  return { kind: 'message' as const, resolve: resolverOf(type, lookup), isAny: type.fullName === ANY };
+// per message type, made once (protobufjs's fullName walks the parents on every read)
+const messages = new WeakMap<protobuf.Type, MessageKind>();
+
+function messageOf(type: protobuf.Type): MessageKind {
+  let m = messages.get(type);
+  if (!m) {
+    const byId = new Map<number, FieldKind | null>();
+    const isAny = type.fullName === ANY;
+    const resolve: Resolve = (id) => {
+      let k = byId.get(id);
+      if (k === undefined) {
+        k = fieldKind(type, id, isAny);
+        byId.set(id, k);
+      }
+      return k;
+    };
+    m = { kind: 'message', resolve, isAny };
+    messages.set(type, m);
+  }
+  return m;
 }
 
-function resolverOf(type: protobuf.Type, lookup: Lookup): Resolve {
-  const isAny = type.fullName === ANY;
-  return (id) => {
-    if (isAny && id === 2) return { kind: 'any-value' };
-    const f = type.fieldsById[id];
-    if (!f) return null;
-    f.resolve();
-    if (f instanceof protobuf.MapField) {
-      const value = f.resolvedType;
-      const entry: Resolve = (eid) => {
-        if (eid === 1) return f.keyType === 'string' ? { kind: 'string' } : null;
-        if (eid !== 2) return null;
-        if (value instanceof protobuf.Type) return messageOf(value, lookup);
-        return f.type === 'string' ? { kind: 'string' } : null;
-      };
-      return { kind: 'message', resolve: entry, isAny: false };
-    }
-    if (f.resolvedType instanceof protobuf.Type) return messageOf(f.resolvedType, lookup);
-    if (f.type === 'string') return { kind: 'string' };
-    return null;
-  };
+function fieldKind(type: protobuf.Type, id: number, isAny: boolean): FieldKind | null {
+  if (isAny && id === 2) return ANY_VALUE;
+  const f = type.fieldsById[id];
+  if (!f) return null;
+  f.resolve();
+  if (f instanceof protobuf.MapField) {
+    // a map entry: key 1, value 2
+    const value = f.resolvedType;
+    const key = f.keyType === 'string' ? STRING : null;
+    const val = value instanceof protobuf.Type ? messageOf(value) : f.type === 'string' ? STRING : null;
+    return { kind: 'message', resolve: (eid) => (eid === 1 ? key : eid === 2 ? val : null), isAny: false };
+  }
+  if (f.resolvedType instanceof protobuf.Type) return messageOf(f.resolvedType);
+  return f.type === 'string' ? STRING : null;
 }
 
 /**
@@ -133,7 +149,7 @@ export function cutTemplate(
     const pos = { p: start };
     let typeUrl: string | null = null;
     const flush = (to: number) => {
-      if (to > constStart) items.push({ kind: 'const', bytes: Buffer.from(buf.subarray(constStart, to)) });
+      if (to > constStart) items.push({ kind: 'const', bytes: buf.subarray(constStart, to) });
     };
     while (pos.p < end) {
       const tag = readVarint(buf, pos);
@@ -162,7 +178,7 @@ export function cutTemplate(
         } else if (what?.kind === 'message' || what?.kind === 'any-value') {
           // a packed Any's payload is read as the message its type URL (written first) names
           const anyType = what.kind === 'any-value' && typeUrl !== null ? lookup(typeUrl) : null;
-          const inner = what.kind === 'message' ? what : anyType ? messageOf(anyType, lookup) : null;
+          const inner = what.kind === 'message' ? what : anyType ? messageOf(anyType) : null;
           if (inner) {
             const parts = cut(inner.resolve, from, to, inner.isAny);
             if (parts.some((x) => x.kind !== 'const')) item = { kind: 'part', items: parts };
@@ -181,7 +197,8 @@ export function cutTemplate(
   };
   let items: Item[];
   try {
-    items = cut(resolverOf(type, lookup), 0, buf.length, type.fullName === ANY);
+    const root = messageOf(type);
+    items = cut(root.resolve, 0, buf.length, root.isAny);
   } catch (err) {
     if (err instanceof Refused) return null;
     throw err;
@@ -329,7 +346,7 @@ export function instantiate(t: MessageTemplate, names: NameBytes, allocate: Allo
       const len = bytes.length;
       pos -= len;
       // (TypedArray set, not Buffer copy: Node's copy goes through JS and a subarray each call)
-      if (len > 32) buf.set(bytes, pos);
+      if (len > 8) buf.set(bytes, pos);
       else for (let i = 0; i < len; i++) buf[pos + i] = bytes[i]!;
     } else if (op === NAME) {
       const name = names[ops[k + 1]!]!;

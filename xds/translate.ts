@@ -1020,6 +1020,8 @@ interface GroupTemplate {
 const placeholders = new Placeholders();
 /** shapes remembered per translation state at most (a model with more starts over) */
 const MAX_SHAPES = 4096;
+/** groups of a shape (in a full pass, or met over passes) before a template is made for it (TranslationOptions) */
+const TEMPLATE_AFTER = 16;
 
 /** JSON that keeps apart what JSON alone would not (non-finite numbers, -0). */
 const exactNumbers = (_key: string, v: unknown) =>
@@ -1110,26 +1112,46 @@ export const templateStats = { made: 0, refused: 0, used: 0 };
 
 /** Per translation state (one settings): the templates of the shapes seen. */
 class GroupTemplates {
-  private readonly shapes = new Map<string, { seen: number; template: GroupTemplate | null }>();
+  constructor(private readonly after: number) {}
+  private readonly shapes = new Map<string, { seen: number; tried: boolean; template: GroupTemplate | null }>();
   private settingsKey: string | undefined;
   /** instances of this pass are written here (chunkAllocator) */
   private allocate: Allocate = Buffer.allocUnsafe;
+  /** a full pass: how many of its groups each shape has, and each group's shape */
+  private expected = new Map<string, number>();
+  private shapeOf = new WeakMap<DataPlaneGroup, string>();
   /** A pass begins: starts over unless the templates were made for these settings (`key`: all they are). */
   useFor(key: string): void {
     this.allocate = chunkAllocator();
+    this.expected = new Map();
+    this.shapeOf = new WeakMap();
     if (key === this.settingsKey) return;
     this.shapes.clear();
     this.settingsKey = key;
+  }
+  /**
+   * A full pass is about to translate `groups`: their shapes are counted first, so that a
+   * template is made only for a shape enough of them share. Making one costs some ten
+   * ordinary group translations (the placeholder group, cutting, the check) and saves about
+   * half of one per group filled in: a model whose groups all differ (weights spread over
+   * a hundred values, say) would otherwise translate slower than without templates.
+   */
+  expect(groups: readonly DataPlaneGroup[]): void {
+    for (const g of groups) {
+      const key = groupShape(g, sortedVersions(g));
+      this.shapeOf.set(g, key);
+      this.expected.set(key, (this.expected.get(key) ?? 0) + 1);
+    }
   }
   /** What translateGroup gives for `g` (validated), from its shape's template when there is one. */
   translate(g: DataPlaneGroup, s: DataPlaneSettings): GroupOutput {
     const versions = sortedVersions(g);
     if (versions.length + 1 > Placeholders.MAX) return translateGroup(g, s);
-    const key = groupShape(g, versions);
+    const key = this.shapeOf.get(g) ?? groupShape(g, versions);
     let shape = this.shapes.get(key);
     if (!shape) {
       if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
-      shape = { seen: 0, template: null };
+      shape = { seen: 0, tried: false, template: null };
       this.shapes.set(key, shape);
     }
     shape.seen += 1;
@@ -1138,7 +1160,10 @@ class GroupTemplates {
       return fromTemplate(shape.template, g, versions, this.allocate);
     }
     const out = translateGroup(g, s);
-    if (shape.seen === 2) {
+    // worth making: enough groups of this pass share the shape, or enough passes met it
+    const worth = (this.expected.get(key) ?? 0) >= this.after || shape.seen >= this.after;
+    if (!shape.tried && shape.seen >= 2 && worth) {
+      shape.tried = true;
       const t = groupTemplate(g, versions, s);
       // kept only if it gives this group exactly what the ordinary translation gave
       if (t && sameOutput(fromTemplate(t, g, versions, Buffer.allocUnsafe), out)) {
@@ -1208,10 +1233,15 @@ export interface TranslationOptions {
    * the templates are held to, in tests and the benchmark). Same resources either way.
    */
   shapeTemplates?: boolean;
+  /**
+   * Groups of one shape (in a full pass, or met over passes) before a template is made for
+   * it (default 16: making one costs about ten ordinary group translations). Tests lower it.
+   */
+  templateAfter?: number;
 }
 
 export function createTranslationCore(options: TranslationOptions = {}): (model: DataPlaneModel, settings: DataPlaneSettings) => TranslationPass {
-  const templates = options.shapeTemplates === false ? null : new GroupTemplates();
+  const templates = options.shapeTemplates === false ? null : new GroupTemplates(options.templateAfter ?? TEMPLATE_AFTER);
   let settingsKey: string | undefined;
   let proxies: number | undefined;
   let memo = new Map<string, GroupMemo>();
@@ -1229,6 +1259,7 @@ export function createTranslationCore(options: TranslationOptions = {}): (model:
     // templates are of one settings and proxy count (kept apart from the state below: a
     // pass that fails leaves that as it was, not these)
     templates?.useFor(`${shares}|${sk}`);
+    if (fresh) templates?.expect(model.groups);
     // nothing below changes the state until the pass is through (a bad group throws first)
     const prevMemo = fresh ? new Map<string, GroupMemo>() : memo;
     const limits = fresh ? new Map<number, number>() : new Map(bodyLimits);

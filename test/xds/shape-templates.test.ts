@@ -118,7 +118,8 @@ describe('group templates', () => {
       for (const seed of [1, 2, 3]) {
         const m = model(seed, 120);
         const reference = createTranslator({ shapeTemplates: false })(m, settings);
-        const templated = createTranslator()(m, settings);
+        // templates for any shape met twice (the default waits for 16 groups of a shape)
+        const templated = createTranslator({ templateAfter: 2 })(m, settings);
         expect(all(templated)).toEqual(all(reference));
         const pushed = [...templated.listeners, ...templated.routes, ...templated.clusters, ...templated.endpoints];
         const violations = pushed.flatMap((r) => pgvViolations(r.resource.type_url.replace('type.googleapis.com/', ''), r.resource.value).map((v) => `${r.name}: ${v}`));
@@ -131,9 +132,24 @@ describe('group templates', () => {
     });
   }
 
+  it('are made by default only for a shape enough groups share, and give the same resources', () => {
+    const before = { ...templateStats };
+    const shared = (name: string) => ({ groupId: name, name, versions: [version('v1', 90, 7001, { authEnabled: true }), version('v2', 10, 7002)] });
+    const m: DataPlaneModel = {
+      groups: [
+        ...Array.from({ length: 15 }, (_, i) => shared(`few-${i}`)).map((g) => ({ ...g, versions: g.versions.map((v) => ({ ...v, qpsLimit: 5 })) })),
+        ...Array.from({ length: 16 }, (_, i) => shared(`many-${i}`)),
+      ],
+    };
+    expect(all(createTranslator()(m, SETTINGS))).toEqual(all(createTranslator({ shapeTemplates: false })(m, SETTINGS)));
+    // the shape of 16 got one (used for the 14 after the two it was made from), the shape of 15 none
+    expect(templateStats.made - before.made).toBe(1);
+    expect(templateStats.used - before.used).toBe(14);
+  });
+
   it('give the ordinary resources through incremental passes (weights, features and groups changing) and a new proxy count', () => {
     const settings: DataPlaneSettings = { ...SETTINGS, rateLimit: { mode: 'local', proxies: 2 } };
-    const builder = createSnapshotBuilder();
+    const builder = createSnapshotBuilder({ templateAfter: 2 });
     const m = model(7, 40);
     const r = random(99);
     for (let pass = 0; pass < 8; pass++) {
