@@ -9,7 +9,7 @@
 import { TYPE_URL } from '../proto/envoy.ts';
 import { applyChanges, makeSnapshot, type Snapshot } from './cache.ts';
 import type { DataPlaneModel, DataPlaneSettings } from './model.ts';
-import { createTranslationCore } from './translate.ts';
+import { createTranslationCore, type TranslationOptions } from './translate.ts';
 
 export interface BuildStats {
   /** resources translated (encoded) by the last build */
@@ -26,8 +26,8 @@ export interface SnapshotBuilder {
   readonly last: BuildStats;
 }
 
-export function createSnapshotBuilder(): SnapshotBuilder {
-  let core = createTranslationCore();
+export function createSnapshotBuilder(options: TranslationOptions = {}): SnapshotBuilder {
+  let core = createTranslationCore(options);
   let prev: Snapshot | undefined;
   const last: BuildStats = { translated: 0, full: true, resourceCount: 0 };
   return {
@@ -47,7 +47,7 @@ export function createSnapshotBuilder(): SnapshotBuilder {
             : makeSnapshot(pass.all());
       } catch (err) {
         // the translation state moved on without a snapshot: the next build starts over
-        core = createTranslationCore();
+        core = createTranslationCore(options);
         prev = undefined;
         throw err;
       }

@@ -23,7 +23,8 @@
 // order. Each resource carries a content hash used as its version.
 import { mlflowErrorBody, wireCode } from '../platform/scoring/errors.ts';
 import { hash } from 'node:crypto';
-import { ENVOY_TYPES, TYPE_URL, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
+import { ENVOY_TYPES, TYPE_URL, lookupType, packAny, type PackedAny, type XdsTypeUrl } from '../proto/envoy.ts';
+import { Placeholders, chunkAllocator, cutTemplate, instantiate, nameBytes, type Allocate, type MessageTemplate, type NameBytes } from '../proto/splice.ts';
 import type { Listener } from '../proto/generated/envoy/config/listener/v3/Listener.ts';
 import type { RouteConfiguration } from '../proto/generated/envoy/config/route/v3/RouteConfiguration.ts';
 import type { Route } from '../proto/generated/envoy/config/route/v3/Route.ts';
@@ -984,6 +985,192 @@ function withGroupReferences(g: DataPlaneGroup, out: GroupOutput): GroupOutput {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------
+// Group templates: groups alike but for their names are encoded once
+//
+// A fleet's groups mostly look alike: the same number of versions, the same switches
+// (auth, limits, capture, mirror), the same weights — their route configurations,
+// listeners and clusters differ only in the names they carry. Building, checking and
+// encoding each group's objects was most of a cold translation's time. So a group's
+// *shape* (everything translation reads of it but its names and its endpoints' addresses)
+// keys a template: its resources encoded once for placeholder names (proto/splice.ts),
+// then filled in with each group's names — the strings and the lengths around them
+// rewritten, nothing else touched.
+//
+// The shape is the group's data itself with the names and endpoint details left out
+// (`groupShape`), so a field the model gains later is part of it by default. Endpoints
+// count only as "has a healthy one" (integerWeights): only the endpoint resources
+// (loadAssignment), which are never templated, read more of them. A template is made when
+// a shape is seen the second time (a one-off group costs nothing more) and is kept only if
+// filling it in with that group's names gives exactly the bytes the ordinary translation
+// gave; otherwise the shape is translated the ordinary way from then on.
+
+interface GroupTemplate {
+  apiListener: MessageTemplate;
+  apiRoute: MessageTemplate;
+  edgeRoute: MessageTemplate;
+  /** one per version, in name order */
+  clusters: MessageTemplate[];
+}
+
+const placeholders = new Placeholders();
+/** shapes remembered per translation state at most (a model with more starts over) */
+const MAX_SHAPES = 4096;
+/** groups of a shape (in a full pass, or met over passes) before a template is made for it (TranslationOptions) */
+const TEMPLATE_AFTER = 16;
+
+/** JSON that keeps apart what JSON alone would not (non-finite numbers, -0). */
+const exactNumbers = (_key: string, v: unknown) =>
+  typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? `#${String(Object.is(v, -0) ? '-0' : v)}` : v;
+
+/** What translation reads of `g` but its names and its endpoints' addresses (`versions`: sorted by name). */
+function groupShape(g: DataPlaneGroup, versions: readonly DataPlaneVersion[]): string {
+  const { groupId: _id, name: _name, versions: _versions, mirror, ...rest } = g;
+  let mirrorShape: unknown = mirror;
+  if (mirror) {
+    const { version, ...m } = mirror;
+    mirrorShape = [versions.findIndex((v) => v.name === version), m];
+  }
+  const versionShapes = versions.map(({ versionId: _vid, name: _vname, endpoints, ...v }) => [v, endpoints.some((e) => e.healthy)]);
+  return JSON.stringify([rest, mirrorShape, versionShapes], exactNumbers);
+}
+
+/** `g` with placeholder names (0: the group, i + 1: its i-th version by name) and one stand-in endpoint per serving version. */
+function placeholderGroup(g: DataPlaneGroup, versions: readonly DataPlaneVersion[]): DataPlaneGroup {
+  const mirror = g.mirror;
+  return {
+    ...g,
+    groupId: '',
+    name: placeholders.name(0),
+    versions: versions.map((v, i) => ({
+      ...v,
+      versionId: '',
+      name: placeholders.name(i + 1),
+      endpoints: v.endpoints.some((e) => e.healthy) ? [{ instance: 'e', host: 'h', port: 1, healthy: true }] : [],
+    })),
+    mirror: mirror ? { ...mirror, version: placeholders.name(1 + versions.findIndex((v) => v.name === mirror.version)) } : mirror,
+  };
+}
+
+function lookupOrNull(typeUrl: string) {
+  try {
+    return lookupType(typeUrl);
+  } catch {
+    return null;
+  }
+}
+
+/** The template of `g`'s shape, or null when one of its resources cannot be cut into one. */
+function groupTemplate(g: DataPlaneGroup, versions: readonly DataPlaneVersion[], s: DataPlaneSettings): GroupTemplate | null {
+  const out = translateGroup(placeholderGroup(g, versions), s);
+  const cut = (r: XdsResource) => cutTemplate(lookupType(r.resource.type_url), r.resource.value, placeholders, lookupOrNull);
+  const apiListener = cut(out.apiListener);
+  const apiRoute = cut(out.apiRoute);
+  const edgeRoute = cut(out.edgeRoute);
+  const clusters = out.clusters.map(cut);
+  if (!apiListener || !apiRoute || !edgeRoute || clusters.some((c) => !c)) return null;
+  return { apiListener, apiRoute, edgeRoute, clusters: clusters as MessageTemplate[] };
+}
+
+function filled(typeUrl: XdsTypeUrl, name: string, t: MessageTemplate, names: NameBytes, allocate: Allocate): XdsResource {
+  const value = instantiate(t, names, allocate);
+  return { name, typeUrl, resource: { type_url: typeUrl, value }, hash: contentHash(value) };
+}
+
+/** `g`'s output from its shape's template (endpoints translated the ordinary way). */
+function fromTemplate(t: GroupTemplate, g: DataPlaneGroup, versions: readonly DataPlaneVersion[], allocate: Allocate): GroupOutput {
+  const names = nameBytes([g.name, ...versions.map((v) => v.name)]);
+  const out: GroupOutput = {
+    apiListener: { ...filled(TYPE_URL.listener, apiListenerName(g.name), t.apiListener, names, allocate), onlyByName: true },
+    apiRoute: filled(TYPE_URL.route, apiListenerName(g.name), t.apiRoute, names, allocate),
+    edgeRoute: filled(TYPE_URL.route, edgeRouteConfigName(g.name), t.edgeRoute, names, allocate),
+    clusters: versions.map((v, i) => filled(TYPE_URL.cluster, clusterName(g.name, v.name), t.clusters[i]!, names, allocate)),
+    endpoints: versions.map((v) => resource(TYPE_URL.endpoint, ENVOY_TYPES.clusterLoadAssignment, clusterName(g.name, v.name), loadAssignment(g, v))),
+  };
+  return withGroupReferences(g, out);
+}
+
+const sameBytes = (a: XdsResource, b: XdsResource) => a.name === b.name && a.hash === b.hash && Buffer.from(a.resource.value).equals(b.resource.value);
+
+/** Whether two outputs of one group are the same resources. */
+function sameOutput(a: GroupOutput, b: GroupOutput): boolean {
+  return (
+    sameBytes(a.apiListener, b.apiListener) &&
+    sameBytes(a.apiRoute, b.apiRoute) &&
+    sameBytes(a.edgeRoute, b.edgeRoute) &&
+    a.clusters.length === b.clusters.length &&
+    a.clusters.every((c, i) => sameBytes(c, b.clusters[i]!))
+  );
+}
+
+/** Shape templates are made, refused (filling one in did not give the ordinary bytes), used. */
+export const templateStats = { made: 0, refused: 0, used: 0 };
+
+/** Per translation state (one settings): the templates of the shapes seen. */
+class GroupTemplates {
+  constructor(private readonly after: number) {}
+  private readonly shapes = new Map<string, { seen: number; tried: boolean; template: GroupTemplate | null }>();
+  private settingsKey: string | undefined;
+  /** instances of this pass are written here (chunkAllocator) */
+  private allocate: Allocate = Buffer.allocUnsafe;
+  /** a full pass: how many of its groups each shape has, and each group's shape */
+  private expected = new Map<string, number>();
+  private shapeOf = new WeakMap<DataPlaneGroup, string>();
+  /** A pass begins: starts over unless the templates were made for these settings (`key`: all they are). */
+  useFor(key: string): void {
+    this.allocate = chunkAllocator();
+    this.expected = new Map();
+    this.shapeOf = new WeakMap();
+    if (key === this.settingsKey) return;
+    this.shapes.clear();
+    this.settingsKey = key;
+  }
+  /**
+   * A full pass is about to translate `groups`: their shapes are counted first, so that a
+   * template is made only for a shape enough of them share. Making one costs some ten
+   * ordinary group translations (the placeholder group, cutting, the check) and saves about
+   * half of one per group filled in: a model whose groups all differ (weights spread over
+   * a hundred values, say) would otherwise translate slower than without templates.
+   */
+  expect(groups: readonly DataPlaneGroup[]): void {
+    for (const g of groups) {
+      const key = groupShape(g, sortedVersions(g));
+      this.shapeOf.set(g, key);
+      this.expected.set(key, (this.expected.get(key) ?? 0) + 1);
+    }
+  }
+  /** What translateGroup gives for `g` (validated), from its shape's template when there is one. */
+  translate(g: DataPlaneGroup, s: DataPlaneSettings): GroupOutput {
+    const versions = sortedVersions(g);
+    if (versions.length + 1 > Placeholders.MAX) return translateGroup(g, s);
+    const key = this.shapeOf.get(g) ?? groupShape(g, versions);
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
+      shape = { seen: 0, tried: false, template: null };
+      this.shapes.set(key, shape);
+    }
+    shape.seen += 1;
+    if (shape.template) {
+      templateStats.used += 1;
+      return fromTemplate(shape.template, g, versions, this.allocate);
+    }
+    const out = translateGroup(g, s);
+    // worth making: enough groups of this pass share the shape, or enough passes met it
+    const worth = (this.expected.get(key) ?? 0) >= this.after || shape.seen >= this.after;
+    if (!shape.tried && shape.seen >= 2 && worth) {
+      shape.tried = true;
+      const t = groupTemplate(g, versions, s);
+      // kept only if it gives this group exactly what the ordinary translation gave
+      if (t && sameOutput(fromTemplate(t, g, versions, Buffer.allocUnsafe), out)) {
+        shape.template = t;
+        templateStats.made += 1;
+      } else templateStats.refused += 1;
+    }
+    return out;
+  }
+}
+
 export type Translate = (model: DataPlaneModel, settings: DataPlaneSettings) => EnvoyResources;
 
 /** What one translation pass produced, and how it differs from the pass before. */
@@ -1035,7 +1222,22 @@ const outputSize = (o: GroupOutput) => 3 + o.clusters.length + o.endpoints.lengt
  * pass translates only the groups whose content changed (and the edge listener when the set
  * of groups or its body limit changed), reporting what it translated and what is gone.
  */
-export function createTranslationCore(): (model: DataPlaneModel, settings: DataPlaneSettings) => TranslationPass {
+export interface TranslationOptions {
+  /**
+   * Whether groups alike but for their names are encoded once and filled in (group
+   * templates; the default), or each group is built and encoded on its own (the reference
+   * the templates are held to, in tests and the benchmark). Same resources either way.
+   */
+  shapeTemplates?: boolean;
+  /**
+   * Groups of one shape (in a full pass, or met over passes) before a template is made for
+   * it (default 16: making one costs about ten ordinary group translations). Tests lower it.
+   */
+  templateAfter?: number;
+}
+
+export function createTranslationCore(options: TranslationOptions = {}): (model: DataPlaneModel, settings: DataPlaneSettings) => TranslationPass {
+  const templates = options.shapeTemplates === false ? null : new GroupTemplates(options.templateAfter ?? TEMPLATE_AFTER);
   let settingsKey: string | undefined;
   let proxies: number | undefined;
   let memo = new Map<string, GroupMemo>();
@@ -1050,6 +1252,10 @@ export function createTranslationCore(): (model: DataPlaneModel, settings: DataP
     if (fresh) validateSettings(settings);
     const shares = localRateLimitMode(settings) ? (settings.rateLimit?.proxies ?? 1) : undefined;
     const sharesChanged = !fresh && shares !== proxies;
+    // templates are of one settings and proxy count (kept apart from the state below: a
+    // pass that fails leaves that as it was, not these)
+    templates?.useFor(`${shares}|${sk}`);
+    if (fresh) templates?.expect(model.groups);
     // nothing below changes the state until the pass is through (a bad group throws first)
     const prevMemo = fresh ? new Map<string, GroupMemo>() : memo;
     const limits = fresh ? new Map<number, number>() : new Map(bodyLimits);
@@ -1081,7 +1287,7 @@ export function createTranslationCore(): (model: DataPlaneModel, settings: DataP
         gone.push(had.out);
         countLimit(had.bodyLimit, -1);
       }
-      const out = translateGroup(g, settings);
+      const out = templates ? templates.translate(g, settings) : translateGroup(g, settings);
       translated += outputSize(out);
       changed.push(out);
       const bodyLimit = groupBodyLimit(g);
@@ -1182,8 +1388,8 @@ export function createTranslationCore(): (model: DataPlaneModel, settings: DataP
  * of groups (its scopes) or its body limit changes. The output is the same as `translate`
  * gives for the same input.
  */
-export function createTranslator(): Translate {
-  const core = createTranslationCore();
+export function createTranslator(options: TranslationOptions = {}): Translate {
+  const core = createTranslationCore(options);
   return (model, settings) => core(model, settings).all();
 }
 

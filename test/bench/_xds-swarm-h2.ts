@@ -29,10 +29,27 @@ function frame(msg: Uint8Array): Buffer {
   return out;
 }
 
-function open(i: number) {
+/**
+ * Opens proxy `i`; resolves once its connection is up. A connection refused or dropped
+ * before it is up (the server's accept queue overflows when thousands connect at once on
+ * a loaded machine) is tried again shortly, as Envoy reconnects: otherwise a few proxies of
+ * a large fleet were silently never there, and the benchmark waited for their ACKs.
+ */
+function open(i: number): Promise<void> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
-  session.on('error', () => {});
   sessions.push(session);
+  const up = new Promise<void>((resolve) => {
+    let connected = false;
+    session.once('connect', () => {
+      connected = true;
+      resolve();
+    });
+    session.on('error', () => {
+      if (connected) return;
+      session.destroy();
+      setTimeout(() => void open(i).then(resolve), 200);
+    });
+  });
   const stream = session.request({
     ':method': 'POST',
     ':path': PATH,
@@ -93,9 +110,14 @@ function open(i: number) {
   });
   send({ node: { id: `${prefix}-${i}`, cluster: 'bench' }, type_url: TYPE_URL.cluster });
   send({ type_url: TYPE_URL.listener });
+  return up;
 }
 
-for (let i = 0; i < count; i++) open(i);
+// in waves, each connected before the next starts: the accept queue is not flooded
+const WAVE = 250;
+for (let i = 0; i < count; i += WAVE) {
+  await Promise.all(Array.from({ length: Math.min(WAVE, count - i) }, (_, j) => open(i + j)));
+}
 process.send?.({ opened: count });
 answerSwarmControl(() => {
   for (const s of sessions) s.destroy();

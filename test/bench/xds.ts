@@ -20,7 +20,7 @@ import { TYPE_URL } from '../../proto/envoy.ts';
 import { SnapshotCache, makeSnapshot } from '../../xds/cache.ts';
 import type { DataPlaneModel } from '../../xds/model.ts';
 import { XdsServer } from '../../xds/server.ts';
-import { createTranslator, translate } from '../../xds/translate.ts';
+import { createTranslator, templateStats, translate } from '../../xds/translate.ts';
 import { createSnapshotBuilder } from '../../xds/snapshot-builder.ts';
 import { startBackend } from '../xds/fixtures/backend.ts';
 import { startXdsClient } from '../xds/fixtures/client-process.ts';
@@ -270,16 +270,47 @@ async function main() {
     // cold translation, in a warmed-up process (the protos loaded, the encoder planned): the
     // best of three fresh translators, wall and CPU time
     translate(model(20, 80), SETTINGS);
-    const cold: { ms: number; cpuMs: number }[] = [];
-    for (let i = 0; i < 3; i++) {
+    // and the same with every group built and encoded on its own (no group templates),
+    // alternating with it on the same machine state: the ratio is what the templates bring
+    const timed = (translator: ReturnType<typeof createTranslator>) => {
       const c0 = process.cpuUsage();
       const w0 = performance.now();
-      createTranslator()(big, SETTINGS);
+      translator(big, SETTINGS);
       const cpu = process.cpuUsage(c0);
-      cold.push({ ms: performance.now() - w0, cpuMs: (cpu.user + cpu.system) / 1000 });
+      return { ms: performance.now() - w0, cpuMs: (cpu.user + cpu.system) / 1000 };
+    };
+    const cold: { ms: number; cpuMs: number }[] = [];
+    const ordinary: { ms: number; cpuMs: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      cold.push(timed(createTranslator()));
+      ordinary.push(timed(createTranslator({ shapeTemplates: false })));
     }
-    const bestCold = cold.reduce((a, b) => (b.ms < a.ms ? b : a));
-    notes.coldTranslate = { runs: cold.map((c) => ({ ms: round(c.ms), cpuMs: round(c.cpuMs) })), loadAverage: os.loadavg()[0] };
+    const best = (runs: { ms: number; cpuMs: number }[]) => runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const bestCold = best(cold);
+    const bestOrdinary = best(ordinary);
+    // groups less alike: weights spread over 101 values (404 shapes of ~12 groups; templates
+    // only for the shapes with 16 or more)
+    const spread = model(5000, 80);
+    spread.groups.forEach((g, i) => {
+      g.versions[0]!.weight = i % 101;
+      g.versions[1]!.weight = 100 - (i % 101);
+    });
+    const timedOn = (m: typeof spread, translator: ReturnType<typeof createTranslator>) => {
+      const c0 = process.cpuUsage();
+      translator(m, SETTINGS);
+      const cpu = process.cpuUsage(c0);
+      return (cpu.user + cpu.system) / 1000;
+    };
+    const spreadRuns: { templates: number; ordinary: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      spreadRuns.push({ templates: timedOn(spread, createTranslator()), ordinary: timedOn(spread, createTranslator({ shapeTemplates: false })) });
+    }
+    notes.coldTranslate = {
+      runs: cold.map((c) => ({ ms: round(c.ms), cpuMs: round(c.cpuMs) })),
+      ordinaryRuns: ordinary.map((c) => ({ ms: round(c.ms), cpuMs: round(c.cpuMs) })),
+      templates: { ...templateStats },
+      loadAverage: os.loadavg()[0],
+    };
     const translator = createTranslator();
     const t0 = performance.now();
     const res = translator(big, SETTINGS);
@@ -293,7 +324,15 @@ async function main() {
     const bytes = all.reduce((a, r) => a + r.resource.value.length, 0);
     // the edge's routes are one RouteConfiguration per group (sluice-edge/{group})
     const edgeRds = res.routes.filter((r) => r.name.startsWith('sluice-edge/')).map((r) => r.resource.value.length);
-    rows.push({ case: 'translate 10,000 versions (cold, best of 3)', proxies: 0, ms: round(bestCold.ms), cpuMs: round(bestCold.cpuMs), resources: all.length, encodedMiB: round(bytes / 1024 / 1024) });
+    rows.push({ case: 'translate 10,000 versions (cold, best of 3)', proxies: 0, ms: round(bestCold.ms), cpuMs: round(bestCold.cpuMs), resources: all.length, encodedMiB: round(bytes / 1024 / 1024), loadAvg: loadAvg() });
+    rows.push({ case: 'translate 10,000 versions (cold, best of 3, no group templates)', proxies: 0, ms: round(bestOrdinary.ms), cpuMs: round(bestOrdinary.cpuMs), loadAvg: loadAvg() });
+    rows.push({
+      case: 'translate 10,000 versions, weights spread over 101 values: CPU with / without group templates (best of 3)',
+      proxies: 0,
+      cpuMs: round(Math.min(...spreadRuns.map((r) => r.templates))),
+      ordinaryCpuMs: round(Math.min(...spreadRuns.map((r) => r.ordinary))),
+      loadAvg: loadAvg(),
+    });
     rows.push({ case: 'translate 10,000 versions (cold, this translator)', proxies: 0, ms: round(t1 - t0) });
     rows.push({ case: 'edge RDS at 10,000 versions: per group (largest) and all groups', proxies: 0, largestKiB: round(Math.max(...edgeRds) / 1024, 1), totalMiB: round(edgeRds.reduce((a, b) => a + b, 0) / 1024 / 1024) });
     rows.push({ case: 'snapshot (hash + index) 10,000 versions', proxies: 0, ms: round(t2 - t1) });
