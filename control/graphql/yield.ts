@@ -33,28 +33,47 @@ function scheduleTurn(): void {
 }
 
 /**
+ * How many waiting resolvers one turn releases. Releasing is cheap, but what each released
+ * resolver starts — completing its value, its children — runs in the microtasks after the
+ * turn, out of sight of the clock: a turn that released 5 ms worth of cheap resolvers started
+ * a quarter of a second of completions. So the batch adapts to what the previous turn really
+ * took, from its start to the next turn: halved when it overran twice the slice, doubled when
+ * it stayed under it.
+ */
+let batch = 64;
+let busySince = 0;
+
+/**
  * A macrotask turn (check phase, after pending I/O callbacks ran): the slice starts again and
- * waiting resolvers run in order until it is used up; the rest wait for the next turn. What
- * they start (their children's resolvers) runs in the microtasks after, and waits in turn once
- * the slice is over.
+ * up to `batch` waiting resolvers run, in order; the rest wait for the next turn.
  */
 function takeTurn(): void {
   turnScheduled = false;
-  lastTurn = performance.now();
-  while (nextWaiting < waiting.length) {
+  const now = performance.now();
+  if (busySince > 0) {
+    const took = now - busySince;
+    if (took > 2 * sliceOfTurn) batch = Math.max(1, batch >> 1);
+    else if (took < sliceOfTurn) batch = Math.min(65_536, batch * 2);
+  }
+  lastTurn = now;
+  let released = 0;
+  while (nextWaiting < waiting.length && released < batch) {
     const run = waiting[nextWaiting]!;
     waiting[nextWaiting++] = noop;
     run();
+    released++;
     if (performance.now() - lastTurn >= sliceOfTurn) break;
   }
   if (nextWaiting >= waiting.length) {
     waiting.length = 0;
     nextWaiting = 0;
+    busySince = released > 0 ? now : 0;
   } else {
     if (nextWaiting > 4096) {
       waiting.splice(0, nextWaiting);
       nextWaiting = 0;
     }
+    busySince = now;
     scheduleTurn();
   }
 }
@@ -71,9 +90,12 @@ export function yieldingExecution(schema: GraphQLSchema, sliceMs: number = DEFAU
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
-      // A field without a resolver of its own reads a property of its parent: no database, no
-      // work worth a turn — and wrapping every leaf gave each point of a long metrics series a
-      // promise of its own (most of that query's time went to the garbage collector).
+      // A field without a resolver of its own reads a property of its parent: no database,
+      // nothing worth a turn. Wrapping those too gave each point of a long metrics series a
+      // promise (and graphql-js a promise per point object): measured with four concurrent
+      // 65,000-point queries, the garbage collector took half the CPU and held the loop up to
+      // 1.2 s; unwrapped, a series' points complete in one synchronous stretch of ~10 ms and
+      // the series around them still wait their turn.
       if (!field.resolve) continue;
       const resolve: GraphQLFieldResolver<unknown, unknown> = field.resolve;
       field.resolve = (source, args, context, info) => {

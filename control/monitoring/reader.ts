@@ -56,12 +56,14 @@ export const MAX_POINTS = 22_000;
 
 /**
  * More points than this in one GraphQL operation (all its series and aliases together) is
- * refused: each point is an object GraphQL completes one by one (~25 µs each measured), and
- * ten aliases of a 15-day one-minute query for every metric — 2.8 million points — ran the
- * control plane out of memory. The dashboard's largest view (15 days at five minutes, every
- * metric: 15 × 4 321) is 64 815.
+ * refused: each point is an object GraphQL completes one by one, and ten aliases of a 15-day
+ * one-minute query for every metric — 3.2 million points — ran the control plane out of
+ * memory. Measured with four callers looping on the largest allowed operation (npm run bench
+ * -- trust; .tmp probe of the event loop): at 65,000 points the loop stalled up to 400 ms, at
+ * 25,000 its p99 delay was 74 ms. The dashboard asks a long window's metrics in several
+ * operations of at most this many points (web/src/components/Monitoring.svelte).
  */
-export const MAX_POINTS_PER_OPERATION = 70_000;
+export const MAX_POINTS_PER_OPERATION = 25_000;
 
 /** How many steps a window has (what stepStarts would return, without building it). */
 export function stepCount(fromMs: number, toMs: number, stepSec: number): number {
