@@ -20,7 +20,7 @@ import { DEMO_COLUMNS, DEMO_ROW } from '../fixtures/demo-traffic.ts';
 import { startSluice } from '../fixtures/sluice-process.ts';
 import { schema } from '../../control/graphql/schema.ts';
 import { DEFAULT_GRAPHQL_LIMITS, measureOperation } from '../../control/graphql/limits.ts';
-import { MAX_POINTS_PER_OPERATION, METRIC_NAMES } from '../../control/monitoring/reader.ts';
+import { MAX_POINTS_PER_OPERATION, METRIC_NAMES, stepCount } from '../../control/monitoring/reader.ts';
 import { report, round, summarize } from './_report.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -47,7 +47,7 @@ function allowedCandidates(demoGroupId: string): { query: string; aliases: numbe
   bodies.push(`projects { edges { node { serviceGroups { name versions { name status } } } } }`);
   // the most metric points one operation may ask for (MAX_POINTS_PER_OPERATION: the largest
   // preset view, every metric; a second alias is over it)
-  const fifteenDaySteps = (15 * 24 * 60) / 5 + 1;
+  const fifteenDaySteps = stepCount(0, 15 * 24 * 3600 * 1000, 300);
   const metrics = `metrics(groupId: "${demoGroupId}", names: [${METRIC_NAMES.slice(0, Math.floor(MAX_POINTS_PER_OPERATION / fifteenDaySteps)).join(' ')}], range: LAST_15D) { name points { t v } }`;
   bodies.push(metrics);
   const out: { query: string; aliases: number; cost: number }[] = [];
