@@ -26,22 +26,21 @@ describe('ResponseEncoder', () => {
     const type = snap.types[TYPE_URL.cluster];
     const enc = new ResponseEncoder('sluice');
     const parts = { url: TYPE_URL.cluster, type, subscriptionKey: '*|', selects: () => true };
-    const a = enc.sotw(parts, '1');
-    const b = enc.sotw(parts, '2');
+    const a = enc.sotw(parts, 0);
+    const b = enc.sotw(parts, 0);
     expect(enc.stats).toEqual({ encoded: 1, reused: 1, resourcesEncoded: type.resources.size, resourcesReused: 0 });
     const whole = encode(SOTW, {
       version_info: type.version,
       resources: [...type.resources.values()].map((r) => r.resource),
       type_url: TYPE_URL.cluster,
-      nonce: '2',
+      nonce: String(b.nonce),
       control_plane: { identifier: 'sluice' },
     });
     expect(decode(SOTW, b.bytes)).toEqual(decode(SOTW, whole));
-    expect(decode<{ nonce: string }>(SOTW, a.bytes).nonce).toBe('1');
     expect(a.count).toBe(type.resources.size);
     // another subscription is its own encoding, with only what it selects
     const one = [...type.resources.keys()][0]!;
-    const named = enc.sotw({ ...parts, subscriptionKey: one, selects: (r) => r.name === one }, '3');
+    const named = enc.sotw({ ...parts, subscriptionKey: one, selects: (r) => r.name === one }, 0);
     expect(named.count).toBe(1);
     expect(enc.stats.encoded).toBe(2);
     // ... made of the resource's entry encoded for the first: no resource is encoded twice
@@ -49,6 +48,28 @@ describe('ResponseEncoder', () => {
     expect(decode<{ resources: unknown[] }>(SOTW, named.bytes).resources).toEqual(
       decode<{ resources: unknown[] }>(SOTW, encode(SOTW, { resources: [type.resources.get(one)!.resource] })).resources,
     );
+  });
+
+  it('streams that get the same response at once share its nonced bytes; a nonce is never one a stream was sent before', () => {
+    const type = snapshot().types[TYPE_URL.cluster];
+    const enc = new ResponseEncoder('sluice');
+    const parts = { url: TYPE_URL.cluster, type, subscriptionKey: '*|', selects: () => true };
+    const nonceOf = (bytes: Buffer) => Number(decode<{ nonce: string }>(SOTW, bytes).nonce);
+    // many streams whose last nonces are older than the response: one copy for all
+    const first = enc.sotw(parts, 0);
+    for (let last = 0; last < first.nonce; last++) expect(enc.sotw(parts, last).bytes).toBe(first.bytes);
+    expect(nonceOf(first.bytes)).toBe(first.nonce);
+    // a stream that was already sent that nonce (or a later one) gets a newer one
+    const again = enc.sotw(parts, first.nonce);
+    expect(again.nonce).toBeGreaterThan(first.nonce);
+    expect(nonceOf(again.bytes)).toBe(again.nonce);
+    const later = enc.mintNonce();
+    const afterLater = enc.sotw(parts, later);
+    expect(afterLater.nonce).toBeGreaterThan(later);
+    // the payload is the same whatever the nonce
+    const { nonce: _a, ...restA } = decode<Record<string, unknown>>(SOTW, first.bytes);
+    const { nonce: _b, ...restB } = decode<Record<string, unknown>>(SOTW, afterLater.bytes);
+    expect(restB).toEqual(restA);
   });
 
   it('a delta response from per-resource entries decodes as the whole response encoded at once', () => {

@@ -146,7 +146,8 @@ export interface Settlement {
 export abstract class AdsStream<S extends TypeStateBase> {
   protected nodeId: string | undefined;
   protected readonly types = new Map<XdsTypeUrl, S>();
-  private nonceCounter = 0;
+  /** the last nonce sent on this stream, any type (0: none); a stream's nonces only increase */
+  protected lastNonce = 0;
   private unwatch: (() => void) | undefined;
   private closed = false;
   private current: { target: Snapshot; plan: Plan } | undefined;
@@ -175,8 +176,8 @@ export abstract class AdsStream<S extends TypeStateBase> {
     return this.ctx.options.now();
   }
   protected nextNonce(): string {
-    this.nonceCounter += 1;
-    return String(this.nonceCounter);
+    this.lastNonce = this.encoder.mintNonce();
+    return String(this.lastNonce);
   }
 
   /**

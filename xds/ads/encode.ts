@@ -2,15 +2,18 @@
 // proxy with (mostly) the same response; encoding it per stream was the largest cost of a
 // fan-out. Protobuf merges concatenated encodings of one message (repeated fields append,
 // a scalar's last value wins), so a response is built from pre-encoded parts:
-//   - SotW: the whole response but its nonce, once per (type set, subscription), plus the
-//     stream's own `nonce` field appended; the body is itself assembled from each resource's
-//     `resources` entry (its packed Any), encoded once per resource whatever set or
-//     subscription it is served in;
+//   - SotW: the whole response but its nonce, once per (type set, subscription), plus a
+//     `nonce` field appended; the body is itself assembled from each resource's `resources`
+//     entry (its packed Any), encoded once per resource whatever set or subscription it is
+//     served in. The nonced response is shared too: nonces come from one counter here, a
+//     stream's always increase, so a nonce minted after a stream's last one is new to that
+//     stream — the streams a change reaches at once take the same bytes, where appending a
+//     nonce per stream was an allocation and a copy of the whole response per proxy;
 //   - delta: one `resources` entry per (resource, version), plus the stream's own small
 //     header (version, type, removed names, nonce).
 // The bytes go to grpc-js as they are: the server's ADS method serializer passes a Buffer
 // through (see xds/server.ts, `adsServiceDefinition`).
-import { encode, lookupType, type PackedAny, type XdsTypeUrl } from '../../proto/envoy.ts';
+import { encode, type PackedAny, type XdsTypeUrl } from '../../proto/envoy.ts';
 import type { TypeSnapshot } from '../cache.ts';
 import type { XdsResource } from '../translate.ts';
 
@@ -41,36 +44,33 @@ export interface DeltaHeader {
 }
 
 /**
- * DiscoveryResponse.nonce (field 5, length-delimited) written by hand: the stream's nonce is
- * a short decimal counter (ads/core.ts), so its tag, length and ASCII bytes are all there is.
+ * `body` with DiscoveryResponse.nonce (field 5, length-delimited) appended, in one
+ * allocation. A nonce is a decimal counter (`ResponseEncoder.mintNonce`): its tag, a
+ * one-byte length and its ASCII digits are all there is.
  */
-function nonceField(nonce: string): Buffer {
-  const len = Buffer.byteLength(nonce);
-  if (len > 127) return asBuffer(lookupType(SOTW).encode({ nonce }).finish());
-  const b = Buffer.allocUnsafe(2 + len);
-  b[0] = (5 << 3) | 2;
-  b[1] = len;
-  b.write(nonce, 2, 'utf8');
-  return b;
-}
-
-/** `body` with the stream's nonce field appended, in one allocation (once per stream and push). */
-function withNonce(body: Buffer, nonce: string): Buffer {
-  const len = nonce.length;
-  // a decimal counter: ASCII, one byte per char, its length one byte
-  if (len > 127 || !/^[0-9]+$/.test(nonce)) return Buffer.concat([body, nonceField(nonce)]);
-  const out = Buffer.allocUnsafe(body.length + 2 + len);
+function withNonce(body: Buffer, nonce: number): Buffer {
+  const digits = String(nonce);
+  const out = Buffer.allocUnsafe(body.length + 2 + digits.length);
   body.copy(out, 0);
   let p = body.length;
   out[p++] = (5 << 3) | 2;
-  out[p++] = len;
-  out.write(nonce, p, 'latin1');
+  out[p++] = digits.length;
+  out.write(digits, p, 'latin1');
   return out;
+}
+
+/** A SotW response less its nonce, and the last nonced copy made of it. */
+interface SotwBody {
+  bytes: Buffer;
+  count: number;
+  stamped?: { nonce: number; bytes: Buffer };
 }
 
 export class ResponseEncoder {
   /** per type set (dropped with it), per subscription: the response less its nonce */
-  private readonly sotwBodies = new WeakMap<TypeSnapshot, Map<string, { bytes: Buffer; count: number }>>();
+  private readonly sotwBodies = new WeakMap<TypeSnapshot, Map<string, SotwBody>>();
+  /** the last nonce handed out, to any stream */
+  private lastNonce = 0;
   /** per resource (dropped with it): its `resources` entry of a delta response */
   private readonly deltaEntries = new WeakMap<XdsResource, Buffer>();
   /** per resource (dropped with it): its `resources` entry (the packed Any) of a SotW response */
@@ -83,8 +83,17 @@ export class ResponseEncoder {
 
   constructor(private readonly controlPlaneId: string) {}
 
-  /** A whole SotW DiscoveryResponse for one stream; `count` is how many resources it carries. */
-  sotw(parts: SotwParts, nonce: string): { bytes: Buffer; count: number } {
+  /** A nonce no stream has been sent yet (and greater than every nonce handed out before). */
+  mintNonce(): number {
+    this.lastNonce += 1;
+    return this.lastNonce;
+  }
+
+  /**
+   * A whole SotW DiscoveryResponse for a stream whose last nonce was `after` (0: none yet),
+   * with a nonce greater than that; `count` is how many resources it carries.
+   */
+  sotw(parts: SotwParts, after: number): { bytes: Buffer; count: number; nonce: number } {
     let bySubscription = this.sotwBodies.get(parts.type);
     if (!bySubscription) {
       bySubscription = new Map();
@@ -111,7 +120,11 @@ export class ResponseEncoder {
       bySubscription.set(parts.subscriptionKey, body);
       this.stats.encoded += 1;
     }
-    return { bytes: withNonce(body.bytes, nonce), count: body.count };
+    if (!body.stamped || body.stamped.nonce <= after) {
+      const nonce = this.mintNonce();
+      body.stamped = { nonce, bytes: withNonce(body.bytes, nonce) };
+    }
+    return { bytes: body.stamped.bytes, count: body.count, nonce: body.stamped.nonce };
   }
 
   /** A whole DeltaDiscoveryResponse: the header's fields and one entry per changed resource. */

@@ -178,7 +178,6 @@ export class SotwStream extends AdsStream<SotwTypeState> {
     if (!state.wildcard && state.names.size === 0 && state.sentVersion === undefined && !WILDCARD_TYPES.has(url)) {
       return; // nothing asked for yet
     }
-    const nonce = this.nextNonce();
     const sub = state.sub;
     let parts: SotwParts;
     const acked = state.ackedHeld;
@@ -197,7 +196,10 @@ export class SotwStream extends AdsStream<SotwTypeState> {
         if (type.delta?.from === acked.type.version && acked.sub === sub) parts.candidates = type.delta.changed;
       }
     }
-    const { bytes } = this.encoder.sotw(parts, nonce);
+    const sent = this.encoder.sotw(parts, this.lastNonce);
+    this.lastNonce = sent.nonce;
+    const nonce = String(sent.nonce);
+    const bytes = sent.bytes;
     state.sentVersion = type.version;
     state.sentSet = type;
     state.sentNonce = nonce;
