@@ -24,7 +24,7 @@ import { freshDatabase } from '../fixtures/db.ts';
 import { HELDOUT, record, seedGroup } from '../inference/helpers.ts';
 import { partitionPrefix } from '../../gateway/inference-log/record.ts';
 import { report, round } from './_report.ts';
-import { buildIfStale } from '../../scripts/build.mjs';
+import { ensureBuilt } from '../fixtures/sluice-process.ts';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, batch: { type: 'string', default: '64' }, 'records-per-object': { type: 'string', default: '500' } } });
 const TOTAL = Number(values.rows);
@@ -67,7 +67,7 @@ try {
   console.log(`wrote ${objects} objects, ${records} records, ${rows} rows in ${(genMs / 1000).toFixed(1)} s`);
 
   // 2. the job as its own process, the build as `npm run inference:job` runs it
-  await buildIfStale();
+  await ensureBuilt();
   const job = await new Promise<{ rowsWritten: number; ms: number; maxRssKiB: number }>((resolve, reject) => {
     // the heap cap makes V8 collect instead of growing: peak RSS then measures what the job holds
     const child = spawn(process.execPath, ['--max-old-space-size=192', '--enable-source-maps', ...(process.env.SLUICE_BENCH_JOB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SLUICE_BENCH_JOB_PROFILE}`] : []), 'dist/control/inference/job-cli.js', '--group', G], {
