@@ -1,10 +1,9 @@
 // Local files for DuckDB to read. DuckDB gets local paths only (its httpfs extension is not
-// available offline): for the folder store the objects already are files; for an S3 API
-// store they are downloaded through the store port into a cache folder laid out like the
+// available offline): a store whose objects already are files (the folder store: the port's
+// `localPath`) hands out their paths; for an S3 API store they are downloaded through the store port into a cache folder laid out like the
 // bucket, once per key and version (size + last-modified).
 import { mkdir, rm, writeFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { checkObjectKey, type ObjectInfo, type ObjectStore } from '../../platform/objectstore/port.ts';
 
 export class LocalMirror {
@@ -17,10 +16,8 @@ export class LocalMirror {
 
   /** Local paths of these objects (downloaded where needed), in the same order. */
   async paths(objects: readonly ObjectInfo[]): Promise<string[]> {
-    if (this.store instanceof FsObjectStore) {
-      const root = this.store.root;
-      return objects.map((o) => join(root, ...o.key.split('/')));
-    }
+    const localPath = this.store.localPath?.bind(this.store);
+    if (localPath) return objects.map((o) => localPath(o.key));
     await mkdir(this.cacheDir, { recursive: true });
     const out: string[] = [];
     const queue = [...objects.entries()];
@@ -58,7 +55,7 @@ export class LocalMirror {
   }
 
   async clear(): Promise<void> {
-    if (this.store instanceof FsObjectStore) return;
+    if (this.store.localPath) return;
     this.known.clear();
     await rm(this.cacheDir, { recursive: true, force: true });
   }
