@@ -5,38 +5,10 @@
 // nothing, or one stalled inside the HTTP/2 preface kept its socket open however long it
 // waited. Here the HTTP server has short timeouts so the test sees them apply.
 import { createServer as createHttpServer } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenFront, type FrontListener } from '../../runtime/listener.ts';
-
-interface Ended { ms: number; received: string }
-
-/** Connects, sends `first` (if any), then waits until the server closes the socket (or `giveUpMs`). */
-function holdOpen(port: number, first: string | null, trickle: string[] = [], giveUpMs = 8_000): Promise<Ended | 'still open'> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    let received = '';
-    const socket: Socket = connect(port, '127.0.0.1', () => {
-      if (first) socket.write(first);
-      let i = 0;
-      const drip = setInterval(() => {
-        if (i >= trickle.length || socket.destroyed) return clearInterval(drip);
-        socket.write(trickle[i++]!);
-      }, 300);
-      socket.once('close', () => clearInterval(drip));
-    });
-    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
-    socket.on('error', () => undefined);
-    const giveUp = setTimeout(() => {
-      socket.destroy();
-      resolve('still open');
-    }, giveUpMs);
-    socket.once('close', () => {
-      clearTimeout(giveUp);
-      resolve({ ms: Date.now() - t0, received });
-    });
-  });
-}
+import { slowClient, type SlowClientEnd } from '../fixtures/slow-client.ts';
 
 describe("a replica's port and slow clients", () => {
   let front: FrontListener;
@@ -60,27 +32,27 @@ describe("a replica's port and slow clients", () => {
   });
 
   it('answers 408 to headers that trickle in and never end', async () => {
-    const ended = await holdOpen(port, 'GET /health HTTP/1.1\r\n', Array.from({ length: 30 }, (_, i) => `x-slow-${i}: 1\r\n`));
+    const ended = await slowClient(port, { first: 'GET /health HTTP/1.1\r\n', drip: Array.from({ length: 30 }, (_, i) => `x-slow-${i}: 1\r\n`) });
     expect(ended).not.toBe('still open');
-    const { ms, received } = ended as Ended;
+    const { ms, received } = ended as SlowClientEnd;
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     expect(ms).toBeLessThan(6_000);
   });
 
   it('closes a body that never finishes once the request timeout passes', async () => {
-    const ended = await holdOpen(port, 'POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{', Array.from({ length: 30 }, () => ' '));
+    const ended = await slowClient(port, { first: 'POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{', drip: Array.from({ length: 30 }, () => ' ') });
     expect(ended).not.toBe('still open');
-    expect((ended as Ended).received).toMatch(/^HTTP\/1\.1 408 /);
+    expect((ended as SlowClientEnd).received).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('closes a connection that never sends a byte', async () => {
-    const ended = await holdOpen(port, null);
+    const ended = await slowClient(port, { first: null });
     expect(ended).not.toBe('still open');
-    expect((ended as Ended).ms).toBeLessThan(6_000);
+    expect((ended as SlowClientEnd).ms).toBeLessThan(6_000);
   });
 
   it('closes a connection stalled inside the HTTP/2 preface', async () => {
-    const ended = await holdOpen(port, 'PRI * HTTP/2.0\r\n');
+    const ended = await slowClient(port, { first: 'PRI * HTTP/2.0\r\n' });
     expect(ended).not.toBe('still open');
   });
 

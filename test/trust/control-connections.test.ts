@@ -7,29 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
 import { startControlServer, type ControlServer } from '../../control/http/server.ts';
-
-/** Opens a raw connection, writes `first`, then drips `drip` every 200 ms; resolves what came back once the server closes it. */
-function slowClient(port: number, first: string, drip: string, giveUpMs = 8_000): Promise<{ received: string; ms: number } | 'still open'> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    let received = '';
-    const socket = connect(port, '127.0.0.1', () => socket.write(first));
-    const timer = setInterval(() => {
-      if (!socket.destroyed) socket.write(drip);
-    }, 200);
-    socket.on('data', (d: Buffer) => (received += d.toString()));
-    socket.on('error', () => undefined);
-    const giveUp = setTimeout(() => {
-      socket.destroy();
-      resolve('still open');
-    }, giveUpMs);
-    socket.once('close', () => {
-      clearInterval(timer);
-      clearTimeout(giveUp);
-      resolve({ received, ms: Date.now() - t0 });
-    });
-  });
-}
+import { slowClient, type SlowClientEnd } from '../fixtures/slow-client.ts';
 
 const opened = (port: number) =>
   new Promise<Socket>((resolve, reject) => {
@@ -61,15 +39,15 @@ describe("the control plane's port and slow or many connections", () => {
   });
 
   it('answers 408 to headers that trickle in', async () => {
-    const ended = await slowClient(port, 'POST /graphql HTTP/1.1\r\nHost: x\r\n', 'x-slow: 1\r\n');
+    const ended = await slowClient(port, { first: 'POST /graphql HTTP/1.1\r\nHost: x\r\n', drip: 'x-slow: 1\r\n', everyMs: 200 });
     expect(ended).not.toBe('still open');
-    expect((ended as { received: string }).received).toMatch(/^HTTP\/1\.1 408 /);
+    expect((ended as SlowClientEnd).received).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('answers 408 REQUEST_TIMEOUT to a GraphQL body that trickles in, and closes', async () => {
-    const ended = await slowClient(port, 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"query":"', ' ');
+    const ended = await slowClient(port, { first: 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"query":"', drip: ' ', everyMs: 200 });
     expect(ended).not.toBe('still open');
-    const { received } = ended as { received: string };
+    const { received } = ended as SlowClientEnd;
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     expect(received).toContain('"code":"REQUEST_TIMEOUT"');
   });
