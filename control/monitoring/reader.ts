@@ -60,8 +60,9 @@ export const MAX_POINTS = 22_000;
  * one-minute query for every metric — 3.2 million points — ran the control plane out of
  * memory. Measured with four callers looping on the largest allowed operation (npm run bench
  * -- trust; .tmp probe of the event loop): at 65,000 points the loop stalled up to 400 ms, at
- * 25,000 its p99 delay was 74 ms. The dashboard asks a long window's metrics in several
- * operations of at most this many points (web/src/components/Monitoring.svelte).
+ * 25,000 its p99 delay was 74 ms. A refusal says this limit and each series' points, and
+ * the dashboard then asks a long window's metrics in operations that fit
+ * (web/src/components/Monitoring.svelte).
  */
 export const MAX_POINTS_PER_OPERATION = 25_000;
 

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core';
+import { METRIC_NAMES } from '../../control/monitoring/reader.ts';
 import { axeProblems } from '../fixtures/axe.ts';
 import { testChromium } from '../fixtures/services.ts';
 import { startTestControlPlane, type TestControlPlane } from '../fixtures/control-plane.ts';
@@ -309,9 +310,29 @@ describe('dashboard (Chromium)', () => {
     expect(await page.locator('[data-testid=charts] figure').count()).toBe(10);
     // no traffic went through this group: every chart says why it is empty instead of drawing nothing
     await expect.poll(() => page.locator('[data-testid=empty-reason]').count()).toBeGreaterThan(0);
-    await page.selectOption('select[name=step]', 'FIVE_MINUTES');
-    await page.selectOption('select[name=range]', 'LAST_7D');
-    await page.waitForSelector('[data-testid=charts] canvas');
+    // 7 days at five minutes for every metric is more points than one operation may ask: the
+    // server refuses it saying how many points a series has, and the page asks again in parts
+    const sevenDays: { names: number; refused: boolean }[] = [];
+    const watch = (res: Response) => {
+      const req = res.request();
+      if (!req.url().endsWith('/graphql') || req.method() !== 'POST') return;
+      const vars = (req.postDataJSON() as { variables?: { range?: string; step?: string; names?: string[] } } | null)?.variables;
+      if (vars?.range !== 'LAST_7D' || vars.step !== 'FIVE_MINUTES' || !vars.names) return;
+      const names = vars.names.length;
+      void res.json().then((b: { errors?: { extensions?: { reason?: string } }[] }) => sevenDays.push({ names, refused: b.errors?.[0]?.extensions?.reason === 'TOO_MANY_POINTS' }));
+    };
+    page.on('response', watch);
+    try {
+      await page.selectOption('select[name=step]', 'FIVE_MINUTES');
+      await page.selectOption('select[name=range]', 'LAST_7D');
+      await expect.poll(() => sevenDays.filter((a) => !a.refused).reduce((n, a) => n + a.names, 0), { timeout: 30_000 }).toBe(METRIC_NAMES.length);
+      expect(sevenDays.filter((a) => a.refused)).toEqual([{ names: METRIC_NAMES.length, refused: true }]);
+      expect(sevenDays.filter((a) => !a.refused).length).toBeGreaterThan(1);
+      expect(await page.locator('.panel [role=alert]').count()).toBe(0);
+      await page.waitForSelector('[data-testid=charts] canvas');
+    } finally {
+      page.off('response', watch);
+    }
     expect(browserErrors).toEqual([]);
   });
 

@@ -52,12 +52,18 @@ async function targetFor(ctx: GraphQLContext, groupId: string, versionId: string
  */
 const pointsOfOperation = new WeakMap<object, number>();
 
-function spendPoints(operationKey: object, points: number): void {
-  const spent = (pointsOfOperation.get(operationKey) ?? 0) + points;
+/**
+ * Counts a field's `series` × `steps` points against its operation's budget. A refusal says
+ * the limit and the points of each series asked, so a client can split its names into
+ * operations that fit (the dashboard does) without a copy of the window and step rules.
+ */
+function spendPoints(operationKey: object, series: number, steps: number): void {
+  const spent = (pointsOfOperation.get(operationKey) ?? 0) + series * steps;
   if (spent > MAX_POINTS_PER_OPERATION) {
     throw badInput(`this operation asks for ${spent} metric points (series × steps, aliases included); at most ${MAX_POINTS_PER_OPERATION} per operation: ask fewer metrics, a shorter window or FIVE_MINUTES`, {
       reason: 'TOO_MANY_POINTS',
       limit: MAX_POINTS_PER_OPERATION,
+      pointsPerSeries: steps,
     });
   }
   pointsOfOperation.set(operationKey, spent);
@@ -86,7 +92,7 @@ builder.queryFields((t) => ({
       const stepSec = args.step ? (args.step === 'ONE_MINUTE' ? 60 : 300) : window.toMs - window.fromMs <= RANGE_MS.LAST_24H ? 60 : 300;
       const names = [...new Set(args.names)] as MetricName[];
       // counted before anything is read, so a refused operation costs nothing
-      spendPoints(info.variableValues, names.length * stepCount(window.fromMs, window.toMs, stepSec));
+      spendPoints(info.variableValues, names.length, stepCount(window.fromMs, window.toMs, stepSec));
       const target = await targetFor(ctx, String(args.groupId), args.versionId != null ? String(args.versionId) : null, args.instance ?? null);
       return reader.query(target, { names, ...window, stepSec });
     },

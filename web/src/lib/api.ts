@@ -9,6 +9,8 @@ export class ApiError extends Error {
     message: string,
     readonly code: string,
     readonly field?: string,
+    /** the first error's extensions as the server sent them (a refusal's reason and limits) */
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -17,7 +19,7 @@ export class ApiError extends Error {
 
 interface GraphQLErrorBody {
   message: string;
-  extensions?: { code?: string; field?: string };
+  extensions?: { code?: string; field?: string; [detail: string]: unknown };
 }
 
 interface GraphQLResponse<T> {
@@ -28,7 +30,7 @@ interface GraphQLResponse<T> {
 function toApiError(errors: GraphQLErrorBody[]): ApiError {
   const first = errors[0];
   const message = errors.map((e) => e.message).join('; ');
-  return new ApiError(message || 'the request failed', first?.extensions?.code ?? 'INTERNAL', first?.extensions?.field);
+  return new ApiError(message || 'the request failed', first?.extensions?.code ?? 'INTERNAL', first?.extensions?.field, first?.extensions ?? {});
 }
 
 /** Runs one query or mutation; throws ApiError. An expired or revoked token signs the user out. */
