@@ -72,8 +72,19 @@ export function credentialOf(header: string | undefined): string {
   return (m ? (m[1] ?? '') : trimmed).trim();
 }
 
-type CacheEntry = { expires: number; record: Promise<ApiKeyRecord | undefined> };
-type KeyDigest = { hex: string; bytes: Buffer };
+/**
+ * One key lookup, shared by every request presenting the key until `expires`. `settled` is
+ * filled in once the lookup has answered: a request finding it decides synchronously (no
+ * promise, no await), with exactly the answer the promise gave — same record, same expiry.
+ */
+type CacheEntry = { expires: number; record: Promise<ApiKeyRecord | undefined>; settled: SettledLookup | null };
+type SettledLookup = {
+  record: ApiKeyRecord | undefined;
+  /** the record's stored hash as bytes; null when it is not a SHA-256 hex string */
+  stored: Buffer | null;
+  /** the allow decision for the record (frozen: handed to every request the entry serves) */
+  allow: AuthzAllow | null;
+};
 
 /** Drops the oldest tenth of a Map (insertion order) once it is over `max`: one sweep per many inserts. */
 function trimOldest<K, V>(map: Map<K, V>, max: number): void {
@@ -84,6 +95,12 @@ function trimOldest<K, V>(map: Map<K, V>, max: number): void {
     map.delete(k);
   }
 }
+
+const MALFORMED_KEY = Object.freeze(deny(403, 'FORBIDDEN', 'malformed API key'));
+const UNKNOWN_KEY = Object.freeze(deny(403, 'FORBIDDEN', 'unknown or revoked API key'));
+const STORE_DOWN = Object.freeze(deny(503, 'AUTH_UNAVAILABLE', 'API key store unavailable; try again'));
+const WRONG_GROUP = Object.freeze(deny(403, 'FORBIDDEN', 'API key is not valid for this service group'));
+const WRONG_VERSION = Object.freeze(deny(403, 'FORBIDDEN', 'API key is not valid for this service version'));
 
 export class Authorizer {
   private readonly policies: PolicySource;
@@ -106,6 +123,16 @@ export class Authorizer {
   }
 
   async check(input: AuthzInput): Promise<AuthzDecision> {
+    return this.decide(input);
+  }
+
+  /**
+   * check()'s decision, given synchronously when nothing has to be waited for (no credential
+   * needed, a malformed one, or an API key whose lookup is cached and answered); a promise
+   * when a key lookup is in flight or a JWT is verified. The local edge calls this per
+   * request so the usual case costs no promise and no turn of the microtask queue.
+   */
+  decide(input: AuthzInput): AuthzDecision | Promise<AuthzDecision> {
     const versions = this.policies.versionPolicies(input.group);
     if (versions.length === 0) return deny(404, 'NOT_FOUND', `no service group ${JSON.stringify(input.group)}`);
     let authRequired: boolean;
@@ -134,26 +161,40 @@ export class Authorizer {
     return deny(403, 'FORBIDDEN', 'credential is neither a Sluice API key nor a JWT');
   }
 
-  private lookup(hash: string): Promise<ApiKeyRecord | undefined> {
+  /** The cache entry for a key hash: the live one, or a new lookup (failed lookups are not remembered). */
+  private lookup(hash: string): CacheEntry {
     const now = this.now();
     const hit = this.cache.get(hash);
-    if (hit && hit.expires > now) return hit.record;
+    if (hit && hit.expires > now) return hit;
     if (hit) this.cache.delete(hash);
-    const record = this.policies.findApiKey(hash);
-    const entry: CacheEntry = { expires: now + this.ttl, record };
-    // A failed lookup must not be remembered.
-    record.catch(() => {
-      if (this.cache.get(hash) === entry) this.cache.delete(hash);
-    });
+    let record: Promise<ApiKeyRecord | undefined>;
+    try {
+      // (a native promise whatever the source returns: decide() tells waiting by instanceof Promise)
+      record = Promise.resolve(this.policies.findApiKey(hash));
+    } catch (err) {
+      // a source that throws instead of rejecting fails the same way (503)
+      record = Promise.reject(err as Error);
+    }
+    const entry: CacheEntry = { expires: now + this.ttl, record, settled: null };
+    record.then(
+      (found) => {
+        entry.settled = this.settle(found);
+      },
+      () => {
+        // A failed lookup must not be remembered.
+        if (this.cache.get(hash) === entry) this.cache.delete(hash);
+      },
+    );
     this.cache.set(hash, entry);
     trimOldest(this.cache, this.maxEntries);
-    return record;
+    return entry;
   }
 
-  // Raw keys are never kept (not even in a cache): hashing one costs about a microsecond.
-  private digestOf(key: string): KeyDigest {
-    const hex = hashApiKey(key);
-    return { hex, bytes: Buffer.from(hex, 'hex') };
+  private settle(record: ApiKeyRecord | undefined): SettledLookup {
+    const stored = record ? this.storedHashOf(record) : null;
+    const allow: AuthzAllow | null =
+      record && stored ? Object.freeze({ allowed: true as const, kind: 'api-key' as const, identity: `key:${record.keyId}`, keyId: record.keyId }) : null;
+    return { record, stored, allow };
   }
 
   /** The record's stored hash as bytes; null when it is not a SHA-256 hex string. */
@@ -166,27 +207,28 @@ export class Authorizer {
     return b;
   }
 
-  private async checkApiKey(key: string, input: AuthzInput): Promise<AuthzDecision> {
-    if (!isApiKeyFormat(key)) return deny(403, 'FORBIDDEN', 'malformed API key');
-    const digest = this.digestOf(key);
-    let record: ApiKeyRecord | undefined;
-    try {
-      record = await this.lookup(digest.hex);
-    } catch {
-      return deny(503, 'AUTH_UNAVAILABLE', 'API key store unavailable; try again');
-    }
-    const stored = record ? this.storedHashOf(record) : null;
-    if (!record || !stored) return deny(403, 'FORBIDDEN', 'unknown or revoked API key');
-    // Still compared in constant time on every request, cached digests or not.
-    if (!timingSafeEqual(stored, digest.bytes)) {
-      return deny(403, 'FORBIDDEN', 'unknown or revoked API key');
-    }
-    if (record.groupName !== input.group) return deny(403, 'FORBIDDEN', 'API key is not valid for this service group');
-    if (record.versionName !== null && input.version && record.versionName !== input.version) {
-      return deny(403, 'FORBIDDEN', 'API key is not valid for this service version');
-    }
+  // Raw keys are never kept (not even in a cache): each request's key is hashed (SHA-256,
+  // well under a microsecond) and its digest is what is looked up and compared.
+  private checkApiKey(key: string, input: AuthzInput): AuthzDecision | Promise<AuthzDecision> {
+    if (!isApiKeyFormat(key)) return MALFORMED_KEY;
+    const hex = hashApiKey(key);
+    const entry = this.lookup(hex);
+    if (entry.settled !== null) return this.keyDecision(entry.settled, hex, input);
+    return entry.record.then(
+      (found) => this.keyDecision(entry.settled ?? this.settle(found), hex, input),
+      () => STORE_DOWN,
+    );
+  }
+
+  private keyDecision(found: SettledLookup, hex: string, input: AuthzInput): AuthzDecision {
+    const { record, stored, allow } = found;
+    if (!record || !stored || !allow) return UNKNOWN_KEY;
+    // Still compared in constant time on every request, cached lookup or not.
+    if (!timingSafeEqual(stored, Buffer.from(hex, 'hex'))) return UNKNOWN_KEY;
+    if (record.groupName !== input.group) return WRONG_GROUP;
+    if (record.versionName !== null && input.version && record.versionName !== input.version) return WRONG_VERSION;
     this.policies.markKeyUsed(record.keyId);
-    return { allowed: true, kind: 'api-key', identity: `key:${record.keyId}`, keyId: record.keyId };
+    return allow;
   }
 
   private async checkJwt(token: string, input: AuthzInput): Promise<AuthzDecision> {

@@ -2,7 +2,7 @@
 // 256 bits of entropy, so a fast hash is enough and lookups stay one indexed query) plus a
 // short prefix so users can tell their keys apart in the dashboard.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const API_KEY_PREFIX = 'sk_sluice_';
 export const API_KEY_DISPLAY_PREFIX_LENGTH = 12;
@@ -22,8 +22,10 @@ export function generateApiKey(): GeneratedApiKey {
   return { key, prefix: key.slice(0, API_KEY_DISPLAY_PREFIX_LENGTH), hash: hashApiKey(key) };
 }
 
+// One-shot digest: no Hash object (and its native handle) per call; about a third of the
+// cost of createHash().update().digest() (the edge hashes the presented key per request).
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /** Shape check only (cheap reject of garbage before a database lookup). */

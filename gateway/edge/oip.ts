@@ -33,8 +33,9 @@ export interface EdgeStages {
   bodyLimits: BodyLimits;
   rateLimiter: RateLimiter | undefined;
   metrics: EdgeMetrics;
-  authorize(req: IncomingMessage, group: string, version: EdgeVersion): Promise<AuthzDecision | null>;
-  throttle(group: string, version: EdgeVersion, keyId: string | null): Promise<void>;
+  /** (synchronous when nothing has to be waited for; a refusal is thrown) */
+  authorize(req: IncomingMessage, group: string, version: EdgeVersion): AuthzDecision | null | Promise<AuthzDecision>;
+  throttle(group: string, version: EdgeVersion, keyId: string | null): Promise<void> | undefined;
   forward(
     req: IncomingMessage,
     ex: Exchange,
@@ -45,7 +46,8 @@ export interface EdgeStages {
     contentType?: string,
     call?: (version: EdgeVersion) => UpstreamCall,
   ): Promise<UpstreamResponse>;
-  answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers?: Record<string, string>): Promise<void>;
+  /** (a promise only when it waits for the inference record) */
+  answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers?: Record<string, string>): Promise<void> | undefined;
   send(res: ServerResponse, status: number, body: string, requestId?: string, extra?: Record<string, string>, version?: string): number;
   internal(err: unknown, ex: Exchange): EdgeError;
 }
@@ -62,7 +64,7 @@ function runtimePath(route: ModelRoute, version: EdgeVersion): string {
 }
 
 export function createEdgeOip(s: EdgeStages) {
-  const fail = (res: ServerResponse, ex: Exchange, err: EdgeError): Promise<void> => {
+  const fail = (res: ServerResponse, ex: Exchange, err: EdgeError): Promise<void> | undefined => {
     ex.error ??= `${err.code}: ${err.message}`;
     return s.answer(res, ex, err.status, err.oipBody(ex.requestId), err.headers);
   };

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import type { Authorizer, AuthzDecision } from '../authz.ts';
-import type { RateLimiter } from '../ratelimit/limiter.ts';
+import type { RateDecision, RateLimiter } from '../ratelimit/limiter.ts';
 import type { InferenceRecorder } from '../inference-log/recorder.ts';
 import { drain, readBody, type BodyLimits } from './body.ts';
 import { EdgeError } from './errors.ts';
@@ -164,19 +164,21 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     return bytes;
   }
 
-  async function answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers?: Record<string, string>): Promise<void> {
-    const group = ex.group;
-    const version = ex.version?.name ?? '';
-    const latencyMs = performance.now() - ex.t0;
+  /**
+   * Answers (after the inference record is written, when the request is captured and
+   * awaitRecord): a promise only then, so an uncaptured answer costs no turn of the
+   * microtask queue.
+   */
+  function answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers?: Record<string, string>): Promise<void> | undefined {
     if (ex.capture && recorder && ex.version) {
       const record = recorder
         .record({
           requestId: ex.requestId,
           clientRequestId: ex.clientRequestId,
-          group,
-          version,
+          group: ex.group,
+          version: ex.version.name,
           startedAt: ex.startedAt,
-          latencyMs,
+          latencyMs: performance.now() - ex.t0,
           statusCode: status,
           requestBody: ex.requestBody,
           responseBody: body,
@@ -186,8 +188,16 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
         .catch((err: unknown) => {
           log.error({ requestId: ex.requestId, err: (err as Error).message }, 'inference record not written');
         });
-      if (awaitRecord) await record;
+      if (awaitRecord) return record.then(() => finish(res, ex, status, body, headers));
     }
+    finish(res, ex, status, body, headers);
+    return undefined;
+  }
+
+  /** Sends the answer and counts it. */
+  function finish(res: ServerResponse, ex: Exchange, status: number, body: string, headers?: Record<string, string>): void {
+    const group = ex.group;
+    const version = ex.version?.name ?? '';
     const out = send(res, status, body, ex.requestId, headers, ex.version?.name);
     const tookMs = performance.now() - ex.t0;
     // (the series found when the version was picked, unless a retry moved to another one)
@@ -196,7 +206,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     if (ex.version) stats.record(group, version, status, tookMs);
   }
 
-  function fail(res: ServerResponse, ex: Exchange, err: EdgeError): Promise<void> {
+  function fail(res: ServerResponse, ex: Exchange, err: EdgeError): Promise<void> | undefined {
     ex.error ??= `${err.code}: ${err.message}`;
     return answer(res, ex, err.status, err.body(ex.requestId), err.headers);
   }
@@ -204,17 +214,28 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   // -------------------------------------------------------------------------------------
   // Stages
 
-  async function authorize(req: IncomingMessage, group: string, version: EdgeVersion): Promise<AuthzDecision | null> {
+  // The credential and rate-limit stages answer synchronously when they can (a cached API
+  // key, the in-process token buckets) and with a promise only when they must wait (a key
+  // lookup, a JWT, Redis); a refusal is thrown as the EdgeError to answer with.
+
+  /** The caller's identity (null when the version asks for none); throws EdgeError 401/403/503. */
+  function authorize(req: IncomingMessage, group: string, version: EdgeVersion): AuthzDecision | null | Promise<AuthzDecision> {
     if (!version.policy.auth) return null;
     if (!authorizer) throw new EdgeError('AUTH_UNAVAILABLE', 'this service requires a credential and the edge has no authorizer');
-    const d = await authorizer.check({ group, version: version.name, authorization: req.headers.authorization });
-    if (!d.allowed) throw new EdgeError(d.code, d.message, undefined, d.status);
-    return d;
+    const d = authorizer.decide({ group, version: version.name, authorization: req.headers.authorization });
+    return d instanceof Promise ? d.then(allowedOrThrow) : allowedOrThrow(d);
   }
 
-  async function throttle(group: string, version: EdgeVersion, keyId: string | null): Promise<void> {
-    if (!version.policy.rateLimited || !rateLimiter) return;
-    const d = await rateLimiter.check({ group, version: version.name, keyId });
+  /** Takes the request's tokens; throws EdgeError 429 when over a limit. */
+  function throttle(group: string, version: EdgeVersion, keyId: string | null): Promise<void> | undefined {
+    if (!version.policy.rateLimited || !rateLimiter) return undefined;
+    const d = rateLimiter.decide({ group, version: version.name, keyId });
+    if (d instanceof Promise) return d.then((decided) => underLimitOrThrow(group, version, decided));
+    underLimitOrThrow(group, version, d);
+    return undefined;
+  }
+
+  function underLimitOrThrow(group: string, version: EdgeVersion, d: RateDecision): void {
     if (d.allowed) return;
     metrics.throttled?.inc({ group, version: version.name });
     throw new EdgeError(
@@ -357,13 +378,23 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
         throw new EdgeError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${bodyLimits.maxBytes} bytes`);
       }
       const content = scoringContent(req.headers['content-type']);
-      // (each stage is awaited only when it applies: no promise per request for an unused one)
-      const decision = version.policy.auth ? await authorize(req, group.name, version) : null;
+      // (each stage is awaited only when it applies and has to wait: no promise, no microtask
+      // turn per request for an unused stage or one answered at once)
+      let decision: AuthzDecision | null = null;
+      if (version.policy.auth) {
+        const d = authorize(req, group.name, version);
+        decision = d instanceof Promise ? await d : d;
+      }
+      const keyId = decision?.allowed ? decision.keyId : null;
       const queued = admission?.applies(group.name, version.name);
-      if (queued) releaseSlot = await admit(queued, group.name, version, decision?.allowed ? decision.keyId : null);
-      else if (version.policy.rateLimited && rateLimiter) await throttle(group.name, version, decision?.allowed ? decision.keyId : null);
+      if (queued) releaseSlot = await admit(queued, group.name, version, keyId);
+      else {
+        const limited = throttle(group.name, version, keyId);
+        if (limited !== undefined) await limited;
+      }
       if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-      const raw = await readBody(req, bodyLimits);
+      const read = readBody(req, bodyLimits);
+      const raw = read instanceof Promise ? await read : read;
       ex.bytesIn = raw.length;
       ex.requestBody = raw;
       const { body, text } = parsePredictBody(raw, content);
@@ -373,7 +404,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       // the bytes as they came (what `text` decodes): no second UTF-8 encoding on the way out
       const up = await forward(req, ex, group, version, pick.pinned, raw, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const out = translateUpstream(ex, up);
-      await answer(res, ex, out.status, out.body);
+      const answered = answer(res, ex, out.status, out.body);
+      if (answered !== undefined) await answered;
     } catch (err) {
       const e = err instanceof EdgeError ? err : internal(err, ex);
       // A stalled body leaves the connection in an unknown state: answer, then close it.
@@ -386,6 +418,11 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       releaseSlot?.();
       series.leave();
     }
+  }
+
+  /** fail() as a promise (a throw in it is handled as the other handlers' failures are). */
+  async function failLater(res: ServerResponse, ex: Exchange, err: EdgeError): Promise<void> {
+    await fail(res, ex, err);
   }
 
   function internal(err: unknown, ex: Exchange): EdgeError {
@@ -442,7 +479,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       work = metricsEndpoint(res);
     } else {
       const nf = routing.current().notFound;
-      work = fail(res, ex, new EdgeError(nf.code, nf.message, undefined, nf.status));
+      work = failLater(res, ex, new EdgeError(nf.code, nf.message, undefined, nf.status));
     }
     work.catch((err: unknown) => {
       log.error({ err: (err as Error).message }, 'edge handler failed');
@@ -513,6 +550,12 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       await ownClient?.close();
     },
   };
+}
+
+/** A credential decision the request may go on with; a refusal is thrown as its EdgeError. */
+function allowedOrThrow(d: AuthzDecision): AuthzDecision {
+  if (!d.allowed) throw new EdgeError(d.code, d.message, undefined, d.status);
+  return d;
 }
 
 function liveEndpoints(table: RoutingTable): Set<string> {

@@ -20,28 +20,54 @@ export interface InferenceRecorderOptions {
 }
 
 export type RecordOutcome = 'recorded' | 'disabled' | 'unsampled' | 'unknown-version';
+type CountedOutcome = RecordOutcome | 'failed';
+
+/**
+ * sluice_inference_records_total{outcome} counted in plain fields and handed to prom-client
+ * when /metrics is scraped (the counter's collect hook): a labelled inc() hashes and checks
+ * its label object per call, per answered request here. One tally per registry, shared by
+ * every recorder on it, as the counter is.
+ */
+type OutcomeTally = Map<CountedOutcome, number>;
+const tallies = new WeakMap<Registry, { counter: Counter<'outcome'>; tally: OutcomeTally }>();
+
+function outcomeCounter(registry: Registry): (outcome: CountedOutcome) => void {
+  let made = tallies.get(registry);
+  if (!made) {
+    const existing = registry.getSingleMetric('sluice_inference_records_total') as Counter<'outcome'> | undefined;
+    // a counter registered some other way (not by this module): counted into it directly
+    if (existing) return (outcome) => existing.inc({ outcome });
+    const tally: OutcomeTally = new Map();
+    const counter = new Counter({
+      name: 'sluice_inference_records_total',
+      help: 'Answered requests seen by the inference recorder, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of tally) this.inc({ outcome }, n);
+      },
+    });
+    made = { counter, tally };
+    tallies.set(registry, made);
+  }
+  const { tally } = made;
+  return (outcome) => {
+    tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
+  };
+}
 
 export class InferenceRecorder {
   private readonly policies: PolicySource;
   private readonly sink: RecordSink;
   private readonly random: () => number;
-  private readonly counter: Counter<'outcome'> | undefined;
+  private readonly count: (outcome: CountedOutcome) => void;
 
   constructor(options: InferenceRecorderOptions) {
     this.policies = options.policies;
     this.sink = options.sink;
     this.random = options.random ?? Math.random;
-    if (options.registry) {
-      const existing = options.registry.getSingleMetric('sluice_inference_records_total');
-      this.counter =
-        (existing as Counter<'outcome'> | undefined) ??
-        new Counter({
-          name: 'sluice_inference_records_total',
-          help: 'Answered requests seen by the inference recorder, by outcome',
-          labelNames: ['outcome'],
-          registers: [options.registry],
-        });
-    }
+    this.count = options.registry ? outcomeCounter(options.registry) : () => {};
   }
 
   /**
@@ -50,14 +76,32 @@ export class InferenceRecorder {
    * process being killed. Rejects only when the spool itself cannot be written (counted as
    * outcome 'failed').
    */
-  async record(input: ExchangeInput): Promise<RecordOutcome> {
-    let outcome: RecordOutcome | 'failed' = 'failed';
+  record(input: ExchangeInput): Promise<RecordOutcome> {
+    // (one promise per record: the sink's, continued; no async wrappers around it)
+    let decided: { outcome: RecordOutcome; record?: InferenceRecord };
+    let written: Promise<void>;
     try {
-      outcome = await this.recordInner(input);
-      return outcome;
-    } finally {
-      this.counter?.inc({ outcome });
+      decided = this.decide(input);
+      if (!decided.record) {
+        this.count(decided.outcome);
+        return Promise.resolve(decided.outcome);
+      }
+      written = this.sink.append(decided.record);
+    } catch (err) {
+      this.count('failed');
+      return Promise.reject(err as Error);
     }
+    const { outcome } = decided;
+    return written.then(
+      () => {
+        this.count(outcome);
+        return outcome;
+      },
+      (err: unknown) => {
+        this.count('failed');
+        throw err;
+      },
+    );
   }
 
   /**
@@ -79,10 +123,10 @@ export class InferenceRecorder {
         else await Promise.all(records.map((r) => this.sink.append(r)));
       }
     } catch (err) {
-      for (const o of outcomes) this.counter?.inc({ outcome: o === 'recorded' ? 'failed' : o });
+      for (const o of outcomes) this.count(o === 'recorded' ? 'failed' : o);
       throw err;
     }
-    for (const o of outcomes) this.counter?.inc({ outcome: o });
+    for (const o of outcomes) this.count(o);
     return outcomes;
   }
 
@@ -98,11 +142,5 @@ export class InferenceRecorder {
     if (input.sampled === false) return { outcome: 'unsampled' };
     if (input.sampled === undefined && rate < 1 && this.random() >= rate) return { outcome: 'unsampled' };
     return { outcome: 'recorded', record: buildInferenceRecord(input, inference, rate) };
-  }
-
-  private async recordInner(input: ExchangeInput): Promise<RecordOutcome> {
-    const { outcome, record } = this.decide(input);
-    if (record) await this.sink.append(record);
-    return outcome;
   }
 }

@@ -61,6 +61,7 @@ export const DEFAULT_INFERENCE_SETTINGS: InferenceTableSettings = { enabled: fal
 export class StaticPolicySource implements PolicySource {
   private readonly groups = new Map<string, VersionPolicy[]>();
   private readonly keys = new Map<string, ApiKeyRecord>();
+  /** key ids of the latest successful uses, oldest first (at least the last 1,000) */
   readonly used: string[] = [];
 
   setVersion(policy: VersionPolicy): void {
@@ -85,7 +86,8 @@ export class StaticPolicySource implements PolicySource {
   }
   markKeyUsed(keyId: string): void {
     this.used.push(keyId);
-    if (this.used.length > 1000) this.used.splice(0, this.used.length - 1000);
+    // (at least) the last 1,000 uses, trimmed in batches: a trim per call moved the whole list
+    if (this.used.length > 2000) this.used.splice(0, this.used.length - 1000);
   }
 }
 

@@ -12,6 +12,8 @@ export interface TakeResult {
 
 export interface BucketStore {
   take(key: string, capacity: number, ratePerSecond: number, cost?: number): Promise<TakeResult>;
+  /** The same take answered at once, for a store that holds its buckets in this process (memory.ts). */
+  takeSync?(key: string, capacity: number, ratePerSecond: number, cost?: number): TakeResult;
   close?(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
 // and the long-run rate is the limit. Counts what it throttles in sluice_throttled_total.
 import { Counter, type Registry } from 'prom-client';
 import type { PolicySource, VersionPolicy } from '../policy/port.ts';
-import type { BucketStore } from './bucket.ts';
+import type { BucketStore, TakeResult } from './bucket.ts';
 
 export interface RateLimitInput {
   group: string;
@@ -43,6 +43,7 @@ export class RateLimiter {
   private readonly policies: PolicySource;
   private readonly store: BucketStore;
   private readonly throttled: Counter<'group' | 'version'> | undefined;
+  private readonly bucketKeys = new WeakMap<VersionPolicy, string>();
 
   constructor(options: RateLimiterOptions) {
     this.policies = options.policies;
@@ -62,32 +63,60 @@ export class RateLimiter {
   }
 
   async check(input: RateLimitInput): Promise<RateDecision> {
-    const policy = this.policies.versionPolicies(input.group).find((p) => p.version === input.version);
+    return this.decide(input);
+  }
+
+  /**
+   * check()'s decision, given synchronously when the store answers in-process (the memory
+   * store: no Redis), else a promise. The tokens are taken at the call either way, in the same
+   * order, so the limits are exactly those of check(). The local edge calls this per request.
+   */
+  decide(input: RateLimitInput): RateDecision | Promise<RateDecision> {
+    const policy = this.policyOf(input.group, input.version);
     if (!policy) return UNLIMITED;
     const cost = input.cost && input.cost > 0 ? input.cost : 1;
+    const takeSync = this.store.takeSync;
+    if (takeSync === undefined) return this.decideAsync(input, policy, cost);
     let decision: RateDecision = UNLIMITED;
     // The narrower per-key bucket first, so one noisy key cannot drain the version's budget.
     if (input.keyId && isLimit(policy.keyQpsLimit)) {
-      decision = await this.take('key', `${input.group}/${input.version}/key/${input.keyId}`, policy.keyQpsLimit, cost);
+      const r = takeSync.call(this.store, `${this.bucketKey(policy)}/key/${input.keyId}`, policy.keyQpsLimit, policy.keyQpsLimit, cost);
+      decision = decisionOf('key', policy.keyQpsLimit, r);
       if (!decision.allowed) return this.refused(input, decision);
     }
     if (isLimit(policy.qpsLimit)) {
-      decision = await this.take('version', `${input.group}/${input.version}`, policy.qpsLimit, cost);
+      const r = takeSync.call(this.store, this.bucketKey(policy), policy.qpsLimit, policy.qpsLimit, cost);
+      decision = decisionOf('version', policy.qpsLimit, r);
       if (!decision.allowed) return this.refused(input, decision);
     }
     return decision;
   }
 
+  private async decideAsync(input: RateLimitInput, policy: VersionPolicy, cost: number): Promise<RateDecision> {
+    let decision: RateDecision = UNLIMITED;
+    if (input.keyId && isLimit(policy.keyQpsLimit)) {
+      decision = await this.take('key', `${this.bucketKey(policy)}/key/${input.keyId}`, policy.keyQpsLimit, cost);
+      if (!decision.allowed) return this.refused(input, decision);
+    }
+    if (isLimit(policy.qpsLimit)) {
+      decision = await this.take('version', this.bucketKey(policy), policy.qpsLimit, cost);
+      if (!decision.allowed) return this.refused(input, decision);
+    }
+    return decision;
+  }
+
+  /** `group/version`, made once per policy object (a refresh brings new objects, and new strings with them). */
+  private bucketKey(policy: VersionPolicy): string {
+    let key = this.bucketKeys.get(policy);
+    if (key === undefined) {
+      key = `${policy.group}/${policy.version}`;
+      this.bucketKeys.set(policy, key);
+    }
+    return key;
+  }
+
   private async take(scope: 'version' | 'key', key: string, qps: number, cost: number): Promise<RateDecision> {
-    const r = await this.store.take(key, qps, qps, cost);
-    return {
-      allowed: r.allowed,
-      scope,
-      limit: qps,
-      remaining: Math.max(0, Math.floor(r.remaining)),
-      retryAfterSeconds: r.allowed ? 0 : Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
-      retryAfterMs: r.allowed ? 0 : r.retryAfterMs,
-    };
+    return decisionOf(scope, qps, await this.store.take(key, qps, qps, cost));
   }
 
   private refused(input: RateLimitInput, d: RateDecision): RateDecision {
@@ -108,6 +137,17 @@ export class RateLimiter {
   async close(): Promise<void> {
     await this.store.close?.();
   }
+}
+
+function decisionOf(scope: 'version' | 'key', qps: number, r: TakeResult): RateDecision {
+  return {
+    allowed: r.allowed,
+    scope,
+    limit: qps,
+    remaining: Math.max(0, Math.floor(r.remaining)),
+    retryAfterSeconds: r.allowed ? 0 : Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+    retryAfterMs: r.allowed ? 0 : r.retryAfterMs,
+  };
 }
 
 const isLimit = (n: number | null): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;

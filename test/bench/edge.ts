@@ -50,6 +50,8 @@ const { values } = parseArgs({
     // those targets, each --repeat times in turn (a quick, repeatable CPU-per-request figure)
     'open-only': { type: 'string' },
     repeat: { type: 'string', default: '3' },
+    // with --open-only: also a closed-loop autocannon run at --connections per target and repeat
+    closed: { type: 'boolean', default: false },
   },
 });
 
@@ -550,6 +552,8 @@ async function profile(group: GroupName, mode: Mode): Promise<void> {
   console.log(`profile: ${path.join(dir, file)}`);
 }
 
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
 /** --open-only: the open-loop runs alone, interleaved and repeated, to see the noise. */
 async function openOnly(names: string[], mode: Mode): Promise<void> {
   const seconds = Number(values.seconds);
@@ -591,7 +595,14 @@ async function openOnly(names: string[], mode: Mode): Promise<void> {
         if (t.name === 'direct') directP99 = open.p99;
         const cpu = t.name === 'direct' ? 0 : open.cpuMicros / open.answered;
         (seen[t.name] ??= []).push(round(cpu, 0));
-        console.log(`${mode} ${t.name.padEnd(8)} CPU ${String(round(cpu, 0)).padStart(4)} µs/req  p99 ${round(open.p99 * 1000, 0)} µs (added ${round((open.p99 - directP99) * 1000, 0)})  failures ${open.failures}  load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+        console.log(`${mode} ${t.name.padEnd(8)} CPU ${String(round(cpu, 0)).padStart(4)} µs/req  p99 ${round(open.p99 * 1000, 0)} µs (added ${round((open.p99 - directP99) * 1000, 0)})  failures ${open.failures}  load ${loadavg()}`);
+        if (values.closed && t.name !== 'direct') {
+          const connections = Number(values.connections);
+          const many = await cannon(t, body, seconds, connections, t.cpu);
+          const cpuMany = many.cpuMicros / many.total;
+          (seen[`${t.name} c=${connections}`] ??= []).push(round(cpuMany, 0));
+          console.log(`${mode} ${t.name.padEnd(8)} c=${connections} CPU ${String(round(cpuMany, 0)).padStart(4)} µs/req  ${round(many.rps, 0)} req/s  non-2xx ${many.non2xx}  load ${loadavg()}`);
+        }
       }
     }
     for (const [name, xs] of Object.entries(seen)) if (name !== 'direct') console.log(`${mode} ${name}: ${xs.join(' / ')} µs/req`);

@@ -111,6 +111,35 @@ describe('API keys', () => {
     expect(denied(await authorizer.check({ group: 'wine-quality', authorization: key }))).toEqual({ status: 403, code: 'FORBIDDEN' });
   });
 
+  it('decides a key whose lookup is cached at once, and stops at the same moment a revocation bites', async () => {
+    let t = 1_000_000;
+    const { authorizer, key, v2only, other, policies } = setup(() => t);
+    // the first sight of a key waits for the store; once it answered, the same key is decided at once
+    const first = authorizer.decide({ group: 'wine-quality', authorization: `Bearer ${key}` });
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toEqual({ allowed: true, kind: 'api-key', identity: 'key:key-1', keyId: 'key-1' });
+    const again = authorizer.decide({ group: 'wine-quality', authorization: `Bearer ${key}` });
+    expect(again).toEqual({ allowed: true, kind: 'api-key', identity: 'key:key-1', keyId: 'key-1' });
+    expect(policies.used).toEqual(['key-1', 'key-1']);
+    // the cached record is still checked against the request: group, version
+    expect(denied(await authorizer.decide({ group: 'wine-quality', authorization: other }))).toEqual({ status: 403, code: 'FORBIDDEN' });
+    expect(denied(authorizer.decide({ group: 'wine-quality', authorization: other }) as AuthzDecision)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    await authorizer.decide({ group: 'wine-quality', version: 'v2', authorization: v2only });
+    expect(denied(authorizer.decide({ group: 'wine-quality', version: 'v1', authorization: v2only }) as AuthzDecision)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // a wrong key close to a cached one is not let through by the cache
+    const wrong = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
+    expect(denied(await authorizer.decide({ group: 'wine-quality', authorization: wrong }))).toEqual({ status: 403, code: 'FORBIDDEN' });
+    // revoked: still served from the cache within its second, looked up again after it
+    policies.revokeKey('key-1');
+    t += 999;
+    expect(authorizer.decide({ group: 'wine-quality', authorization: key })).toMatchObject({ allowed: true });
+    t += 2;
+    const late = authorizer.decide({ group: 'wine-quality', authorization: key });
+    expect(late).toBeInstanceOf(Promise);
+    expect(denied(await late)).toEqual({ status: 403, code: 'FORBIDDEN' });
+    expect(denied(authorizer.decide({ group: 'wine-quality', authorization: key }) as AuthzDecision)).toEqual({ status: 403, code: 'FORBIDDEN' });
+  });
+
   it('caches lookups (one store read per key per TTL) and fails closed with 503 when the store fails', async () => {
     const { policies, key } = setup();
     let reads = 0;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FsObjectStore } from '../../platform/objectstore/fs.ts';
 import { ObjectStoreError, type ObjectStore } from '../../platform/objectstore/port.ts';
@@ -318,6 +319,36 @@ describe('InferenceRecorder', () => {
     ]);
     expect(got[0]?.response).toBeNull();
     expect(got[0]?.timestamp).toBe('1970-01-01T00:00:00.000Z');
+  });
+});
+
+describe('InferenceRecorder counts', () => {
+  it('every outcome of every recorder on a registry in one sluice_inference_records_total, failures included, as /metrics shows them', async () => {
+    const policies = demoPolicies();
+    policies.setVersion(version('open', 'v1', { authEnabled: false, inference: { enabled: false, sampleRate: 1, maxBodyBytes: 8 } }));
+    const registry = new Registry();
+    let failing = false;
+    const sink = { append: async () => (failing ? Promise.reject(new Error('disk full')) : undefined) };
+    const a = new InferenceRecorder({ policies, sink, registry });
+    const b = new InferenceRecorder({ policies, sink, registry });
+    const ex = (group: string, ver: string) => ({ requestId: 'r', group, version: ver, startedAt: 0, latencyMs: 1, statusCode: 200, requestBody: '{}', responseBody: null });
+    await a.record(ex('wine-quality', 'v1'));
+    await b.record(ex('wine-quality', 'v1'));
+    await a.record(ex('open', 'v1'));
+    await b.record(ex('wine-quality', 'v9'));
+    failing = true;
+    await expect(a.record(ex('wine-quality', 'v1'))).rejects.toThrow('disk full');
+    // a record that cannot even be built is a failure too
+    await expect(b.record({ ...ex('wine-quality', 'v1'), startedAt: Number.NaN })).rejects.toThrow();
+    const text = await registry.metrics();
+    expect(text.split('\n').filter((l) => l.startsWith('sluice_inference_records_total{'))).toEqual([
+      'sluice_inference_records_total{outcome="recorded"} 2',
+      'sluice_inference_records_total{outcome="disabled"} 1',
+      'sluice_inference_records_total{outcome="unknown-version"} 1',
+      'sluice_inference_records_total{outcome="failed"} 2',
+    ]);
+    // scraped twice: the same figures, not doubled
+    expect(await registry.metrics()).toBe(text);
   });
 });
 

@@ -110,6 +110,32 @@ describe('RateLimiter', () => {
     expect(() => new RateLimiter({ policies, store: new MemoryBucketStore(), registry })).not.toThrow();
   });
 
+  it('decides at once with the in-process store, taking exactly the tokens check() takes; with a shared store it waits', async () => {
+    const policies = demoPolicies();
+    policies.setVersion(version('wine-quality', 'v2', { qpsLimit: 100, keyQpsLimit: 2 }));
+    const t = 0;
+    const limiter = new RateLimiter({ policies, store: new MemoryBucketStore({ now: () => t }), registry: new Registry() });
+    const decisions = [];
+    // decide() and check() alternate on one bucket: one budget of 10, in call order
+    for (let i = 0; i < 6; i++) {
+      const now = limiter.decide({ group: 'wine-quality', version: 'v1' });
+      expect(now).not.toBeInstanceOf(Promise);
+      decisions.push(now, await limiter.check({ group: 'wine-quality', version: 'v1' }));
+    }
+    expect(decisions.map((d) => ('allowed' in d ? d.allowed : null))).toEqual([...Array<boolean>(10).fill(true), false, false]);
+    expect(decisions[11]).toEqual({ allowed: false, scope: 'version', limit: 10, remaining: 0, retryAfterSeconds: 1, retryAfterMs: 100 });
+    // per key, then unlimited and unknown versions, all at once
+    expect([1, 2, 3].map(() => limiter.decide({ group: 'wine-quality', version: 'v2', keyId: 'a' }))).toMatchObject([{ allowed: true }, { allowed: true }, { allowed: false, scope: 'key' }]);
+    expect(limiter.decide({ group: 'open', version: 'v1' })).toMatchObject({ allowed: true, scope: 'none' });
+    expect(limiter.decide({ group: 'ghost', version: 'v1' })).toMatchObject({ allowed: true, scope: 'none' });
+    // a store without a synchronous take (Redis, fail-open) is waited for
+    const memory = new MemoryBucketStore({ now: () => t });
+    const shared = new RateLimiter({ policies, store: { take: (...args: Parameters<MemoryBucketStore['take']>) => memory.take(...args) } });
+    const waited = shared.decide({ group: 'wine-quality', version: 'v1' });
+    expect(waited).toBeInstanceOf(Promise);
+    expect(await waited).toMatchObject({ allowed: true, scope: 'version', remaining: 9 });
+  });
+
   it('in-process: QPS 10 under 50 rps for 3 s allows about 10 per second (real time)', async () => {
     const limiter = new RateLimiter({ policies: demoPolicies(), store: new MemoryBucketStore() });
     const { allowed, elapsed } = await drive([limiter], 'wine-quality', 'v1', 50, 3);
