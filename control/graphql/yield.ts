@@ -7,10 +7,18 @@
 // resolver first waits for one macrotask turn (setImmediate), so I/O callbacks — a /healthz
 // request among them — run between resolver batches. Below the slice, a resolver is called
 // directly: no promise, no cost beyond reading the clock.
+//
+// A field marked `extensions: { [YIELD_ALONE]: true }` is one whose completion alone holds the
+// loop for a while (a metric series' thousands of points, completed by graphql-js in one
+// synchronous stretch after its resolver returns): it always waits for a turn of its own, and
+// nothing else is released in that turn — released together, the five series of one metrics
+// query completed back to back in one ~190 ms stretch.
 import { performance } from 'node:perf_hooks';
 import { isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 
 export const DEFAULT_SLICE_MS = 5;
+/** The field extension that makes a field wait for a turn of its own (see above). */
+export const YIELD_ALONE = 'sluiceYieldAlone';
 
 const wrapped = new WeakSet<GraphQLSchema>();
 
@@ -23,7 +31,11 @@ let turnScheduled = false;
  * of N items cost N wake-ups per turn — quadratic (a 7-day, one-minute metrics query, 100 000
  * points, held the control plane for minutes).
  */
-const waiting: (() => void)[] = [];
+const waiting: Waiter[] = [];
+interface Waiter {
+  run: () => void;
+  alone: boolean;
+}
 let nextWaiting = 0;
 
 function scheduleTurn(): void {
@@ -59,11 +71,12 @@ function takeTurn(): void {
   lastTurn = now;
   let released = 0;
   while (nextWaiting < waiting.length && released < batch) {
-    const run = waiting[nextWaiting]!;
-    waiting[nextWaiting++] = noop;
-    run();
+    const next = waiting[nextWaiting]!;
+    if (next.alone && released > 0) break; // its own turn, the next one
+    waiting[nextWaiting++] = DONE;
+    next.run();
     released++;
-    if (performance.now() - lastTurn >= sliceOfTurn) break;
+    if (next.alone || performance.now() - lastTurn >= sliceOfTurn) break;
   }
   if (nextWaiting >= waiting.length) {
     waiting.length = 0;
@@ -83,7 +96,7 @@ function takeTurn(): void {
   }
 }
 
-const noop = () => undefined;
+const DONE: Waiter = { run: () => undefined, alone: false };
 /** the slice of the schema wrapped last (one per process in practice: the control plane's) */
 let sliceOfTurn = DEFAULT_SLICE_MS;
 
@@ -103,16 +116,20 @@ export function yieldingExecution(schema: GraphQLSchema, sliceMs: number = DEFAU
       // the series around them still wait their turn.
       if (!field.resolve) continue;
       const resolve: GraphQLFieldResolver<unknown, unknown> = field.resolve;
+      const alone = field.extensions[YIELD_ALONE] === true;
       field.resolve = (source, args, context, info) => {
         scheduleTurn(); // notes when the loop is free again
-        if (performance.now() - lastTurn < sliceMs) return resolve(source, args, context, info);
+        if (!alone && performance.now() - lastTurn < sliceMs) return resolve(source, args, context, info);
         return new Promise<unknown>((settle, fail) => {
-          waiting.push(() => {
-            try {
-              settle(resolve(source, args, context, info));
-            } catch (error) {
-              fail(error);
-            }
+          waiting.push({
+            alone,
+            run: () => {
+              try {
+                settle(resolve(source, args, context, info));
+              } catch (error) {
+                fail(error);
+              }
+            },
           });
         });
       };

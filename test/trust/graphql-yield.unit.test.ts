@@ -4,8 +4,8 @@
 // same operation lets the loop take turns (I/O callbacks, /healthz among them) between
 // resolver batches. Counted in loop turns, not timed.
 import { describe, expect, it } from 'vitest';
-import { GraphQLInt, GraphQLList, GraphQLObjectType, GraphQLSchema, execute, parse } from 'graphql';
-import { yieldingExecution } from '../../control/graphql/yield.ts';
+import { GraphQLInt, GraphQLList, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, execute, parse } from 'graphql';
+import { YIELD_ALONE, yieldingExecution } from '../../control/graphql/yield.ts';
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -51,5 +51,44 @@ describe('GraphQL execution and the event loop', () => {
     expect(turns).toBeGreaterThanOrEqual(5);
     // wrapping twice is a no-op
     expect(yieldingExecution(schema, 5)).toBe(schema);
+  });
+
+  it('completes each YIELD_ALONE field in a loop turn of its own, nothing else beside it', async () => {
+    // five metric-like series of 400 points; a point's completion (its scalar) costs 0.05 ms,
+    // so one series is a 20 ms synchronous stretch graphql-js runs after `points` returns
+    let turn = 0;
+    const seen: [series: number, turn: number][] = [];
+    const Slow = new GraphQLScalarType({ name: 'Slow', serialize: (v) => { busy(0.05); seen.push([v as number, turn]); return v; } });
+    const schemaWith = (alone: boolean) => {
+      const Point = new GraphQLObjectType({ name: 'Point', fields: { v: { type: Slow } } });
+      const Series = new GraphQLObjectType({
+        name: 'Series',
+        fields: {
+          id: { type: GraphQLInt, resolve: (s: number) => s },
+          points: { type: new GraphQLList(Point), extensions: alone ? { [YIELD_ALONE]: true } : {}, resolve: (s: number) => Array.from({ length: 400 }, () => ({ v: s })) },
+        },
+      });
+      return yieldingExecution(new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { series: { type: new GraphQLList(Series), resolve: () => [0, 1, 2, 3, 4] } } }) }), 5);
+    };
+    const turnsPerSeries = async (alone: boolean) => {
+      seen.length = 0;
+      let running = true;
+      const tick = () => { if (running) { turn++; setImmediate(tick); } };
+      setImmediate(tick);
+      const result = await execute({ schema: schemaWith(alone), document: parse('{ series { id points { v } } }') });
+      running = false;
+      expect((result.data?.series as unknown[]).length).toBe(5);
+      expect(seen).toHaveLength(5 * 400);
+      const turnsOf = new Map<number, Set<number>>();
+      for (const [series, t] of seen) turnsOf.set(series, (turnsOf.get(series) ?? new Set()).add(t));
+      return { turnsOf, distinct: new Set(seen.map(([, t]) => t)).size };
+    };
+    const alone = await turnsPerSeries(true);
+    // every series completes within one turn, and no two share a turn: the loop runs between them
+    for (const turns of alone.turnsOf.values()) expect(turns.size).toBe(1);
+    expect(alone.distinct).toBe(5);
+    // without the mark, series released in the same turn complete back to back
+    const together = await turnsPerSeries(false);
+    expect(together.distinct).toBeLessThan(5);
   });
 });

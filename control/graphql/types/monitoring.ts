@@ -8,6 +8,7 @@ import { RANGE_MS, resolveWindow, type TimeRangeName } from '../../monitoring/wi
 import { assertGroupReadable } from '../access.ts';
 import { builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';
+import { YIELD_ALONE } from '../yield.ts';
 import { ServiceVersionRef } from './service-version.ts';
 
 export const MetricNameEnum = builder.enumType('MetricName', { values: METRIC_NAMES });
@@ -26,7 +27,8 @@ const MetricSeriesRef = builder.objectRef<MetricSeries>('MetricSeries').implemen
     name: t.expose('name', { type: MetricNameEnum }),
     versionId: t.exposeID('versionId', { nullable: true, description: 'null: the whole group' }),
     instance: t.exposeString('instance', { nullable: true }),
-    points: t.field({ type: [MetricPointRef], resolve: (s) => s.points }),
+    // thousands of points completed in one stretch: each series in a loop turn of its own
+    points: t.field({ type: [MetricPointRef], extensions: { [YIELD_ALONE]: true }, resolve: (s) => s.points }),
     reason: t.string({ nullable: true, description: 'why the series cannot have data (e.g. no GPU on this machine)', resolve: (s) => s.reason ?? null }),
   }),
 });
