@@ -14,15 +14,9 @@
 // exists yet — gets the lower priority, and threads the main thread creates later inherit it.
 // The spawned processes start at the spawner thread's normal priority. Elsewhere than Linux,
 // or when it is switched off (SLUICE_CONTROL_PLANE_NICE=0), children are spawned directly.
-//
-// A priority only decides who runs first on a busy core; the control plane's work still takes
-// its turns on every core, between the edge's. The same threads can also be confined to some
-// of the machine's CPUs (SLUICE_CONTROL_PLANE_CPUS, a CPU list as taskset(1) reads it), like a
-// control plane in a pod of its own: the CPU affinity is per thread and inherited the same
-// way, so the spawner thread keeps every CPU and so do the processes it starts.
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -201,8 +195,6 @@ export class Spawner {
 export interface PriorityOptions {
   /** the nice value the control plane's threads take (0: leave everything as it is) */
   nice: number;
-  /** the CPUs the control plane's threads may run on, as taskset(1) reads them ("0", "0-2,5"); null: all */
-  cpus?: string | null;
 }
 
 export interface DataPlanePriority {
@@ -211,26 +203,7 @@ export interface DataPlanePriority {
   /** the control plane's threads that were lowered (their count), and to what */
   lowered: number;
   nice: number;
-  /** the CPUs the control plane's threads were confined to (null: not confined) */
-  cpus: string | null;
   close(): Promise<void>;
-}
-
-/** The error of a CPU confinement that could not be applied (the list names no CPU of this machine, no taskset). */
-export class CpuConfinementError extends Error {
-  readonly code = 'CPU_CONFINEMENT_FAILED';
-  constructor(message: string) {
-    super(message);
-    this.name = 'CpuConfinementError';
-  }
-}
-
-/** Sets one thread's CPU affinity with taskset(1) (Node has no call for it). */
-function confineThread(tid: number, cpus: string): void {
-  const r = spawnSync('taskset', ['-p', '-c', cpus, String(tid)], { encoding: 'utf8' });
-  if (r.error) throw new CpuConfinementError(`cannot run taskset to confine the control plane to CPUs ${cpus}: ${r.error.message}`);
-  // a thread that ended meanwhile is no failure; any other refusal is
-  if (r.status !== 0 && existsSync(`/proc/self/task/${tid}`)) throw new CpuConfinementError(`taskset refused CPUs ${cpus}: ${r.stderr.trim()}`);
 }
 
 /** This process's thread ids (Linux), empty elsewhere. */
@@ -243,36 +216,28 @@ export function threadIds(): number[] {
 }
 
 /**
- * Starts the spawner thread, then lowers every other thread of this process to `nice` and
- * confines it to `cpus`. Where threads cannot be told apart (not Linux), or there is nothing
- * to do, nothing is changed and children are spawned directly.
+ * Starts the spawner thread, then lowers every other thread of this process to `nice`.
+ * Where threads cannot be told apart (not Linux) or `nice` is 0, nothing is lowered and
+ * children are spawned directly.
  */
 export async function prioritizeDataPlane(o: PriorityOptions): Promise<DataPlanePriority> {
-  const cpus = o.cpus ?? null;
-  const direct: DataPlanePriority = { spawn: spawnDirect, lowered: 0, nice: 0, cpus: null, close: async () => undefined };
-  if ((o.nice <= 0 && cpus === null) || process.platform !== 'linux' || threadIds().length === 0) return direct;
+  const direct: DataPlanePriority = { spawn: spawnDirect, lowered: 0, nice: 0, close: async () => undefined };
+  if (o.nice <= 0 || process.platform !== 'linux' || threadIds().length === 0) return direct;
   const spawner = await Spawner.start();
   if (spawner.tid === 0) {
     await spawner.close();
     return direct;
   }
   let lowered = 0;
-  try {
-    for (const tid of threadIds()) {
-      if (tid === spawner.tid) continue;
-      if (cpus !== null) confineThread(tid, cpus);
-      if (o.nice <= 0) continue;
-      try {
-        // only ever lowers: a thread already nicer than asked keeps its value
-        if (getPriority(tid) < o.nice) setPriority(tid, o.nice);
-        lowered++;
-      } catch {
-        // a thread that ended meanwhile
-      }
+  for (const tid of threadIds()) {
+    if (tid === spawner.tid) continue;
+    try {
+      // only ever lowers: a thread already nicer than asked keeps its value
+      if (getPriority(tid) < o.nice) setPriority(tid, o.nice);
+      lowered++;
+    } catch {
+      // a thread that ended meanwhile
     }
-  } catch (error) {
-    await spawner.close();
-    throw error;
   }
-  return { spawn: spawner.spawn, lowered, nice: o.nice > 0 ? o.nice : 0, cpus, close: () => spawner.close() };
+  return { spawn: spawner.spawn, lowered, nice: o.nice, close: () => spawner.close() };
 }

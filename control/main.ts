@@ -140,9 +140,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   // the data plane gets the CPU first: this process's threads (GraphQL and the rest of the
   // control plane) take a lower priority; the edge and replicas are spawned from a thread
   // that keeps the normal one (control/data-plane-priority.ts)
-  const priority = await prioritizeDataPlane({ nice: settings.controlPlaneNice, cpus: settings.controlPlaneCpus });
+  const priority = await prioritizeDataPlane({ nice: settings.controlPlaneNice });
   if (priority.lowered > 0) logger.info({ nice: priority.nice, threads: priority.lowered }, 'control plane runs at a lower CPU priority than the data plane');
-  if (priority.cpus !== null) logger.info({ cpus: priority.cpus }, 'control plane confined to these CPUs; the edge and replicas may use every CPU');
 
   // a schema change must not happen under an edge that outlived a crashed control plane
   const pending = pendingMigrations(settings.databaseUrl);

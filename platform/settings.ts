@@ -98,12 +98,6 @@ const SETTINGS = {
   SLUICE_RUN_AS: text.default('nobody'),
   // the data plane first (control/data-plane-priority.ts): the nice value of the control plane's own threads
   SLUICE_CONTROL_PLANE_NICE: z.coerce.number().int().min(0).max(19).default(10),
-  // ... and the CPUs its threads may use (a CPU list as taskset(1) reads it); unset: all
-  SLUICE_CONTROL_PLANE_CPUS: z
-    .string()
-    .trim()
-    .regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'a CPU list such as 0 or 0-2,5')
-    .optional(),
   SLUICE_MODEL_IMPORT_DIR: text.optional(),
   SLUICE_MLFLOW_TRUSTED_URIS: list.optional(),
   // the gRPC ports listen on loopback unless told otherwise (and then need SLUICE_GRPC_TOKEN or mTLS)
@@ -209,8 +203,6 @@ export interface Settings {
   runAs: string;
   /** the nice value of the control plane's threads; the edge and local replicas keep the normal priority (0: nothing lowered) */
   controlPlaneNice: number;
-  /** the CPUs the control plane's threads may run on (taskset list); null: all. The edge and local replicas keep every CPU */
-  controlPlaneCpus: string | null;
   /** who may call the gRPC ports: a shared token and/or TLS files (platform/grpc-auth.ts) */
   grpc: { token: string | null; tlsCert: string | null; tlsKey: string | null; tlsCa: string | null };
   /** inference capture: answer once the record is in the spool ('background', fdatasync every ≤ 50 ms) or once it is on disk ('always') */
@@ -341,7 +333,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     development: e.NODE_ENV === 'development',
     runAs: e.SLUICE_RUN_AS,
     controlPlaneNice: e.SLUICE_CONTROL_PLANE_NICE,
-    controlPlaneCpus: e.SLUICE_CONTROL_PLANE_CPUS ?? null,
     modelImportDir: resolve(e.SLUICE_MODEL_IMPORT_DIR ?? resolve(dataDir, 'import')),
     mlflowTrustedUris: e.SLUICE_MLFLOW_TRUSTED_URIS ?? [],
     grpcListenHosts: { xds: e.SLUICE_XDS_LISTEN_HOST, gateway: e.SLUICE_GATEWAY_LISTEN_HOST },

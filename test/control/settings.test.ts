@@ -122,10 +122,4 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ SLUICE_EDGE_CORS_ORIGINS: 'https://ops.example.com/dashboard' })).toThrow(/not an origin/);
     expect(() => loadSettings({ SLUICE_EDGE_CORS_ORIGINS: 'ops.example.com' })).toThrow(/not an origin/);
   });
-
-  it('reads the control plane CPUs as a CPU list, and refuses anything else by name', () => {
-    expect(loadSettings({}).controlPlaneCpus).toBeNull();
-    expect(loadSettings({ SLUICE_CONTROL_PLANE_CPUS: ' 0-2,5 ' }).controlPlaneCpus).toBe('0-2,5');
-    for (const bad of ['first', '0;reboot', '-1', '0,']) expect(() => loadSettings({ SLUICE_CONTROL_PLANE_CPUS: bad })).toThrow(/SLUICE_CONTROL_PLANE_CPUS/);
-  });
 });
