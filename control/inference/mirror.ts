@@ -1,7 +1,8 @@
 // Local files for DuckDB to read. DuckDB gets local paths only (its httpfs extension is not
 // available offline): a store whose objects already are files (the folder store: the port's
-// `localPath`) hands out their paths; for an S3 API store they are downloaded through the store port into a cache folder laid out like the
-// bucket, once per key and version (size + last-modified).
+// `localPath`) hands out their paths; for an S3 API store they are downloaded through the
+// store port into a cache folder laid out like the bucket, once per key and version (size +
+// last-modified).
 import { mkdir, rm, writeFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkObjectKey, type ObjectInfo, type ObjectStore } from '../../platform/objectstore/port.ts';
