@@ -55,12 +55,27 @@ export interface WriterStats {
   discardedLines: number;
 }
 
-/** Splits a spool batch into partition → NDJSON text, skipping a torn (unacknowledged) tail. */
-export function partitionBatch(text: string): { parts: Map<string, string[]>; records: number; discarded: number } {
+/** How long partitionBatch may hold the edge's event loop before it lets other work run. */
+const PARTITION_SLICE_MS = 4;
+
+/**
+ * Splits a spool batch into partition → NDJSON text, skipping a torn (unacknowledged) tail.
+ * It runs on the edge's own loop and parses every record of the batch (5,000 by default, a
+ * few MB): in one stretch that held the loop ~50 ms each time a batch was uploaded, the p99
+ * of every request answered meanwhile (edge bench, capture on, 1,000 rps: 45–64 ms added).
+ * So it lets the loop take a turn every `sliceMs` (checked every 32 lines).
+ */
+export async function partitionBatch(text: string, sliceMs = PARTITION_SLICE_MS): Promise<{ parts: Map<string, string[]>; records: number; discarded: number }> {
   const parts = new Map<string, string[]>();
   let records = 0;
   let discarded = 0;
+  let since = performance.now();
+  let n = 0;
   for (const line of text.split('\n')) {
+    if (++n % 32 === 0 && performance.now() - since >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      since = performance.now();
+    }
     if (line === '') continue;
     let rec: InferenceRecord;
     try {
@@ -274,7 +289,7 @@ export class InferenceLogWriter {
 
   private async upload(file: string): Promise<void> {
     const text = await readFile(file, 'utf8');
-    const { parts, records, discarded } = partitionBatch(text);
+    const { parts, records, discarded } = await partitionBatch(text);
     const batch = path.basename(file, SEALED_SUFFIX);
     for (const [prefix, lines] of parts) {
       const body = await gzip(lines.join('\n') + '\n', GZIP);

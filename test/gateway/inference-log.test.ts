@@ -236,13 +236,13 @@ describe('writer details', () => {
     expect(w.stats.discardedLines).toBe(1);
   });
 
-  it('partitions by UTC hour of the request', () => {
+  it('partitions by UTC hour of the request', async () => {
     expect(partitionPrefix({ group: 'g', version: 'v', timestamp: '2026-01-02T23:59:59.999Z' })).toBe('inference-logs/g/v/dt=2026-01-02/hour=23/');
-    const { parts, records, discarded } = partitionBatch(`${JSON.stringify(rec('x'))}\nnot json\n{"a":1}\n`);
+    const { parts, records, discarded } = await partitionBatch(`${JSON.stringify(rec('x'))}\nnot json\n{"a":1}\n`);
     expect([parts.size, records, discarded]).toEqual([1, 1, 2]);
   });
 
-  it('partitions by the timestamp read as is exactly as through Date, month ends and odd values included', () => {
+  it('partitions by the timestamp read as is exactly as through Date, month ends and odd values included', async () => {
     // partitionPrefix reads date and hour off toISOString's form; Date is the reference
     const reference = (text: string) => {
       const parts = new Map<string, number>();
@@ -274,7 +274,7 @@ describe('writer details', () => {
       at('not a time', {}),
     ];
     const text = lines.join('\n') + '\n';
-    const { parts, records, discarded } = partitionBatch(text);
+    const { parts, records, discarded } = await partitionBatch(text);
     expect([records, discarded]).toEqual([lines.length, 0]);
     expect(new Map([...parts].map(([k, v]) => [k, v.length]))).toEqual(reference(text));
     expect([...parts.keys()]).toContain(`inference-logs/${rec('h').group}/v1/dt=2026-03-04/hour=05/`);
@@ -282,10 +282,31 @@ describe('writer details', () => {
     expect([...parts.keys()].some((k) => k.includes('evil'))).toBe(false);
     // a line that starts like a record but is not one is still refused, wherever it is
     const fake = '{"request_id":"r","client_request_id":null,"group":"g","version":"v1","timestamp":"2026-03-04T05:06:07.008Z",}';
-    expect(partitionBatch(`${fake}\n${lines[0]}\n`)).toMatchObject({ records: 1, discarded: 1 });
+    expect(await partitionBatch(`${fake}\n${lines[0]}\n`)).toMatchObject({ records: 1, discarded: 1 });
     // a torn last line that happens to end in "}" is parsed in full (and refused)
     const torn = lines[0]!.slice(0, lines[0]!.indexOf('"latency_ms"')) + '"x":{}';
-    expect(partitionBatch(`${lines[0]}\n${torn}`)).toMatchObject({ records: 1, discarded: 0 + 1 });
+    expect(await partitionBatch(`${lines[0]}\n${torn}`)).toMatchObject({ records: 1, discarded: 0 + 1 });
+  });
+
+  it("lets the edge's loop take turns while it parses a large batch, and partitions it the same", async () => {
+    const lines = Array.from({ length: 3_200 }, (_, i) => JSON.stringify({ ...rec(`big-${i}`), timestamp: `2026-03-04T0${i % 3}:00:00.000Z` }));
+    const text = lines.join('\n') + '\n';
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    // a slice of 0: a turn at every check (every 32 lines), so the count does not depend on the machine's speed
+    const sliced = await partitionBatch(text, 0);
+    running = false;
+    expect(turns).toBeGreaterThanOrEqual(3_200 / 32 - 1);
+    expect(sliced.records).toBe(3_200);
+    expect([...sliced.parts.values()].map((l) => l.length).sort()).toEqual([1_066, 1_067, 1_067]);
+    const whole = await partitionBatch(text, Number.POSITIVE_INFINITY);
+    expect(whole.parts).toEqual(sliced.parts);
   });
 
   it('refuses appends after close', async () => {
