@@ -36,16 +36,7 @@ export interface EdgeStages {
   /** (synchronous when nothing has to be waited for; a refusal is thrown) */
   authorize(req: IncomingMessage, group: string, version: EdgeVersion): AuthzDecision | null | Promise<AuthzDecision>;
   throttle(group: string, version: EdgeVersion, keyId: string | null): Promise<void> | undefined;
-  forward(
-    req: IncomingMessage,
-    ex: Exchange,
-    group: EdgeGroup,
-    first: EdgeVersion,
-    pinned: boolean,
-    body: string,
-    contentType?: string,
-    call?: (version: EdgeVersion) => UpstreamCall,
-  ): Promise<UpstreamResponse>;
+  forward(ex: Exchange, version: EdgeVersion, body: string, contentType?: string, call?: (version: EdgeVersion) => UpstreamCall): Promise<UpstreamResponse>;
   /** (a promise only when it waits for the inference record) */
   answer(res: ServerResponse, ex: Exchange, status: number, body: string, headers?: Record<string, string>): Promise<void> | undefined;
   send(res: ServerResponse, status: number, body: string, requestId?: string, extra?: Record<string, string>, version?: string): number;
@@ -116,7 +107,7 @@ export function createEdgeOip(s: EdgeStages) {
     const decision = version.policy.auth ? await s.authorize(req, group.name, version) : null;
     const call = (v: EdgeVersion): UpstreamCall => ({ path: runtimePath(route, v), method: wantGet ? 'GET' : 'POST' });
     if (wantGet) {
-      const up = await s.forward(req, ex, group, version, true, '', JSON_TYPE, call);
+      const up = await s.forward(ex, version, '', JSON_TYPE, call);
       const out = translate(ex, route, group, up);
       return s.answer(res, ex, out.status, out.body);
     }
@@ -147,7 +138,7 @@ export function createEdgeOip(s: EdgeStages) {
     }
     const request = decodeInferRequest(parsed);
     ex.clientRequestId = request.id ?? null;
-    const up = await s.forward(req, ex, group, version, pick.pinned || route.version !== null, text, JSON_TYPE, call);
+    const up = await s.forward(ex, version, text, JSON_TYPE, call);
     const out = translate(ex, route, group, up);
     await s.answer(res, ex, out.status, out.body);
   }

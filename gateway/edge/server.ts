@@ -19,7 +19,7 @@ import { EdgeError } from './errors.ts';
 import { silentLogger, type EdgeLogger } from './log.ts';
 import { createEdgeMetrics, type SeriesTally } from './metrics.ts';
 import { envelope } from './envelope.ts';
-import { PIN_HEADER, pickVersion, type EdgeGroup, type EdgeVersion, type RoutingTable } from './routing.ts';
+import { PIN_HEADER, pickVersion, type EdgeVersion, type RoutingTable } from './routing.ts';
 import { UpstreamFailure, Upstreams, type UpstreamCall, type UpstreamResponse } from './upstream.ts';
 import { parsePredictBody, scoringContent } from './validate.ts';
 import { createEdgeOip, isOipPath } from './oip.ts';
@@ -254,35 +254,26 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
   }
 
   /**
-   * Calls the version's runtimes; one retry on another endpoint (or, unpinned, version) when
+   * Calls the version's runtimes; one retry on another endpoint of the same version when
    * nothing reached a model or the model never answered (refused, reset before the answer, a
    * 503 while loading) — the retry policy pushed to Envoy (xds/translate.ts EDGE_RETRY_POLICY).
+   * Never on another version: Envoy keeps a retry in the picked cluster, and the split is the
+   * operator's decision — a version that fails shows its own errors (and the canary guard
+   * sees them) until the control plane, seeing no healthy replica, gives its share to the
+   * others (both data planes then agree, xds/translate.ts integerWeights).
    */
   async function forward(
-    req: IncomingMessage,
     ex: Exchange,
-    group: EdgeGroup,
-    first: EdgeVersion,
-    pinned: boolean,
+    version: EdgeVersion,
     body: string | Buffer,
     contentType: string = JSON_TYPE,
     call?: (version: EdgeVersion) => UpstreamCall,
   ): Promise<UpstreamResponse> {
-    let version = first;
     let tried: UpstreamFailure | null = null;
     for (let attempt = 0; attempt < 2; attempt++) {
-      let ep = upstreams.next(version, tried?.endpoint);
-      if (attempt === 1 && (!ep || (tried && ep.host === tried.endpoint.host && ep.port === tried.endpoint.port))) {
-        // the version has no other endpoint: an unpinned request may go to another version
-        const other = pinned ? null : pickVersion(group, undefined, random, version.name);
-        if (other?.kind === 'version' && other.version.name !== version.name && other.version.endpoints.length > 0) {
-          if (other.version.policy.auth && !version.policy.auth) await authorize(req, group.name, other.version);
-          version = other.version;
-          ex.version = version;
-          ex.capture = version.policy.capture;
-          ep = upstreams.next(version);
-        } else if (tried) break;
-      }
+      const ep = upstreams.next(version, tried?.endpoint);
+      // the version has no other endpoint to retry on
+      if (attempt === 1 && tried && (!ep || (ep.host === tried.endpoint.host && ep.port === tried.endpoint.port))) break;
       if (!ep) break;
       const headers: Record<string, string> = {
         'content-type': contentType,
@@ -402,7 +393,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
       ex.clientRequestId = body.clientRequestId;
       if (group.mirror) shadow.mirror(group, version, ex.requestId, ex.clientRequestId, text, content === 'csv' ? 'text/csv' : JSON_TYPE);
       // the bytes as they came (what `text` decodes): no second UTF-8 encoding on the way out
-      const up = await forward(req, ex, group, version, pick.pinned, raw, content === 'csv' ? 'text/csv' : JSON_TYPE);
+      const up = await forward(ex, version, raw, content === 'csv' ? 'text/csv' : JSON_TYPE);
       const out = translateUpstream(ex, up);
       const answered = answer(res, ex, out.status, out.body);
       if (answered !== undefined) await answered;

@@ -8,7 +8,7 @@
 // the load runs through the crash and the restart and next to nothing fails. Counts are
 // printed for the note.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_COLUMNS, DEMO_ROW, recordedIds } from '../fixtures/demo-traffic.ts';
@@ -27,6 +27,73 @@ describe('drill: control plane stopped under traffic', () => {
     await sluice?.stop('SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
+
+  it("kill -9 of a version's only replica: its share fails only until the control plane sees it gone, then v1 takes it; v2 comes back", async () => {
+    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
+    const prefix = 'drill-replica-';
+    const results: { at: number; status: number; what: string }[] = [];
+    const answeredIds = new Set<string>();
+    let stop = false;
+    const call = (id: string, pin?: string) =>
+      fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: key, ...(pin ? { 'x-sluice-version': pin } : {}) },
+        body: JSON.stringify({ client_request_id: id, dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
+      });
+    const loop = async (worker: number) => {
+      for (let i = 0; !stop; i++) {
+        const id = `${prefix}${worker}-${i}`;
+        const at = Date.now();
+        try {
+          const res = await call(id);
+          const body = (await res.json()) as { version?: string; error_code?: string };
+          if (res.status === 200) answeredIds.add(id);
+          results.push({ at, status: res.status, what: res.status === 200 ? String(body.version) : String(body.error_code) });
+        } catch (error) {
+          results.push({ at, status: 0, what: String((error as { cause?: { code?: string } }).cause?.code ?? error) });
+        }
+      }
+    };
+    const workers = [0, 1, 2].map(loop); // bounded: three requests in flight at most
+    await new Promise((r) => setTimeout(r, 1500));
+    // v2's only replica, as the local orchestrator recorded it
+    const stateDir = join(dataDir, 'runtime', 'wine-quality', 'v2');
+    const [instance] = readdirSync(stateDir);
+    const { pid } = JSON.parse(readFileSync(join(stateDir, instance!, 'instance-state.json'), 'utf8')) as { pid: number };
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 3000));
+    stop = true;
+    await Promise.all(workers);
+    const failed = results.filter((r) => r.status !== 200);
+    const window = failed.length > 0 ? Math.max(...failed.map((r) => r.at)) - killedAt : 0;
+    const after = results.filter((r) => r.at >= killedAt);
+    const byVersion = (list: typeof results) => list.reduce<Record<string, number>>((m, r) => ({ ...m, [`${r.status} ${r.what}`]: (m[`${r.status} ${r.what}`] ?? 0) + 1 }), {});
+    console.log(`[drill sole replica] sent ${results.length}, answered ${results.length - failed.length}, failed ${failed.length} (last one started ${window} ms after the kill); after the kill ${JSON.stringify(byVersion(after))}`);
+    // what fails is v2's share while it is still listed: a clear code, and only right after the kill
+    for (const f of failed) expect(['502 TEMPORARILY_UNAVAILABLE', '503 TEMPORARILY_UNAVAILABLE']).toContain(`${f.status} ${f.what}`);
+    expect(failed.every((f) => f.at - killedAt < 1000)).toBe(true);
+    // from then on v1 answers (v2's replacement comes up in its own time)
+    expect(after.filter((r) => r.at - killedAt >= 1000).every((r) => r.status === 200)).toBe(true);
+    expect(after.some((r) => r.what === 'v1')).toBe(true);
+    // v2 comes back by itself and answers again
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await call(`${prefix}pinned`, 'v2').catch(() => null);
+      if (res?.status === 200) break;
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // no answered request lost its record
+    let recorded: string[] = [];
+    const recordDeadline = Date.now() + 30_000;
+    for (;;) {
+      recorded = recordedIds(dataDir, prefix);
+      if ([...answeredIds].every((id) => recorded.includes(id)) || Date.now() > recordDeadline) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect([...answeredIds].filter((id) => !recorded.includes(id))).toEqual([]);
+  }, 120_000);
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`${signal}: answered requests all recorded, state back after restart`, async () => {

@@ -65,7 +65,9 @@ const defaultTiming: Omit<ReplicaTiming, 'backoff'> = {
   unhealthyEventEvery: 10,
   gracePeriodMs: 10_000,
   logPollMs: 250,
-  adoptedExitPollMs: 1_000,
+  // an adopted replica (not our child: no exit event) is looked for in /proc this often; until
+  // its death is seen, its version's share of the split fails (no retry crosses versions)
+  adoptedExitPollMs: 100,
   maxLogFileBytes: 16 * 1024 * 1024,
 };
 
