@@ -5,6 +5,7 @@ import { snapshotVersions } from '../xds/cache.ts';
 import type { XdsControl } from '../xds/publisher.ts';
 import type { ProxyStatusSource } from './graphql/types/proxy-status.ts';
 import { topics, type PubSub } from '../platform/pubsub/port.ts';
+import type { ChangeNotice } from './domain/changes.ts';
 
 /** The registry's per-stream view, reshaped for GraphQL: per type, the ACKed version and the refusal standing now. */
 export function proxyStatusSource(xds: Pick<XdsControl, 'registry' | 'cache'>): ProxyStatusSource {
@@ -45,9 +46,9 @@ export function publishProxyStatusChanges(xds: Pick<XdsControl, 'registry'>, pub
 
 /** Rebuilds the xDS snapshot (debounced by the publisher) on every data-plane change; returns the stop. */
 export function feedDataPlaneChanges(xds: Pick<XdsControl, 'trigger'>, pubsub: PubSub): () => Promise<void> {
-  const changes = pubsub.subscribe(topics.dataPlane);
+  const changes = pubsub.subscribe<ChangeNotice>(topics.dataPlane);
   void (async () => {
-    for await (const _ of changes) xds.trigger();
+    for await (const notice of changes) xds.trigger(notice.urgent ? { urgent: true } : undefined);
   })();
   return async () => {
     await changes.return?.();

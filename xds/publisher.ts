@@ -38,8 +38,12 @@ export interface PublishedInfo {
 }
 
 export interface XdsControl {
-  /** Schedules a rebuild; bursts of calls become one rebuild. Never throws. */
-  trigger(): void;
+  /**
+   * Schedules a rebuild; bursts of calls become one rebuild. Never throws. `urgent` (a
+   * replica gone: its version's share fails until the proxies hear it) skips the quiet
+   * time: the rebuild starts on the next turn, with whatever else came in that turn.
+   */
+  trigger(options?: { urgent?: boolean }): void;
   /** Rebuilds now (skipping the debounce) and resolves once the snapshot is set. */
   rebuild(): Promise<Snapshot>;
   /** Resolves when no rebuild is scheduled or running. */
@@ -152,12 +156,12 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
     return running;
   }
 
-  function trigger(): void {
+  function trigger(options?: { urgent?: boolean }): void {
     if (closed) return;
     const now = Date.now();
     if (!timer) firstTriggerAt = now;
     else clearTimeout(timer);
-    const wait = Math.max(0, Math.min(debounceMs, firstTriggerAt + maxDelayMs - now));
+    const wait = options?.urgent ? 0 : Math.max(0, Math.min(debounceMs, firstTriggerAt + maxDelayMs - now));
     timer = setTimeout(() => {
       timer = undefined;
       void run();

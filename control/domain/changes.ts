@@ -8,6 +8,8 @@ export interface ChangeNotice {
   groupId?: string;
   versionId?: string;
   deleted?: boolean;
+  /** a data-plane change that should reach the proxies without the usual quiet time (an endpoint gone) */
+  urgent?: boolean;
 }
 
 export class ChangeFeed {
@@ -42,8 +44,13 @@ export class ChangeFeed {
     await Promise.all(publishes);
   }
 
-  /** Something the data plane sees changed: routes, weights, endpoints, auth or limits. */
-  async dataPlane(reason: string): Promise<void> {
-    await this.pubsub.publish(topics.dataPlane, { kind: 'dataPlane', id: reason });
+  /**
+   * Something the data plane sees changed: routes, weights, endpoints, auth or limits.
+   * `urgent`: a replica the proxies still route to is gone (until they hear it, its
+   * version's share fails), so the rebuild does not wait for the burst to end.
+   */
+  async dataPlane(reason: string, options: { urgent?: boolean } = {}): Promise<void> {
+    const notice: ChangeNotice = { kind: 'dataPlane', id: reason, ...(options.urgent ? { urgent: true } : {}) };
+    await this.pubsub.publish(topics.dataPlane, notice);
   }
 }

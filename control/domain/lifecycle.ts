@@ -162,7 +162,8 @@ export class Lifecycle {
         });
         await this.changes.instance(version.groupId, version.id, row.id);
         const routable = (s: typeof before) => (s && s.state === 'RUNNING' ? `${s.host}:${s.port}` : null);
-        if (routable(before) !== routable(row)) await this.changes.dataPlane(`endpoints of ${version.id}`);
+        // a replica that stopped being routable (exited, unready) is urgent: its share fails meanwhile
+        if (routable(before) !== routable(row)) await this.changes.dataPlane(`endpoints of ${version.id}`, { urgent: routable(before) !== null });
         return;
       }
       case 'instanceRemoved': {
@@ -170,7 +171,7 @@ export class Lifecycle {
         if (!row) return;
         await prisma.instance.delete({ where: { id: row.id } });
         await this.changes.instance(version.groupId, version.id, row.id, true);
-        if (row.state === 'RUNNING') await this.changes.dataPlane(`endpoints of ${version.id}`);
+        if (row.state === 'RUNNING') await this.changes.dataPlane(`endpoints of ${version.id}`, { urgent: true });
         return;
       }
       case 'event': {

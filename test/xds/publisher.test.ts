@@ -36,6 +36,23 @@ describe('createXdsControl', () => {
     expect(c.current!.types[TYPE_URL.route].version).toBe(expected.current!.types[TYPE_URL.route].version);
   });
 
+  it('an urgent trigger (a replica gone) does not wait for the quiet time, and takes the pending ones along', async () => {
+    let loads = 0;
+    const { c } = setup(async () => {
+      loads++;
+      return m(50);
+    }, 60_000);
+    await c.rebuild();
+    const before = loads;
+    c.trigger();
+    c.trigger({ urgent: true });
+    const t0 = Date.now();
+    await c.settled();
+    // a minute of debounce would have held it; one rebuild for both triggers
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(loads - before).toBe(1);
+  });
+
   it('a trigger during a rebuild causes exactly one more, with the newer model', async () => {
     let w = 10;
     let loads = 0;
