@@ -75,34 +75,36 @@ export class RateLimiter {
     const policy = this.policyOf(input.group, input.version);
     if (!policy) return UNLIMITED;
     const cost = input.cost && input.cost > 0 ? input.cost : 1;
+    const buckets = this.bucketsOf(input, policy);
     const takeSync = this.store.takeSync;
-    if (takeSync === undefined) return this.decideAsync(input, policy, cost);
+    if (takeSync === undefined) return this.takeEach(input, buckets, cost);
     let decision: RateDecision = UNLIMITED;
-    // The narrower per-key bucket first, so one noisy key cannot drain the version's budget.
-    if (input.keyId && isLimit(policy.keyQpsLimit)) {
-      const r = takeSync.call(this.store, `${this.bucketKey(policy)}/key/${input.keyId}`, policy.keyQpsLimit, policy.keyQpsLimit, cost);
-      decision = decisionOf('key', policy.keyQpsLimit, r);
-      if (!decision.allowed) return this.refused(input, decision);
-    }
-    if (isLimit(policy.qpsLimit)) {
-      const r = takeSync.call(this.store, this.bucketKey(policy), policy.qpsLimit, policy.qpsLimit, cost);
-      decision = decisionOf('version', policy.qpsLimit, r);
+    for (const b of buckets) {
+      decision = decisionOf(b.scope, b.qps, takeSync.call(this.store, b.key, b.qps, b.qps, cost));
       if (!decision.allowed) return this.refused(input, decision);
     }
     return decision;
   }
 
-  private async decideAsync(input: RateLimitInput, policy: VersionPolicy, cost: number): Promise<RateDecision> {
+  /** decide() with a store that answers later (Redis): the same buckets, in the same order. */
+  private async takeEach(input: RateLimitInput, buckets: readonly Bucket[], cost: number): Promise<RateDecision> {
     let decision: RateDecision = UNLIMITED;
-    if (input.keyId && isLimit(policy.keyQpsLimit)) {
-      decision = await this.take('key', `${this.bucketKey(policy)}/key/${input.keyId}`, policy.keyQpsLimit, cost);
-      if (!decision.allowed) return this.refused(input, decision);
-    }
-    if (isLimit(policy.qpsLimit)) {
-      decision = await this.take('version', this.bucketKey(policy), policy.qpsLimit, cost);
+    for (const b of buckets) {
+      decision = decisionOf(b.scope, b.qps, await this.store.take(b.key, b.qps, b.qps, cost));
       if (!decision.allowed) return this.refused(input, decision);
     }
     return decision;
+  }
+
+  /**
+   * The buckets a request takes tokens from, in order: the narrower per-key one first, so one
+   * noisy key cannot drain the version's budget, then the version's.
+   */
+  private bucketsOf(input: RateLimitInput, policy: VersionPolicy): Bucket[] {
+    const out: Bucket[] = [];
+    if (input.keyId && isLimit(policy.keyQpsLimit)) out.push({ scope: 'key', key: `${this.bucketKey(policy)}/key/${input.keyId}`, qps: policy.keyQpsLimit });
+    if (isLimit(policy.qpsLimit)) out.push({ scope: 'version', key: this.bucketKey(policy), qps: policy.qpsLimit });
+    return out;
   }
 
   /** `group/version`, made once per policy object (a refresh brings new objects, and new strings with them). */
@@ -113,10 +115,6 @@ export class RateLimiter {
       this.bucketKeys.set(policy, key);
     }
     return key;
-  }
-
-  private async take(scope: 'version' | 'key', key: string, qps: number, cost: number): Promise<RateDecision> {
-    return decisionOf(scope, qps, await this.store.take(key, qps, qps, cost));
   }
 
   private refused(input: RateLimitInput, d: RateDecision): RateDecision {
@@ -137,6 +135,12 @@ export class RateLimiter {
   async close(): Promise<void> {
     await this.store.close?.();
   }
+}
+
+interface Bucket {
+  scope: 'version' | 'key';
+  key: string;
+  qps: number;
 }
 
 function decisionOf(scope: 'version' | 'key', qps: number, r: TakeResult): RateDecision {
