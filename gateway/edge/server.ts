@@ -200,7 +200,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     const version = ex.version?.name ?? '';
     const out = send(res, status, body, ex.requestId, headers, ex.version?.name);
     const tookMs = performance.now() - ex.t0;
-    // (the series found when the version was picked, unless a retry moved to another one)
+    // (the series found when the version was picked; an answer given before that, or by the OIP path, looks it up)
     const series = ex.series !== undefined && ex.series.version === version && ex.series.group === group ? ex.series : metrics.tally.series(group, version);
     series.answered(status, tookMs / 1000, ex.bytesIn, out);
     if (ex.version) stats.record(group, version, status, tookMs);
