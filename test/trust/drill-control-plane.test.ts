@@ -62,7 +62,7 @@ describe('drill: control plane stopped under traffic', () => {
     const { pid } = JSON.parse(readFileSync(join(stateDir, instance!, 'instance-state.json'), 'utf8')) as { pid: number };
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, 4000));
     stop = true;
     await Promise.all(workers);
     const failed = results.filter((r) => r.status !== 200);
@@ -70,11 +70,13 @@ describe('drill: control plane stopped under traffic', () => {
     const after = results.filter((r) => r.at >= killedAt);
     const byVersion = (list: typeof results) => list.reduce<Record<string, number>>((m, r) => ({ ...m, [`${r.status} ${r.what}`]: (m[`${r.status} ${r.what}`] ?? 0) + 1 }), {});
     console.log(`[drill sole replica] sent ${results.length}, answered ${results.length - failed.length}, failed ${failed.length} (last one started ${window} ms after the kill); after the kill ${JSON.stringify(byVersion(after))}`);
-    // what fails is v2's share while it is still listed: a clear code, and only right after the kill
+    // what fails is v2's share while it is still listed: a clear code, and only right after the
+    // kill (tens of ms on a quiet machine, a few hundred with the whole suite running beside it;
+    // the bound leaves room for a loaded CI machine)
     for (const f of failed) expect(['502 TEMPORARILY_UNAVAILABLE', '503 TEMPORARILY_UNAVAILABLE']).toContain(`${f.status} ${f.what}`);
-    expect(failed.every((f) => f.at - killedAt < 1000)).toBe(true);
+    expect(failed.every((f) => f.at - killedAt < 2000)).toBe(true);
     // from then on v1 answers (v2's replacement comes up in its own time)
-    expect(after.filter((r) => r.at - killedAt >= 1000).every((r) => r.status === 200)).toBe(true);
+    expect(after.filter((r) => r.at - killedAt >= 2000).every((r) => r.status === 200)).toBe(true);
     expect(after.some((r) => r.what === 'v1')).toBe(true);
     // v2 comes back by itself and answers again
     const deadline = Date.now() + 60_000;
