@@ -335,8 +335,10 @@ export class Replica {
     }
     const delay = backoffDelay(this.ctx.timing.backoff, this.backoffStep);
     this.backoffStep += 1;
-    this.ctx.emit(this.event('WARNING', 'BackOff', `Back-off restarting failed instance (${cause})`));
+    // the state first: reports are applied in order, and the replica leaving the routes is
+    // what the data plane is waiting for (its version's share fails until then)
     this.setState('WAITING', `CrashLoopBackOff: ${reason}; restarting in ${Math.round(delay / 100) / 10}s`);
+    this.ctx.emit(this.event('WARNING', 'BackOff', `Back-off restarting failed instance (${cause})`));
     this.ctx.onChange();
     this.pendingStart = setTimeout(() => {
       this.pendingStart = null;
