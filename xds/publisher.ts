@@ -94,6 +94,8 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
 
   let timer: NodeJS.Timeout | undefined;
   let firstTriggerAt = 0;
+  // the scheduled rebuild is an urgent one: a plain trigger after it must not postpone it
+  let urgentScheduled = false;
   let running: Promise<Snapshot | undefined> | undefined;
   let again = false;
   let lastError: Error | null = null;
@@ -161,9 +163,11 @@ export function createXdsControl(options: XdsControlOptions): XdsControl {
     const now = Date.now();
     if (!timer) firstTriggerAt = now;
     else clearTimeout(timer);
-    const wait = options?.urgent ? 0 : Math.max(0, Math.min(debounceMs, firstTriggerAt + maxDelayMs - now));
+    urgentScheduled ||= options?.urgent === true;
+    const wait = urgentScheduled ? 0 : Math.max(0, Math.min(debounceMs, firstTriggerAt + maxDelayMs - now));
     timer = setTimeout(() => {
       timer = undefined;
+      urgentScheduled = false;
       void run();
     }, wait);
   }

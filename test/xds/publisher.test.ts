@@ -51,6 +51,13 @@ describe('createXdsControl', () => {
     // a minute of debounce would have held it; one rebuild for both triggers
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(loads - before).toBe(1);
+    // a plain trigger right after an urgent one does not put it back to the quiet time
+    c.trigger({ urgent: true });
+    c.trigger();
+    const t1 = Date.now();
+    await c.settled();
+    expect(Date.now() - t1).toBeLessThan(1000);
+    expect(loads - before).toBe(2);
   });
 
   it('a trigger during a rebuild causes exactly one more, with the newer model', async () => {
