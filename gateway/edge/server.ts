@@ -272,9 +272,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     let tried: UpstreamFailure | null = null;
     for (let attempt = 0; attempt < 2; attempt++) {
       const ep = upstreams.next(version, tried?.endpoint);
-      // the version has no other endpoint to retry on
-      if (attempt === 1 && tried && (!ep || (ep.host === tried.endpoint.host && ep.port === tried.endpoint.port))) break;
-      if (!ep) break;
+      // none, or (retrying) the version has no other endpoint than the one that failed
+      if (!ep || (tried && ep.host === tried.endpoint.host && ep.port === tried.endpoint.port)) break;
       const headers: Record<string, string> = {
         'content-type': contentType,
         'x-request-id': ex.requestId,
