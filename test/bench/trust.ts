@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     let hostileSeconds = 0;
     const phase = SECONDS / ROUNDS;
     await sample(2, { h: [], p: [] }); // warm-up
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < ROUNDS; i++) {
       loads.quiet.push(loadavg()[0]!);
       p99s.quiet.push(await sample(phase, quiet));
       const attackers = await attack();
