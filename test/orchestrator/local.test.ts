@@ -210,12 +210,11 @@ describe('local orchestrator', () => {
     expect(reports.instances('ver-3').get('wine-v3-0')?.state).toBe('RUNNING');
   });
 
-  it('after a control-plane crash, adopts the wanted replicas and kills the rest', async () => {
-    const a = modelDeployment({ versionId: 'ver-a', versionName: 'va', replicas: 2 });
-    const b = modelDeployment({ versionId: 'ver-b', versionName: 'vb', replicas: 1 });
+  /** A control plane that deploys these, then crashes (SIGKILL): the replicas' pids, left running. */
+  async function crashedControlPlane(deployments: ReturnType<typeof modelDeployment>[]): Promise<Record<string, number>> {
     const host = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'crash-host.ts'), JSON.stringify({ dataDir, runtimeCommand: [process.execPath, FAKE_RUNTIME], deployments: [a, b] })],
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'crash-host.ts'), JSON.stringify({ dataDir, runtimeCommand: [process.execPath, FAKE_RUNTIME], deployments })],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     cleanups.push(() => void (host.exitCode === null && host.kill('SIGKILL')));
@@ -231,10 +230,17 @@ describe('local orchestrator', () => {
     host.kill('SIGKILL');
     await new Promise((r) => host.once('exit', r));
     const all = Object.values(pids);
-    expect(all).toHaveLength(3);
     all.forEach((pid) => expect(alive(pid)).toBe(true));
     // Safety net if the test fails half-way: never leave these behind.
     cleanups.push(() => all.forEach((pid) => void (alive(pid) && process.kill(-pid, 'SIGKILL'))));
+    return pids;
+  }
+
+  it('after a control-plane crash, adopts the wanted replicas and kills the rest', async () => {
+    const a = modelDeployment({ versionId: 'ver-a', versionName: 'va', replicas: 2 });
+    const b = modelDeployment({ versionId: 'ver-b', versionName: 'vb', replicas: 1 });
+    const pids = await crashedControlPlane([a, b]);
+    expect(Object.values(pids)).toHaveLength(3);
 
     const { o, reports } = orchestrator();
     await o.reconcile([a]);
@@ -246,6 +252,11 @@ describe('local orchestrator', () => {
     expect(adopted.get('wine-va-1')?.pid).toBe(pids['wine-va-1']);
     expect(reports.events('Adopted')).toHaveLength(2);
     expect(reports.events('Started')).toHaveLength(0);
+    // they were serving: they never left the routes (no state but RUNNING reported for them),
+    // so a control-plane restart does not withdraw every endpoint while it probes them
+    const statesOf = (name: string) => reports.all.flatMap((r) => (r.type === 'instance' && r.instance.name === name ? [r.instance.state] : []));
+    expect(statesOf('wine-va-0')).toEqual(['RUNNING']);
+    expect(statesOf('wine-va-1')).toEqual(['RUNNING']);
     expect((await invoke(adopted.get('wine-va-0')?.port as number, [[2, 3]])).body.predictions).toEqual([5]);
     expect(listStateFiles(join(dataDir, 'runtime')).map((s) => s.record.instance).sort()).toEqual(['wine-va-0', 'wine-va-1']);
     // Logs written before the crash are still readable.
@@ -262,6 +273,29 @@ describe('local orchestrator', () => {
     await o.close();
     finalPids.forEach((pid) => expect(alive(pid)).toBe(false));
     expect(existsSync(join(dataDir, 'runtime', 'wine', 'va', 'wine-va-0', 'instance-state.json'))).toBe(false);
+  });
+
+  it('keeps an adopted replica whose first readiness probe is slow, out of the routes until it answers: the startup timeout counts from the adoption, not from the process start', async () => {
+    const a = modelDeployment({ versionId: 'ver-a', versionName: 'va', replicas: 1 });
+    const pid = (await crashedControlPlane([a]))['wine-va-0'] as number;
+    // the process started "long ago" (the clock is ten minutes ahead), and does not answer the
+    // first probe (stopped for longer than the probe timeout), as under a loaded machine
+    process.kill(pid, 'SIGSTOP');
+    const { o, reports } = orchestrator({
+      clock: { now: () => new Date(Date.now() + 600_000) },
+      // liveness out of the way: this is about readiness (a loaded machine may miss short probes)
+      timing: { ...fastTiming, startupTimeoutMs: 5_000, probeTimeoutMs: 200, livenessPeriodMs: 600_000 },
+    });
+    await o.reconcile([a]);
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(pid, 'SIGCONT');
+    await reports.until(() => reports.instances('ver-a').get('wine-va-0')?.state === 'RUNNING', 'adopted replica RUNNING');
+    expect(reports.events('Killing').map((e) => e.message)).toEqual([]);
+    expect(reports.instances('ver-a').get('wine-va-0')).toMatchObject({ pid, restartCount: 0 });
+    expect(alive(pid)).toBe(true);
+    // routable as it was, withdrawn while it did not answer, back once it did
+    const states = reports.all.flatMap((r) => (r.type === 'instance' && r.instance.name === 'wine-va-0' ? [r.instance.state] : []));
+    expect(states.filter((st, i) => st !== states[i - 1])).toEqual(['RUNNING', 'WAITING', 'RUNNING']);
   });
 
   it('opens a terminal in the replica working dir', async () => {

@@ -103,6 +103,7 @@ describe('drill: control plane stopped under traffic', () => {
       const prefix = `drill-${signal}-`;
       const counts = { sent: 0, answered: 0, failed: 0, answeredWhileDown: 0 };
       const failedBy = new Map<string, number>();
+      const failedAt: number[] = [];
       let down = false;
       const answeredIds = new Set<string>();
       let stop = false;
@@ -115,19 +116,23 @@ describe('drill: control plane stopped under traffic', () => {
               method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
               body: JSON.stringify({ client_request_id: id, dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
             });
-            await res.text();
+            const text = await res.text();
             if (res.status === 200) {
               counts.answered++;
               answeredIds.add(id);
               if (down) counts.answeredWhileDown++;
             } else {
               counts.failed++;
-              failedBy.set(`${res.status}${down ? ' (down)' : ''}`, (failedBy.get(`${res.status}${down ? ' (down)' : ''}`) ?? 0) + 1);
+              const code = /"error_code":"([A-Z_]+)"/.exec(text)?.[1] ?? '';
+              const why = `${res.status} ${code}${down ? ' (down)' : ''}`;
+              failedBy.set(why, (failedBy.get(why) ?? 0) + 1);
+              failedAt.push(Date.now());
             }
           } catch (error) {
             counts.failed++;
             const why = `${(error as { cause?: { code?: string } }).cause?.code ?? 'error'}${down ? ' (down)' : ''}`;
             failedBy.set(why, (failedBy.get(why) ?? 0) + 1);
+            failedAt.push(Date.now());
             await new Promise((r) => setTimeout(r, 20)); // down: do not spin
           }
         }
@@ -135,6 +140,7 @@ describe('drill: control plane stopped under traffic', () => {
       const workers = [0, 1, 2].map(loop); // bounded: three requests in flight at most
       await new Promise((r) => setTimeout(r, 1500));
       const edgePid = Number(readFileSync(join(dataDir, 'edge.pid'), 'utf8'));
+      const stoppedAt = Date.now();
       await sluice.stop(signal);
       down = true;
       if (signal === 'SIGTERM') {
@@ -144,6 +150,7 @@ describe('drill: control plane stopped under traffic', () => {
         expect(() => process.kill(edgePid, 0)).toThrow();
       }
       sluice = await startSluice({ dataDir, ports: sluice.ports });
+      const backAt = Date.now() - stoppedAt;
       down = false;
       if (signal === 'SIGKILL') {
         await new Promise((r) => setTimeout(r, 1000)); // and a second after the restart
@@ -162,15 +169,18 @@ describe('drill: control plane stopped under traffic', () => {
       }
       const lost = [...answeredIds].filter((id) => !recorded.includes(id)).length;
       const duplicated = recorded.length - new Set(recorded).size;
-      console.log(`[drill ${signal}] sent ${counts.sent}, answered ${counts.answered} (${counts.answeredWhileDown} while the control plane was down or starting), failed ${counts.failed} ${JSON.stringify(Object.fromEntries(failedBy))}, records ${recorded.length}, lost ${lost}, duplicated ${duplicated}`);
+      // when the failures happened, in ms after the stop (the restarted one was ready at backAt)
+      const when = failedAt.length > 0 ? `${failedAt[0]! - stoppedAt}..${failedAt.at(-1)! - stoppedAt} ms after the stop, back ${backAt} ms after it` : `back ${backAt} ms after the stop`;
+      const summary = `[drill ${signal}] sent ${counts.sent}, answered ${counts.answered} (${counts.answeredWhileDown} while the control plane was down or starting), failed ${counts.failed} ${JSON.stringify(Object.fromEntries(failedBy))} (${when}), records ${recorded.length}, lost ${lost}, duplicated ${duplicated}`;
+      console.log(summary);
       expect(counts.answered).toBeGreaterThan(0);
       if (signal === 'SIGKILL') {
         // the data plane survives the control plane: it served all along
-        expect(counts.answeredWhileDown).toBeGreaterThan(0);
-        expect(counts.failed).toBeLessThanOrEqual(Math.max(2, Math.floor(counts.sent * 0.01)));
+        expect(counts.answeredWhileDown, summary).toBeGreaterThan(0);
+        expect(counts.failed, summary).toBeLessThanOrEqual(Math.max(2, Math.floor(counts.sent * 0.01)));
       }
-      expect(lost).toBe(0);
-      expect(duplicated).toBe(0);
+      expect(lost, summary).toBe(0);
+      expect(duplicated, summary).toBe(0);
       const state = await sluice.graphql<{ serviceGroup: { versions: { name: string; status: string; trafficPercent: number }[] } }>(
         `{ serviceGroup(name: "wine-quality") { versions { name status trafficPercent } } }`);
       expect(state.data!.serviceGroup.versions.map((v) => [v.name, v.status, v.trafficPercent])).toEqual([['v1', 'RUNNING', 80], ['v2', 'RUNNING', 20]]);

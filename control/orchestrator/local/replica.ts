@@ -141,8 +141,19 @@ export class Replica {
     this.restartCount = record.restartCount;
     const run = this.newRun(record.pid, record.port, record.procStartTime, Date.parse(record.startedAt), null, null, true);
     this.ctx.emit(this.event('NORMAL', 'Adopted', `Adopted running process ${record.pid} on port ${record.port}`));
-    this.pushReport();
     this.pollAdoptedExit(run);
+    if (record.ready === true) {
+      // it was serving: it stays in the routes (the same host and port as recorded) unless
+      // the first probe says otherwise
+      run.becameReady = true;
+      this.ready = true;
+      this.state = 'RUNNING';
+      this.pushReport();
+      this.ctx.onChange();
+      this.confirmAdopted(run);
+      return;
+    }
+    this.pushReport();
     this.probeReadiness(run);
   }
 
@@ -294,6 +305,7 @@ export class Replica {
       specHash: this.ctx.specHash,
       restartCount: this.restartCount,
       placement: this.ctx.placement,
+      ready: this.run === run && this.ready,
     });
   }
 
@@ -385,6 +397,9 @@ export class Replica {
   private probeReadiness(run: Run): void {
     const t = this.ctx.timing;
     let failures = 0;
+    // the startup timeout counts from now, not from the process's start: an adopted replica
+    // has been up for long, and one slow probe must not get it killed
+    const since = this.ctx.now().getTime();
     const tick = async () => {
       if (this.run !== run || run.exited || this.stopping) return;
       const result = await this.probe(run, 'ready');
@@ -393,6 +408,7 @@ export class Replica {
         run.becameReady = true;
         this.crashesBeforeReady = 0;
         this.ready = true;
+        this.writeState(run);
         this.setState('RUNNING', undefined);
         this.ctx.onChange();
         this.watchLiveness(run);
@@ -402,7 +418,7 @@ export class Replica {
       if (failures % t.unhealthyEventEvery === 0) {
         this.ctx.emit(this.event('WARNING', 'Unhealthy', `Readiness probe failed: ${result.error}`));
       }
-      if (this.ctx.now().getTime() - run.startedMs > t.startupTimeoutMs) {
+      if (this.ctx.now().getTime() - since > t.startupTimeoutMs) {
         run.killReason = `not ready within ${Math.round(t.startupTimeoutMs / 1000)}s (${result.error})`;
         this.ctx.emit(this.event('NORMAL', 'Killing', `Instance did not become ready in time, will be restarted`));
         void this.terminate(run);
@@ -411,6 +427,25 @@ export class Replica {
       this.later(t.readinessPeriodMs, run, tick);
     };
     void tick();
+  }
+
+  /**
+   * One readiness probe for an adopted replica that was serving: it goes on to the liveness
+   * watch, or, not answering, leaves the routes and waits to be ready like a starting one.
+   */
+  private confirmAdopted(run: Run): void {
+    void (async () => {
+      const result = await this.probe(run, 'ready');
+      if (this.run !== run || run.exited || this.stopping) return;
+      if (result.ok) {
+        this.watchLiveness(run);
+        return;
+      }
+      this.ready = false;
+      this.setState('WAITING', `readiness probe failed after adoption: ${result.error}`);
+      this.ctx.onChange();
+      this.probeReadiness(run);
+    })();
   }
 
   private watchLiveness(run: Run): void {

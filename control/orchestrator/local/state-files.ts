@@ -21,6 +21,12 @@ export interface InstanceStateRecord {
   specHash: string;
   restartCount: number;
   placement: Placement;
+  /**
+   * it had answered its readiness probe (rewritten when it does): a control plane that adopts
+   * it keeps it routable while one probe confirms it, instead of withdrawing every endpoint of
+   * every version for the length of a restart. Absent in files written before this existed.
+   */
+  ready?: boolean;
 }
 
 export const STATE_FILE = 'instance-state.json';
