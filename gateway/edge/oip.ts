@@ -100,7 +100,7 @@ export function createEdgeOip(s: EdgeStages) {
     const header = req.headers[PIN_HEADER];
     const pin = route.version ?? (typeof header === 'string' ? header : undefined);
     // sticky A/B applies to OIP calls as to /predict
-    const pick = pickVersion(group, pin, s.random, undefined, group.stickyHeader === null ? undefined : stickyValue(req.headers[group.stickyHeader]));
+    const pick = pickVersion(group, pin, s.random, group.stickyHeader === null ? undefined : stickyValue(req.headers[group.stickyHeader]));
     if (pick.kind === 'answer') throw new EdgeError(pick.answer.code, pick.answer.message, undefined, pick.answer.status);
     const version = pick.version;
     ex.version = version;

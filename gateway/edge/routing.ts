@@ -599,10 +599,10 @@ export type PickResult =
 /**
  * Chooses the version for a request: a pin header selects its pin route (or the group's
  * unknown-pin answer); otherwise a weighted draw with `random()` in [0, 1) over the split,
- * skipping versions with no endpoints so their share goes to the others. `exclude` drops a
- * version already tried (the retry after a refused connection).
+ * skipping versions with no endpoints so their share goes to the others. A retry never comes
+ * back here: it stays in the picked version, as Envoy's does in the picked cluster.
  */
-export function pickVersion(group: EdgeGroup, pin: string | undefined, random: () => number, exclude?: string, stickyKey?: string): PickResult {
+export function pickVersion(group: EdgeGroup, pin: string | undefined, random: () => number, stickyKey?: string): PickResult {
   if (pin !== undefined && pin !== '') {
     const v = group.pins.get(pin);
     if (v) return { kind: 'version', version: v, pinned: true };
@@ -610,14 +610,14 @@ export function pickVersion(group: EdgeGroup, pin: string | undefined, random: (
   }
   if (group.direct) return { kind: 'answer', answer: group.direct };
   if (stickyKey !== undefined && group.stickyHeader !== null) {
-    const sticky = pickSticky(group.weighted, stickyHash(stickyKey), exclude);
+    const sticky = pickSticky(group.weighted, stickyHash(stickyKey));
     if (sticky) return { kind: 'version', version: sticky, pinned: false };
   }
   let total = 0;
-  for (const w of group.weighted) if (w.version.endpoints.length > 0 && w.version.name !== exclude) total += w.weight;
+  for (const w of group.weighted) if (w.version.endpoints.length > 0) total += w.weight;
   if (total === 0) {
     // Nothing has endpoints: still pick by weight so the caller can answer for that version.
-    const first = group.weighted.find((w) => w.version.name !== exclude) ?? group.weighted[0];
+    const first = group.weighted[0];
     return first
       ? { kind: 'version', version: first.version, pinned: false }
       : { kind: 'answer', answer: { status: 503, code: 'NO_RUNNING_VERSION', message: `service ${group.name} has no running version` } };
@@ -625,7 +625,7 @@ export function pickVersion(group: EdgeGroup, pin: string | undefined, random: (
   let r = random() * total;
   let last: EdgeVersion | undefined;
   for (const w of group.weighted) {
-    if (w.version.endpoints.length === 0 || w.version.name === exclude) continue;
+    if (w.version.endpoints.length === 0) continue;
     last = w.version;
     if (r < w.weight) return { kind: 'version', version: w.version, pinned: false };
     r -= w.weight;
@@ -635,13 +635,13 @@ export function pickVersion(group: EdgeGroup, pin: string | undefined, random: (
 
 /**
  * The sticky pick (Envoy's choice for the same hash, see sticky.ts). When that version has
- * no endpoints (or was just tried), the same hash picks among the rest, so the caller's
- * fallback is stable too; null when nothing is left.
+ * no endpoints, the same hash picks among the rest, so the caller's fallback is stable too;
+ * null when nothing is left.
  */
-function pickSticky(weighted: readonly WeightedVersion[], hash: bigint, exclude: string | undefined): EdgeVersion | null {
+function pickSticky(weighted: readonly WeightedVersion[], hash: bigint): EdgeVersion | null {
   const first = weighted[stickyIndex(weighted.map((w) => w.weight), hash)]?.version;
-  if (first && first.endpoints.length > 0 && first.name !== exclude) return first;
-  const rest = weighted.filter((w) => w.version.endpoints.length > 0 && w.version.name !== exclude);
+  if (first && first.endpoints.length > 0) return first;
+  const rest = weighted.filter((w) => w.version.endpoints.length > 0);
   return rest[stickyIndex(rest.map((w) => w.weight), hash)]?.version ?? null;
 }
 

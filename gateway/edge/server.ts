@@ -342,7 +342,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<EdgeServer> 
     }
     const pin = req.headers[PIN_HEADER];
     const sticky = group.stickyHeader === null ? undefined : stickyValue(req.headers[group.stickyHeader]);
-    const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random, undefined, sticky);
+    const pick = pickVersion(group, typeof pin === 'string' ? pin : undefined, random, sticky);
     if (pick.kind === 'answer') return fail(res, ex, new EdgeError(pick.answer.code, pick.answer.message, undefined, pick.answer.status));
     let version = pick.version;
     if (version.endpoints.length === 0 && version.scaleToZero) {

@@ -68,9 +68,9 @@ describe('sticky: carried over xDS', () => {
     m.groups[0]!.versions[0]!.endpoints = [];
     const group = routingTableFromResources(translate(m, STICKY)).groups.get('wine')!;
     for (const c of callers.slice(0, 20)) {
-      expect(pickVersion(group, undefined, Math.random, undefined, c)).toMatchObject({ version: { name: 'v2' } });
+      expect(pickVersion(group, undefined, Math.random, c)).toMatchObject({ version: { name: 'v2' } });
     }
-    expect(pickVersion(group, 'v1', Math.random, undefined, 'caller-1')).toMatchObject({ version: { name: 'v1' }, pinned: true });
+    expect(pickVersion(group, 'v1', Math.random, 'caller-1')).toMatchObject({ version: { name: 'v1' }, pinned: true });
   });
 });
 
