@@ -22,8 +22,12 @@ import { isAlive } from '../platform/data-dir-lock.ts';
 import { EDGE_PID_FILE, EDGE_SOCKET } from '../gateway/edge/control-socket.ts';
 import { MAX_WINDOW_SECONDS, VersionStats, type ExportedBucket } from '../gateway/edge/version-stats.ts';
 import type { DataPlaneModel } from '../xds/model.ts';
+import type { XdsClientStatus } from '../gateway/edge/xds-client.ts';
 import { InstanceLogTail, type LogSink } from './orchestrator/local/logs.ts';
 import { spawnDirect, type SpawnedChild, type SpawnProcess } from './data-plane-priority.ts';
+
+/** The xDS versions an edge has accepted, per resource kind (gateway/edge/xds-client.ts). */
+export type EdgeXdsVersions = XdsClientStatus['versions'];
 
 /** The edge's output files and saved tail offsets, under the data dir. */
 export const EDGE_LOG_DIR = 'edge-logs';
@@ -187,6 +191,10 @@ export class EdgeSupervisor {
       this.o.log.info({ pid: survivor }, 'adopted the edge a stopped control plane left running');
       this.watchAdopted();
       this.startPulling();
+      // its xDS stream has been backing off while we were away (up to seconds): it hears what
+      // changed meanwhile (a replica replaced, a split set just before the crash) at once
+      await socketCall<{ reconnecting: boolean }>(this.socketPath, 'POST', '/xds/reconnect')
+        .catch((error: unknown) => this.o.log.warn({ err: error }, 'could not tell the adopted edge to reconnect to xDS'));
       return { pid: survivor, port: answer.port, adopted: true };
     }
     if (survivor !== null) {
@@ -221,6 +229,22 @@ export class EdgeSupervisor {
       if (await this.routes(await model())) return true;
       if (Date.now() > deadline) return false;
       await sleep(200);
+    }
+  }
+
+  /**
+   * Resolves true once the edge has accepted, for every type, the xDS versions `published()`
+   * names (read again each time: a rebuild meanwhile moves the target), or false after
+   * `timeoutMs`. The versions are content hashes, so equal versions mean the same config.
+   */
+  async waitForSync(published: () => EdgeXdsVersions | null, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const want = published();
+      const have = await socketCall<{ connected: boolean; versions: EdgeXdsVersions }>(this.socketPath, 'GET', '/xds').catch(() => null);
+      if (want && have && (Object.keys(want) as (keyof EdgeXdsVersions)[]).every((k) => have.versions[k] === want[k])) return true;
+      if (Date.now() > deadline) return false;
+      await sleep(50);
     }
   }
 

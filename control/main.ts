@@ -51,6 +51,7 @@ import { InferenceScheduler } from './inference/scheduler.ts';
 import { configureDuck } from './inference/duck.ts';
 import { CanaryGuard } from './domain/canary-guard.ts';
 import { Autoscaler } from './orchestrator/autoscaler.ts';
+import { TYPE_URL } from '../proto/envoy.ts';
 
 /** The start banner: plain lines for the person who ran `npm start`. */
 function banner(message: string): void {
@@ -370,6 +371,15 @@ export async function main(env: Record<string, string | undefined> = process.env
   await xds.rebuild();
   if (!(await edge.waitForRoutes(() => loadDataPlaneModel(prisma), 15_000))) {
     logger.warn('the edge has not caught up with the running versions yet');
+  }
+  // and it has taken the snapshot we publish, every type (an adopted edge may still hold what
+  // it had before the restart: a split changed just before a crash, a replica on its old port)
+  const published = () => {
+    const s = xds.current;
+    return s ? { listener: s.types[TYPE_URL.listener].version, route: s.types[TYPE_URL.route].version, cluster: s.types[TYPE_URL.cluster].version, endpoint: s.types[TYPE_URL.endpoint].version } : null;
+  };
+  if (!(await edge.waitForSync(published, 15_000))) {
+    logger.warn('the edge has not accepted the current xDS snapshot yet');
   }
   banner('ready');
 

@@ -2,14 +2,15 @@
 // socket in the data dir (`<data dir>/edge.sock`; the 0700 data dir is its access check, no
 // port for other local users to dial). The control plane (control/edge-supervisor.ts) reads
 // the edge's per-version answer stats there for the canary guard and the autoscaler, and asks
-// whether the edge already routes what the database says runs before it says "ready". A
-// control plane restarted after a crash finds a surviving edge through the same socket.
+// whether the edge already routes what the database says runs, and has accepted the xDS
+// snapshot it publishes, before it says "ready". A control plane restarted after a crash
+// finds a surviving edge through the same socket and tells it to reconnect to xDS now.
 import { createServer, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
 import type { DataPlaneModel } from '../../xds/model.ts';
 import { routesModel } from './ready.ts';
 import type { VersionStats } from './version-stats.ts';
-import type { RoutingSource } from './xds-client.ts';
+import type { RoutingSource, XdsClientStatus } from './xds-client.ts';
 
 export const EDGE_SOCKET = 'edge.sock';
 /** Where a supervised edge records its pid (control/edge-supervisor.ts adopts it from there). */
@@ -21,7 +22,16 @@ export interface EdgeControlSocket {
 
 const MAX_MODEL_BYTES = 8 * 1024 * 1024;
 
-export async function openEdgeControlSocket(path: string, parts: { stats: VersionStats; routing: RoutingSource; port: number; refresh: () => Promise<void> }): Promise<EdgeControlSocket> {
+/** The edge's xDS stream as the control socket shows it and lets its control plane nudge it. */
+export interface XdsStream {
+  readonly stats: XdsClientStatus;
+  reconnectNow(): boolean;
+}
+
+export async function openEdgeControlSocket(
+  path: string,
+  parts: { stats: VersionStats; routing: RoutingSource; xds: XdsStream; port: number; refresh: () => Promise<void> },
+): Promise<EdgeControlSocket> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://edge');
     const json = (status: number, body: unknown) => {
@@ -35,6 +45,12 @@ export async function openEdgeControlSocket(path: string, parts: { stats: Versio
     } else if (req.method === 'POST' && url.pathname === '/refresh') {
       // the data plane changed (the control plane's pub/sub notice): re-read the policies now
       parts.refresh().then(() => json(200, { refreshed: true }), (error: unknown) => json(500, { error: (error as Error).message }));
+    } else if (req.method === 'GET' && url.pathname === '/xds') {
+      // what the edge has accepted, per type: a control plane compares it with what it publishes
+      json(200, { connected: parts.xds.stats.connected, versions: parts.xds.stats.versions });
+    } else if (req.method === 'POST' && url.pathname === '/xds/reconnect') {
+      // the control plane is back (it adopted us): no need to wait out the reconnect back-off
+      json(200, { reconnecting: parts.xds.reconnectNow() });
     } else if (req.method === 'POST' && url.pathname === '/routes-model') {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -99,7 +99,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   let watchDataDir: NodeJS.Timeout | undefined;
   const pidFile = join(settings.dataDir, EDGE_PID_FILE);
   if (options.supervised) {
-    control = await openEdgeControlSocket(join(settings.dataDir, EDGE_SOCKET), { stats: edge.stats, routing, port: edge.port, refresh: () => policies.refresh() });
+    control = await openEdgeControlSocket(join(settings.dataDir, EDGE_SOCKET), { stats: edge.stats, routing, xds: routing, port: edge.port, refresh: () => policies.refresh() });
     writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
   }
   log.info({ url: `http://${settings.host}:${edge.port}/services/{group}/predict`, xds: xdsAddress, node: routing.nodeId, database: infra.db.safeUrl }, 'edge ready');

@@ -106,7 +106,7 @@ type AdsCall = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Outp
 
 export class XdsRoutingClient implements RoutingSource {
   private readonly opts: Required<Omit<XdsClientOptions, 'log'>> & { log: EdgeLogger };
-  private readonly client: AggregatedDiscoveryServiceClient;
+  private client: AggregatedDiscoveryServiceClient;
   private call: AdsCall | undefined;
   private firstOnStream = true;
   private closed = false;
@@ -154,15 +154,41 @@ export class XdsRoutingClient implements RoutingSource {
     for (const url of [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.cluster, TYPE_URL.endpoint]) {
       this.types.set(url, { names: [], requested: false, version: '', nonce: '' });
     }
+    this.client = this.newClient();
+  }
+
+  private newClient(): AggregatedDiscoveryServiceClient {
     const { AdsClient } = envoyServices();
-    this.client = new AdsClient(this.opts.address, grpc.credentials.createInsecure(), {
+    return new AdsClient(this.opts.address, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.initial_reconnect_backoff_ms': this.opts.backoffMinMs,
       'grpc.max_reconnect_backoff_ms': this.opts.backoffMaxMs,
-      ...clientAuthOptions(options.token),
+      ...clientAuthOptions(this.opts.token),
     });
+  }
+
+  /**
+   * Connects again now when no stream is receiving, instead of waiting out the back-off that
+   * grew while the server was away: a restarted control plane says so when it adopts this
+   * edge, so that what changed meanwhile (a replica replaced on another port, a split set just
+   * before the crash) reaches it at once. A new channel, since the old one may be in its own
+   * connect back-off. Returns whether it reconnected (false: already receiving, or closed).
+   */
+  reconnectNow(): boolean {
+    if (this.closed || this.stats.connected) return false;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.backoff = this.opts.backoffMinMs;
+    const stale = this.call;
+    this.call = undefined;
+    stale?.cancel();
+    this.client.close();
+    this.client = this.newClient();
+    this.opts.log.info({ address: this.opts.address }, 'xds: reconnecting now (the control plane is back)');
+    this.open();
+    return true;
   }
 
   get nodeId(): string {
@@ -235,7 +261,9 @@ export class XdsRoutingClient implements RoutingSource {
     const end = (why: string) => {
       if (ended) return;
       ended = true;
-      if (this.call === call) this.call = undefined;
+      // a stream replaced by reconnectNow() ends quietly: the new one is already open
+      if (this.call !== call) return;
+      this.call = undefined;
       this.stats.connected = false;
       if (this.closed) return;
       const delay = Math.round(this.backoff * (0.5 + this.opts.random() / 2));

@@ -53,8 +53,8 @@ describe('edge xDS client', () => {
     };
   }
 
-  function client(port: number): XdsRoutingClient {
-    const c = new XdsRoutingClient({ address: `127.0.0.1:${port}`, nodeId: `edge-${Math.random().toString(36).slice(2)}`, backoffMinMs: 50, backoffMaxMs: 200 }).start();
+  function client(port: number, backoff = { backoffMinMs: 50, backoffMaxMs: 200 }): XdsRoutingClient {
+    const c = new XdsRoutingClient({ address: `127.0.0.1:${port}`, nodeId: `edge-${Math.random().toString(36).slice(2)}`, ...backoff }).start();
     cleanup.push(() => c.close());
     return c;
   }
@@ -175,5 +175,27 @@ describe('edge xDS client', () => {
     await until('reconnected with the new config', () => weightsOf(c.current()).v2 === 70, 10_000);
     expect(c.stats.streams).toBeGreaterThanOrEqual(2);
     await until('synced on the new server', () => second.xds.registry.byNode(c.nodeId)[0]?.types[TYPE_URL.endpoint]?.state === 'SYNCED');
+  });
+
+  it('reconnects at once when told the server is back, instead of waiting out a long back-off', async () => {
+    const first = await control(model([80, 20]));
+    // the back-off has grown to its cap (20 s) while the server was away
+    const c = client(first.port, { backoffMinMs: 20_000, backoffMaxMs: 20_000 });
+    await c.ready();
+    await first.xds.close();
+    await until('disconnected', () => !c.stats.connected);
+    const second = await control(model([30, 70]), first.port);
+    await sleep(300);
+    expect(weightsOf(c.current())).toEqual({ v1: 80, v2: 20 }); // still waiting
+    const told = Date.now();
+    expect(c.reconnectNow()).toBe(true);
+    await until('the new config', () => weightsOf(c.current()).v2 === 70, 5_000);
+    expect(Date.now() - told).toBeLessThan(5_000);
+    await until('synced on the new server', () => second.xds.registry.byNode(c.nodeId)[0]?.types[TYPE_URL.endpoint]?.state === 'SYNCED');
+    // one stream: the replaced one ended quietly, nothing else reconnects behind it
+    expect(second.xds.registry.byNode(c.nodeId)).toHaveLength(1);
+    expect(c.reconnectNow()).toBe(false); // receiving: nothing to do
+    await sleep(200);
+    expect(second.xds.registry.byNode(c.nodeId)).toHaveLength(1);
   });
 });

@@ -3,7 +3,7 @@
 // edge answers from both versions again. Before the fix the orchestrator's shutdown reported
 // the replicas as gone, the lifecycle wrote v2 FAILED and moved its share to v1 (100/0).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_COLUMNS, DEMO_ROW } from '../fixtures/demo-traffic.ts';
@@ -73,5 +73,61 @@ describe('a restart keeps every service as it was', () => {
     await sluice.stop('SIGKILL');
     sluice = await startSluice({ dataDir, ports: sluice.ports });
     await expectAsBefore();
+  }, 240_000);
+
+  it('a replica that died while the control plane was down is replaced on start, and the edge routes the new one as soon as "ready" is printed', async () => {
+    await sluice.stop('SIGKILL');
+    const stateDir = join(dataDir, 'runtime', 'wine-quality', 'v2');
+    const [instance] = readdirSync(stateDir);
+    const { pid } = JSON.parse(readFileSync(join(stateDir, instance!, 'instance-state.json'), 'utf8')) as { pid: number };
+    process.kill(pid, 'SIGKILL');
+    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
+    const answers: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: key, 'x-sluice-version': 'v2' },
+        body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
+      });
+      answers.push(`${res.status} ${res.headers.get('x-sluice-version') ?? (await res.text())}`);
+    }
+    expect(answers).toEqual(Array(10).fill('200 v2'));
+  }, 240_000);
+
+  it('a mirror and a 100/0 split come back as they were after kill -9, and the shadow copies flow again', async () => {
+    const { data } = await sluice.graphql<{ serviceGroup: { id: string; versions: { id: string; name: string }[] } }>(
+      `{ serviceGroup(name: "wine-quality") { id versions { id name } } }`);
+    const ids = Object.fromEntries(data!.serviceGroup.versions.map((v) => [v.name, v.id]));
+    const set = await sluice.graphql(
+      `mutation($g: ID!, $a: [TrafficAllocationInput!]!, $m: MirrorInput) { setTrafficAllocation(groupId: $g, allocations: $a, mirror: $m) { id } }`,
+      { g: data!.serviceGroup.id, a: [{ versionId: ids.v1, percent: 100 }, { versionId: ids.v2, percent: 0 }], m: { versionId: ids.v2, percent: 100 } });
+    expect(set.errors).toBeUndefined();
+    const MIRROR = `{ serviceGroup(name: "wine-quality") { mirror { versionId percent } versions { name status trafficPercent } } }`;
+    type Mirrored = { serviceGroup: { mirror: { versionId: string; percent: number } | null; versions: { name: string; status: string; trafficPercent: number }[] } };
+    const before = (await sluice.graphql<Mirrored>(MIRROR)).data;
+    await sluice.stop('SIGKILL');
+    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    // "ready" came once the adopted edge had taken the restarted control plane's snapshot
+    expect(sluice.output()).not.toMatch(/has not accepted the current xDS snapshot|has not caught up/);
+    const after = (await sluice.graphql<Mirrored>(MIRROR)).data;
+    expect(after).toEqual(before);
+    expect(after!.serviceGroup.mirror).toEqual({ versionId: ids.v2, percent: 100 });
+    expect(after!.serviceGroup.versions.map((v) => [v.name, v.status, v.trafficPercent])).toEqual([['v1', 'RUNNING', 100], ['v2', 'RUNNING', 0]]);
+    // the edge got the mirror back from the restarted control plane: v2 sees the shadow copies
+    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
+    const v2Requests = async () => {
+      const metrics = await (await fetch(`${sluice.edgeUrl}/metrics`)).text();
+      return metrics.split('\n').filter((l) => l.startsWith('sluice_shadow_requests_total{') && l.includes('version="v2"') && l.includes('outcome="sent"'))
+        .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    };
+    const start = await v2Requests();
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
+        body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
+      });
+      expect(res.headers.get('x-sluice-version')).toBe('v1');
+    }
+    await expect.poll(v2Requests, { timeout: 10_000 }).toBeGreaterThan(start);
   }, 240_000);
 });
