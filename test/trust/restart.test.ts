@@ -2,29 +2,47 @@
 // same data dir. Every version comes back as it was — status RUNNING, traffic 80/20 — and the
 // edge answers from both versions again. Before the fix the orchestrator's shutdown reported
 // the replicas as gone, the lifecycle wrote v2 FAILED and moved its share to v1 (100/0).
+// Both with the embedded choices and the production ones; a mirror and a replica that died
+// while the control plane was down come back too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_COLUMNS, DEMO_ROW } from '../fixtures/demo-traffic.ts';
 import { startSluice, type SluiceProcess } from '../fixtures/sluice-process.ts';
+import { emptyDatabaseUrl } from '../fixtures/db.ts';
+import { testRedisUrl } from '../fixtures/services.ts';
 
 
 const STATE = `{ serviceGroup(name: "wine-quality") { status versions { name status trafficPercent authEnabled } } }`;
 interface State { serviceGroup: { status: string; versions: { name: string; status: string; trafficPercent: number; authEnabled: boolean }[] } }
 
-describe('a restart keeps every service as it was', () => {
+// the embedded choices (SQLite, in-process pub/sub) and the production ones (PostgreSQL, Redis)
+const variants = [
+  { name: 'SQLite, in-process pub/sub', production: false },
+  { name: 'PostgreSQL and Redis', production: true },
+];
+
+describe.each(variants)('a restart keeps every service as it was ($name)', ({ production }) => {
   let dataDir: string;
   let sluice: SluiceProcess;
+  let database: { url: string; remove(): Promise<void> } | null = null;
+  let env: Record<string, string> = {};
+  const startSluiceAgain = () => startSluice({ dataDir, env, ports: sluice.ports });
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-restart-'));
     chmodSync(dataDir, 0o755); // as a plain mkdir under a common umask leaves it
-    sluice = await startSluice({ dataDir });
+    if (production) {
+      database = await emptyDatabaseUrl('postgresql');
+      env = { DATABASE_URL: database.url, REDIS_URL: testRedisUrl() };
+    }
+    sluice = await startSluice({ dataDir, env });
   }, 180_000);
 
   afterAll(async () => {
     await sluice?.stop('SIGTERM');
+    await database?.remove();
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
@@ -52,7 +70,7 @@ describe('a restart keeps every service as it was', () => {
 
   it('after SIGTERM (Ctrl-C): same versions, same status, same traffic', async () => {
     expect(await sluice.stop('SIGTERM')).toBe(0);
-    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    sluice = await startSluiceAgain();
     await expectAsBefore();
     // secrets are printed when made, not on every start
     const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
@@ -63,7 +81,7 @@ describe('a restart keeps every service as it was', () => {
 
   it('keeps the data dir to its owner: folder 0700, secrets and the database 0600', () => {
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
-    for (const file of ['sluice.db', 'admin-token', 'demo-api-key', 'jwt-secret', 'secret-key']) {
+    for (const file of [...(production ? [] : ['sluice.db']), 'admin-token', 'demo-api-key', 'jwt-secret', 'secret-key']) {
       const path = join(dataDir, file);
       if (file !== 'secret-key' || existsSync(path)) expect([file, statSync(path).mode & 0o777]).toEqual([file, 0o600]);
     }
@@ -71,7 +89,7 @@ describe('a restart keeps every service as it was', () => {
 
   it('after kill -9 of the control plane: same again', async () => {
     await sluice.stop('SIGKILL');
-    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    sluice = await startSluiceAgain();
     await expectAsBefore();
   }, 240_000);
 
@@ -81,7 +99,7 @@ describe('a restart keeps every service as it was', () => {
     const [instance] = readdirSync(stateDir);
     const { pid } = JSON.parse(readFileSync(join(stateDir, instance!, 'instance-state.json'), 'utf8')) as { pid: number };
     process.kill(pid, 'SIGKILL');
-    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    sluice = await startSluiceAgain();
     const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
     const answers: string[] = [];
     for (let i = 0; i < 10; i++) {
@@ -106,7 +124,7 @@ describe('a restart keeps every service as it was', () => {
     type Mirrored = { serviceGroup: { mirror: { versionId: string; percent: number } | null; versions: { name: string; status: string; trafficPercent: number }[] } };
     const before = (await sluice.graphql<Mirrored>(MIRROR)).data;
     await sluice.stop('SIGKILL');
-    sluice = await startSluice({ dataDir, ports: sluice.ports });
+    sluice = await startSluiceAgain();
     // "ready" came once the adopted edge had taken the restarted control plane's snapshot
     expect(sluice.output()).not.toMatch(/has not accepted the current xDS snapshot|has not caught up/);
     const after = (await sluice.graphql<Mirrored>(MIRROR)).data;
