@@ -147,8 +147,7 @@ export class Replica {
       // the first probe says otherwise
       run.becameReady = true;
       this.ready = true;
-      this.state = 'RUNNING';
-      this.pushReport();
+      this.setState('RUNNING', undefined);
       this.ctx.onChange();
       this.confirmAdopted(run);
       return;
