@@ -29,6 +29,12 @@ describe.each(variants)('a restart keeps every service as it was ($name)', ({ pr
   let database: { url: string; remove(): Promise<void> } | null = null;
   let env: Record<string, string> = {};
   const startSluiceAgain = () => startSluice({ dataDir, env, ports: sluice.ports });
+  /** One demo row to the edge with the demo key, pinned to a version or not. */
+  const predict = (version?: string) => fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim(), ...(version ? { 'x-sluice-version': version } : {}) },
+    body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
+  });
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-restart-'));
@@ -52,13 +58,8 @@ describe.each(variants)('a restart keeps every service as it was ($name)', ({ pr
     expect(data!.serviceGroup.status).toBe('RUNNING');
     expect(data!.serviceGroup.versions.map((v) => [v.name, v.status, v.trafficPercent, v.authEnabled]))
       .toEqual([['v1', 'RUNNING', 80, true], ['v2', 'RUNNING', 20, true]]);
-    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
     for (const version of ['v1', 'v2']) {
-      const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: key, 'x-sluice-version': version },
-        body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
-      });
+      const res = await predict(version);
       expect(res.status).toBe(200);
       expect(res.headers.get('x-sluice-version')).toBe(version);
     }
@@ -100,13 +101,9 @@ describe.each(variants)('a restart keeps every service as it was ($name)', ({ pr
     const { pid } = JSON.parse(readFileSync(join(stateDir, instance!, 'instance-state.json'), 'utf8')) as { pid: number };
     process.kill(pid, 'SIGKILL');
     sluice = await startSluiceAgain();
-    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
     const answers: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: key, 'x-sluice-version': 'v2' },
-        body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
-      });
+      const res = await predict('v2');
       answers.push(`${res.status} ${res.headers.get('x-sluice-version') ?? (await res.text())}`);
     }
     expect(answers).toEqual(Array(10).fill('200 v2'));
@@ -132,7 +129,6 @@ describe.each(variants)('a restart keeps every service as it was ($name)', ({ pr
     expect(after!.serviceGroup.mirror).toEqual({ versionId: ids.v2, percent: 100 });
     expect(after!.serviceGroup.versions.map((v) => [v.name, v.status, v.trafficPercent])).toEqual([['v1', 'RUNNING', 100], ['v2', 'RUNNING', 0]]);
     // the edge got the mirror back from the restarted control plane: v2 sees the shadow copies
-    const key = readFileSync(join(dataDir, 'demo-api-key'), 'utf8').trim();
     const v2Requests = async () => {
       const metrics = await (await fetch(`${sluice.edgeUrl}/metrics`)).text();
       return metrics.split('\n').filter((l) => l.startsWith('sluice_shadow_requests_total{') && l.includes('version="v2"') && l.includes('outcome="sent"'))
@@ -140,10 +136,7 @@ describe.each(variants)('a restart keeps every service as it was ($name)', ({ pr
     };
     const start = await v2Requests();
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${sluice.edgeUrl}/services/wine-quality/predict`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: key },
-        body: JSON.stringify({ dataframe_split: { columns: DEMO_COLUMNS, data: [DEMO_ROW] } }),
-      });
+      const res = await predict();
       expect(res.headers.get('x-sluice-version')).toBe('v1');
     }
     await expect.poll(v2Requests, { timeout: 10_000 }).toBeGreaterThan(start);
